@@ -1,0 +1,335 @@
+"""The ``files`` connector: contacts and events from CSV / JSON Lines files, audiences to CSV.
+
+Source: each configured file (or glob) is streamed row by row, never loaded whole. The cursor
+is a fingerprint (size and modification time) of every matched file; when none changed, the
+pull yields nothing. When any changed, the stream is a full snapshot of all matched files, so
+rows deleted from a file disappear from segsync too.
+
+Destination (audience kind ``csv``): each audience is one CSV file in ``output_dir`` with an
+``email`` column, sorted. Every batch rewrites it atomically (temporary file, fsync, rename),
+so a reader never sees a half-written file and a crash leaves the previous version intact.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob as globmod
+import json
+import os
+import re
+import tempfile
+from collections.abc import AsyncIterator, Generator
+from pathlib import Path
+from typing import Any
+
+from segsync.connector import (
+    AudienceRef,
+    AudienceSpec,
+    Batch,
+    Capabilities,
+    CheckResult,
+    Connector,
+    Contact,
+    Event,
+    Page,
+    Purpose,
+    RecordResult,
+)
+from segsync.errors import FatalError, InputError
+from segsync.values import parse_bool, parse_datetime, parse_decimal
+
+from .settings import ContactsSource, EventsSource, FileSource, FilesSettings
+
+__all__ = ["FilesConnector"]
+
+_SAFE_NAME = re.compile(r"[^\w.-]+")
+
+
+class FilesConnector(Connector):
+    """Contacts and events from CSV/JSONL files; audiences written as CSV files."""
+
+    name = "files"
+    description = "CSV and JSON Lines files: contacts and events in, audiences out as CSV"
+    Settings = FilesSettings
+    capabilities = Capabilities(
+        contacts=True,
+        events=True,
+        audience_kinds={"csv": frozenset()},
+        identifier="email",
+        max_batch_size=50_000,
+    )
+    settings: FilesSettings
+
+    def source_streams(self) -> tuple[str, ...]:
+        streams = []
+        if self.settings.contact_sources():
+            streams.append("contacts")
+        if self.settings.event_sources():
+            streams.append("events")
+        return tuple(streams)
+
+    # -- paths ------------------------------------------------------------------------------
+
+    def _paths(self, source: FileSource, *, must_exist: bool = True) -> list[Path]:
+        pattern = Path(source.path).expanduser()
+        if not pattern.is_absolute():
+            pattern = self.context.base_dir / pattern
+        if globmod.has_magic(str(pattern)):
+            paths = sorted(Path(p) for p in globmod.glob(str(pattern)) if Path(p).is_file())
+            if not paths and must_exist:
+                raise InputError(f"{self._where(source)}: no file matches {str(pattern)!r}")
+            return paths
+        if must_exist and not pattern.is_file():
+            raise InputError(f"{self._where(source)}: file not found: {pattern}")
+        return [pattern]
+
+    def _where(self, source: FileSource) -> str:
+        kind = "contacts" if isinstance(source, ContactsSource) else "events"
+        return f"connectors.{self.context.instance}.{kind}"
+
+    def _fingerprint(self, sources: list[Any]) -> str:
+        prints: dict[str, list[int]] = {}
+        for source in sources:
+            for path in self._paths(source):
+                st = path.stat()
+                prints[str(path)] = [st.st_size, st.st_mtime_ns]
+        return json.dumps(prints, sort_keys=True)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _rows(
+        self, source: FileSource, path: Path
+    ) -> Generator[tuple[int, dict[str, Any]], None, None]:
+        """(line number, row) pairs, streamed."""
+        fmt = source.format or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+        try:
+            handle = path.open(encoding=source.encoding, newline="")
+        except OSError as exc:
+            raise InputError(f"{path}: cannot open: {exc.strerror}") from None
+        with handle:
+            try:
+                if fmt == "csv":
+                    reader = csv.DictReader(handle, delimiter=source.delimiter)
+                    header = reader.fieldnames or []
+                    missing = [c for c in source.required_columns() if c not in header]
+                    if missing:
+                        raise InputError(
+                            f"{path}: missing column(s) {', '.join(map(repr, missing))} set in "
+                            f"{self._where(source)}; the header has: "
+                            f"{', '.join(header) or '(empty)'}"
+                        )
+                    for row in reader:
+                        if None in row:
+                            raise InputError(
+                                f"{path}:{reader.line_num}: more fields than the header has"
+                            )
+                        yield reader.line_num, row
+                else:
+                    for number, line in enumerate(handle, start=1):
+                        if not line.strip():
+                            continue
+                        try:
+                            row = json.loads(line)
+                        except json.JSONDecodeError as exc:
+                            raise InputError(
+                                f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})"
+                            ) from None
+                        if not isinstance(row, dict):
+                            raise InputError(
+                                f"{path}:{number}: expected a JSON object, found "
+                                f"{type(row).__name__}"
+                            )
+                        yield number, row
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{path}: not {source.encoding} text (byte {exc.start}); set 'encoding'"
+                ) from None
+            except csv.Error as exc:
+                raise InputError(f"{path}: malformed CSV: {exc}") from None
+
+    @staticmethod
+    def _field(path: Path, line: int, row: dict[str, Any], column: str, what: str) -> Any:
+        if column not in row:
+            raise InputError(f"{path}:{line}: missing {what} field {column!r}")
+        return row[column]
+
+    def _contact(
+        self, source: ContactsSource, path: Path, line: int, row: dict[str, Any]
+    ) -> Contact:
+        ident = row.get(source.id)
+        if ident in (None, ""):
+            raise InputError(f"{path}:{line}: empty id (column {source.id!r})")
+        consent: dict[Purpose, bool | None] = {}
+        for purpose, column in source.consent.items():
+            try:
+                consent[purpose] = parse_bool(row.get(column))
+            except ValueError as exc:
+                raise InputError(f"{path}:{line}: column {column!r}: {exc}") from None
+        updated = None
+        if source.updated_at:
+            try:
+                updated = parse_datetime(row.get(source.updated_at))
+            except ValueError as exc:
+                raise InputError(f"{path}:{line}: column {source.updated_at!r}: {exc}") from None
+        mapped = {c for c in (source.id, source.email, source.phone, source.updated_at) if c}
+        mapped |= set(source.consent.values())
+        renamed = {column: attr for attr, column in source.attributes.items()}
+        attributes = {
+            renamed.get(column, column): value
+            for column, value in row.items()
+            if column not in mapped or column in renamed
+        }
+        return Contact(
+            source_id=str(ident),
+            email=row.get(source.email) if source.email else None,
+            phone=row.get(source.phone) if source.phone else None,
+            attributes=attributes,
+            consent=consent,
+            updated_at=updated,
+        )
+
+    def _event(self, source: EventsSource, path: Path, line: int, row: dict[str, Any]) -> Event:
+        ident = row.get(source.id)
+        if ident in (None, ""):
+            raise InputError(f"{path}:{line}: empty id (column {source.id!r})")
+        try:
+            occurred = parse_datetime(self._field(path, line, row, source.occurred_at, "time"))
+            value = parse_decimal(row.get(source.value)) if source.value else None
+        except ValueError as exc:
+            raise InputError(f"{path}:{line}: {exc}") from None
+        if occurred is None:
+            raise InputError(f"{path}:{line}: empty time (column {source.occurred_at!r})")
+        type_ = str(row.get(source.type_column) or "") if source.type_column else source.type
+        if not type_:
+            raise InputError(f"{path}:{line}: empty event type (column {source.type_column!r})")
+        used = {source.id, source.occurred_at, source.value, source.currency, source.type_column}
+        used |= {source.contact_id, source.email}
+        return Event(
+            event_id=str(ident),
+            type=type_,
+            occurred_at=occurred,
+            contact_id=_text(row.get(source.contact_id)) if source.contact_id else None,
+            email=_text(row.get(source.email)) if source.email else None,
+            value=value,
+            currency=_text(row.get(source.currency))
+            if source.currency
+            else source.default_currency,
+            properties={k: v for k, v in row.items() if k not in used},
+        )
+
+    async def stream_contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
+        sources = self.settings.contact_sources()
+        if not sources:
+            return
+        fingerprint = self._fingerprint(sources)
+        if fingerprint == cursor:
+            return
+        page: list[Contact] = []
+        for source in sources:
+            for path in self._paths(source):
+                for line, row in self._rows(source, path):
+                    page.append(self._contact(source, path, line, row))
+                    if len(page) >= self.settings.page_size:
+                        yield Page(page, cursor=None, snapshot=True)
+                        page = []
+        yield Page(page, cursor=fingerprint, snapshot=True)
+
+    async def stream_events(self, cursor: str | None) -> AsyncIterator[Page[Event]]:
+        sources = self.settings.event_sources()
+        if not sources:
+            return
+        fingerprint = self._fingerprint(sources)
+        if fingerprint == cursor:
+            return
+        page: list[Event] = []
+        for source in sources:
+            for path in self._paths(source):
+                for line, row in self._rows(source, path):
+                    page.append(self._event(source, path, line, row))
+                    if len(page) >= self.settings.page_size:
+                        yield Page(page, cursor=None, snapshot=True)
+                        page = []
+        yield Page(page, cursor=fingerprint, snapshot=True)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _output_dir(self) -> Path:
+        out = Path(self.settings.output_dir).expanduser()
+        return out if out.is_absolute() else self.context.base_dir / out
+
+    def _audience_path(self, audience_id: str) -> Path:
+        return self._output_dir() / audience_id
+
+    async def ensure_audience(self, spec: AudienceSpec) -> AudienceRef:
+        name = _SAFE_NAME.sub("_", spec.name).strip("._") or "audience"
+        file_name = f"{name}.csv"
+        path = self._audience_path(file_name)
+        created = not path.exists()
+        if created:
+            self._write_members(path, set())
+        return AudienceRef(id=file_name, name=spec.name, kind=spec.kind, created=created)
+
+    def _read_members(self, path: Path) -> set[str]:
+        if not path.exists():
+            return set()
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None or "email" not in reader.fieldnames:
+                raise FatalError(f"{path}: expected an audience CSV with an 'email' column")
+            return {row["email"] for row in reader if row.get("email")}
+
+    def _write_members(self, path: Path, members: set[str]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["email"])
+                writer.writerows([m] for m in sorted(members))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    async def apply_batch(self, batch: Batch) -> list[RecordResult]:
+        path = self._audience_path(batch.audience.id)
+        try:
+            members = self._read_members(path)
+            results: list[RecordResult] = []
+            for member in batch.adds:
+                members.add(member.key)
+                results.append(RecordResult.success(member.key, "add"))
+            for member in batch.removes:
+                members.discard(member.key)
+                results.append(RecordResult.success(member.key, "remove"))
+            self._write_members(path, members)
+        except OSError as exc:
+            raise FatalError(f"{path}: cannot write the audience file: {exc.strerror}") from None
+        return results
+
+    async def check(self) -> CheckResult:
+        details: list[str] = []
+        for source in [*self.settings.contact_sources(), *self.settings.event_sources()]:
+            for path in self._paths(source):
+                rows = self._rows(source, path)
+                next(rows, None)  # reads the header and the first row
+                rows.close()
+                details.append(f"{path.name} readable")
+        out = self._output_dir()
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=out, prefix=".segsync-check."):
+                pass
+        except OSError as exc:
+            return CheckResult(ok=False, detail=f"output_dir {out} is not writable: {exc.strerror}")
+        details.append(f"output_dir {out} writable")
+        return CheckResult(ok=True, detail="; ".join(details))
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None

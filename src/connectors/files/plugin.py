@@ -1,0 +1,17 @@
+"""Registers the ``files`` connector (entry point ``segsync.connectors.files.plugin``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from segsync import hookimpl
+from segsync.connector import Connector
+
+from .connector import FilesConnector
+
+__all__ = ["register_connectors"]
+
+
+@hookimpl
+def register_connectors(register: Callable[[type[Connector]], None]) -> None:
+    register(FilesConnector)

@@ -1,0 +1,91 @@
+"""Settings of the ``files`` connector (``type = "files"`` in segsync.toml)."""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from segsync.connector import ConnectorSettings, Purpose
+
+__all__ = ["ContactsSource", "EventsSource", "FileSource", "FilesSettings"]
+
+
+class FileSource(BaseModel):
+    """One file (or glob of files) to read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    """A file path or glob, relative to the config file's folder."""
+    format: Literal["csv", "jsonl"] | None = None
+    """Default: ``jsonl`` for .jsonl/.ndjson files, ``csv`` otherwise."""
+    id: str = "id"
+    """The column holding the record's unique id."""
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    encoding: str = "utf-8"
+
+    def required_columns(self) -> list[str]:
+        return [self.id]
+
+
+class ContactsSource(FileSource):
+    email: str | None = "email"
+    phone: str | None = None
+    updated_at: str | None = None
+    consent: dict[Purpose, str] = Field(default_factory=dict)
+    """Consent purpose → column holding yes/no, true/false or 1/0 (empty = unknown)."""
+    attributes: dict[str, str] = Field(default_factory=dict)
+    """Profile attribute → column, where the names differ. Other columns keep their names."""
+
+    def required_columns(self) -> list[str]:
+        named = [self.id, self.email, self.phone, self.updated_at, *self.consent.values()]
+        return [c for c in [*named, *self.attributes.values()] if c]
+
+
+class EventsSource(FileSource):
+    type: str = "order"
+    """The event type of every row, unless ``type_column`` is set."""
+    type_column: str | None = None
+    occurred_at: str = "occurred_at"
+    contact_id: str | None = "contact_id"
+    """Column holding the contact's id (as in the contacts file of this instance)."""
+    email: str | None = None
+    """Column holding the contact's email, when events name contacts by email."""
+    value: str | None = None
+    currency: str | None = None
+    default_currency: str | None = None
+
+    def required_columns(self) -> list[str]:
+        named = [self.id, self.occurred_at, self.type_column, self.contact_id, self.email]
+        return [c for c in [*named, self.value, self.currency] if c]
+
+
+class FilesSettings(ConnectorSettings):
+    contacts: ContactsSource | list[ContactsSource] | None = None
+    events: EventsSource | list[EventsSource] | None = None
+    output_dir: str = "audiences"
+    """Where audience CSV files are written, relative to the config file's folder."""
+    page_size: int = Field(default=5000, ge=1, le=1_000_000)
+
+    @field_validator("output_dir")
+    @classmethod
+    def _not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("expected a directory path")
+        return v
+
+    def contact_sources(self) -> list[ContactsSource]:
+        return _as_list(self.contacts)
+
+    def event_sources(self) -> list[EventsSource]:
+        return _as_list(self.events)
+
+
+T = TypeVar("T")
+
+
+def _as_list(value: T | list[T] | None) -> list[T]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]

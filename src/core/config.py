@@ -1,0 +1,460 @@
+"""Configuration: ``segsync.toml`` plus ``SEGSYNC_`` environment overrides.
+
+The file is read with :mod:`tomllib` and validated with pydantic-settings; environment
+variables override it key by key (``SEGSYNC_STORE__PATH``, ``SEGSYNC_CONNECTORS__CRM__API_TOKEN``:
+``__`` separates nesting levels). Each connector instance is then validated by its own
+connector's ``Settings`` model, and segments and syncs are cross-checked.
+
+Every problem is reported as one line naming the file, the key path, what was expected and
+what was found; all problems are collected before raising :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from segsync.connector import Connector, ConnectorSettings, Purpose
+from segsync.errors import ConfigError
+from segsync.plugins import Plugins
+from segsync.profile import BUILTIN_COLUMNS, AttributeType
+
+__all__ = [
+    "DEFAULT_CONFIG_NAME",
+    "ENV_PREFIX",
+    "Config",
+    "ConnectorInstance",
+    "SegmentConfig",
+    "SegsyncSettings",
+    "SyncConfig",
+    "load_config",
+]
+
+DEFAULT_CONFIG_NAME = "segsync.toml"
+ENV_PREFIX = "SEGSYNC_"
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_SECRET_KEY_RE = re.compile(r"(token|secret|password|passwd|api_key|private_key)", re.I)
+_NAME_HINT = "a name of lower-case letters, digits and '_', starting with a letter"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreConfig(_Model):
+    path: Path = Path("segsync.duckdb")
+    """The DuckDB file, relative to the config file's folder."""
+
+
+class ResolveConfig(_Model):
+    default_region: str | None = None
+    """ISO country code used to read phone numbers written without a +country prefix."""
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z]{2}", v):
+            raise ValueError("expected a two-letter country code such as 'FR'")
+        return v.upper() if v else v
+
+
+class SegmentConfig(_Model):
+    where: str | None = None
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    description: str = ""
+
+
+class SyncConfig(_Model):
+    segment: str
+    destination: str
+    audience: str | None = None
+    """Audience name at the destination; defaults to the sync's name."""
+    kind: str | None = None
+    """Audience kind; defaults to the destination connector's only kind."""
+    require_consent: list[Purpose] = Field(default_factory=list)
+    max_remove_fraction: float = Field(default=0.5, ge=0.0, le=1.0)
+    batch_size: int | None = Field(default=None, ge=1)
+    enabled: bool = True
+    description: str = ""
+
+
+class SegsyncSettings(BaseSettings):
+    """The raw, file-level schema of segsync.toml."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    plugins_dir: Path | None = None
+    resolve: ResolveConfig = Field(default_factory=ResolveConfig)
+    attributes: dict[str, AttributeType] = Field(default_factory=dict)
+    connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    segments: dict[str, SegmentConfig] = Field(default_factory=dict)
+    syncs: dict[str, SyncConfig] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first so it overrides the file (passed in as init values).
+        return (env_settings, init_settings)
+
+
+@dataclass(frozen=True)
+class ConnectorInstance:
+    """A configured connector instance with its validated settings."""
+
+    name: str
+    type_name: str
+    cls: type[Connector]
+    settings: ConnectorSettings
+
+
+@dataclass
+class Config:
+    """A validated configuration, ready to run."""
+
+    path: Path
+    settings: SegsyncSettings
+    connectors: dict[str, ConnectorInstance]
+    plugins: Plugins
+    columns: dict[str, AttributeType] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def store_path(self) -> Path:
+        return _resolve(self.base_dir, self.settings.store.path)
+
+    @property
+    def segments(self) -> dict[str, SegmentConfig]:
+        return self.settings.segments
+
+    @property
+    def syncs(self) -> dict[str, SyncConfig]:
+        return self.settings.syncs
+
+    @property
+    def attributes(self) -> dict[str, AttributeType]:
+        return self.settings.attributes
+
+    def sync_kind(self, sync: SyncConfig) -> str:
+        if sync.kind:
+            return sync.kind
+        return next(iter(self.connectors[sync.destination].cls.capabilities.audience_kinds))
+
+    def required_purposes(self, sync: SyncConfig) -> frozenset[Purpose]:
+        caps = self.connectors[sync.destination].cls.capabilities
+        return caps.audience_kinds.get(self.sync_kind(sync), frozenset()) | set(
+            sync.require_consent
+        )
+
+
+def _resolve(base: Path, p: Path) -> Path:
+    p = p.expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def find_config_path(explicit: Path | None) -> Path:
+    """The config file to use: ``--config``, then ``SEGSYNC_CONFIG``, then ./segsync.toml."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("SEGSYNC_CONFIG")
+    return Path(env) if env else Path(DEFAULT_CONFIG_NAME)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found; run 'segsync init' to write a starter config "
+            f"or pass --config PATH"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def load_config(path: Path, plugins: Plugins) -> Config:
+    """Read, validate and cross-check the configuration at ``path``."""
+    data = read_toml(path)
+    try:
+        settings = SegsyncSettings(**data)
+    except ValidationError as exc:
+        errors = [_format_error(path, err, SegsyncSettings) for err in clean_errors(exc)]
+        raise ConfigError(
+            f"{path}: {len(errors)} problem(s) in the configuration", errors
+        ) from None
+    problems: list[str] = []
+    connectors = _validate_connectors(path, settings, plugins, problems)
+    columns = _profile_columns(path, settings, problems)
+    config = Config(
+        path=path, settings=settings, connectors=connectors, plugins=plugins, columns=columns
+    )
+    _validate_segments(config, problems)
+    _validate_syncs(config, problems)
+    if problems:
+        raise ConfigError(f"{path}: {len(problems)} problem(s) in the configuration", problems)
+    return config
+
+
+def _validate_connectors(
+    path: Path, settings: SegsyncSettings, plugins: Plugins, problems: list[str]
+) -> dict[str, ConnectorInstance]:
+    out: dict[str, ConnectorInstance] = {}
+    for name, raw in settings.connectors.items():
+        key = f"connectors.{name}"
+        if not NAME_RE.match(name):
+            problems.append(f"{path}: {key}: expected {_NAME_HINT}, found {name!r}")
+            continue
+        if not isinstance(raw, dict):
+            problems.append(f"{path}: {key}: expected a table, found {_show(raw)}")
+            continue
+        values = dict(raw)
+        type_name = values.pop("type", None)
+        known = sorted(plugins.connectors)
+        if type_name is None:
+            problems.append(
+                f"{path}: {key}.type: missing; expected one of the installed connector types: "
+                f"{', '.join(known) or '(none)'}"
+            )
+            continue
+        if type_name not in plugins.connectors:
+            problems.append(
+                f"{path}: {key}.type: unknown connector type {type_name!r}"
+                f"{_suggest(str(type_name), known)}; "
+                f"installed: {', '.join(known) or '(none)'} (see 'segsync plugins')"
+            )
+            continue
+        cls = plugins.connectors[type_name]
+        try:
+            conn_settings = cls.Settings(**values)
+        except ValidationError as exc:
+            problems.extend(
+                _format_error(path, err, cls.Settings, prefix=(("connectors", name)))
+                for err in clean_errors(exc)
+            )
+            continue
+        out[name] = ConnectorInstance(
+            name=name, type_name=type_name, cls=cls, settings=conn_settings
+        )
+    return out
+
+
+def _profile_columns(
+    path: Path, settings: SegsyncSettings, problems: list[str]
+) -> dict[str, AttributeType]:
+    columns: dict[str, AttributeType] = dict(BUILTIN_COLUMNS)
+    for name, type_ in settings.attributes.items():
+        key = f"attributes.{name}"
+        if not NAME_RE.match(name):
+            problems.append(f"{path}: {key}: expected {_NAME_HINT}, found {name!r}")
+        elif name in BUILTIN_COLUMNS:
+            problems.append(
+                f"{path}: {key}: {name!r} is a built-in profile column; choose another name "
+                f"(built-ins: {', '.join(BUILTIN_COLUMNS)})"
+            )
+        else:
+            columns[name] = type_
+    return columns
+
+
+def _validate_segments(config: Config, problems: list[str]) -> None:
+    from segsync.segments import check_segments
+
+    problems.extend(check_segments(config))
+
+
+def _validate_syncs(config: Config, problems: list[str]) -> None:
+    path = config.path
+    segments = sorted(config.segments)
+    for name, sync in config.syncs.items():
+        key = f"syncs.{name}"
+        if not NAME_RE.match(name):
+            problems.append(f"{path}: {key}: expected {_NAME_HINT}, found {name!r}")
+        if sync.segment not in config.segments:
+            problems.append(
+                f"{path}: {key}.segment: unknown segment {sync.segment!r}"
+                f"{_suggest(sync.segment, segments)}; defined: {', '.join(segments) or '(none)'}"
+            )
+        dest = config.connectors.get(sync.destination)
+        if dest is None:
+            known = sorted(config.connectors)
+            if sync.destination not in config.settings.connectors:
+                problems.append(
+                    f"{path}: {key}.destination: unknown connector instance "
+                    f"{sync.destination!r}{_suggest(sync.destination, known)}; "
+                    f"defined: {', '.join(known) or '(none)'}"
+                )
+            continue
+        kinds = dest.cls.capabilities.audience_kinds
+        if not kinds:
+            problems.append(
+                f"{path}: {key}.destination: connector instance {sync.destination!r} "
+                f"(type {dest.type_name!r}) cannot be a destination; it has no audience kinds"
+            )
+        elif sync.kind is not None and sync.kind not in kinds:
+            problems.append(
+                f"{path}: {key}.kind: {dest.type_name!r} has no audience kind {sync.kind!r}; "
+                f"expected one of: {', '.join(kinds)}"
+            )
+        elif sync.kind is None and len(kinds) > 1:
+            problems.append(
+                f"{path}: {key}.kind: missing; {dest.type_name!r} offers several audience kinds, "
+                f"expected one of: {', '.join(kinds)}"
+            )
+
+
+def _format_error(
+    path: Path,
+    err: Mapping[str, Any],
+    model: type[BaseModel],
+    prefix: tuple[str, ...] = (),
+) -> str:
+    loc = tuple(str(p) for p in err.get("loc", ()))
+    full = prefix + loc
+    key = ".".join(full) or "(top level)"
+    kind = err.get("type", "")
+    found = err.get("input")
+    env_name = ENV_PREFIX + "__".join(p.upper() for p in full)
+    origin = f" (from environment variable {env_name})" if env_name in os.environ else ""
+    if kind == "missing":
+        return f"{path}: {key}: missing; a value is required{origin}"
+    if kind == "extra_forbidden":
+        known = _known_keys(model, loc[:-1])
+        hint = _suggest(loc[-1], known) if loc else ""
+        listing = f"; expected one of: {', '.join(known)}" if known else ""
+        return f"{path}: {key}: unknown key{hint}{listing}{origin}"
+    if _SECRET_KEY_RE.search(key):
+        found = "<hidden>"
+    msg = str(err.get("msg", "invalid value"))
+    msg = re.sub(r"^(Input should be|Value error,)\s*", "", msg)
+    expected = msg
+    if not expected.startswith("expected"):
+        expected = "expected " + expected
+    return f"{path}: {key}: {expected}; found {_show(found)}{origin}"
+
+
+_SHAPE_ERRORS = frozenset({"list_type", "model_type", "dict_type", "model_attributes_type"})
+
+
+def _model_names() -> set[str]:
+    names: set[str] = set()
+    todo: list[type[BaseModel]] = [BaseModel]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return names
+
+
+def _is_tag(part: object, models: set[str]) -> bool:
+    """pydantic adds union-member labels (``ContactsSource``, ``list[...]``, ``[key]``) to
+    locations; they are not keys the user wrote."""
+    return isinstance(part, str) and ("[" in part or part in models)
+
+
+def clean_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """Validation errors with union labels removed from their locations, and without the
+    errors of union members whose shape did not match the input (a table given where a
+    table or a list of tables is allowed reports only the table's problems)."""
+    models = _model_names()
+    raw: list[dict[str, Any]] = [dict(e) for e in exc.errors()]
+    tagged: list[tuple[tuple[Any, ...], str | None, dict[str, Any]]] = []
+    for err in raw:
+        loc = tuple(err.get("loc", ()))
+        index = next((i for i, p in enumerate(loc) if _is_tag(p, models)), None)
+        prefix = loc if index is None else loc[:index]
+        tag = None if index is None else str(loc[index])
+        tagged.append((prefix, tag, err))
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[tuple[Any, ...], str]] = set()
+    for prefix, tag, err in tagged:
+        loc = tuple(p for p in err.get("loc", ()) if not _is_tag(p, models))
+        shape_mismatch = (
+            tag is not None and err.get("type") in _SHAPE_ERRORS and len(loc) == len(prefix)
+        )
+        siblings = any(t != tag and p == prefix for p, t, _ in tagged)
+        if shape_mismatch and siblings:
+            continue
+        key = (loc, str(err.get("msg")))
+        if key in seen:
+            continue
+        seen.add(key)
+        err["loc"] = loc
+        out.append(err)
+    return out
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation (``X | list[X] | None`` gives ``X``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _known_keys(model: type[BaseModel], loc: Sequence[str]) -> list[str]:
+    """The keys allowed at ``loc`` (a path of field names and dict keys) in ``model``."""
+    current: type[BaseModel] | None = model
+    parts = list(loc)
+    while parts and current is not None:
+        part = parts.pop(0)
+        if part.isdigit():  # an index into a list of tables
+            continue
+        info = current.model_fields.get(part)
+        if info is None:
+            return []
+        annotation = info.annotation
+        if getattr(annotation, "__origin__", None) is dict:
+            annotation = annotation.__args__[1]  # type: ignore[union-attr]
+            if not parts:
+                return []
+            parts.pop(0)  # the dict key, e.g. a segment's name
+        current = _model_in(annotation)
+    return sorted(current.model_fields) if current is not None else []
+
+
+def _suggest(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _show(value: Any) -> str:
+    if value == "<hidden>":
+        return "a value (hidden: it may be a secret)"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"

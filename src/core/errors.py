@@ -1,0 +1,106 @@
+"""The segsync exception tree.
+
+Every error segsync raises on purpose is a :class:`SegsyncError`. The CLI maps each branch to
+an exit code and prints its message without a traceback (unless ``--debug``)::
+
+    SegsyncError                      base of everything below
+    ├── ConfigError                   exit 2: segsync.toml, env overrides, segment definitions
+    ├── InputError                    exit 2: a source file or record that cannot be read
+    ├── PluginError                   exit 2: a plugin that fails to load or breaks the contract
+    ├── StoreError                    exit 2: the store cannot be opened, or is from a newer segsync
+    ├── LockHeldError                 exit 4: another run holds the store's lock
+    └── ConnectorError                raised by connectors, classified once at the boundary
+        ├── RetryableError            worth trying again: 429, 5xx, 423, timeouts, network
+        └── FatalError                not worth retrying: bad credentials, bad request
+            └── AuthError             401/403: the credentials are wrong or lack a scope
+
+Connectors only *classify* what went wrong (retryable or fatal); the retry policy lives in one
+place. Messages never contain secrets.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "ConnectorError",
+    "FatalError",
+    "InputError",
+    "LockHeldError",
+    "PluginError",
+    "RetryableError",
+    "SegsyncError",
+    "StoreError",
+]
+
+
+class SegsyncError(Exception):
+    """Base class of every error segsync raises on purpose."""
+
+    exit_code: int = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(SegsyncError):
+    """The configuration is invalid.
+
+    ``errors`` holds one line per problem, each naming the file, the key path, what was
+    expected and what was found.
+    """
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        self.errors = errors or [message]
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        if len(self.errors) == 1:
+            return self.errors[0]
+        lines = [self.message, *("  - " + e for e in self.errors)]
+        return "\n".join(lines)
+
+
+class InputError(SegsyncError):
+    """A source's data cannot be read: names the file, line or record and what was expected."""
+
+
+class PluginError(SegsyncError):
+    """A plugin failed to load, or registered something that breaks the contract."""
+
+
+class StoreError(SegsyncError):
+    """The store cannot be opened or migrated."""
+
+
+class LockHeldError(SegsyncError):
+    """Another segsync process holds the store's run lock."""
+
+    exit_code = 4
+
+
+class ConnectorError(SegsyncError):
+    """Raised by a connector when talking to its platform failed."""
+
+
+class RetryableError(ConnectorError):
+    """A transient failure: the same request may succeed later.
+
+    ``retry_after`` is the delay in seconds the platform asked for, when it said.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FatalError(ConnectorError):
+    """A failure that retrying will not fix."""
+
+
+class AuthError(FatalError):
+    """The platform refused the credentials (401) or they lack a permission (403)."""

@@ -1,0 +1,61 @@
+"""The plugin hooks: the whole extension surface of segsync.
+
+Plugins implement these with ``@segsync.hookimpl``. Every hook is called with keyword
+arguments, so an implementation may accept fewer parameters than the spec lists.
+
+Register hooks (called once, when plugins are loaded):
+
+* :func:`register_connectors` — add connector classes.
+* :func:`register_commands` — add CLI commands.
+
+Observer hooks (called as things happen; return values are ignored):
+
+* :func:`run_finished` — a run has finished, successfully or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import typer
+
+    from segsync.connector import Connector
+    from segsync.report import RunReport
+
+__all__ = ["hookimpl", "hookspec", "register_commands", "register_connectors", "run_finished"]
+
+hookspec = pluggy.HookspecMarker("segsync")
+hookimpl = pluggy.HookimplMarker("segsync")
+
+
+@hookspec
+def register_connectors(register: Callable[[type[Connector]], None]) -> None:
+    """Register connector classes.
+
+    Called once per plugin when plugins are loaded. Call ``register(ConnectorClass)`` once per
+    connector type the plugin provides. ``ConnectorClass.name`` must be unique among all
+    installed plugins; a clash is a :class:`segsync.errors.PluginError` naming both plugins.
+    """
+
+
+@hookspec
+def register_commands(app: typer.Typer) -> None:
+    """Add commands to the ``segsync`` CLI.
+
+    Called once, before the command line is parsed. Use ``@app.command()`` as with any Typer app.
+    Command names must not shadow built-in ones.
+    """
+
+
+@hookspec
+def run_finished(report: RunReport) -> None:
+    """Observe a finished run.
+
+    Called after every ``segsync run`` (and ``segsync.run()``) once its report is final,
+    including runs that failed or were stopped by a guard. ``report`` must be treated as
+    read-only. An exception raised here is logged and does not change the run's exit code.
+    """

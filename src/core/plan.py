@@ -1,0 +1,162 @@
+"""Plan: for each sync, compare the desired members with what was confirmed delivered.
+
+desired = members of the segment that have every consent purpose the destination needs, an
+address the destination can use, and no permanent failure; adds = desired − state;
+removes = state − desired. A profile that loses consent is therefore removed.
+
+Guards run here and block a sync (they do not just warn): removing more than
+``max_remove_fraction`` of the audience, or a segment that computes empty while the audience
+is not. ``--force`` lifts them. The changes are left in the temp table ``_plan_changes`` for
+:mod:`segsync.push`.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from segsync.config import Config, SyncConfig
+from segsync.profile import CONSENT_COLUMNS
+from segsync.report import SkippedCounts, SyncReport
+from segsync.segments import NEW_MEMBERS
+from segsync.store import Store
+
+__all__ = ["PLAN_TABLE", "plan_sync", "prepare_plan"]
+
+PLAN_TABLE = "_plan_changes"
+
+
+def prepare_plan(store: Store) -> None:
+    store.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {PLAN_TABLE} (sync VARCHAR, op VARCHAR, "
+        "member_key VARCHAR, profile_key VARCHAR, retry BOOLEAN)"
+    )
+
+
+def _address_sql(config: Config, sync: SyncConfig) -> str:
+    identifier = config.connectors[sync.destination].cls.capabilities.identifier
+    if identifier == "email":
+        return "p.email"
+    if identifier == "phone":
+        return "p.phone"
+    # "id": the record id this destination instance itself returned when pulled.
+    instance = exp.Literal.string(sync.destination).sql(dialect="duckdb")
+    return (
+        "(SELECT min(i.source_id) FROM profile_identifiers i "
+        f"WHERE i.profile_key = p.profile_key AND i.instance = {instance})"
+    )
+
+
+def plan_sync(
+    store: Store, config: Config, name: str, *, force: bool, fresh: bool = False
+) -> SyncReport:
+    """Compute one sync's changes into the plan table and return its report skeleton.
+
+    ``fresh`` plans as if nothing had been delivered yet (the sync's audience changed).
+    """
+    sync = config.syncs[name]
+    kind = config.sync_kind(sync)
+    purposes = sorted(config.required_purposes(sync))
+    report = SyncReport(
+        name=name,
+        segment=sync.segment,
+        destination=sync.destination,
+        kind=kind,
+        audience=sync.audience or name,
+        required_consent=[p.value for p in purposes],
+    )
+    if not sync.enabled:
+        report.status = "disabled"
+        return report
+    consent_ok = " AND ".join(f"p.{CONSENT_COLUMNS[p]} IS TRUE" for p in purposes) or "TRUE"
+    con = store.con
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _candidates AS
+        SELECT p.profile_key, {_address_sql(config, sync)} AS member_key,
+               ({consent_ok}) AS consent_ok
+        FROM {NEW_MEMBERS} m JOIN profiles p USING (profile_key)
+        WHERE m.segment = $segment""",
+        {"segment": sync.segment},
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _permanent AS
+        SELECT member_key, op FROM failures WHERE sync = $sync AND permanent AND $valid""",
+        {"sync": name, "valid": not fresh},
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _desired AS
+        SELECT member_key, min(profile_key) AS profile_key FROM _candidates
+        WHERE consent_ok AND member_key IS NOT NULL
+          AND member_key NOT IN (SELECT member_key FROM _permanent WHERE op = 'add')
+        GROUP BY member_key"""
+    )
+    counts = store.dicts(
+        """SELECT
+            (SELECT count(*) FROM _candidates) AS segment_size,
+            (SELECT count(*) FROM _candidates WHERE NOT consent_ok) AS no_consent,
+            (SELECT count(*) FROM _candidates WHERE consent_ok AND member_key IS NULL)
+                AS unmatched,
+            (SELECT count(*) FROM _candidates WHERE consent_ok AND member_key IN
+                (SELECT member_key FROM _permanent WHERE op = 'add')) AS failed_permanently,
+            (SELECT count(*) FROM _desired) AS desired,
+            (SELECT count(*) FROM sync_state WHERE sync = $sync AND $valid) AS in_audience""",
+        {"sync": name, "valid": not fresh},  # type: ignore[arg-type]
+    )[0]
+    con.execute(
+        f"""INSERT INTO {PLAN_TABLE}
+        SELECT $sync, 'add', d.member_key, d.profile_key,
+               d.member_key IN (SELECT member_key FROM failures
+                                WHERE sync = $sync AND op = 'add' AND $valid)
+        FROM _desired d
+        WHERE d.member_key NOT IN (SELECT member_key FROM sync_state
+                                   WHERE sync = $sync AND $valid)""",
+        {"sync": name, "valid": not fresh},
+    )
+    con.execute(
+        f"""INSERT INTO {PLAN_TABLE}
+        SELECT $sync, 'remove', s.member_key, s.profile_key,
+               s.member_key IN (SELECT member_key FROM failures WHERE sync = $sync
+                                AND op = 'remove')
+        FROM sync_state s
+        WHERE s.sync = $sync AND $valid
+          AND s.member_key NOT IN (SELECT member_key FROM _desired)
+          AND s.member_key NOT IN (SELECT member_key FROM _permanent WHERE op = 'remove')""",
+        {"sync": name, "valid": not fresh},
+    )
+    adds, removes, retries = store.rows(
+        f"""SELECT count(*) FILTER (WHERE op = 'add'), count(*) FILTER (WHERE op = 'remove'),
+                   count(*) FILTER (WHERE retry)
+            FROM {PLAN_TABLE} WHERE sync = $sync""",
+        {"sync": name},  # type: ignore[arg-type]
+    )[0]
+    report.segment_size = int(counts["segment_size"])
+    report.desired = int(counts["desired"])
+    report.in_audience_before = int(counts["in_audience"])
+    report.adds, report.removes, report.retries = int(adds), int(removes), int(retries)
+    report.skipped = SkippedCounts(
+        no_consent=int(counts["no_consent"]),
+        unmatched=int(counts["unmatched"]),
+        failed_permanently=int(counts["failed_permanently"]),
+    )
+    report.blocked = None if force else _guard(report, sync)
+    report.status = "blocked" if report.blocked else "planned"
+    for table in ("_candidates", "_permanent", "_desired"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    return report
+
+
+def _guard(report: SyncReport, sync: SyncConfig) -> str | None:
+    before = report.in_audience_before
+    if before == 0:
+        return None
+    if report.segment_size == 0:
+        return (
+            f"segment {sync.segment!r} computed empty while the audience holds {before} members; "
+            f"refusing to empty it (check the sources, or rerun with --force)"
+        )
+    fraction = report.removes / before
+    if fraction > sync.max_remove_fraction:
+        return (
+            f"would remove {report.removes} of {before} members ({fraction:.0%}), more than "
+            f"max_remove_fraction = {sync.max_remove_fraction:g}; rerun with --force if intended"
+        )
+    return None

@@ -1,0 +1,121 @@
+"""Readable text for people: the run report, plugin list and status as rich tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from segsync.report import RunReport
+
+__all__ = ["print_report"]
+
+
+def _sources(report: RunReport) -> Table | None:
+    if not report.sources:
+        return None
+    table = Table(title="Sources", title_justify="left")
+    for col in ("instance", "stream", "records", "pages", "result"):
+        table.add_column(col, justify="right" if col in ("records", "pages") else "left")
+    for s in report.sources:
+        if s.error:
+            result = f"[red]failed[/]: {s.error}"
+        elif not s.loaded:
+            result = "unchanged"
+        else:
+            result = "loaded" + (" (snapshot)" if s.snapshot else "")
+        if s.warnings:
+            result += f" [yellow]{s.warnings} warning(s)[/]"
+        table.add_row(s.instance, s.stream, f"{s.records:,}", str(s.pages), result)
+    return table
+
+
+def _segments(report: RunReport) -> Table:
+    table = Table(title="Segments", title_justify="left")
+    table.add_column("segment")
+    for col in ("size", "share", "entered", "left"):
+        table.add_column(col, justify="right")
+    for s in report.segments:
+        table.add_row(s.name, f"{s.size:,}", f"{s.share:.1%}", f"+{s.entered:,}", f"-{s.left:,}")
+    return table
+
+
+def _syncs(report: RunReport) -> Table:
+    applied = report.command == "run"
+    table = Table(
+        title="Syncs" + ("" if applied else " (plan: nothing applied)"), title_justify="left"
+    )
+    table.add_column("sync")
+    table.add_column("audience")
+    for col in ("before", "adds", "removes", "failed", "no consent", "unmatched"):
+        table.add_column(col, justify="right")
+    table.add_column("status")
+    for s in report.syncs:
+        adds = (
+            f"+{s.applied_adds:,}/{s.adds:,}"
+            if applied and s.status != "blocked"
+            else f"+{s.adds:,}"
+        )
+        removes = (
+            f"-{s.applied_removes:,}/{s.removes:,}"
+            if applied and s.status != "blocked"
+            else f"-{s.removes:,}"
+        )
+        style = {"ok": "green", "planned": "cyan", "blocked": "red", "error": "red"}.get(
+            s.status, "yellow"
+        )
+        table.add_row(
+            s.name,
+            f"{s.destination}:{s.kind} {s.audience!r}",
+            f"{s.in_audience_before:,}",
+            adds,
+            removes,
+            f"{s.failed:,}",
+            f"{s.skipped.no_consent:,}",
+            f"{s.skipped.unmatched:,}",
+            f"[{style}]{s.status}[/]",
+        )
+    return table
+
+
+def print_report(report: RunReport, console: Console) -> None:
+    sources = _sources(report)
+    if sources is not None:
+        console.print(sources)
+    p = report.profiles
+    console.print(
+        f"Profiles: {p.profiles:,} from {p.records:,} records ({p.merged_records:,} merged); "
+        f"{p.events:,} events ({p.orphan_events:,} without a profile)"
+    )
+    if report.segments:
+        console.print(_segments(report))
+    if report.syncs:
+        console.print(_syncs(report))
+    for s in report.syncs:
+        if s.blocked:
+            console.print(f"[red]blocked[/] {s.name}: {s.blocked}")
+        if s.error:
+            console.print(f"[red]error[/] {s.name}: {s.error}")
+        for f in s.failures:
+            kind = "permanent" if f.permanent else "will retry"
+            console.print(f"[yellow]failed[/] {s.name}: {f.count:,} × {f.op}: {f.error} ({kind})")
+    for error in report.errors:
+        console.print(f"[red]error[/]: {error}")
+    colour = "green" if report.exit_code == 0 else "red" if report.exit_code >= 2 else "yellow"
+    console.print(
+        f"[{colour}]{report.command} {report.run_id}: {report.status}[/] "
+        f"in {report.duration_seconds:.1f}s (exit {report.exit_code})"
+    )
+
+
+def table_from_rows(title: str, rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    if not rows:
+        table.add_column("(none)")
+        return table
+    for col in rows[0]:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    return table

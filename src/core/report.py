@@ -1,0 +1,132 @@
+"""The run report: what a run (or a plan) did, for machines (JSON) and people (text).
+
+``segsync run --format json`` and ``segsync plan --format json`` print one :class:`RunReport`.
+Its shape is part of segsync's public interface: fields are only ever added.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "EXIT_CODES",
+    "FailureSummary",
+    "ProfileSummary",
+    "RunReport",
+    "SegmentSummary",
+    "SkippedCounts",
+    "SourceSummary",
+    "SyncReport",
+]
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "some records failed (they are kept and retried by the next run)",
+    2: "configuration or input error",
+    3: "a guard stopped a sync (use --force to override)",
+    4: "another run holds the store's lock",
+    5: "unexpected internal error (rerun with --debug and report it)",
+}
+
+
+class SourceSummary(BaseModel):
+    instance: str
+    stream: str
+    pages: int = 0
+    records: int = 0
+    snapshot: bool = False
+    loaded: bool = False
+    warnings: int = 0
+    warning_samples: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+class ProfileSummary(BaseModel):
+    records: int = 0
+    profiles: int = 0
+    merged_records: int = 0
+    events: int = 0
+    orphan_events: int = 0
+
+
+class SegmentSummary(BaseModel):
+    name: str
+    size: int
+    entered: int
+    left: int
+    share: float = 0.0
+
+
+class SkippedCounts(BaseModel):
+    """Segment members not pushed, by reason."""
+
+    no_consent: int = 0
+    unmatched: int = 0
+    failed_permanently: int = 0
+
+
+class FailureSummary(BaseModel):
+    op: str
+    error: str
+    count: int
+    permanent: bool
+
+
+class SyncReport(BaseModel):
+    name: str
+    segment: str
+    destination: str
+    kind: str
+    audience: str
+    audience_id: str | None = None
+    required_consent: list[str] = Field(default_factory=list)
+    segment_size: int = 0
+    desired: int = 0
+    in_audience_before: int = 0
+    adds: int = 0
+    removes: int = 0
+    retries: int = 0
+    skipped: SkippedCounts = Field(default_factory=SkippedCounts)
+    applied_adds: int = 0
+    applied_removes: int = 0
+    failed: int = 0
+    failures: list[FailureSummary] = Field(default_factory=list)
+    batches: int = 0
+    blocked: str | None = None
+    error: str | None = None
+    status: Literal["planned", "ok", "failed_records", "blocked", "error", "disabled"] = "planned"
+
+
+class RunReport(BaseModel):
+    run_id: str
+    command: Literal["run", "plan", "pull", "segments"]
+    config: str
+    store: str
+    version: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None = None
+    duration_seconds: float = 0.0
+    status: Literal["running", "ok", "failed_records", "blocked", "error"] = "running"
+    exit_code: int = 0
+    forced: bool = False
+    sources: list[SourceSummary] = Field(default_factory=list)
+    profiles: ProfileSummary = Field(default_factory=ProfileSummary)
+    segments: list[SegmentSummary] = Field(default_factory=list)
+    syncs: list[SyncReport] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+
+    def finish(self) -> None:
+        """Set status and exit code from the parts; the most severe outcome wins."""
+        self.finished_at = dt.datetime.now(dt.UTC)
+        self.duration_seconds = round((self.finished_at - self.started_at).total_seconds(), 3)
+        if self.errors or any(s.error for s in self.sources) or any(s.error for s in self.syncs):
+            self.status, self.exit_code = "error", 2
+        elif any(s.blocked for s in self.syncs):
+            self.status, self.exit_code = "blocked", 3
+        elif any(s.failed for s in self.syncs):
+            self.status, self.exit_code = "failed_records", 1
+        else:
+            self.status, self.exit_code = "ok", 0

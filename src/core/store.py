@@ -1,0 +1,208 @@
+"""The store: one DuckDB file holding everything segsync knows between runs.
+
+The schema is versioned. Opening a store applies the migrations it lacks, in one transaction
+each; a store written by a newer segsync (a higher schema version) is refused rather than
+damaged. Tables:
+
+``source_contacts``     staged contact records, the latest copy of each per source instance
+``events``              staged events (orders, deals, …) per source instance
+``cursors``             where each source stream resumes
+``profiles``            resolved people (rebuilt by every run; columns follow ``[attributes]``)
+``profile_identifiers`` every platform-side id of every profile
+``segment_members``     segment membership as of the last run
+``segment_history``     size, entered and left per segment per run
+``audiences``           the destination audience each sync pushes to
+``sync_state``          members each destination *confirmed* — nothing else
+``failures``            changes that failed, with the reason; retried by later runs
+``runs``                one row per run, with its report
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from segsync.errors import StoreError
+
+__all__ = ["SCHEMA_VERSION", "Store", "utcnow"]
+
+log = logging.getLogger("segsync.store")
+
+_MIGRATIONS: list[list[str]] = [
+    # 1: the initial schema
+    [
+        """CREATE TABLE source_contacts (
+            instance VARCHAR NOT NULL, source_id VARCHAR NOT NULL,
+            email VARCHAR, phone VARCHAR, attributes JSON,
+            consent_email_marketing BOOLEAN, consent_ad_user_data BOOLEAN,
+            consent_ad_personalization BOOLEAN,
+            updated_at TIMESTAMP, run_id VARCHAR)""",
+        """CREATE TABLE events (
+            instance VARCHAR NOT NULL, event_id VARCHAR NOT NULL, type VARCHAR NOT NULL,
+            occurred_at TIMESTAMP NOT NULL, contact_id VARCHAR, email VARCHAR,
+            value DECIMAL(18,4), currency VARCHAR, properties JSON, run_id VARCHAR)""",
+        """CREATE TABLE cursors (
+            instance VARCHAR NOT NULL, stream VARCHAR NOT NULL, cursor VARCHAR,
+            updated_at TIMESTAMP NOT NULL, run_id VARCHAR)""",
+        """CREATE TABLE profiles (profile_key VARCHAR NOT NULL)""",
+        """CREATE TABLE profile_identifiers (
+            profile_key VARCHAR NOT NULL, instance VARCHAR NOT NULL, source_id VARCHAR NOT NULL)""",
+        """CREATE TABLE segment_members (segment VARCHAR NOT NULL, profile_key VARCHAR NOT NULL)""",
+        """CREATE TABLE segment_history (
+            run_id VARCHAR NOT NULL, segment VARCHAR NOT NULL, size BIGINT NOT NULL,
+            entered BIGINT NOT NULL, "left" BIGINT NOT NULL, computed_at TIMESTAMP NOT NULL)""",
+        """CREATE TABLE audiences (
+            sync VARCHAR NOT NULL, destination VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+            name VARCHAR NOT NULL, audience_id VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL)""",
+        """CREATE TABLE sync_state (
+            sync VARCHAR NOT NULL, member_key VARCHAR NOT NULL, profile_key VARCHAR,
+            delivered_at TIMESTAMP NOT NULL, run_id VARCHAR)""",
+        """CREATE TABLE failures (
+            sync VARCHAR NOT NULL, member_key VARCHAR NOT NULL, op VARCHAR NOT NULL,
+            profile_key VARCHAR, error VARCHAR NOT NULL, permanent BOOLEAN NOT NULL,
+            attempts INTEGER NOT NULL, first_failed_at TIMESTAMP NOT NULL,
+            last_failed_at TIMESTAMP NOT NULL, run_id VARCHAR)""",
+        """CREATE TABLE runs (
+            run_id VARCHAR NOT NULL, command VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP, status VARCHAR NOT NULL, exit_code INTEGER,
+            pid INTEGER, host VARCHAR, version VARCHAR, report JSON)""",
+    ],
+]
+
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def utcnow() -> dt.datetime:
+    """Now, as the store keeps time: naive UTC, microseconds."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Store:
+    """An open store. Use :meth:`open`; close with :meth:`close` or as a context manager."""
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection) -> None:
+        self.path = path
+        self.con = con
+
+    @classmethod
+    def open(cls, path: Path, *, read_only: bool = False) -> Store:
+        """Open (creating if needed) and migrate the store at ``path``."""
+        if read_only and not path.exists():
+            raise StoreError(f"{path}: no store yet; run 'segsync run' first")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" in text.lower():
+                raise StoreError(
+                    f"{path}: the store is open in another process (a segsync run in progress?)"
+                ) from None
+            raise StoreError(f"{path}: cannot open the store: {text}") from None
+        except duckdb.Error as exc:
+            raise StoreError(f"{path}: not a segsync store (DuckDB says: {exc})") from None
+        store = cls(path, con)
+        try:
+            store._migrate(read_only=read_only)
+        except BaseException:
+            con.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema -------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_name = 'segsync_meta' AND table_schema = 'main'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return 0
+        row = self.con.execute(
+            "SELECT value FROM segsync_meta WHERE key = 'schema_version'"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self, *, read_only: bool) -> None:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: this store was written by a newer segsync (schema version "
+                f"{current}; this segsync understands up to {SCHEMA_VERSION}). Upgrade segsync "
+                f"or point store.path at another file; the store was left untouched."
+            )
+        if current == SCHEMA_VERSION:
+            return
+        if read_only:
+            raise StoreError(f"{self.path}: the store needs migrating; run 'segsync run' first")
+        from segsync._version import __version__
+
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            with self.transaction():
+                if version == 1:
+                    self.con.execute(
+                        "CREATE TABLE segsync_meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
+                    )
+                for statement in _MIGRATIONS[version - 1]:
+                    self.con.execute(statement)
+                self.con.execute(
+                    "INSERT OR REPLACE INTO segsync_meta VALUES ('schema_version', ?), "
+                    "('written_by', ?)",
+                    [str(version), __version__],
+                )
+            log.info("store %s migrated to schema version %d", self.path, version)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A transaction: committed when the block ends, rolled back when it raises."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        row = self.con.execute(sql, params or []).fetchone()
+        return row[0] if row else None
+
+    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, params or []).fetchall()
+
+    def dicts(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        cur = self.con.execute(sql, params or [])
+        names = [d[0] for d in cur.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def get_cursor(self, instance: str, stream: str) -> str | None:
+        value = self.scalar(
+            "SELECT cursor FROM cursors WHERE instance = ? AND stream = ?", [instance, stream]
+        )
+        return None if value is None else str(value)
+
+    def set_cursor(self, instance: str, stream: str, cursor: str | None, run_id: str) -> None:
+        self.con.execute(
+            "DELETE FROM cursors WHERE instance = ? AND stream = ?", [instance, stream]
+        )
+        self.con.execute(
+            "INSERT INTO cursors VALUES (?, ?, ?, ?, ?)",
+            [instance, stream, cursor, utcnow(), run_id],
+        )

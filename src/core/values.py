@@ -1,0 +1,121 @@
+"""Parsing of loosely typed values (CSV cells, JSON fields) into typed ones.
+
+Public: connectors use these so that "yes", "TRUE" and "1" mean the same everywhere. Each
+function raises ``ValueError`` with a message saying what was expected; empty text is None.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+__all__ = ["coerce", "parse_bool", "parse_date", "parse_datetime", "parse_decimal", "to_utc"]
+
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "granted", "on", "opt-in", "opted_in"})
+_FALSE = frozenset({"false", "f", "no", "n", "0", "denied", "off", "opt-out", "opted_out"})
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def parse_bool(value: Any) -> bool | None:
+    """yes/no, true/false, 1/0, granted/denied (any case) → bool; blank → None."""
+    if _blank(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"expected yes/no, true/false or 1/0, found {value!r}")
+
+
+def to_utc(value: dt.datetime) -> dt.datetime:
+    """A naive UTC datetime; naive input is taken to be UTC already."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def parse_datetime(value: Any) -> dt.datetime | None:
+    """ISO 8601 (with or without offset, 'Z' allowed), a date, or epoch seconds → naive UTC."""
+    if _blank(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return to_utc(value)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, dt.UTC).replace(tzinfo=None)
+    text = str(value).strip()
+    try:
+        return to_utc(dt.datetime.fromisoformat(text))
+    except ValueError:
+        raise ValueError(
+            f"expected an ISO 8601 date-time such as 2026-03-01T12:00:00+01:00, found {value!r}"
+        ) from None
+
+
+def parse_date(value: Any) -> dt.date | None:
+    if _blank(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValueError(f"expected a date as YYYY-MM-DD, found {value!r}") from None
+
+
+def parse_decimal(value: Any) -> Decimal | None:
+    if _blank(value):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, found {value!r}")
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        result = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"expected a number such as 12.50, found {value!r}") from None
+    if not result.is_finite():
+        raise ValueError(f"expected a finite number, found {value!r}")
+    return result
+
+
+def coerce(type_name: str, value: Any) -> Any:
+    """Coerce ``value`` to an attribute type, as JSON-ready Python (dates as ISO text)."""
+    if _blank(value):
+        return None
+    if type_name == "text":
+        if isinstance(value, list | tuple):
+            return ",".join(str(v) for v in value)
+        return str(value)
+    if type_name == "boolean":
+        return parse_bool(value)
+    if type_name == "integer":
+        number = parse_decimal(value)
+        if number is None or number != number.to_integral_value():
+            raise ValueError(f"expected a whole number, found {value!r}")
+        return int(number)
+    if type_name == "decimal":
+        number = parse_decimal(value)
+        return None if number is None else str(number)
+    if type_name == "double":
+        number = parse_decimal(value)
+        return None if number is None else float(number)
+    if type_name == "date":
+        day = parse_date(value)
+        return None if day is None else day.isoformat()
+    if type_name == "timestamp":
+        moment = parse_datetime(value)
+        return None if moment is None else moment.isoformat()
+    raise ValueError(f"unknown attribute type {type_name!r}")

@@ -1,0 +1,64 @@
+"""The store: schema versioning and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from segsync.errors import StoreError
+from segsync.store import SCHEMA_VERSION, Store
+
+
+def test_new_store_is_migrated_to_the_current_version(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        tables = {r[0] for r in store.rows("SELECT table_name FROM information_schema.tables")}
+    expected = {
+        "source_contacts",
+        "events",
+        "cursors",
+        "profiles",
+        "profile_identifiers",
+        "segment_members",
+        "segment_history",
+        "audiences",
+        "sync_state",
+        "failures",
+        "runs",
+    }
+    assert expected <= tables
+    with Store.open(path) as store:  # opening again is a no-op
+        assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_store_written_by_newer_segsync_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    Store.open(path).close()
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE segsync_meta SET value = '7' WHERE key = 'schema_version'")
+    con.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match=r"newer segsync .*schema version 7"):
+        Store.open(path)
+    assert path.read_bytes() == before
+
+
+def test_not_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    path.write_text("hello, this is not a database")
+    with pytest.raises(StoreError, match=r"not a segsync store|cannot open"):
+        Store.open(path)
+
+
+def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.duckdb") as store:
+        with pytest.raises(RuntimeError), store.transaction() as con:
+            con.execute("INSERT INTO cursors VALUES ('a', 'contacts', 'x', now()::TIMESTAMP, 'r')")
+            raise RuntimeError
+        assert store.get_cursor("a", "contacts") is None
+        with store.transaction():
+            store.set_cursor("a", "contacts", "y", "r")
+        assert store.get_cursor("a", "contacts") == "y"

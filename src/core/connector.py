@@ -154,7 +154,9 @@ class ConnectorContext:
 class Contact:
     """One contact record as the source platform holds it.
 
-    ``email`` and ``phone`` may be raw: segsync normalises them. ``consent`` maps a purpose to
+    ``email`` and ``phone`` may be raw: segsync normalises them, reading a national phone
+    number in ``country`` (ISO 3166 alpha-2) when given, else in ``resolve.default_region``.
+    ``consent`` maps a purpose to
     True (granted), False (denied) or is absent/None (unknown). ``attributes`` holds raw values
     keyed by profile attribute name; only attributes declared in ``[attributes]`` are kept.
     """
@@ -165,6 +167,7 @@ class Contact:
     attributes: dict[str, Any] = field(default_factory=dict)
     consent: dict[Purpose, bool | None] = field(default_factory=dict)
     updated_at: dt.datetime | None = None
+    country: str | None = None
 
 
 @dataclass

@@ -189,10 +189,11 @@ def _contact_encoder(
             raise InputError(f"{instance}: a contact has an empty source_id")
         where = f"{instance} contact {record.source_id!r}"
         email = normalize_email(record.email)
-        if record.email not in (None, "") and email is None:
+        if email is None and str(record.email or "").strip():
             result.warn(f"{where}: email {record.email!r} is not a valid address; ignored")
-        phone = normalize_phone(record.phone, region)
-        if record.phone not in (None, "") and phone is None:
+        country = record.country.strip().upper() if isinstance(record.country, str) else ""
+        phone = normalize_phone(record.phone, country if len(country) == 2 else region)
+        if phone is None and str(record.phone or "").strip():
             hint = "" if region else " (set resolve.default_region to read national numbers)"
             result.warn(f"{where}: phone {record.phone!r} is not a valid number; ignored{hint}")
         attributes: dict[str, Any] = {}

@@ -132,10 +132,11 @@ def compute_segments(store: Store, config: Config) -> dict[str, SegmentResult]:
         LEFT JOIN gone USING (segment)""",
         [sorted(config.segments)],
     )
-    return {
+    results = {
         name: SegmentResult(name=name, size=int(size), entered=int(entered), left=int(left))
         for name, size, entered, left in rows
     }
+    return {name: results[name] for name in config.segments}  # in the config's order
 
 
 def persist_segments(store: Store, results: dict[str, SegmentResult], run_id: str) -> None:

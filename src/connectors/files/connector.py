@@ -186,6 +186,7 @@ class FilesConnector(Connector):
             attributes=attributes,
             consent=consent,
             updated_at=updated,
+            country=_text(row.get(source.country)) if source.country else None,
         )
 
     def _event(self, source: EventsSource, path: Path, line: int, row: dict[str, Any]) -> Event:
@@ -282,6 +283,7 @@ class FilesConnector(Connector):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
+            os.fchmod(fd, 0o644)  # mkstemp makes 0600; audience files are meant to be shared
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["email"])

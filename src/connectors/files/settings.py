@@ -33,13 +33,16 @@ class ContactsSource(FileSource):
     email: str | None = "email"
     phone: str | None = None
     updated_at: str | None = None
+    country: str | None = None
+    """Column holding each contact's country code, used to read national phone numbers."""
     consent: dict[Purpose, str] = Field(default_factory=dict)
     """Consent purpose → column holding yes/no, true/false or 1/0 (empty = unknown)."""
     attributes: dict[str, str] = Field(default_factory=dict)
     """Profile attribute → column, where the names differ. Other columns keep their names."""
 
     def required_columns(self) -> list[str]:
-        named = [self.id, self.email, self.phone, self.updated_at, *self.consent.values()]
+        named = [self.id, self.email, self.phone, self.updated_at, self.country]
+        named += list(self.consent.values())
         return [c for c in [*named, *self.attributes.values()] if c]
 
 

@@ -1,0 +1,87 @@
+"""Pin the public names, and keep the docs honest about hooks and settings."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import segsync
+from segsync import connector, errors, hookspecs
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_top_level_names() -> None:
+    assert set(segsync.__all__) == {"RunReport", "__version__", "hookimpl", "run"}
+    assert callable(segsync.run)
+    assert segsync.hookimpl is hookspecs.hookimpl
+
+
+def test_connector_contract_names() -> None:
+    assert set(connector.__all__) == {
+        "AudienceRef",
+        "AudienceSpec",
+        "Batch",
+        "Capabilities",
+        "CheckResult",
+        "Connector",
+        "ConnectorContext",
+        "ConnectorSettings",
+        "Contact",
+        "Event",
+        "Member",
+        "Page",
+        "Purpose",
+        "RecordResult",
+    }
+
+
+def test_error_tree_is_drawn_in_the_module_docstring() -> None:
+    doc = errors.__doc__ or ""
+    for name in errors.__all__:
+        assert name in doc, f"{name} missing from the drawing in errors.py"
+        cls = getattr(errors, name)
+        assert issubclass(cls, errors.SegsyncError)
+
+
+def hook_names() -> list[str]:
+    return [
+        name
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        if hasattr(fn, "segsync_spec")
+    ]
+
+
+def test_every_hook_is_documented_in_the_plugin_guide() -> None:
+    guide = (REPO / "docs" / "plugin-guide.md").read_text()
+    names = hook_names()
+    assert set(names) == {"register_connectors", "register_commands", "run_finished"}
+    for name in names:
+        assert f"`{name}(" in guide, f"hook {name} is not documented in docs/plugin-guide.md"
+
+
+def test_every_hook_is_exercised_by_a_test() -> None:
+    tests = "\n".join(p.read_text() for p in (REPO / "tests").rglob("test_*.py"))
+    plugin = (REPO / "plugins" / "segsync-audit" / "segsync_audit.py").read_text()
+    for name in hook_names():
+        assert f"def {name}(" in plugin or f"def {name}(" in tests, name
+
+
+def test_every_sync_and_segment_setting_is_in_the_example_config() -> None:
+    from segsync.config import SegmentConfig, SegsyncSettings, SyncConfig
+
+    example = (REPO / "config.example.toml").read_text()
+    for model in (SegsyncSettings, SyncConfig, SegmentConfig):
+        for field in model.model_fields:
+            assert re.search(rf"(^|[\s#\[]){field}\b", example, re.M), (
+                f"{field} not in config.example.toml"
+            )
+
+
+def test_exit_codes_in_readme_match_the_code() -> None:
+    from segsync.report import EXIT_CODES
+
+    readme = (REPO / "README.md").read_text()
+    for code in EXIT_CODES:
+        assert f"| {code} |" in readme

@@ -22,6 +22,7 @@ parameters, aggregates, window functions, any other function — is refused with
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Mapping
 
 import sqlglot
@@ -114,9 +115,9 @@ def compile_where(text: str, columns: Mapping[str, str], *, location: str) -> ex
         raise ConfigError(
             f"{location}: the condition is {len(text):,} characters; at most {MAX_LENGTH:,}"
         )
-    tree = _parse(text, location)
+    tree, called = _parse(text, location)
     known = {name.lower(): type_ for name, type_ in columns.items()}
-    _check(tree, text, known, location)
+    _check(tree, text, known, location, called)
     if not _is_boolean(tree, known):
         raise _fail(
             location, f'expected a true/false condition, found the value "{_snippet(tree)}"', text
@@ -129,11 +130,17 @@ def referenced_columns(expr: exp.Expression) -> set[str]:
     return {col.name for col in expr.find_all(exp.Column)}
 
 
-def _parse(text: str, location: str) -> exp.Expression:
+def _parse(text: str, location: str) -> tuple[exp.Expression, list[str]]:
+    """The parsed tree, and the names of the functions the text calls, as written."""
     try:
         tokens = sqlglot.tokenize(text, read=_DIALECT)
     except TokenError as exc:
         raise _fail(location, f"cannot read the condition ({_first_line(exc)})", text) from None
+    called = [
+        token.text.lower()
+        for token, following in itertools.pairwise(tokens)
+        if following.token_type == TokenType.L_PAREN and token.token_type != TokenType.L_PAREN
+    ]
     for token in tokens:
         if token.token_type == TokenType.SEMICOLON:
             raise _fail(location, "';' is not allowed: a condition is a single expression", text)
@@ -152,14 +159,16 @@ def _parse(text: str, location: str) -> exp.Expression:
         ) from None
     if not isinstance(tree, exp.Expression):
         raise ConfigError(f"{location}: expected a condition, found {text!r}")
-    return tree
+    return tree, called
 
 
 def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _check(tree: exp.Expression, text: str, columns: dict[str, str], location: str) -> None:
+def _check(
+    tree: exp.Expression, text: str, columns: dict[str, str], location: str, called: list[str]
+) -> None:
     stack: list[tuple[exp.Expression, int]] = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
@@ -167,11 +176,13 @@ def _check(tree: exp.Expression, text: str, columns: dict[str, str], location: s
             raise _fail(
                 location, f"the condition is nested too deeply (at most {MAX_DEPTH} levels)", text
             )
-        _check_node(node, text, columns, location)
+        _check_node(node, text, columns, location, called)
         stack.extend((child, depth + 1) for child in node.iter_expressions())
 
 
-def _check_node(node: exp.Expression, text: str, columns: dict[str, str], location: str) -> None:
+def _check_node(
+    node: exp.Expression, text: str, columns: dict[str, str], location: str, called: list[str]
+) -> None:
     if isinstance(node, exp.Query | exp.Subquery | exp.Exists):
         raise _fail(location, f'subqueries are not allowed: "{_snippet(node)}"', text)
     if isinstance(node, exp.Star):
@@ -195,11 +206,15 @@ def _check_node(node: exp.Expression, text: str, columns: dict[str, str], locati
             raise _fail(location, f'casting to "{_snippet(node)}" is not allowed', text)
     elif type(node) not in _ALLOWED:
         if isinstance(node, exp.Func):
-            raise _unknown_function(_function_name(node), text, location)
+            raise _unknown_function(_function_name(node, called), text, location)
         raise _fail(location, f'"{_snippet(node)}" is not allowed in a condition', text)
 
 
-def _function_name(node: exp.Func) -> str:
+def _function_name(node: exp.Func, called: list[str]) -> str:
+    """The name as the user wrote it (sqlglot may know the function by another name)."""
+    unlisted = [name for name in called if name not in ALLOWED_FUNCTIONS]
+    if unlisted:
+        return unlisted[0]
     try:
         return node.sql_name().lower()
     except Exception:

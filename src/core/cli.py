@@ -328,7 +328,8 @@ def _status(config: Config, limit: int) -> dict[str, Any]:
         raise
     with store:
         runs = store.dicts(
-            "SELECT run_id, command, started_at, finished_at, status, exit_code FROM runs "
+            "SELECT run_id, command, strftime(started_at, '%Y-%m-%d %H:%M:%S UTC') AS started, "
+            "round(epoch(finished_at - started_at), 1) AS seconds, status, exit_code FROM runs "
             "ORDER BY started_at DESC LIMIT ?",
             [limit],
         )

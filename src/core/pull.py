@@ -13,7 +13,6 @@ import json
 import logging
 import shutil
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,10 +22,11 @@ from segsync.connector import Connector, Contact, Event, Page, Purpose
 from segsync.errors import ConnectorError, InputError, SegsyncError
 from segsync.identity import normalize_email, normalize_phone
 from segsync.profile import CONSENT_COLUMNS
+from segsync.report import SourceSummary
 from segsync.store import Store
 from segsync.values import coerce, to_utc
 
-__all__ = ["PullResult", "pull_source"]
+__all__ = ["clear_staging", "pull_source"]
 
 log = logging.getLogger("segsync.pull")
 _MAX_WARNINGS = 5
@@ -53,25 +53,11 @@ _EVENT_COLUMNS: dict[str, str] = {
 }
 
 
-@dataclass
-class PullResult:
-    """What one stream of one source instance delivered."""
-
-    instance: str
-    stream: str
-    pages: int = 0
-    records: int = 0
-    snapshot: bool = False
-    loaded: bool = False
-    warnings: int = 0
-    warning_samples: list[str] = field(default_factory=list)
-    error: str | None = None
-
-    def warn(self, message: str) -> None:
-        self.warnings += 1
-        if len(self.warning_samples) < _MAX_WARNINGS:
-            self.warning_samples.append(message)
-            log.warning("%s", message)
+def _warn(result: SourceSummary, message: str) -> None:
+    result.warnings += 1
+    if len(result.warning_samples) < _MAX_WARNINGS:
+        result.warning_samples.append(message)
+        log.warning("%s", message)
 
 
 async def pull_source(
@@ -81,14 +67,14 @@ async def pull_source(
     *,
     run_id: str,
     staging_dir: Path,
-) -> list[PullResult]:
+) -> list[SourceSummary]:
     """Pull every stream the connector provides. Errors are caught into the results."""
     instance = connector.context.instance
-    results: list[PullResult] = []
+    results: list[SourceSummary] = []
     for stream in connector.source_streams():
         if stream not in ("contacts", "events"):
             raise InputError(f"{instance}: unknown source stream {stream!r}")
-        result = PullResult(instance=instance, stream=stream)
+        result = SourceSummary(instance=instance, stream=stream)
         results.append(result)
         try:
             await _pull_stream(
@@ -113,7 +99,7 @@ async def _pull_stream(
     config: Config,
     connector: Connector,
     stream: str,
-    result: PullResult,
+    result: SourceSummary,
     run_id: str,
     staging_dir: Path,
 ) -> None:
@@ -122,7 +108,7 @@ async def _pull_stream(
     staging_dir.mkdir(parents=True, exist_ok=True)
     path = staging_dir / f"{instance}-{stream}.jsonl"
     pages: AsyncIterator[Page[Any]]
-    encode: Callable[[Any, int, PullResult], dict[str, Any]]  # Contact or Event encoder
+    encode: Callable[[Any, int, SourceSummary], dict[str, Any]]  # Contact or Event encoder
     if stream == "contacts":
         pages = connector.stream_contacts(cursor)
         encode = _contact_encoder(config, instance)
@@ -178,11 +164,11 @@ def _json_default(value: Any) -> Any:
 
 def _contact_encoder(
     config: Config, instance: str
-) -> Callable[[Any, int, PullResult], dict[str, Any]]:
+) -> Callable[[Any, int, SourceSummary], dict[str, Any]]:
     attribute_types = config.attributes
     region = config.settings.resolve.default_region
 
-    def encode(record: Any, seq: int, result: PullResult) -> dict[str, Any]:
+    def encode(record: Any, seq: int, result: SourceSummary) -> dict[str, Any]:
         if not isinstance(record, Contact):
             raise InputError(f"{instance}: contacts stream yielded {type(record).__name__}")
         if not record.source_id:
@@ -190,12 +176,12 @@ def _contact_encoder(
         where = f"{instance} contact {record.source_id!r}"
         email = normalize_email(record.email)
         if email is None and str(record.email or "").strip():
-            result.warn(f"{where}: email {record.email!r} is not a valid address; ignored")
+            _warn(result, f"{where}: email {record.email!r} is not a valid address; ignored")
         country = record.country.strip().upper() if isinstance(record.country, str) else ""
         phone = normalize_phone(record.phone, country if len(country) == 2 else region)
         if phone is None and str(record.phone or "").strip():
             hint = "" if region else " (set resolve.default_region to read national numbers)"
-            result.warn(f"{where}: phone {record.phone!r} is not a valid number; ignored{hint}")
+            _warn(result, f"{where}: phone {record.phone!r} is not a valid number; ignored{hint}")
         attributes: dict[str, Any] = {}
         for name, value in record.attributes.items():
             type_name = attribute_types.get(name)
@@ -204,7 +190,7 @@ def _contact_encoder(
             try:
                 attributes[name] = coerce(type_name, value)
             except ValueError as exc:
-                result.warn(f"{where}: attribute {name!r}: {exc}; stored as empty")
+                _warn(result, f"{where}: attribute {name!r}: {exc}; stored as empty")
         row: dict[str, Any] = {
             "seq": seq,
             "source_id": str(record.source_id),
@@ -224,13 +210,13 @@ def _contact_encoder(
     return encode
 
 
-def _encode_event(record: Any, seq: int, result: PullResult) -> dict[str, Any]:
+def _encode_event(record: Any, seq: int, result: SourceSummary) -> dict[str, Any]:
     if not isinstance(record, Event):
         raise InputError(f"events stream yielded {type(record).__name__}")
     if not record.event_id:
         raise InputError("an event has an empty event_id")
     if record.contact_id is None and record.email is None:
-        result.warn(f"event {record.event_id!r} names no contact (no contact_id or email)")
+        _warn(result, f"event {record.event_id!r} names no contact (no contact_id or email)")
     return {
         "seq": seq,
         "event_id": str(record.event_id),
@@ -254,7 +240,7 @@ def _load(
     stream: str,
     cursor: str | None,
     run_id: str,
-    result: PullResult,
+    result: SourceSummary,
 ) -> None:
     spec = "{" + ", ".join(f"'{name}': '{type_}'" for name, type_ in columns.items()) + "}"
     names = [c for c in columns if c != "seq"]
@@ -270,7 +256,7 @@ def _load(
     )
     duplicates = result.records - int(store.scalar("SELECT count(*) FROM _staged"))
     if duplicates:
-        result.warn(f"{instance} {stream}: {duplicates} records repeated an id; the last one won")
+        _warn(result, f"{instance} {stream}: {duplicates} records repeated an id; the last one won")
     with store.transaction():
         if result.snapshot:
             con.execute(f"DELETE FROM {table} WHERE instance = ?", [instance])

@@ -25,7 +25,7 @@ from segsync.plan import plan_sync, prepare_plan
 from segsync.plugins import Plugins, load_plugins
 from segsync.pull import clear_staging, pull_source
 from segsync.push import audience_target_changed, push_sync, start_afresh
-from segsync.report import ProfileSummary, RunReport, SegmentSummary, SourceSummary
+from segsync.report import ProfileSummary, RunReport, SegmentSummary
 from segsync.resolve import resolve_profiles
 from segsync.segments import compute_segments, persist_segments
 from segsync.store import Store, utcnow
@@ -143,9 +143,7 @@ async def _execute(
                     for n in sources
                 )
             )
-            report.sources = [
-                SourceSummary(**vars(r)) for per_source in results for r in per_source
-            ]
+            report.sources = [r for per_source in results for r in per_source]
             clear_staging(staging)
         resolved = resolve_profiles(store, config)
         report.profiles = ProfileSummary(**vars(resolved))

@@ -18,9 +18,9 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from segsync.connector import (
     AudienceRef,
@@ -42,6 +42,8 @@ from .settings import ContactsSource, EventsSource, FileSource, FilesSettings
 
 __all__ = ["FilesConnector"]
 
+SourceT = TypeVar("SourceT", ContactsSource, EventsSource)
+RecordT = TypeVar("RecordT", Contact, Event)
 _SAFE_NAME = re.compile(r"[^\w.-]+")
 
 
@@ -219,34 +221,30 @@ class FilesConnector(Connector):
         )
 
     async def stream_contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
-        sources = self.settings.contact_sources()
-        if not sources:
-            return
-        fingerprint = self._fingerprint(sources)
-        if fingerprint == cursor:
-            return
-        page: list[Contact] = []
-        for source in sources:
-            for path in self._paths(source):
-                for line, row in self._rows(source, path):
-                    page.append(self._contact(source, path, line, row))
-                    if len(page) >= self.settings.page_size:
-                        yield Page(page, cursor=None, snapshot=True)
-                        page = []
-        yield Page(page, cursor=fingerprint, snapshot=True)
+        async for page in self._snapshot(self.settings.contact_sources(), cursor, self._contact):
+            yield page
 
     async def stream_events(self, cursor: str | None) -> AsyncIterator[Page[Event]]:
-        sources = self.settings.event_sources()
+        async for page in self._snapshot(self.settings.event_sources(), cursor, self._event):
+            yield page
+
+    async def _snapshot(
+        self,
+        sources: Sequence[SourceT],
+        cursor: str | None,
+        parse: Callable[[SourceT, Path, int, dict[str, Any]], RecordT],
+    ) -> AsyncIterator[Page[RecordT]]:
+        """All rows of all files as one snapshot, page by page; nothing if no file changed."""
         if not sources:
             return
-        fingerprint = self._fingerprint(sources)
+        fingerprint = self._fingerprint(list(sources))
         if fingerprint == cursor:
             return
-        page: list[Event] = []
+        page: list[RecordT] = []
         for source in sources:
             for path in self._paths(source):
                 for line, row in self._rows(source, path):
-                    page.append(self._event(source, path, line, row))
+                    page.append(parse(source, path, line, row))
                     if len(page) >= self.settings.page_size:
                         yield Page(page, cursor=None, snapshot=True)
                         page = []

@@ -269,6 +269,7 @@ def plugins(fmt: FormatOpt = Format.text) -> None:
                 "version": info.version,
                 "origin": info.origin,
                 "connectors": connectors,
+                "simulators": info.simulators,
                 "hooks": info.hooks,
             }
         )
@@ -384,6 +385,31 @@ def init(
                 f"and {summary.orders:,} orders into {path.parent / 'data'}"
             )
         out.print("next: 'segsync check', then 'segsync plan', then 'segsync run'")
+
+
+@app.command()
+def sandbox(
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic audience")] = 42,
+    contacts: Annotated[int, typer.Option(help="How many contacts each platform holds")] = 1000,
+    platform: Annotated[
+        list[str] | None, typer.Option("--platform", "-p", help="Only this platform (repeatable)")
+    ] = None,
+    port: Annotated[
+        int, typer.Option(help="First port to use (consecutive per platform); 0 picks free ports")
+    ] = 0,
+) -> None:
+    """Serve every installed connector's simulator on 127.0.0.1, seeded with one synthetic
+    audience; print one JSON line per platform (base URL, test credentials); serve until
+    interrupted."""
+    from segsync.sandbox import serve_sandbox, wait_for_interrupt
+
+    with _errors():
+        loaded = _plugins()
+        with serve_sandbox(
+            loaded, seed=seed, contacts=contacts, only=platform, port_base=port, out=sys.stdout
+        ):
+            err.print("sandbox running on 127.0.0.1; press Ctrl-C to stop")
+            wait_for_interrupt()
 
 
 def _preload_plugins() -> None:

@@ -148,6 +148,9 @@ class ConnectorContext:
     """Directory relative paths in the settings are resolved against (the config's folder)."""
     work_dir: Path
     """A private directory the instance may use for scratch files."""
+    transport: Any = None
+    """An ``httpx.AsyncBaseTransport`` to reach the platform through instead of the network:
+    tests and ``segsync sandbox`` pass a simulator's transport here. None in production."""
 
 
 @dataclass

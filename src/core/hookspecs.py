@@ -6,6 +6,7 @@ arguments, so an implementation may accept fewer parameters than the spec lists.
 Register hooks (called once, when plugins are loaded):
 
 * :func:`register_connectors` — add connector classes.
+* :func:`register_simulators` — add simulators of platform APIs (tests, ``segsync sandbox``).
 * :func:`register_commands` — add CLI commands.
 
 Observer hooks (called as things happen; return values are ignored):
@@ -25,8 +26,16 @@ if TYPE_CHECKING:
 
     from segsync.connector import Connector
     from segsync.report import RunReport
+    from segsync.testing.simulator import Simulator
 
-__all__ = ["hookimpl", "hookspec", "register_commands", "register_connectors", "run_finished"]
+__all__ = [
+    "hookimpl",
+    "hookspec",
+    "register_commands",
+    "register_connectors",
+    "register_simulators",
+    "run_finished",
+]
 
 hookspec = pluggy.HookspecMarker("segsync")
 hookimpl = pluggy.HookimplMarker("segsync")
@@ -39,6 +48,16 @@ def register_connectors(register: Callable[[type[Connector]], None]) -> None:
     Called once per plugin when plugins are loaded. Call ``register(ConnectorClass)`` once per
     connector type the plugin provides. ``ConnectorClass.name`` must be unique among all
     installed plugins; a clash is a :class:`segsync.errors.PluginError` naming both plugins.
+    """
+
+
+@hookspec
+def register_simulators(register: Callable[[str, Callable[..., Simulator]], None]) -> None:
+    """Register simulators of platform APIs, for tests and ``segsync sandbox``.
+
+    Called once per plugin when plugins are loaded. Call ``register(connector_type, factory)``
+    where ``factory(seed=...)`` returns a :class:`segsync.testing.simulator.Simulator` of the
+    platform that connector type talks to.
     """
 
 

@@ -51,6 +51,7 @@ class PluginInfo:
     version: str
     hooks: list[str] = field(default_factory=list)
     connectors: list[str] = field(default_factory=list)
+    simulators: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Plugins:
     pm: pluggy.PluginManager
     info: dict[str, PluginInfo] = field(default_factory=dict)
     connectors: dict[str, type[Connector]] = field(default_factory=dict)
+    simulators: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
     def connector(self, type_name: str) -> type[Connector]:
         return self.connectors[type_name]
@@ -137,6 +139,9 @@ def load_plugins(
     plugins.call_register(
         "register_connectors", lambda name: {"register": _connector_registrar(plugins, name)}
     )
+    plugins.call_register(
+        "register_simulators", lambda name: {"register": _simulator_registrar(plugins, name)}
+    )
     _cache[key] = plugins
     return plugins
 
@@ -168,6 +173,22 @@ def _connector_registrar(plugins: Plugins, plugin_name: str) -> Callable[[type[C
             )
         plugins.connectors[cls.name] = cls
         plugins.info[plugin_name].connectors.append(cls.name)
+
+    return register
+
+
+def _simulator_registrar(
+    plugins: Plugins, plugin_name: str
+) -> Callable[[str, Callable[..., Any]], None]:
+    def register(connector_type: str, factory: Callable[..., Any]) -> None:
+        if not callable(factory):
+            raise PluginError(f"plugin {plugin_name!r} registered a simulator that is not callable")
+        if connector_type in plugins.simulators:
+            raise PluginError(
+                f"two simulators are registered for connector type {connector_type!r}"
+            )
+        plugins.simulators[connector_type] = factory
+        plugins.info[plugin_name].simulators.append(connector_type)
 
     return register
 

@@ -56,7 +56,12 @@ def hook_names() -> list[str]:
 def test_every_hook_is_documented_in_the_plugin_guide() -> None:
     guide = (REPO / "docs" / "plugin-guide.md").read_text()
     names = hook_names()
-    assert set(names) == {"register_connectors", "register_commands", "run_finished"}
+    assert set(names) == {
+        "register_connectors",
+        "register_simulators",
+        "register_commands",
+        "run_finished",
+    }
     for name in names:
         assert f"`{name}(" in guide, f"hook {name} is not documented in docs/plugin-guide.md"
 

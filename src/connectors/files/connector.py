@@ -20,7 +20,7 @@ import re
 import tempfile
 from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from segsync.connector import (
     AudienceRef,
@@ -31,6 +31,7 @@ from segsync.connector import (
     Connector,
     Contact,
     Event,
+    Member,
     Page,
     Purpose,
     RecordResult,
@@ -298,12 +299,23 @@ class FilesConnector(Connector):
         try:
             members = self._read_members(path)
             results: list[RecordResult] = []
-            for member in batch.adds:
-                members.add(member.key)
-                results.append(RecordResult.success(member.key, "add"))
-            for member in batch.removes:
-                members.discard(member.key)
-                results.append(RecordResult.success(member.key, "remove"))
+            groups: tuple[tuple[Literal["add", "remove"], list[Member]], ...] = (
+                ("add", batch.adds),
+                ("remove", batch.removes),
+            )
+            for op, group in groups:
+                for member in group:
+                    problem = _key_problem(member.key)
+                    if problem:
+                        results.append(
+                            RecordResult.failure(member.key, op, problem, permanent=True)
+                        )
+                        continue
+                    if op == "add":
+                        members.add(member.key)
+                    else:
+                        members.discard(member.key)
+                    results.append(RecordResult.success(member.key, op))
             self._write_members(path, members)
         except OSError as exc:
             raise FatalError(f"{path}: cannot write the audience file: {exc.strerror}") from None
@@ -326,6 +338,15 @@ class FilesConnector(Connector):
             return CheckResult(ok=False, detail=f"output_dir {out} is not writable: {exc.strerror}")
         details.append(f"output_dir {out} writable")
         return CheckResult(ok=True, detail="; ".join(details))
+
+
+def _key_problem(key: str) -> str | None:
+    """Why a member key cannot be a row of an audience file, if it cannot."""
+    if not key or not key.strip():
+        return "empty member key"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
+        return "member key contains a control character (a line break?)"
+    return None
 
 
 def _text(value: Any) -> str | None:

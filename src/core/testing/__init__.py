@@ -1,0 +1,1 @@
+"""Testing kit for connector authors: the simulator base and the conformance suite."""

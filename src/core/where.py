@@ -1,32 +1,41 @@
 """Segment conditions: a restricted SQL boolean expression, parsed and checked.
 
-A ``where`` condition is parsed with sqlglot and every node is checked against an allowlist;
-what comes back is a sqlglot expression the engine embeds in SQL it builds itself — the user's
-text is never pasted into a query. Allowed:
+A ``where`` condition is parsed with sqlglot (DuckDB dialect) as a single expression and every
+node of the tree is checked against an allowlist; what comes back is a sqlglot expression the
+engine embeds in SQL it builds itself — the user's text is never pasted into a query. Allowed:
 
-* column names of the profile (unqualified, case-insensitive), string and number literals,
-  ``TRUE``, ``FALSE``, ``NULL``;
-* ``AND``, ``OR``, ``NOT``, parentheses, ``= <> != < <= > >=``, ``IN (…)``, ``BETWEEN``,
-  ``LIKE``, ``ILIKE``, ``IS [NOT] NULL``, ``IS [NOT] TRUE/FALSE``;
-* arithmetic ``+ - * / %``, unary minus, ``||``, ``CASE WHEN … THEN … ELSE … END``,
-  ``CAST(x AS type)`` / ``x::type`` to text, integer, decimal, double, boolean, date or
-  timestamp, ``INTERVAL`` literals (``INTERVAL 90 DAY``, ``INTERVAL '90 days'``),
-  ``DATE '2026-01-01'``;
-* the functions in :data:`ALLOWED_FUNCTIONS`.
+* column names of the profile (unqualified, case-insensitive, optionally ``"quoted"``), string
+  and number literals, ``TRUE``, ``FALSE``, ``NULL``;
+* ``AND``, ``OR``, ``NOT``, parentheses, ``= <> != < <= > >=``, ``[NOT] IN (…)``,
+  ``[NOT] BETWEEN``, ``[NOT] LIKE`` / ``ILIKE`` (with ``ESCAPE``), ``IS [NOT] NULL``,
+  ``IS [NOT] TRUE/FALSE``;
+* arithmetic ``+ - * / %``, unary minus, ``||``, ``CASE [x] WHEN … THEN … ELSE … END``,
+  ``CAST(x AS type)`` / ``x::type`` / ``DATE '2026-01-01'`` to text (``VARCHAR``), integer
+  (``INTEGER``, ``BIGINT``), ``DECIMAL(p, s)``, ``DOUBLE``, ``BOOLEAN``, ``DATE`` or
+  ``TIMESTAMP``, and ``INTERVAL`` literals (``INTERVAL 90 DAY``, ``INTERVAL '90 days'``);
+* calls to the functions in :data:`ALLOWED_FUNCTIONS`, by those names.
 
-Everything else — statements, ``;``, subqueries, ``EXISTS``, qualified names, ``*``,
-parameters, aggregates, window functions, any other function — is refused with a
-:class:`ConfigError` that quotes the offending text.
+Everything else is refused with a :class:`ConfigError` that quotes the offending text:
+statements, ``;``, comments, subqueries, ``EXISTS``, qualified names, ``*``, parameters,
+aggregates, window functions, any other function, type or operator (``~``, ``IS DISTINCT
+FROM``, ``COLLATE``, ``->``…), conditions longer than :data:`MAX_LENGTH` characters or nested
+deeper than :data:`MAX_DEPTH` levels, and a condition that is plainly not true/false
+(``country``, ``1 + 2``).
+
+The expression returned has every column as a quoted lower-case name (``"country"``) and an
+operator that is the operand of another wrapped in parentheses, so the SQL generated from it
+reads the same to DuckDB as the tree checked here.
 """
 
 from __future__ import annotations
 
 import difflib
-import itertools
+import re
 from collections.abc import Mapping
 
 import sqlglot
 from sqlglot import TokenType, exp
+from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.errors import ParseError, TokenError
 
 from segsync.errors import ConfigError
@@ -37,62 +46,84 @@ MAX_LENGTH = 10_000
 MAX_DEPTH = 64
 _DIALECT = "duckdb"
 
-# user-facing name -> sqlglot class it parses to
-_FUNCTIONS: dict[str, type[exp.Expression]] = {
-    "lower": exp.Lower,
-    "upper": exp.Upper,
-    "trim": exp.Trim,
-    "ltrim": exp.Trim,
-    "rtrim": exp.Trim,
-    "length": exp.Length,
-    "coalesce": exp.Coalesce,
-    "nullif": exp.Nullif,
-    "abs": exp.Abs,
-    "round": exp.Round,
-    "floor": exp.Floor,
-    "ceil": exp.Ceil,
-    "least": exp.Least,
-    "greatest": exp.Greatest,
-    "substring": exp.Substring,
-    "concat": exp.Concat,
-    "starts_with": exp.StartsWith,
-    "ends_with": exp.EndsWith,
-    "contains": exp.Contains,
-    "regexp_matches": exp.RegexpLike,
-    "current_date": exp.CurrentDate,
-    "current_timestamp": exp.CurrentTimestamp,
-    "date_diff": exp.DateDiff,
-    "date_trunc": exp.TimestampTrunc,
-    "year": exp.Year,
-    "month": exp.Month,
-    "day": exp.Day,
-}
-ALLOWED_FUNCTIONS: frozenset[str] = frozenset({*_FUNCTIONS, "now", "substr", "datediff"})
+# sqlglot class -> the names a user may call it by (what sqlglot 30 parses each name into)
+_FUNCTIONS: dict[type[exp.Expression], tuple[str, ...]] = {
+    exp.Lower: ("lower",), exp.Upper: ("upper",), exp.Trim: ("trim", "ltrim", "rtrim"),
+    exp.Length: ("length",), exp.Coalesce: ("coalesce",), exp.Nullif: ("nullif",),
+    exp.Abs: ("abs",), exp.Round: ("round",), exp.Floor: ("floor",), exp.Ceil: ("ceil",),
+    exp.Least: ("least",), exp.Greatest: ("greatest",), exp.Concat: ("concat",),
+    exp.Substring: ("substring", "substr"), exp.StartsWith: ("starts_with",),
+    exp.EndsWith: ("ends_with",), exp.Contains: ("contains",),
+    exp.RegexpLike: ("regexp_matches",), exp.CurrentDate: ("current_date",),
+    exp.CurrentTimestamp: ("current_timestamp",),
+    exp.Anonymous: ("now",),  # sqlglot has no class for now(); it stays NOW()
+    exp.DateDiff: ("date_diff", "datediff"),
+    exp.TimestampTrunc: ("date_trunc",),
+    exp.DateTrunc: ("date_trunc",),  # what date_trunc becomes when its argument is a DATE
+    exp.Year: ("year",), exp.Month: ("month",), exp.Day: ("day",),
+}  # fmt: skip
+ALLOWED_FUNCTIONS: frozenset[str] = frozenset(n for names in _FUNCTIONS.values() for n in names)
 """The function names a condition may call."""
 
 _STRUCTURE: tuple[type[exp.Expression], ...] = (
     exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren,
     exp.And, exp.Or, exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
-    exp.In, exp.Between, exp.Like, exp.ILike, exp.Is,
+    exp.In, exp.Between, exp.Like, exp.ILike, exp.Escape, exp.Is,
     exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg, exp.DPipe,
-    exp.Case, exp.If, exp.Cast, exp.DataType, exp.DataTypeParam, exp.Interval,
+    exp.Case, exp.If, exp.Cast, exp.DataType, exp.DataTypeParam, exp.Interval, exp.Var,
 )  # fmt: skip
-_ALLOWED = frozenset({*_STRUCTURE, *_FUNCTIONS.values()})
+_ALLOWED = frozenset({*_STRUCTURE, *_FUNCTIONS})
+_T = exp.DataType.Type
+# VARCHAR parses as TEXT, TIMESTAMP as TIMESTAMPNTZ, INTEGER as INT
 _ALLOWED_TYPES = frozenset(
-    {
-        exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT, exp.DataType.Type.CHAR,
-        exp.DataType.Type.INT, exp.DataType.Type.BIGINT, exp.DataType.Type.SMALLINT,
-        exp.DataType.Type.DECIMAL, exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT,
-        exp.DataType.Type.BOOLEAN, exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP,
-    }
-)  # fmt: skip
-# a Var (a bare word) is only meaningful as an interval unit or a date part
-_VAR_PARENTS = (exp.Interval, exp.DateDiff, exp.TimestampTrunc)
+    {_T.TEXT, _T.INT, _T.BIGINT, _T.DECIMAL, _T.DOUBLE, _T.BOOLEAN, _T.DATE, _T.TIMESTAMPNTZ}
+)
+_DATE_PARTS = frozenset(
+    f"{part}{plural}"
+    for part in ("year", "quarter", "month", "week", "day", "hour", "minute", "second")
+    for plural in ("", "s")
+)
+# a bare word (Var) is only meaningful as the date part of these
+_VAR_PARENTS = (exp.Interval, exp.DateDiff, exp.TimestampTrunc, exp.DateTrunc)
+# operators whose operands are parenthesised on the way out (see _parenthesise)
+_OPERATORS = (exp.Binary, exp.Not, exp.Neg, exp.Between, exp.In)
 _PREDICATES = (
     exp.And, exp.Or, exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In,
-    exp.Between, exp.Like, exp.ILike, exp.Is, exp.Boolean, exp.StartsWith, exp.EndsWith,
-    exp.Contains, exp.RegexpLike,
+    exp.Between, exp.Like, exp.ILike, exp.Escape, exp.Is, exp.Boolean, exp.StartsWith,
+    exp.EndsWith, exp.Contains, exp.RegexpLike,
 )  # fmt: skip
+_STATEMENT_TOKENS = frozenset(
+    {*DuckDB.Parser.STATEMENT_PARSERS, *DuckDB.Tokenizer.COMMANDS}
+    | {TokenType.SELECT, TokenType.WITH, TokenType.FROM, TokenType.VALUES}
+)
+
+
+def compile_where(text: str, columns: Mapping[str, str], *, location: str) -> exp.Expression:
+    """Parse and check ``text``; return a safe expression over ``columns`` (name -> type).
+
+    Raises :class:`ConfigError` (``"{location}: {problem}"``) when the condition is not allowed.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(
+            f"{location}: expected a condition such as \"country = 'FR'\", found {text!r}"
+        )
+    if len(text) > MAX_LENGTH:
+        raise _fail(
+            location, f"the condition is {len(text):,} characters; at most {MAX_LENGTH:,}", text
+        )
+    tree = _parse(text, location)
+    known = {name.lower(): type_ for name, type_ in columns.items()}
+    _check(tree, text, known, location)
+    if not _is_boolean(tree, known):
+        raise _fail(
+            location, f'expected a true/false condition, found the value "{_snippet(tree)}"', text
+        )
+    return _parenthesise(tree.transform(_normalise))
+
+
+def referenced_columns(expr: exp.Expression) -> set[str]:
+    """The (lower-case) column names an expression uses."""
+    return {col.name.lower() for col in expr.find_all(exp.Column)}
 
 
 def _fail(location: str, problem: str, text: str) -> ConfigError:
@@ -103,86 +134,76 @@ def _fail(location: str, problem: str, text: str) -> ConfigError:
 def _snippet(node: exp.Expression) -> str:
     try:
         return node.sql(dialect=_DIALECT)
-    except Exception:  # generation of a half-valid tree: show its class instead
+    except Exception:  # a half-valid tree that cannot be generated: show its kind instead
         return type(node).__name__
 
 
-def compile_where(text: str, columns: Mapping[str, str], *, location: str) -> exp.Expression:
-    """Parse and check ``text``; return a safe expression over ``columns`` (name -> type)."""
-    if not isinstance(text, str) or not text.strip():
-        raise ConfigError(f"{location}: expected a condition such as \"country = 'FR'\", found ''")
-    if len(text) > MAX_LENGTH:
-        raise ConfigError(
-            f"{location}: the condition is {len(text):,} characters; at most {MAX_LENGTH:,}"
-        )
-    tree, called = _parse(text, location)
-    known = {name.lower(): type_ for name, type_ in columns.items()}
-    _check(tree, text, known, location, called)
-    if not _is_boolean(tree, known):
-        raise _fail(
-            location, f'expected a true/false condition, found the value "{_snippet(tree)}"', text
-        )
-    return tree.transform(_normalise)
+def _too_deep(location: str, text: str) -> ConfigError:
+    return _fail(location, f"the condition is nested too deeply (at most {MAX_DEPTH} levels)", text)
 
 
-def referenced_columns(expr: exp.Expression) -> set[str]:
-    """The column names a compiled condition uses."""
-    return {col.name for col in expr.find_all(exp.Column)}
-
-
-def _parse(text: str, location: str) -> tuple[exp.Expression, list[str]]:
-    """The parsed tree, and the names of the functions the text calls, as written."""
+def _parse(text: str, location: str) -> exp.Expression:
     try:
         tokens = sqlglot.tokenize(text, read=_DIALECT)
     except TokenError as exc:
         raise _fail(location, f"cannot read the condition ({_first_line(exc)})", text) from None
-    called = [
-        token.text.lower()
-        for token, following in itertools.pairwise(tokens)
-        if following.token_type == TokenType.L_PAREN and token.token_type != TokenType.L_PAREN
-    ]
-    for token in tokens:
+    if not tokens:  # only a comment
+        raise ConfigError(
+            f"{location}: expected a condition such as \"country = 'FR'\", found {text!r}"
+        )
+    depth = 0
+    for i, token in enumerate(tokens):
+        if token.comments:
+            raise _fail(location, f'comments are not allowed: "{token.comments[0].strip()}"', text)
         if token.token_type == TokenType.SEMICOLON:
-            raise _fail(location, "';' is not allowed: a condition is a single expression", text)
+            raise _fail(location, '";" is not allowed: a condition is a single expression', text)
         if token.token_type in (TokenType.PLACEHOLDER, TokenType.PARAMETER):
-            raise _fail(location, f'parameters such as "{token.text}" are not allowed', text)
+            shown = text[token.start : tokens[i + 1].end + 1] if i + 1 < len(tokens) else token.text
+            raise _fail(location, f'parameters such as "{shown}" are not allowed', text)
+        if token.token_type == TokenType.TILDE:
+            raise _fail(location, '"~" is not allowed (use regexp_matches(text, pattern))', text)
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(token.token_type, 0)
+        if depth > MAX_DEPTH:
+            raise _too_deep(location, text)
     try:
-        tree = sqlglot.parse_one(text, read=_DIALECT)
+        tree = sqlglot.parse_one(text, read=_DIALECT, into=exp.Condition)
     except ParseError as exc:
-        errors = exc.errors[0] if exc.errors else {}
-        where = f" at line {errors.get('line')}, column {errors.get('col')}" if errors else ""
-        reason = errors.get("description") or _first_line(exc)
-        raise _fail(location, f"cannot parse the condition{where}: {reason}", text) from None
+        if tokens[0].token_type in _STATEMENT_TOKENS:
+            word = tokens[0].text.upper()
+            raise _fail(
+                location, f'expected a condition, not an SQL statement starting with "{word}"', text
+            ) from None
+        error = exc.errors[0] if exc.errors else {}
+        at = f" at line {error['line']}, column {error['col']}" if "line" in error else ""
+        reason = error.get("description") or _first_line(exc)
+        raise _fail(location, f"cannot parse the condition{at}: {reason}", text) from None
     except RecursionError:
-        raise _fail(
-            location, f"the condition is nested too deeply (at most {MAX_DEPTH} levels)", text
-        ) from None
-    if not isinstance(tree, exp.Expression):
-        raise ConfigError(f"{location}: expected a condition, found {text!r}")
-    return tree, called
+        raise _too_deep(location, text) from None
+    except (TypeError, ValueError, KeyError, IndexError) as exc:  # sqlglot's builders
+        raise _fail(location, f"cannot parse the condition ({_first_line(exc)})", text) from None
+    if not isinstance(tree, exp.Expression):  # sqlglot 30: parse_one is typed as the Expr base
+        raise _fail(location, "expected a condition", text)
+    return tree
 
 
 def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _check(
-    tree: exp.Expression, text: str, columns: dict[str, str], location: str, called: list[str]
-) -> None:
+def _check(tree: exp.Expression, text: str, columns: dict[str, str], location: str) -> None:
     stack: list[tuple[exp.Expression, int]] = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise _fail(
-                location, f"the condition is nested too deeply (at most {MAX_DEPTH} levels)", text
-            )
-        _check_node(node, text, columns, location, called)
-        stack.extend((child, depth + 1) for child in node.iter_expressions())
+            raise _too_deep(location, text)
+        _check_node(node, text, columns, location)
+        for child in reversed(list(node.iter_expressions())):  # report left to right
+            # a long chain of ANDs (or of ORs) is flat to the reader: it is one level
+            chained = isinstance(child, exp.Connector) and type(child) is type(node)
+            stack.append((child, depth if chained else depth + 1))
 
 
-def _check_node(
-    node: exp.Expression, text: str, columns: dict[str, str], location: str, called: list[str]
-) -> None:
+def _check_node(node: exp.Expression, text: str, columns: dict[str, str], location: str) -> None:
     if isinstance(node, exp.Query | exp.Subquery | exp.Exists):
         raise _fail(location, f'subqueries are not allowed: "{_snippet(node)}"', text)
     if isinstance(node, exp.Star):
@@ -193,32 +214,61 @@ def _check_node(
         raise _fail(location, f'window functions are not allowed: "{_snippet(node)}"', text)
     if isinstance(node, exp.AggFunc):
         raise _fail(location, f'aggregates are not allowed: "{_snippet(node)}"', text)
-    if isinstance(node, exp.Column):
+    if type(node) not in _ALLOWED:
+        snippet = _snippet(node)
+        call = re.match(r"(\w+)\(", snippet)  # a call by a keyword name, e.g. LEFT(x, 1)
+        name = _written_name(node, text) or (call.group(1).lower() if call else None)
+        if isinstance(node, exp.Func) and name:
+            raise _unknown_function(name, text, location)
+        raise _fail(location, f'"{snippet}" is not allowed in a condition', text)
+    name = _written_name(node, text)
+    if isinstance(node, exp.Anonymous):
+        name = name or node.name.lower()
+    if name is not None and name not in _FUNCTIONS.get(type(node), ()):
+        raise _unknown_function(name, text, location)
+    if isinstance(node, exp.Anonymous) and node.expressions:  # now()
+        raise _fail(location, f'"{name}()" takes no arguments', text)
+    if isinstance(node, exp.Var) or (
+        node.arg_key == "unit" and isinstance(node.parent, _VAR_PARENTS)
+    ):
+        _check_unit(node, text, location)
+    elif isinstance(node, exp.Column):
         _check_column(node, text, columns, location)
-    elif isinstance(node, exp.Var):
-        if not isinstance(node.parent, _VAR_PARENTS):
-            raise _fail(location, f'unexpected word "{node.name}"', text)
-    elif isinstance(node, exp.Anonymous):
-        if node.name.lower() != "now" or node.expressions:
-            raise _unknown_function(node.name, text, location)
-    elif isinstance(node, exp.DataType):
-        if node.this not in _ALLOWED_TYPES:
-            raise _fail(location, f'casting to "{_snippet(node)}" is not allowed', text)
-    elif type(node) not in _ALLOWED:
-        if isinstance(node, exp.Func):
-            raise _unknown_function(_function_name(node, called), text, location)
+    elif isinstance(node, exp.Identifier) and not isinstance(node.parent, exp.Column):
+        raise _fail(location, f'unexpected name "{node.name}"', text)
+    elif isinstance(node, exp.If) and not isinstance(node.parent, exp.Case):
+        raise _unknown_function("if", text, location)
+    elif isinstance(node, exp.Is) and not isinstance(node.expression, exp.Null | exp.Boolean):
+        raise _fail(location, f'"IS" takes NULL, TRUE or FALSE: "{_snippet(node)}"', text)
+    elif isinstance(node, exp.Escape) and not isinstance(node.this, exp.Like | exp.ILike):
+        raise _fail(location, f'"ESCAPE" belongs to LIKE: "{_snippet(node)}"', text)
+    elif isinstance(node, exp.DataType) and (
+        node.this not in _ALLOWED_TYPES or not isinstance(node.parent, exp.Cast)
+    ):
+        raise _fail(location, f'casting to "{_snippet(node)}" is not allowed', text)
+    elif isinstance(node, exp.DataTypeParam) and not isinstance(node.parent, exp.DataType):
         raise _fail(location, f'"{_snippet(node)}" is not allowed in a condition', text)
 
 
-def _function_name(node: exp.Func, called: list[str]) -> str:
-    """The name as the user wrote it (sqlglot may know the function by another name)."""
-    unlisted = [name for name in called if name not in ALLOWED_FUNCTIONS]
-    if unlisted:
-        return unlisted[0]
-    try:
-        return node.sql_name().lower()
-    except Exception:
-        return type(node).__name__.lower()
+def _check_unit(node: exp.Expression, text: str, location: str) -> None:
+    """A date part (``INTERVAL 3 DAY``, ``date_trunc('month', …)``) must be a known word."""
+    word = isinstance(node, exp.Var | exp.Literal) and node.name.lower()
+    if word in _DATE_PARTS and node.arg_key == "unit" and isinstance(node.parent, _VAR_PARENTS):
+        return
+    parts = ", ".join(sorted(p for p in _DATE_PARTS if not p.endswith("s")))
+    shown = word or _snippet(node)
+    raise _fail(location, f'unknown date part "{shown}" (expected {parts})', text)
+
+
+def _written_name(node: exp.Expression, text: str) -> str | None:
+    """The function name as the user wrote it, when sqlglot recorded where (calls by a plain
+    name; keyword-named calls such as ``trim(`` or ``cast(`` carry no position)."""
+    if not isinstance(node, exp.Func):
+        return None
+    start, end = node.meta.get("start"), node.meta.get("end")
+    if not isinstance(start, int) or not isinstance(end, int):
+        return None
+    return text[start : end + 1].strip('"').lower()
 
 
 def _unknown_function(name: str, text: str, location: str) -> ConfigError:
@@ -228,34 +278,54 @@ def _unknown_function(name: str, text: str, location: str) -> ConfigError:
 
 def _check_column(node: exp.Column, text: str, columns: dict[str, str], location: str) -> None:
     if node.table or node.args.get("db") or node.args.get("catalog"):
-        raise _fail(
-            location,
-            f'qualified names such as "{_snippet(node)}" are not allowed; '
-            "write the column name alone",
-            text,
-        )
-    if isinstance(node.this, exp.Star):
-        raise _fail(location, '"*" is not allowed', text)
+        problem = f'qualified names such as "{_snippet(node)}" are not allowed'
+        raise _fail(location, problem + "; write the column name alone", text)
+    if not isinstance(node.this, exp.Identifier):
+        raise _fail(location, f'"{_snippet(node)}" is not allowed in a condition', text)
     name = node.name.lower()
     if name in columns:
         return
+    hint = ""
+    odd = [c for c in node.name if not (c.isascii() and c.isprintable())]
+    if odd:
+        hint += " (it contains " + ", ".join(f"U+{ord(c):04X}" for c in dict.fromkeys(odd)) + ")"
     close = difflib.get_close_matches(name, list(columns), n=1, cutoff=0.6)
     if close:
-        hint = f' (did you mean "{close[0]}"?)'
+        hint += f' (did you mean "{close[0]}"?)'
     else:
         names = sorted(columns)
-        shown = ", ".join(names[:15]) + (", …" if len(names) > 15 else "")
-        hint = f" (known columns: {shown})"
+        hint += " (known columns: " + ", ".join(names[:15]) + (", …)" if len(names) > 15 else ")")
+    if node.this.quoted:
+        hint += f" (text values take single quotes: '{node.name}')"
     raise _fail(location, f'unknown column "{node.name}"{hint}', text)
 
 
 def _normalise(node: exp.Expression) -> exp.Expression:
-    node.comments = None
     if isinstance(node, exp.Column):
         return exp.column(node.name.lower(), quoted=True)
-    if isinstance(node, exp.Anonymous) and node.name.lower() == "now":
-        return exp.CurrentTimestamp()
     return node
+
+
+def _parenthesise(tree: exp.Expression) -> exp.Expression:
+    """Wrap an operator used as the operand of another in parentheses, so DuckDB reads the
+    generated SQL exactly as sqlglot's tree says (``NOT (a LIKE b)``, ``(a < b) = c``) rather
+    than by its own precedence rules, which differ on odd inputs; AND/OR chains stay flat."""
+    for node in list(tree.walk()):
+        parent = node.parent
+        if not isinstance(node, _OPERATORS) or not isinstance(parent, _OPERATORS):
+            continue
+        if isinstance(parent, exp.Connector) and (
+            not isinstance(node, exp.Connector) or type(node) is type(parent)
+        ):
+            continue
+        if isinstance(parent, exp.Escape) or (
+            isinstance(parent, exp.In) and node.arg_key != "this"
+        ):
+            continue
+        paren = exp.Paren()
+        node.replace(paren)
+        paren.set("this", node)
+    return tree
 
 
 def _is_boolean(node: exp.Expression, columns: dict[str, str]) -> bool:
@@ -266,13 +336,13 @@ def _is_boolean(node: exp.Expression, columns: dict[str, str]) -> bool:
     if isinstance(node, exp.Column):
         return columns.get(node.name.lower()) == "boolean"
     if isinstance(node, exp.Cast):
-        return bool(node.to.this == exp.DataType.Type.BOOLEAN)
+        return bool(node.to.this == _T.BOOLEAN)
     if isinstance(node, exp.Case):
         branches = [i.args.get("true") for i in node.args.get("ifs", [])]
         branches.append(node.args.get("default"))
         return all(
             b is None or isinstance(b, exp.Null) or _is_boolean(b, columns) for b in branches
         )
-    if isinstance(node, exp.Coalesce):
+    if isinstance(node, exp.Coalesce | exp.Nullif):
         return _is_boolean(node.this, columns)
     return False

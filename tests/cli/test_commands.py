@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Project
+from projectkit import Project
 
 REPO = Path(__file__).resolve().parents[2]
 AUDIT_PLUGIN = REPO / "plugins" / "segsync-audit" / "segsync_audit.py"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import Project
+from projectkit import Project
 
 # (id, edit applied to the config text, extra env, fragments the error must contain)
 CASES: list[tuple[str, object, dict[str, str], list[str]]] = [

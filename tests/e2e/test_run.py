@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import Project, contact
+from projectkit import Project, contact
 
 pytestmark = pytest.mark.e2e
 

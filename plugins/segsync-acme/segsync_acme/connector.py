@@ -1,0 +1,138 @@
+"""The Acme CRM connector: contacts in, lists out, over segsync's HTTP kit.
+
+Everything platform-specific is here; everything generic comes from segsync:
+
+* :class:`segsync.http.HttpClient` — paced by a :func:`segsync.http.pacer_for` pacer shared by
+  every client using the same token, retried by the one retry policy, responses classified by
+  :func:`segsync.http.classify_response`;
+* :func:`segsync.http.paginate` with a :class:`segsync.http.CursorPaginator` for contacts;
+* :func:`segsync.http.chunks` is used by segsync's push for us: ``max_batch_size`` is the
+  platform's limit per call, so one ``apply_batch`` is one API call.
+
+Per-record errors from the platform become per-record results; a whole-call failure raises
+and segsync decides what to do (retry next run, split the batch, or stop on bad credentials).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from pydantic import Field, SecretStr
+
+from segsync.connector import (
+    AudienceRef,
+    AudienceSpec,
+    Batch,
+    Capabilities,
+    CheckResult,
+    Connector,
+    ConnectorContext,
+    ConnectorSettings,
+    Contact,
+    Page,
+    RecordResult,
+)
+from segsync.http import (
+    BearerAuth,
+    CursorPaginator,
+    HttpClient,
+    credential_key,
+    pacer_for,
+    paginate,
+)
+
+from .simulator import MAX_MEMBERS_PER_CALL
+
+__all__ = ["AcmeConnector", "AcmeSettings"]
+
+
+class AcmeSettings(ConnectorSettings):
+    token: SecretStr
+    """API token (or ``token_file``, or SEGSYNC_CONNECTORS__<NAME>__TOKEN)."""
+    base_url: str = "https://api.acme.example"
+    page_size: int = Field(default=100, ge=1, le=100)
+    requests_per_10s: int = Field(default=50, ge=1)
+    """The account's rate limit; pacing tightens further from the X-Acme-RateLimit headers."""
+
+
+def _read_limits(response: httpx.Response) -> tuple[int | None, int | None, float | None] | None:
+    headers = response.headers
+    if "x-acme-ratelimit-remaining" not in headers:
+        return None
+    return (
+        int(headers["x-acme-ratelimit-limit"]),
+        int(headers["x-acme-ratelimit-remaining"]),
+        float(headers["x-acme-ratelimit-reset"]),
+    )
+
+
+class AcmeConnector(Connector):
+    name = "acme"
+    description = "Acme CRM: contacts in, static lists out"
+    Settings = AcmeSettings
+    capabilities = Capabilities(
+        contacts=True,
+        audience_kinds={"list": frozenset()},
+        identifier="email",
+        max_batch_size=MAX_MEMBERS_PER_CALL,
+    )
+    settings: AcmeSettings
+
+    def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        token = self.settings.token
+        self.http = HttpClient(
+            self.settings.base_url,
+            auth=BearerAuth(token),
+            pacer=pacer_for(credential_key("acme", token), self.settings.requests_per_10s, 10.0, 4),
+            transport=context.transport,
+            read_limits=_read_limits,
+            name=f"acme:{context.instance}",
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def check(self) -> CheckResult:
+        response = await self.http.get("/v1/lists", params={"name": "segsync-check"})
+        return CheckResult(ok=True, detail=f"token accepted ({response.status_code})")
+
+    async def stream_contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
+        paginator = CursorPaginator("paging.next.after", "after")
+        params = {"limit": self.settings.page_size}
+        async for response in paginate(self.http, "GET", "/v1/contacts", paginator, params=params):
+            records = [
+                Contact(
+                    source_id=row["id"],
+                    email=row.get("email"),
+                    attributes={"first_name": row.get("first_name")},
+                )
+                for row in response.json()["results"]
+            ]
+            yield Page(records, snapshot=True)
+
+    async def ensure_audience(self, spec: AudienceSpec) -> AudienceRef:
+        found = (await self.http.get("/v1/lists", params={"name": spec.name})).json()["results"]
+        if found:
+            return AudienceRef(id=found[0]["id"], name=spec.name, kind=spec.kind)
+        created = (await self.http.post("/v1/lists", json={"name": spec.name})).json()
+        return AudienceRef(id=created["id"], name=spec.name, kind=spec.kind, created=True)
+
+    async def apply_batch(self, batch: Batch) -> list[RecordResult]:
+        body: dict[str, Any] = {
+            "add": [m.key for m in batch.adds],
+            "remove": [m.key for m in batch.removes],
+        }
+        if not body["add"] and not body["remove"]:
+            return []
+        answer = (await self.http.post(f"/v1/lists/{batch.audience.id}/members", json=body)).json()
+        rejected = {e["email"]: e["message"] for e in answer.get("errors", [])}
+        results = [
+            RecordResult.failure(m.key, "add", rejected[m.key], permanent=True)
+            if m.key in rejected
+            else RecordResult.success(m.key, "add")
+            for m in batch.adds
+        ]
+        return results + [RecordResult.success(m.key, "remove") for m in batch.removes]

@@ -1,0 +1,59 @@
+"""segsync.http: the one HTTP client every connector uses.
+
+:class:`HttpClient` paces (:class:`Pacer`), retries (:class:`RetryPolicy`), classifies
+(:func:`classify_response`) and counts (:class:`HttpStats`); auth flows, paginators and
+batching helpers plug into it.
+"""
+
+from .auth import (
+    BasicAuth,
+    BearerAuth,
+    ClientCredentialsGrant,
+    Grant,
+    JwtBearerGrant,
+    OAuth2Auth,
+    RefreshTokenGrant,
+    Token,
+    TokenCache,
+)
+from .batching import chunks, isolate, json_size
+from .classify import classify_response, platform_message, redact_url
+from .client import USER_AGENT, HttpClient, HttpStats, LimitsReader
+from .pacing import Pacer, credential_key, pacer_for, reset_pacers
+from .paginate import CursorPaginator, NextUrlPaginator, OffsetPaginator, Paginator, paginate
+from .retry import RetryPolicy, map_transport_error, parse_retry_after, with_retries
+
+__all__ = [
+    "USER_AGENT",
+    "BasicAuth",
+    "BearerAuth",
+    "ClientCredentialsGrant",
+    "CursorPaginator",
+    "Grant",
+    "HttpClient",
+    "HttpStats",
+    "JwtBearerGrant",
+    "LimitsReader",
+    "NextUrlPaginator",
+    "OAuth2Auth",
+    "OffsetPaginator",
+    "Pacer",
+    "Paginator",
+    "RefreshTokenGrant",
+    "RetryPolicy",
+    "Token",
+    "TokenCache",
+    "chunks",
+    "classify_response",
+    "credential_key",
+    "isolate",
+    "json_size",
+    "map_transport_error",
+    "pacer_for",
+    "paginate",
+    "parse_retry_after",
+    "platform_message",
+    "redact_url",
+    "reset_pacers",
+    "with_retries",
+]

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+from http_fakes import FakeClock
+
+from segsync._version import __version__
+from segsync.errors import FatalError, RetryableError
+from segsync.http import (
+    USER_AGENT,
+    BasicAuth,
+    BearerAuth,
+    HttpClient,
+    HttpStats,
+    Pacer,
+    RetryPolicy,
+)
+
+
+async def test_user_agent_and_shortcuts(clock: FakeClock) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    async with HttpClient(
+        "https://api.test/v3/", transport=httpx.MockTransport(handler), sleep=clock.sleep
+    ) as client:
+        await client.get("lists", params={"a": 1})
+        await client.post("lists", json={"x": 1})
+        await client.put("lists/1", content=b"raw")
+        await client.patch("lists/1", json={})
+        await client.delete("lists/1", headers={"X-Extra": "1"})
+    assert f"segsync/{__version__} (+https://github.com/segsync/segsync)" == USER_AGENT
+    assert {r.headers["user-agent"] for r in seen} == {USER_AGENT}
+    assert [r.method for r in seen] == ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    assert str(seen[0].url) == "https://api.test/v3/lists?a=1"
+    assert seen[2].content == b"raw" and seen[4].headers["x-extra"] == "1"
+    assert client.stats.requests == 5 and client.stats.by_status == {200: 5}
+
+
+async def test_stats_count_everything(clock: FakeClock) -> None:
+    script = [
+        httpx.Response(429, headers={"Retry-After": "2"}),
+        httpx.ConnectError("refused"),
+        httpx.Response(503),
+        httpx.Response(200),
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        item = script.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    pacer = Pacer(None, clock=clock, sleep=clock.sleep)
+    async with HttpClient(
+        "https://api.test",
+        transport=httpx.MockTransport(handler),
+        pacer=pacer,
+        sleep=clock.sleep,
+        clock=clock,
+    ) as client:
+        await client.get("/x")
+    stats = client.stats
+    assert (stats.requests, stats.retries, stats.throttled, stats.network_errors) == (4, 3, 1, 1)
+    assert stats.by_status == {429: 1, 503: 1, 200: 1}
+    merged = stats.merge(HttpStats(requests=1, by_status={200: 1, 404: 1}, waited_seconds=0.5))
+    assert merged.requests == 5 and merged.by_status == {429: 1, 503: 1, 200: 2, 404: 1}
+    data = merged.as_dict()
+    assert data["by_status"] == {"200": 2, "404": 1, "429": 1, "503": 1}
+    assert set(data) == {
+        "requests",
+        "retries",
+        "by_status",
+        "throttled",
+        "network_errors",
+        "waited_seconds",
+    }
+
+
+async def test_429_pauses_the_shared_pacer(clock: FakeClock) -> None:
+    responses = [httpx.Response(429, headers={"Retry-After": "5"}), httpx.Response(200)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return responses.pop(0)
+
+    pacer = Pacer(100, 1.0, 4, clock=clock, sleep=clock.sleep)
+    async with HttpClient(
+        "https://api.test",
+        transport=httpx.MockTransport(handler),
+        pacer=pacer,
+        retry=RetryPolicy(),
+        sleep=clock.sleep,
+        clock=clock,
+    ) as client:
+        t0 = clock()
+        await client.get("/x")
+        # another client of the same credential is held back by the pause too
+        async with pacer.slot():
+            assert clock() >= t0 + 5.0
+
+
+async def test_read_limits_feed_the_pacer(clock: FakeClock) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            headers={
+                "X-RateLimit-Max": "100",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": "4",
+            },
+        )
+
+    def read_limits(response: httpx.Response) -> tuple[int | None, int | None, float | None]:
+        h = response.headers
+        return (
+            int(h["X-RateLimit-Max"]),
+            int(h["X-RateLimit-Remaining"]),
+            float(h["X-RateLimit-Reset"]),
+        )
+
+    pacer = Pacer(200, 10.0, None, clock=clock, sleep=clock.sleep)
+    async with HttpClient(
+        "https://api.test",
+        transport=httpx.MockTransport(handler),
+        pacer=pacer,
+        read_limits=read_limits,
+        sleep=clock.sleep,
+        clock=clock,
+    ) as client:
+        t0 = clock()
+        await client.get("/x")
+        assert pacer.requests == 100  # tightened from 200
+        await client.get("/x")  # blocked until the reset
+        assert clock() >= t0 + 4.0
+        assert client.stats.waited_seconds >= 4.0
+
+
+async def test_no_secret_or_personal_data_in_logs_or_errors(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    token, password, email = "tok-S3CR3T-1", "pw-S3CR3T-2", "jane.doe@example.com"
+    script = [
+        httpx.Response(503, json={"message": "try later"}),
+        httpx.ReadTimeout("timed out"),
+        httpx.Response(429),
+        httpx.Response(400, json={"detail": "Invalid Resource"}),
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        item = script.pop(0) if script else httpx.Response(503)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    caplog.set_level(logging.DEBUG)
+    errors: list[str] = []
+    for auth in (BearerAuth(token), BasicAuth("user", password)):
+        async with HttpClient(
+            "https://api.test",
+            auth=auth,
+            transport=httpx.MockTransport(handler),
+            sleep=clock.sleep,
+            clock=clock,
+            name="mailchimp",
+        ) as client:
+            with pytest.raises((FatalError, RetryableError)) as info:
+                await client.post(
+                    f"/lists/1/members/{email}",
+                    params={"email": email, "skip_merge_validation": "true"},
+                    json={"email_address": email, "password": password},
+                )
+            errors.append(str(info.value))
+            errors.append(repr(client))
+            errors.append(repr(auth))
+    logs = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    assert "retrying" in logs and "email=…" in logs and "ReadTimeout" in logs
+    assert "POST /lists/1/members/…?email=…&skip_merge_validation=…" in logs
+    for text in (logs, *errors):
+        for secret in (token, password, email, "jane.doe", "example.com"):
+            assert secret not in text, (secret, text)
+    assert errors[0] == "POST /lists/1/members/… → 400 Bad Request: Invalid Resource"

@@ -34,6 +34,7 @@ from segsync.connector import (
     Page,
     RecordResult,
 )
+from segsync.errors import FatalError
 from segsync.http import (
     BearerAuth,
     CursorPaginator,
@@ -113,11 +114,23 @@ class AcmeConnector(Connector):
             ]
             yield Page(records, snapshot=True)
 
+    async def _find_list(self, name: str) -> str | None:
+        found = (await self.http.json("GET", "/v1/lists", params={"name": name}))["results"]
+        return str(found[0]["id"]) if found else None
+
     async def ensure_audience(self, spec: AudienceSpec) -> AudienceRef:
-        found = (await self.http.get("/v1/lists", params={"name": spec.name})).json()["results"]
-        if found:
-            return AudienceRef(id=found[0]["id"], name=spec.name, kind=spec.kind)
-        created = (await self.http.post("/v1/lists", json={"name": spec.name})).json()
+        list_id = await self._find_list(spec.name)
+        if list_id is not None:
+            return AudienceRef(id=list_id, name=spec.name, kind=spec.kind)
+        try:
+            created = await self.http.json("POST", "/v1/lists", json={"name": spec.name})
+        except FatalError:
+            # A create whose answer was lost (dropped connection) is retried and meets
+            # "name taken": the list exists, which is what we wanted. Anything else re-raises.
+            list_id = await self._find_list(spec.name)
+            if list_id is None:
+                raise
+            return AudienceRef(id=list_id, name=spec.name, kind=spec.kind, created=True)
         return AudienceRef(id=created["id"], name=spec.name, kind=spec.kind, created=True)
 
     async def apply_batch(self, batch: Batch) -> list[RecordResult]:
@@ -127,7 +140,7 @@ class AcmeConnector(Connector):
         }
         if not body["add"] and not body["remove"]:
             return []
-        answer = (await self.http.post(f"/v1/lists/{batch.audience.id}/members", json=body)).json()
+        answer = await self.http.json("POST", f"/v1/lists/{batch.audience.id}/members", json=body)
         rejected = {e["email"]: e["message"] for e in answer.get("errors", [])}
         results = [
             RecordResult.failure(m.key, "add", rejected[m.key], permanent=True)

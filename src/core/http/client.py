@@ -74,6 +74,8 @@ class HttpStats:
     """429 answers."""
     network_errors: int = 0
     """Timeouts, connection failures, broken responses."""
+    malformed: int = 0
+    """Successful answers whose body was not valid JSON (with ``expect_json``)."""
     waited_seconds: float = 0.0
     """Time spent waiting on the pacer."""
 
@@ -88,6 +90,7 @@ class HttpStats:
             by_status=by_status,
             throttled=self.throttled + other.throttled,
             network_errors=self.network_errors + other.network_errors,
+            malformed=self.malformed + other.malformed,
             waited_seconds=self.waited_seconds + other.waited_seconds,
         )
 
@@ -182,8 +185,12 @@ class HttpClient:
         json: Any = None,
         content: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
+        expect_json: bool = False,
     ) -> httpx.Response:
         """Send a request, paced and retried; return the (successful) response.
+
+        With ``expect_json``, a successful response whose body is not valid JSON (a
+        connection cut mid-body, a proxy's error page) is retried like a 5xx.
 
         Raises :class:`~segsync.errors.RetryableError` once retries are exhausted,
         :class:`~segsync.errors.FatalError`/:class:`~segsync.errors.AuthError` at once.
@@ -222,6 +229,15 @@ class HttpClient:
                 elif exc.retry_after is not None:
                     self.pacer.penalise(exc.retry_after)
                 raise
+            if expect_json and status != 204:
+                try:
+                    response.json()
+                except ValueError:
+                    self.stats.malformed += 1
+                    last_outcome[0] = f"{status} with a body that is not valid JSON"
+                    raise RetryableError(
+                        f"{method} {shown.split('?')[0]}: the response body is not valid JSON"
+                    ) from None
             return response
 
         def on_retry(number: int, exc: RetryableError, wait: float) -> None:
@@ -239,6 +255,11 @@ class HttpClient:
         return await with_retries(
             attempt, self.retry, on_retry=on_retry, sleep=self._sleep, clock=self._clock
         )
+
+    async def json(self, method: str, url: str, **kwargs: Any) -> Any:
+        """``request(..., expect_json=True).json()``: the parsed body of a successful call."""
+        response = await self.request(method, url, expect_json=True, **kwargs)
+        return None if response.status_code == 204 else response.json()
 
     async def get(self, url: str, **kwargs: Any) -> httpx.Response:
         """``request("GET", url, ...)``."""

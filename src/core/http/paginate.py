@@ -224,7 +224,9 @@ async def paginate(
                 f"after {len(seen)} pages; stopping to avoid an endless loop"
             )
         seen.add(key)
-        response = await client.request(method, url, params=page_params or None, json=body)
+        response = await client.request(
+            method, url, params=page_params or None, json=body, expect_json=True
+        )
         yield response
         pager.update_state(response)
         if not pager.has_next_page:

@@ -78,6 +78,7 @@ async def test_stats_count_everything(clock: FakeClock) -> None:
         "by_status",
         "throttled",
         "network_errors",
+        "malformed",
         "waited_seconds",
     }
 

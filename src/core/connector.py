@@ -329,5 +329,10 @@ class Connector:
         """Apply adds and removes; return one result per change, in any order."""
         raise NotImplementedError(f"{self.name} is not a destination")
 
+    def http_stats(self) -> Mapping[str, Any] | None:
+        """Request counters for the run report (``HttpClient.stats.as_dict()``); None when the
+        connector makes no HTTP calls."""
+        return None
+
     async def aclose(self) -> None:
         """Release connections and files. Called once, also after failures."""

@@ -100,6 +100,11 @@ def print_report(report: RunReport, console: Console) -> None:
         for f in s.failures:
             kind = "permanent" if f.permanent else "will retry"
             console.print(f"[yellow]failed[/] {s.name}: {f.count:,} × {f.op}: {f.error} ({kind})")
+    for name, stats in report.http.items():
+        console.print(
+            f"HTTP {name}: {stats.get('requests', 0):,} requests, {stats.get('retries', 0):,} "
+            f"retries, {stats.get('throttled', 0):,} throttled"
+        )
     for error in report.errors:
         console.print(f"[red]error[/]: {error}")
     colour = "green" if report.exit_code == 0 else "red" if report.exit_code >= 2 else "yellow"

@@ -7,7 +7,7 @@ Its shape is part of segsync's public interface: fields are only ever added.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -116,6 +116,8 @@ class RunReport(BaseModel):
     profiles: ProfileSummary = Field(default_factory=ProfileSummary)
     segments: list[SegmentSummary] = Field(default_factory=list)
     syncs: list[SyncReport] = Field(default_factory=list)
+    http: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per connector instance: requests, retries, by_status, throttled, network_errors, …"""
     errors: list[str] = Field(default_factory=list)
 
     def finish(self) -> None:

@@ -185,7 +185,10 @@ async def _execute(
                 store, config, connectors[sync_report.destination], sync_report, report.run_id
             )
     finally:
-        for connector in connectors.values():
+        for name, connector in connectors.items():
+            stats = connector.http_stats()
+            if stats:
+                report.http[name] = dict(stats)
             try:
                 await connector.aclose()
             except Exception:

@@ -93,6 +93,9 @@ class AcmeConnector(Connector):
             name=f"acme:{context.instance}",
         )
 
+    def http_stats(self) -> dict[str, Any]:
+        return self.http.stats.as_dict()
+
     async def aclose(self) -> None:
         await self.http.aclose()
 

@@ -26,13 +26,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks plugins
+	$(BIN)/ruff check src tests benchmarks plugins
 	MYPY=$(BIN)/mypy tools/typecheck
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks plugins
+	$(BIN)/ruff check --fix src tests benchmarks plugins
 
 clean-demo:
 	rm -rf demo

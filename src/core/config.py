@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -84,6 +84,9 @@ class SyncConfig(_Model):
     require_consent: list[Purpose] = Field(default_factory=list)
     max_remove_fraction: float = Field(default=0.5, ge=0.0, le=1.0)
     batch_size: int | None = Field(default=None, ge=1)
+    on_missing: Literal["skip", "create"] = "skip"
+    """Profiles the destination has no record of: skipped and counted (default), or created
+    there first (connectors that support it; never subscribes anyone without consent)."""
     enabled: bool = True
     description: str = ""
 
@@ -327,6 +330,22 @@ def _validate_syncs(config: Config, problems: list[str]) -> None:
                 f"{path}: {key}.kind: missing; {dest.type_name!r} offers several audience kinds, "
                 f"expected one of: {', '.join(kinds)}"
             )
+        if sync.on_missing == "create":
+            problems.extend(_check_on_missing(path, key, sync, dest))
+
+
+def _check_on_missing(path: Path, key: str, sync: SyncConfig, dest: ConnectorInstance) -> list[str]:
+    caps = dest.cls.capabilities
+    if not caps.creates_members:
+        return [
+            f"{path}: {key}.on_missing: {dest.type_name!r} cannot create members; expected 'skip'"
+        ]
+    if caps.identifier == "id" and not caps.contacts:
+        return [
+            f"{path}: {key}.on_missing: 'create' needs {sync.destination!r} to be pulled as a "
+            f"source too, so created records are recognised on the next run"
+        ]
+    return []
 
 
 def _format_error(

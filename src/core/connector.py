@@ -19,7 +19,11 @@ connector instance (``[connectors.NAME]`` in segsync.toml) and drives it:
 
 Members are addressed by ``capabilities.identifier``: ``"email"`` (normalised: trimmed,
 lower-case), ``"phone"`` (E.164) or ``"id"`` (the record id this same connector instance
-returned as ``Contact.source_id``). Profiles lacking it are skipped and counted as unmatched.
+returned as ``Contact.source_id``). Profiles lacking it are skipped and counted as unmatched —
+unless the sync says ``on_missing = "create"`` and the connector declares
+``creates_members``: then such a profile arrives with ``key = "new:" + email``, the connector
+creates (upserts) it on the platform and returns the new record's id as
+``RecordResult.delivered_key``, which is what segsync records as delivered.
 
 Raise :class:`segsync.errors.RetryableError` or :class:`segsync.errors.FatalError` for failures
 of a whole call; report per-record failures through :class:`RecordResult`.
@@ -38,6 +42,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 __all__ = [
+    "NEW_MEMBER_PREFIX",
     "AudienceRef",
     "AudienceSpec",
     "Batch",
@@ -64,6 +69,7 @@ class Purpose(StrEnum):
 
 
 Identifier = Literal["email", "phone", "id"]
+NEW_MEMBER_PREFIX = "new:"
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,8 @@ class Capabilities:
     audience_kinds: Mapping[str, frozenset[Purpose]] = field(default_factory=dict)
     identifier: Identifier = "email"
     max_batch_size: int = 1000
+    creates_members: bool = False
+    """Whether ``new:`` members (profiles the platform has no record of) can be created."""
 
     @property
     def is_source(self) -> bool:
@@ -231,7 +239,8 @@ class AudienceRef:
 
 @dataclass(frozen=True)
 class Member:
-    """A profile as a destination sees it. ``key`` is its address (see ``identifier``)."""
+    """A profile as a destination sees it. ``key`` is its address (see ``identifier``); a key
+    starting with :data:`NEW_MEMBER_PREFIX` names a profile to create first (``email`` set)."""
 
     key: str
     profile_key: str | None = None
@@ -255,13 +264,18 @@ class Batch:
 
 @dataclass(frozen=True)
 class RecordResult:
-    """The outcome of one change. ``permanent`` failures are not retried by later runs."""
+    """The outcome of one change. ``permanent`` failures are not retried by later runs.
+
+    ``delivered_key`` is the platform's id for a ``new:`` member the connector created: segsync
+    records that id as delivered (and removes it later by that id).
+    """
 
     key: str
     op: Literal["add", "remove"]
     ok: bool
     error: str | None = None
     permanent: bool = False
+    delivered_key: str | None = None
 
     @classmethod
     def success(cls, key: str, op: Literal["add", "remove"]) -> RecordResult:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from segsync.config import Config, SyncConfig
+from segsync.connector import NEW_MEMBER_PREFIX
 from segsync.profile import CONSENT_COLUMNS
 from segsync.report import SkippedCounts, SyncReport
 from segsync.segments import NEW_MEMBERS
@@ -40,10 +41,15 @@ def _address_sql(config: Config, sync: SyncConfig) -> str:
         return "p.phone"
     # "id": the record id this destination instance itself returned when pulled.
     instance = exp.Literal.string(sync.destination).sql(dialect="duckdb")
-    return (
+    record_id = (
         "(SELECT min(i.source_id) FROM profile_identifiers i "
         f"WHERE i.profile_key = p.profile_key AND i.instance = {instance})"
     )
+    if sync.on_missing == "create":
+        # no record there yet: the connector creates it from the email ("new:<email>")
+        prefix = exp.Literal.string(NEW_MEMBER_PREFIX).sql(dialect="duckdb")
+        return f"coalesce({record_id}, {prefix} || p.email)"
+    return record_id
 
 
 def plan_sync(
@@ -119,6 +125,9 @@ def plan_sync(
         FROM sync_state s
         WHERE s.sync = $sync AND $valid
           AND s.member_key NOT IN (SELECT member_key FROM _desired)
+          -- the same person still wanted under a "new:" key (not pulled back yet): keep
+          AND s.profile_key NOT IN (SELECT profile_key FROM _desired
+                                    WHERE starts_with(member_key, 'new:'))
           AND s.member_key NOT IN (SELECT member_key FROM _permanent WHERE op = 'remove')""",
         {"sync": name, "valid": not fresh},
     )

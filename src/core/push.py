@@ -183,7 +183,11 @@ def _record(
     failures: Counter[tuple[str, str, bool]],
 ) -> None:
     profile_of = {m.key: m.profile_key for m in members}
+    for r in results:  # a created member is recorded under the platform's id for it
+        if r.ok and r.delivered_key:
+            profile_of[r.delivered_key] = profile_of.get(r.key)
     ok = [r.key for r in results if r.ok]
+    delivered = [r.delivered_key or r.key for r in results if r.ok]
     bad = [r for r in results if not r.ok]
     now = utcnow()
     params: dict[str, Any] = {"sync": report.name, "now": now, "run": run_id}
@@ -192,7 +196,7 @@ def _record(
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE _ok AS "
                 "SELECT unnest($keys) AS member_key, unnest($pks) AS profile_key",
-                {"keys": ok, "pks": [profile_of.get(k) for k in ok]},
+                {"keys": delivered, "pks": [profile_of.get(k) for k in delivered]},
             )
             con.execute(
                 "DELETE FROM sync_state WHERE sync = $sync "
@@ -207,8 +211,9 @@ def _record(
                 )
             con.execute(
                 "DELETE FROM failures WHERE sync = $sync "
-                "AND member_key IN (SELECT member_key FROM _ok)",
-                {"sync": report.name},
+                "AND (member_key IN (SELECT member_key FROM _ok) "
+                "OR member_key IN (SELECT unnest($sent)))",
+                {"sync": report.name, "sent": ok},
             )
             con.execute("DROP TABLE _ok")
         if bad:
@@ -239,6 +244,7 @@ def _record(
                 {**params, "op": op},
             )
             con.execute("DROP TABLE _failed")
+    report.created += sum(1 for r in results if r.ok and r.delivered_key)
     if op == "add":
         report.applied_adds += len(ok)
     else:

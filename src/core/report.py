@@ -92,6 +92,8 @@ class SyncReport(BaseModel):
     skipped: SkippedCounts = Field(default_factory=SkippedCounts)
     applied_adds: int = 0
     applied_removes: int = 0
+    created: int = 0
+    """Members created at the destination first (``on_missing = "create"``)."""
     failed: int = 0
     failures: list[FailureSummary] = Field(default_factory=list)
     batches: int = 0

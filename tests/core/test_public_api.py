@@ -31,6 +31,7 @@ def test_connector_contract_names() -> None:
         "Contact",
         "Event",
         "Member",
+        "NEW_MEMBER_PREFIX",
         "Page",
         "Purpose",
         "RecordResult",

@@ -98,6 +98,9 @@ class Platform:
     transport: FaultTransport | None = None
     reject_key: str | None = None
     """A member key the platform rejects on its own (per record), or None if there is none."""
+    keys: Callable[[list[str]], list[str]] = field(default=lambda emails: list(emails))
+    """Member keys for these people: the emails themselves for email-addressed connectors;
+    for id-addressed ones, the ids of records created (or found) on the platform for them."""
     secrets: list[str] = field(default_factory=list)
 
 
@@ -124,9 +127,11 @@ class ConnectorConformance:
         """A member key the platform rejects per record (e.g. an invalid email), or None."""
         return None
 
-    def member_key(self, contact: SeedContact) -> str:
-        """How a seeded contact is addressed when pushed (default: its email)."""
-        return contact.email
+    def member_keys(self, sim: Any, emails: list[str]) -> list[str]:
+        """The member keys of these people on the platform. Default: the emails (for
+        ``identifier = "email"``); id-addressed connectors create records for them in the
+        simulator and return their ids, in the same order."""
+        return list(emails)
 
     def make_platform(self, tmp_path: Path) -> Platform:
         if self.simulator is None:
@@ -143,6 +148,7 @@ class ConnectorConformance:
             ),
             transport=transport,
             reject_key=self.reject_key(sim),
+            keys=lambda emails: self.member_keys(sim, emails),
             secrets=[self.credential],
         )
 
@@ -244,7 +250,7 @@ class ConnectorConformance:
     def test_adds_then_removes(self, tmp_path: Path) -> None:
         self._needs("destination")
         platform = self.make_platform(tmp_path)
-        keys = [f"member{i}@example.org" for i in range(10)]
+        keys = platform.keys([f"member{i}@example.org" for i in range(10)])
         audience, results = self._push(
             platform, tmp_path, "adds-removes", [(keys, []), ([], keys[:4])]
         )
@@ -256,7 +262,7 @@ class ConnectorConformance:
     def test_same_batch_twice_is_harmless(self, tmp_path: Path) -> None:
         self._needs("destination")
         platform = self.make_platform(tmp_path)
-        keys = [f"twice{i}@example.org" for i in range(5)]
+        keys = platform.keys([f"twice{i}@example.org" for i in range(5)])
         audience, results = self._push(
             platform, tmp_path, "twice", [(keys, []), (keys, []), ([], keys[:2]), ([], keys[:2])]
         )
@@ -267,12 +273,14 @@ class ConnectorConformance:
     def test_duplicates_unicode_and_special_characters(self, tmp_path: Path) -> None:
         self._needs("destination")
         platform = self.make_platform(tmp_path)
-        keys = [
-            "élodie.dubois@exemple.fr",
-            "o'brien+news@example.co.uk",
-            "zoë_ü@example.org",
-            "a,b@example.org",
-        ]
+        keys = platform.keys(
+            [
+                "élodie.dubois@exemple.fr",
+                "o'brien+news@example.co.uk",
+                "zoë_ü@example.org",
+                "a,b@example.org",
+            ]
+        )
         audience, results = self._push(
             platform, tmp_path, "Spécial / ünïcode & co", [(keys + keys[:2], [])]
         )
@@ -282,22 +290,20 @@ class ConnectorConformance:
     def test_removing_a_non_member_is_harmless(self, tmp_path: Path) -> None:
         self._needs("destination")
         platform = self.make_platform(tmp_path)
+        kept, never = platform.keys(["kept@example.org", "never@example.org"])
         audience, results = self._push(
-            platform,
-            tmp_path,
-            "non-member",
-            [(["kept@example.org"], []), ([], ["never@example.org"])],
+            platform, tmp_path, "non-member", [([kept], []), ([], [never])]
         )
         for r in results:
             self._all_ok(r)
-        assert platform.members(audience) == {"kept@example.org"}
+        assert platform.members(audience) == {kept}
 
     def test_audience_spanning_many_batches_at_maximum_size(self, tmp_path: Path) -> None:
         self._needs("destination")
         platform = self.make_platform(tmp_path)
         size = self.connector.capabilities.max_batch_size
         total = size * self.batches_in_many_batches_test + 7
-        keys = [f"m{i:07d}@example.org" for i in range(total)]
+        keys = platform.keys([f"m{i:07d}@example.org" for i in range(total)])
         steps: list[tuple[list[str], list[str]]] = [
             (keys[i : i + size], []) for i in range(0, total, size)
         ]
@@ -312,9 +318,10 @@ class ConnectorConformance:
         platform = self.make_platform(tmp_path)
         transport = self._http(platform)
         transport.script = [429, 429]
-        audience, results = self._push(platform, tmp_path, "throttled", [(["a@example.org"], [])])
+        keys = platform.keys(["a@example.org"])
+        audience, results = self._push(platform, tmp_path, "throttled", [(keys, [])])
         self._all_ok(results[0])
-        assert platform.members(audience) == {"a@example.org"}
+        assert platform.members(audience) == set(keys)
         assert not transport.script, "the connector did not retry through the 429s"
 
     def test_transient_5xx_then_success(self, tmp_path: Path) -> None:
@@ -322,9 +329,10 @@ class ConnectorConformance:
         platform = self.make_platform(tmp_path)
         transport = self._http(platform)
         transport.script = [503, 502]
-        audience, results = self._push(platform, tmp_path, "flaky", [(["b@example.org"], [])])
+        keys = platform.keys(["b@example.org"])
+        audience, results = self._push(platform, tmp_path, "flaky", [(keys, [])])
         self._all_ok(results[0])
-        assert platform.members(audience) == {"b@example.org"}
+        assert platform.members(audience) == set(keys)
 
     def test_401_is_a_clear_fatal_error_without_retry_storm(self, tmp_path: Path) -> None:
         self._needs("destination")
@@ -346,7 +354,7 @@ class ConnectorConformance:
         platform = self.make_platform(tmp_path)
         if platform.reject_key is None:
             pytest.skip(f"{self.connector.name}'s platform rejects no single record")
-        good = ["good1@example.org", "good2@example.org"]
+        good = platform.keys(["good1@example.org", "good2@example.org"])
         audience, results = self._push(
             platform, tmp_path, "partial", [([good[0], platform.reject_key, good[1]], [])]
         )
@@ -364,9 +372,8 @@ class ConnectorConformance:
         caplog.set_level(logging.DEBUG)
         if platform.transport is not None:
             platform.transport.script = [429, 503]
-        self._push(
-            platform, tmp_path, "secret-check", [(["s@example.org"], []), ([], ["s@example.org"])]
-        )
+        keys = platform.keys(["s@example.org"])
+        self._push(platform, tmp_path, "secret-check", [(keys, []), ([], keys)])
         connector = self._connector(platform, tmp_path)
         text = caplog.text + repr(connector) + repr(connector.settings) + str(connector.settings)
         for secret in platform.secrets:

@@ -387,3 +387,65 @@ def test_json_logs_are_json_lines(project: Project) -> None:
     for line in lines:
         record = json.loads(line)
         assert {"ts", "level", "logger", "message"} <= set(record)
+
+
+SLOW_SOURCE_PLUGIN = '''
+import asyncio
+import os
+from pathlib import Path
+
+from segsync import hookimpl
+from segsync.connectors.files import FilesConnector
+
+
+class SlowSource(FilesConnector):
+    """The files source, pausing after each page it yields."""
+
+    name = "slowsource"
+
+    async def stream_contacts(self, cursor):
+        marker = Path(os.environ["SEGSYNC_TEST_MARKER"])
+        async for page in super().stream_contacts(cursor):
+            yield page
+            done = int(marker.read_text()) if marker.exists() else 0
+            marker.write_text(str(done + 1))
+            await asyncio.sleep(float(os.environ.get("SEGSYNC_TEST_DELAY", "0")))
+
+
+@hookimpl
+def register_connectors(register):
+    register(SlowSource)
+'''
+
+
+def test_kill_9_during_pull_leaves_the_store_as_it_was(project: Project) -> None:
+    assert project.cli("run").code == 0
+    before = project.audience("French_newsletter")
+    plugins = project.root / "plugins"
+    plugins.mkdir()
+    (plugins / "slow_source.py").write_text(SLOW_SOURCE_PLUGIN)
+    project.contacts += [contact(i) for i in range(100, 160)]
+    project.write()
+    text = project.config.read_text().replace(
+        '[connectors.shop]\ntype = "files"', '[connectors.shop]\ntype = "slowsource"\npage_size = 5'
+    )
+    project.config.write_text(text)
+    marker = project.root / "pull-marker"
+    proc = project.spawn(
+        "run", env={"SEGSYNC_TEST_MARKER": str(marker), "SEGSYNC_TEST_DELAY": "0.2"}
+    )
+    try:
+        _wait_for(marker, 3, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    # nothing of the interrupted pull was committed: same audience, same cursor
+    assert project.audience("French_newsletter") == before
+    result = project.cli("run", "--format", "json", env={"SEGSYNC_TEST_MARKER": str(marker)})
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    contacts = next(s for s in report["sources"] if s["stream"] == "contacts")
+    assert contacts["records"] == len(project.contacts) and contacts["loaded"]
+    expected = before | {f"person{i}@example.org" for i in range(100, 160)}
+    assert project.audience("French_newsletter") == expected

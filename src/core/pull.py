@@ -197,7 +197,7 @@ def _contact_encoder(
             "email": email,
             "phone": phone,
             "attributes": attributes,
-            "updated_at": to_utc(record.updated_at) if record.updated_at else None,
+            "updated_at": to_utc(record.updated_at).isoformat() if record.updated_at else None,
         }
         for purpose, column in CONSENT_COLUMNS.items():
             value = record.consent.get(purpose)
@@ -221,10 +221,10 @@ def _encode_event(record: Any, seq: int, result: SourceSummary) -> dict[str, Any
         "seq": seq,
         "event_id": str(record.event_id),
         "type": record.type,
-        "occurred_at": to_utc(record.occurred_at),
+        "occurred_at": to_utc(record.occurred_at).isoformat(),
         "contact_id": None if record.contact_id is None else str(record.contact_id),
         "email": normalize_email(record.email),
-        "value": record.value,
+        "value": None if record.value is None else str(record.value),
         "currency": record.currency,
         "properties": record.properties,
     }

@@ -153,6 +153,10 @@ SyncOpt = Annotated[
     list[str] | None, typer.Option("--sync", "-s", help="Only this sync (repeatable)")
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format")]
+FullOpt = Annotated[
+    bool,
+    typer.Option("--full", help="Read every source from the start, ignoring the stored cursors"),
+]
 
 
 @app.command()
@@ -164,13 +168,14 @@ def run(
     no_pull: Annotated[
         bool, typer.Option("--no-pull", help="Use stored data; do not pull sources")
     ] = False,
+    full: FullOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Pull, compute segments, and push the changes to every destination."""
     with _errors():
         config = _config()
         report = asyncio.run(
-            execute(config, command="run", force=force, pull=not no_pull, syncs=sync)
+            execute(config, command="run", force=force, pull=not no_pull, syncs=sync, full=full)
         )
     _emit(report, fmt)
 
@@ -191,11 +196,11 @@ def plan(
 
 
 @app.command()
-def pull(fmt: FormatOpt = Format.text) -> None:
+def pull(full: FullOpt = False, fmt: FormatOpt = Format.text) -> None:
     """Pull every source into the store and resolve profiles; push nothing."""
     with _errors():
         config = _config()
-        report = asyncio.run(execute(config, command="pull", pull=True, syncs=[]))
+        report = asyncio.run(execute(config, command="pull", pull=True, syncs=[], full=full))
     _emit(report, fmt)
 
 

@@ -12,7 +12,8 @@ connector instance (``[connectors.NAME]`` in segsync.toml) and drives it:
   stored data and cursor untouched.
 * **Destination** (``capabilities.audience_kinds``): segsync calls
   :meth:`Connector.ensure_audience` once per sync, then :meth:`Connector.apply_batch` with
-  batches of at most ``capabilities.max_batch_size`` changes. ``apply_batch`` returns exactly
+  batches of at most :meth:`Connector.batch_limit` changes (``capabilities.max_batch_size``
+  unless the connector says otherwise for a kind). ``apply_batch`` returns exactly
   one :class:`RecordResult` per change; segsync records a change as delivered only when its
   result says ``ok``. A batch may be sent twice (after a crash), so applying it must be
   idempotent: adding a member twice or removing a non-member is not an error.
@@ -334,6 +335,12 @@ class Connector:
     def stream_events(self, cursor: str | None) -> AsyncIterator[Page[Event]]:
         """Yield pages of events since ``cursor`` (all of them when None)."""
         raise NotImplementedError(f"{self.name} does not provide events")
+
+    def batch_limit(self, kind: str) -> int:
+        """The most changes one ``apply_batch`` for an audience of ``kind`` may receive: by
+        default ``capabilities.max_batch_size``. Override when kinds (or settings) differ, e.g.
+        list memberships by the thousand but property writes by the hundred."""
+        return self.capabilities.max_batch_size
 
     async def ensure_audience(self, spec: AudienceSpec) -> AudienceRef:
         """Find the audience named ``spec.name`` or create it; must be idempotent."""

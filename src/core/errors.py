@@ -12,7 +12,8 @@ an exit code and prints its message without a traceback (unless ``--debug``)::
     └── ConnectorError                raised by connectors, classified once at the boundary
         ├── RetryableError            worth trying again: 429, 5xx, 423, timeouts, network
         └── FatalError                not worth retrying: bad credentials, bad request
-            └── AuthError             401/403: the credentials are wrong or lack a scope
+            ├── AuthError             401/403: the credentials are wrong or lack a scope
+            └── QuotaError            a quota (per day) is used up: stop until it resets
 
 Connectors only *classify* what went wrong (retryable or fatal); the retry policy lives in one
 place. Messages never contain secrets.
@@ -28,6 +29,7 @@ __all__ = [
     "InputError",
     "LockHeldError",
     "PluginError",
+    "QuotaError",
     "RetryableError",
     "SegsyncError",
     "StoreError",
@@ -84,7 +86,14 @@ class LockHeldError(SegsyncError):
 
 
 class ConnectorError(SegsyncError):
-    """Raised by a connector when talking to its platform failed."""
+    """Raised by a connector when talking to its platform failed.
+
+    ``status`` is the HTTP status of the answer that failed, when there was one.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class RetryableError(ConnectorError):
@@ -93,8 +102,10 @@ class RetryableError(ConnectorError):
     ``retry_after`` is the delay in seconds the platform asked for, when it said.
     """
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message, status=status)
         self.retry_after = retry_after
 
 
@@ -104,3 +115,11 @@ class FatalError(ConnectorError):
 
 class AuthError(FatalError):
     """The platform refused the credentials (401) or they lack a permission (403)."""
+
+
+class QuotaError(FatalError):
+    """The platform's request quota for a period (a day) is used up.
+
+    Nothing is wrong with the records: segsync stops the sync, keeps its changes pending and
+    sends them on a later run, after the quota has reset.
+    """

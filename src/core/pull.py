@@ -67,8 +67,11 @@ async def pull_source(
     *,
     run_id: str,
     staging_dir: Path,
+    full: bool = False,
 ) -> list[SourceSummary]:
-    """Pull every stream the connector provides. Errors are caught into the results."""
+    """Pull every stream the connector provides. Errors are caught into the results.
+
+    ``full`` ignores the stored cursors: every stream is read from the start."""
     instance = connector.context.instance
     results: list[SourceSummary] = []
     for stream in connector.source_streams():
@@ -85,6 +88,7 @@ async def pull_source(
                 result,
                 run_id,
                 staging_dir,
+                full,
             )
         except (InputError, ConnectorError) as exc:
             result.error = str(exc)
@@ -102,9 +106,10 @@ async def _pull_stream(
     result: SourceSummary,
     run_id: str,
     staging_dir: Path,
+    full: bool,
 ) -> None:
     instance = connector.context.instance
-    cursor = store.get_cursor(instance, stream)
+    cursor = None if full else store.get_cursor(instance, stream)
     staging_dir.mkdir(parents=True, exist_ok=True)
     path = staging_dir / f"{instance}-{stream}.jsonl"
     pages: AsyncIterator[Page[Any]]

@@ -8,7 +8,7 @@ because applying a batch is idempotent.
 A batch the platform rejects as a whole with a fatal error is split in halves until the bad
 records are isolated; a single rejected record fails permanently. A transient error fails the
 batch's records for this run (the HTTP layer has already retried); they are retried next run.
-An authentication error stops the sync.
+An authentication error, or a used-up quota, stops the sync (its changes stay pending).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from segsync.config import Config
 from segsync.connector import AudienceRef, AudienceSpec, Batch, Connector, Member, RecordResult
-from segsync.errors import AuthError, FatalError, RetryableError
+from segsync.errors import AuthError, FatalError, QuotaError, RetryableError
 from segsync.plan import PLAN_TABLE
 from segsync.profile import CONSENT_COLUMNS
 from segsync.report import FailureSummary, SyncReport
@@ -63,8 +63,8 @@ async def push_sync(
         log.info(
             "%s: created %s %r at %s", report.name, report.kind, audience.name, report.destination
         )
-    caps = connector.capabilities
-    size = min(sync.batch_size or caps.max_batch_size, caps.max_batch_size)
+    limit = max(1, connector.batch_limit(report.kind))
+    size = min(sync.batch_size or limit, limit)
     failures: Counter[tuple[str, str, bool]] = Counter()
     try:
         for op in ("add", "remove"):
@@ -82,7 +82,7 @@ async def push_sync(
                 results = await _apply(connector, batch, op)
                 report.batches += 1
                 _record(store, report, op, members, results, run_id, failures)
-    except AuthError as exc:
+    except (AuthError, QuotaError) as exc:
         report.error = f"{report.destination}: {exc}"
         log.error("%s: stopped: %s", report.name, exc)
     report.failures = [
@@ -132,7 +132,7 @@ async def _apply(connector: Connector, batch: Batch, op: Op) -> list[RecordResul
     members = batch.adds or batch.removes
     try:
         results = await connector.apply_batch(batch)
-    except AuthError:
+    except (AuthError, QuotaError):
         raise
     except RetryableError as exc:
         return [RecordResult.failure(m.key, op, f"transient: {exc}") for m in members]

@@ -76,6 +76,7 @@ async def execute(
     force: bool = False,
     pull: bool = True,
     syncs: Sequence[str] | None = None,
+    full: bool = False,
 ) -> RunReport:
     """Run (or plan) under the store's lock and return the report.
 
@@ -105,7 +106,7 @@ async def execute(
     ):
         _record_start(store, report)
         try:
-            await _execute(store, config, report, command, force, pull, selected)
+            await _execute(store, config, report, command, force, pull, selected, full)
         except Exception as exc:
             report.errors.append(f"{type(exc).__name__}: {exc}")
             report.finish()
@@ -126,6 +127,7 @@ async def _execute(
     force: bool,
     pull: bool,
     selected: list[str],
+    full: bool = False,
 ) -> None:
     destinations = {config.syncs[s].destination for s in selected}
     candidates = [n for n, c in config.connectors.items() if c.cls.capabilities.is_source]
@@ -138,7 +140,12 @@ async def _execute(
             results = await asyncio.gather(
                 *(
                     pull_source(
-                        store, config, connectors[n], run_id=report.run_id, staging_dir=staging
+                        store,
+                        config,
+                        connectors[n],
+                        run_id=report.run_id,
+                        staging_dir=staging,
+                        full=full,
                     )
                     for n in sources
                 )

@@ -56,6 +56,8 @@ def test_sandbox_serves_seeded_simulators_until_interrupted(tmp_path: Path) -> N
             "--plugins-dir",
             str(plugins),
             "sandbox",
+            "--platform",
+            "directory",
             "--contacts",
             "25",
             "--seed",
@@ -98,6 +100,7 @@ def test_sandbox_without_simulators_says_so(tmp_path: Path) -> None:
         cwd=tmp_path,
         check=False,
         timeout=60,
+        env={**os.environ, "SEGSYNC_PLUGINS": "files"},  # files ships no simulator
     )
     assert proc.returncode == 2
     assert "no installed connector ships a simulator" in proc.stderr

@@ -19,7 +19,7 @@ from .auth import (
 from .batching import chunks, isolate, json_size
 from .classify import classify_response, platform_message, redact_url
 from .client import USER_AGENT, HttpClient, HttpStats, LimitsReader
-from .pacing import Pacer, credential_key, pacer_for, reset_pacers
+from .pacing import Pacer, PacerChain, credential_key, pacer_for, reset_pacers
 from .paginate import CursorPaginator, NextUrlPaginator, OffsetPaginator, Paginator, paginate
 from .retry import RetryPolicy, map_transport_error, parse_retry_after, with_retries
 
@@ -38,6 +38,7 @@ __all__ = [
     "OAuth2Auth",
     "OffsetPaginator",
     "Pacer",
+    "PacerChain",
     "Paginator",
     "RefreshTokenGrant",
     "RetryPolicy",

@@ -121,7 +121,7 @@ def classify_response(
         retry_after = parse_retry_after(header) if header else None
         if retry_after is None and retry_hint is not None:
             retry_after = retry_hint(response)
-        raise RetryableError(describe(response), retry_after=retry_after)
+        raise RetryableError(describe(response), retry_after=retry_after, status=status)
     if status in (401, 403):
-        raise AuthError(describe(response))
-    raise FatalError(describe(response))
+        raise AuthError(describe(response), status=status)
+    raise FatalError(describe(response), status=status)

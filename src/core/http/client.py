@@ -25,7 +25,7 @@ from segsync._version import __version__
 from segsync.errors import RetryableError
 
 from .classify import classify_response, redact_url
-from .pacing import Pacer
+from .pacing import Pacer, PacerChain
 from .retry import RetryPolicy, map_transport_error, with_retries
 
 __all__ = ["USER_AGENT", "HttpClient", "HttpStats", "LimitsReader"]
@@ -118,7 +118,7 @@ class HttpClient:
         base_url: str,
         *,
         auth: httpx.Auth | None = None,
-        pacer: Pacer | None = None,
+        pacer: Pacer | PacerChain | None = None,
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, safe to share
         timeout: float = 30.0,
         max_connections: int = 10,
@@ -131,7 +131,9 @@ class HttpClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
-        self.pacer = pacer if pacer is not None else Pacer(None, clock=clock, sleep=sleep)
+        self.pacer: Pacer | PacerChain = (
+            pacer if pacer is not None else Pacer(None, clock=clock, sleep=sleep)
+        )
         self.retry = retry
         self.classify = classify
         self.read_limits = read_limits

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hashlib
 import threading
 import time
@@ -28,7 +29,7 @@ from contextlib import asynccontextmanager
 
 from pydantic import SecretStr
 
-__all__ = ["Pacer", "credential_key", "pacer_for", "reset_pacers"]
+__all__ = ["Pacer", "PacerChain", "credential_key", "pacer_for", "reset_pacers"]
 
 Clock = Callable[[], float]
 
@@ -218,6 +219,39 @@ class Pacer:
         """
         wait = 1.0 if retry_after is None else max(retry_after, 0.0)
         self._blocked_until = max(self._blocked_until, self.clock() + wait)
+
+
+class PacerChain:
+    """Several budgets one request must fit, e.g. a search limit inside the account's burst
+    limit: :meth:`slot` waits for each pacer in turn and holds them all for the request.
+
+    The *last* pacer is the account-wide one whose limits the platform's headers describe:
+    :meth:`observe` feeds it alone. :meth:`penalise` (a 429) pauses every pacer in the chain.
+    """
+
+    def __init__(self, *pacers: Pacer) -> None:
+        if not pacers:
+            raise ValueError("a PacerChain needs at least one pacer")
+        self.pacers = pacers
+
+    def __repr__(self) -> str:
+        return f"PacerChain{self.pacers!r}"
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[float]:
+        """Wait for every pacer's slot; yields the total seconds spent waiting."""
+        async with contextlib.AsyncExitStack() as stack:
+            waited = 0.0
+            for pacer in self.pacers:
+                waited += await stack.enter_async_context(pacer.slot())
+            yield waited
+
+    def observe(self, limit: int | None, remaining: int | None, reset_in: float | None) -> None:
+        self.pacers[-1].observe(limit, remaining, reset_in)
+
+    def penalise(self, retry_after: float | None = None) -> None:
+        for pacer in self.pacers:
+            pacer.penalise(retry_after)
 
 
 _registry: dict[str, Pacer] = {}

@@ -301,7 +301,9 @@ class ConnectorConformance:
     def test_audience_spanning_many_batches_at_maximum_size(self, tmp_path: Path) -> None:
         self._needs("destination")
         platform = self.make_platform(tmp_path)
-        size = self.connector.capabilities.max_batch_size
+        probe = self._connector(platform, tmp_path)
+        size = probe.batch_limit(self._kind())
+        run(probe.aclose())
         total = size * self.batches_in_many_batches_test + 7
         keys = platform.keys([f"m{i:07d}@example.org" for i in range(total)])
         steps: list[tuple[list[str], list[str]]] = [

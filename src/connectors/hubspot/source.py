@@ -1,0 +1,248 @@
+"""Reading HubSpot: contacts (full or incremental) and won deals as order events.
+
+* **Full pull** (no cursor): ``GET /crm/v3/objects/contacts`` page by page, a snapshot — a
+  contact no longer there is gone from the store too.
+* **Incremental pull** (cursor = epoch ms): ``POST /crm/v3/objects/contacts/search`` for
+  ``lastmodifieddate >= cursor``, sorted ascending. Search pages stop at 10,000 results, so
+  the walk restarts from the last timestamp it reached (skipping contacts already read at that
+  instant); when a whole window shares one timestamp it walks that instant by record id.
+* The next cursor is when this pull began, less ``overlap_minutes``: a contact changed while
+  the pull was paging, or under clock skew, is read again next time rather than missed.
+* **Deals** in ``won_stages`` become ``order`` events: amount, close date, currency, and the
+  first associated contact. Read in full each time (a snapshot).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from segsync.connector import Contact, Event, Page, Purpose
+from segsync.errors import FatalError
+from segsync.http import CursorPaginator, HttpClient, paginate
+
+from .settings import HubSpotSettings
+
+__all__ = ["ContactReader", "contact_properties", "parse_time"]
+
+CONTACTS = "/crm/v3/objects/contacts"
+DEALS = "/crm/v3/objects/deals"
+_BUILTIN = ("email", "phone", "mobilephone", "country", "hs_email_optout", "hs_legal_basis",
+            "lastmodifieddate")  # fmt: skip
+_DEAL_PROPERTIES = ("amount", "closedate", "dealstage", "deal_currency_code", "pipeline",
+                    "dealname")  # fmt: skip
+
+
+def contact_properties(settings: HubSpotSettings) -> list[str]:
+    """The contact properties a pull asks for: identity, consent, and the mapped ones."""
+    return list(dict.fromkeys([*_BUILTIN, *settings.properties.values()]))
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """HubSpot's datetimes: ISO 8601 (``2024-01-02T03:04:05.678Z``) or epoch milliseconds."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if text.isdigit():
+        return dt.datetime.fromtimestamp(int(text) / 1000, tz=dt.UTC)
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _ms(value: dt.datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def _consent(props: dict[str, Any]) -> dict[Purpose, bool | None]:
+    """Email-marketing consent from HubSpot's own fields.
+
+    ``hs_email_optout = true`` (unsubscribed from all email) is a denial. A legal basis of
+    consent (``hs_legal_basis`` naming "consent", GDPR portals) is a grant. Anything else says
+    nothing: not being unsubscribed is not consent.
+    """
+    if str(props.get("hs_email_optout") or "").lower() == "true":
+        return {Purpose.EMAIL_MARKETING: False}
+    basis = str(props.get("hs_legal_basis") or "").lower()
+    if "consent" in basis:
+        return {Purpose.EMAIL_MARKETING: True}
+    return {}
+
+
+class ContactReader:
+    """Turns HubSpot records into :class:`Contact` and :class:`Event` pages."""
+
+    def __init__(
+        self,
+        settings: HubSpotSettings,
+        http: HttpClient,
+        search_http: HttpClient,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.http = http
+        self.search_http = search_http
+        self.clock = clock
+        self.properties = contact_properties(settings)
+
+    def contact(self, record: dict[str, Any]) -> Contact:
+        props: dict[str, Any] = record.get("properties") or {}
+        country = str(props.get("country") or "").strip()
+        return Contact(
+            source_id=str(record["id"]),
+            email=props.get("email") or None,
+            phone=props.get("phone") or props.get("mobilephone") or None,
+            attributes={attr: props.get(prop) for attr, prop in self.settings.properties.items()},
+            consent=_consent(props),
+            updated_at=parse_time(props.get("lastmodifieddate") or record.get("updatedAt")),
+            country=country.upper() if len(country) == 2 and country.isalpha() else None,
+        )
+
+    def _next_cursor(self, began: float) -> str:
+        return str(int((began - self.settings.overlap_minutes * 60) * 1000))
+
+    async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
+        began = self.clock()
+        if cursor is None:
+            async for page in self._full():
+                yield Page(page, cursor=self._next_cursor(began), snapshot=True)
+            return
+        try:
+            since = int(cursor)
+        except ValueError:
+            raise FatalError(
+                f"the stored HubSpot cursor {cursor!r} is not epoch milliseconds; run "
+                "`segsync pull --full` to read every contact again"
+            ) from None
+        async for page in self._changed_since(since):
+            yield Page(page, cursor=self._next_cursor(began))
+
+    async def _full(self) -> AsyncIterator[list[Contact]]:
+        params = {"limit": self.settings.page_size, "properties": ",".join(self.properties)}
+        paginator = CursorPaginator("paging.next.after", "after")
+        async for response in paginate(self.http, "GET", CONTACTS, paginator, params=params):
+            yield [self.contact(r) for r in response.json().get("results", [])]
+
+    async def _search(self, filters: list[dict[str, Any]], sort: str, after: int) -> Any:
+        body = {
+            "filterGroups": [{"filters": filters}],
+            "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
+            "properties": self.properties,
+            "limit": self.settings.search_page_size,
+            "after": str(after),
+        }
+        return await self.search_http.json("POST", f"{CONTACTS}/search", json=body)
+
+    async def _window(
+        self, filters: list[dict[str, Any]], sort: str
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
+        """Page one search until it ends (yields ``(records, False)``) or reaches the result
+        cap (the last page yields ``(records, True)``)."""
+        after, size, cap = 0, self.settings.search_page_size, self.settings.search_result_cap
+        while True:
+            answer = await self._search(filters, sort, after)
+            records = answer.get("results", [])
+            nxt = ((answer.get("paging") or {}).get("next") or {}).get("after")
+            if not records or nxt is None:
+                yield records, False
+                return
+            after = int(nxt)
+            if after + size > cap:
+                yield records, True
+                return
+            yield records, False
+
+    async def _changed_since(self, since: int) -> AsyncIterator[list[Contact]]:
+        op, bound = "GTE", since
+        skip: set[str] = set()  # ids already read at the instant a restarted walk begins at
+        while True:
+            filters = [{"propertyName": "lastmodifieddate", "operator": op, "value": str(bound)}]
+            latest, at_latest = bound, set(skip)  # the latest instant reached, and its ids
+            capped = False
+            async for records, at_cap in self._window(filters, "lastmodifieddate"):
+                capped = at_cap
+                fresh = [r for r in records if str(r["id"]) not in skip]
+                for r in records:
+                    stamp = parse_time((r.get("properties") or {}).get("lastmodifieddate"))
+                    if stamp is None:
+                        continue
+                    ms = _ms(stamp)
+                    if ms > latest:
+                        latest, at_latest = ms, set()
+                    if ms == latest:
+                        at_latest.add(str(r["id"]))
+                if fresh:
+                    yield [self.contact(r) for r in fresh]
+            if not capped:
+                return
+            if latest == bound:
+                # a whole window at one instant: walk that instant by record id, then go on
+                async for page in self._instant(bound, skip):
+                    yield page
+                op, skip = "GT", set()
+                continue
+            op, bound, skip = "GTE", latest, at_latest
+
+    async def _instant(self, stamp: int, skip: set[str]) -> AsyncIterator[list[Contact]]:
+        """Every contact modified exactly at ``stamp`` (but those in ``skip``), by record id."""
+        after_id = 0
+        while True:
+            filters = [
+                {"propertyName": "lastmodifieddate", "operator": "EQ", "value": str(stamp)},
+                {"propertyName": "hs_object_id", "operator": "GT", "value": str(after_id)},
+            ]
+            capped, last_id = False, after_id
+            async for records, at_cap in self._window(filters, "hs_object_id"):
+                capped = at_cap
+                fresh = [r for r in records if str(r["id"]) not in skip]
+                if fresh:
+                    yield [self.contact(r) for r in fresh]
+                if records:
+                    last_id = max(last_id, *(int(r["id"]) for r in records))
+            if not capped:
+                return
+            after_id = last_id
+
+    async def orders(self) -> AsyncIterator[Page[Event]]:
+        params = {
+            "limit": self.settings.page_size,
+            "properties": ",".join(_DEAL_PROPERTIES),
+            "associations": "contacts",
+        }
+        won = set(self.settings.won_stages)
+        paginator = CursorPaginator("paging.next.after", "after")
+        async for response in paginate(self.http, "GET", DEALS, paginator, params=params):
+            events = [
+                event
+                for record in response.json().get("results", [])
+                if (record.get("properties") or {}).get("dealstage") in won
+                and (event := self._order(record)) is not None
+            ]
+            yield Page(events, snapshot=True)
+
+    def _order(self, record: dict[str, Any]) -> Event | None:
+        props: dict[str, Any] = record.get("properties") or {}
+        links = ((record.get("associations") or {}).get("contacts") or {}).get("results") or []
+        if not links:
+            return None  # a deal with no contact says nothing about anyone
+        when = parse_time(props.get("closedate")) or parse_time(record.get("createdAt"))
+        if when is None:
+            return None
+        try:
+            value = Decimal(str(props["amount"])) if props.get("amount") else None
+        except InvalidOperation:
+            value = None
+        return Event(
+            event_id=f"deal-{record['id']}",
+            type="order",
+            occurred_at=when,
+            contact_id=str(links[0]["id"]),
+            value=value,
+            currency=props.get("deal_currency_code") or self.settings.default_currency,
+            properties={"deal_name": props.get("dealname"), "pipeline": props.get("pipeline")},
+        )

@@ -1,0 +1,415 @@
+"""The HubSpot connector against its simulator, in-process: reading, writing, and what each
+HubSpot answer means."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from segsync.connector import (
+    AudienceSpec,
+    Batch,
+    ConnectorContext,
+    Contact,
+    Member,
+    Purpose,
+    RecordResult,
+)
+from segsync.connectors.hubspot.connector import HubSpotConnector
+from segsync.connectors.hubspot.destination import option_value
+from segsync.connectors.hubspot.settings import HubSpotSettings
+from segsync.connectors.hubspot.simulator import HubSpotSimulator
+from segsync.errors import AuthError, FatalError, QuotaError
+from segsync.http import reset_pacers
+
+TOKEN = "pat-na1-unit-secret-0000"
+T = TypeVar("T")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pacers() -> None:
+    reset_pacers()
+
+
+def make(
+    sim: HubSpotSimulator, tmp_path: Path, token: str = TOKEN, **settings: Any
+) -> HubSpotConnector:
+    values = {"token": token, "base_url": "http://hubspot.test", "requests_per_10s": 1000,
+              "search_per_second": 50, **settings}  # fmt: skip
+    context = ConnectorContext("hs", tmp_path, tmp_path / "work", transport=sim.transport())
+    return HubSpotConnector(HubSpotSettings(**values), context)
+
+
+def sim_with(**kwargs: Any) -> HubSpotSimulator:
+    sim = HubSpotSimulator(seed=1, burst=1000, search_per_second=50, **kwargs)
+    sim.add_credential(TOKEN)
+    return sim
+
+
+def run(connector: HubSpotConnector, work: Callable[[HubSpotConnector], Awaitable[T]]) -> T:
+    async def go() -> T:
+        try:
+            return await work(connector)
+        finally:
+            await connector.aclose()
+
+    return asyncio.run(go())
+
+
+async def all_contacts(c: HubSpotConnector, cursor: str | None) -> list[Contact]:
+    return [x async for page in c.stream_contacts(cursor) for x in page.records]
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def test_full_pull_maps_properties_consent_and_is_a_snapshot(tmp_path: Path) -> None:
+    sim = sim_with()
+    sim.add_contact("a@example.org", firstname="Ann", phone="06 12 34 56 78", country="FR")
+    sim.add_contact("b@example.org", firstname="Bob", hs_email_optout="true")
+    sim.add_contact("c@example.org", mobilephone="+4915112345678", country="Germany")
+
+    async def work(c: HubSpotConnector) -> Any:
+        return [page async for page in c.stream_contacts(None)]
+
+    pages = run(make(sim, tmp_path, properties={"first_name": "firstname"}), work)
+    assert all(p.snapshot for p in pages)
+    got = {x.email: x for p in pages for x in p.records}
+    a, b, c = got["a@example.org"], got["b@example.org"], got["c@example.org"]
+    assert a.attributes == {"first_name": "Ann"} and a.phone == "06 12 34 56 78"
+    assert a.country == "FR" and c.country is None  # only ISO codes are a phone-region hint
+    assert c.phone == "+4915112345678"
+    assert b.consent == {Purpose.EMAIL_MARKETING: False}
+    assert a.consent == {}  # not being unsubscribed is not consent
+    assert a.source_id == sim.contact_id("a@example.org")
+    assert isinstance(a.updated_at, dt.datetime) and a.updated_at.tzinfo is not None
+
+
+def test_legal_basis_of_consent_is_a_grant(tmp_path: Path) -> None:
+    sim = sim_with()
+    sim.properties["hs_legal_basis"] = dict(sim.properties["email"], name="hs_legal_basis")
+    sim.add_contact("g@example.org", hs_legal_basis="Freely given consent from contact")
+    (got,) = run(make(sim, tmp_path), lambda c: all_contacts(c, None))
+    assert got.consent == {Purpose.EMAIL_MARKETING: True}
+
+
+def test_incremental_pull_walks_past_the_search_cap(tmp_path: Path) -> None:
+    sim = sim_with(search_result_cap=400)
+    for i in range(1200):
+        sim.add_contact(f"p{i}@example.org")
+
+    async def work(c: HubSpotConnector) -> tuple[list[Contact], str | None]:
+        cursor = None
+        async for page in c.stream_contacts(None):
+            cursor = page.cursor
+        return await all_contacts(c, "0"), cursor
+
+    changed, cursor = run(make(sim, tmp_path, search_result_cap=400, search_page_size=100), work)
+    ids = [x.source_id for x in changed]
+    assert len(ids) == len(set(ids)) == 1200, "contacts missed or read twice across restarts"
+    assert cursor is not None and int(cursor) > 0
+    searches = [r for r in sim.requests if r.path.endswith("/search")]
+    assert all(r.status == 200 for r in searches), "a search went past the cap"
+
+
+def test_incremental_pull_walks_an_instant_shared_by_more_than_a_window(tmp_path: Path) -> None:
+    """A bulk import can stamp thousands of contacts with one lastmodifieddate."""
+    sim = sim_with(search_result_cap=400)
+    ids = [sim.add_contact(f"bulk{i}@example.org") for i in range(900)]
+    stamp = sim.contact(ids[0])["properties"]["lastmodifieddate"]
+    for rid in ids:
+        sim.contact(rid)["properties"]["lastmodifieddate"] = stamp
+    later = [sim.add_contact(f"later{i}@example.org") for i in range(50)]
+    changed = run(
+        make(sim, tmp_path, search_result_cap=400, search_page_size=100),
+        lambda c: all_contacts(c, "0"),
+    )
+    got = [x.source_id for x in changed]
+    assert sorted(got, key=int) == sorted(ids + later, key=int)
+    assert len(got) == len(set(got))
+
+
+def test_incremental_pull_reads_only_changes_since_the_cursor(tmp_path: Path) -> None:
+    sim = sim_with()
+    sim.add_contact("old@example.org")
+    cut = sim._now_ms() + 1
+    sim.add_contact("new@example.org")
+    changed = run(make(sim, tmp_path), lambda c: all_contacts(c, str(cut)))
+    assert [x.email for x in changed] == ["new@example.org"]
+
+
+def test_next_cursor_is_the_pull_start_less_the_overlap(tmp_path: Path) -> None:
+    sim = sim_with()
+    sim.add_contact("a@example.org")
+
+    async def work(c: HubSpotConnector) -> str | None:
+        c.reader.clock = lambda: 1_700_000_000.0
+        return [p async for p in c.stream_contacts(None)][-1].cursor
+
+    cursor = run(make(sim, tmp_path, overlap_minutes=10), work)
+    assert cursor == str((1_700_000_000 - 600) * 1000)
+
+
+def test_bad_cursor_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FatalError, match="not epoch milliseconds"):
+        run(make(sim_with(), tmp_path), lambda c: all_contacts(c, "yesterday"))
+
+
+def test_won_deals_become_orders(tmp_path: Path) -> None:
+    sim = sim_with()
+    a, b = sim.add_contact("a@example.org"), sim.add_contact("b@example.org")
+    sim.seed_deals(
+        [
+            {"dealname": "W", "amount": "1200.50", "closedate": "2026-03-01T10:00:00Z",
+             "dealstage": "closedwon", "deal_currency_code": "EUR", "contacts": [a, b]},
+            {"dealname": "L", "amount": "10", "closedate": "2026-03-02T00:00:00Z",
+             "dealstage": "closedlost", "contacts": [a]},
+            {"dealname": "Nobody", "amount": "5", "dealstage": "closedwon", "contacts": []},
+            {"dealname": "Custom", "amount": "7", "closedate": "2026-03-03T00:00:00Z",
+             "dealstage": "won_b2b", "contacts": [b]},
+        ]
+    )  # fmt: skip
+
+    async def work(c: HubSpotConnector) -> Any:
+        return [p async for p in c.stream_events(None)]
+
+    pages = run(make(sim, tmp_path, won_stages=["closedwon", "won_b2b"],
+                     default_currency="USD"), work)  # fmt: skip
+    assert all(p.snapshot for p in pages)
+    events = sorted((e for p in pages for e in p.records), key=lambda e: e.event_id)
+    assert [(e.contact_id, e.value, e.currency, e.type) for e in events] == [
+        (a, Decimal("1200.50"), "EUR", "order"),
+        (b, Decimal("7"), "USD", "order"),
+    ]
+    assert events[0].occurred_at == dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC)
+
+
+def test_deals_can_be_switched_off(tmp_path: Path) -> None:
+    connector = make(sim_with(), tmp_path, deals=False)
+    assert connector.source_streams() == ("contacts",)
+    asyncio.run(connector.aclose())
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+def push(
+    connector: HubSpotConnector,
+    kind: str,
+    name: str,
+    adds: list[str],
+    removes: tuple[str, ...] = (),
+) -> tuple[Any, list[RecordResult]]:
+    async def work(c: HubSpotConnector) -> tuple[Any, list[RecordResult]]:
+        audience = await c.ensure_audience(AudienceSpec(sync=name, name=name, kind=kind))
+        batch = Batch(
+            audience,
+            adds=[Member(key=k, email=k[4:] if k.startswith("new:") else None) for k in adds],
+            removes=[Member(key=k) for k in removes],
+        )
+        return audience, await c.apply_batch(batch)
+
+    return run(connector, work)
+
+
+def test_list_is_created_once_and_found_after(tmp_path: Path) -> None:
+    sim = sim_with()
+    a = sim.add_contact("a@example.org")
+    first, _ = push(make(sim, tmp_path), "list", "segsync: VIP / FR", [a])
+    again, _ = push(make(sim, tmp_path), "list", "segsync: VIP / FR", [a])
+    assert first.created and not again.created and first.id == again.id
+    assert sim.list_members(first.id) == {a}
+
+
+class LoseFirstAnswer(httpx.AsyncBaseTransport):
+    """Passes requests on; the first ``method path`` request reaches the platform but its
+    answer is lost, as when a connection drops after the server acted."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, method: str, path: str) -> None:
+        self.inner, self.method, self.path, self.lost = inner, method, path, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if not self.lost and (request.method, request.url.path) == (self.method, self.path):
+            self.lost += 1
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return response
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"), [("list", "/crm/v3/lists"), ("property", "/crm/v3/properties/contacts")]
+)
+def test_lost_create_answer_finds_what_it_created(tmp_path: Path, kind: str, path: str) -> None:
+    sim = sim_with()
+    lossy = LoseFirstAnswer(sim.transport(), "POST", path)
+    context = ConnectorContext("hs", tmp_path, tmp_path / "work", transport=lossy)
+    settings = HubSpotSettings(token=TOKEN, base_url="http://hubspot.test", requests_per_10s=1000)
+    connector = HubSpotConnector(settings, context)
+    ref = run(connector, lambda c: c.ensure_audience(AudienceSpec("s", "Dropped", kind)))
+    assert lossy.lost == 1 and ref.created
+    if kind == "list":
+        assert sim.list_id("Dropped") == ref.id
+    else:
+        assert [o["value"] for o in sim.properties["segsync_segments"]["options"]] == ["dropped"]
+
+
+def test_dynamic_list_of_that_name_is_refused(tmp_path: Path) -> None:
+    sim = sim_with()
+    sim.lists["9"] = {"listId": "9", "listVersion": 1, "name": "Active", "objectTypeId": "0-1",
+                      "processingStatus": "COMPLETE", "processingType": "DYNAMIC",
+                      "members": {}}  # fmt: skip
+    with pytest.raises(FatalError, match=r"DYNAMIC.*MANUAL lists only"):
+        push(make(sim, tmp_path), "list", "Active", [])
+
+
+def test_list_membership_missing_ids_fail_adds_but_not_removes(tmp_path: Path) -> None:
+    sim = sim_with()
+    a = sim.add_contact("a@example.org")
+    _, results = push(make(sim, tmp_path), "list", "L", [a, "424242"], ("525252",))
+    by_key = {r.key: r for r in results}
+    assert by_key[a].ok and by_key["525252"].ok
+    assert not by_key["424242"].ok and by_key["424242"].permanent
+    assert "424242" in (by_key["424242"].error or "")
+
+
+def test_list_changes_go_in_membership_chunks(tmp_path: Path) -> None:
+    sim = sim_with()
+    ids = [sim.add_contact(f"p{i}@example.org") for i in range(25)]
+    connector = make(sim, tmp_path, membership_chunk=10)
+    assert connector.batch_limit("list") == 10 and connector.batch_limit("property") == 100
+    audience, results = push(connector, "list", "Chunked", ids)
+    assert all(r.ok for r in results) and sim.list_members(audience.id) == set(ids)
+    calls = [r for r in sim.requests if r.path.endswith("/add-and-remove")]
+    assert len(calls) == 3
+
+
+def test_new_members_are_upserted_by_email(tmp_path: Path) -> None:
+    sim = sim_with()
+    known = sim.add_contact("known@example.org")
+    audience, results = push(
+        make(sim, tmp_path), "list", "N", ["new:fresh@example.org", "new:known@example.org"]
+    )
+    by_key = {r.key: r for r in results}
+    fresh = sim.contact_id("fresh@example.org")
+    assert by_key["new:fresh@example.org"].delivered_key == fresh
+    assert by_key["new:known@example.org"].delivered_key == known
+    assert sim.list_members(audience.id) == {fresh, known}
+
+
+def test_new_member_with_invalid_email_fails_alone(tmp_path: Path) -> None:
+    sim = sim_with()
+    _, results = push(make(sim, tmp_path), "list", "N", ["new:not-an-email", "new:ok@example.org"])
+    by_key = {r.key: r for r in results}
+    assert not by_key["new:not-an-email"].ok and by_key["new:not-an-email"].permanent
+    assert by_key["new:ok@example.org"].ok
+
+
+def test_property_is_created_with_options_and_writes_full_sets(tmp_path: Path) -> None:
+    sim = sim_with()
+    a, b = sim.add_contact("a@example.org"), sim.add_contact("b@example.org")
+    vip, _ = push(make(sim, tmp_path), "property", "VIP Customers", [a, b])
+    churn, _ = push(make(sim, tmp_path), "property", "Churn risk", [a])
+    assert vip.id == option_value("VIP Customers") == "vip_customers"
+    definition = sim.properties["segsync_segments"]
+    assert (definition["type"], definition["fieldType"]) == ("enumeration", "checkbox")
+    assert [o["value"] for o in definition["options"]] == ["vip_customers", "churn_risk"]
+    assert [o["label"] for o in definition["options"]] == ["VIP Customers", "Churn risk"]
+    assert sim.property_values("segsync_segments") == {a: "churn_risk;vip_customers",
+                                                        b: "vip_customers"}  # fmt: skip
+    push(make(sim, tmp_path), "property", "VIP Customers", [], (a, b))
+    assert sim.property_values("segsync_segments") == {a: "churn_risk"}
+    assert churn.id == "churn_risk"
+
+
+def test_property_skips_contacts_whose_set_is_unchanged(tmp_path: Path) -> None:
+    sim = sim_with()
+    a = sim.add_contact("a@example.org")
+    push(make(sim, tmp_path), "property", "VIP", [a])
+    before = len(sim.requests)
+    push(make(sim, tmp_path), "property", "VIP", [a])
+    assert not [r for r in sim.requests[before:] if r.path.endswith("/batch/update")]
+
+
+def test_property_of_another_type_is_refused(tmp_path: Path) -> None:
+    sim = sim_with()
+    with pytest.raises(FatalError, match="multiple checkboxes"):
+        push(make(sim, tmp_path, audience_property="firstname"), "property", "VIP", [])
+
+
+def test_property_write_drops_options_deleted_in_hubspot(tmp_path: Path) -> None:
+    sim = sim_with()
+    a = sim.add_contact("a@example.org")
+    push(make(sim, tmp_path), "property", "Old", [a])
+    # a marketer deletes the "old" option in HubSpot; alice's stored value still names it
+    sim.properties["segsync_segments"]["options"] = []
+    sim.strict_batch_validation = True
+    _, results = push(make(sim, tmp_path), "property", "New", [a])
+    assert all(r.ok for r in results)
+    assert sim.property_values("segsync_segments") == {a: "new"}
+
+
+# -- what HubSpot's answers mean -----------------------------------------------------------------
+
+
+def test_daily_limit_is_a_quota_error(tmp_path: Path) -> None:
+    sim = HubSpotSimulator(seed=1, burst=1000, daily=2)
+    sim.add_credential(TOKEN)
+    with pytest.raises(QuotaError, match="daily API limit"):
+        push(make(sim, tmp_path), "list", "Q", [sim.add_contact("a@example.org")])
+
+
+def test_missing_scope_names_the_scope(tmp_path: Path) -> None:
+    sim = HubSpotSimulator(seed=1, burst=1000)
+    sim.add_credential(TOKEN, scopes=["crm.objects.contacts.read"])
+    with pytest.raises(AuthError, match=r"crm\.lists\.read") as info:
+        push(make(sim, tmp_path), "list", "S", [])
+    assert TOKEN not in str(info.value)
+
+
+def test_locked_and_migrating_answers_are_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from segsync.connectors.hubspot import api
+    from segsync.testing.simulator import Faults
+
+    monkeypatch.setattr(api, "LOCKED_PAUSE", 0.01)
+    sim = sim_with(migration_retry_after=0)
+    a = sim.add_contact("a@example.org")
+    sim.set_faults(Faults(error_rate=0.5, error_statuses=(423, 477)))
+    connector = make(sim, tmp_path)
+    audience, results = push(connector, "list", "Locked", [a])
+    assert all(r.ok for r in results) and sim.list_members(audience.id) == {a}
+    statuses = {r.status for r in sim.requests}
+    assert statuses & {423, 477}, "no fault was injected"
+
+
+def test_check_reports_limits(tmp_path: Path) -> None:
+    sim = sim_with()
+    result = run(make(sim, tmp_path), lambda c: c.check())
+    assert result.ok and "burst limit 1000 requests per 10 s" in result.detail
+    assert "left today" in result.detail
+
+
+def test_pacing_tightens_from_headers(tmp_path: Path) -> None:
+    sim = HubSpotSimulator(seed=1, burst=50)
+    sim.add_credential(TOKEN)
+    connector = make(sim, tmp_path, requests_per_10s=190)
+    run(connector, lambda c: c.check())
+    assert connector.http.pacer.requests == 50  # type: ignore[union-attr]
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(ValidationError, match="not a HubSpot property name"):
+        HubSpotSettings(token="x", audience_property="Segsync Segments")
+    with pytest.raises(ValidationError, match="internal name"):
+        HubSpotSettings(token="x", properties={"first_name": "First Name"})
+    settings = HubSpotSettings(token=TOKEN)
+    assert TOKEN not in repr(settings) + str(settings)

@@ -74,10 +74,12 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import random
 import re
 import time
 import uuid
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -660,11 +662,13 @@ class MailchimpSimulator(Simulator):
             if old in segment["members"]:
                 segment["members"][new_hash] = segment["members"].pop(old)
 
-    def _in_range(self, stamp: str, bound: float, since: bool) -> bool:
-        value = _epoch(stamp, "timestamp")
+    def _bounds(self, bound: float, since: bool) -> tuple[str, str]:
+        """The stamps (whole seconds, one format, so they compare as strings) a ``since_*``
+        or ``before_*`` filter keeps, as an inclusive (low, high) range."""
         if since:
-            return value >= bound if self.since_inclusive else value > bound
-        return value < bound
+            first = math.ceil(bound) if self.since_inclusive else math.floor(bound) + 1
+            return _ts(first), "~"
+        return "", _ts(math.ceil(bound) - 1)
 
     async def _list_members(self, request: Request) -> Response:
         lst, q = self._list(request), request.query_params
@@ -683,8 +687,8 @@ class MailchimpSimulator(Simulator):
             ("before_timestamp_opt", "timestamp_opt", False),
         ):
             if q.get(param):
-                bound = _epoch(q[param], param)
-                records = [r for r in records if r[key] and self._in_range(r[key], bound, since)]
+                low, high = self._bounds(_epoch(q[param], param), since)
+                records = [r for r in records if r[key] and low <= r[key] <= high]
         for param in ("unique_email_id", "email_type"):
             if q.get(param):
                 records = [r for r in records if r[param] == q[param]]
@@ -1257,10 +1261,15 @@ class MailchimpSimulator(Simulator):
                 "tracking_carrier": "", "tracking_url": "",
             }  # fmt: skip
             ids.append(order_id)
+        counts: Counter[str] = Counter()
+        spent: defaultdict[str, float] = defaultdict(float)
         for order in orders.values():  # each customer's totals across the store's orders
-            mine = [o for o in orders.values() if o["customer"]["id"] == order["customer"]["id"]]
-            order["customer"]["orders_count"] = len(mine)
-            order["customer"]["total_spent"] = round(sum(o["order_total"] for o in mine), 2)
+            counts[order["customer"]["id"]] += 1
+            spent[order["customer"]["id"]] += order["order_total"]
+        for order in orders.values():
+            customer = order["customer"]
+            customer.update(orders_count=counts[customer["id"]],
+                            total_spent=round(spent[customer["id"]], 2))  # fmt: skip
         return ids
 
     # -- inspection ----------------------------------------------------------------------------

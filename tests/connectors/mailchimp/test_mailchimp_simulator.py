@@ -246,8 +246,12 @@ async def test_member_shape_and_addressing(sim: MailchimpSimulator) -> None:
     assert m["status"] == "subscribed"
     assert len(m["unique_email_id"]) == 10
     assert m["merge_fields"] == {
-        "FNAME": "U3", "LNAME": "L", "ADDRESS": "", "PHONE": "", "BIRTHDAY": ""
-    }  # fmt: skip
+        "FNAME": "U3",
+        "LNAME": "L",
+        "ADDRESS": "",
+        "PHONE": "",
+        "BIRTHDAY": "",
+    }
     assert m["stats"] == {"avg_open_rate": 0, "avg_click_rate": 0}
     assert m["tags"] == [] and m["tags_count"] == 0
     assert m["last_changed"] == m["timestamp_opt"] == "2026-01-01T00:00:00+00:00"
@@ -261,8 +265,10 @@ async def test_since_last_changed_is_strictly_after() -> None:
     sim.seed_members(lid, [{"email": email(i)} for i in range(5)])
     wall.now += 3600
     async with client(sim) as c:
-        await c.patch(f"{members_path(sim)}/{subscriber_hash(email(2))}",
-                      json={"merge_fields": {"FNAME": "Changed"}})  # fmt: skip
+        await c.patch(
+            f"{members_path(sim)}/{subscriber_hash(email(2))}",
+            json={"merge_fields": {"FNAME": "Changed"}},
+        )
         since = await c.get(
             members_path(sim), params={"since_last_changed": "2026-01-01T00:30:00+00:00"}
         )
@@ -284,11 +290,14 @@ async def test_since_last_changed_is_strictly_after() -> None:
 
 async def test_status_filter_and_archived(sim: MailchimpSimulator) -> None:
     lid = sim.default_list_id()
-    sim.seed_members(lid, [
-        {"email": "u@example.com", "status": "unsubscribed"},
-        {"email": "c@example.com", "status": "cleaned"},
-        {"email": "t@example.com", "status": "transactional"},
-    ])  # fmt: skip
+    sim.seed_members(
+        lid,
+        [
+            {"email": "u@example.com", "status": "unsubscribed"},
+            {"email": "c@example.com", "status": "cleaned"},
+            {"email": "t@example.com", "status": "transactional"},
+        ],
+    )
     async with client(sim) as c:
         unsub = (await c.get(members_path(sim), params={"status": "unsubscribed"})).json()
         everyone = (await c.get(members_path(sim), params={"count": 0})).json()
@@ -333,12 +342,25 @@ async def test_put_upsert_requires_email_and_status_if_new(sim: MailchimpSimulat
     url = f"{members_path(sim)}/{subscriber_hash(new)}"
     async with client(sim) as c:
         missing = await c.put(url, json={"email_address": new})
-        created = await c.put(url, json={"email_address": new, "status_if_new": "pending",
-                                         "merge_fields": {"FNAME": "New"}})  # fmt: skip
-        updated = await c.put(url, json={"email_address": new, "status_if_new": "subscribed",
-                                         "merge_fields": {"LNAME": "Person"}})  # fmt: skip
-        resub = await c.put(url, json={"email_address": new, "status_if_new": "pending",
-                                       "status": "subscribed"})  # fmt: skip
+        created = await c.put(
+            url,
+            json={
+                "email_address": new,
+                "status_if_new": "pending",
+                "merge_fields": {"FNAME": "New"},
+            },
+        )
+        updated = await c.put(
+            url,
+            json={
+                "email_address": new,
+                "status_if_new": "subscribed",
+                "merge_fields": {"LNAME": "Person"},
+            },
+        )
+        resub = await c.put(
+            url, json={"email_address": new, "status_if_new": "pending", "status": "subscribed"}
+        )
         mismatch = await c.put(
             f"{members_path(sim)}/{subscriber_hash(email(1))}",
             json={"email_address": new, "status_if_new": "subscribed"},
@@ -368,8 +390,11 @@ async def test_merge_field_validation_and_skip(sim: MailchimpSimulator) -> None:
     async with client(sim) as c:
         unknown = await c.put(url, json={**body, "merge_fields": {"NOPE": "x"}})
         not_number = await c.patch(url, json={"merge_fields": {"SCORE": "high"}})
-        skipped = await c.put(url, params={"skip_merge_validation": "true"},
-                              json={**body, "merge_fields": {"NOPE": "x"}})  # fmt: skip
+        skipped = await c.put(
+            url,
+            params={"skip_merge_validation": "true"},
+            json={**body, "merge_fields": {"NOPE": "x"}},
+        )
         number = await c.patch(url, json={"merge_fields": {"SCORE": 7}})
         fields = (await c.get(f"/3.0/lists/{lid}/merge-fields")).json()
     assert assert_problem(unknown, 400)["errors"][0]["field"] == "NOPE"
@@ -385,10 +410,13 @@ async def test_merge_field_validation_and_skip(sim: MailchimpSimulator) -> None:
 
 async def test_create_member_conflict(sim: MailchimpSimulator) -> None:
     async with client(sim) as c:
-        dup = await c.post(members_path(sim),
-                           json={"email_address": email(0), "status": "subscribed"})  # fmt: skip
-        ok = await c.post(members_path(sim), json={"email_address": "x@example.com",
-                                                   "status": "subscribed", "tags": ["vip"]})  # fmt: skip
+        dup = await c.post(
+            members_path(sim), json={"email_address": email(0), "status": "subscribed"}
+        )
+        ok = await c.post(
+            members_path(sim),
+            json={"email_address": "x@example.com", "status": "subscribed", "tags": ["vip"]},
+        )
     assert_problem(dup, 400, "Member Exists")
     assert ok.status_code == 200 and ok.json()["tags"][0]["name"] == "vip"
 
@@ -396,16 +424,20 @@ async def test_create_member_conflict(sim: MailchimpSimulator) -> None:
 async def test_batch_subscribe_results_and_errors(sim: MailchimpSimulator) -> None:
     lid = sim.default_list_id()
     members = [
-        {"email_address": "fresh@example.com", "status": "subscribed",
-         "merge_fields": {"FNAME": "Fresh"}},
+        {
+            "email_address": "fresh@example.com",
+            "status": "subscribed",
+            "merge_fields": {"FNAME": "Fresh"},
+        },
         {"email_address": email(0), "status": "unsubscribed"},
         {"email_address": "not-an-email", "status": "subscribed"},
         {"email_address": "nostatus@example.com"},
-    ]  # fmt: skip
+    ]
     async with client(sim) as c:
         r = await c.post(f"/3.0/lists/{lid}", json={"members": members, "update_existing": False})
-        again = await c.post(f"/3.0/lists/{lid}", json={"members": members[1:2],
-                                                        "update_existing": True})  # fmt: skip
+        again = await c.post(
+            f"/3.0/lists/{lid}", json={"members": members[1:2], "update_existing": True}
+        )
     body = r.json()
     assert r.status_code == 200
     assert [m["email_address"] for m in body["new_members"]] == ["fresh@example.com"]
@@ -417,8 +449,13 @@ async def test_batch_subscribe_results_and_errors(sim: MailchimpSimulator) -> No
     assert errors["not-an-email"]["error_code"] == "ERROR_GENERIC"
     assert errors["not-an-email"]["field"] == "email_address"
     assert errors["nostatus@example.com"]["field"] == "status"
-    assert set(errors[email(0)]) == {"email_address", "error", "error_code", "field",
-                                     "field_message"}  # fmt: skip
+    assert set(errors[email(0)]) == {
+        "email_address",
+        "error",
+        "error_code",
+        "field",
+        "field_message",
+    }
     assert again.json()["total_updated"] == 1
     assert again.json()["updated_members"][0]["status"] == "unsubscribed"
 
@@ -442,13 +479,22 @@ async def test_member_tags_204_and_listing(sim: MailchimpSimulator) -> None:
     lid = sim.default_list_id()
     url = f"{members_path(sim)}/{subscriber_hash(email(1))}/tags"
     async with client(sim) as c:
-        r = await c.post(url, json={"tags": [{"name": "vip", "status": "active"},
-                                             {"name": "old", "status": "inactive"}],
-                                    "is_syncing": True})  # fmt: skip
+        r = await c.post(
+            url,
+            json={
+                "tags": [
+                    {"name": "vip", "status": "active"},
+                    {"name": "old", "status": "inactive"},
+                ],
+                "is_syncing": True,
+            },
+        )
         tags = (await c.get(url)).json()
         off = await c.post(url, json={"tags": [{"name": "vip", "status": "inactive"}]})
-        unknown = await c.post(f"{members_path(sim)}/{'f' * 32}/tags",
-                               json={"tags": [{"name": "vip", "status": "active"}]})  # fmt: skip
+        unknown = await c.post(
+            f"{members_path(sim)}/{'f' * 32}/tags",
+            json={"tags": [{"name": "vip", "status": "active"}]},
+        )
     assert r.status_code == 204 and r.content == b""
     assert r.headers["content-type"] == "application/json; charset=utf-8"
     assert tags["total_items"] == 1
@@ -483,22 +529,34 @@ async def test_segment_create_duplicate_list_and_tag_search(sim: MailchimpSimula
     assert [x["name"] for x in static["segments"]] == ["segsync: churn", "other"]
     assert static["segments"][0]["member_count"] == 1
     assert search == {
-        "tags": [{"id": s["id"], "name": "segsync: VIP"},
-                 {"id": sim.segment_id(lid, "segsync: churn"), "name": "segsync: churn"}],
+        "tags": [
+            {"id": s["id"], "name": "segsync: VIP"},
+            {"id": sim.segment_id(lid, "segsync: churn"), "name": "segsync: churn"},
+        ],
         "total_items": 2,
-    }  # fmt: skip
+    }
 
 
 async def test_segment_bulk_add_remove_ignores_unknown_emails(sim: MailchimpSimulator) -> None:
     lid = sim.default_list_id()
     async with client(sim) as c:
-        sid = (await c.post(f"/3.0/lists/{lid}/segments",
-                            json={"name": "vip", "static_segment": []})).json()["id"]  # fmt: skip
+        sid = (
+            await c.post(f"/3.0/lists/{lid}/segments", json={"name": "vip", "static_segment": []})
+        ).json()["id"]
         url = f"/3.0/lists/{lid}/segments/{sid}"
-        add = await c.post(url, json={"members_to_add": [email(0), email(1), "USER2@example.com",
-                                                         "stranger@example.com"]})  # fmt: skip
-        both = await c.post(url, json={"members_to_add": [email(0), email(3)],
-                                       "members_to_remove": [email(1), "who@example.com"]})  # fmt: skip
+        add = await c.post(
+            url,
+            json={
+                "members_to_add": [email(0), email(1), "USER2@example.com", "stranger@example.com"]
+            },
+        )
+        both = await c.post(
+            url,
+            json={
+                "members_to_add": [email(0), email(3)],
+                "members_to_remove": [email(1), "who@example.com"],
+            },
+        )
         member = (await c.get(f"{members_path(sim)}/{subscriber_hash(email(3))}")).json()
     body = add.json()
     assert add.status_code == 200
@@ -544,27 +602,103 @@ async def test_segment_members_paging_and_status_inclusion(sim: MailchimpSimulat
     assert len(sim.tag_members(lid, "vip")) == 13
 
 
+async def test_segment_rename_replace_delete_and_permanent_delete(sim: MailchimpSimulator) -> None:
+    lid = sim.default_list_id()
+    sim.seed_members(
+        lid, [{"email": email(0), "tags": ["a", "b"]}, {"email": email(1), "tags": ["a"]}]
+    )
+    a, b = sim.segment_id(lid, "a"), sim.segment_id(lid, "b")
+    seg = f"/3.0/lists/{lid}/segments"
+    async with client(sim) as c:
+        taken = await c.patch(f"{seg}/{a}", json={"name": "b"})
+        renamed = await c.patch(f"{seg}/{a}", json={"name": "gold", "static_segment": [email(1)]})
+        deleted = await c.delete(f"{seg}/{b}")
+        gone = await c.get(f"{seg}/{b}")
+        purged = await c.post(
+            f"{members_path(sim)}/{subscriber_hash(email(1))}/actions/delete-permanent"
+        )
+        missing = await c.get(f"{members_path(sim)}/{subscriber_hash(email(1))}")
+    assert_problem(taken, 400, "Invalid Resource")
+    assert renamed.json()["name"] == "gold" and renamed.json()["member_count"] == 1
+    assert deleted.status_code == 204
+    assert_problem(gone, 404)
+    assert purged.status_code == 204
+    assert_problem(missing, 404)
+    assert sim.tag_members(lid, "gold") == set()
+    member = sim.member(lid, email(0))
+    assert member is not None and member["tags"] == []
+
+
+async def test_tag_changes_move_last_changed_only_when_configured() -> None:
+    for bump in (False, True):
+        wall = WallClock()
+        sim = make(wall_clock=wall, tag_changes_bump_last_changed=bump)
+        lid = sim.create_list("L")
+        sim.seed_members(lid, [{"email": email(0)}])
+        wall.now += 60
+        async with client(sim) as c:
+            await c.post(
+                f"{members_path(sim)}/{subscriber_hash(email(0))}/tags",
+                json={"tags": [{"name": "vip", "status": "active"}]},
+            )
+            r = await c.get(
+                members_path(sim), params={"since_last_changed": "2026-01-01T00:00:30Z"}
+            )
+        assert r.json()["total_items"] == (1 if bump else 0)
+
+
+async def test_patch_changes_email_and_keeps_tags(sim: MailchimpSimulator) -> None:
+    lid = sim.default_list_id()
+    sim.seed_members(lid, [{"email": email(0), "tags": ["vip"]}])
+    async with client(sim) as c:
+        r = await c.patch(
+            f"{members_path(sim)}/{subscriber_hash(email(0))}",
+            json={"email_address": "renamed@example.com", "status": "unsubscribed"},
+        )
+        taken = await c.patch(
+            f"{members_path(sim)}/{subscriber_hash(email(1))}", json={"email_address": email(2)}
+        )
+    assert r.json()["id"] == subscriber_hash("renamed@example.com")
+    assert r.json()["status"] == "unsubscribed"
+    assert sim.tag_members(lid, "vip") == {"renamed@example.com"}
+    assert sim.member(lid, email(0)) is None
+    assert_problem(taken, 400, "Member Exists")
+
+
 # -- e-commerce --------------------------------------------------------------------------------
 
 
 async def test_stores_and_orders_paging(sim: MailchimpSimulator) -> None:
-    ids = sim.seed_orders("shop", [
-        {"id": f"O{i}", "email": email(i % 3), "amount": "10.50", "currency_code": "EUR",
-         "processed_at": f"2026-02-{i + 1:02d}T10:00:00Z"} for i in range(12)
-    ])  # fmt: skip
+    ids = sim.seed_orders(
+        "shop",
+        [
+            {
+                "id": f"O{i}",
+                "email": email(i % 3),
+                "amount": "10.50",
+                "currency_code": "EUR",
+                "processed_at": f"2026-02-{i + 1:02d}T10:00:00Z",
+            }
+            for i in range(12)
+        ],
+    )
     collected: list[dict[str, Any]] = []
     async with client(sim) as c:
         stores = (await c.get("/3.0/ecommerce/stores")).json()
         offset = 0
         while True:
-            page = (await c.get("/3.0/ecommerce/stores/shop/orders",
-                                params={"count": 5, "offset": offset})).json()  # fmt: skip
+            page = (
+                await c.get(
+                    "/3.0/ecommerce/stores/shop/orders", params={"count": 5, "offset": offset}
+                )
+            ).json()
             collected += page["orders"]
             offset += 5
             if offset >= page["total_items"]:
                 break
-        by_customer = await c.get("/3.0/ecommerce/orders",
-                                  params={"customer_id": subscriber_hash(email(0))})  # fmt: skip
+        by_customer = await c.get(
+            "/3.0/ecommerce/orders", params={"customer_id": subscriber_hash(email(0))}
+        )
     assert ids == [f"O{i}" for i in range(12)]
     assert stores["total_items"] == 1
     assert stores["stores"][0]["id"] == "shop"
@@ -584,11 +718,20 @@ async def test_stores_and_orders_paging(sim: MailchimpSimulator) -> None:
 def test_seed_helpers_and_inspection() -> None:
     sim = make()
     lid = sim.create_list("A")
-    hashes = sim.seed_members(lid, [
-        {"email": " Ann@Example.org ", "status": "pending", "merge_fields": {"PHONE": "+491"},
-         "first_name": "Ann", "tags": ["vip", "de"], "avg_open_rate": 0.5},
-        {"email": ""},
-    ])  # fmt: skip
+    hashes = sim.seed_members(
+        lid,
+        [
+            {
+                "email": " Ann@Example.org ",
+                "status": "pending",
+                "merge_fields": {"PHONE": "+491"},
+                "first_name": "Ann",
+                "tags": ["vip", "de"],
+                "avg_open_rate": 0.5,
+            },
+            {"email": ""},
+        ],
+    )
     assert hashes == [subscriber_hash("ann@example.org")]
     ann = sim.member(lid, "ANN@example.org")
     assert ann is not None
@@ -619,12 +762,20 @@ async def test_sandbox_credentials_and_seed_contacts() -> None:
     sim = MailchimpSimulator()
     creds = sim.credentials_for_sandbox()
     assert creds == {"api_key": DEFAULT_API_KEY, "server": "us1"}
-    sim.seed_contacts([
-        {"id": "C1", "email": "a@example.org", "first_name": "A", "last_name": "Z",
-         "email_opt_in": "yes", "birth_date": "1990-04-02"},
-        {"id": "C2", "email": "b@example.org", "first_name": "B", "email_opt_in": "no"},
-        {"id": "C3", "email": "c@example.org", "first_name": "C", "email_opt_in": ""},
-    ])  # fmt: skip
+    sim.seed_contacts(
+        [
+            {
+                "id": "C1",
+                "email": "a@example.org",
+                "first_name": "A",
+                "last_name": "Z",
+                "email_opt_in": "yes",
+                "birth_date": "1990-04-02",
+            },
+            {"id": "C2", "email": "b@example.org", "first_name": "B", "email_opt_in": "no"},
+            {"id": "C3", "email": "c@example.org", "first_name": "C", "email_opt_in": ""},
+        ]
+    )
     lid = sim.default_list_id()
     assert sim.member_emails(lid, "subscribed") == {"a@example.org"}
     assert sim.member_emails(lid, "unsubscribed") == {"b@example.org"}

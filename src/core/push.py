@@ -56,7 +56,23 @@ async def push_sync(
     spec = AudienceSpec(
         sync=report.name, name=report.audience, kind=report.kind, description=sync.description
     )
-    audience = await connector.ensure_audience(spec)
+    try:
+        audience = await connector.ensure_audience(spec)
+    except QuotaError as exc:
+        report.deferred = f"{report.destination}: {exc}"
+    except RetryableError as exc:
+        report.deferred = f"{report.destination}: could not reach the audience: {exc}"
+    except FatalError as exc:
+        report.error = f"{report.destination}: {exc}"
+    if report.deferred or report.error:
+        log.log(
+            logging.WARNING if report.deferred else logging.ERROR,
+            "%s: stopped: %s",
+            report.name,
+            report.deferred or report.error,
+        )
+        report.status = "deferred" if report.deferred else "error"
+        return
     report.audience_id = audience.id
     _remember_audience(store, report, audience)
     if audience.created:
@@ -82,7 +98,10 @@ async def push_sync(
                 results = await _apply(connector, batch, op)
                 report.batches += 1
                 _record(store, report, op, members, results, run_id, failures)
-    except (AuthError, QuotaError) as exc:
+    except QuotaError as exc:
+        report.deferred = f"{report.destination}: {exc}"
+        log.warning("%s: stopped until the quota resets: %s", report.name, exc)
+    except AuthError as exc:
         report.error = f"{report.destination}: {exc}"
         log.error("%s: stopped: %s", report.name, exc)
     report.failures = [
@@ -91,6 +110,8 @@ async def push_sync(
     ]
     if report.error:
         report.status = "error"
+    elif report.deferred:
+        report.status = "deferred"
     elif report.failed:
         report.status = "failed_records"
     else:

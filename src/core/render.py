@@ -97,6 +97,8 @@ def print_report(report: RunReport, console: Console) -> None:
             console.print(f"[red]blocked[/] {s.name}: {s.blocked}")
         if s.error:
             console.print(f"[red]error[/] {s.name}: {s.error}")
+        if s.deferred:
+            console.print(f"[yellow]deferred[/] {s.name}: {s.deferred}")
         for f in s.failures:
             kind = "permanent" if f.permanent else "will retry"
             console.print(f"[yellow]failed[/] {s.name}: {f.count:,} × {f.op}: {f.error} ({kind})")

@@ -99,7 +99,12 @@ class SyncReport(BaseModel):
     batches: int = 0
     blocked: str | None = None
     error: str | None = None
-    status: Literal["planned", "ok", "failed_records", "blocked", "error", "disabled"] = "planned"
+    deferred: str | None = None
+    """Why the sync stopped early without anything being wrong (a platform's daily quota is
+    used up): its remaining changes stay pending for the next run."""
+    status: Literal[
+        "planned", "ok", "failed_records", "blocked", "error", "disabled", "deferred"
+    ] = "planned"
 
 
 class RunReport(BaseModel):
@@ -130,7 +135,7 @@ class RunReport(BaseModel):
             self.status, self.exit_code = "error", 2
         elif any(s.blocked for s in self.syncs):
             self.status, self.exit_code = "blocked", 3
-        elif any(s.failed for s in self.syncs):
+        elif any(s.failed or s.deferred for s in self.syncs):
             self.status, self.exit_code = "failed_records", 1
         else:
             self.status, self.exit_code = "ok", 0

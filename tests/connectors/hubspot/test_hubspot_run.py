@@ -191,3 +191,24 @@ def test_property_keeps_segments_it_does_not_manage(
     project.write()
     _run_until_settled(project)
     assert sim.property_values("segsync_segments")[alice] == "buyers;vip_manual"
+
+
+def test_daily_limit_defers_the_syncs_and_the_next_run_finishes(
+    project: Project, hubspot: tuple[HubSpotSimulator, ServedSimulator]
+) -> None:
+    sim, _ = hubspot
+    sim.daily = 12  # enough for the pull and a little more, then HubSpot says DAILY
+    result = project.cli("run", "--format", "json", env=ENV)
+    assert result.out, result.err
+    report = json.loads(result.out)
+    deferred = [s for s in report["syncs"] if s["status"] == "deferred"]
+    assert result.code == 1, result.err
+    assert deferred and "daily API limit" in deferred[0]["deferred"]
+    assert not [s for s in report["syncs"] if s["status"] == "error"]
+    sim.daily = 250_000  # midnight in the portal's time zone
+    _run_until_settled(project)
+    _check_exact(
+        sim,
+        french={"alice@example.org", "person4@example.org"},
+        buyers={"alice@example.org", "person2@example.org", "person4@example.org"},
+    )

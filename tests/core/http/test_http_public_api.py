@@ -24,6 +24,7 @@ def test_public_names_are_pinned() -> None:
             "OAuth2Auth",
             "OffsetPaginator",
             "Pacer",
+            "PacerChain",
             "Paginator",
             "RefreshTokenGrant",
             "RetryPolicy",

@@ -7,7 +7,7 @@ import itertools
 import pytest
 from http_fakes import FakeClock
 
-from segsync.http import Pacer, credential_key, pacer_for, reset_pacers
+from segsync.http import Pacer, PacerChain, credential_key, pacer_for, reset_pacers
 
 
 def max_in_window(times: list[float], window: float) -> int:
@@ -163,3 +163,23 @@ def test_invalid_arguments() -> None:
         Pacer(1, 0.0)
     with pytest.raises(ValueError):
         Pacer(1, 1.0, 0)
+
+
+async def test_a_chain_holds_every_budget(clock: FakeClock) -> None:
+    """Searches inside an account limit: the tighter budget of the two governs, a 429 pauses
+    both, and rate-limit headers describe (and tighten) only the account-wide one."""
+    search = Pacer(4, 1.0, 1, clock=clock, sleep=clock.sleep, margin=0.0)
+    account = Pacer(100, 10.0, 4, clock=clock, sleep=clock.sleep, margin=0.0)
+    chain = PacerChain(search, account)
+    starts = []
+    for _ in range(12):
+        async with chain.slot():
+            starts.append(clock())
+    assert all(sum(1 for t in starts if s <= t < s + 1.0) <= 4 for s in starts)
+    assert len(account._log) == 12
+    chain.observe(50, 10, 10.0)
+    assert (account.requests, search.requests) == (50, 4)
+    chain.penalise(5.0)
+    before = clock()
+    async with chain.slot():
+        assert clock() - before >= 5.0

@@ -1,0 +1,161 @@
+"""Benchmark: the HubSpot connector against its simulator on loopback, at HubSpot's default limits.
+
+Serves :class:`HubSpotSimulator` (100 requests per rolling 10 s per token, as a Free/Starter
+portal) seeded with N contacts, and drives the real CLI in subprocesses:
+
+1. ``segsync pull`` — every contact through the full pull (100 a page) into the store;
+   records/s, the fraction of the ceiling the rate limit allows (100 requests/10 s × 100 a
+   page = 1,000 contacts/s), and the pull process's peak RSS;
+2. ``segsync run --no-pull --sync bench_list`` — N list memberships (``membership_chunk`` ids
+   a call); records/s against the rate-limit ceiling at that chunk size;
+3. ``segsync run --no-pull --sync bench_prop`` — N contacts' segments property (100 a call, a
+   read and a write each: a ceiling of 500 contacts/s);
+4. both syncs again: the number of write calls HubSpot received (expected 0).
+
+Between phases it waits one rate-limit window, so each phase starts with the budget a
+scheduled run would find. Usage:
+
+    .venv/bin/python benchmarks/hubspot.py [--contacts 100000] [--list-chunk 10000]
+                                           [--skip-property]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from segsync.connectors.hubspot.simulator import HubSpotSimulator
+
+TOKEN = "pat-bench-0000"
+BURST, WINDOW, PAGE = 100, 10.0, 100
+
+CONFIG = """
+[store]
+path = "bench.duckdb"
+
+[attributes]
+first_name = "text"
+
+[connectors.hubspot]
+type = "hubspot"
+base_url = "{base_url}"
+requests_per_10s = {burst}
+deals = false
+membership_chunk = {chunk}
+properties = {{ first_name = "firstname" }}
+
+[segments.everyone]
+where = "email IS NOT NULL"
+
+[syncs.bench_list]
+segment = "everyone"
+destination = "hubspot"
+kind = "list"
+audience = "segsync: bench"
+
+[syncs.bench_prop]
+segment = "everyone"
+destination = "hubspot"
+kind = "property"
+audience = "everyone"
+"""
+
+
+def segsync(folder: Path, *args: str) -> tuple[dict[str, Any], float, int]:
+    """Run the CLI; return its JSON report, the wall seconds and the peak RSS in MiB."""
+    env = {**os.environ, "SEGSYNC_CONNECTORS__HUBSPOT__TOKEN": TOKEN}
+    out, err = folder / "out.json", folder / "err.log"
+    started = time.perf_counter()
+    with out.open("w") as stdout, err.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "segsync", "-c", "segsync.toml", *args, "--format", "json"],
+            cwd=folder, env=env, stdout=stdout, stderr=stderr,
+        )  # fmt: skip
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"segsync {' '.join(args)} exited {code}:\n{err.read_text()[-3000:]}")
+    return json.loads(out.read_text()), wall, usage.ru_maxrss // 1024
+
+
+def writes_since(sim: HubSpotSimulator, mark: int) -> int:
+    reads = ("/search", "/batch/read")
+    return sum(
+        1
+        for r in sim.requests[mark:]
+        if r.method in ("PUT", "PATCH", "DELETE")
+        or (r.method == "POST" and not r.path.endswith(reads))
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--list-chunk", type=int, default=10_000)
+    parser.add_argument("--skip-property", action="store_true")
+    args = parser.parse_args()
+
+    sim = HubSpotSimulator(seed=1, burst=BURST, window=WINDOW, daily=10_000_000)
+    sim.add_credential(TOKEN)
+    sim.seed_contacts(
+        [{"email": f"bench{i}@example.org", "first_name": f"B{i}"} for i in range(args.contacts)]
+    )
+    results: dict[str, Any] = {"contacts": args.contacts, "limits": f"{BURST}/{WINDOW:g}s"}
+    with tempfile.TemporaryDirectory() as tmp, sim.serve() as served:
+        folder = Path(tmp)
+        (folder / "segsync.toml").write_text(
+            CONFIG.format(base_url=served.base_url, burst=BURST, chunk=args.list_chunk)
+        )
+        rate = BURST / WINDOW  # requests per second the limit allows
+
+        report, wall, rss = segsync(folder, "pull")
+        pulled = sum(s["records"] for s in report["sources"] if s["stream"] == "contacts")
+        ceiling = rate * PAGE
+        results["pull"] = {
+            "records": pulled,
+            "seconds": round(wall, 1),
+            "records_per_s": round(pulled / wall),
+            "ceiling_per_s": ceiling,
+            "fraction_of_ceiling": round(pulled / wall / ceiling, 3),
+            "peak_rss_mib": rss,
+            "http": report["http"]["hubspot"],
+        }
+
+        phases = [("list", "bench_list", args.list_chunk, 1)]
+        if not args.skip_property:
+            phases.append(("property", "bench_prop", 100, 2))
+        for label, sync, per_call, calls_each in phases:
+            time.sleep(WINDOW)
+            report, wall, rss = segsync(folder, "run", "--no-pull", "--sync", sync)
+            (done,) = report["syncs"]
+            ceiling = rate * per_call / calls_each
+            results[f"push_{label}"] = {
+                "records": done["adds"],
+                "seconds": round(wall, 1),
+                "records_per_s": round(done["adds"] / wall),
+                "ceiling_per_s": ceiling,
+                "fraction_of_ceiling": round(done["adds"] / wall / ceiling, 3),
+                "peak_rss_mib": rss,
+                "http": report["http"]["hubspot"],
+            }
+
+        time.sleep(WINDOW)
+        mark = len(sim.requests)
+        again: list[str] = []
+        for _, sync, _, _ in phases:
+            report, _, _ = segsync(folder, "run", "--no-pull", "--sync", sync)
+            again += [f"{s['name']}: +{s['adds']}/-{s['removes']}" for s in report["syncs"]]
+        results["second_push"] = {"changes": again, "write_calls": writes_since(sim, mark)}
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -80,8 +80,15 @@ def _retry_hint(response: httpx.Response) -> float | None:
 
 
 def read_limits(response: httpx.Response) -> tuple[int | None, int | None, float | None] | None:
-    """``(limit, remaining, window seconds)`` from the burst headers; None when absent (search
-    answers and most errors carry none)."""
+    """``(limit, remaining, reset_in)`` from the burst headers; None when absent (search
+    answers and most errors carry none).
+
+    HubSpot's window *rolls*: ``Remaining`` is what is left of the last 10 s, and a slot frees
+    up whenever an old request leaves the window — about every ``interval / max`` seconds at a
+    steady pace, not at the end of the interval. So ``remaining`` is reported as valid for one
+    such slot time: ``Remaining: 0`` pauses new starts for ~0.1 s (at 100/10 s), not 10 s,
+    while the pacer's own rolling log keeps this process under the limit.
+    """
     headers = response.headers
     try:
         limit = int(headers["x-hubspot-ratelimit-max"])
@@ -89,4 +96,4 @@ def read_limits(response: httpx.Response) -> tuple[int | None, int | None, float
         interval = int(headers.get("x-hubspot-ratelimit-interval-milliseconds", "10000")) / 1000
     except (KeyError, ValueError):
         return None
-    return limit, remaining, interval
+    return limit, remaining, interval / max(limit, 1)

@@ -99,11 +99,15 @@ class HubSpotConnector(Connector):
         response = await self.http.get(
             "/crm/v3/objects/contacts", params={"limit": 1, "properties": "email"}
         )
-        limits = read_limits(response)
+        headers = response.headers
         detail = f"token accepted by {self.settings.base_url}"
-        if limits is not None and limits[0] is not None:
-            detail += f"; burst limit {limits[0]} requests per {limits[2]:g} s"
-        daily = response.headers.get("x-hubspot-ratelimit-daily-remaining")
+        if "x-hubspot-ratelimit-max" in headers:
+            interval = int(headers.get("x-hubspot-ratelimit-interval-milliseconds", "10000"))
+            detail += (
+                f"; burst limit {headers['x-hubspot-ratelimit-max']} requests per "
+                f"{interval / 1000:g} s"
+            )
+        daily = headers.get("x-hubspot-ratelimit-daily-remaining")
         if daily is not None:
             detail += f", {int(daily):,} left today"
         return CheckResult(ok=True, detail=detail)

@@ -41,6 +41,9 @@ class HubSpotSettings(ConnectorSettings):
     overlap_minutes: float = Field(default=10.0, ge=0)
     """An incremental pull re-reads contacts changed this long before the previous pull began,
     so clock skew between segsync and HubSpot never loses a change."""
+    full_refresh_days: float | None = Field(default=7.0, gt=0)
+    """Read every contact again (a snapshot, which drops contacts deleted in HubSpot) when the
+    last full pull is older than this; None: only on the first pull and ``--full``."""
 
     deals: bool = True
     """Pull won deals as ``order`` events (amount, close date, first associated contact)."""

@@ -8,6 +8,8 @@
   instant); when a whole window shares one timestamp it walks that instant by record id.
 * The next cursor is when this pull began, less ``overlap_minutes``: a contact changed while
   the pull was paging, or under clock skew, is read again next time rather than missed.
+* Search cannot see deletions, so every ``full_refresh_days`` the pull is a full one again
+  (the cursor also records when the last full pull began).
 * **Deals** in ``won_stages`` become ``order`` events: amount, close date, currency, and the
   first associated contact. Read in full each time (a snapshot).
 """
@@ -103,24 +105,34 @@ class ContactReader:
             country=country.upper() if len(country) == 2 and country.isalpha() else None,
         )
 
-    def _next_cursor(self, began: float) -> str:
-        return str(int((began - self.settings.overlap_minutes * 60) * 1000))
+    def _next_cursor(self, began: float, full_at: int) -> str:
+        """``<since ms>/<last full pull ms>``: where the next incremental pull starts (this
+        pull's start less the overlap), and when the last full pull began."""
+        since = int((began - self.settings.overlap_minutes * 60) * 1000)
+        return f"{since}/{full_at}"
+
+    def _parse_cursor(self, cursor: str) -> tuple[int, int]:
+        since, _, full_at = cursor.partition("/")
+        try:
+            return int(since), int(full_at or since)
+        except ValueError:
+            raise FatalError(
+                f"the stored HubSpot cursor {cursor!r} is not '<epoch ms>/<epoch ms>'; run "
+                "`segsync pull --full` to read every contact again"
+            ) from None
 
     async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
         began = self.clock()
-        if cursor is None:
-            async for page in self._full():
-                yield Page(page, cursor=self._next_cursor(began), snapshot=True)
-            return
-        try:
-            since = int(cursor)
-        except ValueError:
-            raise FatalError(
-                f"the stored HubSpot cursor {cursor!r} is not epoch milliseconds; run "
-                "`segsync pull --full` to read every contact again"
-            ) from None
-        async for page in self._changed_since(since):
-            yield Page(page, cursor=self._next_cursor(began))
+        refresh = self.settings.full_refresh_days
+        if cursor is not None:
+            since, full_at = self._parse_cursor(cursor)
+            if refresh is None or began * 1000 - full_at < refresh * 86_400_000:
+                async for page in self._changed_since(since):
+                    yield Page(page, cursor=self._next_cursor(began, full_at))
+                return
+        # first pull, --full, or the periodic full read that notices deleted contacts
+        async for page in self._full():
+            yield Page(page, cursor=self._next_cursor(began, int(began * 1000)), snapshot=True)
 
     async def _full(self) -> AsyncIterator[list[Contact]]:
         params = {"limit": self.settings.page_size, "properties": ",".join(self.properties)}

@@ -110,12 +110,12 @@ def test_incremental_pull_walks_past_the_search_cap(tmp_path: Path) -> None:
         cursor = None
         async for page in c.stream_contacts(None):
             cursor = page.cursor
-        return await all_contacts(c, "0"), cursor
+        return await all_contacts(c, f"0/{sim._now_ms()}"), cursor
 
     changed, cursor = run(make(sim, tmp_path, search_result_cap=400, search_page_size=100), work)
     ids = [x.source_id for x in changed]
     assert len(ids) == len(set(ids)) == 1200, "contacts missed or read twice across restarts"
-    assert cursor is not None and int(cursor) > 0
+    assert cursor is not None and int(cursor.split("/")[0]) > 0
     searches = [r for r in sim.requests if r.path.endswith("/search")]
     assert all(r.status == 200 for r in searches), "a search went past the cap"
 
@@ -130,7 +130,7 @@ def test_incremental_pull_walks_an_instant_shared_by_more_than_a_window(tmp_path
     later = [sim.add_contact(f"later{i}@example.org") for i in range(50)]
     changed = run(
         make(sim, tmp_path, search_result_cap=400, search_page_size=100),
-        lambda c: all_contacts(c, "0"),
+        lambda c: all_contacts(c, f"0/{sim._now_ms()}"),
     )
     got = [x.source_id for x in changed]
     assert sorted(got, key=int) == sorted(ids + later, key=int)
@@ -142,7 +142,7 @@ def test_incremental_pull_reads_only_changes_since_the_cursor(tmp_path: Path) ->
     sim.add_contact("old@example.org")
     cut = sim._now_ms() + 1
     sim.add_contact("new@example.org")
-    changed = run(make(sim, tmp_path), lambda c: all_contacts(c, str(cut)))
+    changed = run(make(sim, tmp_path), lambda c: all_contacts(c, f"{cut}/{cut}"))
     assert [x.email for x in changed] == ["new@example.org"]
 
 
@@ -155,11 +155,41 @@ def test_next_cursor_is_the_pull_start_less_the_overlap(tmp_path: Path) -> None:
         return [p async for p in c.stream_contacts(None)][-1].cursor
 
     cursor = run(make(sim, tmp_path, overlap_minutes=10), work)
-    assert cursor == str((1_700_000_000 - 600) * 1000)
+    assert cursor == f"{(1_700_000_000 - 600) * 1000}/{1_700_000_000 * 1000}"
+
+
+def test_incremental_cursor_keeps_when_the_last_full_pull_was(tmp_path: Path) -> None:
+    sim = sim_with()
+    sim.add_contact("a@example.org")
+    now = sim._now_ms() / 1000
+    full_at = int((now - 86_400) * 1000)  # a day ago
+
+    async def work(c: HubSpotConnector) -> Any:
+        return [p async for p in c.stream_contacts(f"{full_at}/{full_at}")]
+
+    pages = run(make(sim, tmp_path), work)
+    assert pages and not any(p.snapshot for p in pages)
+    assert all(p.cursor and p.cursor.endswith(f"/{full_at}") for p in pages)
+
+
+def test_a_stale_full_pull_makes_this_one_full(tmp_path: Path) -> None:
+    """Search cannot see deletions: a weekly full read (a snapshot) drops deleted contacts."""
+    sim = sim_with()
+    sim.add_contact("a@example.org")
+    long_ago = int((sim._now_ms() / 1000 - 8 * 86_400) * 1000)
+
+    async def work(c: HubSpotConnector) -> Any:
+        return [p async for p in c.stream_contacts(f"{long_ago + 1}/{long_ago}")]
+
+    pages = run(make(sim, tmp_path, full_refresh_days=7), work)
+    assert pages and all(p.snapshot for p in pages)
+    never = run(make(sim_with(), tmp_path, full_refresh_days=None),
+                lambda c: all_contacts(c, f"{long_ago}/{long_ago}"))  # fmt: skip
+    assert never == []
 
 
 def test_bad_cursor_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FatalError, match="not epoch milliseconds"):
+    with pytest.raises(FatalError, match="is not '<epoch ms>/<epoch ms>'"):
         run(make(sim_with(), tmp_path), lambda c: all_contacts(c, "yesterday"))
 
 
@@ -413,3 +443,16 @@ def test_settings_are_checked() -> None:
         HubSpotSettings(token="x", properties={"first_name": "First Name"})
     settings = HubSpotSettings(token=TOKEN)
     assert TOKEN not in repr(settings) + str(settings)
+
+
+def test_rolling_window_headers_pause_for_one_slot_not_the_whole_window() -> None:
+    """HubSpot's 10 s window rolls: at Remaining 0 a slot frees within ~interval/max."""
+    from segsync.connectors.hubspot.api import read_limits
+
+    headers = {
+        "X-HubSpot-RateLimit-Max": "100",
+        "X-HubSpot-RateLimit-Remaining": "0",
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+    }
+    assert read_limits(httpx.Response(200, headers=headers)) == (100, 0, 0.1)
+    assert read_limits(httpx.Response(200)) is None  # search answers carry no burst headers

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from segsync.connector import Connector, ConnectorSettings, Purpose
+from segsync.connector import Connector, ConnectorSettings, Purpose, _is_secret
 from segsync.errors import ConfigError
 from segsync.plugins import Plugins
 from segsync.profile import BUILTIN_COLUMNS, AttributeType
@@ -362,6 +362,12 @@ def _format_error(
     env_name = ENV_PREFIX + "__".join(p.upper() for p in full)
     origin = f" (from environment variable {env_name})" if env_name in os.environ else ""
     if kind == "missing":
+        field = model.model_fields.get(loc[-1]) if len(loc) == 1 else None
+        if field is not None and _is_secret(field.annotation):
+            return (
+                f"{path}: {key}: missing; a secret: set the environment variable {env_name}, "
+                f'or {loc[-1]}_file = "/path/to/file" (keep secrets out of the config file)'
+            )
         return f"{path}: {key}: missing; a value is required{origin}"
     if kind == "extra_forbidden":
         known = _known_keys(model, loc[:-1])

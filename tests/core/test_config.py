@@ -78,8 +78,10 @@ def test_unreadable_secret_file_is_named(tmp_path: Path, plugins: Plugins) -> No
 
 def test_missing_secret_says_which_key_and_env_var(tmp_path: Path, plugins: Plugins) -> None:
     path = write(tmp_path, '[connectors.crm]\ntype = "tokened"\n')
-    with pytest.raises(ConfigError, match=r"connectors\.crm\.api_token: missing"):
+    with pytest.raises(ConfigError, match=r"connectors\.crm\.api_token: missing") as info:
         load_config(path, plugins)
+    assert "SEGSYNC_CONNECTORS__CRM__API_TOKEN" in str(info.value)
+    assert 'api_token_file = "/path/to/file"' in str(info.value)
 
 
 def test_sync_kind_defaults_to_the_only_kind_and_consent_is_unioned(

@@ -191,15 +191,15 @@ class MailchimpWriter:
         else:
             return RecordResult.failure(member.key, "add", SKIPPED_NEW_MEMBER, permanent=True)
         member_hash = subscriber_hash(email)
-        # status_if_new only: an existing member keeps its status (never resubscribed)
-        answer = await self.http.json(
+        # status_if_new only: an existing member keeps its status (never resubscribed);
+        # skip_merge_validation: segsync sends no merge fields, even if the audience
+        # requires some
+        await self.http.json(
             "PUT",
             f"{self.list_path}/members/{member_hash}",
-            params={"skip_merge_validation": "true", "fields": "id,email_address,status"},
+            params={"skip_merge_validation": "true", "fields": "id,status"},
             json={"email_address": email, "status_if_new": status},
         )
-        if isinstance(answer, dict) and answer.get("id"):
-            member_hash = str(answer["id"])
         return member_hash, email
 
     async def create_missing(
@@ -228,12 +228,24 @@ class MailchimpWriter:
 
     async def _bulk_call(self, segment: str, op: Op, emails: list[str]) -> list[_Outcome]:
         key = "members_added" if op == "add" else "members_removed"
-        answer = await self.http.json(
-            "POST",
-            f"{self.list_path}/segments/{quote(segment, safe='')}",
-            params={"fields": f"{key}.id,{key}.email_address,errors"},
-            json={"members_to_add" if op == "add" else "members_to_remove": emails},
-        )
+        try:
+            answer = await self.http.json(
+                "POST",
+                f"{self.list_path}/segments/{quote(segment, safe='')}",
+                params={"fields": f"{key}.id,{key}.email_address,errors"},
+                json={"members_to_add" if op == "add" else "members_to_remove": emails},
+            )
+        except FatalError as exc:
+            if exc.status != 404:
+                raise  # the chunk is bisected to find the email Mailchimp refuses
+            if op == "remove":  # no tag, so no one carries it
+                return [_Outcome("unchanged")] * len(emails)
+            # not a per-email problem (no bisecting): the next run creates the tag again
+            raise RetryableError(
+                f"the tag (segment {segment}) is gone from Mailchimp, deleted since this run "
+                "found it; the next run creates it again",
+                status=404,
+            ) from None
         answer = answer if isinstance(answer, dict) else {}
         changed = {
             str(m.get("id") or subscriber_hash(str(m.get("email_address") or "")))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -97,13 +97,15 @@ def test_full_pull_maps_merge_fields_stats_phone_and_is_a_snapshot(tmp_path: Pat
     (a,) = seed(sim, ["Ann@Example.org"], first_name="Ann", phone="06 12 34 56 78",
                 avg_open_rate=0.42, avg_click_rate=0.1)  # fmt: skip
     seed(sim, ["bob@example.org"])
-    settings = {"merge_fields": {"first_name": "FNAME", "last_name": "LNAME"},
-                "stats": {"open_rate": "avg_open_rate"}}  # fmt: skip
+    values: dict[str, Any] = {
+        "merge_fields": {"first_name": "FNAME", "last_name": "LNAME"},
+        "stats": {"open_rate": "avg_open_rate"},
+    }
 
     async def work(c: MailchimpConnector) -> Any:
         return [page async for page in c.stream_contacts(None)]
 
-    pages = run(make(sim, tmp_path, **settings), work)
+    pages = run(make(sim, tmp_path, **values), work)
     assert pages and all(p.snapshot for p in pages)
     got = {x.email: x for p in pages for x in p.records}
     ann, bob = got["Ann@Example.org"], got["bob@example.org"]
@@ -219,8 +221,8 @@ def test_orders_can_be_switched_off(tmp_path: Path) -> None:
 def push(
     connector: MailchimpConnector,
     name: str,
-    adds: list[Member] | list[str] = (),  # type: ignore[assignment]
-    removes: list[Member] | list[str] = (),  # type: ignore[assignment]
+    adds: Sequence[Member | str] = (),
+    removes: Sequence[Member | str] = (),
 ) -> tuple[AudienceRef, list[RecordResult]]:
     def member(m: Member | str) -> Member:
         return m if isinstance(m, Member) else Member(key=m)
@@ -343,8 +345,10 @@ def test_members_without_their_email_are_looked_up(tmp_path: Path) -> None:
 
 
 def new(email: str, consent: bool | str | None = "absent") -> Member:
-    granted = {} if consent == "absent" else {EM: consent}
-    return Member(key=f"new:{email}", email=email, consent=granted)  # type: ignore[arg-type]
+    granted: dict[Purpose, bool | None] = {}
+    if not isinstance(consent, str):
+        granted[EM] = consent
+    return Member(key=f"new:{email}", email=email, consent=granted)
 
 
 def test_new_members_with_granted_consent_are_subscribed(tmp_path: Path) -> None:
@@ -427,7 +431,9 @@ def test_faults_end_with_exactly_the_desired_tag_members(tmp_path: Path) -> None
     seed(sim, emails)
     sim.set_faults(Faults(error_rate=0.2, drop_rate=0.1, malformed_rate=0.05))
     members = by_email(emails)
-    steps = [(members[i : i + 1000], []) for i in range(0, 3000, 1000)]
+    steps: list[tuple[list[Member], list[Member]]] = [
+        (members[i : i + 1000], []) for i in range(0, 3000, 1000)
+    ]
     steps.append(([], members[2500:]))
 
     async def work(c: MailchimpConnector) -> list[RecordResult]:

@@ -70,6 +70,20 @@ def _traced_errors(answer: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _add_results(adds: list[tuple[str, str]], missing: set[str]) -> list[RecordResult]:
+    """One result per ``(member key, record id)`` added: a permanent failure for an id HubSpot
+    does not have (removing such an id is a success: the person is not there)."""
+    return [
+        RecordResult.failure(
+            key, "add", f"HubSpot has no contact with record id {rid} (deleted or merged)",
+            permanent=True,
+        )
+        if rid in missing
+        else RecordResult.success(key, "add")
+        for key, rid in adds
+    ]  # fmt: skip
+
+
 class HubSpotWriter:
     def __init__(self, settings: HubSpotSettings, http: HttpClient) -> None:
         self.settings = settings
@@ -252,12 +266,7 @@ class HubSpotWriter:
                 },
             )
             missing = {str(i) for i in answer.get("recordIdsMissing") or []}
-            for key, rid in add_part:
-                if rid in missing:
-                    reason = f"HubSpot has no contact with record id {rid} (deleted or merged)"
-                    results.append(RecordResult.failure(key, "add", reason, permanent=True))
-                else:
-                    results.append(RecordResult.success(key, "add"))
+            results += _add_results(add_part, missing)
             results += [RecordResult.success(key, "remove") for key in remove_part]
         return results
 
@@ -266,17 +275,12 @@ class HubSpotWriter:
     ) -> list[RecordResult]:
         wanted: dict[str, bool] = {rid: True for _, rid in adds}
         wanted.update({rid: False for rid in removes})
-        results: list[RecordResult] = []
         missing: set[str] = set()
         for part in chunks(list(wanted), max_count=BATCH_MAX):
             missing |= await self._write_options(audience.id, {rid: wanted[rid] for rid in part})
-        for key, rid in adds:
-            if rid in missing:
-                reason = f"HubSpot has no contact with record id {rid} (deleted or merged)"
-                results.append(RecordResult.failure(key, "add", reason, permanent=True))
-            else:
-                results.append(RecordResult.success(key, "add"))
-        return results + [RecordResult.success(rid, "remove") for rid in removes]
+        return _add_results(adds, missing) + [
+            RecordResult.success(rid, "remove") for rid in removes
+        ]
 
     async def _write_options(self, value: str, wanted: dict[str, bool]) -> set[str]:
         """Set (True) or clear (False) option ``value`` on each contact, writing each changed

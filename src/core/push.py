@@ -20,7 +20,7 @@ from typing import Any, Literal
 from segsync.config import Config
 from segsync.connector import AudienceRef, AudienceSpec, Batch, Connector, Member, RecordResult
 from segsync.errors import AuthError, FatalError, QuotaError, RetryableError
-from segsync.plan import PLAN_TABLE
+from segsync.plan import PLAN_TABLE, plan_sync
 from segsync.profile import CONSENT_COLUMNS
 from segsync.report import FailureSummary, SyncReport
 from segsync.store import Store, utcnow
@@ -74,6 +74,10 @@ async def push_sync(
         report.status = "deferred" if report.deferred else "error"
         return
     report.audience_id = audience.id
+    recreated = _recreated(store, report.name, audience)
+    if recreated:
+        log.warning("%s: %s; sending every member again", report.name, recreated)
+        _replan_afresh(store, config, report)
     _remember_audience(store, report, audience)
     if audience.created:
         log.info(
@@ -116,6 +120,35 @@ async def push_sync(
         report.status = "failed_records"
     else:
         report.status = "ok"
+
+
+def _recreated(store: Store, sync: str, audience: AudienceRef) -> str | None:
+    """Why what segsync delivered to ``sync`` is no longer there, if it is not: the audience
+    was just created although members were delivered (deleted at the platform), or it has
+    another id than the one delivered to (deleted, and one of that name made by hand)."""
+    stored = store.rows("SELECT audience_id FROM audiences WHERE sync = ?", [sync])
+    delivered = store.rows("SELECT count(*) FROM sync_state WHERE sync = ?", [sync])[0][0]
+    if stored and stored[0][0] != audience.id:
+        return (
+            f"{audience.kind} {audience.name!r} is now id {audience.id}, not {stored[0][0]} "
+            "(deleted and made again at the destination?)"
+        )
+    if audience.created and delivered:
+        return (
+            f"{audience.kind} {audience.name!r} had to be created although {delivered:,} "
+            "members were delivered to it (deleted at the destination?)"
+        )
+    return None
+
+
+def _replan_afresh(store: Store, config: Config, report: SyncReport) -> None:
+    """Forget the sync's deliveries and plan it again as if nothing had been delivered."""
+    start_afresh(store, report.name)
+    store.con.execute(f"DELETE FROM {PLAN_TABLE} WHERE sync = ?", [report.name])
+    fresh = plan_sync(store, config, report.name, force=True, fresh=True)
+    report.in_audience_before, report.desired = fresh.in_audience_before, fresh.desired
+    report.adds, report.removes, report.retries = fresh.adds, fresh.removes, fresh.retries
+    report.skipped = fresh.skipped
 
 
 def _remember_audience(store: Store, report: SyncReport, audience: AudienceRef) -> None:

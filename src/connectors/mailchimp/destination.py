@@ -18,7 +18,8 @@
   removal of someone not on the audience is a success.
 * Per-email ``errors`` fail those emails only, permanently; a chunk Mailchimp refuses as a
   whole is bisected to isolate the bad emails; a chunk that keeps failing transiently fails
-  its emails for a later run, and the other chunks still count.
+  its emails for a later run, and the other chunks still count. A tag deleted in Mailchimp
+  mid-run fails the adds for a later run (which creates it again); removals are then done.
 * ``new:<email>`` members (``on_missing = "create"``): with **granted** email-marketing
   consent they are upserted ``subscribed`` (``PUT .../members/{hash}`` with
   ``status_if_new``, which never changes an existing member's status: an unsubscribed member
@@ -268,7 +269,7 @@ class MailchimpWriter:
         return out
 
     async def _bulk(self, segment: str, op: Op, emails: list[str]) -> dict[str, _Outcome]:
-        """Tag (or untag) every email, by chunks sent concurrently; the outcome by hash."""
+        """Tag (or untag) every email, by chunks sent concurrently; the outcome by email."""
         parts = list(chunks(emails, max_count=BULK_MAX))
 
         async def send(part: list[str]) -> list[_Outcome]:
@@ -283,7 +284,7 @@ class MailchimpWriter:
             if isinstance(result, ConnectorError):
                 result = [_Outcome("retry", str(result))] * len(part)
             for email, outcome in zip(part, result, strict=True):
-                out[subscriber_hash(email)] = outcome
+                out[email] = outcome
         return out
 
     async def apply(self, batch: Batch) -> list[RecordResult]:
@@ -312,8 +313,8 @@ class MailchimpWriter:
         outcomes: dict[tuple[Op, str], _Outcome] = {}
         for op in ("add", "remove"):
             wanted = list(dict.fromkeys(h for _, o, h, _ in targets if o == op and h in emails))
-            bulk = await self._bulk(segment, op, [emails[h] for h in wanted])
-            outcomes.update({(op, h): outcome for h, outcome in bulk.items()})
+            bulk = await self._bulk(segment, op, list(dict.fromkeys(emails[h] for h in wanted)))
+            outcomes.update({(op, h): bulk[emails[h]] for h in wanted})
 
         # adds Mailchimp neither tagged nor refused, and refused removes: on the audience?
         check = list(dict.fromkeys(

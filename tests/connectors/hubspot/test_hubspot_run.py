@@ -212,3 +212,24 @@ def test_daily_limit_defers_the_syncs_and_the_next_run_finishes(
         french={"alice@example.org", "person4@example.org"},
         buyers={"alice@example.org", "person2@example.org", "person4@example.org"},
     )
+
+
+def test_a_list_deleted_in_hubspot_is_made_again_in_full(
+    project: Project, hubspot: tuple[HubSpotSimulator, ServedSimulator]
+) -> None:
+    """A marketer deletes the list segsync fills: the next run makes it again with everyone,
+    not just with the people who joined since."""
+    sim, _ = hubspot
+    _run_until_settled(project)
+    del sim.lists[sim.list_id("segsync: French") or ""]
+    result = project.cli("run", "--format", "json", env=ENV)
+    assert result.code == 0, result.err
+    assert "sending every member again" in result.err
+    sync = next(s for s in json.loads(result.out)["syncs"] if s["name"] == "french_hs")
+    assert sync["adds"] == 2 and sync["in_audience_before"] == 0
+    _check_exact(
+        sim,
+        french={"alice@example.org", "person4@example.org"},
+        buyers={"alice@example.org", "person2@example.org", "person4@example.org"},
+    )
+    _run_until_settled(project, runs=1)

@@ -333,6 +333,25 @@ def test_adds_not_on_the_audience_fail_and_retagging_succeeds(tmp_path: Path) ->
     assert sim.tag_members(sim.default_list_id(), "T") == {"a@example.org", "b@example.org"}
 
 
+def test_tag_deleted_mid_run_fails_adds_for_a_later_run(tmp_path: Path) -> None:
+    sim = sim_with()
+    a, b = by_email(["a@example.org", "b@example.org"])
+    seed(sim, ["a@example.org", "b@example.org"])
+
+    async def work(c: MailchimpConnector) -> list[RecordResult]:
+        audience = await c.ensure_audience(AudienceSpec("s", "Gone", "tag"))
+        del sim.segments[sim.default_list_id()][int(audience.id)]  # a marketer deletes it
+        return await c.apply_batch(Batch(audience, [a], [b]))
+
+    results = run(make(sim, tmp_path), work)
+    by_key = {(r.key, r.op): r for r in results}
+    added, removed = by_key[(a.key, "add")], by_key[(b.key, "remove")]
+    assert not added.ok and not added.permanent and "gone from Mailchimp" in (added.error or "")
+    assert removed.ok
+    bulk = [r for r in sim.requests if r.method == "POST" and "/segments/" in r.path]
+    assert len(bulk) == 2, "a deleted tag is not a reason to bisect"
+
+
 def test_members_without_their_email_are_looked_up(tmp_path: Path) -> None:
     """A profile whose email changed since the pull, or a removal whose profile is gone."""
     sim = sim_with()

@@ -80,6 +80,9 @@ def serve_sandbox(
                 "credentials": sim.credentials_for_sandbox(),
                 "contacts": len(audience),
             }
+            extra = getattr(sim, "sandbox_settings", dict)()
+            if extra:
+                line["settings"] = extra
             announced.append(line)
             out.write(json.dumps(line) + "\n")
             out.flush()

@@ -12,8 +12,8 @@ Mailchimp's answers mean), :mod:`.source` (reading), :mod:`.destination` (writin
 Mailchimp has no request-rate quota but allows **10 simultaneous connections** per account
 (more answer 429). The pacer caps requests in flight at ``concurrency`` (shared by every
 instance using the key), and both the pull and the push use that many connections: pages are
-fetched concurrently (yielded in order), and a push batch of up to ``500 × concurrency``
-changes is sent as concurrent 500-email bulk calls.
+fetched concurrently (yielded in order), and a push batch of up to ``500 × concurrency × 4``
+changes is sent as 500-email bulk calls, ``concurrency`` at a time.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ from .source import MemberReader
 
 __all__ = ["MailchimpConnector"]
 
+BATCH_WINDOWS = 4
+"""Windows of concurrent bulk calls per batch: fewer, larger batches keep more calls in flight."""
 TIMEOUT = 120.0
 """Seconds before a request times out (Mailchimp's own limit; bulk calls can be slow)."""
 
@@ -85,8 +87,10 @@ class MailchimpConnector(Connector):
         return ("contacts", "events") if self.settings.orders else ("contacts",)
 
     def batch_limit(self, kind: str) -> int:
-        """``500 × concurrency``: a batch goes out as concurrent 500-email bulk calls."""
-        return BULK_MAX * self.settings.concurrency
+        """``500 × concurrency × 4``: a batch goes out as 500-email bulk calls, ``concurrency``
+        in flight at a time (a sliding window within the batch; between batches the pipeline
+        drains, so a batch is several windows' worth)."""
+        return BULK_MAX * self.settings.concurrency * BATCH_WINDOWS
 
     def http_stats(self) -> dict[str, Any]:
         return self.http.stats.as_dict()

@@ -289,6 +289,10 @@ class MailchimpSimulator(Simulator):
         key = next(iter(self._credentials))
         return {"api_key": key, "server": _key_dc(key) or "us1"}
 
+    def sandbox_settings(self) -> dict[str, str]:
+        """The audience the sandbox seeded: ``{"list_id"}``."""
+        return {"list_id": self.default_list_id()}
+
     @staticmethod
     def _presented_key(request: Request) -> str | None:
         """The key or token a request carries: None when absent, "" when unreadable."""

@@ -78,12 +78,15 @@ async def offset_pages(
     *,
     count: int,
     window: int,
+    speculate: bool = False,
 ) -> AsyncIterator[dict[str, Any]]:
     """Every page of an ``offset``/``count`` collection, in order.
 
-    The first page (offset 0) tells ``total_items``; the remaining offsets are then fetched
-    up to ``window`` at a time, concurrently, and yielded in order — at most ``window``
-    pages are held at once. A total that grows while paging is followed.
+    The first answer tells ``total_items``; with ``speculate`` the first ``window`` offsets are
+    requested at once, before it is known (pages past the end come back empty, which is cheap,
+    and a large pull saves a round trip), else the first page goes alone. Then the window
+    slides: a new offset is requested as each page is yielded, so ``window`` requests stay in
+    flight and at most ``window`` pages are held. A total that grows while paging is followed.
     """
 
     async def fetch(offset: int) -> dict[str, Any]:
@@ -92,25 +95,28 @@ async def offset_pages(
             raise FatalError(f"GET {path}: expected a JSON object, got {type(answer).__name__}")
         return answer
 
-    first = await fetch(0)
-    yield first
-    total, next_offset = _total(first), count
-    pending: collections.deque[asyncio.Task[dict[str, Any]]] = collections.deque()
+    pending: collections.deque[tuple[int, asyncio.Task[dict[str, Any]]]] = collections.deque()
+    total: int | None = None  # unknown until the first answer
+    next_offset = 0
     try:
         while True:
-            while len(pending) < window and next_offset < total:
-                pending.append(asyncio.ensure_future(fetch(next_offset)))
+            while len(pending) < window and (total is None or next_offset < total):
+                pending.append((next_offset, asyncio.ensure_future(fetch(next_offset))))
                 next_offset += count
+                if total is None and (not speculate or len(pending) >= window):
+                    break
             if not pending:
                 return
-            answer = await pending.popleft()
-            total = max(total, _total(answer))
-            yield answer
+            offset, task = pending.popleft()
+            answer = await task
+            total = max(total or 0, _total(answer))
+            if offset == 0 or offset < total:
+                yield answer
     finally:
-        for task in pending:
+        for _, task in pending:
             task.cancel()
         if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
 
 
 class MemberReader:
@@ -169,7 +175,8 @@ class MemberReader:
         next_cursor = self._next_cursor(began)
         async for answer in offset_pages(self.http, self.members_path, params,
                                          count=self.settings.page_size,
-                                         window=self.settings.concurrency):  # fmt: skip
+                                         window=self.settings.concurrency,
+                                         speculate=True):  # fmt: skip
             members = [m for m in answer.get("members") or [] if isinstance(m, dict)]
             yield Page([self.contact(m) for m in members], cursor=next_cursor, snapshot=snapshot)
 

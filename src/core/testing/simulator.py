@@ -318,6 +318,11 @@ class Simulator:
             return {"token": secret}
         raise LookupError(f"{self.name} simulator has no credentials")
 
+    def sandbox_settings(self) -> dict[str, str]:
+        """Connector settings besides the credentials that a config needs to reach what the
+        sandbox seeded (e.g. Mailchimp's ``list_id``); ``segsync sandbox`` prints them."""
+        return {}
+
     # -- running it --------------------------------------------------------------------------
 
     @property

@@ -21,12 +21,12 @@ class TestMailchimpConformance(ConnectorConformance):
     credential = "conformance0secret0key000000000000-us1"
 
     def settings(self, credential: str) -> dict[str, Any]:
-        # concurrency 2 keeps the many-batches test small (batch_limit = 500 × concurrency)
+        # concurrency 1 keeps the many-batches test small (batch_limit = 500 × concurrency × 4)
         return {
             "api_key": credential,
             "base_url": "http://us1.api.mailchimp.test/3.0",
             "list_id": LIST_ID,
-            "concurrency": 2,
+            "concurrency": 1,
         }
 
     def make_platform(self, tmp_path: Path) -> Platform:

@@ -80,7 +80,7 @@ def serve_sandbox(
                 "credentials": sim.credentials_for_sandbox(),
                 "contacts": len(audience),
             }
-            extra = getattr(sim, "sandbox_settings", dict)()
+            extra: dict[str, str] = getattr(sim, "sandbox_settings", dict)()
             if extra:
                 line["settings"] = extra
             announced.append(line)

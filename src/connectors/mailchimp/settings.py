@@ -51,6 +51,9 @@ class MailchimpSettings(ConnectorSettings):
     overlap_minutes: float = Field(default=10.0, ge=0)
     """An incremental pull re-reads members changed this long before the previous pull began,
     so clock skew between segsync and Mailchimp never loses a change."""
+    full_refresh_days: float | None = Field(default=7.0, gt=0)
+    """Read every member again (a snapshot, which drops archived members) when the last full
+    pull is older than this; None: only on the first pull and ``--full``."""
 
     merge_fields: dict[str, str] = Field(default_factory=dict)
     """Profile attribute ← merge tag, e.g. ``{first_name = "FNAME"}``. Only attributes

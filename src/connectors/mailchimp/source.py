@@ -2,9 +2,10 @@
 
 * **Full pull** (no cursor): ``GET /lists/{id}/members`` — every status but archived — a
   snapshot: a member no longer on the audience is gone from the store too.
-* **Incremental pull** (cursor = an ISO 8601 time): the same with ``since_last_changed``.
-  Members archived since then are not listed (Mailchimp hides archived members unless asked
-  for them); the next full pull drops them.
+* **Incremental pull** (cursor = ``<since>/<last full pull>``, ISO 8601 times): the same with
+  ``since_last_changed``. Members archived since then are not listed (Mailchimp hides archived
+  members unless asked for them), so once the last full pull is older than
+  ``full_refresh_days`` the pull is a full one again, which drops them.
 * The next cursor is when this pull began, less ``overlap_minutes``: a member changed while the
   pull was paging, or under clock skew, is read again next time rather than missed.
 * Pages are read ``concurrency`` at a time: the first page (offset 0) gives ``total_items``,
@@ -155,24 +156,37 @@ class MemberReader:
             country=country.upper() if len(country) == 2 and country.isalpha() else None,
         )
 
-    def _next_cursor(self, began: float) -> str:
+    def _next_cursor(self, began: float, full_at: str) -> str:
+        """``<since>/<last full pull>`` (ISO 8601 times): where the next incremental pull
+        starts (this pull's start less the overlap), and when the last full pull began."""
         moment = began - self.settings.overlap_minutes * 60
-        return format_time(dt.datetime.fromtimestamp(moment, tz=dt.UTC))
+        return f"{format_time(dt.datetime.fromtimestamp(moment, tz=dt.UTC))}/{full_at}"
+
+    def _parse_cursor(self, cursor: str) -> tuple[dt.datetime, dt.datetime]:
+        since_text, _, full_text = cursor.partition("/")
+        since, full_at = parse_time(since_text), parse_time(full_text or since_text)
+        if since is None or full_at is None:
+            raise FatalError(
+                f"the stored Mailchimp cursor {cursor!r} is not '<ISO 8601 time>/<ISO 8601 "
+                "time>'; run `segsync pull --full` to read every member again"
+            )
+        return since, full_at
 
     async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
         began = self.clock()
         fields = [f"members.{f}" for f in _MEMBER_FIELDS] + ["total_items"]
         params: dict[str, Any] = {"fields": ",".join(fields)}
+        full_at = format_time(dt.datetime.fromtimestamp(began, tz=dt.UTC))
+        snapshot = True
         if cursor is not None:
-            since = parse_time(cursor)
-            if since is None:
-                raise FatalError(
-                    f"the stored Mailchimp cursor {cursor!r} is not an ISO 8601 time; run "
-                    "`segsync pull --full` to read every member again"
-                )
-            params["since_last_changed"] = format_time(since)
-        snapshot = cursor is None
-        next_cursor = self._next_cursor(began)
+            since, last_full = self._parse_cursor(cursor)
+            refresh = self.settings.full_refresh_days
+            age_days = (began - last_full.timestamp()) / 86_400
+            if refresh is None or age_days < refresh:
+                params["since_last_changed"] = format_time(since)
+                full_at, snapshot = format_time(last_full), False
+            # else: the periodic full read, a snapshot that drops archived members
+        next_cursor = self._next_cursor(began, full_at)
         async for answer in offset_pages(self.http, self.members_path, params,
                                          count=self.settings.page_size,
                                          window=self.settings.concurrency,

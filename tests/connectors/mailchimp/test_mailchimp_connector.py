@@ -139,7 +139,8 @@ def test_incremental_pull_asks_for_changes_since_the_cursor(tmp_path: Path) -> N
     seed(sim, ["new@example.org"], last_changed="2026-02-01T00:00:00+00:00")
 
     async def work(c: MailchimpConnector) -> Any:
-        return [page async for page in c.stream_contacts("2026-01-01T00:00:00Z")]
+        recent_full = dt.datetime.now(dt.UTC).isoformat()
+        return [page async for page in c.stream_contacts(f"2026-01-01T00:00:00Z/{recent_full}")]
 
     pages = run(make(sim, tmp_path), work)
     assert [x.email for p in pages for x in p.records] == ["new@example.org"]
@@ -156,11 +157,29 @@ def test_next_cursor_is_the_pull_start_less_the_overlap(tmp_path: Path) -> None:
         c.reader.clock = lambda: 1_767_225_600.0  # 2026-01-01T00:00:00Z
         return [p async for p in c.stream_contacts(None)][-1].cursor
 
-    assert run(make(sim, tmp_path, overlap_minutes=10), work) == "2025-12-31T23:50:00+00:00"
+    cursor = run(make(sim, tmp_path, overlap_minutes=10), work)
+    assert cursor == "2025-12-31T23:50:00+00:00/2026-01-01T00:00:00+00:00"
+
+
+def test_a_stale_full_pull_makes_this_one_full(tmp_path: Path) -> None:
+    """Incremental pulls cannot see archived members: a weekly full read (a snapshot) can."""
+    sim = sim_with()
+    seed(sim, ["a@example.org"], last_changed="2025-06-01T00:00:00+00:00")
+    week_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(days=8)).isoformat()
+
+    async def work(c: MailchimpConnector) -> Any:
+        return [p async for p in c.stream_contacts(f"{week_ago}/{week_ago}")]
+
+    pages = run(make(sim, tmp_path, full_refresh_days=7), work)
+    assert pages and all(p.snapshot for p in pages)
+    assert [x.email for p in pages for x in p.records] == ["a@example.org"]
+    never = run(make(sim, tmp_path, full_refresh_days=None), work)
+    assert not any(p.snapshot for p in never)
+    assert [x.email for p in never for x in p.records] == []
 
 
 def test_bad_cursor_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FatalError, match="not an ISO 8601 time"):
+    with pytest.raises(FatalError, match="is not '<ISO 8601 time>/<ISO 8601 time>'"):
         run(make(sim_with(), tmp_path), lambda c: all_contacts(c, "yesterday"))
 
 

@@ -336,6 +336,14 @@ class Connector:
         """Yield pages of events since ``cursor`` (all of them when None)."""
         raise NotImplementedError(f"{self.name} does not provide events")
 
+    @classmethod
+    def create_requires(cls, settings: ConnectorSettings, kind: str) -> frozenset[Purpose]:
+        """Consent purposes a profile must have granted before ``on_missing = "create"`` may
+        create it on the platform (e.g. Mailchimp adds people as subscribed, so only with
+        email-marketing consent). Profiles without them are counted as unmatched, never sent.
+        Default: none."""
+        return frozenset()
+
     def batch_limit(self, kind: str) -> int:
         """The most changes one ``apply_batch`` for an audience of ``kind`` may receive: by
         default ``capabilities.max_batch_size``. Override when kinds (or settings) differ, e.g.

@@ -46,9 +46,16 @@ def _address_sql(config: Config, sync: SyncConfig) -> str:
         f"WHERE i.profile_key = p.profile_key AND i.instance = {instance})"
     )
     if sync.on_missing == "create":
-        # no record there yet: the connector creates it from the email ("new:<email>")
+        # no record there yet: the connector creates it from the email ("new:<email>"), if
+        # the profile has granted what creating someone there requires (else: unmatched)
         prefix = exp.Literal.string(NEW_MEMBER_PREFIX).sql(dialect="duckdb")
-        return f"coalesce({record_id}, {prefix} || p.email)"
+        dest = config.connectors[sync.destination]
+        needed = dest.cls.create_requires(dest.settings, config.sync_kind(sync))
+        granted = " AND ".join(f"p.{CONSENT_COLUMNS[need]} IS TRUE" for need in sorted(needed))
+        new = f"{prefix} || p.email"
+        if granted:
+            new = f"CASE WHEN {granted} THEN {new} END"
+        return f"coalesce({record_id}, {new})"
     return record_id
 
 

@@ -33,6 +33,7 @@ from segsync.connector import (
     Contact,
     Event,
     Page,
+    Purpose,
     RecordResult,
 )
 from segsync.errors import FatalError
@@ -85,6 +86,15 @@ class MailchimpConnector(Connector):
 
     def source_streams(self) -> tuple[str, ...]:
         return ("contacts", "events") if self.settings.orders else ("contacts",)
+
+    @classmethod
+    def create_requires(cls, settings: ConnectorSettings, kind: str) -> frozenset[Purpose]:
+        """With ``new_members = "skip"`` only profiles with granted email-marketing consent
+        are created (as subscribed); the others are counted as unmatched."""
+        assert isinstance(settings, MailchimpSettings)
+        if settings.new_members == "skip":
+            return frozenset({Purpose.EMAIL_MARKETING})
+        return frozenset()
 
     def batch_limit(self, kind: str) -> int:
         """``500 × concurrency × 4``: a batch goes out as 500-email bulk calls, ``concurrency``

@@ -254,7 +254,8 @@ def check() -> None:
 
 @app.command()
 def plugins(fmt: FormatOpt = Format.text) -> None:
-    """List loaded plugins: origin, version, connectors and their capabilities, hooks."""
+    """List loaded plugins: origin, version, connectors and their capabilities, trait kinds,
+    hooks."""
     with _errors():
         loaded = _plugins()
     rows: list[dict[str, Any]] = []
@@ -275,6 +276,7 @@ def plugins(fmt: FormatOpt = Format.text) -> None:
                 "origin": info.origin,
                 "connectors": connectors,
                 "simulators": info.simulators,
+                "trait_kinds": info.trait_kinds,
                 "hooks": info.hooks,
             }
         )

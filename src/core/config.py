@@ -27,6 +27,7 @@ from segsync.connector import Connector, ConnectorSettings, Purpose, _is_secret
 from segsync.errors import ConfigError
 from segsync.plugins import Plugins
 from segsync.profile import BUILTIN_COLUMNS, AttributeType
+from segsync.traits import TraitSpec, build_trait
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
@@ -103,6 +104,7 @@ class SegsyncSettings(BaseSettings):
     resolve: ResolveConfig = Field(default_factory=ResolveConfig)
     attributes: dict[str, AttributeType] = Field(default_factory=dict)
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    traits: dict[str, dict[str, Any]] = Field(default_factory=dict)
     segments: dict[str, SegmentConfig] = Field(default_factory=dict)
     syncs: dict[str, SyncConfig] = Field(default_factory=dict)
 
@@ -138,6 +140,8 @@ class Config:
     connectors: dict[str, ConnectorInstance]
     plugins: Plugins
     columns: dict[str, AttributeType] = field(default_factory=dict)
+    """Every column a segment condition may use: built-ins, attributes and trait columns."""
+    traits: dict[str, TraitSpec] = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:
@@ -215,8 +219,14 @@ def load_config(path: Path, plugins: Plugins) -> Config:
     problems: list[str] = []
     connectors = _validate_connectors(path, settings, plugins, problems)
     columns = _profile_columns(path, settings, problems)
+    traits = _validate_traits(path, settings, plugins, columns, problems)
     config = Config(
-        path=path, settings=settings, connectors=connectors, plugins=plugins, columns=columns
+        path=path,
+        settings=settings,
+        connectors=connectors,
+        plugins=plugins,
+        columns=columns,
+        traits=traits,
     )
     _validate_segments(config, problems)
     _validate_syncs(config, problems)
@@ -284,6 +294,73 @@ def _profile_columns(
         else:
             columns[name] = type_
     return columns
+
+
+def _validate_traits(
+    path: Path,
+    settings: SegsyncSettings,
+    plugins: Plugins,
+    columns: dict[str, AttributeType],
+    problems: list[str],
+) -> dict[str, TraitSpec]:
+    """Validate each ``[traits.NAME]`` with its kind's settings; add the trait columns to
+    ``columns`` (refusing any that clash with a profile column or another trait's)."""
+    out: dict[str, TraitSpec] = {}
+    profile_columns = dict(columns)
+    added: dict[str, str] = {}  # column -> trait that adds it
+    known = sorted(plugins.trait_kinds)
+    for name, raw in settings.traits.items():
+        key = f"traits.{name}"
+        if not NAME_RE.match(name):
+            problems.append(f"{path}: {key}: expected {_NAME_HINT}, found {name!r}")
+            continue
+        if not isinstance(raw, dict):
+            problems.append(f"{path}: {key}: expected a table, found {_show(raw)}")
+            continue
+        values = dict(raw)
+        kind_name = values.pop("kind", None)
+        if kind_name is None:
+            problems.append(
+                f"{path}: {key}.kind: missing; expected one of the registered trait kinds: "
+                f"{', '.join(known) or '(none)'}"
+            )
+            continue
+        if kind_name not in plugins.trait_kinds:
+            problems.append(
+                f"{path}: {key}.kind: unknown trait kind {kind_name!r}"
+                f"{_suggest(str(kind_name), known)}; registered: {', '.join(known) or '(none)'}"
+            )
+            continue
+        kind = plugins.trait_kinds[kind_name]
+        try:
+            spec = build_trait(name, kind, values)
+        except ValidationError as exc:
+            problems.extend(
+                _format_error(path, err, kind.Settings, prefix=("traits", name))
+                for err in clean_errors(exc)
+            )
+            continue
+        clash = False
+        for column, type_ in spec.columns().items():
+            if column in profile_columns:
+                what = "a built-in profile column" if column in BUILTIN_COLUMNS else "an attribute"
+                problems.append(
+                    f"{path}: {key}: the trait's column {column!r} is already {what}; "
+                    f"choose another trait name"
+                )
+                clash = True
+            elif column in added:
+                problems.append(
+                    f"{path}: {key}: the trait's column {column!r} is also a column of trait "
+                    f"{added[column]!r}; choose another trait name"
+                )
+                clash = True
+            else:
+                added[column] = name
+                columns[column] = type_
+        if not clash:
+            out[name] = spec
+    return out
 
 
 def _validate_segments(config: Config, problems: list[str]) -> None:

@@ -8,6 +8,7 @@ Register hooks (called once, when plugins are loaded):
 * :func:`register_connectors` — add connector classes.
 * :func:`register_simulators` — add simulators of platform APIs (tests, ``segsync sandbox``).
 * :func:`register_commands` — add CLI commands.
+* :func:`register_trait_kinds` — add kinds of computed trait (``[traits.NAME] kind = ...``).
 
 Observer hooks (called as things happen; return values are ignored):
 
@@ -17,7 +18,7 @@ Observer hooks (called as things happen; return values are ignored):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from segsync.connector import Connector
     from segsync.report import RunReport
     from segsync.testing.simulator import Simulator
+    from segsync.traits import TraitKind
 
 __all__ = [
     "hookimpl",
@@ -34,6 +36,7 @@ __all__ = [
     "register_commands",
     "register_connectors",
     "register_simulators",
+    "register_trait_kinds",
     "run_finished",
 ]
 
@@ -67,6 +70,18 @@ def register_commands(app: typer.Typer) -> None:
 
     Called once, before the command line is parsed. Use ``@app.command()`` as with any Typer app.
     Command names must not shadow built-in ones.
+    """
+
+
+@hookspec
+def register_trait_kinds(register: Callable[[type[TraitKind[Any]]], None]) -> None:
+    """Register kinds of computed trait.
+
+    Called once per plugin when plugins are loaded. Call ``register(KindClass)`` once per kind;
+    ``KindClass`` subclasses :class:`segsync.traits.TraitKind` with a unique ``name`` (what
+    ``kind = "..."`` says in ``[traits.NAME]``) and a ``Settings`` model subclassing
+    :class:`segsync.traits.TraitSettings`. The built-in kinds (``aggregate``, ``recency``,
+    ``rfm``) are registered the same way, by the plugin ``segsync.traits``.
     """
 
 

@@ -26,9 +26,11 @@ import pluggy
 from segsync import hookspecs
 from segsync.connector import Capabilities, Connector, ConnectorSettings
 from segsync.errors import PluginError
+from segsync.traits.base import TraitKind, TraitSettings
 
 __all__ = [
     "ALLOWLIST_ENV",
+    "BUILTIN_TRAITS",
     "ENTRY_POINT_GROUP",
     "PluginInfo",
     "Plugins",
@@ -38,8 +40,11 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "segsync"
+BUILTIN_TRAITS = "segsync.traits"
+"""The plugin name under which the built-in trait kinds are registered."""
 ALLOWLIST_ENV = "SEGSYNC_PLUGINS"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_TRAIT_KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 @dataclass
@@ -52,6 +57,7 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     connectors: list[str] = field(default_factory=list)
     simulators: list[str] = field(default_factory=list)
+    trait_kinds: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -62,6 +68,7 @@ class Plugins:
     info: dict[str, PluginInfo] = field(default_factory=dict)
     connectors: dict[str, type[Connector]] = field(default_factory=dict)
     simulators: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    trait_kinds: dict[str, type[TraitKind[Any]]] = field(default_factory=dict)
 
     def connector(self, type_name: str) -> type[Connector]:
         return self.connectors[type_name]
@@ -121,6 +128,11 @@ def load_plugins(
         return _cache[key]
     pm = get_plugin_manager()
     plugins = Plugins(pm=pm)
+    from segsync._version import __version__
+    from segsync.traits import builtin
+
+    # core, not subject to the allowlist: configs rely on the built-in trait kinds
+    _register(plugins, BUILTIN_TRAITS, builtin, f"built-in {builtin.__name__}", __version__)
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         if allow is not None and ep.name not in allow:
             continue
@@ -141,6 +153,9 @@ def load_plugins(
     )
     plugins.call_register(
         "register_simulators", lambda name: {"register": _simulator_registrar(plugins, name)}
+    )
+    plugins.call_register(
+        "register_trait_kinds", lambda name: {"register": _trait_kind_registrar(plugins, name)}
     )
     _cache[key] = plugins
     return plugins
@@ -189,6 +204,35 @@ def _simulator_registrar(
             )
         plugins.simulators[connector_type] = factory
         plugins.info[plugin_name].simulators.append(connector_type)
+
+    return register
+
+
+def _trait_kind_registrar(
+    plugins: Plugins, plugin_name: str
+) -> Callable[[type[TraitKind[Any]]], None]:
+    def register(cls: type[TraitKind[Any]]) -> None:
+        where = f"plugin {plugin_name!r}"
+        if not (isinstance(cls, type) and issubclass(cls, TraitKind)):
+            raise PluginError(f"{where} registered {cls!r}, which is not a segsync TraitKind class")
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not _TRAIT_KIND_RE.match(name):
+            raise PluginError(
+                f"{where}: trait kind {cls.__name__} needs a `name` of lower-case letters, "
+                f"digits or '_' (found {name!r})"
+            )
+        settings = getattr(cls, "Settings", None)
+        if not (isinstance(settings, type) and issubclass(settings, TraitSettings)):
+            raise PluginError(f"{where}: {cls.__name__}.Settings must subclass TraitSettings")
+        if name in plugins.trait_kinds:
+            other = next(
+                (n for n, i in plugins.info.items() if name in i.trait_kinds), "another plugin"
+            )
+            raise PluginError(
+                f"trait kind {name!r} is registered twice: by {other!r} and by {plugin_name!r}"
+            )
+        plugins.trait_kinds[name] = cls
+        plugins.info[plugin_name].trait_kinds.append(name)
 
     return register
 

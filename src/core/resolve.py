@@ -8,7 +8,8 @@ Within a profile, each attribute takes the most recently updated non-empty value
 by instance and source id, so results are deterministic). Consent per purpose takes the most
 recent explicit answer; at equal recency a denial wins over a grant. Every platform-side id is
 kept in ``profile_identifiers``. Events are attached by contact id, else by email; events of type
-``order`` are summarised into the built-in order columns.
+``order`` are summarised into the built-in order columns, and every attached event is kept with
+its profile in ``profile_events`` for computed traits (:mod:`segsync.traits`).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def resolve_profiles(store: Store, config: Config) -> ResolveResult:
         )
         con.execute(
             """CREATE OR REPLACE TEMP TABLE _event_profiles AS
-            SELECT e.type, e.occurred_at, e.value,
+            SELECT e.event_id, e.type, e.occurred_at, e.value, e.properties,
                    coalesce(i.profile_key, m.profile_key) AS profile_key
             FROM events e
             LEFT JOIN profile_identifiers i
@@ -115,6 +116,13 @@ def resolve_profiles(store: Store, config: Config) -> ResolveResult:
                    {"".join(f', p."{name}"' for name in config.attributes)}
             FROM people p LEFT JOIN orders o USING (profile_key)
             ORDER BY p.profile_key"""
+        )
+        con.execute(
+            """CREATE OR REPLACE TABLE profile_events AS
+            SELECT profile_key, event_id, type, occurred_at, value::DECIMAL(18,4) AS value,
+                   properties
+            FROM _event_profiles WHERE profile_key IS NOT NULL
+            ORDER BY profile_key, type, occurred_at, event_id"""
         )
         records = int(store.scalar("SELECT count(*) FROM _records"))
         profiles = int(store.scalar("SELECT count(*) FROM profiles"))

@@ -1,4 +1,5 @@
-"""One run, end to end: pull → load → resolve → segments → plan → push → record → report.
+"""One run, end to end: pull → load → resolve → traits → segments → plan → push → record →
+report.
 
 :func:`execute` is what ``segsync run`` and ``segsync plan`` call; :func:`run` is the
 synchronous entry point for orchestrators (``segsync.run(...)``).
@@ -29,6 +30,7 @@ from segsync.report import ProfileSummary, RunReport, SegmentSummary
 from segsync.resolve import resolve_profiles
 from segsync.segments import compute_segments, persist_segments
 from segsync.store import Store, utcnow
+from segsync.traits import compute_traits
 
 __all__ = ["execute", "load", "new_run_id", "open_connectors", "run"]
 
@@ -154,6 +156,7 @@ async def _execute(
             clear_staging(staging)
         resolved = resolve_profiles(store, config)
         report.profiles = ProfileSummary(**vars(resolved))
+        compute_traits(store, config, as_of=report.started_at)
         segments = compute_segments(store, config)
         total = max(resolved.profiles, 1)
         report.segments = [

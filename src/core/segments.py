@@ -16,6 +16,7 @@ from sqlglot import exp
 from segsync.config import NAME_RE, Config, SegmentConfig
 from segsync.errors import ConfigError
 from segsync.store import Store, utcnow
+from segsync.traits import SEGMENT_PROFILES_VIEW
 from segsync.where import compile_where
 
 __all__ = ["SegmentResult", "check_segments", "compute_segments", "persist_segments"]
@@ -85,7 +86,8 @@ def _members_of(names: list[str]) -> exp.Select:
 
 
 def segment_query(name: str, segment: SegmentConfig, config: Config) -> exp.Select:
-    """``SELECT 'name', profile_key FROM profiles WHERE …`` for one segment."""
+    """``SELECT 'name', profile_key FROM segment_profiles WHERE …`` for one segment
+    (``segment_profiles``: profiles with their computed traits)."""
     conditions: list[exp.Expression] = []
     if segment.where is not None:
         location = f"{config.path}: segments.{name}.where"
@@ -98,7 +100,9 @@ def segment_query(name: str, segment: SegmentConfig, config: Config) -> exp.Sele
         conditions.append(
             exp.not_(exp.column("profile_key").isin(query=_members_of(segment.exclude)))
         )
-    query = exp.select(exp.Literal.string(name), exp.column("profile_key")).from_("profiles")
+    query = exp.select(exp.Literal.string(name), exp.column("profile_key")).from_(
+        SEGMENT_PROFILES_VIEW
+    )
     if conditions:
         query = query.where(exp.and_(*conditions))
     return query

@@ -9,6 +9,9 @@ damaged. Tables:
 ``cursors``             where each source stream resumes
 ``profiles``            resolved people (rebuilt by every run; columns follow ``[attributes]``)
 ``profile_identifiers`` every platform-side id of every profile
+``profile_events``      events attached to a profile (rebuilt by every run; times UTC)
+``profile_traits``      computed trait values per profile (rebuilt by every run, ``[traits]``)
+``segment_profiles``    view: ``profiles`` joined with ``profile_traits``; segments read it
 ``segment_members``     segment membership as of the last run
 ``segment_history``     size, entered and left per segment per run
 ``audiences``           the destination audience each sync pushes to
@@ -72,6 +75,15 @@ _MIGRATIONS: list[list[str]] = [
             run_id VARCHAR NOT NULL, command VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL,
             finished_at TIMESTAMP, status VARCHAR NOT NULL, exit_code INTEGER,
             pid INTEGER, host VARCHAR, version VARCHAR, report JSON)""",
+    ],
+    # 2: computed traits — events with their profile, trait values, what segments read
+    [
+        """CREATE TABLE profile_events (
+            profile_key VARCHAR NOT NULL, event_id VARCHAR NOT NULL, type VARCHAR NOT NULL,
+            occurred_at TIMESTAMP NOT NULL, value DECIMAL(18,4), properties JSON)""",
+        """CREATE TABLE profile_traits (profile_key VARCHAR NOT NULL)""",
+        """CREATE VIEW segment_profiles AS
+            SELECT * FROM profiles LEFT JOIN profile_traits USING (profile_key)""",
     ],
 ]
 

@@ -61,6 +61,7 @@ def test_every_hook_is_documented_in_the_plugin_guide() -> None:
         "register_connectors",
         "register_simulators",
         "register_commands",
+        "register_trait_kinds",
         "run_finished",
     }
     for name in names:

@@ -28,6 +28,9 @@ def test_new_store_is_migrated_to_the_current_version(tmp_path: Path) -> None:
         "sync_state",
         "failures",
         "runs",
+        "profile_events",
+        "profile_traits",
+        "segment_profiles",
     }
     assert expected <= tables
     with Store.open(path) as store:  # opening again is a no-op
@@ -44,6 +47,21 @@ def test_store_written_by_newer_segsync_is_refused_untouched(tmp_path: Path) -> 
     with pytest.raises(StoreError, match=r"newer segsync .*schema version 7"):
         Store.open(path)
     assert path.read_bytes() == before
+
+
+def test_a_version_1_store_is_migrated_to_version_2(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    Store.open(path).close()
+    con = duckdb.connect(str(path))
+    con.execute("DROP VIEW segment_profiles")
+    con.execute("DROP TABLE profile_traits")
+    con.execute("DROP TABLE profile_events")
+    con.execute("UPDATE segsync_meta SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.rows("SELECT count(*) FROM segment_profiles") == [(0,)]
+        assert store.rows("SELECT count(*) FROM profile_events") == [(0,)]
 
 
 def test_not_a_store(tmp_path: Path) -> None:

@@ -1,0 +1,284 @@
+"""Benchmark: computed traits and segments over 1,000,000 profiles and 10,000,000 events.
+
+1. **generate** (a subprocess): a store with N profiles and M events, made by DuckDB itself from
+   seeded hashes (deterministic, no Python loop): events of types order (60 %), cart (30 %) and
+   visit (10 %) over two years, with a channel property; profiles with a country and the
+   order summary columns resolve would have computed.
+2. **first run** (a subprocess): every trait and segment computed and persisted (the "previous
+   run").
+3. 1 % more events arrive (a day's worth).
+4. **recompute** (a subprocess, measured): traits, segments, and the diff against the previous
+   run (entered/left) — wall time and peak RSS; then the same generated trait and segment SQL
+   run by DuckDB on its own, for the ratio of segsync's time (which also computes the diff)
+   to DuckDB's.
+
+Targets on this 2-core machine: recompute < 15 s, peak memory < 2 GB. Usage:
+
+    .venv/bin/python benchmarks/segments.py [--profiles 1000000] [--events 10000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+CONFIG = """
+[store]
+path = "bench.duckdb"
+
+[attributes]
+country = "text"
+
+[connectors.none]
+type = "files"
+output_dir = "out"
+
+{traits}
+
+{segments}
+"""
+
+AS_OF = "2026-11-25T00:00:00Z"
+
+
+def trait_config() -> str:
+    """20 traits: windows over three event types, recency, and RFM."""
+    parts = []
+    for event in ("order", "cart", "visit"):
+        for within in ("30d", "90d", "365d"):
+            parts.append(
+                f'[traits.{event}_count_{within}]\nkind = "aggregate"\nevent = "{event}"\n'
+                f'function = "count"\nwithin = "{within}"\nas_of = "{AS_OF}"\n'
+            )
+        parts.append(
+            f'[traits.days_since_{event}]\nkind = "recency"\nevent = "{event}"\nas_of = "{AS_OF}"\n'
+        )
+    for within in ("30d", "90d", "365d"):
+        parts.append(
+            f'[traits.spend_{within}]\nkind = "aggregate"\nevent = "order"\nfunction = "sum"\n'
+            f'within = "{within}"\nas_of = "{AS_OF}"\n'
+        )
+    parts.append(
+        '[traits.avg_order_365d]\nkind = "aggregate"\nevent = "order"\nfunction = "avg"\n'
+        f'within = "365d"\nas_of = "{AS_OF}"\n'
+    )
+    parts.append(
+        '[traits.web_orders_90d]\nkind = "aggregate"\nevent = "order"\nfunction = "count"\n'
+        f'within = "90d"\nwhere = {{ channel = "web" }}\nas_of = "{AS_OF}"\n'
+    )
+    parts.append(
+        '[traits.max_order_365d]\nkind = "aggregate"\nevent = "order"\nfunction = "max"\n'
+        f'within = "365d"\nas_of = "{AS_OF}"\n'
+    )
+    parts.append(
+        '[traits.last_order_value]\nkind = "aggregate"\nevent = "order"\nfunction = "last"\n'
+        f'as_of = "{AS_OF}"\n'
+    )
+    parts.append(f'[traits.rfm]\nkind = "rfm"\nevent = "order"\nas_of = "{AS_OF}"\n')
+    return "\n".join(parts)
+
+
+SEGMENTS = """
+[segments.champions]
+where = "rfm = 'champions'"
+[segments.at_risk]
+where = "rfm IN ('at_risk', 'cannot_lose')"
+[segments.cart_abandoners]
+where = "cart_count_30d >= 3 AND order_count_30d = 0"
+[segments.big_spenders_90d]
+where = "spend_90d > 500"
+[segments.lapsed]
+where = "days_since_order > 180"
+[segments.engaged_visitors]
+where = "visit_count_30d >= 2"
+[segments.french_web_buyers]
+where = "country = 'FR' AND web_orders_90d > 0"
+[segments.win_back]
+include = ["lapsed"]
+exclude = ["champions"]
+"""
+
+
+def generate(folder: Path, profiles: int, events: int) -> None:
+    """The store, made by DuckDB from hashes of row numbers (deterministic)."""
+    import duckdb
+
+    from segsync.store import Store
+
+    with Store.open(folder / "bench.duckdb"):
+        pass  # schema and migrations
+    con = duckdb.connect(str(folder / "bench.duckdb"))
+    span = 2 * 365 * 86_400
+    con.execute(
+        f"""CREATE OR REPLACE TABLE profile_events AS
+        SELECT printf('p%07d', hash(i, 1) % {profiles}) AS profile_key,
+               'e' || i AS event_id,
+               CASE WHEN hash(i, 2) % 10 < 6 THEN 'order'
+                    WHEN hash(i, 2) % 10 < 9 THEN 'cart' ELSE 'visit' END AS type,
+               TIMESTAMP '2024-11-25' + to_seconds((hash(i, 3) % {span})::BIGINT) AS occurred_at,
+               ((hash(i, 4) % 50000) / 100)::DECIMAL(18,4) AS value,
+               json_object('channel', CASE WHEN hash(i, 5) % 3 = 0 THEN 'store' ELSE 'web' END)
+                   AS properties
+        FROM range({events}) t(i)"""
+    )
+    refresh_profiles(con, profiles)
+    con.close()
+
+
+def refresh_profiles(con: Any, profiles: int) -> None:
+    con.execute(
+        f"""CREATE OR REPLACE TABLE profiles AS
+        WITH o AS (SELECT profile_key, count(*) AS orders_count,
+                          sum(value)::DECIMAL(18,4) AS revenue,
+                          min(occurred_at) AS first_order_at, max(occurred_at) AS last_order_at
+                   FROM profile_events WHERE type = 'order' GROUP BY profile_key)
+        SELECT printf('p%07d', i) AS profile_key, printf('p%07d@example.org', i) AS email,
+               NULL::VARCHAR AS phone, 'example.org' AS email_domain, 1::BIGINT AS source_count,
+               TIMESTAMP '2026-11-01' AS updated_at,
+               hash(i, 7) % 4 <> 0 AS consent_email_marketing,
+               hash(i, 8) % 3 = 0 AS consent_ad_user_data,
+               hash(i, 8) % 3 = 0 AS consent_ad_personalization,
+               coalesce(o.orders_count, 0)::BIGINT AS orders_count,
+               coalesce(o.revenue, 0)::DECIMAL(18,4) AS revenue,
+               o.first_order_at, o.last_order_at,
+               ['FR', 'DE', 'ES', 'IT', 'GB'][(hash(i, 9) % 5)::BIGINT + 1] AS country
+        FROM range({profiles}) t(i)
+        LEFT JOIN o ON o.profile_key = printf('p%07d', i)
+        ORDER BY profile_key"""
+    )
+
+
+def more_events(folder: Path, profiles: int, events: int) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(folder / "bench.duckdb"))
+    extra = events // 100
+    con.execute(
+        f"""INSERT INTO profile_events
+        SELECT printf('p%07d', hash(i, 11) % {profiles}), 'n' || i,
+               CASE WHEN hash(i, 12) % 10 < 6 THEN 'order' ELSE 'cart' END,
+               TIMESTAMP '2026-11-24' + to_seconds((hash(i, 13) % 86400)::BIGINT),
+               ((hash(i, 14) % 50000) / 100)::DECIMAL(18,4), json_object('channel', 'web')
+        FROM range({extra}) t(i)"""
+    )
+    refresh_profiles(con, profiles)
+    con.close()
+
+
+def compute(folder: Path, persist: bool) -> dict[str, Any]:
+    """Traits + segments + diff as a run does them; then the same SQL by DuckDB alone."""
+    from segsync.runner import load
+    from segsync.segments import compute_segments, persist_segments, segment_query
+    from segsync.store import Store
+    from segsync.traits import compute_traits, traits_query
+
+    config = load(folder / "segsync.toml")
+    run_at = dt.datetime(2026, 11, 25)
+    out: dict[str, Any] = {"traits": len(config.traits), "segments": len(config.segments)}
+    with Store.open(config.store_path) as store:
+        started = time.perf_counter()
+        compute_traits(store, config, as_of=run_at)
+        traits_done = time.perf_counter()
+        results = compute_segments(store, config)
+        done = time.perf_counter()
+        if persist:
+            persist_segments(store, results, "bench")
+        out["traits_seconds"] = round(traits_done - started, 2)
+        out["segments_and_diff_seconds"] = round(done - traits_done, 2)
+        out["segsync_seconds"] = round(done - started, 2)
+        out["sizes"] = {r.name: [r.size, r.entered, r.left] for r in results.values()}
+        # the generated SQL, run by DuckDB on its own
+        sql = [
+            "CREATE OR REPLACE TEMP TABLE _raw_traits AS "
+            + traits_query(config.traits, run_at).sql(dialect="duckdb")
+        ]
+        sql.append("CREATE OR REPLACE TEMP TABLE _raw_members (segment VARCHAR, key VARCHAR)")
+        sql += [
+            "INSERT INTO _raw_members " + segment_query(name, segment, config).sql(dialect="duckdb")
+            for name, segment in config.segments.items()
+        ]
+        started = time.perf_counter()
+        for statement in sql:
+            store.con.execute(statement)
+        out["duckdb_seconds"] = round(time.perf_counter() - started, 2)
+    return out
+
+
+def phase(folder: Path, name: str, args: argparse.Namespace) -> tuple[Any, float, int]:
+    """Run one phase in a subprocess; its JSON result, wall seconds and peak RSS (MiB)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--phase", name, "--folder", str(folder),
+         "--profiles", str(args.profiles), "--events", str(args.events)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    text = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"phase {name} failed")
+    return json.loads(text or "null"), time.perf_counter() - started, usage.ru_maxrss // 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--phase", choices=["generate", "first", "more", "recompute"])
+    parser.add_argument("--folder", type=Path)
+    args = parser.parse_args()
+    if args.phase:
+        folder = args.folder
+        if args.phase == "generate":
+            generate(folder, args.profiles, args.events)
+            print("null")
+        elif args.phase == "more":
+            more_events(folder, args.profiles, args.events)
+            print("null")
+        else:
+            print(json.dumps(compute(folder, persist=args.phase == "first")))
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "segsync.toml").write_text(
+            CONFIG.format(traits=trait_config(), segments=SEGMENTS)
+        )
+        _, gen_wall, gen_rss = phase(folder, "generate", args)
+        first, first_wall, first_rss = phase(folder, "first", args)
+        phase(folder, "more", args)
+        again, wall, rss = phase(folder, "recompute", args)
+        ratio = again["segsync_seconds"] / max(again["duckdb_seconds"], 1e-9)
+        print(
+            json.dumps(
+                {
+                    "profiles": args.profiles,
+                    "events": args.events,
+                    "generate": {"seconds": round(gen_wall, 1), "peak_rss_mib": gen_rss},
+                    "first_run": {
+                        **first,
+                        "process_seconds": round(first_wall, 1),
+                        "peak_rss_mib": first_rss,
+                    },
+                    "recompute": {
+                        **again,
+                        "process_seconds": round(wall, 1),
+                        "peak_rss_mib": rss,
+                    },
+                    "segsync_to_duckdb_ratio": round(ratio, 2),
+                },
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

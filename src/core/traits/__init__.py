@@ -1,0 +1,98 @@
+"""Computed traits: profile columns computed from events, usable in segment conditions.
+
+``[traits.NAME]`` tables in ``segsync.toml`` each name a ``kind`` registered through the
+``register_trait_kinds`` hook (built-ins: ``aggregate``, ``recency``, ``rfm``; see their
+modules). After profiles are resolved, :func:`compute_traits` materialises every trait into
+``profile_traits`` (one row per profile) and (re)creates the view ``segment_profiles`` =
+``profiles`` joined with ``profile_traits``, which segments select from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from .base import (
+    EventSettings,
+    TraitContext,
+    TraitKind,
+    TraitSettings,
+    TraitSpec,
+    WindowSettings,
+)
+
+if TYPE_CHECKING:
+    from segsync.config import Config
+    from segsync.store import Store
+
+__all__ = [
+    "SEGMENT_PROFILES_VIEW",
+    "TRAITS_TABLE",
+    "EventSettings",
+    "TraitContext",
+    "TraitKind",
+    "TraitSettings",
+    "TraitSpec",
+    "WindowSettings",
+    "build_trait",
+    "compute_traits",
+    "traits_query",
+]
+
+TRAITS_TABLE = "profile_traits"
+SEGMENT_PROFILES_VIEW = "segment_profiles"
+_DIALECT = "duckdb"
+
+
+def build_trait(name: str, kind: type[TraitKind[Any]], values: Mapping[str, Any]) -> TraitSpec:
+    """Validate ``values`` (the trait's table without ``kind``) with the kind's ``Settings``.
+
+    Raises :class:`pydantic.ValidationError`.
+    """
+    settings = kind.Settings(**values)
+    return TraitSpec(name=name, kind=kind.name, trait=kind(name, settings))
+
+
+def traits_query(traits: Mapping[str, TraitSpec], run_at: dt.datetime) -> exp.Select:
+    """``SELECT p.profile_key, t0."x", t1."y_r", … FROM profiles p LEFT JOIN (…) t0 …``."""
+    query = exp.select(exp.column("profile_key", table="p")).from_(
+        exp.alias_(exp.to_table("profiles"), "p", table=True)
+    )
+    for i, spec in enumerate(traits.values()):
+        alias = f"t{i}"
+        sub = spec.trait.query(spec.context(run_at, _DIALECT))
+        query = query.select(
+            *(exp.column(c, table=alias, quoted=True) for c in spec.columns()), append=True
+        ).join(
+            sub.subquery(alias),
+            on=exp.EQ(
+                this=exp.column("profile_key", table=alias),
+                expression=exp.column("profile_key", table="p"),
+            ),
+            join_type="left",
+        )
+    return query
+
+
+def compute_traits(store: Store, config: Config, *, as_of: dt.datetime | None = None) -> int:
+    """Materialise ``profile_traits`` and the ``segment_profiles`` view; return the number
+    of traits. ``as_of`` is the run's time (naive or aware; default now), used by traits that
+    set none."""
+    from segsync.store import utcnow
+    from segsync.values import to_utc
+
+    run_at = to_utc(as_of) if as_of is not None else utcnow()
+    query = traits_query(config.traits, run_at)
+    with store.transaction() as con:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {TRAITS_TABLE} AS "
+            + query.order_by(exp.column("profile_key", table="p")).sql(dialect=_DIALECT)
+        )
+        con.execute(
+            f"CREATE OR REPLACE VIEW {SEGMENT_PROFILES_VIEW} AS "
+            f"SELECT * FROM profiles LEFT JOIN {TRAITS_TABLE} USING (profile_key)"
+        )
+    return len(config.traits)

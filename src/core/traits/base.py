@@ -1,0 +1,289 @@
+"""The trait-kind contract and the pieces every event-based kind shares.
+
+A *trait kind* is a class registered through the ``register_trait_kinds`` hook. A configured
+trait (``[traits.NAME]`` with ``kind = "..."``) is one instance of it: the kind's ``Settings``
+model validates the table's other keys, :meth:`TraitKind.columns` names the profile columns it
+adds, and :meth:`TraitKind.query` returns a sqlglot ``SELECT profile_key, <columns>`` over the
+store's ``profiles`` and ``profile_events`` tables, with one row per profile.
+
+Times are naive UTC, as the store keeps them. Every event-based kind reads only events before
+``as_of`` (the run's start unless the trait sets ``as_of``); a window narrows that further
+(see :class:`WindowSettings`).
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from sqlglot import exp
+
+from segsync.profile import ATTRIBUTE_SQL_TYPES, AttributeType
+
+__all__ = [
+    "EVENTS_TABLE",
+    "PROFILES_TABLE",
+    "EventSettings",
+    "TraitContext",
+    "TraitKind",
+    "TraitSettings",
+    "TraitSpec",
+    "UtcTime",
+    "WindowSettings",
+    "check_property_name",
+    "event_conditions",
+    "output",
+    "per_profile",
+    "property_value",
+    "sql_type",
+    "timestamp_literal",
+]
+
+PROFILES_TABLE = "profiles"
+EVENTS_TABLE = "profile_events"
+_PROPERTY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_PROPERTY_HINT = "a property name of letters, digits and '_', not starting with a digit"
+_DURATION_RE = re.compile(r"^([1-9][0-9]{0,5})([hdw])$")
+_DURATION_UNITS = {
+    "h": dt.timedelta(hours=1),
+    "d": dt.timedelta(days=1),
+    "w": dt.timedelta(weeks=1),
+}
+
+
+def _to_utc(value: Any) -> Any:
+    """TOML dates and date-times and ISO 8601 text → naive UTC; a date is its midnight UTC."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(
+                "expected an ISO date or date-time such as 2026-01-31 or 2026-01-31T09:00:00Z"
+            ) from None
+    else:
+        raise ValueError(
+            "expected an ISO date or date-time such as 2026-01-31 or 2026-01-31T09:00:00Z"
+        )
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment
+
+
+UtcTime = Annotated[dt.datetime, BeforeValidator(_to_utc)]
+"""A moment as the store keeps it: naive UTC. Offsets are converted; a date is midnight UTC."""
+
+
+class TraitSettings(BaseModel):
+    """Base of every kind's ``Settings``: unknown keys are refused; ``as_of`` for all kinds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: UtcTime | None = None
+    """The moment the trait is computed as of (default: the run's start), UTC."""
+
+
+def check_property_name(name: str) -> str:
+    if not _PROPERTY_RE.match(name):
+        raise ValueError(f"expected {_PROPERTY_HINT}")
+    return name
+
+
+class EventSettings(TraitSettings):
+    """Which events a trait reads: one type, optionally filtered on properties."""
+
+    event: str = Field(min_length=1)
+    """The event type, e.g. ``"order"``."""
+    where: dict[str, str | bool | int | float] = Field(default_factory=dict)
+    """Property equality filters, all of which must hold: ``{channel = "web", gift = true}``."""
+
+    @field_validator("where")
+    @classmethod
+    def _where_keys(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key in v:
+            if not _PROPERTY_RE.match(key):
+                raise ValueError(f"expected {_PROPERTY_HINT} as each key, found {key!r}")
+        return v
+
+
+class WindowSettings(EventSettings):
+    """A time window: ``within`` before ``as_of``, or ``since``/``until`` dates.
+
+    The window is half-open, ``[start, end)``: ``within = "30d"`` is
+    ``[as_of − 30×24 h, as_of)`` — an event exactly 30 days before ``as_of`` is in, one at
+    ``as_of`` itself is out. ``since``/``until`` give ``[since, until)``; ``until`` defaults to
+    ``as_of``; with neither key the window is every event before ``as_of``.
+    """
+
+    since: UtcTime | None = None
+    until: UtcTime | None = None
+    within: str | None = None
+
+    @field_validator("until")
+    @classmethod
+    def _after_since(cls, v: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
+        since = info.data.get("since")
+        if v is not None and since is not None and v <= since:
+            raise ValueError(f"expected a moment after since ({since.isoformat()})")
+        return v
+
+    @field_validator("within")
+    @classmethod
+    def _duration(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        if not _DURATION_RE.match(v):
+            raise ValueError('expected a duration such as "30d", "12h" or "2w"')
+        if info.data.get("since") is not None or info.data.get("until") is not None:
+            raise ValueError("expected either 'within' or 'since'/'until', not both")
+        return v
+
+    def bounds(self, as_of: dt.datetime) -> tuple[dt.datetime | None, dt.datetime]:
+        """The window ``[start, end)``; ``start`` is None when unbounded."""
+        end = self.until or as_of
+        if self.within is not None:
+            match = _DURATION_RE.match(self.within)
+            assert match is not None
+            return end - int(match.group(1)) * _DURATION_UNITS[match.group(2)], end
+        return self.since, end
+
+
+@dataclass(frozen=True)
+class TraitContext:
+    """What a kind's query may depend on besides its settings."""
+
+    as_of: dt.datetime
+    """Naive UTC: the trait's ``as_of`` if set, else the run's start."""
+    dialect: str = "duckdb"
+
+
+S = TypeVar("S", bound=TraitSettings)
+
+
+class TraitKind(abc.ABC, Generic[S]):
+    """A kind of computed trait. Subclasses set ``name`` and ``Settings`` and implement
+    :meth:`columns` and :meth:`query`; :meth:`check` may add cross-key problems."""
+
+    name: ClassVar[str]
+    Settings: ClassVar[type[TraitSettings]]
+
+    def __init__(self, trait: str, settings: S) -> None:
+        self.trait = trait
+        """The trait's name, ``NAME`` in ``[traits.NAME]``."""
+        self.settings = settings
+
+    @abc.abstractmethod
+    def columns(self) -> dict[str, AttributeType]:
+        """The profile columns this trait adds, name → type, in order."""
+
+    @abc.abstractmethod
+    def query(self, ctx: TraitContext) -> exp.Select:
+        """``SELECT profile_key, <columns>`` with exactly one row per profile in ``profiles``
+        (profiles without events get the kind's empty value)."""
+
+
+@dataclass(frozen=True)
+class TraitSpec:
+    """A configured trait: its name, kind name and kind instance (holding the settings)."""
+
+    name: str
+    kind: str
+    trait: TraitKind[Any]
+
+    @property
+    def settings(self) -> TraitSettings:
+        return self.trait.settings  # type: ignore[no-any-return]
+
+    def columns(self) -> dict[str, AttributeType]:
+        return self.trait.columns()
+
+    def context(self, run_at: dt.datetime, dialect: str = "duckdb") -> TraitContext:
+        return TraitContext(as_of=self.settings.as_of or run_at, dialect=dialect)
+
+
+# -- SQL helpers ----------------------------------------------------------------------------
+
+
+def sql_type(type_: AttributeType) -> exp.DataType:
+    return exp.DataType.build(ATTRIBUTE_SQL_TYPES[type_], dialect="duckdb")
+
+
+def timestamp_literal(moment: dt.datetime) -> exp.Expr:
+    """``CAST('2026-01-31T09:00:00' AS TIMESTAMP)`` for a naive UTC moment."""
+    return exp.cast(exp.Literal.string(moment.isoformat()), exp.DataType.Type.TIMESTAMP)
+
+
+def property_text(name: str) -> exp.Expr:
+    """``properties ->> '$.name'``: the property as text (NULL when absent)."""
+    check_property_name(name)
+    return exp.JSONExtractScalar(
+        this=exp.column("properties"),
+        expression=exp.JSONPath(expressions=[exp.JSONPathRoot(), exp.JSONPathKey(this=name)]),
+    )
+
+
+def property_value(name: str) -> exp.Expr:
+    """A numeric property as DOUBLE (NULL when absent or not a number)."""
+    return exp.TryCast(this=property_text(name), to=exp.DataType.build("DOUBLE"))
+
+
+def _property_equals(name: str, value: str | bool | int | float) -> exp.Expr:
+    if isinstance(value, bool):
+        return exp.EQ(
+            this=property_text(name), expression=exp.Literal.string("true" if value else "false")
+        )
+    if isinstance(value, int | float):
+        return exp.EQ(this=property_value(name), expression=exp.Literal.number(repr(value)))
+    return exp.EQ(this=property_text(name), expression=exp.Literal.string(value))
+
+
+def event_conditions(
+    settings: EventSettings, ctx: TraitContext, *, start: dt.datetime | None = None
+) -> exp.Expr:
+    """The WHERE condition selecting a trait's events from ``profile_events``.
+
+    Events of the type, matching every property filter, in ``[start, end)`` where ``end`` is
+    the window's end for windowed settings and ``as_of`` otherwise.
+    """
+    end = ctx.as_of
+    if isinstance(settings, WindowSettings):
+        start, end = settings.bounds(ctx.as_of)
+    conditions: list[exp.Expr] = [
+        exp.EQ(this=exp.column("type"), expression=exp.Literal.string(settings.event)),
+        exp.LT(this=exp.column("occurred_at"), expression=timestamp_literal(end)),
+    ]
+    if start is not None:
+        conditions.append(
+            exp.GTE(this=exp.column("occurred_at"), expression=timestamp_literal(start))
+        )
+    conditions.extend(_property_equals(k, v) for k, v in settings.where.items())
+    return exp.and_(*conditions)
+
+
+def per_profile(events: exp.Select, *columns: exp.Expr) -> exp.Select:
+    """``SELECT p.profile_key, <columns> FROM profiles p LEFT JOIN (<events>) a ON …``: one
+    row per profile; ``columns`` read the per-profile summary ``events`` as ``a.*``."""
+    return (
+        exp.select(exp.column("profile_key", table="p"), *columns)
+        .from_(exp.alias_(exp.to_table(PROFILES_TABLE), "p", table=True))
+        .join(
+            events.subquery("a"),
+            on=exp.EQ(
+                this=exp.column("profile_key", table="a"),
+                expression=exp.column("profile_key", table="p"),
+            ),
+            join_type="left",
+        )
+    )
+
+
+def output(value: exp.Expr, name: str, type_: AttributeType) -> exp.Expr:
+    """``CAST(value AS <type>) AS "name"``."""
+    return exp.alias_(exp.cast(value, sql_type(type_)), name, quoted=True)

@@ -1,0 +1,54 @@
+"""Every examples/*/segsync.toml runs on (a small copy of) the demo data, its segments are not
+all empty, and a second run applies zero changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from segsync.cli import app
+from segsync.plugins import reset_plugins
+from segsync.synth import generate
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted(p.parent.name for p in (REPO / "examples").glob("*/segsync.toml"))
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("examples")
+    generate(root / "demo" / "data", seed=42, contacts=600, orders=4000)
+    return root
+
+
+def cli(config: Path, *args: str) -> tuple[int, str, str]:
+    reset_plugins()
+    result = CliRunner().invoke(app, ["-c", str(config), *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_there_is_an_example_per_method() -> None:
+    assert len(EXAMPLES) >= 7, EXAMPLES
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_runs_on_the_demo_data(demo_data: Path, name: str) -> None:
+    folder = demo_data / "examples" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "examples" / name / "segsync.toml", folder / "segsync.toml")
+    config = folder / "segsync.toml"
+    code, out, err = cli(config, "run", "--format", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    sizes = {s["name"]: s["size"] for s in report["segments"]}
+    assert any(sizes.values()), f"every segment of {name} is empty: {sizes}"
+    assert report["syncs"], f"{name} syncs nothing"
+    code, out, err = cli(config, "run", "--format", "json")
+    assert code == 0, err
+    again = json.loads(out)
+    assert all(s["adds"] == s["removes"] == 0 for s in again["syncs"])

@@ -206,14 +206,18 @@ def pull(full: FullOpt = False, fmt: FormatOpt = Format.text) -> None:
 
 @app.command()
 def segments(fmt: FormatOpt = Format.text) -> None:
-    """Segment sizes over the stored profiles (no pull), with changes since the last run."""
+    """Segments and groups over the stored profiles (no pull): size, share, changes since the
+    last run, KPIs (conversion, average order value, revenue, mean value), too-small flags."""
     with _errors():
         config = _config()
         report = asyncio.run(execute(config, command="segments", pull=False, syncs=[]))
     if fmt is Format.json:
         payload = {
             "profiles": report.profiles.profiles,
-            "segments": [s.model_dump() for s in report.segments],
+            **report.model_dump(
+                mode="json", include={"kpi_window", "kpi_window_start", "kpi_window_end"}
+            ),
+            "segments": [s.model_dump(mode="json") for s in report.segments],
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     else:

@@ -11,6 +11,7 @@ what was found; all problems are collected before raising :class:`ConfigError`.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import os
 import re
@@ -18,22 +19,30 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from segsync.connector import Connector, ConnectorSettings, Purpose, _is_secret
 from segsync.errors import ConfigError
 from segsync.plugins import Plugins
 from segsync.profile import BUILTIN_COLUMNS, AttributeType
-from segsync.traits import TraitSpec, build_trait
+from segsync.traits import TraitSpec, WindowSettings, build_trait
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
     "ENV_PREFIX",
     "Config",
     "ConnectorInstance",
+    "KpiConfig",
     "SegmentConfig",
     "SegsyncSettings",
     "SyncConfig",
@@ -68,11 +77,85 @@ class ResolveConfig(_Model):
         return v.upper() if v else v
 
 
+HOLDOUT_GROUP = "holdout"
+"""The name of a split's holdout group: ``NAME.holdout``."""
+_PERCENT_HINT = "expected a percentage from 0 to 100 with at most 2 decimals"
+
+
+def _percentage(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(_PERCENT_HINT)
+    if not 0 <= value <= 100 or abs(value * 100 - round(value * 100)) > 1e-6:
+        raise ValueError(_PERCENT_HINT)
+    return value
+
+
+Percentage = Annotated[float, BeforeValidator(_percentage)]
+"""A percentage of a segment: 0..100, integer or up to 2 decimals (a split's unit is 0.01%)."""
+
+
+def basis_points(percentage: float) -> int:
+    """A :data:`Percentage` in hundredths of a percent (45.5 → 4550)."""
+    return round(percentage * 100)
+
+
 class SegmentConfig(_Model):
     where: str | None = None
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
+    priority: list[str] | None = None
+    """Mutually exclusive groups ``NAME.<listed>``: each profile in the first listed segment
+    it belongs to; the segment itself is their union. No ``where``/``include``/``split``."""
+    split: dict[str, Percentage] | None = None
+    """Groups ``NAME.<group>`` by percentage (of the segment's members), in declared order."""
+    holdout: Percentage | None = None
+    """Percentage held out as ``NAME.holdout``; a sync of ``NAME`` never sends it."""
+    seed: str | None = None
+    """Hashed with each profile key to assign split groups; default: the segment's name."""
+    min_size: int | None = Field(default=None, ge=1)
+    """Below this many members the segment is flagged ``too_small``."""
+    min_size_action: Literal["warn", "skip_syncs"] = "warn"
+    """``skip_syncs``: syncs of a too-small segment (or of its groups) are blocked."""
     description: str = ""
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    def groups(self) -> list[str]:
+        """The names of this segment's groups (``priority`` entries, or ``split`` groups then
+        the holdout), in order; empty for a plain segment."""
+        if self.priority:
+            return list(self.priority)
+        if self.split:
+            return [*self.split, *([HOLDOUT_GROUP] if self.holdout is not None else [])]
+        return []
+
+    @property
+    def has_holdout(self) -> bool:
+        return bool(self.split) and self.holdout is not None
+
+
+class KpiConfig(_Model):
+    window: str = "30d"
+    """The window KPIs read orders in, before the run's start: same syntax as a trait's
+    ``within`` (``"30d"``, ``"12h"``, ``"2w"``)."""
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: str) -> str:
+        try:
+            WindowSettings(event="order", within=v)
+        except ValidationError:
+            raise ValueError('expected a duration such as "30d", "12h" or "2w"') from None
+        return v
+
+    def bounds(self, as_of: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """The window ``[start, end)`` ending at ``as_of`` (naive UTC)."""
+        start, end = WindowSettings(event="order", within=self.window).bounds(as_of)
+        assert start is not None
+        return start, end
 
 
 class SyncConfig(_Model):
@@ -107,6 +190,7 @@ class SegsyncSettings(BaseSettings):
     traits: dict[str, dict[str, Any]] = Field(default_factory=dict)
     segments: dict[str, SegmentConfig] = Field(default_factory=dict)
     syncs: dict[str, SyncConfig] = Field(default_factory=dict)
+    kpis: KpiConfig = Field(default_factory=KpiConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -154,6 +238,46 @@ class Config:
     @property
     def segments(self) -> dict[str, SegmentConfig]:
         return self.settings.segments
+
+    def segment_names(self) -> list[str]:
+        """Every segment name a sync or ``include``/``exclude`` may use, in the config's
+        order: each segment followed by its groups (``NAME.GROUP``)."""
+        return [
+            n
+            for name, seg in self.segments.items()
+            for n in (name, *(f"{name}.{g}" for g in seg.groups()))
+        ]
+
+    def unknown_segment(self, name: str) -> str | None:
+        """Why ``name`` names no segment or group (None when it does)."""
+        parent, dot, group = name.partition(".")
+        segment = self.segments.get(parent)
+        if not dot:
+            if segment is not None:
+                return None
+            known = sorted(self.segments)
+            return (
+                f"unknown segment {name!r}{_suggest(name, known)}; "
+                f"defined: {', '.join(known) or '(none)'}"
+            )
+        if segment is None:
+            known = sorted(self.segments)
+            return (
+                f"unknown segment {parent!r} in {name!r}{_suggest(parent, known)}; "
+                f"defined: {', '.join(known) or '(none)'}"
+            )
+        groups = segment.groups()
+        if not groups:
+            return (
+                f"segment {parent!r} has no groups (only segments with 'priority' or 'split' "
+                f"have), found {name!r}"
+            )
+        if group not in groups:
+            return (
+                f"unknown group {group!r} of segment {parent!r}{_suggest(group, groups)}; "
+                f"its groups: {', '.join(groups)}"
+            )
+        return None
 
     @property
     def syncs(self) -> dict[str, SyncConfig]:
@@ -371,16 +495,13 @@ def _validate_segments(config: Config, problems: list[str]) -> None:
 
 def _validate_syncs(config: Config, problems: list[str]) -> None:
     path = config.path
-    segments = sorted(config.segments)
     for name, sync in config.syncs.items():
         key = f"syncs.{name}"
         if not NAME_RE.match(name):
             problems.append(f"{path}: {key}: expected {_NAME_HINT}, found {name!r}")
-        if sync.segment not in config.segments:
-            problems.append(
-                f"{path}: {key}.segment: unknown segment {sync.segment!r}"
-                f"{_suggest(sync.segment, segments)}; defined: {', '.join(segments) or '(none)'}"
-            )
+        unknown = config.unknown_segment(sync.segment)
+        if unknown is not None:
+            problems.append(f"{path}: {key}.segment: {unknown}")
         dest = config.connectors.get(sync.destination)
         if dest is None:
             known = sorted(config.connectors)

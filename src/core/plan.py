@@ -4,10 +4,11 @@ desired = members of the segment that have every consent purpose the destination
 address the destination can use, and no permanent failure; adds = desired − state;
 removes = state − desired. A profile that loses consent is therefore removed.
 
-Guards run here and block a sync (they do not just warn): removing more than
-``max_remove_fraction`` of the audience, or a segment that computes empty while the audience
-is not. ``--force`` lifts them. The changes are left in the temp table ``_plan_changes`` for
-:mod:`segsync.push`.
+Guards run here and block a sync (they do not just warn): a segment below its ``min_size``
+with ``min_size_action = "skip_syncs"``, removing more than ``max_remove_fraction`` of the
+audience, or a segment that computes empty while the audience is not. ``--force`` lifts them.
+A sync of a split segment leaves out the split's holdout group. The changes are left in the
+temp table ``_plan_changes`` for :mod:`segsync.push`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from segsync.config import Config, SyncConfig
 from segsync.connector import NEW_MEMBER_PREFIX
 from segsync.profile import CONSENT_COLUMNS
 from segsync.report import SkippedCounts, SyncReport
-from segsync.segments import NEW_MEMBERS
+from segsync.segments import NEW_MEMBERS, holdout_of
 from segsync.store import Store
 
 __all__ = ["PLAN_TABLE", "plan_sync", "prepare_plan"]
@@ -87,8 +88,11 @@ def plan_sync(
         SELECT p.profile_key, {_address_sql(config, sync)} AS member_key,
                ({consent_ok}) AS consent_ok
         FROM {NEW_MEMBERS} m JOIN profiles p USING (profile_key)
-        WHERE m.segment = $segment""",
-        {"segment": sync.segment},
+        WHERE m.segment = $segment
+          -- a split's holdout is never sent by a sync of the split segment itself
+          AND m.profile_key NOT IN (SELECT profile_key FROM {NEW_MEMBERS}
+                                    WHERE segment = $holdout)""",
+        {"segment": sync.segment, "holdout": holdout_of(config, sync.segment) or ""},
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _permanent AS
@@ -153,11 +157,27 @@ def plan_sync(
         unmatched=int(counts["unmatched"]),
         failed_permanently=int(counts["failed_permanently"]),
     )
-    report.blocked = None if force else _guard(report, sync)
+    report.blocked = None if force else _min_size_guard(store, config, sync) or _guard(report, sync)
     report.status = "blocked" if report.blocked else "planned"
     for table in ("_candidates", "_permanent", "_desired"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return report
+
+
+def _min_size_guard(store: Store, config: Config, sync: SyncConfig) -> str | None:
+    """Block a sync of a segment (or of one of its groups) that has fewer members than its
+    ``min_size`` when ``min_size_action = "skip_syncs"``."""
+    parent = sync.segment.partition(".")[0]
+    segment = config.segments.get(parent)
+    if segment is None or segment.min_size is None or segment.min_size_action != "skip_syncs":
+        return None
+    size = int(store.scalar(f"SELECT count(*) FROM {NEW_MEMBERS} WHERE segment = ?", [parent]))
+    if size >= segment.min_size:
+        return None
+    return (
+        f"segment {parent!r} has {size} members, below min_size {segment.min_size}; "
+        f"rerun with --force to push it anyway"
+    )
 
 
 def _guard(report: SyncReport, sync: SyncConfig) -> str | None:

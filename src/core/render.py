@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
@@ -31,13 +32,38 @@ def _sources(report: RunReport) -> Table | None:
     return table
 
 
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _money(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
 def _segments(report: RunReport) -> Table:
-    table = Table(title="Segments", title_justify="left")
+    window = f", orders in the last {report.kpi_window}" if report.kpi_window else ""
+    table = Table(title=f"Segments (KPIs{window})", title_justify="left")
     table.add_column("segment")
-    for col in ("size", "share", "entered", "left"):
+    for col in ("size", "share", "entered", "left", "conversion", "avg order", "revenue"):
         table.add_column(col, justify="right")
+    table.add_column("mean value", justify="right")
+    flagged = any(s.min_size is not None for s in report.segments)
+    if flagged:
+        table.add_column("flags")
     for s in report.segments:
-        table.add_row(s.name, f"{s.size:,}", f"{s.share:.1%}", f"+{s.entered:,}", f"-{s.left:,}")
+        flags = [f"[yellow]too_small[/] (< {s.min_size:,})" if s.too_small else ""]
+        table.add_row(
+            ("  " if s.group_of else "") + s.name,
+            f"{s.size:,}",
+            f"{s.share:.1%}",
+            f"+{s.entered:,}",
+            f"-{s.left:,}",
+            _rate(s.conversion_rate),
+            _money(s.average_order_value),
+            _money(s.revenue),
+            _money(s.mean_value),
+            *(flags if flagged else []),
+        )
     return table
 
 
@@ -90,6 +116,12 @@ def print_report(report: RunReport, console: Console) -> None:
     )
     if report.segments:
         console.print(_segments(report))
+    for seg in report.segments:
+        if seg.too_small:
+            console.print(
+                f"[yellow]too small[/] {seg.name}: {seg.size:,} members, "
+                f"below min_size {seg.min_size:,}"
+            )
     if report.syncs:
         console.print(_syncs(report))
     for s in report.syncs:

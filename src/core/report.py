@@ -7,6 +7,7 @@ Its shape is part of segsync's public interface: fields are only ever added.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -58,6 +59,20 @@ class SegmentSummary(BaseModel):
     entered: int
     left: int
     share: float = 0.0
+    """Of all profiles, rounded to 4 places."""
+    group_of: str | None = None
+    """For a group (``NAME.GROUP`` of a ``priority`` or ``split`` segment): ``NAME``."""
+    min_size: int | None = None
+    too_small: bool = False
+    """Fewer members than ``min_size``."""
+    conversion_rate: float | None = None
+    """Share of members with an order in the KPI window, rounded to 4 places."""
+    average_order_value: Decimal | None = None
+    """Order value / orders, in the KPI window (JSON: a decimal string)."""
+    revenue: Decimal | None = None
+    """Order value in the KPI window (JSON: a decimal string)."""
+    mean_value: Decimal | None = None
+    """Mean historical value: the members' mean ``revenue`` (JSON: a decimal string)."""
 
 
 class SkippedCounts(BaseModel):
@@ -122,6 +137,10 @@ class RunReport(BaseModel):
     sources: list[SourceSummary] = Field(default_factory=list)
     profiles: ProfileSummary = Field(default_factory=ProfileSummary)
     segments: list[SegmentSummary] = Field(default_factory=list)
+    kpi_window: str | None = None
+    """``[kpis] window``; the KPIs read orders in ``[kpi_window_start, kpi_window_end)``."""
+    kpi_window_start: dt.datetime | None = None
+    kpi_window_end: dt.datetime | None = None
     syncs: list[SyncReport] = Field(default_factory=list)
     http: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Per connector instance: requests, retries, by_status, throttled, network_errors, …"""

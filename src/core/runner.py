@@ -31,6 +31,7 @@ from segsync.resolve import resolve_profiles
 from segsync.segments import compute_segments, persist_segments
 from segsync.store import Store, utcnow
 from segsync.traits import compute_traits
+from segsync.values import to_utc
 
 __all__ = ["execute", "load", "new_run_id", "open_connectors", "run"]
 
@@ -157,14 +158,18 @@ async def _execute(
         resolved = resolve_profiles(store, config)
         report.profiles = ProfileSummary(**vars(resolved))
         compute_traits(store, config, as_of=report.started_at)
-        segments = compute_segments(store, config)
-        total = max(resolved.profiles, 1)
-        report.segments = [
-            SegmentSummary(
-                name=s.name, size=s.size, entered=s.entered, left=s.left, share=s.size / total
-            )
-            for s in segments.values()
-        ]
+        as_of = to_utc(report.started_at)
+        segments = compute_segments(store, config, as_of=as_of)
+        report.segments = [SegmentSummary(**vars(s)) for s in segments.values()]
+        report.kpi_window = config.settings.kpis.window
+        start, end = config.settings.kpis.bounds(as_of)
+        report.kpi_window_start = start.replace(tzinfo=dt.UTC)
+        report.kpi_window_end = end.replace(tzinfo=dt.UTC)
+        for s in segments.values():
+            if s.too_small:
+                log.warning(
+                    "segment %s has %d members, below min_size %d", s.name, s.size, s.min_size
+                )
         prepare_plan(store)
         for name in selected:
             sync = config.syncs[name]
@@ -187,7 +192,7 @@ async def _execute(
         if any(s.error for s in report.sources):
             report.errors.append("a source failed to pull; nothing was pushed")
             return
-        persist_segments(store, segments, report.run_id)
+        persist_segments(store, segments, report.run_id, kpi_window=report.kpi_window)
         for sync_report in report.syncs:
             if sync_report.status != "planned":
                 continue

@@ -14,6 +14,8 @@ damaged. Tables:
 ``segment_profiles``    view: ``profiles`` joined with ``profile_traits``; segments read it
 ``segment_members``     segment membership as of the last run
 ``segment_history``     size, entered and left per segment per run
+``segment_kpis``        KPIs per segment (and group) per run: size, share, entered, left,
+                        conversion rate, average order value, revenue, mean value
 ``audiences``           the destination audience each sync pushes to
 ``sync_state``          members each destination *confirmed* — nothing else
 ``failures``            changes that failed, with the reason; retried by later runs
@@ -84,6 +86,15 @@ _MIGRATIONS: list[list[str]] = [
         """CREATE TABLE profile_traits (profile_key VARCHAR NOT NULL)""",
         """CREATE VIEW segment_profiles AS
             SELECT * FROM profiles LEFT JOIN profile_traits USING (profile_key)""",
+    ],
+    # 3: KPIs per segment (and group) per run
+    [
+        """CREATE TABLE segment_kpis (
+            run_id VARCHAR NOT NULL, segment VARCHAR NOT NULL, size BIGINT NOT NULL,
+            share DOUBLE NOT NULL, entered BIGINT NOT NULL, "left" BIGINT NOT NULL,
+            conversion_rate DOUBLE, average_order_value DECIMAL(18,4),
+            revenue DECIMAL(18,4), mean_value DECIMAL(18,4), kpi_window VARCHAR,
+            min_size BIGINT, too_small BOOLEAN NOT NULL, computed_at TIMESTAMP NOT NULL)""",
     ],
 ]
 

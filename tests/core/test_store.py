@@ -31,6 +31,7 @@ def test_new_store_is_migrated_to_the_current_version(tmp_path: Path) -> None:
         "profile_events",
         "profile_traits",
         "segment_profiles",
+        "segment_kpis",
     }
     assert expected <= tables
     with Store.open(path) as store:  # opening again is a no-op
@@ -53,15 +54,57 @@ def test_a_version_1_store_is_migrated_to_version_2(tmp_path: Path) -> None:
     path = tmp_path / "s.duckdb"
     Store.open(path).close()
     con = duckdb.connect(str(path))
+    con.execute("DROP TABLE segment_kpis")
     con.execute("DROP VIEW segment_profiles")
     con.execute("DROP TABLE profile_traits")
     con.execute("DROP TABLE profile_events")
     con.execute("UPDATE segsync_meta SET value = '1' WHERE key = 'schema_version'")
     con.close()
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.schema_version() == SCHEMA_VERSION
         assert store.rows("SELECT count(*) FROM segment_profiles") == [(0,)]
         assert store.rows("SELECT count(*) FROM profile_events") == [(0,)]
+
+
+def test_a_version_2_store_is_migrated_to_version_3_keeping_its_history(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    Store.open(path).close()
+    con = duckdb.connect(str(path))  # a version-2 store with a run's segments in it
+    con.execute("DROP TABLE segment_kpis")
+    con.execute("UPDATE segsync_meta SET value = '2' WHERE key = 'schema_version'")
+    con.execute("INSERT INTO segment_members VALUES ('french', 'k1'), ('french', 'k2')")
+    con.execute(
+        "INSERT INTO segment_history VALUES ('r1', 'french', 2, 2, 0, '2026-01-01 00:00:00')"
+    )
+    con.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 3
+        assert store.rows("SELECT segment, size FROM segment_history") == [("french", 2)]
+        assert store.rows("SELECT count(*) FROM segment_members") == [(2,)]
+        assert store.rows("SELECT count(*) FROM segment_kpis") == [(0,)]
+        columns = [
+            r[0]
+            for r in store.rows(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'segment_kpis' ORDER BY ordinal_position"
+            )
+        ]
+    assert columns == [
+        "run_id",
+        "segment",
+        "size",
+        "share",
+        "entered",
+        "left",
+        "conversion_rate",
+        "average_order_value",
+        "revenue",
+        "mean_value",
+        "kpi_window",
+        "min_size",
+        "too_small",
+        "computed_at",
+    ]
 
 
 def test_not_a_store(tmp_path: Path) -> None:

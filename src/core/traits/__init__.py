@@ -80,13 +80,15 @@ def traits_query(traits: Mapping[str, TraitSpec], run_at: dt.datetime) -> exp.Se
 def compute_traits(store: Store, config: Config, *, as_of: dt.datetime | None = None) -> int:
     """Materialise ``profile_traits`` and the ``segment_profiles`` view; return the number
     of traits. ``as_of`` is the run's time (naive or aware; default now), used by traits that
-    set none."""
+    set none. Every trait's :meth:`TraitKind.prepare` runs first, in the same transaction."""
     from segsync.store import utcnow
     from segsync.values import to_utc
 
     run_at = to_utc(as_of) if as_of is not None else utcnow()
-    query = traits_query(config.traits, run_at)
     with store.transaction() as con:
+        for spec in config.traits.values():  # kinds that look at the data first (fits)
+            spec.trait.prepare(store, spec.context(run_at, _DIALECT))
+        query = traits_query(config.traits, run_at)
         con.execute(
             f"CREATE OR REPLACE TABLE {TRAITS_TABLE} AS "
             + query.order_by(exp.column("profile_key", table="p")).sql(dialect=_DIALECT)

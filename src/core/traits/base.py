@@ -17,12 +17,15 @@ import abc
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 from sqlglot import exp
 
 from segsync.profile import ATTRIBUTE_SQL_TYPES, AttributeType
+
+if TYPE_CHECKING:
+    from segsync.store import Store
 
 __all__ = [
     "EVENTS_TABLE",
@@ -169,7 +172,8 @@ S = TypeVar("S", bound=TraitSettings)
 
 class TraitKind(abc.ABC, Generic[S]):
     """A kind of computed trait. Subclasses set ``name`` and ``Settings`` and implement
-    :meth:`columns` and :meth:`query`; :meth:`check` may add cross-key problems."""
+    :meth:`columns` and :meth:`query`; :meth:`check` may add cross-key problems;
+    :meth:`prepare` may look at the store before the query is built."""
 
     name: ClassVar[str]
     Settings: ClassVar[type[TraitSettings]]
@@ -187,6 +191,14 @@ class TraitKind(abc.ABC, Generic[S]):
     def query(self, ctx: TraitContext) -> exp.Select:
         """``SELECT profile_key, <columns>`` with exactly one row per profile in ``profiles``
         (profiles without events get the kind's empty value)."""
+
+    def prepare(self, store: Store, ctx: TraitContext) -> None:
+        """Optional step run by :func:`~segsync.traits.compute_traits` before any trait's
+        :meth:`query` is built, with the same ``ctx``: a kind that must look at the data first
+        (e.g. fit a model whose parameters become literals in its query) does it here.
+
+        It runs inside ``compute_traits``' transaction (do not open another one) after
+        profiles and events are in the store; the default does nothing."""
 
 
 @dataclass(frozen=True)

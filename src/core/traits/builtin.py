@@ -10,12 +10,26 @@ from segsync.hookspecs import hookimpl
 
 from .aggregate import Aggregate
 from .base import TraitKind
+from .cluster import Cluster
+from .distance import Distance
+from .lifecycle import Lifecycle
 from .recency import Recency
 from .rfm import Rfm
+from .score import Score
+from .value_tier import ValueTier
 
 __all__ = ["BUILTIN_KINDS", "register_trait_kinds"]
 
-BUILTIN_KINDS: tuple[type[TraitKind[Any]], ...] = (Aggregate, Recency, Rfm)
+BUILTIN_KINDS: tuple[type[TraitKind[Any]], ...] = (
+    Aggregate,
+    Recency,
+    Rfm,
+    Cluster,
+    Lifecycle,
+    ValueTier,
+    Score,
+    Distance,
+)
 
 
 @hookimpl

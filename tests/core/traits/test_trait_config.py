@@ -132,9 +132,9 @@ def test_errors_name_file_key_expected_and_found_all_at_once(tmp_path: Path) -> 
     )
     assert found == [
         "traits.a.kind: unknown trait kind 'agregate' (did you mean 'aggregate'?); "
-        "registered: aggregate, recency, rfm",
+        "registered: aggregate, cluster, distance, lifecycle, recency, rfm, score, value_tier",
         "traits.b.kind: missing; expected one of the registered trait kinds: "
-        "aggregate, recency, rfm",
+        "aggregate, cluster, distance, lifecycle, recency, rfm, score, value_tier",
         "traits.c.function: expected 'count', 'sum', 'avg', 'min', 'max', 'first' or 'last'; "
         "found 'median' (str)",
         "traits.c.withn: unknown key (did you mean 'within'?); expected one of: as_of, event, "

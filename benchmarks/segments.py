@@ -50,7 +50,7 @@ AS_OF = "2026-11-25T00:00:00Z"
 
 
 def trait_config() -> str:
-    """20 traits: windows over three event types, recency, and RFM."""
+    """20 traits: windows over three event types, recency, lifecycle, value tiers, RFM."""
     parts = []
     for event in ("order", "cart", "visit"):
         for within in ("30d", "90d", "365d"):
@@ -74,13 +74,10 @@ def trait_config() -> str:
         '[traits.web_orders_90d]\nkind = "aggregate"\nevent = "order"\nfunction = "count"\n'
         f'within = "90d"\nwhere = {{ channel = "web" }}\nas_of = "{AS_OF}"\n'
     )
+    parts.append(f'[traits.stage]\nkind = "lifecycle"\nas_of = "{AS_OF}"\n')
     parts.append(
-        '[traits.max_order_365d]\nkind = "aggregate"\nevent = "order"\nfunction = "max"\n'
-        f'within = "365d"\nas_of = "{AS_OF}"\n'
-    )
-    parts.append(
-        '[traits.last_order_value]\nkind = "aggregate"\nevent = "order"\nfunction = "last"\n'
-        f'as_of = "{AS_OF}"\n'
+        '[traits.tier]\nkind = "value_tier"\nquantiles = { bronze = 0.5, silver = 0.8, '
+        f'gold = 0.95, platinum = 1.0 }}\nas_of = "{AS_OF}"\n'
     )
     parts.append(f'[traits.rfm]\nkind = "rfm"\nevent = "order"\nas_of = "{AS_OF}"\n')
     return "\n".join(parts)
@@ -104,6 +101,16 @@ where = "country = 'FR' AND web_orders_90d > 0"
 [segments.win_back]
 include = ["lapsed"]
 exclude = ["champions"]
+[segments.loyal_stage]
+where = "stage = 'loyal'"
+[segments.gold_or_better]
+where = "tier IN ('gold', 'platinum')"
+[segments.win_back_test]
+include = ["win_back"]
+split = { email = 45, sms = 45 }
+holdout = 10
+[segments.priority_tier]
+priority = ["champions", "big_spenders_90d", "engaged_visitors"]
 """
 
 
@@ -178,12 +185,12 @@ def compute(folder: Path, persist: bool) -> dict[str, Any]:
     from segsync.runner import load
     from segsync.segments import compute_segments, persist_segments, segment_query
     from segsync.store import Store
-    from segsync.traits import compute_traits, traits_query
+    from segsync.traits import compute_traits, trait_statements
 
     config = load(folder / "segsync.toml")
     run_at = dt.datetime(2026, 11, 25)
     out: dict[str, Any] = {"traits": len(config.traits), "segments": len(config.segments)}
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_path, options=config.store_options) as store:
         started = time.perf_counter()
         compute_traits(store, config, as_of=run_at)
         traits_done = time.perf_counter()
@@ -196,10 +203,8 @@ def compute(folder: Path, persist: bool) -> dict[str, Any]:
         out["segsync_seconds"] = round(done - started, 2)
         out["sizes"] = {r.name: [r.size, r.entered, r.left] for r in results.values()}
         # the generated SQL, run by DuckDB on its own
-        sql = [
-            "CREATE OR REPLACE TEMP TABLE _raw_traits AS "
-            + traits_query(config.traits, run_at).sql(dialect="duckdb")
-        ]
+        statements, combine = trait_statements(config.traits, run_at)
+        sql = [*statements, combine.replace("TABLE profile_traits", "TEMP TABLE _raw_traits")]
         sql.append("CREATE OR REPLACE TEMP TABLE _raw_members (segment VARCHAR, key VARCHAR)")
         sql += [
             "INSERT INTO _raw_members " + segment_query(name, segment, config).sql(dialect="duckdb")

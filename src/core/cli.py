@@ -335,7 +335,7 @@ def _status(config: Config, limit: int) -> dict[str, Any]:
     if not config.store_path.exists():
         return {"runs": [], "syncs": []}
     try:
-        store = Store.open(config.store_path)
+        store = Store.open(config.store_path, options=config.store_options)
     except StoreError:
         raise
     with store:

@@ -63,6 +63,13 @@ class _Model(BaseModel):
 class StoreConfig(_Model):
     path: Path = Path("segsync.duckdb")
     """The DuckDB file, relative to the config file's folder."""
+    memory_limit: str = Field(
+        default="1.5GB", pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+    )
+    """The most memory DuckDB may use for its work (e.g. "1.5GB", "800MB"); past it, large
+    joins and aggregations spill to a temporary folder beside the store instead of growing."""
+    threads: int | None = Field(default=None, ge=1, le=256)
+    """Threads DuckDB may use (default: one per core)."""
 
 
 class ResolveConfig(_Model):
@@ -230,6 +237,15 @@ class Config:
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    @property
+    def store_options(self) -> dict[str, str | int]:
+        """DuckDB settings for :meth:`segsync.store.Store.open`."""
+        store = self.settings.store
+        options: dict[str, str | int] = {"memory_limit": store.memory_limit}
+        if store.threads is not None:
+            options["threads"] = store.threads
+        return options
 
     @property
     def store_path(self) -> Path:
@@ -464,6 +480,7 @@ def _validate_traits(
                 for err in clean_errors(exc)
             )
             continue
+        problems.extend(f"{path}: {problem}" for problem in spec.trait.check(profile_columns))
         clash = False
         for column, type_ in spec.columns().items():
             if column in profile_columns:

@@ -17,10 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+import duckdb
+
 from segsync._version import __version__
 from segsync.config import Config, find_config_path, load_config
 from segsync.connector import Connector, ConnectorContext
-from segsync.errors import ConfigError
+from segsync.errors import ConfigError, StoreError
 from segsync.lock import run_lock
 from segsync.plan import plan_sync, prepare_plan
 from segsync.plugins import Plugins, load_plugins
@@ -105,11 +107,19 @@ async def execute(
     )
     with (
         run_lock(config.store_path, command=command, run_id=run_id),
-        Store.open(config.store_path) as store,
+        Store.open(config.store_path, options=config.store_options) as store,
     ):
         _record_start(store, report)
         try:
-            await _execute(store, config, report, command, force, pull, selected, full)
+            try:
+                await _execute(store, config, report, command, force, pull, selected, full)
+            except duckdb.OutOfMemoryException as exc:
+                limit = config.settings.store.memory_limit
+                raise StoreError(
+                    f"{config.store_path}: DuckDB ran out of memory within [store] memory_limit "
+                    f"= {limit!r}; raise it, or lower [store] threads (DuckDB says: "
+                    f"{str(exc).splitlines()[0]})"
+                ) from None
         except Exception as exc:
             report.errors.append(f"{type(exc).__name__}: {exc}")
             report.finish()

@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,13 +114,20 @@ class Store:
         self.con = con
 
     @classmethod
-    def open(cls, path: Path, *, read_only: bool = False) -> Store:
-        """Open (creating if needed) and migrate the store at ``path``."""
+    def open(
+        cls,
+        path: Path,
+        *,
+        read_only: bool = False,
+        options: Mapping[str, str | int] | None = None,
+    ) -> Store:
+        """Open (creating if needed) and migrate the store at ``path``. ``options`` are DuckDB
+        settings (``memory_limit``, ``threads``: see ``[store]`` in segsync.toml)."""
         if read_only and not path.exists():
             raise StoreError(f"{path}: no store yet; run 'segsync run' first")
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only, config=dict(options or {}))
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" in text.lower():

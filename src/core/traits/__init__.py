@@ -39,6 +39,7 @@ __all__ = [
     "WindowSettings",
     "build_trait",
     "compute_traits",
+    "trait_statements",
     "traits_query",
 ]
 
@@ -77,10 +78,47 @@ def traits_query(traits: Mapping[str, TraitSpec], run_at: dt.datetime) -> exp.Se
     return query
 
 
+def trait_statements(traits: Mapping[str, TraitSpec], run_at: dt.datetime) -> tuple[list[str], str]:
+    """The SQL :func:`compute_traits` runs: one statement per trait materialising its values
+    (sorted by profile key) into a temporary table, and the statement combining them.
+
+    Each trait is computed on its own so DuckDB holds one aggregation at a time (and spills
+    it past ``[store] memory_limit``); the results, one row per profile in the same order,
+    are then lined up with a ``POSITIONAL JOIN`` — no hash tables at all."""
+    key = exp.column("profile_key")
+    steps = [
+        exp.select(key).from_("profiles").order_by(key).sql(dialect=_DIALECT),
+    ]
+    for spec in traits.values():
+        sub = spec.trait.query(spec.context(run_at, _DIALECT))
+        steps.append(
+            exp.select(key, *(exp.column(c, quoted=True) for c in spec.columns()))
+            .from_(sub.subquery("t"))
+            .order_by(key)
+            .sql(dialect=_DIALECT)
+        )
+    statements = [
+        f"CREATE OR REPLACE TEMP TABLE _trait_{i} AS {sql}" for i, sql in enumerate(steps)
+    ]
+    columns = ", ".join(
+        f't{i + 1}."{c}"' for i, spec in enumerate(traits.values()) for c in spec.columns()
+    )
+    joined = " ".join(f"POSITIONAL JOIN _trait_{i + 1} t{i + 1}" for i in range(len(traits)))
+    combine = (
+        f"CREATE OR REPLACE TABLE {TRAITS_TABLE} AS SELECT t0.profile_key"
+        f"{', ' + columns if columns else ''} FROM _trait_0 t0 {joined}"
+    )
+    return statements, combine
+
+
 def compute_traits(store: Store, config: Config, *, as_of: dt.datetime | None = None) -> int:
     """Materialise ``profile_traits`` and the ``segment_profiles`` view; return the number
     of traits. ``as_of`` is the run's time (naive or aware; default now), used by traits that
-    set none. Every trait's :meth:`TraitKind.prepare` runs first, in the same transaction."""
+    set none. Every trait's :meth:`TraitKind.prepare` runs first, in the same transaction.
+
+    Raises :class:`~segsync.errors.PluginError` when a kind's query does not return exactly
+    one row per profile (the contract every kind must keep)."""
+    from segsync.errors import PluginError
     from segsync.store import utcnow
     from segsync.values import to_utc
 
@@ -88,11 +126,24 @@ def compute_traits(store: Store, config: Config, *, as_of: dt.datetime | None = 
     with store.transaction() as con:
         for spec in config.traits.values():  # kinds that look at the data first (fits)
             spec.trait.prepare(store, spec.context(run_at, _DIALECT))
-        query = traits_query(config.traits, run_at)
-        con.execute(
-            f"CREATE OR REPLACE TABLE {TRAITS_TABLE} AS "
-            + query.order_by(exp.column("profile_key", table="p")).sql(dialect=_DIALECT)
-        )
+        statements, combine = trait_statements(config.traits, run_at)
+        for i, statement in enumerate(statements):
+            con.execute(statement)
+            if i == 0:
+                continue
+            misaligned = store.scalar(
+                f"SELECT count(*) FROM _trait_0 k POSITIONAL JOIN _trait_{i} t "
+                "WHERE k.profile_key IS DISTINCT FROM t.profile_key"
+            )
+            if misaligned:
+                name, spec = list(config.traits.items())[i - 1]
+                raise PluginError(
+                    f"trait {name!r} (kind {spec.kind!r}) did not return exactly one row per "
+                    "profile; a trait kind's query must (see segsync.traits.TraitKind.query)"
+                )
+        con.execute(combine)
+        for i in range(len(statements)):
+            con.execute(f"DROP TABLE IF EXISTS _trait_{i}")
         con.execute(
             f"CREATE OR REPLACE VIEW {SEGMENT_PROFILES_VIEW} AS "
             f"SELECT * FROM profiles LEFT JOIN {TRAITS_TABLE} USING (profile_key)"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -191,6 +192,13 @@ class TraitKind(abc.ABC, Generic[S]):
     def query(self, ctx: TraitContext) -> exp.Select:
         """``SELECT profile_key, <columns>`` with exactly one row per profile in ``profiles``
         (profiles without events get the kind's empty value)."""
+
+    def check(self, columns: Mapping[str, AttributeType]) -> list[str]:
+        """Problems with the settings against the profile columns (built-ins and attributes,
+        not traits), each ``traits.NAME.KEY: …``; called when the config is loaded, so a bad
+        column name is reported by ``segsync check`` rather than when traits are computed.
+        The default finds none."""
+        return []
 
     def prepare(self, store: Store, ctx: TraitContext) -> None:
         """Optional step run by :func:`~segsync.traits.compute_traits` before any trait's

@@ -62,7 +62,7 @@ import math
 import random
 import re
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from itertools import accumulate
@@ -323,6 +323,22 @@ class Cluster(TraitKind[ClusterSettings]):
         return list(self.settings.names or [f"cluster {i}" for i in range(1, k + 1)])
 
     # -- features ---------------------------------------------------------------------
+
+    def check(self, columns: Mapping[str, AttributeType]) -> list[str]:
+        """Each feature must be a numeric profile column (or the derived feature)."""
+        numeric = sorted(c for c, t in columns.items() if t in ("integer", "decimal", "double"))
+        key = f"traits.{self.trait}.features"
+        problems = []
+        for name in self.settings.features:
+            if name == DAYS_SINCE_LAST_ORDER or name in numeric:
+                continue
+            what = "not numeric" if name in columns else "unknown profile column"
+            problems.append(
+                f"{key}: {what} {name!r}; expected a numeric profile column "
+                f"({', '.join(numeric)}) or {DAYS_SINCE_LAST_ORDER} (other traits cannot be "
+                "features)"
+            )
+        return problems
 
     def _check_features(self, store: Store) -> None:
         types = {str(row[0]): str(row[1]) for row in store.rows(f"DESCRIBE {PROFILES_TABLE}")}

@@ -4,7 +4,7 @@
 [traits.lead_score]
 kind = "score"
 rules = [
-  { when = "consent_email AND country = 'FR'", points = 10 },
+  { when = "consent_email_marketing AND country = 'FR'", points = 10 },
   { event = "visit", points = 1, per_event = true, within = "30d", half_life = "14d" },
   { event = "order", points = 25, where = { channel = "web" } },
 ]

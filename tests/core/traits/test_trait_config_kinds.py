@@ -52,7 +52,7 @@ def test_the_four_kinds_become_columns_segments_can_use(tmp_path: Path) -> None:
         [traits.lead]
         kind = "score"
         rules = [
-          { when = "country = 'FR' AND consent_email", points = 10 },
+          { when = "country = 'FR' AND consent_email_marketing", points = 10 },
           { event = "visit", points = 1, per_event = true, within = "30d", half_life = "14d" },
         ]
 
@@ -146,3 +146,31 @@ def test_messages_name_the_key_what_was_expected_and_found(tmp_path: Path) -> No
         "traits.km.lon_column: expected a profile column name of lower-case letters, digits and "
         "'_', starting with a letter; found 'Longitude' (str)",
     ]
+
+
+def test_column_names_in_trait_settings_are_checked_when_the_config_loads(tmp_path: Path) -> None:
+    """`segsync check` reports them, rather than DuckDB when traits are computed."""
+    found = problems(
+        tmp_path,
+        """
+        [traits.lead]
+        kind = "score"
+        rules = [{ when = "contry = 'FR'", points = 10 }]
+
+        [traits.km]
+        kind = "distance"
+        lat = 48.85
+        lon = 2.35
+        lat_column = "lat"
+        lon_column = "country"
+
+        [traits.persona]
+        kind = "cluster"
+        features = ["revenue", "spend_90d", "country"]
+        """,
+    )
+    assert any(p.startswith("traits.lead.rules.0.when:") and '"contry"' in p for p in found)
+    assert any(p.startswith("traits.km.lat_column: expected a profile column") for p in found)
+    assert any(p.startswith("traits.km.lon_column:") for p in found)
+    assert any("traits.persona.features: unknown profile column 'spend_90d'" in p for p in found)
+    assert any("traits.persona.features: not numeric 'country'" in p for p in found)

@@ -5,7 +5,8 @@ for the same arguments, with dates relative to ``as_of`` (default: today, UTC):
 
 ``contacts.csv``
     the web shop's customers: ``id, email, first_name, last_name, phone, country, city,
-    language, birth_date, signup_date, email_opt_in, ads_opt_in, updated_at``. Locales: mostly
+    language, birth_date, signup_date, email_opt_in, ads_opt_in, updated_at, latitude,
+    longitude`` (near the city centre). Locales: mostly
     French, then German, Spanish, Italian, British, American, Belgian and Polish, with accented
     names and local phone formats. On purpose it holds the mess real exports hold: emails in
     mixed case or with spaces (~3%), customers registered twice under the same address (~1.5%),
@@ -123,6 +124,31 @@ LOCALES: tuple[Locale, ...] = (
            ("wp.pl", "onet.pl", "interia.pl", "gmail.com", "o2.pl"),
            lambda r: f"{r.choice('5678')}{_digits(r, 2)} {_digits(r, 3)} {_digits(r, 3)}"),
 )  # fmt: skip
+
+
+CITY_COORDINATES: dict[str, tuple[float, float]] = {
+    "Paris": (48.8566, 2.3522), "Lyon": (45.7640, 4.8357), "Marseille": (43.2965, 5.3698),
+    "Toulouse": (43.6047, 1.4442), "Nantes": (47.2184, -1.5536), "Bordeaux": (44.8378, -0.5792),
+    "Lille": (50.6292, 3.0573), "Rennes": (48.1173, -1.6778), "Nîmes": (43.8367, 4.3601),
+    "Orléans": (47.9030, 1.9093), "Berlin": (52.5200, 13.4050), "München": (48.1351, 11.5820),
+    "Hamburg": (53.5511, 9.9937), "Köln": (50.9375, 6.9603), "Frankfurt": (50.1109, 8.6821),
+    "Düsseldorf": (51.2277, 6.7735), "Stuttgart": (48.7758, 9.1829), "Leipzig": (51.3397, 12.3731),
+    "Madrid": (40.4168, -3.7038), "Barcelona": (41.3874, 2.1686), "Valencia": (39.4699, -0.3763),
+    "Sevilla": (37.3891, -5.9845), "Bilbao": (43.2630, -2.9350), "Málaga": (36.7213, -4.4214),
+    "Zaragoza": (41.6488, -0.8891), "Roma": (41.9028, 12.4964), "Milano": (45.4642, 9.1900),
+    "Napoli": (40.8518, 14.2681), "Torino": (45.0703, 7.6869), "Firenze": (43.7696, 11.2558),
+    "Bologna": (44.4949, 11.3426), "Venezia": (45.4408, 12.3155), "London": (51.5072, -0.1276),
+    "Manchester": (53.4808, -2.2426), "Birmingham": (52.4862, -1.8904), "Leeds": (53.8008, -1.5491),
+    "Glasgow": (55.8642, -4.2518), "Bristol": (51.4545, -2.5879), "Cardiff": (51.4816, -3.1791),
+    "Edinburgh": (55.9533, -3.1883), "New York": (40.7128, -74.0060), "Boston": (42.3601, -71.0589),
+    "San Francisco": (37.7749, -122.4194), "Chicago": (41.8781, -87.6298),
+    "Austin": (30.2672, -97.7431), "Seattle": (47.6062, -122.3321),
+    "Bruxelles": (50.8503, 4.3517), "Antwerpen": (51.2194, 4.4025), "Gent": (51.0543, 3.7174),
+    "Liège": (50.6326, 5.5797), "Brugge": (51.2093, 3.2247), "Namur": (50.4674, 4.8718),
+    "Warszawa": (52.2297, 21.0122), "Kraków": (50.0647, 19.9450), "Łódź": (51.7592, 19.4560),
+    "Wrocław": (51.1079, 17.0385), "Poznań": (52.4064, 16.9252), "Gdańsk": (54.3520, 18.6466),
+}  # fmt: skip
+"""Approximate city centres; a contact's coordinates are within a few km of its city's."""
 
 
 _TRANSLIT = str.maketrans({"ø": "o", "ł": "l", "ß": "ss", "æ": "ae", "œ": "oe", "'": "", " ": ""})
@@ -243,9 +269,15 @@ def generate(
             "locale": loc,
             "signup": signup,
         }
+        # a separate generator per person, so adding coordinates changes nothing else drawn
+        geo = random.Random(f"{seed}-geo-{i}")
+        lat, lon = CITY_COORDINATES[person["city"]]
+        person["latitude"] = f"{lat + geo.uniform(-0.06, 0.06):.4f}"
+        person["longitude"] = f"{lon + geo.uniform(-0.08, 0.08):.4f}"
         people.append(person)
     columns = ["id", "email", "first_name", "last_name", "phone", "country", "city", "language",
-               "birth_date", "signup_date", "email_opt_in", "ads_opt_in", "updated_at"]  # fmt: skip
+               "birth_date", "signup_date", "email_opt_in", "ads_opt_in", "updated_at",
+               "latitude", "longitude"]  # fmt: skip
 
     def write_contacts(handle: Any) -> None:
         writer = csv.DictWriter(handle, columns, extrasaction="ignore", lineterminator="\n")

@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from segsync._version import __version__
 from segsync.config import Config, find_config_path
@@ -115,7 +116,7 @@ def _errors() -> Iterator[None]:
     except SegsyncError as exc:
         if _options.debug:
             traceback.print_exc()
-        err.print(f"[red]error[/]: {exc}", markup=True)
+        err.print(f"[red]error[/]: {escape(str(exc))}", markup=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err.print("interrupted; the store is consistent and the next run resumes")
@@ -126,7 +127,7 @@ def _errors() -> Iterator[None]:
         if _options.debug:
             traceback.print_exc()
         err.print(
-            f"[red]internal error[/]: {type(exc).__name__}: {exc} "
+            f"[red]internal error[/]: {type(exc).__name__}: {escape(str(exc))} "
             "(rerun with --debug for the traceback, and please report it)"
         )
         raise typer.Exit(5) from None
@@ -381,7 +382,9 @@ def init(
     """Write a starter segsync.toml (and, with --sample-data, data to run it on)."""
     with _errors():
         if path.exists() and not force:
-            err.print(f"[red]error[/]: {path} already exists; pass --force to overwrite it")
+            err.print(
+                f"[red]error[/]: {escape(str(path))} already exists; pass --force to overwrite it"
+            )
             raise typer.Exit(2)
         text = resources.files("segsync").joinpath("templates/segsync.toml").read_text("utf-8")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -461,6 +464,6 @@ def main() -> None:
     try:
         _preload_plugins()
     except SegsyncError as exc:
-        err.print(f"[red]error[/]: {exc}")
+        err.print(f"[red]error[/]: {escape(str(exc))}")
         raise SystemExit(exc.exit_code) from None
     app()

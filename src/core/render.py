@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from segsync.report import RunReport
@@ -21,7 +22,7 @@ def _sources(report: RunReport) -> Table | None:
         table.add_column(col, justify="right" if col in ("records", "pages") else "left")
     for s in report.sources:
         if s.error:
-            result = f"[red]failed[/]: {s.error}"
+            result = f"[red]failed[/]: {escape(s.error)}"
         elif not s.loaded:
             result = "unchanged"
         else:
@@ -93,7 +94,7 @@ def _syncs(report: RunReport) -> Table:
         )
         table.add_row(
             s.name,
-            f"{s.destination}:{s.kind} {s.audience!r}",
+            escape(f"{s.destination}:{s.kind} {s.audience!r}"),
             f"{s.in_audience_before:,}",
             adds,
             removes,
@@ -126,21 +127,23 @@ def print_report(report: RunReport, console: Console) -> None:
         console.print(_syncs(report))
     for s in report.syncs:
         if s.blocked:
-            console.print(f"[red]blocked[/] {s.name}: {s.blocked}")
+            console.print(f"[red]blocked[/] {s.name}: {escape(s.blocked)}")
         if s.error:
-            console.print(f"[red]error[/] {s.name}: {s.error}")
+            console.print(f"[red]error[/] {s.name}: {escape(s.error)}")
         if s.deferred:
-            console.print(f"[yellow]deferred[/] {s.name}: {s.deferred}")
+            console.print(f"[yellow]deferred[/] {s.name}: {escape(s.deferred)}")
         for f in s.failures:
             kind = "permanent" if f.permanent else "will retry"
-            console.print(f"[yellow]failed[/] {s.name}: {f.count:,} × {f.op}: {f.error} ({kind})")
+            console.print(
+                f"[yellow]failed[/] {s.name}: {f.count:,} × {f.op}: {escape(f.error)} ({kind})"
+            )
     for name, stats in report.http.items():
         console.print(
             f"HTTP {name}: {stats.get('requests', 0):,} requests, {stats.get('retries', 0):,} "
             f"retries, {stats.get('throttled', 0):,} throttled"
         )
     for error in report.errors:
-        console.print(f"[red]error[/]: {error}")
+        console.print(f"[red]error[/]: {escape(error)}")
     colour = "green" if report.exit_code == 0 else "red" if report.exit_code >= 2 else "yellow"
     console.print(
         f"[{colour}]{report.command} {report.run_id}: {report.status}[/] "

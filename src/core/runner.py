@@ -105,31 +105,35 @@ async def execute(
         started_at=dt.datetime.now(dt.UTC),
         forced=force,
     )
-    with (
-        run_lock(config.store_path, command=command, run_id=run_id),
-        Store.open(config.store_path, options=config.store_options) as store,
-    ):
-        _record_start(store, report)
-        try:
+    try:
+        with (
+            run_lock(config.store_path, command=command, run_id=run_id),
+            Store.open(config.store_path, options=config.store_options) as store,
+        ):
+            _record_start(store, report)
             try:
                 await _execute(store, config, report, command, force, pull, selected, full)
-            except duckdb.OutOfMemoryException as exc:
-                limit = config.settings.store.memory_limit
-                raise StoreError(
-                    f"{config.store_path}: DuckDB ran out of memory within [store] memory_limit "
-                    f"= {limit!r}; raise it, or lower [store] threads (DuckDB says: "
-                    f"{str(exc).splitlines()[0]})"
-                ) from None
-        except Exception as exc:
-            report.errors.append(f"{type(exc).__name__}: {exc}")
+            except Exception as exc:
+                report.errors.append(f"{type(exc).__name__}: {exc}")
+                report.finish()
+                report.status, report.exit_code = "error", 5
+                _record_end(store, report)
+                raise
             report.finish()
-            report.status, report.exit_code = "error", 5
             _record_end(store, report)
-            raise
-        report.finish()
-        _record_end(store, report)
+    except duckdb.OutOfMemoryException as exc:
+        raise _out_of_memory(config, exc) from None
     _notify(config.plugins, report)
     return report
+
+
+def _out_of_memory(config: Config, exc: Exception) -> StoreError:
+    limit = config.settings.store.memory_limit
+    return StoreError(
+        f"{config.store_path}: DuckDB ran out of memory within [store] memory_limit = "
+        f"{limit!r}; raise it, or lower [store] threads (DuckDB says: "
+        f"{str(exc).splitlines()[0]})"
+    )
 
 
 async def _execute(

@@ -271,7 +271,7 @@ def generate(
         }
         # a separate generator per person, so adding coordinates changes nothing else drawn
         geo = random.Random(f"{seed}-geo-{i}")
-        lat, lon = CITY_COORDINATES[person["city"]]
+        lat, lon = CITY_COORDINATES[str(person["city"])]
         person["latitude"] = f"{lat + geo.uniform(-0.06, 0.06):.4f}"
         person["longitude"] = f"{lon + geo.uniform(-0.08, 0.08):.4f}"
         people.append(person)

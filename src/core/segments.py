@@ -17,7 +17,7 @@ Some segments have *groups*, segments of their own named ``NAME.GROUP``:
   only on the seed, its key and the percentages. A sync of ``NAME`` leaves the holdout out.
 
 After membership, :func:`compute_segments` computes each segment's KPIs (see
-:func:`compute_kpis`).
+:func:`segsync.kpis.compute_kpis`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ import datetime as dt
 import graphlib
 import logging
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from decimal import Decimal
 
 from sqlglot import exp
 
@@ -41,7 +40,6 @@ __all__ = [
     "BUCKETS",
     "SegmentResult",
     "check_segments",
-    "compute_kpis",
     "compute_segments",
     "holdout_of",
     "persist_segments",
@@ -55,7 +53,6 @@ _DIALECT = "duckdb"
 NEW_MEMBERS = "_new_segment_members"
 BUCKETS = 10_000
 """A split assigns each profile one of this many buckets (a unit is 0.01%)."""
-_MONEY = Decimal("0.0001")
 _NAME_HINT = "lower-case letters, digits and '_', starting with a letter"
 
 
@@ -404,54 +401,10 @@ def compute_segments(
             result.too_small = result.size < min_size
         results[name] = result
     ordered = {name: results[name] for name in names}  # in the config's order
+    from segsync.kpis import compute_kpis
+
     compute_kpis(store, config, ordered, as_of=as_of)
     return ordered
-
-
-def _money(value: Decimal) -> Decimal:
-    return value.quantize(_MONEY, rounding=ROUND_HALF_EVEN)
-
-
-def compute_kpis(
-    store: Store,
-    config: Config,
-    results: dict[str, SegmentResult],
-    *,
-    as_of: dt.datetime | None = None,
-) -> tuple[dt.datetime, dt.datetime]:
-    """Fill each result's KPIs from the computed membership; return the KPI window.
-
-    Orders are events of type ``order`` in ``profile_events`` within ``[kpis] window``
-    before ``as_of`` (half-open, as traits' ``within``). Money is exact (DECIMAL, 4 places,
-    half-even); rates are rounded to 4 places.
-    """
-    start, end = config.settings.kpis.bounds(as_of or utcnow())
-    total = int(store.scalar("SELECT count(*) FROM profiles"))
-    rows = store.rows(
-        f"""WITH orders AS (
-            SELECT profile_key, count(value) AS valued, sum(value) AS revenue
-            FROM profile_events
-            WHERE type = 'order' AND occurred_at >= ? AND occurred_at < ?
-            GROUP BY profile_key)
-        SELECT m.segment, count(o.profile_key) AS converted,
-               coalesce(sum(o.valued), 0) AS valued, coalesce(sum(o.revenue), 0) AS revenue,
-               coalesce(sum(p.revenue), 0) AS historical
-        FROM {NEW_MEMBERS} m JOIN profiles p USING (profile_key)
-        LEFT JOIN orders o USING (profile_key)
-        GROUP BY m.segment""",
-        [start, end],
-    )
-    found: dict[str, tuple[Any, ...]] = {r[0]: r[1:] for r in rows}
-    for name, result in results.items():
-        converted, valued, revenue, historical = found.get(name, (0, 0, 0, 0))
-        result.share = round(result.size / total, 4) if total else 0.0
-        result.revenue = _money(Decimal(revenue))
-        if result.size:
-            result.conversion_rate = round(int(converted) / result.size, 4)
-            result.mean_value = _money(Decimal(historical) / result.size)
-        if valued:
-            result.average_order_value = _money(Decimal(revenue) / int(valued))
-    return start, end
 
 
 def persist_segments(

@@ -1,0 +1,66 @@
+"""KPIs per segment: share, conversion, average order value, revenue and mean value.
+
+Computed from a run's fresh membership (:data:`segsync.segments.NEW_MEMBERS`) and the orders in
+``profile_events`` within ``[kpis] window`` before the run (half-open, as traits' ``within``).
+Money is exact (DECIMAL, 4 places, half-even); rates are rounded to 4 places.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from segsync.config import Config
+from segsync.segments import NEW_MEMBERS, SegmentResult
+from segsync.store import Store, utcnow
+
+__all__ = ["compute_kpis"]
+
+_MONEY = Decimal("0.0001")
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(_MONEY, rounding=ROUND_HALF_EVEN)
+
+
+def compute_kpis(
+    store: Store,
+    config: Config,
+    results: dict[str, SegmentResult],
+    *,
+    as_of: dt.datetime | None = None,
+) -> tuple[dt.datetime, dt.datetime]:
+    """Fill each result's KPIs from the computed membership; return the KPI window.
+
+    Orders are events of type ``order`` in ``profile_events`` within ``[kpis] window``
+    before ``as_of`` (half-open, as traits' ``within``). Money is exact (DECIMAL, 4 places,
+    half-even); rates are rounded to 4 places.
+    """
+    start, end = config.settings.kpis.bounds(as_of or utcnow())
+    total = int(store.scalar("SELECT count(*) FROM profiles"))
+    rows = store.rows(
+        f"""WITH orders AS (
+            SELECT profile_key, count(value) AS valued, sum(value) AS revenue
+            FROM profile_events
+            WHERE type = 'order' AND occurred_at >= ? AND occurred_at < ?
+            GROUP BY profile_key)
+        SELECT m.segment, count(o.profile_key) AS converted,
+               coalesce(sum(o.valued), 0) AS valued, coalesce(sum(o.revenue), 0) AS revenue,
+               coalesce(sum(p.revenue), 0) AS historical
+        FROM {NEW_MEMBERS} m JOIN profiles p USING (profile_key)
+        LEFT JOIN orders o USING (profile_key)
+        GROUP BY m.segment""",
+        [start, end],
+    )
+    found: dict[str, tuple[Any, ...]] = {r[0]: r[1:] for r in rows}
+    for name, result in results.items():
+        converted, valued, revenue, historical = found.get(name, (0, 0, 0, 0))
+        result.share = round(result.size / total, 4) if total else 0.0
+        result.revenue = _money(Decimal(revenue))
+        if result.size:
+            result.conversion_rate = round(int(converted) / result.size, 4)
+            result.mean_value = _money(Decimal(historical) / result.size)
+        if valued:
+            result.average_order_value = _money(Decimal(revenue) / int(valued))
+    return start, end

@@ -52,3 +52,23 @@ def test_example_runs_on_the_demo_data(demo_data: Path, name: str) -> None:
     assert code == 0, err
     again = json.loads(out)
     assert all(s["adds"] == s["removes"] == 0 for s in again["syncs"])
+
+
+def test_the_example_configs_commented_traits_are_valid(tmp_path: Path) -> None:
+    """config.example.toml shows every trait kind commented out; switched on, they load."""
+    from segsync.config import load_config
+    from segsync.plugins import load_plugins
+
+    lines = (REPO / "config.example.toml").read_text(encoding="utf-8").splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("# [traits.")))
+    end = start
+    while lines[end].startswith("#") and not lines[end].startswith("# ----"):
+        end += 1
+    block = ["" if line == "#" else line.removeprefix("# ") for line in lines[start:end]]
+    config = tmp_path / "segsync.toml"
+    config.write_text("\n".join(lines[:start] + block + lines[end:]) + "\n", encoding="utf-8")
+    reset_plugins()
+    loaded = load_config(config, load_plugins(None))
+    kinds = {spec.kind for spec in loaded.traits.values()}
+    assert kinds == {"rfm", "aggregate", "recency", "lifecycle", "value_tier", "score",
+                     "distance", "cluster"}  # fmt: skip

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import graphlib
 import os
 import re
 import tomllib
@@ -480,7 +481,6 @@ def _validate_traits(
                 for err in clean_errors(exc)
             )
             continue
-        problems.extend(f"{path}: {problem}" for problem in spec.trait.check(profile_columns))
         clash = False
         for column, type_ in spec.columns().items():
             if column in profile_columns:
@@ -501,7 +501,31 @@ def _validate_traits(
                 columns[column] = type_
         if not clash:
             out[name] = spec
-    return out
+    return _trait_order(path, out, added, columns, problems)
+
+
+def _trait_order(
+    path: Path,
+    traits: dict[str, TraitSpec],
+    added: dict[str, str],
+    columns: dict[str, AttributeType],
+    problems: list[str],
+) -> dict[str, TraitSpec]:
+    """Check each trait against the profile columns and the *other* traits' columns, and
+    order the traits so that a trait reading another's columns comes after it."""
+    graph: dict[str, set[str]] = {}
+    for name, spec in traits.items():
+        own = set(spec.columns())
+        visible = {c: t for c, t in columns.items() if c not in own}
+        problems.extend(f"{path}: {problem}" for problem in spec.trait.check(visible))
+        graph[name] = {added[c] for c in spec.trait.uses() if c in added and added[c] != name}
+    try:
+        order = list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        problems.append(f"{path}: traits: traits read each other's columns in a cycle: {cycle}")
+        return traits
+    return {name: traits[name] for name in order if name in traits}
 
 
 def _validate_segments(config: Config, problems: list[str]) -> None:

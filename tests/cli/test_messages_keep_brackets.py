@@ -15,4 +15,3 @@ def test_config_error_keeps_its_bracketed_hint(project: Project) -> None:
     result = project.cli("check")
     assert result.code == 2
     assert "declare it in [attributes]" in result.err
-

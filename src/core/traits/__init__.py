@@ -79,8 +79,9 @@ def traits_query(traits: Mapping[str, TraitSpec], run_at: dt.datetime) -> exp.Se
 
 
 def trait_statements(traits: Mapping[str, TraitSpec], run_at: dt.datetime) -> tuple[list[str], str]:
-    """The SQL :func:`compute_traits` runs: one statement per trait materialising its values
-    (sorted by profile key) into a temporary table, and the statement combining them.
+    """The SQL :func:`compute_traits` runs for traits that read no other trait: one statement
+    per trait materialising its values (sorted by profile key) into a temporary table, and the
+    statement combining them (the benchmark times DuckDB running these alone).
 
     Each trait is computed on its own so DuckDB holds one aggregation at a time (and spills
     it past ``[store] memory_limit``); the results, one row per profile in the same order,
@@ -114,7 +115,12 @@ def trait_statements(traits: Mapping[str, TraitSpec], run_at: dt.datetime) -> tu
 def compute_traits(store: Store, config: Config, *, as_of: dt.datetime | None = None) -> int:
     """Materialise ``profile_traits`` and the ``segment_profiles`` view; return the number
     of traits. ``as_of`` is the run's time (naive or aware; default now), used by traits that
-    set none. Every trait's :meth:`TraitKind.prepare` runs first, in the same transaction.
+    set none.
+
+    Traits are computed one at a time, in the config's dependency order: a trait that
+    :meth:`TraitKind.uses` other traits' columns reads them through a view of ``profiles``
+    joined with those traits' results (``ctx.profiles``). Each trait's
+    :meth:`TraitKind.prepare` runs just before its query, in the same transaction.
 
     Raises :class:`~segsync.errors.PluginError` when a kind's query does not return exactly
     one row per profile (the contract every kind must keep)."""
@@ -123,26 +129,54 @@ def compute_traits(store: Store, config: Config, *, as_of: dt.datetime | None = 
     from segsync.values import to_utc
 
     run_at = to_utc(as_of) if as_of is not None else utcnow()
+    specs = list(config.traits.values())
+    owner = {column: i for i, spec in enumerate(specs) for column in spec.columns()}
+    key = exp.column("profile_key")
     with store.transaction() as con:
-        for spec in config.traits.values():  # kinds that look at the data first (fits)
-            spec.trait.prepare(store, spec.context(run_at, _DIALECT))
-        statements, combine = trait_statements(config.traits, run_at)
-        for i, statement in enumerate(statements):
-            con.execute(statement)
-            if i == 0:
-                continue
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _trait_0 AS "
+            + exp.select(key).from_("profiles").order_by(key).sql(dialect=_DIALECT)
+        )
+        for i, spec in enumerate(specs, start=1):
+            deps = sorted({owner[c] + 1 for c in spec.trait.uses() if c in owner})
+            profiles = "profiles"
+            if deps:
+                profiles = f"_trait_profiles_{i}"
+                joins = " ".join(f"LEFT JOIN _trait_{d} USING (profile_key)" for d in deps)
+                con.execute(
+                    f"CREATE OR REPLACE TEMP VIEW {profiles} AS SELECT * FROM profiles {joins}"
+                )
+            ctx = spec.context(run_at, _DIALECT, profiles=profiles)
+            spec.trait.prepare(store, ctx)
+            sub = spec.trait.query(ctx)
+            values = (
+                exp.select(key, *(exp.column(c, quoted=True) for c in spec.columns()))
+                .from_(sub.subquery("t"))
+                .order_by(key)
+            )
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _trait_{i} AS " + values.sql(dialect=_DIALECT)
+            )
             misaligned = store.scalar(
                 f"SELECT count(*) FROM _trait_0 k POSITIONAL JOIN _trait_{i} t "
                 "WHERE k.profile_key IS DISTINCT FROM t.profile_key"
             )
             if misaligned:
-                name, spec = list(config.traits.items())[i - 1]
                 raise PluginError(
-                    f"trait {name!r} (kind {spec.kind!r}) did not return exactly one row per "
-                    "profile; a trait kind's query must (see segsync.traits.TraitKind.query)"
+                    f"trait {spec.name!r} (kind {spec.kind!r}) did not return exactly one row "
+                    "per profile; a trait kind's query must (see segsync.traits.TraitKind.query)"
                 )
-        con.execute(combine)
-        for i in range(len(statements)):
+        columns = ", ".join(
+            f't{i}."{c}"' for i, spec in enumerate(specs, start=1) for c in spec.columns()
+        )
+        joined = " ".join(f"POSITIONAL JOIN _trait_{i} t{i}" for i in range(1, len(specs) + 1))
+        con.execute(
+            f"CREATE OR REPLACE TABLE {TRAITS_TABLE} AS SELECT t0.profile_key"
+            f"{', ' + columns if columns else ''} FROM _trait_0 t0 {joined}"
+        )
+        for i in range(len(specs) + 1):
+            con.execute(f"DROP VIEW IF EXISTS _trait_profiles_{i}")
+        for i in range(len(specs) + 1):
             con.execute(f"DROP TABLE IF EXISTS _trait_{i}")
         con.execute(
             f"CREATE OR REPLACE VIEW {SEGMENT_PROFILES_VIEW} AS "

@@ -166,6 +166,9 @@ class TraitContext:
     as_of: dt.datetime
     """Naive UTC: the trait's ``as_of`` if set, else the run's start."""
     dialect: str = "duckdb"
+    profiles: str = PROFILES_TABLE
+    """The table (or view) to read profile columns from: ``profiles``, or, for a trait that
+    :meth:`TraitKind.uses` other traits' columns, ``profiles`` with those columns joined."""
 
 
 S = TypeVar("S", bound=TraitSettings)
@@ -192,6 +195,12 @@ class TraitKind(abc.ABC, Generic[S]):
     def query(self, ctx: TraitContext) -> exp.Select:
         """``SELECT profile_key, <columns>`` with exactly one row per profile in ``profiles``
         (profiles without events get the kind's empty value)."""
+
+    def uses(self) -> frozenset[str]:
+        """The profile columns this trait reads besides events (conditions, coordinates,
+        features). Those that are other traits' columns make this trait computed after them,
+        reading them through ``ctx.profiles``. Default: none."""
+        return frozenset()
 
     def check(self, columns: Mapping[str, AttributeType]) -> list[str]:
         """Problems with the settings against the profile columns (built-ins and attributes,
@@ -224,8 +233,10 @@ class TraitSpec:
     def columns(self) -> dict[str, AttributeType]:
         return self.trait.columns()
 
-    def context(self, run_at: dt.datetime, dialect: str = "duckdb") -> TraitContext:
-        return TraitContext(as_of=self.settings.as_of or run_at, dialect=dialect)
+    def context(
+        self, run_at: dt.datetime, dialect: str = "duckdb", profiles: str = PROFILES_TABLE
+    ) -> TraitContext:
+        return TraitContext(as_of=self.settings.as_of or run_at, dialect=dialect, profiles=profiles)
 
 
 # -- SQL helpers ----------------------------------------------------------------------------

@@ -16,10 +16,10 @@ the distance to the cluster's centroid, in standardised units).
 
 **Features** are numeric profile columns — built-ins (``orders_count``, ``revenue``,
 ``source_count``) and numeric attributes — plus the derived ``days_since_last_order`` (whole
-days from ``last_order_at`` to ``as_of``; this name always means the derived feature). Other
-traits cannot be features: all traits are computed in one query, so one trait cannot read
-another. Features are checked against the ``profiles`` table when the trait is computed (the
-kind does not see the config's columns) and a problem raises ``ConfigError`` naming
+days from ``last_order_at`` to ``as_of``; this name always means the derived feature) — and
+other traits' numeric columns, which are then computed first (read through ``ctx.profiles``).
+Features are checked when the config loads (:meth:`Cluster.check`) and again against the
+table read when the trait is computed; a problem raises ``ConfigError`` naming
 ``traits.NAME.features``.
 
 **Fit** (:meth:`Cluster.prepare`, before the traits' query):
@@ -74,7 +74,7 @@ from sqlglot import exp
 from segsync.errors import ConfigError
 from segsync.profile import AttributeType
 
-from .base import PROFILES_TABLE, TraitContext, TraitKind, TraitSettings, output, timestamp_literal
+from .base import TraitContext, TraitKind, TraitSettings, output, timestamp_literal
 from .recency import days_between
 
 if TYPE_CHECKING:
@@ -335,13 +335,12 @@ class Cluster(TraitKind[ClusterSettings]):
             what = "not numeric" if name in columns else "unknown profile column"
             problems.append(
                 f"{key}: {what} {name!r}; expected a numeric profile column "
-                f"({', '.join(numeric)}) or {DAYS_SINCE_LAST_ORDER} (other traits cannot be "
-                "features)"
+                f"({', '.join(numeric)}) or {DAYS_SINCE_LAST_ORDER}"
             )
         return problems
 
-    def _check_features(self, store: Store) -> None:
-        types = {str(row[0]): str(row[1]) for row in store.rows(f"DESCRIBE {PROFILES_TABLE}")}
+    def _check_features(self, store: Store, ctx: TraitContext) -> None:
+        types = {str(row[0]): str(row[1]) for row in store.rows(f"DESCRIBE {ctx.profiles}")}
         numeric = sorted(c for c, t in types.items() if t.upper().startswith(_NUMERIC_TYPES))
         key = f"traits.{self.trait}.features"
         hint = (
@@ -354,10 +353,7 @@ class Cluster(TraitKind[ClusterSettings]):
                 if "last_order_at" not in types:
                     problems.append(f"{key}: {name} needs the profile column last_order_at")
             elif name not in types:
-                problems.append(
-                    f"{key}: unknown profile column {name!r}; {hint} (other traits cannot be "
-                    f"features)"
-                )
+                problems.append(f"{key}: unknown profile column {name!r}; {hint}")
             elif name not in numeric:
                 problems.append(f"{key}: {name!r} is a {types[name]} profile column; {hint}")
         if len(problems) == 1:
@@ -376,8 +372,11 @@ class Cluster(TraitKind[ClusterSettings]):
         finite = exp.Anonymous(this="isfinite", expressions=[value.copy()])
         return exp.Case(ifs=[exp.If(this=finite, true=value)])
 
-    def _profiles(self) -> exp.Expr:
-        return exp.alias_(exp.to_table(PROFILES_TABLE), "p", table=True)
+    def _profiles(self, ctx: TraitContext) -> exp.Expr:
+        return exp.alias_(exp.to_table(ctx.profiles), "p", table=True)
+
+    def uses(self) -> frozenset[str]:
+        return frozenset(self.settings.features) - {DAYS_SINCE_LAST_ORDER}
 
     # -- fit --------------------------------------------------------------------------
 
@@ -385,7 +384,7 @@ class Cluster(TraitKind[ClusterSettings]):
         """Fit the clusters (see the module docstring) and record them in ``trait_clusters``."""
         self._prepared = True
         self.fit = None
-        self._check_features(store)
+        self._check_features(store, ctx)
         con = store.con
         self.fit = self._fit(con, ctx)
         # (on an error the transaction rolls back, and the temporary tables with it)
@@ -410,7 +409,7 @@ class Cluster(TraitKind[ClusterSettings]):
                 exp.alias_(hashed, "h"),
                 *(exp.alias_(self._feature(f, ctx), x) for f, x in zip(features, xs, strict=True)),
             )
-            .from_(self._profiles())
+            .from_(self._profiles(ctx))
             .order_by("h", exp.column("profile_key", table="p"))
             .limit(s.sample)
         )
@@ -564,7 +563,7 @@ class Cluster(TraitKind[ClusterSettings]):
                 exp.column("profile_key", table="p"),
                 output(exp.Null(), t, "text"),
                 output(exp.Null(), f"{t}_distance", "double"),
-            ).from_(self._profiles())
+            ).from_(self._profiles(ctx))
         dims = len(fit.features)
         source = exp.select(
             exp.column("profile_key", table="p"),
@@ -574,7 +573,7 @@ class Cluster(TraitKind[ClusterSettings]):
                     zip(fit.features, fit.means, fit.scales, strict=True)
                 )
             ),
-        ).from_(self._profiles())
+        ).from_(self._profiles(ctx))
         nearest = _nearest(source, "profile_key", dims, fit.centroids)
         label = exp.Case()
         for i, name in enumerate(fit.labels):

@@ -33,7 +33,7 @@ from sqlglot import exp
 
 from segsync.profile import AttributeType
 
-from .base import PROFILES_TABLE, TraitContext, TraitKind, TraitSettings, output
+from .base import TraitContext, TraitKind, TraitSettings, output
 
 __all__ = ["EARTH_RADIUS_KM", "Distance", "DistanceSettings"]
 
@@ -97,6 +97,9 @@ class Distance(TraitKind[DistanceSettings]):
                 )
         return problems
 
+    def uses(self) -> frozenset[str]:
+        return frozenset({self.settings.lat_column, self.settings.lon_column})
+
     def query(self, ctx: TraitContext) -> exp.Select:
         s = self.settings
 
@@ -139,4 +142,4 @@ class Distance(TraitKind[DistanceSettings]):
         value = exp.Case(ifs=[exp.If(this=in_range, true=km)])
         return exp.select(
             exp.column("profile_key", table="p"), output(value, self.trait, "double")
-        ).from_(exp.alias_(exp.to_table(PROFILES_TABLE), "p", table=True))
+        ).from_(exp.alias_(exp.to_table(ctx.profiles), "p", table=True))

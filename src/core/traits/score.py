@@ -13,10 +13,9 @@ rules = [
 The score (DOUBLE, rounded to 2 decimals) is the sum of every rule's points; 0 when nothing
 matches. A rule has ``points`` (any finite number, negative to subtract) and exactly one of:
 
-* ``when`` — a condition over **profile columns** (built-ins and ``[attributes]``), written and
-  checked like a segment's ``where``; it scores ``points`` when true (NULL is not true).
-  Other traits' columns are not available here: traits are computed side by side, so one
-  cannot depend on another.
+* ``when`` — a condition over profile columns (built-ins, ``[attributes]`` and other traits'
+  columns, which are then computed first), written and checked like a segment's ``where``; it
+  scores ``points`` when true (NULL is not true).
 * ``event`` — events of the type before ``as_of``, optionally filtered by ``where`` (property
   equality, as in ``aggregate``) and windowed by ``within`` (half-open ``[as_of − within,
   as_of)``). By default it scores ``points`` once if there is at least one such event;
@@ -45,7 +44,6 @@ from segsync.where import compile_where
 
 from .base import (
     EVENTS_TABLE,
-    PROFILES_TABLE,
     TraitContext,
     TraitKind,
     TraitSettings,
@@ -152,9 +150,16 @@ class Score(TraitKind[ScoreSettings]):
     def columns(self) -> dict[str, AttributeType]:
         return {self.trait: "double"}
 
+    def uses(self) -> frozenset[str]:
+        names: set[str] = set()
+        for rule in self.settings.rules:
+            if rule.when is not None:
+                names |= set(_lenient_columns(rule.when)) - set(BUILTIN_COLUMNS)
+        return frozenset(names)
+
     def check(self, columns: Mapping[str, AttributeType]) -> list[str]:
-        """Problems with the ``when`` conditions against the profile columns (built-ins and
-        attributes, not traits), as ``traits.NAME.rules.I.when: …``."""
+        """Problems with the ``when`` conditions against the profile columns (built-ins,
+        attributes and other traits' columns), as ``traits.NAME.rules.I.when: …``."""
         problems = []
         for i, rule in enumerate(self.settings.rules):
             if rule.when is None:
@@ -216,7 +221,7 @@ class Score(TraitKind[ScoreSettings]):
         score = exp.Round(this=total, decimals=exp.Literal.number(2))
         query = exp.select(
             p_key, exp.alias_(exp.cast(score, _DOUBLE), self.trait, quoted=True)
-        ).from_(exp.alias_(exp.to_table(PROFILES_TABLE), "p", table=True))
+        ).from_(exp.alias_(exp.to_table(ctx.profiles), "p", table=True))
         if event_columns:
             events = (
                 exp.select("profile_key", *event_columns)

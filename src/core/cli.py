@@ -292,8 +292,9 @@ def plugins(fmt: FormatOpt = Format.text) -> None:
         {
             "plugin": r["plugin"],
             "version": r["version"],
-            "connectors": "; ".join(
-                f"{c['name']} ({', '.join(c['capabilities'])})" for c in r["connectors"]
+            "provides": "; ".join(
+                [f"{c['name']} ({', '.join(c['capabilities'])})" for c in r["connectors"]]
+                + ([f"trait kinds: {', '.join(r['trait_kinds'])}"] if r["trait_kinds"] else [])
             )
             or "-",
             "hooks": ", ".join(r["hooks"]),

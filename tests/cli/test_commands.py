@@ -54,8 +54,9 @@ def test_plugins_lists_origin_version_connectors_and_capabilities(project: Proje
     (connector,) = files["connectors"]
     assert connector["name"] == "files"
     assert connector["capabilities"] == ["contacts", "events", "audience:csv"]
-    text = project.cli("plugins")
+    text = project.cli("plugins", env={"COLUMNS": "250"})
     assert "files (contacts, events, audience:csv)" in text.out
+    assert "trait kinds: aggregate, recency, rfm" in text.out
 
 
 def test_example_plugin_uses_every_hook(project: Project) -> None:

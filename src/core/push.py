@@ -56,13 +56,15 @@ async def push_sync(
     spec = AudienceSpec(
         sync=report.name, name=report.audience, kind=report.kind, description=sync.description
     )
+    failures: Counter[tuple[str, str, bool]] = Counter()
     try:
         audience = await connector.ensure_audience(spec)
-    except QuotaError as exc:
+        await _push_batches(store, config, connector, report, audience, run_id, failures)
+    except QuotaError as exc:  # a FatalError, caught first: the changes wait for the reset
         report.deferred = f"{report.destination}: {exc}"
-    except RetryableError as exc:
+    except RetryableError as exc:  # only ensure_audience lets these out; batches keep them
         report.deferred = f"{report.destination}: could not reach the audience: {exc}"
-    except FatalError as exc:
+    except FatalError as exc:  # AuthError from anywhere; anything else from ensure_audience
         report.error = f"{report.destination}: {exc}"
     if report.deferred or report.error:
         log.log(
@@ -71,43 +73,6 @@ async def push_sync(
             report.name,
             report.deferred or report.error,
         )
-        report.status = "deferred" if report.deferred else "error"
-        return
-    report.audience_id = audience.id
-    recreated = _recreated(store, report.name, audience)
-    if recreated:
-        log.warning("%s: %s; sending every member again", report.name, recreated)
-        _replan_afresh(store, config, report)
-    _remember_audience(store, report, audience)
-    if audience.created:
-        log.info(
-            "%s: created %s %r at %s", report.name, report.kind, audience.name, report.destination
-        )
-    limit = max(1, connector.batch_limit(report.kind))
-    size = min(sync.batch_size or limit, limit)
-    failures: Counter[tuple[str, str, bool]] = Counter()
-    try:
-        for op in ("add", "remove"):
-            last = ""
-            while True:
-                members = _next_members(store, report.name, op, last, size)
-                if not members:
-                    break
-                last = members[-1].key
-                batch = Batch(
-                    audience=audience,
-                    adds=members if op == "add" else [],
-                    removes=members if op == "remove" else [],
-                )
-                results = await _apply(connector, batch, op)
-                report.batches += 1
-                _record(store, report, op, members, results, run_id, failures)
-    except QuotaError as exc:
-        report.deferred = f"{report.destination}: {exc}"
-        log.warning("%s: stopped until the quota resets: %s", report.name, exc)
-    except AuthError as exc:
-        report.error = f"{report.destination}: {exc}"
-        log.error("%s: stopped: %s", report.name, exc)
     report.failures = [
         FailureSummary(op=op, error=error, count=count, permanent=permanent)
         for (op, error, permanent), count in failures.most_common(10)
@@ -120,6 +85,42 @@ async def push_sync(
         report.status = "failed_records"
     else:
         report.status = "ok"
+
+
+async def _push_batches(
+    store: Store,
+    config: Config,
+    connector: Connector,
+    report: SyncReport,
+    audience: AudienceRef,
+    run_id: str,
+    failures: Counter[tuple[str, str, bool]],
+) -> None:
+    """Record the audience, then send the planned adds and removes batch by batch."""
+    report.audience_id = audience.id
+    recreated = _recreated(store, report.name, audience)
+    if recreated:
+        log.warning("%s: %s; sending every member again", report.name, recreated)
+        _replan_afresh(store, config, report)
+    _remember_audience(store, report, audience)
+    if audience.created:
+        log.info(
+            "%s: created %s %r at %s", report.name, report.kind, audience.name, report.destination
+        )
+    limit = max(1, connector.batch_limit(report.kind))
+    size = min(config.syncs[report.name].batch_size or limit, limit)
+    for op in ("add", "remove"):
+        last = ""
+        while members := _next_members(store, report.name, op, last, size):
+            last = members[-1].key
+            batch = Batch(
+                audience=audience,
+                adds=members if op == "add" else [],
+                removes=members if op == "remove" else [],
+            )
+            results = await _apply(connector, batch, op)
+            report.batches += 1
+            _record(store, report, op, members, results, run_id, failures)
 
 
 def _recreated(store: Store, sync: str, audience: AudienceRef) -> str | None:

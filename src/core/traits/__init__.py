@@ -40,7 +40,6 @@ __all__ = [
     "build_trait",
     "compute_traits",
     "trait_statements",
-    "traits_query",
 ]
 
 TRAITS_TABLE = "profile_traits"
@@ -57,59 +56,47 @@ def build_trait(name: str, kind: type[TraitKind[Any]], values: Mapping[str, Any]
     return TraitSpec(name=name, kind=kind.name, trait=kind(name, settings))
 
 
-def traits_query(traits: Mapping[str, TraitSpec], run_at: dt.datetime) -> exp.Select:
-    """``SELECT p.profile_key, t0."x", t1."y_r", … FROM profiles p LEFT JOIN (…) t0 …``."""
-    query = exp.select(exp.column("profile_key", table="p")).from_(
-        exp.alias_(exp.to_table("profiles"), "p", table=True)
+_KEY = exp.column("profile_key")
+
+
+def _keys_sql() -> str:
+    """Every profile key, sorted: the spine the traits' results are lined up on."""
+    return exp.select(_KEY).from_("profiles").order_by(_KEY).sql(dialect=_DIALECT)
+
+
+def _values_sql(spec: TraitSpec, ctx: TraitContext) -> str:
+    """One trait's values, one row per profile, sorted by profile key."""
+    sub = spec.trait.query(ctx)
+    return (
+        exp.select(_KEY, *(exp.column(c, quoted=True) for c in spec.columns()))
+        .from_(sub.subquery("t"))
+        .order_by(_KEY)
+        .sql(dialect=_DIALECT)
     )
-    for i, spec in enumerate(traits.values()):
-        alias = f"t{i}"
-        sub = spec.trait.query(spec.context(run_at, _DIALECT))
-        query = query.select(
-            *(exp.column(c, table=alias, quoted=True) for c in spec.columns()), append=True
-        ).join(
-            sub.subquery(alias),
-            on=exp.EQ(
-                this=exp.column("profile_key", table=alias),
-                expression=exp.column("profile_key", table="p"),
-            ),
-            join_type="left",
-        )
-    return query
+
+
+def _combine_sql(specs: list[TraitSpec]) -> str:
+    """``profile_traits`` from ``_trait_0`` (the keys) and ``_trait_1…n`` (the values)."""
+    columns = "".join(
+        f', t{i}."{c}"' for i, spec in enumerate(specs, start=1) for c in spec.columns()
+    )
+    joined = "".join(f" POSITIONAL JOIN _trait_{i} t{i}" for i in range(1, len(specs) + 1))
+    return (
+        f"CREATE OR REPLACE TABLE {TRAITS_TABLE} AS "
+        f"SELECT t0.profile_key{columns} FROM _trait_0 t0{joined}"
+    )
 
 
 def trait_statements(traits: Mapping[str, TraitSpec], run_at: dt.datetime) -> tuple[list[str], str]:
     """The SQL :func:`compute_traits` runs for traits that read no other trait: one statement
-    per trait materialising its values (sorted by profile key) into a temporary table, and the
-    statement combining them (the benchmark times DuckDB running these alone).
-
-    Each trait is computed on its own so DuckDB holds one aggregation at a time (and spills
-    it past ``[store] memory_limit``); the results, one row per profile in the same order,
-    are then lined up with a ``POSITIONAL JOIN`` — no hash tables at all."""
-    key = exp.column("profile_key")
-    steps = [
-        exp.select(key).from_("profiles").order_by(key).sql(dialect=_DIALECT),
-    ]
-    for spec in traits.values():
-        sub = spec.trait.query(spec.context(run_at, _DIALECT))
-        steps.append(
-            exp.select(key, *(exp.column(c, quoted=True) for c in spec.columns()))
-            .from_(sub.subquery("t"))
-            .order_by(key)
-            .sql(dialect=_DIALECT)
-        )
+    per trait materialising its values into a temporary table, and the statement combining
+    them (the benchmark times DuckDB running these alone)."""
+    specs = list(traits.values())
+    steps = [_keys_sql(), *(_values_sql(s, s.context(run_at, _DIALECT)) for s in specs)]
     statements = [
         f"CREATE OR REPLACE TEMP TABLE _trait_{i} AS {sql}" for i, sql in enumerate(steps)
     ]
-    columns = ", ".join(
-        f't{i + 1}."{c}"' for i, spec in enumerate(traits.values()) for c in spec.columns()
-    )
-    joined = " ".join(f"POSITIONAL JOIN _trait_{i + 1} t{i + 1}" for i in range(len(traits)))
-    combine = (
-        f"CREATE OR REPLACE TABLE {TRAITS_TABLE} AS SELECT t0.profile_key"
-        f"{', ' + columns if columns else ''} FROM _trait_0 t0 {joined}"
-    )
-    return statements, combine
+    return statements, _combine_sql(specs)
 
 
 def compute_traits(store: Store, config: Config, *, as_of: dt.datetime | None = None) -> int:
@@ -131,12 +118,8 @@ def compute_traits(store: Store, config: Config, *, as_of: dt.datetime | None = 
     run_at = to_utc(as_of) if as_of is not None else utcnow()
     specs = list(config.traits.values())
     owner = {column: i for i, spec in enumerate(specs) for column in spec.columns()}
-    key = exp.column("profile_key")
     with store.transaction() as con:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _trait_0 AS "
-            + exp.select(key).from_("profiles").order_by(key).sql(dialect=_DIALECT)
-        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _trait_0 AS {_keys_sql()}")
         for i, spec in enumerate(specs, start=1):
             deps = sorted({owner[c] + 1 for c in spec.trait.uses() if c in owner})
             profiles = "profiles"
@@ -148,15 +131,7 @@ def compute_traits(store: Store, config: Config, *, as_of: dt.datetime | None = 
                 )
             ctx = spec.context(run_at, _DIALECT, profiles=profiles)
             spec.trait.prepare(store, ctx)
-            sub = spec.trait.query(ctx)
-            values = (
-                exp.select(key, *(exp.column(c, quoted=True) for c in spec.columns()))
-                .from_(sub.subquery("t"))
-                .order_by(key)
-            )
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _trait_{i} AS " + values.sql(dialect=_DIALECT)
-            )
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _trait_{i} AS {_values_sql(spec, ctx)}")
             misaligned = store.scalar(
                 f"SELECT count(*) FROM _trait_0 k POSITIONAL JOIN _trait_{i} t "
                 "WHERE k.profile_key IS DISTINCT FROM t.profile_key"
@@ -166,14 +141,7 @@ def compute_traits(store: Store, config: Config, *, as_of: dt.datetime | None = 
                     f"trait {spec.name!r} (kind {spec.kind!r}) did not return exactly one row "
                     "per profile; a trait kind's query must (see segsync.traits.TraitKind.query)"
                 )
-        columns = ", ".join(
-            f't{i}."{c}"' for i, spec in enumerate(specs, start=1) for c in spec.columns()
-        )
-        joined = " ".join(f"POSITIONAL JOIN _trait_{i} t{i}" for i in range(1, len(specs) + 1))
-        con.execute(
-            f"CREATE OR REPLACE TABLE {TRAITS_TABLE} AS SELECT t0.profile_key"
-            f"{', ' + columns if columns else ''} FROM _trait_0 t0 {joined}"
-        )
+        con.execute(_combine_sql(specs))
         for i in range(len(specs) + 1):
             con.execute(f"DROP VIEW IF EXISTS _trait_profiles_{i}")
         for i in range(len(specs) + 1):

@@ -20,7 +20,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -376,35 +376,60 @@ def load_config(path: Path, plugins: Plugins) -> Config:
     return config
 
 
+T = TypeVar("T")
+
+
+def _typed_table(
+    path: Path,
+    key: str,
+    name: str,
+    raw: Any,
+    field: str,
+    registry: Mapping[str, T],
+    noun: str,
+    listed: str,
+    hint: str,
+    problems: list[str],
+) -> tuple[str, T, dict[str, Any]] | None:
+    """A ``[section.NAME]`` table whose ``field`` picks a class from ``registry`` (a
+    connector's ``type``, a trait's ``kind``): ``(choice, class, other values)``, or None with
+    the problem recorded."""
+    if not NAME_RE.match(name):
+        problems.append(f"{path}: {key}: expected {_NAME_HINT}, found {name!r}")
+        return None
+    if not isinstance(raw, dict):
+        problems.append(f"{path}: {key}: expected a table, found {_show(raw)}")
+        return None
+    values = dict(raw)
+    choice = values.pop(field, None)
+    known = sorted(registry)
+    if choice is None:
+        problems.append(
+            f"{path}: {key}.{field}: missing; expected one of the {listed} {noun}s: "
+            f"{', '.join(known) or '(none)'}"
+        )
+        return None
+    if choice not in registry:
+        problems.append(
+            f"{path}: {key}.{field}: unknown {noun} {choice!r}{_suggest(str(choice), known)}; "
+            f"{listed}: {', '.join(known) or '(none)'}{hint}"
+        )
+        return None
+    return str(choice), registry[choice], values
+
+
 def _validate_connectors(
     path: Path, settings: SegsyncSettings, plugins: Plugins, problems: list[str]
 ) -> dict[str, ConnectorInstance]:
     out: dict[str, ConnectorInstance] = {}
     for name, raw in settings.connectors.items():
-        key = f"connectors.{name}"
-        if not NAME_RE.match(name):
-            problems.append(f"{path}: {key}: expected {_NAME_HINT}, found {name!r}")
+        picked = _typed_table(
+            path, f"connectors.{name}", name, raw, "type", plugins.connectors,
+            "connector type", "installed", " (see 'segsync plugins')", problems,
+        )  # fmt: skip
+        if picked is None:
             continue
-        if not isinstance(raw, dict):
-            problems.append(f"{path}: {key}: expected a table, found {_show(raw)}")
-            continue
-        values = dict(raw)
-        type_name = values.pop("type", None)
-        known = sorted(plugins.connectors)
-        if type_name is None:
-            problems.append(
-                f"{path}: {key}.type: missing; expected one of the installed connector types: "
-                f"{', '.join(known) or '(none)'}"
-            )
-            continue
-        if type_name not in plugins.connectors:
-            problems.append(
-                f"{path}: {key}.type: unknown connector type {type_name!r}"
-                f"{_suggest(str(type_name), known)}; "
-                f"installed: {', '.join(known) or '(none)'} (see 'segsync plugins')"
-            )
-            continue
-        cls = plugins.connectors[type_name]
+        type_name, cls, values = picked
         try:
             conn_settings = cls.Settings(**values)
         except ValidationError as exc:
@@ -449,30 +474,15 @@ def _validate_traits(
     out: dict[str, TraitSpec] = {}
     profile_columns = dict(columns)
     added: dict[str, str] = {}  # column -> trait that adds it
-    known = sorted(plugins.trait_kinds)
     for name, raw in settings.traits.items():
         key = f"traits.{name}"
-        if not NAME_RE.match(name):
-            problems.append(f"{path}: {key}: expected {_NAME_HINT}, found {name!r}")
+        picked = _typed_table(
+            path, key, name, raw, "kind", plugins.trait_kinds, "trait kind", "registered", "",
+            problems,
+        )  # fmt: skip
+        if picked is None:
             continue
-        if not isinstance(raw, dict):
-            problems.append(f"{path}: {key}: expected a table, found {_show(raw)}")
-            continue
-        values = dict(raw)
-        kind_name = values.pop("kind", None)
-        if kind_name is None:
-            problems.append(
-                f"{path}: {key}.kind: missing; expected one of the registered trait kinds: "
-                f"{', '.join(known) or '(none)'}"
-            )
-            continue
-        if kind_name not in plugins.trait_kinds:
-            problems.append(
-                f"{path}: {key}.kind: unknown trait kind {kind_name!r}"
-                f"{_suggest(str(kind_name), known)}; registered: {', '.join(known) or '(none)'}"
-            )
-            continue
-        kind = plugins.trait_kinds[kind_name]
+        _, kind, values = picked
         try:
             spec = build_trait(name, kind, values)
         except ValidationError as exc:

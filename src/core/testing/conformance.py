@@ -48,7 +48,7 @@ from segsync.connector import (
 )
 from segsync.errors import AuthError
 
-__all__ = ["ConnectorConformance", "FaultTransport", "Platform", "SeedContact"]
+__all__ = ["ConnectorConformance", "FaultTransport", "LoseFirstAnswer", "Platform", "SeedContact"]
 
 T = TypeVar("T")
 
@@ -82,6 +82,25 @@ class FaultTransport(httpx.AsyncBaseTransport):
             headers = {"Retry-After": "0"} if status == 429 else {}
             return httpx.Response(status, headers=headers, json={"message": "injected"})
         return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class LoseFirstAnswer(httpx.AsyncBaseTransport):
+    """Wraps a transport: the first ``method path`` request reaches the platform but its answer
+    is lost (a ``ReadError``), as when a connection drops after the server acted. For testing
+    that a create whose answer was lost finds what it created on the retry."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, method: str, path: str) -> None:
+        self.inner, self.method, self.path, self.lost = inner, method, path, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if not self.lost and (request.method, request.url.path) == (self.method, self.path):
+            self.lost += 1
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return response
 
     async def aclose(self) -> None:
         await self.inner.aclose()

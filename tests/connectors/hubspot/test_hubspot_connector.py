@@ -29,6 +29,7 @@ from segsync.connectors.hubspot.settings import HubSpotSettings
 from segsync.connectors.hubspot.simulator import HubSpotSimulator
 from segsync.errors import AuthError, FatalError, QuotaError
 from segsync.http import reset_pacers
+from segsync.testing.conformance import LoseFirstAnswer
 
 TOKEN = "pat-na1-unit-secret-0000"
 T = TypeVar("T")
@@ -257,21 +258,6 @@ def test_list_is_created_once_and_found_after(tmp_path: Path) -> None:
     again, _ = push(make(sim, tmp_path), "list", "segsync: VIP / FR", [a])
     assert first.created and not again.created and first.id == again.id
     assert sim.list_members(first.id) == {a}
-
-
-class LoseFirstAnswer(httpx.AsyncBaseTransport):
-    """Passes requests on; the first ``method path`` request reaches the platform but its
-    answer is lost, as when a connection drops after the server acted."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, method: str, path: str) -> None:
-        self.inner, self.method, self.path, self.lost = inner, method, path, 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        if not self.lost and (request.method, request.url.path) == (self.method, self.path):
-            self.lost += 1
-            raise httpx.ReadError("connection reset by peer", request=request)
-        return response
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ from segsync.connectors.mailchimp.settings import MailchimpSettings
 from segsync.connectors.mailchimp.simulator import MailchimpSimulator, subscriber_hash
 from segsync.errors import AuthError, FatalError, RetryableError
 from segsync.http import RetryPolicy, reset_pacers
+from segsync.testing.conformance import LoseFirstAnswer
 from segsync.testing.simulator import Faults
 
 KEY = "0123456789abcdef0123456789abcdef-us1"
@@ -268,21 +269,6 @@ def test_tag_is_created_once_and_found_after(tmp_path: Path) -> None:
     assert first.created and not again.created and first.id == again.id
     assert first.id == str(sim.segment_id(sim.default_list_id(), "segsync: VIP / FR"))
     assert sim.tag_members(sim.default_list_id(), "segsync: VIP / FR") == {"a@example.org"}
-
-
-class LoseFirstAnswer(httpx.AsyncBaseTransport):
-    """Passes requests on; the first ``method path`` request reaches the platform but its
-    answer is lost, as when a connection drops after the server acted."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, method: str, path: str) -> None:
-        self.inner, self.method, self.path, self.lost = inner, method, path, 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        if not self.lost and (request.method, request.url.path) == (self.method, self.path):
-            self.lost += 1
-            raise httpx.ReadError("connection reset by peer", request=request)
-        return response
 
 
 def test_lost_create_answer_finds_what_it_created(tmp_path: Path) -> None:

@@ -16,35 +16,15 @@ Prints wall time and peak RSS of each run, and records per second for the first.
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from importlib import resources
 from pathlib import Path
 
+from measure import run_cli
+
 from segsync.synth import generate
-
-
-def run_cli(config: Path, *args: str) -> tuple[float, float, dict]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "segsync", "-q", "-c", str(config), *args, "--format", "json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if proc.returncode not in (0, 1, 3):
-        raise SystemExit(f"segsync failed ({proc.returncode}):\n{proc.stderr}")
-    # ru_maxrss of children is the maximum over all children so far: report it only when it grew
-    peak = peak_kib / 1024 if peak_kib > before else float("nan")
-    return elapsed, peak, json.loads(proc.stdout)
 
 
 def main() -> int:
@@ -79,11 +59,11 @@ def main() -> int:
         ):
             if prepare:
                 prepare()
-            elapsed, peak, report = run_cli(config, "run", "--force")
+            report, elapsed, peak = run_cli(config, "run", "--force", ok=(0, 1, 3))
             adds = sum(s["applied_adds"] for s in report["syncs"])
             removes = sum(s["applied_removes"] for s in report["syncs"])
             print(
-                f"{label:>17}: {elapsed:6.2f}s wall, peak RSS {peak:7.1f} MiB, "
+                f"{label:>17}: {elapsed:6.2f}s wall, peak RSS {peak:5d} MiB, "
                 f"{report['profiles']['profiles']:,} profiles, +{adds:,} -{removes:,}"
                 + (f", {records / elapsed:,.0f} source records/s" if label == "first run" else "")
             )

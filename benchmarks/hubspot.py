@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from measure import run_cli
 
 from segsync.connectors.hubspot.simulator import HubSpotSimulator
 
@@ -69,21 +68,9 @@ audience = "everyone"
 
 
 def segsync(folder: Path, *args: str) -> tuple[dict[str, Any], float, int]:
-    """Run the CLI; return its JSON report, the wall seconds and the peak RSS in MiB."""
-    env = {**os.environ, "SEGSYNC_CONNECTORS__HUBSPOT__TOKEN": TOKEN}
-    out, err = folder / "out.json", folder / "err.log"
-    started = time.perf_counter()
-    with out.open("w") as stdout, err.open("w") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "segsync", "-c", "segsync.toml", *args, "--format", "json"],
-            cwd=folder, env=env, stdout=stdout, stderr=stderr,
-        )  # fmt: skip
-        _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise SystemExit(f"segsync {' '.join(args)} exited {code}:\n{err.read_text()[-3000:]}")
-    return json.loads(out.read_text()), wall, usage.ru_maxrss // 1024
+    """``segsync`` on the benchmark's config: its JSON report, wall seconds, peak RSS (MiB)."""
+    env = {"SEGSYNC_CONNECTORS__HUBSPOT__TOKEN": TOKEN}
+    return run_cli(folder / "segsync.toml", *args, env=env)
 
 
 def writes_since(sim: HubSpotSimulator, mark: int) -> int:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from measure import run_cli
 
 from segsync.connector import AudienceSpec, Batch, ConnectorContext, Member
 from segsync.connectors.mailchimp.connector import MailchimpConnector
@@ -136,19 +136,9 @@ def _rates(
 
 
 def segsync(folder: Path, *args: str) -> tuple[dict[str, Any], float, int]:
-    env = {**os.environ, "SEGSYNC_CONNECTORS__MAILCHIMP__API_KEY": KEY}
-    out, err = folder / "out.json", folder / "err.log"
-    started = time.perf_counter()
-    with out.open("w") as stdout, err.open("w") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "segsync", "-c", "segsync.toml", *args, "--format", "json"],
-            cwd=folder, env=env, stdout=stdout, stderr=stderr,
-        )  # fmt: skip
-        _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"segsync {' '.join(args)} failed:\n{err.read_text()[-3000:]}")
-    return json.loads(out.read_text()), wall, usage.ru_maxrss // 1024
+    """``segsync`` on the benchmark's config: its JSON report, wall seconds, peak RSS (MiB)."""
+    env = {"SEGSYNC_CONNECTORS__MAILCHIMP__API_KEY": KEY}
+    return run_cli(folder / "segsync.toml", *args, env=env)
 
 
 def serve(args: argparse.Namespace) -> None:

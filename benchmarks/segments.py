@@ -22,13 +22,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from measure import measure
 
 CONFIG = """
 [store]
@@ -219,18 +219,13 @@ def compute(folder: Path, persist: bool) -> dict[str, Any]:
 
 def phase(folder: Path, name: str, args: argparse.Namespace) -> tuple[Any, float, int]:
     """Run one phase in a subprocess; its JSON result, wall seconds and peak RSS (MiB)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
+    code, out, err, wall, rss = measure(
         [sys.executable, __file__, "--phase", name, "--folder", str(folder),
          "--profiles", str(args.profiles), "--events", str(args.events)],
-        stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert proc.stdout is not None
-    text = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"phase {name} failed")
-    return json.loads(text or "null"), time.perf_counter() - started, usage.ru_maxrss // 1024
+    if code != 0:
+        raise SystemExit(f"phase {name} failed:\n{err[-3000:]}")
+    return json.loads(out or "null"), wall, rss
 
 
 def main() -> None:

@@ -30,8 +30,8 @@ def compute_kpis(
     results: dict[str, SegmentResult],
     *,
     as_of: dt.datetime | None = None,
-) -> tuple[dt.datetime, dt.datetime]:
-    """Fill each result's KPIs from the computed membership; return the KPI window.
+) -> None:
+    """Fill each result's KPIs from the computed membership.
 
     Orders are events of type ``order`` in ``profile_events`` within ``[kpis] window``
     before ``as_of`` (half-open, as traits' ``within``). Money is exact (DECIMAL, 4 places,
@@ -63,4 +63,3 @@ def compute_kpis(
             result.mean_value = _money(Decimal(historical) / result.size)
         if valued:
             result.average_order_value = _money(Decimal(revenue) / int(valued))
-    return start, end

@@ -128,13 +128,15 @@ def _recreated(store: Store, sync: str, audience: AudienceRef) -> str | None:
     was just created although members were delivered (deleted at the platform), or it has
     another id than the one delivered to (deleted, and one of that name made by hand)."""
     stored = store.rows("SELECT audience_id FROM audiences WHERE sync = ?", [sync])
-    delivered = store.rows("SELECT count(*) FROM sync_state WHERE sync = ?", [sync])[0][0]
     if stored and stored[0][0] != audience.id:
         return (
             f"{audience.kind} {audience.name!r} is now id {audience.id}, not {stored[0][0]} "
             "(deleted and made again at the destination?)"
         )
-    if audience.created and delivered:
+    if not audience.created:
+        return None
+    delivered = int(store.scalar("SELECT count(*) FROM sync_state WHERE sync = ?", [sync]))
+    if delivered:
         return (
             f"{audience.kind} {audience.name!r} had to be created although {delivered:,} "
             "members were delivered to it (deleted at the destination?)"

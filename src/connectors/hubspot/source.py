@@ -25,6 +25,7 @@ from typing import Any
 from segsync.connector import Contact, Event, Page, Purpose
 from segsync.errors import FatalError
 from segsync.http import CursorPaginator, HttpClient, paginate
+from segsync.values import parse_datetime
 
 from .settings import HubSpotSettings
 
@@ -45,16 +46,14 @@ def contact_properties(settings: HubSpotSettings) -> list[str]:
 
 def parse_time(value: Any) -> dt.datetime | None:
     """HubSpot's datetimes: ISO 8601 (``2024-01-02T03:04:05.678Z``) or epoch milliseconds."""
-    if value is None or value == "":
-        return None
-    text = str(value)
+    text = "" if value is None else str(value)
     if text.isdigit():
         return dt.datetime.fromtimestamp(int(text) / 1000, tz=dt.UTC)
     try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = parse_datetime(text)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return None if moment is None else moment.replace(tzinfo=dt.UTC)
 
 
 def _ms(value: dt.datetime) -> int:

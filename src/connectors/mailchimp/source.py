@@ -32,6 +32,7 @@ from urllib.parse import quote
 from segsync.connector import Contact, Event, Page, Purpose
 from segsync.errors import FatalError
 from segsync.http import HttpClient
+from segsync.values import parse_datetime
 
 from .api import subscriber_hash
 from .settings import MailchimpSettings
@@ -52,14 +53,13 @@ _CONSENT: dict[str, dict[Purpose, bool | None]] = {
 
 
 def parse_time(value: Any) -> dt.datetime | None:
-    """Mailchimp's times (``2015-10-21T15:41:36+00:00``); None when empty or unreadable."""
-    if not value:
-        return None
+    """Mailchimp's times (``2015-10-21T15:41:36+00:00``) as aware UTC; None when empty or
+    unreadable (a platform's odd value is not worth failing a pull for)."""
     try:
-        parsed = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        moment = parse_datetime(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return None if moment is None else moment.replace(tzinfo=dt.UTC)
 
 
 def format_time(value: dt.datetime) -> str:

@@ -36,7 +36,8 @@ from segsync.connector import Connector, ConnectorSettings, Purpose, _is_secret
 from segsync.errors import ConfigError
 from segsync.plugins import Plugins
 from segsync.profile import BUILTIN_COLUMNS, AttributeType
-from segsync.traits import TraitSpec, WindowSettings, build_trait
+from segsync.traits import TraitSpec, build_trait
+from segsync.traits.base import parse_duration
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
@@ -153,17 +154,12 @@ class KpiConfig(_Model):
     @field_validator("window")
     @classmethod
     def _window(cls, v: str) -> str:
-        try:
-            WindowSettings(event="order", within=v)
-        except ValidationError:
-            raise ValueError('expected a duration such as "30d", "12h" or "2w"') from None
+        parse_duration(v)
         return v
 
     def bounds(self, as_of: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
         """The window ``[start, end)`` ending at ``as_of`` (naive UTC)."""
-        start, end = WindowSettings(event="order", within=self.window).bounds(as_of)
-        assert start is not None
-        return start, end
+        return as_of - parse_duration(self.window), as_of
 
 
 class SyncConfig(_Model):

@@ -41,6 +41,7 @@ __all__ = [
     "check_property_name",
     "event_conditions",
     "output",
+    "parse_duration",
     "per_profile",
     "property_value",
     "sql_type",
@@ -57,6 +58,14 @@ _DURATION_UNITS = {
     "d": dt.timedelta(days=1),
     "w": dt.timedelta(weeks=1),
 }
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``"30d"`` → 30 days (``h`` hours, ``d`` days, ``w`` weeks); ValueError otherwise."""
+    match = _DURATION_RE.match(text)
+    if match is None:
+        raise ValueError('expected a duration such as "30d", "12h" or "2w"')
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
 def _to_utc(value: Any) -> Any:
@@ -143,8 +152,7 @@ class WindowSettings(EventSettings):
     def _duration(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is None:
             return v
-        if not _DURATION_RE.match(v):
-            raise ValueError('expected a duration such as "30d", "12h" or "2w"')
+        parse_duration(v)
         if info.data.get("since") is not None or info.data.get("until") is not None:
             raise ValueError("expected either 'within' or 'since'/'until', not both")
         return v
@@ -153,9 +161,7 @@ class WindowSettings(EventSettings):
         """The window ``[start, end)``; ``start`` is None when unbounded."""
         end = self.until or as_of
         if self.within is not None:
-            match = _DURATION_RE.match(self.within)
-            assert match is not None
-            return end - int(match.group(1)) * _DURATION_UNITS[match.group(2)], end
+            return end - parse_duration(self.within), end
         return self.since, end
 
 

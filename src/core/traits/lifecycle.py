@@ -42,32 +42,23 @@ from sqlglot import exp
 from segsync.profile import AttributeType
 
 from .base import (
-    _DURATION_RE,
-    _DURATION_UNITS,
     EVENTS_TABLE,
     EventSettings,
     TraitContext,
     TraitKind,
     event_conditions,
     output,
+    parse_duration,
     per_profile,
     timestamp_literal,
 )
 
-__all__ = ["STAGES", "Lifecycle", "LifecycleSettings", "parse_duration"]
+__all__ = ["STAGES", "Lifecycle", "LifecycleSettings"]
 
 STAGES: tuple[str, ...] = ("prospect", "new", "loyal", "active", "at_risk", "lost")
 """The stages, in the order they are decided (the first that holds wins)."""
 
 _DAY = dt.timedelta(days=1)
-
-
-def parse_duration(text: str) -> dt.timedelta:
-    """``"30d"`` → 30 days (``h`` hours, ``d`` days, ``w`` weeks); ValueError otherwise."""
-    match = _DURATION_RE.match(text)
-    if match is None:
-        raise ValueError('expected a duration such as "30d", "12h" or "2w"')
-    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
 class LifecycleSettings(EventSettings):

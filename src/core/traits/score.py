@@ -50,9 +50,9 @@ from .base import (
     WindowSettings,
     check_property_name,
     event_conditions,
+    parse_duration,
     timestamp_literal,
 )
-from .lifecycle import parse_duration
 
 __all__ = ["Score", "ScoreRule", "ScoreSettings", "compile_condition"]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -27,14 +27,16 @@ from rich.markup import escape
 
 from segsync._version import __version__
 from segsync.config import Config, find_config_path
-from segsync.errors import SegsyncError, StoreError
+from segsync.errors import ConfigError, LockHeldError, SegsyncError
 from segsync.lock import describe_holder, read_holder, run_lock
 from segsync.logs import setup_logging
 from segsync.plugins import Plugins, load_plugins
+from segsync.redaction import redact
 from segsync.render import print_report, table_from_rows
 from segsync.report import EXIT_CODES, RunReport
 from segsync.runner import execute, load, new_run_id, open_connectors, plugins_dir_for
 from segsync.store import Store
+from segsync.workspace import StorePaths, read_status
 
 __all__ = ["app", "main"]
 
@@ -59,6 +61,7 @@ class Options:
     config: Path | None = None
     plugins_dir: Path | None = None
     debug: bool = False
+    log_format: str = "text"
 
 
 _options = Options()
@@ -105,19 +108,23 @@ def _main(
     _options.config = config
     _options.plugins_dir = plugins_dir
     _options.debug = debug
+    _options.log_format = log_format.value
     setup_logging(log_format.value, verbose=verbose or debug, quiet=quiet)
 
 
 @contextlib.contextmanager
-def _errors() -> Iterator[None]:
-    """Turn segsync errors into a message and an exit code; no traceback unless --debug."""
+def _errors(fmt: Format = None) -> Iterator[None]:  # type: ignore[assignment]
+    """Turn segsync errors into a message and an exit code; no traceback unless --debug.
+
+    The message goes to stderr (one JSON log object with ``--log-format json``); with
+    ``--format json`` stdout also gets a JSON document: ``status``, ``exit_code``, ``errors``.
+    """
     try:
         yield
     except SegsyncError as exc:
         if _options.debug:
             traceback.print_exc()
-        err.print(f"[red]error[/]: {escape(str(exc))}", markup=True)
-        raise typer.Exit(exc.exit_code) from None
+        _fail(str(exc), exc.exit_code, fmt)
     except KeyboardInterrupt:
         err.print("interrupted; the store is consistent and the next run resumes")
         raise typer.Exit(130) from None
@@ -126,11 +133,26 @@ def _errors() -> Iterator[None]:
     except Exception as exc:
         if _options.debug:
             traceback.print_exc()
-        err.print(
-            f"[red]internal error[/]: {type(exc).__name__}: {escape(str(exc))} "
-            "(rerun with --debug for the traceback, and please report it)"
+        _fail(
+            f"{type(exc).__name__}: {exc} (rerun with --debug for the traceback, and please "
+            "report it)",
+            5,
+            fmt,
+            label="internal error",
         )
-        raise typer.Exit(5) from None
+
+
+def _fail(message: str, code: int, fmt: Format | None, *, label: str = "error") -> NoReturn:
+    message = redact(message)
+    if _options.log_format == "json":
+        log.error("%s", message, extra={"exit_code": code})
+    else:
+        err.print(f"[red]{label}[/]: {escape(message)}")
+    if fmt is Format.json:
+        status = "internal_error" if code == 5 else "locked" if code == 4 else "error"
+        payload = {"status": status, "exit_code": code, "errors": [message]}
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    raise typer.Exit(code) from None
 
 
 def _plugins() -> Plugins:
@@ -173,7 +195,7 @@ def run(
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Pull, compute segments, and push the changes to every destination."""
-    with _errors():
+    with _errors(fmt):
         config = _config()
         report = asyncio.run(
             execute(config, command="run", force=force, pull=not no_pull, syncs=sync, full=full)
@@ -187,19 +209,30 @@ def plan(
     no_pull: Annotated[
         bool, typer.Option("--no-pull", help="Use stored data; do not pull sources")
     ] = False,
+    limit: Annotated[
+        int, typer.Option(min=0, help="List this many of each sync's adds and removes")
+    ] = 10,
+    force: Annotated[
+        bool, typer.Option(help="Plan as 'run --force' would: source guards and sync guards off")
+    ] = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
-    """Show the changes a run would make. Touches neither destinations nor sync state."""
-    with _errors():
+    """Show the changes a run would make, and who would be added and removed. Touches neither
+    destinations nor sync state."""
+    with _errors(fmt):
         config = _config()
-        report = asyncio.run(execute(config, command="plan", pull=not no_pull, syncs=sync))
+        report = asyncio.run(
+            execute(
+                config, command="plan", pull=not no_pull, syncs=sync, preview=limit, force=force
+            )
+        )
     _emit(report, fmt)
 
 
 @app.command()
 def pull(full: FullOpt = False, fmt: FormatOpt = Format.text) -> None:
     """Pull every source into the store and resolve profiles; push nothing."""
-    with _errors():
+    with _errors(fmt):
         config = _config()
         report = asyncio.run(execute(config, command="pull", pull=True, syncs=[], full=full))
     _emit(report, fmt)
@@ -209,7 +242,7 @@ def pull(full: FullOpt = False, fmt: FormatOpt = Format.text) -> None:
 def segments(fmt: FormatOpt = Format.text) -> None:
     """Segments and groups over the stored profiles (no pull): size, share, changes since the
     last run, KPIs (conversion, average order value, revenue, mean value), too-small flags."""
-    with _errors():
+    with _errors(fmt):
         config = _config()
         report = asyncio.run(execute(config, command="segments", pull=False, syncs=[]))
     if fmt is Format.json:
@@ -231,6 +264,7 @@ def check() -> None:
     """Validate the config and check that each connector can reach its data."""
     with _errors():
         config = _config()
+        config.require_work()
         out.print(
             f"[green]config ok[/]: {config.path} — {len(config.connectors)} connector(s), "
             f"{len(config.segments)} segment(s), {len(config.syncs)} sync(s)"
@@ -310,24 +344,37 @@ def status(
     limit: Annotated[int, typer.Option(help="How many recent runs to show")] = 10,
     fmt: FormatOpt = Format.text,
 ) -> None:
-    """Recent runs, what each sync's audience holds, and pending failures."""
-    with _errors():
+    """Recent runs, what each sync's audience holds, and pending failures. During a run, what
+    the run is doing (it never delays or fails a run)."""
+    with _errors(fmt):
         config = _config()
-        holder = None
+        paths = StorePaths(config.store_path)
         payload: dict[str, Any] = {"store": str(config.store_path), "lock_holder": None}
         try:
             with run_lock(config.store_path, command="status", run_id=new_run_id()):
                 payload.update(_status(config, limit))
-        except SegsyncError as exc:
-            if exc.exit_code != 4:
-                raise
-            holder = read_holder(config.store_path)
-            payload["lock_holder"] = holder
+        except LockHeldError:
+            payload["lock_holder"] = read_holder(config.store_path)
+            payload["live"] = read_status(paths)
     if fmt is Format.json:
         sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
         return
+    holder = payload["lock_holder"]
     if holder is not None:
-        out.print(f"a run is in progress: {describe_holder(holder)}")
+        out.print(f"the store is busy: {escape(describe_holder(holder))}")
+        live = payload.get("live") or {}
+        if live.get("run_id") == holder.get("run_id") and live.get("state") == "running":
+            progress = ", ".join(f"{k} {v}" for k, v in (live.get("progress") or {}).items())
+            out.print(
+                f"  phase: {live.get('phase')} since {live.get('phase_started_at')}"
+                + (f" ({escape(progress)})" if progress else "")
+            )
+        last = live.get("last_finished")
+        if last:
+            out.print(
+                f"  last finished: {last.get('command')} {last.get('run_id')}: "
+                f"{last.get('status')} (exit {last.get('exit_code')})"
+            )
         return
     out.print(table_from_rows("Recent runs", payload.get("runs", [])))
     out.print(table_from_rows("Syncs", payload.get("syncs", [])))
@@ -336,15 +383,11 @@ def status(
 def _status(config: Config, limit: int) -> dict[str, Any]:
     if not config.store_path.exists():
         return {"runs": [], "syncs": []}
-    try:
-        store = Store.open(config.store_path, options=config.store_options)
-    except StoreError:
-        raise
-    with store:
+    with Store.open(config.store_path, options=config.store_options) as store:
         runs = store.dicts(
             "SELECT run_id, command, strftime(started_at, '%Y-%m-%d %H:%M:%S UTC') AS started, "
-            "round(epoch(finished_at - started_at), 1) AS seconds, status, exit_code FROM runs "
-            "ORDER BY started_at DESC LIMIT ?",
+            "round(epoch(finished_at - started_at), 1) AS seconds, status, exit_code, phase "
+            "FROM runs ORDER BY started_at DESC LIMIT ?",
             [limit],
         )
         state = dict(store.rows("SELECT sync, count(*) FROM sync_state GROUP BY sync"))
@@ -357,6 +400,11 @@ def _status(config: Config, limit: int) -> dict[str, Any]:
         audiences = {
             r[0]: r[1:] for r in store.rows("SELECT sync, name, audience_id FROM audiences")
         }
+    for row in runs:
+        if row["status"] == "running":  # this process holds the lock: its holder is gone
+            row["status"] = "killed"
+        if row["status"] != "killed":  # a killed run's phase says where it died
+            row.pop("phase", None)
     syncs = []
     for name in sorted(set(config.syncs) | set(state)):
         syncs.append(
@@ -378,23 +426,27 @@ def init(
     sample_data: Annotated[
         bool, typer.Option("--sample-data", help="Also write a synthetic audience into data/")
     ] = False,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing file")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite existing files")] = False,
 ) -> None:
     """Write a starter segsync.toml (and, with --sample-data, data to run it on)."""
+    from segsync.synth import DATA_FILES, generate
+
     with _errors():
-        if path.exists() and not force:
-            err.print(
-                f"[red]error[/]: {escape(str(path))} already exists; pass --force to overwrite it"
+        data_dir = path.parent / "data"
+        targets = [path, *((data_dir / f for f in DATA_FILES) if sample_data else ())]
+        existing = [str(t) for t in targets if t.exists()]
+        if existing and not force:
+            verb = "already exists" if len(existing) == 1 else "already exist"
+            raise ConfigError(
+                f"{', '.join(existing)} {verb}; nothing was written. Pass --force to "
+                "overwrite, or choose another folder"
             )
-            raise typer.Exit(2)
         text = resources.files("segsync").joinpath("templates/segsync.toml").read_text("utf-8")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         out.print(f"wrote {path}")
         if sample_data:
-            from segsync.synth import generate
-
-            summary = generate(path.parent / "data", seed=42)
+            summary = generate(data_dir, seed=42)
             out.print(
                 f"wrote {summary.contacts:,} contacts, {summary.newsletter:,} newsletter sign-ups "
                 f"and {summary.orders:,} orders into {path.parent / 'data'}"
@@ -460,11 +512,19 @@ def _preload_plugins() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    A plugin that fails to load does not stop ``--help``, ``--version`` or ``init``: only the
+    commands that need plugins report it (and exit 2)."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     try:
         _preload_plugins()
     except SegsyncError as exc:
-        err.print(f"[red]error[/]: {escape(str(exc))}")
-        raise SystemExit(exc.exit_code) from None
+        builtin = {
+            c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands
+        }
+        words = [a for a in sys.argv[1:] if not a.startswith("-")]
+        needs_plugins = bool(words) and words[0] in builtin - {"init"}
+        if not needs_plugins:  # the command itself reports the error otherwise
+            err.print(f"[yellow]warning[/]: plugins not loaded: {escape(redact(str(exc)))}")
     app()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import graphlib
+import logging
 import os
 import re
 import tomllib
@@ -32,7 +33,13 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from segsync.connector import Connector, ConnectorSettings, Purpose, _is_secret
+from segsync.connector import (
+    Connector,
+    ConnectorSettings,
+    Purpose,
+    _is_secret,
+    control_character,
+)
 from segsync.errors import ConfigError
 from segsync.plugins import Plugins
 from segsync.profile import BUILTIN_COLUMNS, AttributeType
@@ -51,11 +58,28 @@ __all__ = [
     "load_config",
 ]
 
+log = logging.getLogger("segsync.config")
+
 DEFAULT_CONFIG_NAME = "segsync.toml"
 ENV_PREFIX = "SEGSYNC_"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _SECRET_KEY_RE = re.compile(r"(token|secret|password|passwd|api_key|private_key)", re.I)
 _NAME_HINT = "a name of lower-case letters, digits and '_', starting with a letter"
+_KEYED_MESSAGE = re.compile(r"^([a-z_][a-z0-9_]*): (.+)$", re.S)
+_SIZE_RE = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+# what to say for pydantic's error types, in the user's terms
+_EXPECTED = {
+    "path_type": "expected a file path (text)",
+    "string_type": "expected text",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "dict_type": "expected a table",
+    "list_type": "expected a list",
+}
 
 
 class _Model(BaseModel):
@@ -65,13 +89,22 @@ class _Model(BaseModel):
 class StoreConfig(_Model):
     path: Path = Path("segsync.duckdb")
     """The DuckDB file, relative to the config file's folder."""
-    memory_limit: str = Field(
-        default="1.5GB", pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
-    )
+    memory_limit: str = "1.5GB"
     """The most memory DuckDB may use for its work (e.g. "1.5GB", "800MB"); past it, large
     joins and aggregations spill to a temporary folder beside the store instead of growing."""
     threads: int | None = Field(default=None, ge=1, le=256)
     """Threads DuckDB may use (default: one per core)."""
+    lock_wait_seconds: float = Field(default=120.0, ge=0.0)
+    """How long a run waits for a short read-only command (``status``, ``plan``,
+    ``segments``) holding the store before giving up with exit 4. Another run is never
+    waited for."""
+
+    @field_validator("memory_limit", mode="before")
+    @classmethod
+    def _size(cls, v: Any) -> Any:
+        if not (isinstance(v, str) and _SIZE_RE.match(v.strip())):
+            raise ValueError("expected a size such as '1.5GB' or '800MB' (KB, MB, GB, TB)")
+        return v.strip()
 
 
 class ResolveConfig(_Model):
@@ -171,6 +204,10 @@ class SyncConfig(_Model):
     """Audience kind; defaults to the destination connector's only kind."""
     require_consent: list[Purpose] = Field(default_factory=list)
     max_remove_fraction: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Block the sync when it would remove more than this fraction of its audience."""
+    max_add_fraction: float = Field(default=1.0, ge=0.0)
+    """Block the sync when it would add more than this fraction of its audience's size (1.0:
+    a segment that more than doubles). Not checked while the audience is empty."""
     batch_size: int | None = Field(default=None, ge=1)
     on_missing: Literal["skip", "create"] = "skip"
     """Profiles the destination has no record of: skipped and counted (default), or created
@@ -234,6 +271,16 @@ class Config:
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    def require_work(self) -> None:
+        """Raise :class:`ConfigError` when there is nothing to run: no connector and no sync
+        (an empty or truncated file)."""
+        if not self.connectors and not self.syncs:
+            raise ConfigError(
+                f"{self.path}: no connectors and no syncs configured (an empty or truncated "
+                "file?); expected [connectors.NAME] and [syncs.NAME] tables — run "
+                "'segsync init' for a starter config"
+            )
 
     @property
     def store_options(self) -> dict[str, str | int]:
@@ -354,7 +401,7 @@ def load_config(path: Path, plugins: Plugins) -> Config:
             f"{path}: {len(errors)} problem(s) in the configuration", errors
         ) from None
     problems: list[str] = []
-    connectors = _validate_connectors(path, settings, plugins, problems)
+    connectors = _validate_connectors(path, settings, plugins, problems, data)
     columns = _profile_columns(path, settings, problems)
     traits = _validate_traits(path, settings, plugins, columns, problems)
     config = Config(
@@ -415,9 +462,14 @@ def _typed_table(
 
 
 def _validate_connectors(
-    path: Path, settings: SegsyncSettings, plugins: Plugins, problems: list[str]
+    path: Path,
+    settings: SegsyncSettings,
+    plugins: Plugins,
+    problems: list[str],
+    data: Mapping[str, Any],
 ) -> dict[str, ConnectorInstance]:
     out: dict[str, ConnectorInstance] = {}
+    in_file = data.get("connectors") if isinstance(data.get("connectors"), dict) else {}
     for name, raw in settings.connectors.items():
         picked = _typed_table(
             path, f"connectors.{name}", name, raw, "type", plugins.connectors,
@@ -426,6 +478,8 @@ def _validate_connectors(
         if picked is None:
             continue
         type_name, cls, values = picked
+        written = in_file.get(name) if isinstance(in_file, dict) else None
+        _check_secrets(path, name, cls.Settings, values, written or {}, problems)
         try:
             conn_settings = cls.Settings(**values)
         except ValidationError as exc:
@@ -438,6 +492,54 @@ def _validate_connectors(
             name=name, type_name=type_name, cls=cls, settings=conn_settings
         )
     return out
+
+
+def _check_secrets(
+    path: Path,
+    name: str,
+    model: type[ConnectorSettings],
+    values: dict[str, Any],
+    written: Mapping[str, Any],
+    problems: list[str],
+) -> None:
+    """Secrets as given: surrounding white space and line breaks (a stray CR/LF from a shell or
+    a Windows editor) are removed with a warning, control characters inside are refused, and a
+    secret written in the config file itself is warned about."""
+    for secret, info in model.model_fields.items():
+        if not _is_secret(info.annotation) or not isinstance(values.get(secret), str):
+            continue
+        key = f"connectors.{name}.{secret}"
+        env_name = f"{ENV_PREFIX}CONNECTORS__{name.upper()}__{secret.upper()}"
+        origin = (
+            f"environment variable {env_name}"
+            if env_name in os.environ or env_name.lower() in {k.lower() for k in os.environ}
+            else "the config file"
+        )
+        raw: str = values[secret]
+        cleaned = raw.strip()
+        if cleaned != raw:
+            values[secret] = cleaned
+            log.warning(
+                "%s: %s: removed white space or a line break around the secret (from %s)",
+                path,
+                key,
+                origin,
+            )
+        bad = control_character(cleaned)
+        if bad:
+            problems.append(
+                f"{path}: {key}: the secret contains a control character ({bad}) (from "
+                f"{origin}); expected one line of printable text"
+            )
+        if secret in written and origin == "the config file":
+            log.warning(
+                "%s: %s is written in the config file; keep secrets out of it: set %s, or "
+                '%s_file = "/path/to/file"',
+                path,
+                key,
+                env_name,
+                secret,
+            )
 
 
 def _profile_columns(
@@ -623,7 +725,10 @@ def _format_error(
         found = "<hidden>"
     msg = str(err.get("msg", "invalid value"))
     msg = re.sub(r"^(Input should be|Value error,)\s*", "", msg)
-    expected = msg
+    named = _KEYED_MESSAGE.match(msg) if kind == "value_error" and not loc else None
+    if named:  # a model-level check about one key ("token_file: cannot read …")
+        return f"{path}: {key}.{named.group(1)}: {named.group(2)}{origin}"
+    expected = _EXPECTED.get(kind, msg)
     if not expected.startswith("expected"):
         expected = "expected " + expected
     return f"{path}: {key}: {expected}; found {_show(found)}{origin}"

@@ -40,7 +40,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 __all__ = [
     "NEW_MEMBER_PREFIX",
@@ -58,6 +58,8 @@ __all__ = [
     "Page",
     "Purpose",
     "RecordResult",
+    "Reject",
+    "SourceSettings",
 ]
 
 
@@ -109,8 +111,9 @@ class ConnectorSettings(BaseModel):
     """Base of every connector's ``Settings`` model.
 
     Unknown keys are rejected. Any ``SecretStr`` field ``foo`` may instead be given as
-    ``foo_file = "/path"``: the file is read (one trailing newline stripped), so secrets can come
-    from mounted files as well as from ``SEGSYNC_`` environment variables.
+    ``foo_file = "/path"``: the file is read (a trailing line break stripped), so secrets can
+    come from mounted files as well as from ``SEGSYNC_`` environment variables. A secret holding
+    a control character (other than that trailing line break) is refused.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -128,23 +131,71 @@ class ConnectorSettings(BaseModel):
             if not (key.endswith("_file") and key[: -len("_file")] in secret_fields):
                 continue
             target = key[: -len("_file")]
+            if target in data:
+                raise ValueError(f"{key}: expected either {target} or {key}, not both")
             path = Path(str(value)).expanduser()
             try:
                 text = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                reason = exc.strerror or type(exc).__name__
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or "not UTF-8 text"
                 raise ValueError(
                     f"{key}: cannot read secret file {str(path)!r}: {reason}"
                 ) from None
             out.pop(key)
-            out[target] = text[:-1] if text.endswith("\n") else text
+            text = text.removesuffix("\n").removesuffix("\r")
+            bad = control_character(text)
+            if bad:
+                raise ValueError(
+                    f"{key}: the secret in {str(path)!r} contains a control character ({bad}); "
+                    "expected one line of printable text"
+                )
+            out[target] = text
         return out
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in ``text`` as ``U+000D``, or None."""
+    for ch in text:
+        if ord(ch) < 32 or ord(ch) == 127:
+            return f"U+{ord(ch):04X}"
+    return None
 
 
 def _is_secret(annotation: Any) -> bool:
     if annotation is SecretStr:
         return True
     return SecretStr in getattr(annotation, "__args__", ())
+
+
+class SourceSettings(ConnectorSettings):
+    """Base of the ``Settings`` of a connector that can be a source: what segsync does with
+    the records it pulls, the same for every source (see the user guide, "Safety").
+
+    A source connector's ``Settings`` subclasses this instead of :class:`ConnectorSettings`.
+    """
+
+    phone_region: str | None = None
+    """ISO country code to read this source's national phone numbers in (``"FR"``) when a
+    record gives no country of its own; default: ``[resolve] default_region``."""
+    on_bad_row: Literal["fail", "skip"] = "fail"
+    """A record that cannot be read: ``fail`` the source (nothing from it is loaded), or
+    ``skip`` it, writing it to the rejects file beside the store with the reason."""
+    max_bad_rows: int = Field(default=100, ge=0)
+    """With ``on_bad_row = "skip"``: past this many rejects in one pull the source fails."""
+    max_shrink_fraction: float = Field(default=0.5, ge=0.0, le=1.0)
+    """A full snapshot holding fewer than ``1 − max_shrink_fraction`` of the records stored
+    for this source (and 100 or more fewer) is refused: a header-only or truncated export;
+    ``--force`` loads it."""
+    max_orphan_fraction: float = Field(default=0.5, ge=0.0, le=1.0)
+    """A pull whose events mostly name no known contact is refused (a contacts export from
+    another system?); checked from 100 events up; ``--force`` loads it."""
+
+    @field_validator("phone_region")
+    @classmethod
+    def _region(cls, v: str | None) -> str | None:
+        if v is not None and not (len(v) == 2 and v.isascii() and v.isalpha()):
+            raise ValueError("expected a two-letter country code such as 'FR'")
+        return v.upper() if v else v
 
 
 @dataclass(frozen=True)
@@ -167,10 +218,22 @@ class Contact:
     """One contact record as the source platform holds it.
 
     ``email`` and ``phone`` may be raw: segsync normalises them, reading a national phone
-    number in ``country`` (ISO 3166 alpha-2) when given, else in ``resolve.default_region``.
-    ``consent`` maps a purpose to
-    True (granted), False (denied) or is absent/None (unknown). ``attributes`` holds raw values
-    keyed by profile attribute name; only attributes declared in ``[attributes]`` are kept.
+    number in ``country`` (ISO 3166 alpha-2) when given, else in the source's ``phone_region``,
+    else in ``resolve.default_region``. ``attributes`` holds raw values keyed by profile
+    attribute name; only attributes declared in ``[attributes]`` are kept.
+
+    ``consent`` maps a purpose to True (granted), False (denied) or is absent/None (unknown).
+    ``consent_at`` dates each answer: **when that answer was given** on the platform (a
+    property's history, an opt-in time), never when the record last changed — segsync's own
+    writes change a record but not its consent. When profiles disagree, the most recent answer
+    wins. An answer without a time loses to any dated one; and an answer that did not change
+    since the last pull keeps the time segsync first saw it with.
+
+    ``updated_at`` is when the record last changed: the most recent non-empty attribute value
+    wins a merge. A record whose identifiers, attributes and consent did not change since the
+    last pull keeps its stored ``updated_at``, so a write that changes nothing segsync reads
+    (such as segsync's own) does not make it "newer". Times later than the pull are taken as
+    the pull's time, with a warning.
     """
 
     source_id: str
@@ -180,6 +243,7 @@ class Contact:
     consent: dict[Purpose, bool | None] = field(default_factory=dict)
     updated_at: dt.datetime | None = None
     country: str | None = None
+    consent_at: dict[Purpose, dt.datetime] = field(default_factory=dict)
 
 
 @dataclass
@@ -204,18 +268,29 @@ class Event:
 RecordT = TypeVar("RecordT", Contact, Event)
 
 
+@dataclass(frozen=True)
+class Reject:
+    """A record a source skipped (``on_bad_row = "skip"``): where it is (``file:line`` or a
+    record id) and why it could not be read."""
+
+    location: str
+    reason: str
+
+
 @dataclass
 class Page(Generic[RecordT]):
     """A page of records from a source stream.
 
     ``cursor`` is the position to resume from once this page is stored. ``snapshot`` says the
     stream is a complete copy of the source: records of this instance that it does not contain
-    are gone. It must be the same on every page of one stream.
+    are gone. It must be the same on every page of one stream. ``rejects`` are the records of
+    this page the connector skipped (only when its settings say ``on_bad_row = "skip"``).
     """
 
     records: list[RecordT]
     cursor: str | None = None
     snapshot: bool = False
+    rejects: list[Reject] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

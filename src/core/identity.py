@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import phonenumbers
 
-__all__ = ["normalize_email", "normalize_phone"]
+__all__ = [
+    "mask_email",
+    "mask_identifier",
+    "mask_phone",
+    "mask_text",
+    "normalize_email",
+    "normalize_phone",
+]
 
 
 def normalize_email(raw: object) -> str | None:
@@ -37,3 +44,37 @@ def normalize_phone(raw: object, default_region: str | None) -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def mask_email(email: str) -> str:
+    """``alice@example.org`` → ``a***@example.org``: enough to recognise, not to reuse."""
+    local, at, domain = email.partition("@")
+    if not at:
+        return mask_text(email)
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_phone(phone: str) -> str:
+    """``+33612345678`` → ``+33******78``."""
+    digits = phone.strip()
+    if len(digits) <= 5:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
+
+
+def mask_text(value: str) -> str:
+    """Any other identifier: its first and last characters."""
+    text = value.strip()
+    if len(text) <= 4:
+        return "*" * len(text)
+    return f"{text[:1]}{'*' * min(len(text) - 2, 8)}{text[-1:]}"
+
+
+def mask_identifier(value: object) -> str:
+    """An email, phone number or other identifier, masked for logs and stored samples."""
+    text = str(value)
+    if "@" in text:
+        return mask_email(text.strip())
+    if sum(ch.isdigit() for ch in text) >= 6:
+        return mask_phone(text)
+    return mask_text(text)

@@ -8,6 +8,8 @@ import logging
 import sys
 from typing import Literal
 
+from segsync.redaction import RedactingFilter
+
 __all__ = ["JsonFormatter", "setup_logging"]
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -44,6 +46,7 @@ def setup_logging(
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
         )
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger("segsync")
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -6,23 +6,26 @@ removes = state − desired. A profile that loses consent is therefore removed.
 
 Guards run here and block a sync (they do not just warn): a segment below its ``min_size``
 with ``min_size_action = "skip_syncs"``, removing more than ``max_remove_fraction`` of the
-audience, or a segment that computes empty while the audience is not. ``--force`` lifts them.
+audience, adding more than ``max_add_fraction`` of it (a segment that suddenly doubles), or a
+segment that computes empty while the audience is not. ``--force`` lifts them.
 A sync of a split segment leaves out the split's holdout group. The changes are left in the
 temp table ``_plan_changes`` for :mod:`segsync.push`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlglot import exp
 
 from segsync.config import Config, SyncConfig
 from segsync.connector import NEW_MEMBER_PREFIX
 from segsync.profile import CONSENT_COLUMNS
-from segsync.report import SkippedCounts, SyncReport
+from segsync.report import SkippedCounts, SyncPreview, SyncReport
 from segsync.segments import NEW_MEMBERS, holdout_of
 from segsync.store import Store
 
-__all__ = ["PLAN_TABLE", "plan_sync", "prepare_plan"]
+__all__ = ["PLAN_TABLE", "plan_sync", "prepare_plan", "sources_feeding"]
 
 PLAN_TABLE = "_plan_changes"
 
@@ -61,11 +64,18 @@ def _address_sql(config: Config, sync: SyncConfig) -> str:
 
 
 def plan_sync(
-    store: Store, config: Config, name: str, *, force: bool, fresh: bool = False
+    store: Store,
+    config: Config,
+    name: str,
+    *,
+    force: bool,
+    fresh: bool = False,
+    preview: int = 0,
 ) -> SyncReport:
     """Compute one sync's changes into the plan table and return its report skeleton.
 
-    ``fresh`` plans as if nothing had been delivered yet (the sync's audience changed).
+    ``fresh`` plans as if nothing had been delivered yet (the sync's audience changed);
+    ``preview`` lists up to that many of the adds and of the removes (emails where known).
     """
     sync = config.syncs[name]
     kind = config.sync_kind(sync)
@@ -157,11 +167,57 @@ def plan_sync(
         unmatched=int(counts["unmatched"]),
         failed_permanently=int(counts["failed_permanently"]),
     )
-    report.blocked = None if force else _min_size_guard(store, config, sync) or _guard(report, sync)
+    settled = (
+        None if fresh else store.scalar("SELECT settled_size FROM audiences WHERE sync = ?", [name])
+    )
+    report.blocked = (
+        None if force else _min_size_guard(store, config, sync) or _guard(report, sync, settled)
+    )
     report.status = "blocked" if report.blocked else "planned"
+    if preview:
+        report.preview = SyncPreview(
+            adds=_preview(store, name, "add", preview),
+            removes=_preview(store, name, "remove", preview),
+        )
     for table in ("_candidates", "_permanent", "_desired"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return report
+
+
+def _preview(store: Store, sync: str, op: str, limit: int) -> list[str]:
+    rows = store.rows(
+        f"""SELECT coalesce(p.email, p.phone, c.member_key)
+        FROM {PLAN_TABLE} c LEFT JOIN profiles p USING (profile_key)
+        WHERE c.sync = ? AND c.op = ? ORDER BY 1 LIMIT ?""",
+        [sync, op, limit],
+    )
+    return [str(r[0]) for r in rows]
+
+
+def sources_feeding(
+    store: Store, config: Config, sync: str, instances: Mapping[str, object]
+) -> list[str]:
+    """Which of the source ``instances`` feed ``sync``: a source feeds a sync when any profile
+    the sync would add, keep or remove has a record or an event from it."""
+    if not instances:
+        return []
+    segment = config.syncs[sync].segment
+    names = sorted(instances)
+    marks = ", ".join("?" for _ in names)
+    rows = store.rows(
+        f"""WITH people AS (
+            SELECT profile_key FROM {NEW_MEMBERS} WHERE segment = ?
+            UNION SELECT profile_key FROM sync_state WHERE sync = ? AND profile_key IS NOT NULL)
+        SELECT DISTINCT instance FROM (
+            SELECT i.instance FROM profile_identifiers i JOIN people USING (profile_key)
+            WHERE i.instance IN ({marks})
+            UNION ALL
+            SELECT e.instance FROM profile_events e JOIN people USING (profile_key)
+            WHERE e.instance IN ({marks}))
+        ORDER BY instance""",
+        [segment, sync, *names, *names],
+    )
+    return [str(r[0]) for r in rows]
 
 
 def _min_size_guard(store: Store, config: Config, sync: SyncConfig) -> str | None:
@@ -180,7 +236,7 @@ def _min_size_guard(store: Store, config: Config, sync: SyncConfig) -> str | Non
     )
 
 
-def _guard(report: SyncReport, sync: SyncConfig) -> str | None:
+def _guard(report: SyncReport, sync: SyncConfig, settled: int | None) -> str | None:
     before = report.in_audience_before
     if before == 0:
         return None
@@ -189,10 +245,20 @@ def _guard(report: SyncReport, sync: SyncConfig) -> str | None:
             f"segment {sync.segment!r} computed empty while the audience holds {before} members; "
             f"refusing to empty it (check the sources, or rerun with --force)"
         )
+    review = f"review them with 'segsync plan --sync {report.name}', then rerun with --force"
     fraction = report.removes / before
     if fraction > sync.max_remove_fraction:
         return (
-            f"would remove {report.removes} of {before} members ({fraction:.0%}), more than "
-            f"max_remove_fraction = {sync.max_remove_fraction:g}; rerun with --force if intended"
+            f"would remove {report.removes:,} of {before:,} members ({fraction:.0%}), more than "
+            f"max_remove_fraction = {sync.max_remove_fraction:g}; {review}"
         )
+    # growth is measured from what the sync last pushed to the end, so finishing an
+    # interrupted push never counts as growth, and a blocked run does not move the baseline
+    if settled:
+        grow = (report.desired - settled) / settled
+        if grow > sync.max_add_fraction:
+            return (
+                f"the audience would grow from {settled:,} to {report.desired:,} members "
+                f"(+{grow:.0%}), more than max_add_fraction = {sync.max_add_fraction:g}; {review}"
+            )
     return None

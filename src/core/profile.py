@@ -18,7 +18,7 @@ AttributeType = Literal["text", "integer", "decimal", "double", "boolean", "date
 ATTRIBUTE_SQL_TYPES: dict[str, str] = {
     "text": "VARCHAR",
     "integer": "BIGINT",
-    "decimal": "DECIMAL(18,4)",
+    "decimal": "DECIMAL(38,4)",
     "double": "DOUBLE",
     "boolean": "BOOLEAN",
     "date": "DATE",

@@ -1,36 +1,63 @@
-"""Pull and load: stream a source's pages to staging files, then bulk-load them.
+"""Pull and load: stream each source's pages to staging files, check them, then bulk-load them.
 
-Memory stays bounded by one page: each record is normalised (identifiers, consent, attribute
-types) and written to a JSON Lines staging file as it arrives. When the stream ends, the file
-is loaded with DuckDB's ``read_json`` and merged into the store together with the new cursor,
-in one transaction. A crash before that commit changes nothing: the next run pulls again from
-the old cursor.
+**Stage.** Memory stays bounded by one page: each record is normalised (identifiers, consent,
+attribute types, times) and written to a JSON Lines file in the store's staging folder as it
+arrives. A source is a unit: when any of its streams fails, nothing of it is loaded.
+
+**Check (source guards).** Before anything is loaded, every staged stream is read into a
+temporary table and checked: a full snapshot holding fewer than ``1 − max_shrink_fraction``
+of the records stored for the source (a header-only export, a truncated file), or events that
+mostly name no known contact (``max_orphan_fraction``), refuse the whole source — nothing of
+it is loaded, its cursors stay, and the syncs it feeds wait (exit 3; ``--force`` loads it).
+
+**Load.** Contacts of every source first, then events, each stream in one transaction with its
+new cursor. A crash before a commit changes nothing: the next run pulls again from the old
+cursor.
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import json
 import logging
-import shutil
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 from segsync.config import Config
-from segsync.connector import Connector, Contact, Event, Page, Purpose
-from segsync.errors import ConnectorError, InputError, SegsyncError
-from segsync.identity import normalize_email, normalize_phone
+from segsync.connector import (
+    Connector,
+    Contact,
+    Event,
+    Page,
+    Purpose,
+    Reject,
+    SourceSettings,
+)
+from segsync.errors import ConnectorError, InputError, RetryableError
+from segsync.identity import mask_identifier, normalize_email, normalize_phone
 from segsync.profile import CONSENT_COLUMNS
 from segsync.report import SourceSummary
 from segsync.store import Store
-from segsync.values import coerce, to_utc
+from segsync.tally import WarningTally
+from segsync.values import AMOUNT_LIMIT, coerce, to_utc
+from segsync.workspace import StorePaths
 
-__all__ = ["clear_staging", "pull_source"]
+__all__ = ["StagedSource", "load_sources", "stage_source"]
 
 log = logging.getLogger("segsync.pull")
-_MAX_WARNINGS = 5
 
+FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+"""A record's time may run this far ahead of the pull (clock skew) before it is clamped."""
+GUARD_MINIMUM = 100
+"""The source guards look only at what involves this many records or more: a snapshot that
+would delete at least this many, a pull of at least this many events. Smaller changes are
+everyday life (the sync guards still protect every audience)."""
+
+_CONSENT_AT = {p: f"{column}_at" for p, column in CONSENT_COLUMNS.items()}
 _CONTACT_COLUMNS: dict[str, str] = {
     "seq": "BIGINT",
     "source_id": "VARCHAR",
@@ -39,6 +66,7 @@ _CONTACT_COLUMNS: dict[str, str] = {
     "attributes": "JSON",
     **{col: "BOOLEAN" for col in CONSENT_COLUMNS.values()},
     "updated_at": "TIMESTAMP",
+    **{col: "TIMESTAMP" for col in _CONSENT_AT.values()},
 }
 _EVENT_COLUMNS: dict[str, str] = {
     "seq": "BIGINT",
@@ -51,107 +79,177 @@ _EVENT_COLUMNS: dict[str, str] = {
     "currency": "VARCHAR",
     "properties": "JSON",
 }
+_GUARDS = SourceSettings.model_construct()  # the defaults, for connectors without the base
 
 
-def _warn(result: SourceSummary, message: str) -> None:
-    result.warnings += 1
-    if len(result.warning_samples) < _MAX_WARNINGS:
-        result.warning_samples.append(message)
-        log.warning("%s", message)
+@dataclass
+class StagedStream:
+    summary: SourceSummary
+    path: Path
+    cursor: str | None = None
+    table: str | None = None
+    """The temporary table holding the staged records once read for the checks."""
+
+    @property
+    def contacts(self) -> bool:
+        return self.summary.stream == "contacts"
 
 
-async def pull_source(
-    store: Store,
+@dataclass
+class StagedSource:
+    """What one source brought in this pull, staged but not loaded yet."""
+
+    instance: str
+    settings: SourceSettings
+    streams: list[StagedStream] = field(default_factory=list)
+
+    @property
+    def summaries(self) -> list[SourceSummary]:
+        return [s.summary for s in self.streams]
+
+    @property
+    def failed(self) -> bool:
+        return any(s.summary.error or s.summary.refused for s in self.streams)
+
+
+def source_settings(connector: Connector) -> SourceSettings:
+    settings = connector.settings
+    return settings if isinstance(settings, SourceSettings) else _GUARDS
+
+
+# -- stage ---------------------------------------------------------------------------------
+
+
+async def stage_source(
     config: Config,
     connector: Connector,
     *,
-    run_id: str,
-    staging_dir: Path,
+    paths: StorePaths,
+    cursors: dict[str, str | None],
+    pulled_at: dt.datetime,
     full: bool = False,
-) -> list[SourceSummary]:
-    """Pull every stream the connector provides. Errors are caught into the results.
-
-    ``full`` ignores the stored cursors: every stream is read from the start."""
+) -> StagedSource:
+    """Stage every stream of one source. Failures are caught into the summaries: a source
+    that fails stages nothing more (``transient`` says whether a later run may succeed)."""
     instance = connector.context.instance
-    results: list[SourceSummary] = []
+    staged = StagedSource(instance=instance, settings=source_settings(connector))
     for stream in connector.source_streams():
-        if stream not in ("contacts", "events"):
-            raise InputError(f"{instance}: unknown source stream {stream!r}")
-        result = SourceSummary(instance=instance, stream=stream)
-        results.append(result)
+        summary = SourceSummary(instance=instance, stream=stream)
+        path = paths.staging / f"{instance}-{stream}.jsonl"
+        item = StagedStream(summary=summary, path=path)
+        staged.streams.append(item)
         try:
-            await _pull_stream(
-                store,
-                config,
-                connector,
-                stream,
-                result,
-                run_id,
-                staging_dir,
-                full,
-            )
+            if stream not in ("contacts", "events"):
+                raise InputError(f"{instance}: unknown source stream {stream!r}")
+            cursor = None if full else cursors.get(stream)
+            await _stage_stream(config, connector, staged.settings, item, paths, cursor, pulled_at)
+        except RetryableError as exc:
+            summary.error, summary.transient = str(exc), True
         except (InputError, ConnectorError) as exc:
-            result.error = str(exc)
-            log.error("pull of %s %s failed: %s", instance, stream, exc)
-        except SegsyncError:
-            raise
-    return results
+            summary.error = str(exc)
+        if summary.error:
+            what = "failed, will retry next run" if summary.transient else "failed"
+            log.error("pull of %s %s %s: %s", instance, stream, what, summary.error)
+            break
+    return staged
 
 
-async def _pull_stream(
-    store: Store,
+class _Rejects:
+    """Records a source skipped, written to ``rejects/<instance>-<stream>.csv``."""
+
+    def __init__(self, path: Path, settings: SourceSettings, summary: SourceSummary) -> None:
+        self.path = path
+        self.settings = settings
+        self.summary = summary
+        self._out: TextIO | None = None
+        self._writer: Any = None
+
+    def add(self, reject: Reject) -> None:
+        if self._out is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._out = self.path.open("w", encoding="utf-8", newline="")
+            self._writer = csv.writer(self._out)
+            self._writer.writerow(["location", "reason"])
+            self.summary.rejects_file = str(self.path)
+        self._writer.writerow([reject.location, reject.reason])
+        self.summary.rejected += 1
+        if self.summary.rejected > self.settings.max_bad_rows:
+            self.close()
+            raise InputError(
+                f"{self.summary.instance} {self.summary.stream}: more than max_bad_rows = "
+                f"{self.settings.max_bad_rows} records could not be read; nothing of "
+                f"{self.summary.instance} was loaded (the rejects are listed in {self.path})"
+            )
+
+    def bad(self, location: str, reason: str) -> None:
+        """A record core cannot take: skipped when the source says so, else the source fails."""
+        if self.settings.on_bad_row != "skip":
+            raise InputError(f"{location}: {reason}")
+        self.add(Reject(location, reason))
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
+async def _stage_stream(
     config: Config,
     connector: Connector,
-    stream: str,
-    result: SourceSummary,
-    run_id: str,
-    staging_dir: Path,
-    full: bool,
+    settings: SourceSettings,
+    item: StagedStream,
+    paths: StorePaths,
+    cursor: str | None,
+    pulled_at: dt.datetime,
 ) -> None:
-    instance = connector.context.instance
-    cursor = None if full else store.get_cursor(instance, stream)
-    staging_dir.mkdir(parents=True, exist_ok=True)
-    path = staging_dir / f"{instance}-{stream}.jsonl"
+    instance, summary = connector.context.instance, item.summary
+    stream = summary.stream
+    tally = WarningTally(f"{instance} {stream}")
+    rejects = _Rejects(paths.rejects / f"{instance}-{stream}.csv", settings, summary)
+    rejects.path.unlink(missing_ok=True)
     pages: AsyncIterator[Page[Any]]
-    encode: Callable[[Any, int, SourceSummary], dict[str, Any]]  # Contact or Event encoder
+    encode: Callable[[Any, int], dict[str, Any] | None]
     if stream == "contacts":
         pages = connector.stream_contacts(cursor)
-        encode = _contact_encoder(config, instance)
+        encode = _contact_encoder(config, instance, settings, tally, rejects, pulled_at)
     else:
         pages = connector.stream_events(cursor)
-        encode = _encode_event
-    new_cursor = cursor
+        encode = _event_encoder(instance, tally, rejects, pulled_at)
+    item.cursor = cursor
     seq = 0
-    with path.open("w", encoding="utf-8") as out:
-        async for page in pages:
-            if result.pages and page.snapshot != result.snapshot:
-                raise InputError(f"{instance}: the {stream} stream mixed snapshot and delta pages")
-            result.snapshot = page.snapshot
-            result.pages += 1
-            for record in page.records:
-                seq += 1
-                _write(out, encode(record, seq, result))
-            result.records += len(page.records)
-            if page.cursor is not None:
-                new_cursor = page.cursor
-    if result.pages == 0:
-        log.info("%s %s: nothing new since the last pull", instance, stream)
-        path.unlink(missing_ok=True)
-        return
-    table = "source_contacts" if stream == "contacts" else "events"
-    key = "source_id" if stream == "contacts" else "event_id"
-    columns = _CONTACT_COLUMNS if stream == "contacts" else _EVENT_COLUMNS
-    _load(store, path, table, key, columns, instance, stream, new_cursor, run_id, result)
-    result.loaded = True
-    path.unlink(missing_ok=True)
-    log.info(
-        "%s %s: %d records in %d pages loaded%s",
-        instance,
-        stream,
-        result.records,
-        result.pages,
-        " (full snapshot)" if result.snapshot else "",
-    )
+    paths.staging.mkdir(parents=True, exist_ok=True)
+    try:
+        with item.path.open("w", encoding="utf-8") as out:
+            async for page in pages:
+                if summary.pages and page.snapshot != summary.snapshot:
+                    raise InputError(
+                        f"{instance}: the {stream} stream mixed snapshot and delta pages"
+                    )
+                summary.snapshot = page.snapshot
+                summary.pages += 1
+                for reject in page.rejects:
+                    rejects.add(reject)
+                for record in page.records:
+                    seq += 1
+                    row = encode(record, seq)
+                    if row is not None:
+                        _write(out, row)
+                        summary.records += 1
+                if page.cursor is not None:
+                    item.cursor = page.cursor
+    finally:
+        rejects.close()
+        summary.warnings = tally.total
+        summary.warning_samples = tally.lines()
+        tally.log(log)
+    if summary.rejected:
+        log.warning(
+            "%s %s: %d record(s) skipped as unreadable; listed in %s",
+            instance,
+            stream,
+            summary.rejected,
+            rejects.path,
+        )
 
 
 def _write(out: TextIO, row: dict[str, Any]) -> None:
@@ -167,26 +265,56 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot stage a value of type {type(value).__name__}")
 
 
-def _contact_encoder(
-    config: Config, instance: str
-) -> Callable[[Any, int, SourceSummary], dict[str, Any]]:
-    attribute_types = config.attributes
-    region = config.settings.resolve.default_region
+def _clamp(
+    moment: dt.datetime | None, pulled_at: dt.datetime, tally: WarningTally, where: str
+) -> str | None:
+    """A record's time as the store keeps it (naive UTC ISO text); a time later than the pull
+    (beyond clock skew) is taken as the pull's time, so it cannot outrank later answers."""
+    if moment is None:
+        return None
+    utc = to_utc(moment)
+    if utc > pulled_at + FUTURE_TOLERANCE:
+        tally.add("time in the future, taken as the pull's time", f"{where} ({utc:%Y-%m-%d})")
+        utc = pulled_at
+    return utc.isoformat()
 
-    def encode(record: Any, seq: int, result: SourceSummary) -> dict[str, Any]:
+
+def _contact_encoder(
+    config: Config,
+    instance: str,
+    settings: SourceSettings,
+    tally: WarningTally,
+    rejects: _Rejects,
+    pulled_at: dt.datetime,
+) -> Callable[[Any, int], dict[str, Any] | None]:
+    attribute_types = config.attributes
+    region = settings.phone_region or config.settings.resolve.default_region
+
+    def encode(record: Any, seq: int) -> dict[str, Any] | None:
         if not isinstance(record, Contact):
             raise InputError(f"{instance}: contacts stream yielded {type(record).__name__}")
         if not record.source_id:
-            raise InputError(f"{instance}: a contact has an empty source_id")
-        where = f"{instance} contact {record.source_id!r}"
+            rejects.bad(f"{instance} contact #{seq}", "empty source_id")
+            return None
+        where = f"contact {record.source_id}"
+        unknown = set(record.consent) - set(Purpose)
+        if unknown:
+            rejects.bad(
+                f"{instance} {where}", f"unknown consent purpose(s) {sorted(map(str, unknown))}"
+            )
+            return None
         email = normalize_email(record.email)
         if email is None and str(record.email or "").strip():
-            _warn(result, f"{where}: email {record.email!r} is not a valid address; ignored")
+            tally.add("email is not a valid address; ignored", _example(where, record.email))
         country = record.country.strip().upper() if isinstance(record.country, str) else ""
         phone = normalize_phone(record.phone, country if len(country) == 2 else region)
         if phone is None and str(record.phone or "").strip():
-            hint = "" if region else " (set resolve.default_region to read national numbers)"
-            _warn(result, f"{where}: phone {record.phone!r} is not a valid number; ignored{hint}")
+            hint = (
+                ""
+                if region or len(country) == 2
+                else " (set phone_region or resolve.default_region)"
+            )
+            tally.add(f"phone is not a valid number; ignored{hint}", _example(where, record.phone))
         attributes: dict[str, Any] = {}
         for name, value in record.attributes.items():
             type_name = attribute_types.get(name)
@@ -195,90 +323,267 @@ def _contact_encoder(
             try:
                 attributes[name] = coerce(type_name, value)
             except ValueError as exc:
-                _warn(result, f"{where}: attribute {name!r}: {exc}; stored as empty")
+                tally.add(f"attribute {name!r} {exc}; stored as empty", where)
         row: dict[str, Any] = {
             "seq": seq,
             "source_id": str(record.source_id),
             "email": email,
             "phone": phone,
             "attributes": attributes,
-            "updated_at": to_utc(record.updated_at).isoformat() if record.updated_at else None,
+            "updated_at": _clamp(record.updated_at, pulled_at, tally, where),
         }
         for purpose, column in CONSENT_COLUMNS.items():
             value = record.consent.get(purpose)
-            row[column] = value if isinstance(value, bool) else None
-        unknown = set(record.consent) - set(Purpose)
-        if unknown:
-            raise InputError(f"{where}: unknown consent purpose(s) {sorted(map(str, unknown))}")
+            answered = isinstance(value, bool)
+            row[column] = value if answered else None
+            moment = record.consent_at.get(purpose) if answered else None
+            row[_CONSENT_AT[purpose]] = _clamp(moment, pulled_at, tally, where)
         return row
 
     return encode
 
 
-def _encode_event(record: Any, seq: int, result: SourceSummary) -> dict[str, Any]:
-    if not isinstance(record, Event):
-        raise InputError(f"events stream yielded {type(record).__name__}")
-    if not record.event_id:
-        raise InputError("an event has an empty event_id")
-    if record.contact_id is None and record.email is None:
-        _warn(result, f"event {record.event_id!r} names no contact (no contact_id or email)")
-    return {
-        "seq": seq,
-        "event_id": str(record.event_id),
-        "type": record.type,
-        "occurred_at": to_utc(record.occurred_at).isoformat(),
-        "contact_id": None if record.contact_id is None else str(record.contact_id),
-        "email": normalize_email(record.email),
-        "value": None if record.value is None else str(record.value),
-        "currency": record.currency,
-        "properties": record.properties,
+def _example(where: str, value: Any) -> str:
+    return f"{where} ({mask_identifier(value)!r})"
+
+
+def _event_encoder(
+    instance: str, tally: WarningTally, rejects: _Rejects, pulled_at: dt.datetime
+) -> Callable[[Any, int], dict[str, Any] | None]:
+    def encode(record: Any, seq: int) -> dict[str, Any] | None:
+        if not isinstance(record, Event):
+            raise InputError(f"{instance}: events stream yielded {type(record).__name__}")
+        if not record.event_id:
+            rejects.bad(f"{instance} event #{seq}", "empty event_id")
+            return None
+        where = f"event {record.event_id}"
+        if record.value is not None and not (-AMOUNT_LIMIT < record.value < AMOUNT_LIMIT):
+            rejects.bad(f"{instance} {where}", f"amount out of range ({record.value:.3e})")
+            return None
+        if record.contact_id is None and record.email is None:
+            tally.add("event names no contact (no contact_id or email)", where)
+        occurred = to_utc(record.occurred_at)
+        if occurred > pulled_at + FUTURE_TOLERANCE:
+            tally.add("event dated in the future", f"{where} ({occurred:%Y-%m-%d})")
+        return {
+            "seq": seq,
+            "event_id": str(record.event_id),
+            "type": record.type,
+            "occurred_at": occurred.isoformat(),
+            "contact_id": None if record.contact_id is None else str(record.contact_id),
+            "email": normalize_email(record.email),
+            "value": None if record.value is None else str(record.value),
+            "currency": record.currency,
+            "properties": record.properties,
+        }
+
+    return encode
+
+
+# -- check and load ------------------------------------------------------------------------
+
+
+def load_sources(
+    store: Store, sources: list[StagedSource], *, run_id: str, force: bool, pulled_at: dt.datetime
+) -> None:
+    """Check the staged streams of every source that did not fail, refuse those a guard
+    stops (unless ``force``), and load the others: every source's contacts, then events."""
+    live = [s for s in sources if not s.failed]
+    try:
+        for index, source in enumerate(live):
+            for item in source.streams:
+                if item.summary.pages:
+                    _read_staged(store, item, index)
+        if not force:
+            for source in live:
+                _check_shrink(store, source)
+            _check_orphans(store, [s for s in live if not s.failed])
+        loading = [s for s in live if not s.failed]
+        for contacts in (True, False):
+            for source in loading:
+                for item in source.streams:
+                    if item.contacts == contacts and item.table is not None:
+                        _load(store, source.instance, item, run_id, pulled_at)
+    finally:
+        for source in sources:
+            for item in source.streams:
+                if item.table is not None:
+                    store.con.execute(f"DROP TABLE IF EXISTS {item.table}")
+                    item.table = None
+                item.path.unlink(missing_ok=True)
+    for source in sources:
+        for item in source.streams:
+            s = item.summary
+            if s.loaded:
+                log.info(
+                    "%s %s: %d records in %d pages loaded%s",
+                    s.instance,
+                    s.stream,
+                    s.records,
+                    s.pages,
+                    " (full snapshot)" if s.snapshot else "",
+                )
+            elif not s.pages and not s.error and not source.failed:
+                log.info("%s %s: nothing new since the last pull", s.instance, s.stream)
+
+
+def _read_staged(store: Store, item: StagedStream, index: int) -> None:
+    columns = _CONTACT_COLUMNS if item.contacts else _EVENT_COLUMNS
+    key = "source_id" if item.contacts else "event_id"
+    spec = "{" + ", ".join(f"'{name}': '{type_}'" for name, type_ in columns.items()) + "}"
+    select = ", ".join(f'"{c}"' for c in columns if c != "seq")
+    table = f"_staged_{index}_{item.summary.stream}"
+    # the last occurrence of a key within a pull wins
+    store.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {select} FROM read_json(?, format = "
+        f"'newline_delimited', columns = {spec}) "
+        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY seq DESC) = 1",
+        [str(item.path)],
+    )
+    item.table = table
+    kept = int(store.scalar(f"SELECT count(*) FROM {table}"))
+    repeated = item.summary.records - kept
+    if repeated:
+        line = (
+            f"{item.summary.instance} {item.summary.stream}: {repeated:,} × a record repeated "
+            "an id; the last one won"
+        )
+        item.summary.warnings += repeated
+        item.summary.warning_samples.append(line)
+        log.warning("%s", line)
+
+
+def _refuse(source: StagedSource, item: StagedStream, why: str) -> None:
+    item.summary.refused = why
+    log.error("%s %s refused: %s", source.instance, item.summary.stream, why)
+
+
+def _check_shrink(store: Store, source: StagedSource) -> None:
+    limit = source.settings.max_shrink_fraction
+    for item in source.streams:
+        if item.table is None or not item.summary.snapshot:
+            continue
+        target = "source_contacts" if item.contacts else "events"
+        stored = int(
+            store.scalar(f"SELECT count(*) FROM {target} WHERE instance = ?", [source.instance])
+        )
+        staged = int(store.scalar(f"SELECT count(*) FROM {item.table}"))
+        if stored - staged >= GUARD_MINIMUM and (stored - staged) / stored > limit:
+            noun = "contacts" if item.contacts else "events"
+            _refuse(
+                source,
+                item,
+                f"the pull holds {staged:,} {noun} where {stored:,} are stored: it would delete "
+                f"{(stored - staged) / stored:.0%} of them, more than max_shrink_fraction = "
+                f"{limit:g} (a truncated or header-only export?); nothing of "
+                f"{source.instance} was loaded — check the source, or rerun with --force",
+            )
+            return
+
+
+def _check_orphans(store: Store, sources: list[StagedSource]) -> None:
+    """Refuse a source whose staged events mostly name no contact known after this pull."""
+    replaced = {
+        s.instance
+        for s in sources
+        for item in s.streams
+        if item.contacts and item.table is not None and item.summary.snapshot
     }
+    parts = [
+        "SELECT instance, source_id, email FROM source_contacts"
+        + (f" WHERE instance NOT IN ({', '.join('?' for _ in replaced)})" if replaced else "")
+    ]
+    params: list[Any] = sorted(replaced)
+    for source in sources:
+        for item in source.streams:
+            if item.contacts and item.table is not None:
+                parts.append(f"SELECT ? AS instance, source_id, email FROM {item.table}")
+                params.append(source.instance)
+    store.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _known_contacts AS {' UNION ALL '.join(parts)}", params
+    )
+    try:
+        for source in sources:
+            for item in source.streams:
+                if item.contacts or item.table is None:
+                    continue
+                total, orphans = store.rows(
+                    f"""SELECT count(*), count(*) FILTER (WHERE NOT (
+                        (e.contact_id IS NOT NULL AND EXISTS (SELECT 1 FROM _known_contacts k
+                            WHERE k.instance = ? AND k.source_id = e.contact_id))
+                        OR (e.email IS NOT NULL AND EXISTS (SELECT 1 FROM _known_contacts k
+                            WHERE k.email = e.email))))
+                    FROM {item.table} e""",
+                    [source.instance],
+                )[0]
+                limit = source.settings.max_orphan_fraction
+                if total >= GUARD_MINIMUM and orphans / total > limit:
+                    _refuse(
+                        source,
+                        item,
+                        f"{orphans:,} of {total:,} events ({orphans / total:.0%}) name no known "
+                        f"contact, more than max_orphan_fraction = {limit:g} (contacts from "
+                        f"another system, or a missing contacts export?); nothing of "
+                        f"{source.instance} was loaded — check the source, or rerun with --force",
+                    )
+    finally:
+        store.con.execute("DROP TABLE IF EXISTS _known_contacts")
 
 
 def _load(
-    store: Store,
-    path: Path,
-    table: str,
-    key: str,
-    columns: dict[str, str],
-    instance: str,
-    stream: str,
-    cursor: str | None,
-    run_id: str,
-    result: SourceSummary,
+    store: Store, instance: str, item: StagedStream, run_id: str, pulled_at: dt.datetime
 ) -> None:
-    spec = "{" + ", ".join(f"'{name}': '{type_}'" for name, type_ in columns.items()) + "}"
+    columns = _CONTACT_COLUMNS if item.contacts else _EVENT_COLUMNS
+    target = "source_contacts" if item.contacts else "events"
+    key = "source_id" if item.contacts else "event_id"
     names = [c for c in columns if c != "seq"]
     select = ", ".join(f'"{c}"' for c in names)
+    staged = item.table
     con = store.con
-    # Stage into a temp table first: the last occurrence of a key within a pull wins.
-    con.execute("DROP TABLE IF EXISTS _staged")
-    con.execute(
-        f"CREATE TEMP TABLE _staged AS SELECT {select} FROM read_json(?, format = "
-        f"'newline_delimited', columns = {spec}) "
-        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY seq DESC) = 1",
-        [str(path)],
-    )
-    duplicates = result.records - int(store.scalar("SELECT count(*) FROM _staged"))
-    if duplicates:
-        _warn(result, f"{instance} {stream}: {duplicates} records repeated an id; the last one won")
     with store.transaction():
-        if result.snapshot:
-            con.execute(f"DELETE FROM {table} WHERE instance = ?", [instance])
+        if item.contacts:
+            _keep_times(store, instance, str(staged), pulled_at)
+        if item.summary.snapshot:
+            con.execute(f"DELETE FROM {target} WHERE instance = ?", [instance])
         else:
             con.execute(
-                f"DELETE FROM {table} WHERE instance = ? AND {key} IN (SELECT {key} FROM _staged)",
+                f"DELETE FROM {target} WHERE instance = ? "
+                f"AND {key} IN (SELECT {key} FROM {staged})",
                 [instance],
             )
         con.execute(
-            f"INSERT INTO {table} (instance, {select}, run_id) SELECT ?, {select}, ? FROM _staged",
+            f"INSERT INTO {target} (instance, {select}, run_id) "
+            f"SELECT ?, {select}, ? FROM {staged}",
             [instance, run_id],
         )
-        store.set_cursor(instance, stream, cursor, run_id)
-    con.execute("DROP TABLE IF EXISTS _staged")
+        store.set_cursor(instance, item.summary.stream, item.cursor, run_id)
+    item.summary.loaded = True
 
 
-def clear_staging(staging_root: Path) -> None:
-    """Remove staging files left by earlier (crashed) runs."""
-    if staging_root.exists():
-        shutil.rmtree(staging_root, ignore_errors=True)
+def _keep_times(store: Store, instance: str, staged: str, pulled_at: dt.datetime) -> None:
+    """Date what changed, not what was rewritten.
+
+    An answer to a consent purpose that did not change since the last pull keeps the time it
+    had; one that changed without the platform saying when is dated by this pull. A record
+    whose identifiers, attributes and consent did not change keeps its ``updated_at``.
+    """
+    same = " AND ".join(
+        f"o.{c} IS NOT DISTINCT FROM s.{c}" for c in ("email", "phone", *CONSENT_COLUMNS.values())
+    )
+    store.con.execute(
+        f"""UPDATE {staged} s SET updated_at = o.updated_at FROM source_contacts o
+        WHERE o.instance = $instance AND o.source_id = s.source_id AND {same}
+          AND o.attributes::VARCHAR IS NOT DISTINCT FROM s.attributes::VARCHAR""",
+        {"instance": instance},
+    )
+    for purpose, column in CONSENT_COLUMNS.items():
+        at = _CONSENT_AT[purpose]
+        store.con.execute(
+            f"""UPDATE {staged} s SET {at} = CASE
+                WHEN o.{column} IS NOT DISTINCT FROM s.{column} THEN coalesce(o.{at}, s.{at})
+                ELSE coalesce(s.{at}, $pulled) END
+            FROM source_contacts o
+            WHERE o.instance = $instance AND o.source_id = s.source_id
+              AND s.{column} IS NOT NULL""",
+            {"instance": instance, "pulled": pulled_at},
+        )

@@ -85,6 +85,10 @@ async def push_sync(
         report.status = "failed_records"
     else:
         report.status = "ok"
+    if report.status in ("ok", "failed_records"):  # the baseline of the add guard
+        store.con.execute(
+            "UPDATE audiences SET settled_size = ? WHERE sync = ?", [report.desired, report.name]
+        )
 
 
 async def _push_batches(
@@ -156,10 +160,20 @@ def _replan_afresh(store: Store, config: Config, report: SyncReport) -> None:
 
 def _remember_audience(store: Store, report: SyncReport, audience: AudienceRef) -> None:
     with store.transaction() as con:
+        settled = store.scalar("SELECT settled_size FROM audiences WHERE sync = ?", [report.name])
         con.execute("DELETE FROM audiences WHERE sync = ?", [report.name])
         con.execute(
-            "INSERT INTO audiences VALUES (?, ?, ?, ?, ?, ?)",
-            [report.name, report.destination, report.kind, report.audience, audience.id, utcnow()],
+            "INSERT INTO audiences (sync, destination, kind, name, audience_id, updated_at, "
+            "settled_size) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                report.name,
+                report.destination,
+                report.kind,
+                report.audience,
+                audience.id,
+                utcnow(),
+                settled,
+            ],
         )
 
 

@@ -21,14 +21,20 @@ def _sources(report: RunReport) -> Table | None:
     for col in ("instance", "stream", "records", "pages", "result"):
         table.add_column(col, justify="right" if col in ("records", "pages") else "left")
     for s in report.sources:
-        if s.error:
+        if s.refused:
+            result = f"[red]refused[/]: {escape(s.refused)}"
+        elif s.error and s.transient:
+            result = f"[yellow]failed, will retry[/]: {escape(s.error)}"
+        elif s.error:
             result = f"[red]failed[/]: {escape(s.error)}"
         elif not s.loaded:
             result = "unchanged"
         else:
             result = "loaded" + (" (snapshot)" if s.snapshot else "")
         if s.warnings:
-            result += f" [yellow]{s.warnings} warning(s)[/]"
+            result += f" [yellow]{s.warnings:,} warning(s)[/]"
+        if s.rejected:
+            result += f" [yellow]{s.rejected:,} skipped[/] ({escape(s.rejects_file or '')})"
         table.add_row(s.instance, s.stream, f"{s.records:,}", str(s.pages), result)
     return table
 
@@ -92,6 +98,7 @@ def _syncs(report: RunReport) -> Table:
         style = {"ok": "green", "planned": "cyan", "blocked": "red", "error": "red"}.get(
             s.status, "yellow"
         )
+        shown = "skipped (source failed)" if s.status == "skipped" else s.status
         table.add_row(
             s.name,
             escape(f"{s.destination}:{s.kind} {s.audience!r}"),
@@ -101,7 +108,7 @@ def _syncs(report: RunReport) -> Table:
             f"{s.failed:,}",
             f"{s.skipped.no_consent:,}",
             f"{s.skipped.unmatched:,}",
-            f"[{style}]{s.status}[/]",
+            f"[{style}]{shown}[/]",
         )
     return table
 
@@ -132,6 +139,20 @@ def print_report(report: RunReport, console: Console) -> None:
             console.print(f"[red]error[/] {s.name}: {escape(s.error)}")
         if s.deferred:
             console.print(f"[yellow]deferred[/] {s.name}: {escape(s.deferred)}")
+        if s.skipped_reason:
+            console.print(f"[yellow]skipped[/] {s.name}: {escape(s.skipped_reason)}")
+        if s.preview is not None and (s.preview.adds or s.preview.removes):
+            for label, shown_keys, total in (
+                ("would add", s.preview.adds, s.adds),
+                ("would remove", s.preview.removes, s.removes),
+            ):
+                if shown_keys:
+                    more = (
+                        f" … and {total - len(shown_keys):,} more"
+                        if total > len(shown_keys)
+                        else ""
+                    )
+                    console.print(f"  {s.name} {label}: {escape(', '.join(shown_keys))}{more}")
         for f in s.failures:
             kind = "permanent" if f.permanent else "will retry"
             console.print(
@@ -142,6 +163,9 @@ def print_report(report: RunReport, console: Console) -> None:
             f"HTTP {name}: {stats.get('requests', 0):,} requests, {stats.get('retries', 0):,} "
             f"retries, {stats.get('throttled', 0):,} throttled"
         )
+    for source in report.sources:
+        for line in source.warning_samples:
+            console.print(f"[yellow]warning[/] {escape(line)}")
     for error in report.errors:
         console.print(f"[red]error[/]: {escape(error)}")
     colour = "green" if report.exit_code == 0 else "red" if report.exit_code >= 2 else "yellow"

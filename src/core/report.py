@@ -20,16 +20,17 @@ __all__ = [
     "SegmentSummary",
     "SkippedCounts",
     "SourceSummary",
+    "SyncPreview",
     "SyncReport",
 ]
 
 EXIT_CODES: dict[int, str] = {
     0: "success",
-    1: "some records failed (they are kept and retried by the next run)",
-    2: "configuration or input error",
-    3: "a guard stopped a sync (use --force to override)",
-    4: "another run holds the store's lock",
-    5: "unexpected internal error (rerun with --debug and report it)",
+    1: "retry later: some records failed, a sync was deferred, or a source failed transiently",
+    2: "configuration, input or environment error",
+    3: "a guard stopped a source or a sync (review with 'segsync plan', then --force)",
+    4: "another segsync process holds the store's lock",
+    5: "unexpected internal error (a bug: rerun with --debug and report it)",
 }
 
 
@@ -42,7 +43,16 @@ class SourceSummary(BaseModel):
     loaded: bool = False
     warnings: int = 0
     warning_samples: list[str] = Field(default_factory=list)
+    """One line per kind of warning: how many, and a few examples (identifiers masked)."""
+    rejected: int = 0
+    """Records skipped as unreadable (``on_bad_row = "skip"``)."""
+    rejects_file: str | None = None
+    """Where the skipped records are listed, with the reason."""
     error: str | None = None
+    transient: bool = False
+    """The error may go away by itself (the platform was unavailable): retried next run."""
+    refused: str | None = None
+    """A source guard refused this pull (nothing of the source was loaded); ``--force``."""
 
 
 class ProfileSummary(BaseModel):
@@ -90,6 +100,13 @@ class FailureSummary(BaseModel):
     permanent: bool
 
 
+class SyncPreview(BaseModel):
+    """A sample of a sync's planned changes, for a person to review before forcing."""
+
+    adds: list[str] = Field(default_factory=list)
+    removes: list[str] = Field(default_factory=list)
+
+
 class SyncReport(BaseModel):
     name: str
     segment: str
@@ -117,8 +134,13 @@ class SyncReport(BaseModel):
     deferred: str | None = None
     """Why the sync stopped early without anything being wrong (a platform's daily quota is
     used up): its remaining changes stay pending for the next run."""
+    skipped_reason: str | None = None
+    """Why the sync was not pushed this run although nothing is wrong with it (a source that
+    feeds it failed or was refused): it runs again next time."""
+    preview: SyncPreview | None = None
+    """Who would be added and removed (``segsync plan``; first ``--limit`` of each)."""
     status: Literal[
-        "planned", "ok", "failed_records", "blocked", "error", "disabled", "deferred"
+        "planned", "ok", "failed_records", "blocked", "error", "disabled", "deferred", "skipped"
     ] = "planned"
 
 
@@ -131,7 +153,7 @@ class RunReport(BaseModel):
     started_at: dt.datetime
     finished_at: dt.datetime | None = None
     duration_seconds: float = 0.0
-    status: Literal["running", "ok", "failed_records", "blocked", "error"] = "running"
+    status: Literal["running", "ok", "failed_records", "blocked", "error", "killed"] = "running"
     exit_code: int = 0
     forced: bool = False
     sources: list[SourceSummary] = Field(default_factory=list)
@@ -147,14 +169,20 @@ class RunReport(BaseModel):
     errors: list[str] = Field(default_factory=list)
 
     def finish(self) -> None:
-        """Set status and exit code from the parts; the most severe outcome wins."""
+        """Set status and exit code from the parts; the most severe outcome wins: an error
+        (2), then a guard (3), then what the next run retries (1)."""
         self.finished_at = dt.datetime.now(dt.UTC)
         self.duration_seconds = round((self.finished_at - self.started_at).total_seconds(), 3)
-        if self.errors or any(s.error for s in self.sources) or any(s.error for s in self.syncs):
+        fatal_source = any(s.error and not s.transient for s in self.sources)
+        if self.errors or fatal_source or any(s.error for s in self.syncs):
             self.status, self.exit_code = "error", 2
-        elif any(s.blocked for s in self.syncs):
+        elif any(s.blocked for s in self.syncs) or any(s.refused for s in self.sources):
             self.status, self.exit_code = "blocked", 3
-        elif any(s.failed or s.deferred for s in self.syncs):
+        elif (
+            any(s.failed or s.deferred for s in self.syncs)
+            or any(s.error for s in self.sources)
+            or any(s.skipped_reason for s in self.syncs)
+        ):
             self.status, self.exit_code = "failed_records", 1
         else:
             self.status, self.exit_code = "ok", 0

@@ -6,7 +6,9 @@ else the record itself (instance and source id). Each group is one profile, keye
 
 Within a profile, each attribute takes the most recently updated non-empty value (ties broken
 by instance and source id, so results are deterministic). Consent per purpose takes the most
-recent explicit answer; at equal recency a denial wins over a grant. Every platform-side id is
+recent explicit answer, by the time *that answer* was given (``consent_<purpose>_at``, never
+the record's modification time); an undated answer loses to a dated one, and at equal times a
+denial wins over a grant. Every platform-side id is
 kept in ``profile_identifiers``. Events are attached by contact id, else by email; events of type
 ``order`` are summarised into the built-in order columns, and every attached event is kept with
 its profile in ``profile_events`` for computed traits (:mod:`segsync.traits`).
@@ -56,7 +58,7 @@ def resolve_profiles(store: Store, config: Config) -> ResolveResult:
     """Rebuild ``profiles`` and ``profile_identifiers`` from the staged records and events."""
     con = store.con
     consent = ",\n".join(
-        f"first({col} ORDER BY updated_at DESC NULLS LAST, {col} ASC, instance, source_id) "
+        f"first({col} ORDER BY {col}_at DESC NULLS LAST, {col} ASC, instance, source_id) "
         f"FILTER (WHERE {col} IS NOT NULL) AS {col}"
         for col in CONSENT_COLUMNS.values()
     )
@@ -79,7 +81,7 @@ def resolve_profiles(store: Store, config: Config) -> ResolveResult:
         )
         con.execute(
             """CREATE OR REPLACE TEMP TABLE _event_profiles AS
-            SELECT e.event_id, e.type, e.occurred_at, e.value, e.properties,
+            SELECT e.instance, e.event_id, e.type, e.occurred_at, e.value, e.properties,
                    coalesce(i.profile_key, m.profile_key) AS profile_key
             FROM events e
             LEFT JOIN profile_identifiers i
@@ -92,7 +94,7 @@ def resolve_profiles(store: Store, config: Config) -> ResolveResult:
             f"""CREATE OR REPLACE TABLE profiles AS
             WITH orders AS (
                 SELECT profile_key, count(*) AS orders_count,
-                       sum(value)::DECIMAL(18,4) AS revenue,
+                       sum(value)::DECIMAL(38,4) AS revenue,
                        min(occurred_at) AS first_order_at, max(occurred_at) AS last_order_at
                 FROM _event_profiles
                 WHERE type = 'order' AND profile_key IS NOT NULL
@@ -111,7 +113,7 @@ def resolve_profiles(store: Store, config: Config) -> ResolveResult:
                    p.source_count, p.updated_at,
                    {", ".join(f"p.{c}" for c in CONSENT_COLUMNS.values())},
                    coalesce(o.orders_count, 0)::BIGINT AS orders_count,
-                   coalesce(o.revenue, 0)::DECIMAL(18,4) AS revenue,
+                   coalesce(o.revenue, 0)::DECIMAL(38,4) AS revenue,
                    o.first_order_at, o.last_order_at
                    {"".join(f', p."{name}"' for name in config.attributes)}
             FROM people p LEFT JOIN orders o USING (profile_key)
@@ -120,7 +122,7 @@ def resolve_profiles(store: Store, config: Config) -> ResolveResult:
         con.execute(
             """CREATE OR REPLACE TABLE profile_events AS
             SELECT profile_key, event_id, type, occurred_at, value::DECIMAL(18,4) AS value,
-                   properties
+                   properties, instance
             FROM _event_profiles WHERE profile_key IS NOT NULL
             ORDER BY profile_key, type, occurred_at, event_id"""
         )

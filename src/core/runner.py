@@ -9,33 +9,35 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import errno
 import logging
 import os
 import secrets
 import socket
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 
 from segsync._version import __version__
 from segsync.config import Config, find_config_path, load_config
 from segsync.connector import Connector, ConnectorContext
-from segsync.errors import ConfigError, StoreError
+from segsync.errors import ConfigError, SegsyncError, StoreError
 from segsync.lock import run_lock
-from segsync.plan import plan_sync, prepare_plan
+from segsync.plan import plan_sync, prepare_plan, sources_feeding
 from segsync.plugins import Plugins, load_plugins
-from segsync.pull import clear_staging, pull_source
+from segsync.pull import load_sources, stage_source
 from segsync.push import audience_target_changed, push_sync, start_afresh
-from segsync.report import ProfileSummary, RunReport, SegmentSummary
+from segsync.report import ProfileSummary, RunReport, SegmentSummary, SourceSummary
 from segsync.resolve import resolve_profiles
 from segsync.segments import compute_segments, persist_segments
 from segsync.store import Store, utcnow
 from segsync.traits import compute_traits
 from segsync.values import to_utc
+from segsync.workspace import RunStatus, StorePaths
 
-__all__ = ["execute", "load", "new_run_id", "open_connectors", "run"]
+__all__ = ["environment_error", "execute", "load", "new_run_id", "open_connectors", "run"]
 
 log = logging.getLogger("segsync.run")
 Command = Literal["run", "plan", "pull", "segments"]
@@ -63,12 +65,14 @@ def plugins_dir_for(config_path: Path) -> Path | None:
 
 
 def open_connectors(config: Config, names: Sequence[str]) -> dict[str, Connector]:
-    work_root = config.store_path.parent / ".segsync-work"
+    paths = StorePaths(config.store_path)
     out: dict[str, Connector] = {}
     for name in names:
         instance = config.connectors[name]
         context = ConnectorContext(
-            instance=name, base_dir=config.base_dir.resolve(), work_dir=work_root / name
+            instance=name,
+            base_dir=config.base_dir.resolve(),
+            work_dir=paths.connector_dir(name),
         )
         out[name] = instance.cls(instance.settings, context)
     return out
@@ -82,12 +86,15 @@ async def execute(
     pull: bool = True,
     syncs: Sequence[str] | None = None,
     full: bool = False,
+    preview: int = 0,
 ) -> RunReport:
     """Run (or plan) under the store's lock and return the report.
 
-    Raises :class:`segsync.errors.LockHeldError` when another run holds the lock and
-    :class:`segsync.errors.ConfigError` for unknown sync names; every other problem is in the
-    report (``report.exit_code``).
+    Raises :class:`segsync.errors.LockHeldError` when another run holds the lock,
+    :class:`segsync.errors.ConfigError` for unknown sync names and for conditions that fail on
+    the stored data, and :class:`segsync.errors.StoreError` when the store or its folder cannot
+    be written; every other problem is in the report (``report.exit_code``). ``preview`` lists
+    up to that many of each sync's planned adds and removes in the report.
     """
     selected = list(config.syncs) if syncs is None else list(syncs)
     unknown = [s for s in selected if s not in config.syncs]
@@ -95,6 +102,7 @@ async def execute(
         raise ConfigError(
             f"unknown sync(s): {', '.join(unknown)}; defined: {', '.join(config.syncs) or '(none)'}"
         )
+    config.require_work()
     run_id = new_run_id()
     report = RunReport(
         run_id=run_id,
@@ -105,74 +113,132 @@ async def execute(
         started_at=dt.datetime.now(dt.UTC),
         forced=force,
     )
+    paths = StorePaths(config.store_path)
+    wait = config.settings.store.lock_wait_seconds
     try:
         with (
-            run_lock(config.store_path, command=command, run_id=run_id),
+            run_lock(config.store_path, command=command, run_id=run_id, wait=wait),
             Store.open(config.store_path, options=config.store_options) as store,
         ):
+            status = RunStatus(paths, run_id=run_id, command=command)
+            _mark_killed(store, paths)
             _record_start(store, report)
             try:
-                await _execute(store, config, report, command, force, pull, selected, full)
-            except Exception as exc:
-                report.errors.append(f"{type(exc).__name__}: {exc}")
+                await _execute(
+                    store, config, report, status, command, force, pull, selected, full, preview
+                )
+            except BaseException as exc:
+                failure = environment_error(config, exc)
+                report.errors.append(str(failure or f"{type(exc).__name__}: {exc}"))
                 report.finish()
-                report.status, report.exit_code = "error", 5
-                _record_end(store, report)
+                report.status = "error"
+                report.exit_code = failure.exit_code if failure else 5
+                _record_end(store, report, status)
+                if failure is not None and failure is not exc:
+                    raise failure from None
                 raise
             report.finish()
-            _record_end(store, report)
-    except duckdb.OutOfMemoryException as exc:
-        raise _out_of_memory(config, exc) from None
+            _record_end(store, report, status)
+    except (duckdb.Error, OSError) as exc:
+        failure = environment_error(config, exc)
+        if failure is None:
+            raise
+        raise failure from None
     _notify(config.plugins, report)
     return report
 
 
-def _out_of_memory(config: Config, exc: Exception) -> StoreError:
-    limit = config.settings.store.memory_limit
-    return StoreError(
-        f"{config.store_path}: DuckDB ran out of memory within [store] memory_limit = "
-        f"{limit!r}; raise it, or lower [store] threads (DuckDB says: "
-        f"{str(exc).splitlines()[0]})"
-    )
+def environment_error(config: Config, exc: BaseException) -> SegsyncError | None:
+    """The user's or the machine's problem behind ``exc``, said in their terms (what, where,
+    what to do), or None for a real bug."""
+    if isinstance(exc, SegsyncError):
+        return exc
+    store = config.store_path
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        limit = config.settings.store.memory_limit
+        return StoreError(
+            f"{store}: DuckDB ran out of memory within [store] memory_limit = {limit!r}; "
+            f"raise it, or lower [store] threads (DuckDB says: {_first_line(exc)})"
+        )
+    if isinstance(exc, duckdb.IOException) or (
+        isinstance(exc, duckdb.Error) and "No space left" in str(exc)
+    ):
+        return StoreError(
+            f"{store}: cannot write the store ({_first_line(exc)}); free disk space or fix the "
+            "folder's permissions, then run again — what was committed before is intact"
+        )
+    if isinstance(exc, OSError) and exc.errno in _ENV_ERRNOS:
+        where = exc.filename or store.parent
+        advice = {
+            errno.ENOSPC: "free disk space",
+            errno.EDQUOT: "free disk space (quota)",
+            errno.EACCES: "fix the folder's permissions or point [store] path elsewhere",
+            errno.EPERM: "fix the folder's permissions or point [store] path elsewhere",
+            errno.EROFS: "the file system is read-only: point [store] path at a writable folder",
+        }.get(exc.errno or 0, "check the folder")
+        return StoreError(f"{where}: {exc.strerror}; {advice}, then run again")
+    return None
+
+
+_ENV_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 async def _execute(
     store: Store,
     config: Config,
     report: RunReport,
+    status: RunStatus,
     command: Command,
     force: bool,
     pull: bool,
     selected: list[str],
-    full: bool = False,
+    full: bool,
+    preview: int,
 ) -> None:
     destinations = {config.syncs[s].destination for s in selected}
     candidates = [n for n, c in config.connectors.items() if c.cls.capabilities.is_source]
     connectors = open_connectors(config, sorted({*candidates, *destinations}))
     sources = [n for n in candidates if connectors[n].source_streams()]
+    stopped: dict[str, str] = {}  # source instance -> why it brought nothing this run
+    phase = _Phases(store, report, status)
     try:
         if pull:
-            staging = config.store_path.parent / ".segsync-staging"
-            clear_staging(staging)
-            results = await asyncio.gather(
+            phase("pull", sources=len(sources))
+            paths = StorePaths(config.store_path)
+            paths.clear_staging()
+            pulled_at = utcnow()
+            staged = await asyncio.gather(
                 *(
-                    pull_source(
-                        store,
+                    stage_source(
                         config,
                         connectors[n],
-                        run_id=report.run_id,
-                        staging_dir=staging,
+                        paths=paths,
+                        cursors={s: store.get_cursor(n, s) for s in connectors[n].source_streams()},
+                        pulled_at=pulled_at,
                         full=full,
                     )
                     for n in sources
                 )
             )
-            report.sources = [r for per_source in results for r in per_source]
-            clear_staging(staging)
+            phase("load")
+            load_sources(store, staged, run_id=report.run_id, force=force, pulled_at=pulled_at)
+            paths.clear_staging()
+            report.sources = [summary for source in staged for summary in source.summaries]
+            for source in staged:
+                why = _stopped(source.summaries)
+                if why:
+                    stopped[source.instance] = why
+        phase("resolve")
         resolved = resolve_profiles(store, config)
         report.profiles = ProfileSummary(**vars(resolved))
+        phase("traits", traits=len(config.traits))
         compute_traits(store, config, as_of=report.started_at)
         as_of = to_utc(report.started_at)
+        phase("segments", segments=len(config.segments))
         segments = compute_segments(store, config, as_of=as_of)
         report.segments = [SegmentSummary(**vars(s)) for s in segments.values()]
         report.kpi_window = config.settings.kpis.window
@@ -184,6 +250,7 @@ async def _execute(
                 log.warning(
                     "segment %s has %d members, below min_size %d", s.name, s.size, s.min_size
                 )
+        phase("plan", syncs=len(selected))
         prepare_plan(store)
         for name in selected:
             sync = config.syncs[name]
@@ -198,18 +265,22 @@ async def _execute(
                 )
                 if command == "run":
                     start_afresh(store, name)
-            report.syncs.append(
-                plan_sync(store, config, name, force=force, fresh=previous is not None)
+            planned = plan_sync(
+                store, config, name, force=force, fresh=previous is not None, preview=preview
             )
+            if stopped and planned.status in ("planned", "blocked"):
+                feeding = sources_feeding(store, config, name, stopped)
+                if feeding:
+                    planned.skipped_reason = "; ".join(f"source {n} {stopped[n]}" for n in feeding)
+                    planned.status = "skipped"
+                    log.warning("%s: not pushed this run: %s", name, planned.skipped_reason)
+            report.syncs.append(planned)
         if command != "run":
             return
-        if any(s.error for s in report.sources):
-            report.errors.append("a source failed to pull; nothing was pushed")
-            return
         persist_segments(store, segments, report.run_id, kpi_window=report.kpi_window)
-        for sync_report in report.syncs:
-            if sync_report.status != "planned":
-                continue
+        pushing = [s for s in report.syncs if s.status == "planned"]
+        for done, sync_report in enumerate(pushing):
+            phase("push", sync=sync_report.name, syncs_done=done, syncs=len(pushing))
             await push_sync(
                 store, config, connectors[sync_report.destination], sync_report, report.run_id
             )
@@ -224,10 +295,57 @@ async def _execute(
                 log.exception("closing connector %s failed", connector.context.instance)
 
 
+def _stopped(summaries: list[SourceSummary]) -> str | None:
+    """Why a source brought nothing this run ("failed", "refused by a guard"), if it did."""
+    if any(s.refused for s in summaries):
+        return "refused by a guard"
+    if any(s.error and s.transient for s in summaries):
+        return "failed (will retry)"
+    if any(s.error for s in summaries):
+        return "failed"
+    return None
+
+
+class _Phases:
+    """Marks the phase a run is in: in the store (``runs.phase``, what a killed run is shown
+    to have died in) and in the published status file."""
+
+    def __init__(self, store: Store, report: RunReport, status: RunStatus) -> None:
+        self.store = store
+        self.report = report
+        self.status = status
+
+    def __call__(self, name: str, **progress: Any) -> None:
+        self.store.con.execute(
+            "UPDATE runs SET phase = ? WHERE run_id = ?", [name, self.report.run_id]
+        )
+        self.status.phase(name, **progress)
+        log.debug("phase %s %s", name, progress or "")
+
+
+def _mark_killed(store: Store, paths: StorePaths) -> None:
+    """Runs still marked ``running`` were killed: this process holds the lock they held."""
+    rows = store.rows("SELECT run_id, command, phase FROM runs WHERE status = 'running'")
+    if not rows:
+        return
+    store.con.execute(
+        "UPDATE runs SET status = 'killed', finished_at = coalesce(finished_at, ?) "
+        "WHERE status = 'running'",
+        [utcnow()],
+    )
+    for run_id, command, phase in rows:
+        log.warning(
+            "run %s (segsync %s) was killed during its %s phase; this run takes over",
+            run_id,
+            command,
+            phase or "first",
+        )
+
+
 def _record_start(store: Store, report: RunReport) -> None:
     store.con.execute(
-        "INSERT INTO runs (run_id, command, started_at, status, pid, host, version) "
-        "VALUES (?, ?, ?, 'running', ?, ?, ?)",
+        "INSERT INTO runs (run_id, command, started_at, status, pid, host, version, phase) "
+        "VALUES (?, ?, ?, 'running', ?, ?, ?, 'starting')",
         [
             report.run_id,
             report.command,
@@ -239,10 +357,32 @@ def _record_start(store: Store, report: RunReport) -> None:
     )
 
 
-def _record_end(store: Store, report: RunReport) -> None:
-    store.con.execute(
-        "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, report = ? WHERE run_id = ?",
-        [utcnow(), report.status, report.exit_code, report.model_dump_json(), report.run_id],
+def stored_report(report: RunReport) -> str:
+    """The report as the store keeps it: without the plan's preview of who would change."""
+    return report.model_dump_json(exclude={"syncs": {"__all__": {"preview"}}})
+
+
+def _record_end(store: Store, report: RunReport, status: RunStatus) -> None:
+    try:
+        store.con.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, report = ?, "
+            "phase = 'finished' WHERE run_id = ?",
+            [utcnow(), report.status, report.exit_code, stored_report(report), report.run_id],
+        )
+    except duckdb.Error as exc:  # the store itself is what failed: say so, keep the first error
+        log.error("could not record the end of run %s: %s", report.run_id, _first_line(exc))
+    status.finish(
+        {
+            "run_id": report.run_id,
+            "command": report.command,
+            "finished_at": str(report.finished_at),
+            "status": report.status,
+            "exit_code": report.exit_code,
+            "syncs": {
+                s.name: {"status": s.status, "adds": s.applied_adds, "removes": s.applied_removes}
+                for s in report.syncs
+            },
+        }
     )
 
 

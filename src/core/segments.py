@@ -34,7 +34,7 @@ from segsync.config import HOLDOUT_GROUP, NAME_RE, Config, SegmentConfig, basis_
 from segsync.errors import ConfigError
 from segsync.store import Store, utcnow
 from segsync.traits import SEGMENT_PROFILES_VIEW
-from segsync.where import compile_where
+from segsync.where import compile_where, condition_errors
 
 __all__ = [
     "BUCKETS",
@@ -369,7 +369,8 @@ def compute_segments(
         elif segment.split:
             statements.append(split_query(name, segment))
         for query in statements:
-            con.execute(exp.insert(query, NEW_MEMBERS).sql(dialect=_DIALECT))
+            with condition_errors(f"{config.path}: segments.{name}"):
+                con.execute(exp.insert(query, NEW_MEMBERS).sql(dialect=_DIALECT))
     names = config.segment_names()
     rows = store.rows(
         f"""WITH new AS (SELECT segment, count(*) AS n FROM {NEW_MEMBERS} GROUP BY segment),

@@ -16,7 +16,8 @@ damaged. Tables:
 ``segment_history``     size, entered and left per segment per run
 ``segment_kpis``        KPIs per segment (and group) per run: size, share, entered, left,
                         conversion rate, average order value, revenue, mean value
-``audiences``           the destination audience each sync pushes to
+``audiences``           the destination audience each sync pushes to, and how many members
+                        it was meant to hold when a push last completed
 ``sync_state``          members each destination *confirmed* — nothing else
 ``failures``            changes that failed, with the reason; retried by later runs
 ``runs``                one row per run, with its report
@@ -95,6 +96,19 @@ _MIGRATIONS: list[list[str]] = [
             conversion_rate DOUBLE, average_order_value DECIMAL(18,4),
             revenue DECIMAL(18,4), mean_value DECIMAL(18,4), kpi_window VARCHAR,
             min_size BIGINT, too_small BOOLEAN NOT NULL, computed_at TIMESTAMP NOT NULL)""",
+    ],
+    # 4: consent answers dated on their own; a run's last phase; money sums that cannot overflow
+    [
+        *(
+            f"ALTER TABLE source_contacts ADD COLUMN consent_{p}_at TIMESTAMP"
+            for p in ("email_marketing", "ad_user_data", "ad_personalization")
+        ),
+        "ALTER TABLE runs ADD COLUMN phase VARCHAR",
+        # members wanted when the sync last pushed to the end: the add guard's baseline
+        "ALTER TABLE audiences ADD COLUMN settled_size BIGINT",
+        "ALTER TABLE segment_kpis ALTER COLUMN average_order_value TYPE DECIMAL(38,4)",
+        "ALTER TABLE segment_kpis ALTER COLUMN revenue TYPE DECIMAL(38,4)",
+        "ALTER TABLE segment_kpis ALTER COLUMN mean_value TYPE DECIMAL(38,4)",
     ],
 ]
 

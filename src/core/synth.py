@@ -40,7 +40,10 @@ from typing import Any
 
 import phonenumbers
 
-__all__ = ["SynthSummary", "generate", "main"]
+__all__ = ["DATA_FILES", "SynthSummary", "generate", "main"]
+
+DATA_FILES = ("contacts.csv", "newsletter.jsonl", "orders.jsonl")
+"""The files :func:`generate` writes."""
 
 
 @dataclass(frozen=True)
@@ -284,11 +287,7 @@ def generate(
         writer.writeheader()
         writer.writerows(people)
 
-    files = {
-        "contacts": out_dir / "contacts.csv",
-        "newsletter": out_dir / "newsletter.jsonl",
-        "orders": out_dir / "orders.jsonl",
-    }
+    files = {name.partition(".")[0]: out_dir / name for name in DATA_FILES}
     _write_atomic(files["contacts"], write_contacts)
     newsletter = _newsletter(rng, people, as_of, taken)
     _write_atomic(

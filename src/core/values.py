@@ -10,7 +10,20 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["coerce", "parse_bool", "parse_date", "parse_datetime", "parse_decimal", "to_utc"]
+__all__ = [
+    "AMOUNT_LIMIT",
+    "coerce",
+    "parse_amount",
+    "parse_bool",
+    "parse_date",
+    "parse_datetime",
+    "parse_decimal",
+    "to_utc",
+]
+
+AMOUNT_LIMIT = Decimal(10) ** 14
+"""Event amounts are stored with 14 digits before the decimal point and 4 after
+(``DECIMAL(18,4)``); anything of this size or more is refused as out of range."""
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "granted", "on", "opt-in", "opted_in"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "denied", "off", "opt-out", "opted_out"})
@@ -89,6 +102,17 @@ def parse_decimal(value: Any) -> Decimal | None:
     if not result.is_finite():
         raise ValueError(f"expected a finite number, found {value!r}")
     return result
+
+
+def parse_amount(value: Any) -> Decimal | None:
+    """A money amount (an order's total): a finite number below :data:`AMOUNT_LIMIT` in size;
+    blank → None."""
+    number = parse_decimal(value)
+    if number is not None and not -AMOUNT_LIMIT < number < AMOUNT_LIMIT:
+        raise ValueError(
+            f"amount out of range: expected less than 10^14 in size, found {str(value).strip()!r}"
+        )
+    return number
 
 
 def coerce(type_name: str, value: Any) -> Any:

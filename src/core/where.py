@@ -15,6 +15,10 @@ engine embeds in SQL it builds itself — the user's text is never pasted into a
   ``TIMESTAMP``, and ``INTERVAL`` literals (``INTERVAL 90 DAY``, ``INTERVAL '90 days'``);
 * calls to the functions in :data:`ALLOWED_FUNCTIONS`, by those names.
 
+A condition that is NULL for a profile selects nobody (SQL's rule): a comparison with an empty
+value, and a division or modulo by zero — ``x / y`` is computed as ``x / NULLIF(y, 0)``, so it
+is NULL where ``y`` is 0, never infinite or NaN. Dividing by a literal zero is refused.
+
 Everything else is refused with a :class:`ConfigError` that quotes the offending text:
 statements, ``;``, comments, subqueries, ``EXISTS``, qualified names, ``*``, parameters,
 aggregates, window functions, any other function, type or operator (``~``, ``IS DISTINCT
@@ -29,10 +33,12 @@ reads the same to DuckDB as the tree checked here.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
+import duckdb
 import sqlglot
 from sqlglot import TokenType, exp
 from sqlglot.dialects.duckdb import DuckDB
@@ -40,7 +46,14 @@ from sqlglot.errors import ParseError, TokenError
 
 from segsync.errors import ConfigError
 
-__all__ = ["ALLOWED_FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "compile_where", "referenced_columns"]
+__all__ = [
+    "ALLOWED_FUNCTIONS",
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "compile_where",
+    "condition_errors",
+    "referenced_columns",
+]
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 64
@@ -118,7 +131,35 @@ def compile_where(text: str, columns: Mapping[str, str], *, location: str) -> ex
         raise _fail(
             location, f'expected a true/false condition, found the value "{_snippet(tree)}"', text
         )
-    return _parenthesise(tree.transform(_normalise))
+    for division in tree.find_all(exp.Div, exp.Mod):
+        if _is_zero(division.expression):
+            shown = division.sql(dialect=_DIALECT)
+            raise _fail(location, f'division by zero: "{shown}"', text)
+    return _parenthesise(tree.transform(_normalise).transform(_safe_division))
+
+
+_DATA_ERRORS = (
+    duckdb.ConversionException,
+    duckdb.OutOfRangeException,
+    duckdb.InvalidInputException,
+    duckdb.BinderException,
+    duckdb.TypeMismatchException,
+)
+
+
+@contextlib.contextmanager
+def condition_errors(location: str) -> Iterator[None]:
+    """A condition that fails on the stored data (a cast of text that is not a number, a
+    numeric overflow, a function given the wrong type) is the user's to fix: a
+    :class:`ConfigError` naming where it is written, not an internal error."""
+    try:
+        yield
+    except _DATA_ERRORS as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"{location}: the condition fails on the stored profiles: {first}; fix the "
+            "condition (check the columns' types and values), then run again"
+        ) from None
 
 
 def referenced_columns(expr: exp.Expression) -> set[str]:
@@ -298,6 +339,25 @@ def _check_column(node: exp.Column, text: str, columns: dict[str, str], location
     if node.this.quoted:
         hint += f" (text values take single quotes: '{node.name}')"
     raise _fail(location, f'unknown column "{node.name}"{hint}', text)
+
+
+def _is_zero(node: exp.Expression) -> bool:
+    while isinstance(node, exp.Paren | exp.Neg | exp.Cast):
+        node = node.this
+    if not isinstance(node, exp.Literal) or node.is_string:
+        return False
+    try:
+        return float(node.this) == 0
+    except ValueError:
+        return False
+
+
+def _safe_division(node: exp.Expression) -> exp.Expression:
+    """``a / b`` → ``a / NULLIF(b, 0)`` (and ``%`` likewise): NULL, not inf/NaN/an error."""
+    if isinstance(node, exp.Div | exp.Mod) and not isinstance(node.expression, exp.Nullif):
+        divisor = node.expression.copy()
+        node.set("expression", exp.Nullif(this=divisor, expression=exp.Literal.number(0)))
+    return node
 
 
 def _normalise(node: exp.Expression) -> exp.Expression:

@@ -35,6 +35,8 @@ def test_connector_contract_names() -> None:
         "Page",
         "Purpose",
         "RecordResult",
+        "Reject",
+        "SourceSettings",
     }
 
 
@@ -77,9 +79,10 @@ def test_every_hook_is_exercised_by_a_test() -> None:
 
 def test_every_sync_and_segment_setting_is_in_the_example_config() -> None:
     from segsync.config import SegmentConfig, SegsyncSettings, StoreConfig, SyncConfig
+    from segsync.connector import SourceSettings
 
     example = (REPO / "config.example.toml").read_text()
-    for model in (SegsyncSettings, SyncConfig, SegmentConfig, StoreConfig):
+    for model in (SegsyncSettings, SyncConfig, SegmentConfig, StoreConfig, SourceSettings):
         for field in model.model_fields:
             assert re.search(rf"(^|[\s#\[]){field}\b", example, re.M), (
                 f"{field} not in config.example.toml"

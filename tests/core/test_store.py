@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -50,10 +51,21 @@ def test_store_written_by_newer_segsync_is_refused_untouched(tmp_path: Path) -> 
     assert path.read_bytes() == before
 
 
+def _undo_version_4(con: duckdb.DuckDBPyConnection) -> None:
+    """Make a current store look like one written before schema version 4."""
+    for purpose in ("email_marketing", "ad_user_data", "ad_personalization"):
+        con.execute(f"ALTER TABLE source_contacts DROP COLUMN consent_{purpose}_at")
+    con.execute("ALTER TABLE runs DROP COLUMN phase")
+    con.execute("ALTER TABLE audiences DROP COLUMN settled_size")
+    for column in ("average_order_value", "revenue", "mean_value"):
+        con.execute(f"ALTER TABLE segment_kpis ALTER COLUMN {column} TYPE DECIMAL(18,4)")
+
+
 def test_a_version_1_store_is_migrated_to_version_2(tmp_path: Path) -> None:
     path = tmp_path / "s.duckdb"
     Store.open(path).close()
     con = duckdb.connect(str(path))
+    _undo_version_4(con)
     con.execute("DROP TABLE segment_kpis")
     con.execute("DROP VIEW segment_profiles")
     con.execute("DROP TABLE profile_traits")
@@ -70,6 +82,7 @@ def test_a_version_2_store_is_migrated_to_version_3_keeping_its_history(tmp_path
     path = tmp_path / "s.duckdb"
     Store.open(path).close()
     con = duckdb.connect(str(path))  # a version-2 store with a run's segments in it
+    _undo_version_4(con)
     con.execute("DROP TABLE segment_kpis")
     con.execute("UPDATE segsync_meta SET value = '2' WHERE key = 'schema_version'")
     con.execute("INSERT INTO segment_members VALUES ('french', 'k1'), ('french', 'k2')")
@@ -78,7 +91,7 @@ def test_a_version_2_store_is_migrated_to_version_3_keeping_its_history(tmp_path
     )
     con.close()
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 3
+        assert store.schema_version() == SCHEMA_VERSION
         assert store.rows("SELECT segment, size FROM segment_history") == [("french", 2)]
         assert store.rows("SELECT count(*) FROM segment_members") == [(2,)]
         assert store.rows("SELECT count(*) FROM segment_kpis") == [(0,)]
@@ -105,6 +118,39 @@ def test_a_version_2_store_is_migrated_to_version_3_keeping_its_history(tmp_path
         "too_small",
         "computed_at",
     ]
+
+
+def test_a_version_3_store_is_migrated_to_version_4_keeping_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    Store.open(path).close()
+    con = duckdb.connect(str(path))
+    _undo_version_4(con)
+    con.execute("UPDATE segsync_meta SET value = '3' WHERE key = 'schema_version'")
+    con.execute(
+        "INSERT INTO source_contacts (instance, source_id, email, consent_email_marketing, "
+        "updated_at) VALUES ('crm', '1', 'a@x.org', false, '2026-01-01 00:00:00')"
+    )
+    con.execute(
+        "INSERT INTO runs (run_id, command, started_at, status) "
+        "VALUES ('r1', 'run', '2026-01-01 00:00:00', 'ok')"
+    )
+    con.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 4
+        # the answer is kept; when it was given is not known (the record's time is not it)
+        assert store.rows(
+            "SELECT consent_email_marketing, consent_email_marketing_at FROM source_contacts"
+        ) == [(False, None)]
+        assert store.rows("SELECT run_id, phase FROM runs") == [("r1", None)]
+        # sums of amounts up to 10^14 each cannot overflow any more
+        store.con.execute(
+            "INSERT INTO segment_kpis (run_id, segment, size, share, entered, \"left\", "
+            "revenue, too_small, computed_at) VALUES "
+            "('r1', 's', 1, 1, 0, 0, 1200000000000000000.5, false, now()::TIMESTAMP)"
+        )
+        assert store.scalar("SELECT revenue FROM segment_kpis") == Decimal(
+            "1200000000000000000.5"
+        )
 
 
 def test_not_a_store(tmp_path: Path) -> None:

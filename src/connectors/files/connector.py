@@ -13,6 +13,7 @@ so a reader never sees a half-written file and a crash leaves the previous versi
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import glob as globmod
 import json
 import os
@@ -20,7 +21,7 @@ import re
 import tempfile
 from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TextIO, TypeVar
 
 from segsync.connector import (
     AudienceRef,
@@ -35,9 +36,10 @@ from segsync.connector import (
     Page,
     Purpose,
     RecordResult,
+    Reject,
 )
 from segsync.errors import FatalError, InputError
-from segsync.values import parse_bool, parse_datetime, parse_decimal
+from segsync.values import parse_amount, parse_bool, parse_datetime
 
 from .settings import ContactsSource, EventsSource, FileSource, FilesSettings
 
@@ -46,6 +48,7 @@ __all__ = ["FilesConnector"]
 SourceT = TypeVar("SourceT", ContactsSource, EventsSource)
 RecordT = TypeVar("RecordT", Contact, Event)
 _SAFE_NAME = re.compile(r"[^\w.-]+")
+_UTF8 = frozenset({"utf-8", "utf8", "utf-8-sig"})
 
 
 class FilesConnector(Connector):
@@ -102,53 +105,100 @@ class FilesConnector(Connector):
 
     def _rows(
         self, source: FileSource, path: Path
-    ) -> Generator[tuple[int, dict[str, Any]], None, None]:
-        """(line number, row) pairs, streamed."""
+    ) -> Generator[tuple[int, dict[str, Any] | InputError], None, None]:
+        """(line number, row) pairs, streamed; a row that cannot be read comes as the
+        :class:`InputError` saying why (the caller skips it or fails). Problems with the whole
+        file (its header, its encoding) raise."""
         fmt = source.format or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+        encoding = "utf-8-sig" if source.encoding.replace("_", "-").lower() in _UTF8 else None
         try:
-            handle = path.open(encoding=source.encoding, newline="")
+            handle = path.open(encoding=encoding or source.encoding, newline="")
         except OSError as exc:
             raise InputError(f"{path}: cannot open: {exc.strerror}") from None
+        except LookupError:
+            raise InputError(
+                f"{self._where(source)}.encoding: unknown encoding {source.encoding!r}"
+            ) from None
         with handle:
             try:
                 if fmt == "csv":
-                    reader = csv.DictReader(handle, delimiter=source.delimiter)
-                    header = reader.fieldnames or []
-                    missing = [c for c in source.required_columns() if c not in header]
-                    if missing:
-                        raise InputError(
-                            f"{path}: missing column(s) {', '.join(map(repr, missing))} set in "
-                            f"{self._where(source)}; the header has: "
-                            f"{', '.join(header) or '(empty)'}"
-                        )
-                    for row in reader:
-                        if None in row:
-                            raise InputError(
-                                f"{path}:{reader.line_num}: more fields than the header has"
-                            )
-                        yield reader.line_num, row
+                    yield from self._csv_rows(source, path, handle)
                 else:
-                    for number, line in enumerate(handle, start=1):
-                        if not line.strip():
-                            continue
-                        try:
-                            row = json.loads(line)
-                        except json.JSONDecodeError as exc:
-                            raise InputError(
-                                f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})"
-                            ) from None
-                        if not isinstance(row, dict):
-                            raise InputError(
-                                f"{path}:{number}: expected a JSON object, found "
-                                f"{type(row).__name__}"
-                            )
-                        yield number, row
+                    yield from self._jsonl_rows(path, handle)
             except UnicodeDecodeError as exc:
                 raise InputError(
                     f"{path}: not {source.encoding} text (byte {exc.start}); set 'encoding'"
                 ) from None
+
+    def _csv_rows(
+        self, source: FileSource, path: Path, handle: TextIO
+    ) -> Generator[tuple[int, dict[str, Any] | InputError], None, None]:
+        reader = csv.reader(handle, delimiter=source.delimiter)
+        try:
+            header = next(reader, None) or []
+        except csv.Error as exc:
+            raise InputError(f"{path}:{reader.line_num}: malformed CSV header: {exc}") from None
+        seen: set[str] = set()
+        for column in header:
+            if column in seen:
+                raise InputError(
+                    f"{path}: the header names column {column!r} twice; expected unique column "
+                    "names (rename one of them)"
+                )
+            seen.add(column)
+        missing = [c for c in source.required_columns() if c not in seen]
+        if missing:
+            raise InputError(
+                f"{path}: missing column(s) {', '.join(map(repr, missing))} set in "
+                f"{self._where(source)}; the header has: {', '.join(header) or '(empty)'}"
+            )
+        while True:
+            start = reader.line_num + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
             except csv.Error as exc:
-                raise InputError(f"{path}: malformed CSV: {exc}") from None
+                reason = str(exc)
+                if "field larger than field limit" in reason:
+                    reason = f"a field is longer than {csv.field_size_limit():,} characters"
+                yield start, InputError(f"{path}:{start}: malformed CSV: {reason}")
+                continue
+            if not cells:
+                continue
+            if len(cells) > len(header):
+                yield start, InputError(f"{path}:{start}: more fields than the header has")
+                continue
+            yield start, dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
+
+    @staticmethod
+    def _jsonl_rows(
+        path: Path, handle: TextIO
+    ) -> Generator[tuple[int, dict[str, Any] | InputError], None, None]:
+        for number, line in enumerate(handle, start=1):
+            if number == 1:
+                line = line.removeprefix("\ufeff")
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield (
+                    number,
+                    InputError(
+                        f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})"
+                    ),
+                )
+                continue
+            if not isinstance(row, dict):
+                yield (
+                    number,
+                    InputError(
+                        f"{path}:{number}: expected a JSON object, found {type(row).__name__}"
+                    ),
+                )
+                continue
+            yield number, row
 
     @staticmethod
     def _field(path: Path, line: int, row: dict[str, Any], column: str, what: str) -> Any:
@@ -168,13 +218,11 @@ class FilesConnector(Connector):
                 consent[purpose] = parse_bool(row.get(column))
             except ValueError as exc:
                 raise InputError(f"{path}:{line}: column {column!r}: {exc}") from None
-        updated = None
-        if source.updated_at:
-            try:
-                updated = parse_datetime(row.get(source.updated_at))
-            except ValueError as exc:
-                raise InputError(f"{path}:{line}: column {source.updated_at!r}: {exc}") from None
+        updated = self._time(path, line, row, source.updated_at)
+        consent_at = self._time(path, line, row, source.consent_updated_at) or updated
         mapped = {c for c in (source.id, source.email, source.phone, source.updated_at) if c}
+        if source.consent_updated_at:
+            mapped.add(source.consent_updated_at)
         mapped |= set(source.consent.values())
         renamed = {column: attr for attr, column in source.attributes.items()}
         attributes = {
@@ -190,7 +238,17 @@ class FilesConnector(Connector):
             consent=consent,
             updated_at=updated,
             country=_text(row.get(source.country)) if source.country else None,
+            consent_at={p: consent_at for p, v in consent.items() if v is not None and consent_at},
         )
+
+    @staticmethod
+    def _time(path: Path, line: int, row: dict[str, Any], column: str | None) -> dt.datetime | None:
+        if not column:
+            return None
+        try:
+            return parse_datetime(row.get(column))
+        except ValueError as exc:
+            raise InputError(f"{path}:{line}: column {column!r}: {exc}") from None
 
     def _event(self, source: EventsSource, path: Path, line: int, row: dict[str, Any]) -> Event:
         ident = row.get(source.id)
@@ -198,7 +256,7 @@ class FilesConnector(Connector):
             raise InputError(f"{path}:{line}: empty id (column {source.id!r})")
         try:
             occurred = parse_datetime(self._field(path, line, row, source.occurred_at, "time"))
-            value = parse_decimal(row.get(source.value)) if source.value else None
+            value = parse_amount(row.get(source.value)) if source.value else None
         except ValueError as exc:
             raise InputError(f"{path}:{line}: {exc}") from None
         if occurred is None:
@@ -241,15 +299,25 @@ class FilesConnector(Connector):
         fingerprint = self._fingerprint(list(sources))
         if fingerprint == cursor:
             return
+        skip = self.settings.on_bad_row == "skip"
         page: list[RecordT] = []
+        rejects: list[Reject] = []
         for source in sources:
             for path in self._paths(source):
                 for line, row in self._rows(source, path):
-                    page.append(parse(source, path, line, row))
+                    try:
+                        if isinstance(row, InputError):
+                            raise row
+                        page.append(parse(source, path, line, row))
+                    except InputError as exc:
+                        if not skip:
+                            raise
+                        location = f"{path}:{line}"
+                        rejects.append(Reject(location, _reason(str(exc), location)))
                     if len(page) >= self.settings.page_size:
-                        yield Page(page, cursor=None, snapshot=True)
-                        page = []
-        yield Page(page, cursor=fingerprint, snapshot=True)
+                        yield Page(page, cursor=None, snapshot=True, rejects=rejects)
+                        page, rejects = [], []
+        yield Page(page, cursor=fingerprint, snapshot=True, rejects=rejects)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -337,6 +405,11 @@ class FilesConnector(Connector):
             f"output_dir {out} writable" + ("" if out.exists() else " (will be created)")
         )
         return CheckResult(ok=True, detail="; ".join(details))
+
+
+def _reason(message: str, location: str) -> str:
+    """A row's error message without the ``file:line: `` it starts with."""
+    return message.removeprefix(f"{location}: ")
 
 
 def _key_problem(key: str) -> str | None:

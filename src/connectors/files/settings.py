@@ -6,7 +6,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from segsync.connector import ConnectorSettings, Purpose
+from segsync.connector import Purpose, SourceSettings
 
 __all__ = ["ContactsSource", "EventsSource", "FileSource", "FilesSettings"]
 
@@ -24,6 +24,7 @@ class FileSource(BaseModel):
     """The column holding the record's unique id."""
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     encoding: str = "utf-8"
+    """The files' text encoding; with "utf-8", a byte-order mark (Excel's "CSV UTF-8") is fine."""
 
     def required_columns(self) -> list[str]:
         return [self.id]
@@ -33,6 +34,10 @@ class ContactsSource(FileSource):
     email: str | None = "email"
     phone: str | None = None
     updated_at: str | None = None
+    """Column holding when the row last changed: the most recent non-empty attribute wins."""
+    consent_updated_at: str | None = None
+    """Column holding when the row's consent answers were given; default: ``updated_at``
+    (segsync never writes to your files, so the row's time is yours)."""
     country: str | None = None
     """Column holding each contact's country code, used to read national phone numbers."""
     consent: dict[Purpose, str] = Field(default_factory=dict)
@@ -42,6 +47,7 @@ class ContactsSource(FileSource):
 
     def required_columns(self) -> list[str]:
         named = [self.id, self.email, self.phone, self.updated_at, self.country]
+        named.append(self.consent_updated_at)
         named += list(self.consent.values())
         return [c for c in [*named, *self.attributes.values()] if c]
 
@@ -64,7 +70,7 @@ class EventsSource(FileSource):
         return [c for c in [*named, self.value, self.currency] if c]
 
 
-class FilesSettings(ConnectorSettings):
+class FilesSettings(SourceSettings):
     contacts: ContactsSource | list[ContactsSource] | None = None
     events: EventsSource | list[EventsSource] | None = None
     output_dir: str = "audiences"

@@ -6,14 +6,14 @@ import re
 
 from pydantic import Field, SecretStr, field_validator
 
-from segsync.connector import ConnectorSettings
+from segsync.connector import SourceSettings
 
 __all__ = ["HubSpotSettings"]
 
 _PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class HubSpotSettings(ConnectorSettings):
+class HubSpotSettings(SourceSettings):
     token: SecretStr
     """A private-app (static auth) token: ``token_file``, or
     ``SEGSYNC_CONNECTORS__<NAME>__TOKEN``. Never written to the config file in clear."""
@@ -41,6 +41,10 @@ class HubSpotSettings(ConnectorSettings):
     overlap_minutes: float = Field(default=10.0, ge=0)
     """An incremental pull re-reads contacts changed this long before the previous pull began,
     so clock skew between segsync and HubSpot never loses a change."""
+    consent_history: bool = True
+    """Date each consent answer by when its property took its value (one batch read with
+    ``propertiesWithHistory`` per 100 contacts with an answer). Off: answers are dated by
+    segsync's pulls (when a change is first seen), never by ``lastmodifieddate``."""
     full_refresh_days: float | None = Field(default=7.0, gt=0)
     """Read every contact again (a snapshot, which drops contacts deleted in HubSpot) when the
     last full pull is older than this; None: only on the first pull and ``--full``."""

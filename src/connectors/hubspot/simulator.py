@@ -14,6 +14,9 @@ Faithful to ``/work/shared/reference/platform-apis.md`` §1. Served routes:
   400): 200 ``{"status": "COMPLETE", "results", "startedAt", "completedAt", ...}``, or 207 with
   ``numErrors``/``errors[]`` (unknown ids → ``OBJECT_NOT_FOUND`` with ``context.ids``).
   Every write bumps ``lastmodifieddate``/``updatedAt``; ``objectWriteTraceId`` is echoed.
+* ``propertiesWithHistory`` (list and single reads as a query parameter, batch read in the
+  body) adds ``propertiesWithHistory: {name: [{value, timestamp, sourceType, sourceId,
+  updatedByUserId}]}``, newest first; it lowers the list's ``limit`` maximum.
 * ``GET /crm/v3/properties/contacts``, ``GET|PATCH /crm/v3/properties/contacts/{name}``,
   ``POST /crm/v3/properties/contacts`` (409 on a duplicate name); enumeration values
   (checkbox = ``;``-separated) must be options, else 400 ``VALIDATION_ERROR``.
@@ -48,6 +51,9 @@ Behaviours the reference marks "(inferred)", each a constructor argument:
 * ``strict_batch_validation`` (True) — an invalid property value fails the whole batch with
   400 unless every input carries an ``objectWriteTraceId`` (then 207 per input).
 * ``migration_retry_after`` (5) — the ``Retry-After`` of an injected 477.
+* ``history_limit_max`` (50) — the list ``limit`` maximum with ``propertiesWithHistory``.
+* ``history_on_unchanged_write`` (False) — whether writing a property's current value again
+  adds a history entry.
 * Duplicate list names → 400; ``OBJECT_NOT_FOUND``/``MISSING_SCOPES``/``RATE_LIMITS``
   categories; numbers accepted as record ids; PATCH replaces the options array. No
   ``Retry-After`` on 429s (undocumented).
@@ -185,6 +191,8 @@ class HubSpotSimulator(Simulator):
         daily_headers: bool = True,
         strict_batch_validation: bool = True,
         migration_retry_after: int = 5,
+        history_limit_max: int = 50,
+        history_on_unchanged_write: bool = False,
     ) -> None:
         super().__init__(
             seed=seed,
@@ -205,6 +213,8 @@ class HubSpotSimulator(Simulator):
         self.daily_headers = daily_headers
         self.strict_batch_validation = strict_batch_validation
         self.migration_retry_after = migration_retry_after
+        self.history_limit_max = history_limit_max
+        self.history_on_unchanged_write = history_on_unchanged_write
         self._ids = random.Random(f"hubspot-ids-{seed}")  # noqa: S311 - ids, not secrets
         self._scopes: dict[str, frozenset[str] | None] = {}
         self._daily_used: Counter[str] = Counter()
@@ -444,7 +454,11 @@ class HubSpotSimulator(Simulator):
         return self._last_ms
 
     def _object(
-        self, record: dict[str, Any], props: list[str] | None, defaults: Iterable[str]
+        self,
+        record: dict[str, Any],
+        props: list[str] | None,
+        defaults: Iterable[str],
+        with_history: list[str] | None = None,
     ) -> dict[str, Any]:
         stored: dict[str, str] = record["properties"]
         shown: dict[str, str | None]
@@ -453,13 +467,21 @@ class HubSpotSimulator(Simulator):
         else:
             names = [n for n in [*props, *_ALWAYS_PROPS] if n in self.properties or n in stored]
             shown = {n: stored.get(n) for n in names}
-        return {
+        out: dict[str, Any] = {
             "id": record["id"],
             "properties": shown,
             "createdAt": record["createdAt"],
             "updatedAt": record["updatedAt"],
             "archived": False,
         }
+        if with_history:
+            history: dict[str, list[dict[str, Any]]] = record.get("history", {})
+            out["propertiesWithHistory"] = {
+                name: list(history.get(name, ()))
+                for name in with_history
+                if name in self.properties or name in history
+            }
+        return out
 
     @staticmethod
     def _csv_param(request: Request, name: str) -> list[str] | None:
@@ -483,7 +505,9 @@ class HubSpotSimulator(Simulator):
     def _page(
         self, request: Request, records: dict[str, dict[str, Any]], kind: str
     ) -> dict[str, Any]:
-        limit = self._int_param(request, "limit", 10, self.list_limit_max)
+        history = self._csv_param(request, "propertiesWithHistory")
+        maximum = min(self.list_limit_max, self.history_limit_max) if history else None
+        limit = self._int_param(request, "limit", 10, maximum or self.list_limit_max)
         after = request.query_params.get("after")
         ids = sorted(records, key=int)
         if after:
@@ -497,7 +521,7 @@ class HubSpotSimulator(Simulator):
         defaults = _DEFAULT_SEARCH_PROPS if kind == "contacts" else self._deal_defaults()
         results = []
         for record_id in ids[:limit]:
-            item = self._object(records[record_id], props, defaults)
+            item = self._object(records[record_id], props, defaults, history)
             links = self._associations(kind, record_id, assoc)
             if links:
                 item["associations"] = links
@@ -541,7 +565,8 @@ class HubSpotSimulator(Simulator):
         if record is None:
             raise _ApiError(404, "Object not found.", "OBJECT_NOT_FOUND")
         props = self._csv_param(request, "properties")
-        return self._json(self._object(record, props, _DEFAULT_SEARCH_PROPS))
+        history = self._csv_param(request, "propertiesWithHistory")
+        return self._json(self._object(record, props, _DEFAULT_SEARCH_PROPS, history))
 
     async def _list_deals(self, request: Request) -> Response:
         return self._json(self._page(request, self.deals, "deals"))
@@ -706,13 +731,19 @@ class HubSpotSimulator(Simulator):
         body, inputs = await self._inputs(request)
         id_property = body.get("idProperty")
         props = body.get("properties") or None
+        history = body.get("propertiesWithHistory") or None
+        if history is not None and not (
+            isinstance(history, list) and all(isinstance(h, str) for h in history)
+        ):
+            raise _bad("propertiesWithHistory must be an array of property names")
         results, missing = [], []
         for item in inputs:
             found = self._lookup(item.get("id"), id_property)
             if found is None:
                 missing.append(_as_value(item.get("id")))
             else:
-                results.append(self._object(self.contacts[found], props, _DEFAULT_SEARCH_PROPS))
+                contact = self.contacts[found]
+                results.append(self._object(contact, props, _DEFAULT_SEARCH_PROPS, history))
         return self._batch(started, results, [self._not_found_error(missing)] if missing else [])
 
     def _validate(self, props: Any, record_id: str | None) -> list[dict[str, Any]]:
@@ -769,8 +800,12 @@ class HubSpotSimulator(Simulator):
             error["context"] = {"objectWriteTraceId": [trace]}
         return error
 
-    def _write(self, record_id: str | None, props: dict[str, Any]) -> dict[str, Any]:
-        """Create (record_id None) or update a contact; values stored as strings."""
+    def _write(
+        self, record_id: str | None, props: dict[str, Any], *, source: str = "API"
+    ) -> dict[str, Any]:
+        """Create (record_id None) or update a contact; values stored as strings. Each value
+        that changes (or every value written, with ``history_on_unchanged_write``) gets a
+        history entry, newest first, as ``propertiesWithHistory`` shows them."""
         now = self._now_ms()
         if record_id is None:
             record_id = str(self._next_contact)
@@ -789,6 +824,10 @@ class HubSpotSimulator(Simulator):
                 value = value.strip().lower()
                 if value:
                     self._by_email[value] = record_id
+            if stored.get(name, "") != value or self.history_on_unchanged_write:
+                entry = {"value": value, "timestamp": _iso(now), "sourceType": source,
+                         "sourceId": "segsync-simulator", "updatedByUserId": None}  # fmt: skip
+                record.setdefault("history", {}).setdefault(name, []).insert(0, entry)
             if value == "":
                 stored.pop(name, None)
             else:
@@ -1150,6 +1189,10 @@ class HubSpotSimulator(Simulator):
     def add_contact(self, email: str, **props: Any) -> str:
         record: dict[str, Any] = self._write(None, {"email": email, **props})
         return str(record["id"])
+
+    def set_properties(self, contact_id: str, **props: Any) -> None:
+        """Change a contact as a person in HubSpot would (history source ``CRM_UI``)."""
+        self._write(contact_id, props, source="CRM_UI")
 
 
 def _option(value: str, label: str, order: int) -> dict[str, Any]:

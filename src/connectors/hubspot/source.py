@@ -12,6 +12,10 @@
   (the cursor also records when the last full pull began).
 * **Deals** in ``won_stages`` become ``order`` events: amount, close date, currency, and the
   first associated contact. Read in full each time (a snapshot).
+* **Consent is dated by the property that gives it**, not by ``lastmodifieddate`` (which any
+  write bumps, segsync's own included): the contacts with an answer are read again in batches
+  of 100 with ``propertiesWithHistory``, and an answer's time is when its property last took
+  its current value.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from .settings import HubSpotSettings
 __all__ = ["ContactReader", "contact_properties", "parse_time"]
 
 CONTACTS = "/crm/v3/objects/contacts"
+BATCH_MAX = 100
 DEALS = "/crm/v3/objects/deals"
 _BUILTIN = ("email", "phone", "mobilephone", "country", "hs_email_optout", "hs_legal_basis",
             "lastmodifieddate")  # fmt: skip
@@ -60,19 +65,31 @@ def _ms(value: dt.datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def _consent(props: dict[str, Any]) -> dict[Purpose, bool | None]:
-    """Email-marketing consent from HubSpot's own fields.
+_CONSENT_PROPERTIES = ("hs_email_optout", "hs_legal_basis")
+
+
+def _consent(props: dict[str, Any]) -> tuple[dict[Purpose, bool | None], str | None]:
+    """Email-marketing consent from HubSpot's own fields, and the property that gave it.
 
     ``hs_email_optout = true`` (unsubscribed from all email) is a denial. A legal basis of
     consent (``hs_legal_basis`` naming "consent", GDPR portals) is a grant. Anything else says
     nothing: not being unsubscribed is not consent.
     """
     if str(props.get("hs_email_optout") or "").lower() == "true":
-        return {Purpose.EMAIL_MARKETING: False}
+        return {Purpose.EMAIL_MARKETING: False}, "hs_email_optout"
     basis = str(props.get("hs_legal_basis") or "").lower()
     if "consent" in basis:
-        return {Purpose.EMAIL_MARKETING: True}
-    return {}
+        return {Purpose.EMAIL_MARKETING: True}, "hs_legal_basis"
+    return {}, None
+
+
+def _answered_at(record: dict[str, Any], prop: str) -> dt.datetime | None:
+    """When ``prop`` took the value it has now, from ``propertiesWithHistory`` (newest first)."""
+    current = str((record.get("properties") or {}).get(prop) or "")
+    entries = (record.get("propertiesWithHistory") or {}).get(prop) or []
+    if not entries or str(entries[0].get("value") or "") != current:
+        return None
+    return parse_time(entries[0].get("timestamp"))
 
 
 class ContactReader:
@@ -91,18 +108,58 @@ class ContactReader:
         self.clock = clock
         self.properties = contact_properties(settings)
 
-    def contact(self, record: dict[str, Any]) -> Contact:
+    def contact(self, record: dict[str, Any], history: dict[str, Any] | None = None) -> Contact:
+        """A contact from a record; ``history`` is the same record read with
+        ``propertiesWithHistory`` (when its consent answer is to be dated)."""
         props: dict[str, Any] = record.get("properties") or {}
         country = str(props.get("country") or "").strip()
+        consent, given_by = _consent(props)
+        given = _answered_at(history, given_by) if history and given_by else None
         return Contact(
             source_id=str(record["id"]),
             email=props.get("email") or None,
             phone=props.get("phone") or props.get("mobilephone") or None,
             attributes={attr: props.get(prop) for attr, prop in self.settings.properties.items()},
-            consent=_consent(props),
+            consent=consent,
+            consent_at={p: given for p in consent} if given else {},
             updated_at=parse_time(props.get("lastmodifieddate") or record.get("updatedAt")),
             country=country.upper() if len(country) == 2 and country.isalpha() else None,
         )
+
+    async def _dated(
+        self, pages: AsyncIterator[list[dict[str, Any]]]
+    ) -> AsyncIterator[list[Contact]]:
+        """Contacts from pages of records, their consent answers dated from the properties'
+        history: pages are held until 100 contacts with an answer are gathered, whose history
+        is then read in one batch call."""
+        held: list[list[dict[str, Any]]] = []
+        wanted: list[str] = []
+        async for records in pages:
+            held.append(records)
+            if self.settings.consent_history:
+                wanted += [str(r["id"]) for r in records if _consent(r.get("properties") or {})[1]]
+            if len(wanted) < BATCH_MAX:
+                continue
+            histories = await self._histories(wanted)
+            for page in held:
+                yield [self.contact(r, histories.get(str(r["id"]))) for r in page]
+            held, wanted = [], []
+        histories = await self._histories(wanted) if wanted else {}
+        for page in held:
+            yield [self.contact(r, histories.get(str(r["id"]))) for r in page]
+
+    async def _histories(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), BATCH_MAX):
+            body = {
+                "inputs": [{"id": i} for i in ids[start : start + BATCH_MAX]],
+                "properties": list(_CONSENT_PROPERTIES),
+                "propertiesWithHistory": list(_CONSENT_PROPERTIES),
+            }
+            answer = await self.http.json("POST", f"{CONTACTS}/batch/read", json=body)
+            for result in answer.get("results") or []:  # a contact deleted meanwhile: absent
+                out[str(result.get("id"))] = result
+        return out
 
     def _next_cursor(self, began: float, full_at: int) -> str:
         """``<since ms>/<last full pull ms>``: where the next incremental pull starts (this
@@ -126,18 +183,18 @@ class ContactReader:
         if cursor is not None:
             since, full_at = self._parse_cursor(cursor)
             if refresh is None or began * 1000 - full_at < refresh * 86_400_000:
-                async for page in self._changed_since(since):
+                async for page in self._dated(self._changed_since(since)):
                     yield Page(page, cursor=self._next_cursor(began, full_at))
                 return
         # first pull, --full, or the periodic full read that notices deleted contacts
-        async for page in self._full():
+        async for page in self._dated(self._full()):
             yield Page(page, cursor=self._next_cursor(began, int(began * 1000)), snapshot=True)
 
-    async def _full(self) -> AsyncIterator[list[Contact]]:
+    async def _full(self) -> AsyncIterator[list[dict[str, Any]]]:
         params = {"limit": self.settings.page_size, "properties": ",".join(self.properties)}
         paginator = CursorPaginator("paging.next.after", "after")
         async for response in paginate(self.http, "GET", CONTACTS, paginator, params=params):
-            yield [self.contact(r) for r in response.json().get("results", [])]
+            yield list(response.json().get("results", []))
 
     async def _search(self, filters: list[dict[str, Any]], sort: str, after: int) -> Any:
         body = {
@@ -168,7 +225,7 @@ class ContactReader:
                 return
             yield records, False
 
-    async def _changed_since(self, since: int) -> AsyncIterator[list[Contact]]:
+    async def _changed_since(self, since: int) -> AsyncIterator[list[dict[str, Any]]]:
         op, bound = "GTE", since
         skip: set[str] = set()  # ids already read at the instant a restarted walk begins at
         while True:
@@ -188,7 +245,7 @@ class ContactReader:
                     if ms == latest:
                         at_latest.add(str(r["id"]))
                 if fresh:
-                    yield [self.contact(r) for r in fresh]
+                    yield fresh
             if not capped:
                 return
             if latest == bound:
@@ -199,7 +256,7 @@ class ContactReader:
                 continue
             op, bound, skip = "GTE", latest, at_latest
 
-    async def _instant(self, stamp: int, skip: set[str]) -> AsyncIterator[list[Contact]]:
+    async def _instant(self, stamp: int, skip: set[str]) -> AsyncIterator[list[dict[str, Any]]]:
         """Every contact modified exactly at ``stamp`` (but those in ``skip``), by record id."""
         after_id = 0
         while True:
@@ -212,7 +269,7 @@ class ContactReader:
                 capped = at_cap
                 fresh = [r for r in records if str(r["id"]) not in skip]
                 if fresh:
-                    yield [self.contact(r) for r in fresh]
+                    yield fresh
                 if records:
                     last_id = max(last_id, *(int(r["id"]) for r in records))
             if not capped:

@@ -13,7 +13,7 @@ from typing import Literal
 import httpx
 from pydantic import ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
-from segsync.connector import ConnectorSettings
+from segsync.connector import SourceSettings
 
 __all__ = ["MailchimpSettings", "key_datacenter"]
 
@@ -29,7 +29,7 @@ def key_datacenter(key: str) -> str | None:
     return dc if dash and _DC.match(dc) else None
 
 
-class MailchimpSettings(ConnectorSettings):
+class MailchimpSettings(SourceSettings):
     # never echo the API key in a validation error
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 

@@ -42,7 +42,7 @@ __all__ = ["MAX_COUNT", "MemberReader", "offset_pages", "parse_time"]
 MAX_COUNT = 1000
 """Mailchimp's largest ``count``."""
 _MEMBER_FIELDS = ("id", "email_address", "status", "merge_fields", "stats", "last_changed",
-                  "location.country_code")  # fmt: skip
+                  "timestamp_opt", "location.country_code")  # fmt: skip
 _ORDER_FIELDS = ("id", "customer.email_address", "order_total", "currency_code",
                  "processed_at_foreign", "financial_status")  # fmt: skip
 _CONSENT: dict[str, dict[Purpose, bool | None]] = {
@@ -146,13 +146,24 @@ class MemberReader:
         attributes.update({attr: stats.get(key) for attr, key in self.settings.stats.items()})
         phone = merge.get("PHONE")
         country = str((member.get("location") or {}).get("country_code") or "").strip()
+        consent = dict(_CONSENT.get(str(member.get("status")), {}))
+        changed = parse_time(member.get("last_changed"))
+        # when the answer was given: the opt-in time of a subscription; for an unsubscribe or
+        # a cleaned address Mailchimp keeps no time of its own, so the member's last change
+        # (an unchanged status keeps the time segsync first saw it with)
+        given = (
+            parse_time(member.get("timestamp_opt"))
+            if consent.get(Purpose.EMAIL_MARKETING)
+            else None
+        )
         return Contact(
             source_id=str(member.get("id") or subscriber_hash(email)),
             email=email or None,
             phone=(phone.strip() or None) if isinstance(phone, str) else None,
             attributes=attributes,
-            consent=dict(_CONSENT.get(str(member.get("status")), {})),
-            updated_at=parse_time(member.get("last_changed")),
+            consent=consent,
+            consent_at={p: when for p in consent if (when := given or changed) is not None},
+            updated_at=changed,
             country=country.upper() if len(country) == 2 and country.isalpha() else None,
         )
 

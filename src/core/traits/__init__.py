@@ -114,8 +114,11 @@ def compute_traits(store: Store, config: Config, *, as_of: dt.datetime | None = 
     from segsync.errors import PluginError
     from segsync.store import utcnow
     from segsync.values import to_utc
+    from segsync.where import condition_errors
 
     run_at = to_utc(as_of) if as_of is not None else utcnow()
+    path = getattr(config, "path", None)
+    where = f"{path}: " if path else ""
     specs = list(config.traits.values())
     owner = {column: i for i, spec in enumerate(specs) for column in spec.columns()}
     with store.transaction() as con:
@@ -130,8 +133,9 @@ def compute_traits(store: Store, config: Config, *, as_of: dt.datetime | None = 
                     f"CREATE OR REPLACE TEMP VIEW {profiles} AS SELECT * FROM profiles {joins}"
                 )
             ctx = spec.context(run_at, _DIALECT, profiles=profiles)
-            spec.trait.prepare(store, ctx)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _trait_{i} AS {_values_sql(spec, ctx)}")
+            with condition_errors(f"{where}traits.{spec.name}"):
+                spec.trait.prepare(store, ctx)
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _trait_{i} AS {_values_sql(spec, ctx)}")
             misaligned = store.scalar(
                 f"SELECT count(*) FROM _trait_0 k POSITIONAL JOIN _trait_{i} t "
                 "WHERE k.profile_key IS DISTINCT FROM t.profile_key"

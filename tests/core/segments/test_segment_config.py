@@ -139,7 +139,7 @@ def problems(tmp_path: Path, text: str) -> list[str]:
         ),
         (
             "[kpis]\nwindow = 30\n",
-            "kpis.window: expected a valid string; found 30 (int)",
+            "kpis.window: expected text; found 30 (int)",
         ),
     ],
 )

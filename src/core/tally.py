@@ -1,0 +1,55 @@
+"""Warnings worth reading: repeated ones counted, with a few examples, logged once.
+
+A source of 50,000 contacts with 1,600 unreadable phone numbers gives one line, not 1,600::
+
+    crm contacts: 1,612 × phone is not a valid number; e.g. contact 0042 ('06*****12'), …
+
+Examples never carry a raw identifier: callers pass them through
+:func:`segsync.identity.mask_identifier`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+__all__ = ["WarningTally"]
+
+SAMPLES = 3
+
+
+class WarningTally:
+    """Counts warnings by kind and keeps the first few examples of each."""
+
+    def __init__(self, where: str, samples: int = SAMPLES) -> None:
+        self.where = where
+        self.samples = samples
+        self.counts: Counter[str] = Counter()
+        self.examples: dict[str, list[str]] = {}
+
+    def add(self, kind: str, example: str = "") -> None:
+        """One more warning of ``kind`` (a fixed text, e.g. "phone is not a valid number");
+        ``example`` says which record (already masked)."""
+        self.counts[kind] += 1
+        kept = self.examples.setdefault(kind, [])
+        if example and len(kept) < self.samples:
+            kept.append(example)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def lines(self) -> list[str]:
+        """One line per kind, most frequent first."""
+        out = []
+        for kind, count in self.counts.most_common():
+            examples = self.examples.get(kind) or []
+            more = ", …" if count > len(examples) and examples else ""
+            shown = f"; e.g. {', '.join(examples)}{more}" if examples else ""
+            times = f"{count:,} × " if count > 1 else ""
+            out.append(f"{self.where}: {times}{kind}{shown}")
+        return out
+
+    def log(self, logger: logging.Logger) -> None:
+        for line in self.lines():
+            logger.warning("%s", line)

@@ -134,8 +134,7 @@ def test_messages_name_the_key_what_was_expected_and_found(tmp_path: Path) -> No
         "traits.vt3.thresholds: expected a number for 'silver', found 'abc'; found a table",
         "traits.sc.rules.0: expected no 'half_life' in a 'when' rule (they belong to 'event' "
         "rules); found a table",
-        "traits.sc.rules.1.points: expected a valid number, unable to parse string as a number; "
-        "found 'x' (str)",
+        "traits.sc.rules.1.points: expected a number; found 'x' (str)",
         "traits.sc.rules.2.per_evnt: unknown key (did you mean 'per_event'?); expected one of: "
         "event, half_life, per_event, points, when, where, within",
         "traits.sc.rules.3: expected exactly one of 'when' (a condition) or 'event' in a rule; "

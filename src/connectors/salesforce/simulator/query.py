@@ -5,7 +5,8 @@ Answer: ``{"totalSize", "done", "nextRecordsUrl"?, "records": [{"attributes": {"
 also returns deleted records (``IsDeleted = true``).
 
 Paging: a page holds ``batchSize`` rows from ``Sforce-Query-Options: batchSize=N`` (clamped to
-``[query_batch_min, query_batch_max]``, default ``query_batch_default``); with probability
+``[query_batch_min, query_batch_max]``, default ``query_batch_default``; the query's size
+holds for its later pages unless they send the header again); with probability
 ``short_page_rate`` a page is shorter (the API does not guarantee the size). While rows remain
 the answer carries ``nextRecordsUrl = /services/data/vXX.X/query/<locator>-<offset>`` (the
 ``queryAll`` endpoint for ``queryAll``); the locator is 18 characters with prefix ``0r8``. Each
@@ -37,6 +38,7 @@ class _Cursor:
     rows: list[Record]
     created: float  # wall clock
     next_offset: int
+    batch: int  # the page size the query asked for
 
 
 def batch_size(header: str | None, default: int, low: int, high: int) -> int:
@@ -93,7 +95,14 @@ class QueryResource:
         if query.count:
             return json_response({"totalSize": len(rows), "done": True, "records": []})
         self._prune()
-        cursor = _Cursor(query, rows, self.sim.wall_clock(), 0)
+        sim = self.sim
+        batch = batch_size(
+            request.headers.get("sforce-query-options"),
+            sim.query_batch_default,
+            sim.query_batch_min,
+            sim.query_batch_max,
+        )
+        cursor = _Cursor(query, rows, sim.wall_clock(), 0, batch)
         return self._page(request, version, endpoint, None, cursor)
 
     def _more(self, request: Request, version: str, endpoint: str) -> Response:
@@ -112,7 +121,7 @@ class QueryResource:
         sim = self.sim
         size = batch_size(
             request.headers.get("sforce-query-options"),
-            sim.query_batch_default,
+            cursor.batch,
             sim.query_batch_min,
             sim.query_batch_max,
         )

@@ -207,8 +207,21 @@ class ServedSimulator:
             time.sleep(0.005)
 
     def stop(self) -> None:
+        """Stop serving: a graceful shutdown; connections still open after half a second are
+        aborted (closing an idle TLS connection waits for the client's close_notify, which a
+        client that merely keeps the socket in its pool never sends)."""
         self._server.should_exit = True
         if self._thread.is_alive():
+            self._thread.join(timeout=0.5)
+        if self._thread.is_alive():
+            for connection in list(self._server.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                loop = getattr(connection, "loop", None)
+                if transport is not None and loop is not None and not loop.is_closed():
+                    loop.call_soon_threadsafe(transport.abort)
+            self._thread.join(timeout=2.0)
+        if self._thread.is_alive():
+            self._server.force_exit = True
             self._thread.join(timeout=10.0)
         self._sock.close()
 

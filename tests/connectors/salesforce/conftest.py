@@ -54,7 +54,9 @@ def connect() -> Callable[..., httpx.AsyncClient]:
     ) -> httpx.AsyncClient:
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         headers.update(kwargs.pop("headers", {}))
-        return httpx.AsyncClient(transport=sim.transport(), base_url=BASE, headers=headers, **kwargs)
+        return httpx.AsyncClient(
+            transport=sim.transport(), base_url=BASE, headers=headers, **kwargs
+        )
 
     return connect
 

@@ -72,7 +72,9 @@ async def token(c: httpx.AsyncClient, **form: str) -> httpx.Response:
 # -- client credentials ------------------------------------------------------------------------
 
 
-async def test_client_credentials_with_form_fields(sim: SalesforceSimulator, connect: Connect, clock: Any) -> None:
+async def test_client_credentials_with_form_fields(
+    sim: SalesforceSimulator, connect: Connect, clock: Any
+) -> None:
     async with connect(sim, token=None) as c:
         r = await token(c, grant_type="client_credentials", client_id=DEFAULT_CLIENT_ID,
                         client_secret=DEFAULT_CLIENT_SECRET)  # fmt: skip
@@ -90,11 +92,15 @@ async def test_client_credentials_with_form_fields(sim: SalesforceSimulator, con
         assert body["signature"] == base64.b64encode(mac.digest()).decode()
         assert body["access_token"].startswith(sim.org.org_id[:15] + "!")
         assert r.headers["cache-control"] == "no-store"
-        api = await c.get(f"{V}/limits", headers={"Authorization": f"Bearer {body['access_token']}"})
+        api = await c.get(
+            f"{V}/limits", headers={"Authorization": f"Bearer {body['access_token']}"}
+        )
     assert api.status_code == 200
 
 
-async def test_client_credentials_with_basic_auth(sim: SalesforceSimulator, connect: Connect) -> None:
+async def test_client_credentials_with_basic_auth(
+    sim: SalesforceSimulator, connect: Connect
+) -> None:
     async with connect(sim, token=None) as c:
         ok = await c.post(TOKEN_PATH, data={"grant_type": "client_credentials"},
                           auth=(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET))  # fmt: skip
@@ -107,10 +113,14 @@ async def test_client_credentials_with_basic_auth(sim: SalesforceSimulator, conn
     assert_oauth_error(unknown, "invalid_client_id", "client identifier invalid")
 
 
-async def test_client_credentials_needs_a_run_as_user(sim: SalesforceSimulator, connect: Connect) -> None:
+async def test_client_credentials_needs_a_run_as_user(
+    sim: SalesforceSimulator, connect: Connect
+) -> None:
     sim.add_app("no-run-as", "secret")
     async with connect(sim, token=None) as c:
-        r = await token(c, grant_type="client_credentials", client_id="no-run-as", client_secret="secret")
+        r = await token(
+            c, grant_type="client_credentials", client_id="no-run-as", client_secret="secret"
+        )
     assert_oauth_error(r, "invalid_grant", "no client credentials user enabled")
 
 
@@ -153,10 +163,17 @@ async def test_jwt_bearer_issues_a_session_without_refresh_token(
 ) -> None:
     async with connect(jwt_sim, token=None) as c:
         r = await token(c, grant_type=JWT, assertion=assertion(key, claims(clock)))
-        site = await token(c, grant_type=JWT, assertion=assertion(key, claims(
-            clock, aud="https://community.example.com/", exp=int(clock.now + 60))))
+        site = await token(
+            c,
+            grant_type=JWT,
+            assertion=assertion(
+                key, claims(clock, aud="https://community.example.com/", exp=int(clock.now + 60))
+            ),
+        )
         body = r.json()
-        api = await c.get(f"{V}/limits", headers={"Authorization": f"Bearer {body['access_token']}"})
+        api = await c.get(
+            f"{V}/limits", headers={"Authorization": f"Bearer {body['access_token']}"}
+        )
     assert r.status_code == 200 and site.status_code == 200
     assert "refresh_token" not in body
     assert body["id"].endswith(jwt_sim.org.users["svc@acme.example"])
@@ -192,7 +209,7 @@ async def test_jwt_bearer_checks_the_signature(
 ) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     good = assertion(key, claims(clock))
-    head, body, sig = good.split(".")
+    head, _, sig = good.split(".")
     tampered = b64(json.dumps(claims(clock, sub="admin@acme.example")).encode())
     async with connect(jwt_sim, token=None) as c:
         forged = await token(c, grant_type=JWT, assertion=assertion(other, claims(clock)))
@@ -203,7 +220,9 @@ async def test_jwt_bearer_checks_the_signature(
         assert_oauth_error(r, "invalid_grant", "invalid assertion")
 
 
-async def test_jwt_bearer_accepts_a_bare_public_key(make: Make, connect: Connect, key: rsa.RSAPrivateKey, clock: Any) -> None:
+async def test_jwt_bearer_accepts_a_bare_public_key(
+    make: Make, connect: Connect, key: rsa.RSAPrivateKey, clock: Any
+) -> None:
     sim = make()
     pem = key.public_key().public_bytes(serialization.Encoding.PEM,
                                         serialization.PublicFormat.SubjectPublicKeyInfo)  # fmt: skip
@@ -216,7 +235,9 @@ async def test_jwt_bearer_accepts_a_bare_public_key(make: Make, connect: Connect
 # -- refresh tokens ----------------------------------------------------------------------------
 
 
-async def test_refresh_without_rotation_keeps_the_token(sim: SalesforceSimulator, connect: Connect) -> None:
+async def test_refresh_without_rotation_keeps_the_token(
+    sim: SalesforceSimulator, connect: Connect
+) -> None:
     refresh = sim.issue_refresh_token(DEFAULT_CLIENT_ID)
     async with connect(sim, token=None) as c:
         first = await token(c, grant_type="refresh_token", client_id=DEFAULT_CLIENT_ID,
@@ -234,8 +255,12 @@ async def test_refresh_without_rotation_keeps_the_token(sim: SalesforceSimulator
     assert_oauth_error(bogus, "invalid_grant", "expired access/refresh token")
 
 
-async def test_refresh_with_rotation_invalidates_the_old_token(sim: SalesforceSimulator, connect: Connect) -> None:
-    sim.add_app("rotating", "r-secret", rotate_refresh_tokens=True, require_secret_for_refresh=False)
+async def test_refresh_with_rotation_invalidates_the_old_token(
+    sim: SalesforceSimulator, connect: Connect
+) -> None:
+    sim.add_app(
+        "rotating", "r-secret", rotate_refresh_tokens=True, require_secret_for_refresh=False
+    )
     old = sim.issue_refresh_token("rotating", "person@acme.example")
     async with connect(sim, token=None) as c:
         r = await token(c, grant_type="refresh_token", client_id="rotating", refresh_token=old)
@@ -251,7 +276,9 @@ async def test_refresh_with_rotation_invalidates_the_old_token(sim: SalesforceSi
     assert_oauth_error(other_app, "invalid_grant", "expired access/refresh token")
 
 
-async def test_a_refreshed_session_outlives_an_expired_one(make: Make, connect: Connect, clock: Any) -> None:
+async def test_a_refreshed_session_outlives_an_expired_one(
+    make: Make, connect: Connect, clock: Any
+) -> None:
     sim = make(session_lifetime=60)
     refresh = sim.issue_refresh_token(DEFAULT_CLIENT_ID)
     async with connect(sim, token=None) as c:

@@ -56,9 +56,7 @@ def test_ids_have_the_real_shapes_and_checksums() -> None:
 # -- versions, auth, envelope ------------------------------------------------------------------
 
 
-async def test_versions_uri_is_public_and_has_no_limit_info(
-    make: Make, connect: Connect
-) -> None:
+async def test_versions_uri_is_public_and_has_no_limit_info(make: Make, connect: Connect) -> None:
     sim = make(api_version_floor=40.0)
     async with connect(sim, token=None) as c:
         plain = await c.get("/services/data")
@@ -88,15 +86,21 @@ async def test_every_version_in_range_answers_and_older_ones_are_gone(
     assert_error(junk, 404, "NOT_FOUND")
 
 
-async def test_missing_or_unknown_session_is_401_array(sim: SalesforceSimulator, connect: Connect) -> None:
+async def test_missing_or_unknown_session_is_401_array(
+    sim: SalesforceSimulator, connect: Connect
+) -> None:
     async with connect(sim, token=None) as c:
         missing = await c.get(f"{V}/limits")
         unknown = await c.get(f"{V}/limits", headers={"Authorization": "Bearer nope"})
     for r in (missing, unknown):
-        assert r.json() == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+        assert r.json() == [
+            {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
+        ]
         assert r.status_code == 401
         assert "sforce-limit-info" not in r.headers
-    async with connect(sim, token=None, headers={"Authorization": f"OAuth {next(iter(sim.oauth.sessions))}"}) as c:
+    async with connect(
+        sim, token=None, headers={"Authorization": f"OAuth {next(iter(sim.oauth.sessions))}"}
+    ) as c:
         assert (await c.get(f"{V}/limits")).status_code == 200
 
 
@@ -115,10 +119,15 @@ async def test_sessions_expire_after_their_lifetime_and_on_demand(
         assert_error(await c.get(f"{V}/limits"), 401, "INVALID_SESSION_ID")
 
 
-async def test_trailing_slashes_route_identically(sim: SalesforceSimulator, api: httpx.AsyncClient) -> None:
+async def test_trailing_slashes_route_identically(
+    sim: SalesforceSimulator, api: httpx.AsyncClient
+) -> None:
     sim.insert("Contact", LastName="Slash", Email="slash@example.com")
     q = {"q": "SELECT Id, Email FROM Contact"}
-    with_slash, without = await api.get(f"{V}/query/", params=q), await api.get(f"{V}/query", params=q)
+    with_slash, without = (
+        await api.get(f"{V}/query/", params=q),
+        await api.get(f"{V}/query", params=q),
+    )
     assert with_slash.status_code == without.status_code == 200
     assert with_slash.json() == without.json()
     created = await api.post(f"{V}/sobjects/Contact/", json={"LastName": "Again"})
@@ -134,7 +143,9 @@ async def test_unknown_paths_404_and_wrong_methods_405(api: httpx.AsyncClient) -
     assert_error(await api.get(f"{V}/sobjects/Widget__c/describe"), 404, "NOT_FOUND")
     wrong = assert_error(await api.put(f"{V}/query"), 405, "METHOD_NOT_ALLOWED")
     assert wrong["message"] == "HTTP Method 'PUT' not allowed. Allowed are GET,HEAD"
-    body = assert_error(await api.post(f"{V}/sobjects/Contact", content=b"{nope"), 400, "JSON_PARSER_ERROR")
+    body = assert_error(
+        await api.post(f"{V}/sobjects/Contact", content=b"{nope"), 400, "JSON_PARSER_ERROR"
+    )
     assert "line:1" in body["message"]
 
 
@@ -169,9 +180,7 @@ async def test_allocation_is_a_rolling_24_hours(make: Make, connect: Connect, cl
     assert r.headers["sforce-limit-info"] == "api-usage=1/5"
 
 
-async def test_long_running_requests_are_capped(
-    make: Make, connect: Connect
-) -> None:
+async def test_long_running_requests_are_capped(make: Make, connect: Connect) -> None:
     slow = Faults(latency=0.3, only_paths=(f"{V}/query",))
     sim = make(long_request_seconds=0.1, long_request_cap=2, faults=slow)
     sim.insert("Contact", LastName="Slow")
@@ -199,7 +208,9 @@ async def test_uri_and_header_size_limits(make: Make, connect: Connect) -> None:
     sim = make(max_uri_bytes=300, max_request_bytes=600)
     async with connect(sim) as c:
         emails = ",".join(f"'user{i}@example.com'" for i in range(30))
-        long_uri = await c.get(f"{V}/query", params={"q": f"SELECT Id FROM Contact WHERE Email IN ({emails})"})
+        long_uri = await c.get(
+            f"{V}/query", params={"q": f"SELECT Id FROM Contact WHERE Email IN ({emails})"}
+        )
         big_headers = await c.get(f"{V}/limits", headers={"X-Padding": "x" * 500})
         fine = await c.get(f"{V}/limits")
     assert long_uri.status_code == 414
@@ -209,7 +220,9 @@ async def test_uri_and_header_size_limits(make: Make, connect: Connect) -> None:
     assert [r.fault for r in sim.requests[:2]] == ["oversized", "oversized"]
 
 
-async def test_defaults_match_the_documented_16k_limit(sim: SalesforceSimulator, api: httpx.AsyncClient) -> None:
+async def test_defaults_match_the_documented_16k_limit(
+    sim: SalesforceSimulator, api: httpx.AsyncClient
+) -> None:
     def soql(n: int) -> str:
         emails = ",".join(f"'user{i}@example.com'" for i in range(n))
         return f"SELECT Id FROM Contact WHERE Email IN ({emails})"
@@ -230,7 +243,9 @@ async def test_injected_faults_use_salesforce_shapes(make: Make, connect: Connec
         errors = [await c.get(f"{V}/limits") for _ in range(6)]
     assert {r.status_code for r in errors} == {500, 503}
     for r in errors:
-        assert_error(r, r.status_code, "UNKNOWN_EXCEPTION" if r.status_code == 500 else "SERVER_UNAVAILABLE")
+        assert_error(
+            r, r.status_code, "UNKNOWN_EXCEPTION" if r.status_code == 500 else "SERVER_UNAVAILABLE"
+        )
     sim.set_faults(Faults(burst_429_rate=1.0, burst_429_length=2))
     async with connect(sim) as c:
         burst = await c.get(f"{V}/limits")
@@ -263,7 +278,11 @@ def test_seeding_builds_a_realistic_org(make: Make) -> None:
         contact = org.get("Contact", lead["ConvertedContactId"])
         assert contact is not None and contact["Email"] == lead["Email"]
     contact_emails = {str(c["Email"]).lower() for c in contacts if c["Email"]}
-    shared = [r for r in leads if not r["IsConverted"] and r["Email"] and r["Email"].lower() in contact_emails]
+    shared = [
+        r
+        for r in leads
+        if not r["IsConverted"] and r["Email"] and r["Email"].lower() in contact_emails
+    ]
     assert len(shared) >= summary.shared_email_leads > 10
     assert any(c["HasOptedOutOfEmail"] for c in contacts)
     assert any(not c["HasOptedOutOfEmail"] for c in contacts)
@@ -292,10 +311,16 @@ def test_sandbox_credentials_and_settings(make: Make) -> None:
     assert DEFAULT_CLIENT_SECRET not in repr(sim.sandbox_app)
 
 
-async def test_state_lists_campaigns_with_member_ids(sim: SalesforceSimulator, api: httpx.AsyncClient) -> None:
+async def test_state_lists_campaigns_with_member_ids(
+    sim: SalesforceSimulator, api: httpx.AsyncClient
+) -> None:
     contact = sim.insert("Contact", LastName="Member")
     campaign = sim.insert("Campaign", Name="segsync: state")
-    body = {"records": [{"attributes": {"type": "CampaignMember"}, "CampaignId": campaign, "ContactId": contact}]}
+    body = {
+        "records": [
+            {"attributes": {"type": "CampaignMember"}, "CampaignId": campaign, "ContactId": contact}
+        ]
+    }
     assert (await api.post(f"{V}/composite/sobjects", json=body)).json()[0]["success"]
     state = sim.state()
     assert state["campaigns"] == {campaign: {"name": "segsync: state", "members": [contact]}}

@@ -14,6 +14,7 @@ job ``750`` and query locator ``0r8``.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 
@@ -25,15 +26,17 @@ _SHAPE = re.compile(r"^[0-9A-Za-z]{15}(?:[A-Z0-5]{3})?$")
 _POD = "Hu"  # the instance/pod characters of every id the simulator issues
 
 
+@functools.lru_cache(maxsize=65_536)
+def _chunk_suffix(chunk: str) -> str:
+    mask = 0
+    for bit, char in enumerate(chunk):
+        if "A" <= char <= "Z":
+            mask |= 1 << bit
+    return _SUFFIX[mask]
+
+
 def _checksum(id15: str) -> str:
-    out = []
-    for start in (0, 5, 10):
-        mask = 0
-        for bit, char in enumerate(id15[start : start + 5]):
-            if "A" <= char <= "Z":
-                mask |= 1 << bit
-        out.append(_SUFFIX[mask])
-    return "".join(out)
+    return _chunk_suffix(id15[:5]) + _chunk_suffix(id15[5:10]) + _chunk_suffix(id15[10:15])
 
 
 def to_18(value: str) -> str | None:
@@ -60,6 +63,10 @@ def _base62(number: int, width: int) -> str:
     return "".join(reversed(digits))
 
 
+_PAIRS = [_base62(n, 2) for n in range(62 * 62)]
+_high = functools.lru_cache(maxsize=4096)(lambda number: _base62(number, 7))
+
+
 class IdFactory:
     """Issues unique 18-character ids per key prefix: sequential record numbers from a seeded
     starting point, so two simulators with one seed issue the same ids."""
@@ -76,5 +83,6 @@ class IdFactory:
         if number is None:
             number = self._rng.randrange(62**5, 62**6)
         self._next[prefix] = number + 1
-        id15 = f"{prefix}{_POD}0{_base62(number, 9)}"
+        high, low = divmod(number, 62 * 62)
+        id15 = f"{prefix}{_POD}0{_high(high)}{_PAIRS[low]}"
         return id15 + _checksum(id15)

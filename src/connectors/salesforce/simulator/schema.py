@@ -46,6 +46,8 @@ class SObjectType:
     label: str
     fields: dict[str, Field] = field(default_factory=dict)  # canonical name → field
     by_lower: dict[str, Field] = field(default_factory=dict)  # lower-cased name → field
+    required: tuple[Field, ...] = ()  # required on create
+    references: tuple[Field, ...] = ()  # references to served objects
 
     def field(self, name: str) -> Field | None:
         """The field called ``name`` (any case), or None."""
@@ -130,6 +132,9 @@ def _build() -> dict[str, SObjectType]:
             obj.fields[fname] = f
             obj.by_lower[fname.lower()] = f
         objects[name] = obj
+    for obj in objects.values():
+        obj.required = tuple(f for f in obj.fields.values() if f.required)
+        obj.references = tuple(f for f in obj.fields.values() if f.reference_to in objects)
     return objects
 
 

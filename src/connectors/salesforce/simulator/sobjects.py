@@ -129,18 +129,15 @@ class RecordWriter:
             raise ItemError(
                 "INVALID_FIELD_FOR_INSERT_UPDATE", _READ_ONLY.format(names=names), read_only
             )
-        missing = [
-            f.name for f in obj.fields.values() if f.required and values.get(f.name) in (None, "")
-        ]
+        missing = [f.name for f in obj.required if values.get(f.name) in (None, "")]
         if missing:
             raise ItemError(
                 "REQUIRED_FIELD_MISSING",
                 f"Required fields are missing: [{', '.join(missing)}]",
                 missing,
             )
-        for f in obj.fields.values():
-            target = f.reference_to
-            if values.get(f.name) and target in OBJECTS:
+        for f in obj.references:
+            if values.get(f.name):
                 self._check_reference(f, values[f.name])
         if obj.name == "CampaignMember":
             self._campaign_member(values, pending_pairs)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import pluggy
 import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
@@ -23,7 +26,8 @@ from segsync.connectors.salesforce.simulator import (
     DEFAULT_CLIENT_SECRET,
     SalesforceSimulator,
 )
-from segsync.sandbox import sandbox_audience
+from segsync.plugins import Plugins
+from segsync.sandbox import sandbox_audience, serve_sandbox
 from segsync.testing.simulator import ServedSimulator
 
 SESSION = "00DHu0000000001!tls-session"
@@ -223,3 +227,30 @@ def test_simple_salesforce_bulk2_query(
     expected = [r for r in sim.org.records["Contact"].values() if not r["IsDeleted"] and r["Email"]]
     assert len(pages) == -(-len(expected) // 1000)
     assert len(rows) == len(expected)
+
+
+def test_segsync_sandbox_serves_it_over_tls() -> None:
+    """``segsync sandbox`` as it stands (once the connector registers the simulator): the
+    announced line carries an https base URL, client-credentials keys and the CA bundle, and
+    a client configured from that line alone logs in and pulls the seeded contacts."""
+    plugins = Plugins(
+        pm=pluggy.PluginManager("segsync"), simulators={"salesforce": SalesforceSimulator}
+    )
+    out = io.StringIO()
+    with serve_sandbox(plugins, seed=3, contacts=300, out=out) as announced:
+        line = json.loads(out.getvalue())
+        assert announced == [line]
+        assert line["base_url"].startswith("https://127.0.0.1:")
+        settings, creds = line["settings"], line["credentials"]
+        assert set(creds) == {"client_id", "client_secret"}
+        assert settings["login_url"] == line["base_url"] and settings["api_version"] == "68.0"
+        context = ssl.create_default_context(cafile=settings["ca_bundle"])
+        with httpx.Client(base_url=settings["login_url"], verify=context) as c:
+            token = c.post(
+                "/services/oauth2/token", data={"grant_type": "client_credentials", **creds}
+            ).json()
+            api = f"{token['instance_url']}/services/data/v{settings['api_version']}"
+            auth = {"Authorization": f"Bearer {token['access_token']}"}
+            count = c.get(f"{api}/query", params={"q": "SELECT COUNT() FROM Contact"}, headers=auth)
+    assert token["instance_url"] == line["base_url"]
+    assert count.status_code == 200 and count.json()["totalSize"] > 150

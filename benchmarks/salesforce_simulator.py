@@ -44,9 +44,15 @@ SOQL = (
 
 def seed(sim: SalesforceSimulator, records: int) -> list[str]:
     return [
-        sim.insert("Contact", FirstName=f"First{i}", LastName=f"Last{i}",
-                   Email=f"person{i}@example.com", HasOptedOutOfEmail=i % 7 == 0,
-                   CreatedDate=JAN_1_MS, SystemModstamp=JAN_1_MS + i * 10)  # fmt: skip
+        sim.insert(
+            "Contact",
+            FirstName=f"First{i}",
+            LastName=f"Last{i}",
+            Email=f"person{i}@example.com",
+            HasOptedOutOfEmail=i % 7 == 0,
+            CreatedDate=JAN_1_MS,
+            SystemModstamp=JAN_1_MS + i * 10,
+        )  # fmt: skip
         for i in range(records)
     ]
 
@@ -89,7 +95,9 @@ async def in_batches(items: list[Any], concurrency: int, call: Any) -> list[Any]
     return await asyncio.gather(*(one(chunk) for chunk in chunks))
 
 
-async def push(c: httpx.AsyncClient, campaign: str, people: list[str], concurrency: int) -> list[str]:
+async def push(
+    c: httpx.AsyncClient, campaign: str, people: list[str], concurrency: int
+) -> list[str]:
     async def add(chunk: list[str]) -> list[dict[str, Any]]:
         records = [{"attributes": {"type": "CampaignMember"}, "CampaignId": campaign,
                     "ContactId": p, "Status": "Sent"} for p in chunk]  # fmt: skip
@@ -105,7 +113,9 @@ async def push(c: httpx.AsyncClient, campaign: str, people: list[str], concurren
 
 async def remove(c: httpx.AsyncClient, members: list[str], concurrency: int) -> int:
     async def delete(chunk: list[str]) -> int:
-        r = await c.delete(f"{V}/composite/sobjects", params={"ids": ",".join(chunk), "allOrNone": "false"})
+        r = await c.delete(
+            f"{V}/composite/sobjects", params={"ids": ",".join(chunk), "allOrNone": "false"}
+        )
         return sum(1 for item in r.json() if item["success"])
 
     return sum(await in_batches(members, concurrency, delete))
@@ -113,7 +123,9 @@ async def remove(c: httpx.AsyncClient, members: list[str], concurrency: int) -> 
 
 def timed(label: str, records: int, calls: int, seconds: float) -> dict[str, Any]:
     rate = records / seconds if seconds else float("inf")
-    print(f"{label:<22} {records:>8,} records {calls:>5,} calls {seconds:8.2f} s {rate:>12,.0f} records/s")
+    print(
+        f"{label:<22} {records:>8,} records {calls:>5,} calls {seconds:8.2f} s {rate:>12,.0f} records/s"
+    )
     return {"phase": label, "records": records, "calls": calls, "seconds": round(seconds, 3),
             "records_per_s": round(rate)}  # fmt: skip
 

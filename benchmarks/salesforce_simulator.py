@@ -52,7 +52,7 @@ def seed(sim: SalesforceSimulator, records: int) -> list[str]:
             HasOptedOutOfEmail=i % 7 == 0,
             CreatedDate=JAN_1_MS,
             SystemModstamp=JAN_1_MS + i * 10,
-        )  # fmt: skip
+        )
         for i in range(records)
     ]
 

@@ -176,12 +176,22 @@ class _SimTransport(httpx.ASGITransport):
 class ServedSimulator:
     """A simulator served by uvicorn in a daemon thread; a context manager."""
 
-    def __init__(self, server: uvicorn.Server, sock: socket.socket, host: str) -> None:
+    def __init__(
+        self,
+        server: uvicorn.Server,
+        sock: socket.socket,
+        host: str,
+        *,
+        scheme: str = "http",
+        ca_bundle: str | None = None,
+    ) -> None:
         self._server = server
         self._sock = sock
         self.port: int = sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
-        self.base_url = f"http://{shown}:{self.port}"
+        self.base_url = f"{scheme}://{shown}:{self.port}"
+        #: served over TLS: the PEM file of the CA a client must trust; else None
+        self.ca_bundle = ca_bundle
         self._thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name=f"simulator:{self.port}"
         )
@@ -197,8 +207,21 @@ class ServedSimulator:
             time.sleep(0.005)
 
     def stop(self) -> None:
+        """Stop serving: a graceful shutdown; connections still open after half a second are
+        aborted (closing an idle TLS connection waits for the client's close_notify, which a
+        client that merely keeps the socket in its pool never sends)."""
         self._server.should_exit = True
         if self._thread.is_alive():
+            self._thread.join(timeout=0.5)
+        if self._thread.is_alive():
+            for connection in list(self._server.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                loop = getattr(connection, "loop", None)
+                if transport is not None and loop is not None and not loop.is_closed():
+                    loop.call_soon_threadsafe(transport.abort)
+            self._thread.join(timeout=2.0)
+        if self._thread.is_alive():
+            self._server.force_exit = True
             self._thread.join(timeout=10.0)
         self._sock.close()
 
@@ -347,8 +370,28 @@ class Simulator:
             transport=self.transport(), base_url="http://simulator.test", **kwargs
         )
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> ServedSimulator:
-        """Serve on loopback in a background thread; non-loopback hosts raise ValueError."""
+    def uvicorn_options(self) -> dict[str, Any]:
+        """Extra :class:`uvicorn.Config` options :meth:`serve` uses (e.g. a larger
+        ``h11_max_incomplete_event_size`` for a platform whose own URI limit is checked by
+        the simulator); default none."""
+        return {}
+
+    def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+        ca_bundle: str | None = None,
+    ) -> ServedSimulator:
+        """Serve on loopback in a background thread; non-loopback hosts raise ValueError.
+
+        With ``ssl_certfile`` (PEM certificate chain) and ``ssl_keyfile`` it serves HTTPS and
+        the returned :class:`ServedSimulator` has an ``https://`` base URL and ``ca_bundle``
+        (the CA PEM a client must trust, as given)."""
+        if (ssl_certfile is None) != (ssl_keyfile is None):
+            raise ValueError("serving TLS needs both ssl_certfile and ssl_keyfile")
         try:
             addr = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)
         except ValueError:
@@ -371,11 +414,17 @@ class Simulator:
             log_level="warning",
             lifespan="off",
             interface="asgi3",
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+            **self.uvicorn_options(),
         )
         server_log = logging.getLogger("uvicorn.error")
         if not any(isinstance(f, _DisconnectFilter) for f in server_log.filters):
             server_log.addFilter(_DisconnectFilter())
-        served = ServedSimulator(uvicorn.Server(config), sock, str(addr))
+        scheme = "http" if ssl_certfile is None else "https"
+        served = ServedSimulator(
+            uvicorn.Server(config), sock, str(addr), scheme=scheme, ca_bundle=ca_bundle
+        )
         served._start()
         return served
 

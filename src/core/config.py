@@ -65,6 +65,8 @@ ENV_PREFIX = "SEGSYNC_"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _SECRET_KEY_RE = re.compile(r"(token|secret|password|passwd|api_key|private_key)", re.I)
 _NAME_HINT = "a name of lower-case letters, digits and '_', starting with a letter"
+_SELF_CONTAINED = frozenset({"store", "resolve", "kpis", "plugins_dir"})
+"""Sections no other section refers to: their problems do not hide the others'."""
 _KEYED_MESSAGE = re.compile(r"^([a-z_][a-z0-9_]*): (.+)$", re.S)
 _SIZE_RE = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 # what to say for pydantic's error types, in the user's terms
@@ -393,14 +395,24 @@ def read_toml(path: Path) -> dict[str, Any]:
 def load_config(path: Path, plugins: Plugins) -> Config:
     """Read, validate and cross-check the configuration at ``path``."""
     data = read_toml(path)
+    problems: list[str] = []
     try:
         settings = SegsyncSettings(**data)
     except ValidationError as exc:
-        errors = [_format_error(path, err, SegsyncSettings) for err in clean_errors(exc)]
-        raise ConfigError(
-            f"{path}: {len(errors)} problem(s) in the configuration", errors
-        ) from None
-    problems: list[str] = []
+        errors = clean_errors(exc)
+        problems = [_format_error(path, err, SegsyncSettings) for err in errors]
+        # report the connectors' problems too when only self-contained sections failed
+        failed = {str(err["loc"][0]) for err in errors if err.get("loc")}
+        if not failed or not failed <= _SELF_CONTAINED:
+            raise ConfigError(
+                f"{path}: {len(problems)} problem(s) in the configuration", problems
+            ) from None
+        try:
+            settings = SegsyncSettings(**{k: v for k, v in data.items() if k not in failed})
+        except ValidationError:
+            raise ConfigError(
+                f"{path}: {len(problems)} problem(s) in the configuration", problems
+            ) from None
     connectors = _validate_connectors(path, settings, plugins, problems, data)
     columns = _profile_columns(path, settings, problems)
     traits = _validate_traits(path, settings, plugins, columns, problems)

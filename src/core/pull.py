@@ -265,18 +265,31 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot stage a value of type {type(value).__name__}")
 
 
-def _clamp(
-    moment: dt.datetime | None, pulled_at: dt.datetime, tally: WarningTally, where: str
-) -> str | None:
-    """A record's time as the store keeps it (naive UTC ISO text); a time later than the pull
-    (beyond clock skew) is taken as the pull's time, so it cannot outrank later answers."""
-    if moment is None:
-        return None
-    utc = to_utc(moment)
-    if utc > pulled_at + FUTURE_TOLERANCE:
-        tally.add("time in the future, taken as the pull's time", f"{where} ({utc:%Y-%m-%d})")
-        utc = pulled_at
-    return utc.isoformat()
+class _Clock:
+    """Clamps a record's times to the pull's: a time later than the pull (beyond clock skew)
+    is taken as the pull's time, so it cannot outrank later answers; counted once a record."""
+
+    def __init__(self, pulled_at: dt.datetime, tally: WarningTally) -> None:
+        self.pulled_at = pulled_at
+        self.tally = tally
+        self.late: dt.datetime | None = None
+
+    def __call__(self, moment: dt.datetime | None) -> str | None:
+        """``moment`` as the store keeps it (naive UTC ISO text)."""
+        if moment is None:
+            return None
+        utc = to_utc(moment)
+        if utc > self.pulled_at + FUTURE_TOLERANCE:
+            self.late = max(self.late or utc, utc)
+            utc = self.pulled_at
+        return utc.isoformat()
+
+    def done(self, where: str) -> None:
+        if self.late is not None:
+            self.tally.add(
+                "time in the future, taken as the pull's time", f"{where} ({self.late:%Y-%m-%d})"
+            )
+            self.late = None
 
 
 def _contact_encoder(
@@ -289,6 +302,7 @@ def _contact_encoder(
 ) -> Callable[[Any, int], dict[str, Any] | None]:
     attribute_types = config.attributes
     region = settings.phone_region or config.settings.resolve.default_region
+    clock = _Clock(pulled_at, tally)
 
     def encode(record: Any, seq: int) -> dict[str, Any] | None:
         if not isinstance(record, Contact):
@@ -330,14 +344,15 @@ def _contact_encoder(
             "email": email,
             "phone": phone,
             "attributes": attributes,
-            "updated_at": _clamp(record.updated_at, pulled_at, tally, where),
+            "updated_at": clock(record.updated_at),
         }
         for purpose, column in CONSENT_COLUMNS.items():
             value = record.consent.get(purpose)
             answered = isinstance(value, bool)
             row[column] = value if answered else None
             moment = record.consent_at.get(purpose) if answered else None
-            row[_CONSENT_AT[purpose]] = _clamp(moment, pulled_at, tally, where)
+            row[_CONSENT_AT[purpose]] = clock(moment)
+        clock.done(where)
         return row
 
     return encode

@@ -175,12 +175,24 @@ def environment_error(config: Config, exc: BaseException) -> SegsyncError | None
             errno.EACCES: "fix the folder's permissions or point [store] path elsewhere",
             errno.EPERM: "fix the folder's permissions or point [store] path elsewhere",
             errno.EROFS: "the file system is read-only: point [store] path at a writable folder",
+            errno.EEXIST: "a file stands where a folder is needed: point [store] path elsewhere",
+            errno.ENOTDIR: "a file stands where a folder is needed: point [store] path elsewhere",
         }.get(exc.errno or 0, "check the folder")
         return StoreError(f"{where}: {exc.strerror}; {advice}, then run again")
     return None
 
 
-_ENV_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS})
+_ENV_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.EEXIST,
+        errno.ENOTDIR,
+    }
+)
 
 
 def _first_line(exc: BaseException) -> str:

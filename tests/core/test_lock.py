@@ -3,6 +3,8 @@ never fails because of one."""
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
 import time
 from pathlib import Path
@@ -42,9 +44,11 @@ def test_a_run_never_waits_for_another_run(tmp_path: Path) -> None:
     started = threading.Event()
     holder = _hold(store, "run", 0.5, started)
     begun = time.monotonic()
-    with pytest.raises(LockHeldError, match=r"segsync run, run holder"):
-        with run_lock(store, command="run", run_id="r2", wait=10):
-            pass
+    with (
+        pytest.raises(LockHeldError, match=r"segsync run, run holder"),
+        run_lock(store, command="run", run_id="r2", wait=10),
+    ):
+        pass
     assert time.monotonic() - begun < 0.3
     holder.join()
 
@@ -53,18 +57,18 @@ def test_the_wait_is_bounded(tmp_path: Path) -> None:
     store = tmp_path / "s.duckdb"
     started = threading.Event()
     holder = _hold(store, "plan", 1.0, started)
-    with pytest.raises(LockHeldError, match=r"segsync plan.*waited 0 s"):
-        with run_lock(store, command="run", run_id="r3", wait=0.3):
-            pass
+    with (
+        pytest.raises(LockHeldError, match=r"segsync plan.*waited 0 s"),
+        run_lock(store, command="run", run_id="r3", wait=0.3),
+    ):
+        pass
     holder.join()
 
 
 def test_a_dead_holder_is_reported_to_the_taker(tmp_path: Path) -> None:
     store = tmp_path / "s.duckdb"
     lock = tmp_path / "s.duckdb.lock"
-    lock.write_text(
-        '{"pid": 999999999, "host": "%s", "command": "run", "run_id": "gone"}'
-        % __import__("socket").gethostname()
-    )
+    gone = {"pid": 999999999, "host": socket.gethostname(), "command": "run", "run_id": "gone"}
+    lock.write_text(json.dumps(gone))
     with run_lock(store, command="run", run_id="new") as abandoned:
         assert abandoned is not None and abandoned["run_id"] == "gone"

@@ -144,13 +144,11 @@ def test_a_version_3_store_is_migrated_to_version_4_keeping_its_data(tmp_path: P
         assert store.rows("SELECT run_id, phase FROM runs") == [("r1", None)]
         # sums of amounts up to 10^14 each cannot overflow any more
         store.con.execute(
-            "INSERT INTO segment_kpis (run_id, segment, size, share, entered, \"left\", "
+            'INSERT INTO segment_kpis (run_id, segment, size, share, entered, "left", '
             "revenue, too_small, computed_at) VALUES "
             "('r1', 's', 1, 1, 0, 0, 1200000000000000000.5, false, now()::TIMESTAMP)"
         )
-        assert store.scalar("SELECT revenue FROM segment_kpis") == Decimal(
-            "1200000000000000000.5"
-        )
+        assert store.scalar("SELECT revenue FROM segment_kpis") == Decimal("1200000000000000000.5")
 
 
 def test_not_a_store(tmp_path: Path) -> None:

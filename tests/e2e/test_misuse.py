@@ -99,7 +99,7 @@ def test_two_projects_in_one_folder_run_at_once_and_stay_apart(tmp_path: Path) -
     assert not (tmp_path / ".segsync-staging").exists()
 
 
-SLOW_SOURCE = '''
+SLOW_SOURCE = """
 import asyncio
 from segsync import hookimpl
 from segsync.connectors.files.connector import FilesConnector
@@ -117,13 +117,15 @@ class SlowSource(FilesConnector):
 @hookimpl
 def register_connectors(register):
     register(SlowSource)
-'''
+"""
 
 
 def test_a_status_loop_never_makes_a_run_fail(tmp_path: Path) -> None:
     _write_contacts(tmp_path / "p-contacts.csv", [contact(i) for i in range(400)])
     config = tmp_path / "p.toml"
-    text = PROJECT.format(name="p").replace('type = "files"\npage_size = 500', 'type = "slowsource"\npage_size = 25')
+    text = PROJECT.format(name="p").replace(
+        'type = "files"\npage_size = 500', 'type = "slowsource"\npage_size = 25'
+    )
     config.write_text(text, encoding="utf-8")
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "slow.py").write_text(SLOW_SOURCE, encoding="utf-8")
@@ -213,7 +215,9 @@ def test_segsyncs_own_writes_never_regrant_a_withdrawn_consent(project: Project)
     token = "pat-na1-misuse-0000"
     sim.add_credential(token)
     for i in (1, 2, 3):
-        sim.add_contact(f"person{i}@example.org", hs_legal_basis="Freely given consent from contact")
+        sim.add_contact(
+            f"person{i}@example.org", hs_legal_basis="Freely given consent from contact"
+        )
     clock["now"] = time.time()  # from here on, HubSpot's clock is the real one
     project.contacts = [
         contact(1, opt_in="no", updated="2026-06-01T09:00:00Z"),  # withdrawn in June
@@ -229,7 +233,9 @@ def test_segsyncs_own_writes_never_regrant_a_withdrawn_consent(project: Project)
             result = project.cli("run", "--format", "json", env=env)
             assert result.code == 0, result.out + result.err
             list_id = sim.list_id("segsync: French")
-            members = {sim.contact(i)["properties"]["email"] for i in sim.list_members(list_id or "")}
+            members = {
+                sim.contact(i)["properties"]["email"] for i in sim.list_members(list_id or "")
+            }
             list_members.append(members)
             report = json.loads(result.out)
             if len(list_members) > 1:  # nothing changed since: nothing to do

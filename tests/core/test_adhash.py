@@ -182,7 +182,8 @@ def test_name_normalisation(raw: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "reason"), [(None, Unusable.MISSING), ("\t", Unusable.MISSING), ("..", Unusable.NAME_EMPTY)]
+    ("raw", "reason"),
+    [(None, Unusable.MISSING), ("\t", Unusable.MISSING), ("..", Unusable.NAME_EMPTY)],
 )
 def test_unusable_names_say_why(raw: object, reason: Unusable) -> None:
     assert check_name(raw) == Normalized(None, reason)

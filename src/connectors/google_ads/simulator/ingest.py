@@ -226,6 +226,8 @@ class IngestionService:
         request_consent = body.get("consent", {}) if kind == "ingest" else None
         parsed = self._members(members, body.get("encoding"), request_consent, refs, v)
         v.raise_if_any()
+        if data_type not in (None, "userData", "compositeData"):
+            raise ApiError(501, message=f"Audience members with {data_type} are not simulated.")
         if body.get("validateOnly"):
             return json_response({})
         return self._accept(kind, body, targets, parsed)
@@ -465,7 +467,7 @@ class IngestionService:
                 )
                 continue
             if data_key not in ("userData", "compositeData"):
-                raise ApiError(501, message=f"Audience members with {data_key} are not simulated.")
+                continue  # not simulated: answered 501 once the request is otherwise valid
             data = member[data_key]
             if data_key == "compositeData":
                 where = f"audience_members[{i}].composite_data"

@@ -71,16 +71,21 @@ class GoogleUsers:
         return int.from_bytes(h, "big") / _SCALE
 
     def add_user(self, digests: Iterable[bytes]) -> int:
-        """A new user known by these identifier digests (already-known digests keep their
-        user); returns its id."""
-        self.count += 1
+        """The user known by these identifier digests: the one already known by the first
+        of them that is known (the others join it), else a new one. Returns its id."""
+        digests = list(digests)
+        user = next((self.by_digest[d] for d in digests if d in self.by_digest), None)
+        if user is None:
+            self.count += 1
+            user = self.count
         for digest in digests:
-            self.by_digest.setdefault(digest, self.count)
-        return self.count
+            self.by_digest.setdefault(digest, user)
+        return user
 
     def seed_contacts(self, contacts: Iterable[Mapping[str, Any]]) -> int:
         """Seed users from contact rows (``email``, ``phone``, ``country``, ``first_name``,
-        ``last_name``, ``postal_code``/``zip``); returns how many became Google users."""
+        ``last_name``, ``postal_code``/``zip``); returns how many new Google users they made
+        (rows of a person already seeded — the same email or phone — join that user)."""
         added = 0
         for row in contacts:
             country = ad_region_code(row.get("country"))
@@ -98,8 +103,9 @@ class GoogleUsers:
             postal = ad_postal_code(row.get("postal_code") or row.get("zip"), country)
             if given and family and country and postal:
                 digests.append(address_key(_digest(given), _digest(family), country, postal))
+            before = self.count
             self.add_user(digests)
-            added += 1
+            added += self.count - before
         return added
 
     def user_for(self, digests: Sequence[bytes]) -> int | None:

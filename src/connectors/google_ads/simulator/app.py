@@ -289,7 +289,7 @@ class DataManagerSimulator(Simulator):
             raise ValueError(f"unknown account {account_id}")
         rec = UserListRecord(
             account_id=account_id,
-            list_id=self.user_lists._new_id(),
+            list_id=self.user_lists.new_id(),
             display_name=display_name,
             duration=membership_days * DAY,
             upload_key_type=upload_key_type,

@@ -11,45 +11,49 @@ A member is *matched* when one of its identifiers belongs to a Google user
 unexpired members; its match rate is matched members over members. Counts are kept
 incrementally, so reading them is O(1); expiry is swept lazily, only once the clock has passed
 the earliest expiry.
+
+Members are stored as plain tuples in dicts of bytes and ints, which Python's cyclic garbage
+collector does not track: a list of a million members costs the collector nothing, so
+ingestion stays as fast at the millionth member as at the first.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 __all__ = ["ListMembers", "Member"]
 
 
-class Member:
+class Member(NamedTuple):
     """One member of a list: identifier digests, matched user (or None) and times."""
 
-    __slots__ = ("digests", "expires_at", "uploaded_at", "user")
+    digests: tuple[bytes, ...]
+    user: int | None
+    uploaded_at: float
+    expires_at: float
 
-    def __init__(
-        self, digests: list[bytes], user: int | None, uploaded_at: float, expires_at: float
-    ) -> None:
-        self.digests = digests
-        self.user = user
-        self.uploaded_at = uploaded_at
-        self.expires_at = expires_at
+
+# a member as stored: (digests, user, uploaded_at, expires_at)
+_Row = tuple[tuple[bytes, ...], int | None, float, float]
 
 
 class ListMembers:
     """The members of one list."""
 
     def __init__(self) -> None:
-        self.by_digest: dict[bytes, Member] = {}
-        self.members: set[Member] = set()
-        self.user_refs: Counter[int] = Counter()
+        self.by_digest: dict[bytes, int] = {}  # identifier digest → member id
+        self.rows: dict[int, _Row] = {}  # member id → member
+        self.user_refs: dict[int, int] = {}  # matched user → members matched to it
         self.matched = 0
         self.next_expiry = float("inf")
+        self._next_id = 0
 
     def __len__(self) -> int:
-        return len(self.members)
+        return len(self.rows)
 
     def __iter__(self) -> Iterator[Member]:
-        return iter(self.members)
+        return (Member(*row) for row in self.rows.values())
 
     @property
     def size(self) -> int:
@@ -58,75 +62,81 @@ class ListMembers:
 
     def match_rate(self) -> int:
         """Matched members over members, as a whole percentage (0 for an empty list)."""
-        return (100 * self.matched) // len(self.members) if self.members else 0
+        return (100 * self.matched) // len(self.rows) if self.rows else 0
+
+    def has_any(self, digests: Sequence[bytes]) -> bool:
+        by_digest = self.by_digest
+        return any(d in by_digest for d in digests)
 
     def upsert(
         self, digests: Sequence[bytes], user: int | None, now: float, expires_at: float
     ) -> bool:
         """Add or refresh a member; True when it joined (False: refreshed)."""
         by_digest = self.by_digest
-        existing = None
+        member_id = None
         for digest in digests:
-            existing = by_digest.get(digest)
-            if existing is not None:
+            member_id = by_digest.get(digest)
+            if member_id is not None:
                 break
-        if existing is None:
-            member = Member(list(digests), user, now, expires_at)
+        if member_id is None:
+            member_id = self._next_id
+            self._next_id += 1
+            self.rows[member_id] = (tuple(digests), user, now, expires_at)
             for digest in digests:
-                by_digest[digest] = member
-            self.members.add(member)
+                by_digest[digest] = member_id
             if user is not None:
-                self.user_refs[user] += 1
+                self.user_refs[user] = self.user_refs.get(user, 0) + 1
                 self.matched += 1
             if expires_at < self.next_expiry:
                 self.next_expiry = expires_at
             return True
-        existing.uploaded_at = now
-        existing.expires_at = expires_at
-        for digest in digests:
-            if digest not in by_digest:
-                by_digest[digest] = existing
-                existing.digests.append(digest)
-        if existing.user is None and user is not None:
-            existing.user = user
-            self.user_refs[user] += 1
+        known, known_user, _, _ = self.rows[member_id]
+        added = tuple(d for d in digests if d not in by_digest)
+        for digest in added:
+            by_digest[digest] = member_id
+        if known_user is None and user is not None:
+            known_user = user
+            self.user_refs[user] = self.user_refs.get(user, 0) + 1
             self.matched += 1
+        self.rows[member_id] = (known + added, known_user, now, expires_at)
         return False
 
-    def _drop(self, member: Member) -> None:
-        self.members.discard(member)
-        for digest in member.digests:
-            if self.by_digest.get(digest) is member:
+    def _drop(self, member_id: int) -> None:
+        digests, user, _, _ = self.rows.pop(member_id)
+        for digest in digests:
+            if self.by_digest.get(digest) == member_id:
                 del self.by_digest[digest]
-        if member.user is not None:
-            self.user_refs[member.user] -= 1
-            if not self.user_refs[member.user]:
-                del self.user_refs[member.user]
+        if user is not None:
+            left = self.user_refs[user] - 1
+            if left:
+                self.user_refs[user] = left
+            else:
+                del self.user_refs[user]
             self.matched -= 1
 
     def remove(self, digests: Sequence[bytes]) -> int:
         """Remove every member known by one of ``digests``; returns how many were removed."""
         removed = 0
         for digest in digests:
-            member = self.by_digest.get(digest)
-            if member is not None:
-                self._drop(member)
+            member_id = self.by_digest.get(digest)
+            if member_id is not None:
+                self._drop(member_id)
                 removed += 1
         return removed
 
     def remove_uploaded_before(self, moment: float) -> int:
         """Remove the members last uploaded before ``moment`` (``removeAll``)."""
-        gone = [m for m in self.members if m.uploaded_at < moment]
-        for member in gone:
-            self._drop(member)
+        gone = [mid for mid, row in self.rows.items() if row[2] < moment]
+        for member_id in gone:
+            self._drop(member_id)
         return len(gone)
 
     def expire(self, now: float) -> int:
         """Drop members whose membership ran out by ``now``; returns how many."""
         if now < self.next_expiry:
             return 0
-        gone = [m for m in self.members if m.expires_at <= now]
-        for member in gone:
-            self._drop(member)
-        self.next_expiry = min((m.expires_at for m in self.members), default=float("inf"))
+        gone = [mid for mid, row in self.rows.items() if row[3] <= now]
+        for member_id in gone:
+            self._drop(member_id)
+        self.next_expiry = min((row[3] for row in self.rows.values()), default=float("inf"))
         return len(gone)

@@ -145,7 +145,7 @@ class UserListService:
     def all_lists(self) -> list[UserListRecord]:
         return [rec for lists in self.lists.values() for rec in lists.values()]
 
-    def _new_id(self) -> str:
+    def new_id(self) -> str:
         taken = {rec.list_id for rec in self.all_lists()}
         while True:
             candidate = str(self._rng.randrange(1_000_000_000, 10_000_000_000))
@@ -327,7 +327,7 @@ class UserListService:
         )
         if validate_only:
             return json_response(self.to_json(rec, created=False))
-        rec.list_id = self._new_id()
+        rec.list_id = self.new_id()
         self.lists.setdefault(account_id, {})[rec.list_id] = rec
         return json_response(self.to_json(rec))
 

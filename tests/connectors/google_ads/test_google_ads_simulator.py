@@ -446,6 +446,9 @@ async def test_unknown_paths_and_methods_get_googles_html_404() -> None:
             assert r.status_code == 404
             assert r.headers["content-type"].startswith("text/html")
             assert "was not found on this server" in r.text
+    async with client(sim, token=None) as c:  # before credentials are looked at
+        assert (await c.get("/v1/nothing")).status_code == 404
+        assert (await c.delete(LISTS)).status_code == 404
 
 
 async def test_error_info_reason_can_name_the_violation() -> None:

@@ -44,6 +44,7 @@ SANDBOX_CLIENT_ID = "segsync-sandbox.apps.googleusercontent.com"
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - a public test credential
 SANDBOX_REFRESH_TOKEN = "1//sandbox-refresh-token"  # noqa: S105 - a public test credential
 ANONYMOUS = "anonymous"
+UNROUTED = "-"  # the "account" of calls to no API method (they get the HTML 404)
 
 Handler = Callable[[Request, Grant], Awaitable[Response]]
 
@@ -412,6 +413,8 @@ class DataManagerSimulator(Simulator):
         return ("/token",)
 
     def authenticate(self, request: Request) -> str | None:
+        if _rpc(request.method, request.url.path) is None:
+            return UNROUTED  # Google's front end answers 404 before looking at credentials
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         grant: Grant | str

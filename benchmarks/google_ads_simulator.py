@@ -9,7 +9,7 @@ each, SHA-256 hex) go to one list in requests of 10,000, and this measures:
    simulator's own milliseconds per request (from its request log);
 2. **loopback** — the simulator served by uvicorn in a process of its own (the platform is
    another machine: its CPU is not the client's), ``--concurrency`` requests in flight:
-   members/s end to end and the server process's peak RSS;
+   members/s end to end and the server process's own peak RSS (``VmHWM``);
 
 then checks the list holds every member (size and match rate from ``userLists.get``) and
 reports each rate against the 50,000 members/s the default quota allows. Request bodies are
@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import hashlib
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -116,16 +115,27 @@ async def in_process(args: argparse.Namespace) -> dict[str, Any]:
         "match_rate_percentage": info["ingestedUserListInfo"]["contactIdInfo"][
             "matchRatePercentage"
         ],
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "peak_rss_mib_with_client": peak_rss_mib(),
     }
 
 
+def peak_rss_mib() -> int:
+    """This process's own peak RSS (``VmHWM``: unlike ``ru_maxrss``, not inherited from the
+    parent that forked us)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
 def serve() -> None:
-    """The simulator's own process, until the benchmark closes our stdin."""
+    """The simulator's own process, until the benchmark closes our stdin; then its peak RSS."""
     sim, list_id = make_simulator()
     with sim.serve() as served:
         print(json.dumps({"base_url": served.base_url, "list_id": list_id}), flush=True)
-        sys.stdin.read()
+        sys.stdin.readline()
+        print(json.dumps({"peak_rss_mib": peak_rss_mib()}), flush=True)
 
 
 async def loopback(args: argparse.Namespace) -> dict[str, Any]:
@@ -140,14 +150,17 @@ async def loopback(args: argparse.Namespace) -> dict[str, Any]:
             wall = await push(c, requests, args.concurrency)
             path = f"/v1/accountTypes/GOOGLE_ADS/accounts/{ACCOUNT}/userLists/{where['list_id']}"
             info = (await c.get(path, headers=HEADERS)).json()
+        server.stdin.write("done\n")
+        server.stdin.flush()
+        server_rss = json.loads(server.stdout.readline())["peak_rss_mib"]
     finally:
         server.stdin.close()
-        _, _, usage = os.wait4(server.pid, 0)
+        server.wait(timeout=60)
     return {
         **rate(args.members, wall),
         "concurrency": args.concurrency,
         "list_size": int(info["sizeInfo"]["displayNetworkMembersCount"]),
-        "server_peak_rss_mib": usage.ru_maxrss // 1024,
+        "server_peak_rss_mib": server_rss,
     }
 
 

@@ -53,19 +53,19 @@ _SERVICE = "google.ads.datamanager.v1."
 _L = r"/v1/accountTypes/[^/]+/accounts/[^/]+/userLists"
 # (method, path regex, RPC, quota class)
 _RPC_TABLE: tuple[tuple[str, str, str, QuotaClass], ...] = (
-        ("POST", _L, "UserListService.CreateUserList", "ManagementMutate"),
-        ("GET", _L, "UserListService.ListUserLists", "ManagementRead"),
-        ("GET", _L + "/[^/]+", "UserListService.GetUserList", "ManagementRead"),
-        ("PATCH", _L + "/[^/]+", "UserListService.UpdateUserList", "ManagementMutate"),
-        ("DELETE", _L + "/[^/]+", "UserListService.DeleteUserList", "ManagementMutate"),
-        ("POST", "/v1/audienceMembers:ingest", "IngestionService.IngestAudienceMembers",
-         "IngestionMutate"),
-        ("POST", "/v1/audienceMembers:remove", "IngestionService.RemoveAudienceMembers",
-         "IngestionMutate"),
-        ("POST", "/v1/audienceMembers:removeAll", "IngestionService.RemoveAllAudienceMembers",
-         "IngestionMutate"),
-        ("GET", "/v1/requestStatus:retrieve", "IngestionService.RetrieveRequestStatus",
-         "IngestionRead"),
+    ("POST", _L, "UserListService.CreateUserList", "ManagementMutate"),
+    ("GET", _L, "UserListService.ListUserLists", "ManagementRead"),
+    ("GET", _L + "/[^/]+", "UserListService.GetUserList", "ManagementRead"),
+    ("PATCH", _L + "/[^/]+", "UserListService.UpdateUserList", "ManagementMutate"),
+    ("DELETE", _L + "/[^/]+", "UserListService.DeleteUserList", "ManagementMutate"),
+    ("POST", "/v1/audienceMembers:ingest", "IngestionService.IngestAudienceMembers",
+     "IngestionMutate"),
+    ("POST", "/v1/audienceMembers:remove", "IngestionService.RemoveAudienceMembers",
+     "IngestionMutate"),
+    ("POST", "/v1/audienceMembers:removeAll", "IngestionService.RemoveAllAudienceMembers",
+     "IngestionMutate"),
+    ("GET", "/v1/requestStatus:retrieve", "IngestionService.RetrieveRequestStatus",
+     "IngestionRead"),
 )  # fmt: skip
 _RPCS = [(m, re.compile(p + "/?"), _SERVICE + rpc, q) for m, p, rpc, q in _RPC_TABLE]
 _NOT_FOUND_PAGE = """<!DOCTYPE html>
@@ -85,9 +85,35 @@ def _rpc(method: str, path: str) -> tuple[str, QuotaClass] | None:
 
 
 class DataManagerSimulator(Simulator):
-    """Google's Data Manager API (Customer Match) as segsync uses it. See the package
-    docstring for the contract; every argument after ``faults`` is a documented limit or a
-    behaviour the reference marks as inferred."""
+    """Google's Data Manager API (Customer Match) as segsync uses it (see the package
+    docstring for the modules and the contract each one keeps).
+
+    Clocks: ``clock`` times the request log; ``wall_clock`` (epoch seconds) is the API's time
+    — token expiry, processing delays, membership expiry, quota windows — and
+    :meth:`advance` moves it on.
+
+    Documented limits (reference defaults): ``quota`` (:class:`~.quota.QuotaLimits`; all off
+    with ``quotas_enabled=False``), ``max_members_per_request`` 10,000,
+    ``max_identifiers_per_member`` 10, ``max_destinations_per_request`` 10, ``default_page_size``
+    50 / ``max_page_size`` 1000, ``max_membership_days`` 540, ``min_display_size`` /
+    ``min_search_size`` 100 (the size from which a list is eligible to serve),
+    ``token_lifetime`` 3599 s.
+
+    Simulation: ``match_share`` / ``phone_match_share`` / ``background_match_share`` (who
+    matches, :mod:`.matching`), ``search_share`` (search-network size as a share of the
+    display-network size), ``processing_polls`` / ``processing_seconds`` (how long an upload
+    stays ``PROCESSING``, :mod:`.status`), ``allow_anonymous`` (no credentials needed, for
+    ``AnonymousCredentials``), ``enforce_access`` (check principals against accounts).
+
+    Inferred behaviours, each settable: ``member_path`` (field-path prefix of audience
+    members), ``error_info_reason`` (``ErrorInfo.reason`` generic or the first violation's),
+    ``accept_uppercase_hex``, ``consent_override`` (member consent overrides the request's per
+    field or whole), ``missing_consent`` (drop or accept members with unknown consent),
+    ``all_failed_status``, ``match_rate_min_records`` (below it an upload is
+    ``MATCH_RATE_RANGE_NOT_ELIGIBLE``), ``display_names_case_sensitive``,
+    ``not_allowlisted_status``, ``emit_defaults`` (write zero-valued fields that proto3 JSON
+    leaves out).
+    """
 
     name = "google_ads"
 

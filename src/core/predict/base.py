@@ -1,0 +1,159 @@
+"""What the models of :mod:`segsync.predict` share: their errors, input checks, the grouping
+of identical rows, and the multi-start maximum-likelihood driver.
+
+**Fitting.** Each model's parameters are positive; they are estimated on the log scale
+(``θ = log(parameter)``), so the optimiser is unconstrained in effect (L-BFGS-B with wide
+box bounds ``|θ| ≤ 30`` only to keep ``exp`` finite). The objective is the *mean* negative
+log-likelihood per customer (plus an optional L2 penalty on ``θ``), with its analytic
+gradient. The optimiser runs from each of a few fixed starting points, in order; the start
+reaching the lowest objective wins. The fit has **converged** when, at that optimum, every
+component of the objective's gradient (with respect to ``θ``) is at most
+``gradient_tolerance`` in absolute value — a property of the point, not of the optimiser's
+stopping message. An optimum on a bound (a parameter running off to 0 or ∞: the data do not
+identify the model) has a large gradient and is not converged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import minimize
+
+from segsync.errors import ModelError
+
+__all__ = [
+    "ConvergenceError",
+    "FloatArray",
+    "Optimum",
+    "WeakModelError",
+    "as_vector",
+    "group_rows",
+    "minimise",
+]
+
+FloatArray = NDArray[np.float64]
+LOG_BOUND = 30.0
+"""The box on each log-parameter: parameters stay within ``[e⁻³⁰, e³⁰]``."""
+
+
+class ConvergenceError(ModelError):
+    """A maximum-likelihood fit did not reach a stationary point (see :mod:`.base`)."""
+
+
+class WeakModelError(ModelError):
+    """A propensity model scores too poorly on its holdout to be used.
+
+    ``auc`` is the holdout AUC, ``threshold`` the minimum that was required."""
+
+    def __init__(self, message: str, *, auc: float, threshold: float) -> None:
+        super().__init__(message)
+        self.auc = auc
+        self.threshold = threshold
+
+
+def as_vector(name: str, values: ArrayLike, *, size: int | None = None) -> FloatArray:
+    """``values`` as a 1-d float64 array of finite numbers (a copy only when needed);
+    ``ValueError`` naming ``name`` otherwise, or when its length is not ``size``."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 0:
+        array = array.reshape(1)
+    if array.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-d array, found {array.ndim} dimensions")
+    if size is not None and array.size != size:
+        raise ValueError(f"{name}: expected {size} values, found {array.size}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name}: expected finite numbers, found NaN or infinity")
+    return array
+
+
+def group_rows(
+    *columns: FloatArray,
+) -> tuple[list[FloatArray], NDArray[np.int64], NDArray[np.intp]]:
+    """Identical rows of ``columns`` (equal-length 1-d arrays) grouped:
+    ``(unique columns, count of each unique row, index of each row's unique row)``.
+    Unique rows come in lexicographic order of the columns (the first column first)."""
+    n = columns[0].size
+    if n == 0:
+        return [c[:0] for c in columns], np.zeros(0, np.int64), np.zeros(0, np.intp)
+    order = np.lexsort(columns[::-1])
+    ordered = [c[order] for c in columns]
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    for c in ordered:
+        change[1:] |= c[1:] != c[:-1]
+    starts = np.flatnonzero(change)
+    counts = np.diff(np.append(starts, n)).astype(np.int64)
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.cumsum(change) - 1
+    return [c[starts] for c in ordered], counts, inverse
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """Where one start of :func:`minimise` ended."""
+
+    theta: FloatArray
+    objective: float
+    gradient: float
+    """max |∂objective/∂θ| at ``theta``."""
+    iterations: int
+    message: str
+
+
+Objective = Callable[[FloatArray], tuple[float, FloatArray]]
+
+
+def minimise(
+    objective: Objective,
+    starts: Sequence[Sequence[float]],
+    *,
+    penalty: float,
+    max_iterations: int,
+) -> Optimum:
+    """Minimise ``objective(θ) + penalty·Σθ²`` (``objective`` returns value and gradient)
+    from each start in turn; the optimum with the lowest penalised objective."""
+    if penalty < 0 or not np.isfinite(penalty):
+        raise ValueError(f"penalty: expected a finite number >= 0, found {penalty}")
+    if max_iterations < 1:
+        raise ValueError(f"max_iterations: expected at least 1, found {max_iterations}")
+
+    def penalised(theta: FloatArray) -> tuple[float, FloatArray]:
+        value, grad = objective(theta)
+        if not np.isfinite(value):
+            return float("inf"), np.zeros_like(theta)
+        return value + penalty * float(theta @ theta), grad + 2.0 * penalty * theta
+
+    best: Optimum | None = None
+    for start in starts:
+        theta0 = np.log(np.asarray(start, dtype=np.float64))
+        bounds = [(-LOG_BOUND, LOG_BOUND)] * theta0.size
+        result = minimize(
+            penalised,
+            theta0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": max_iterations, "gtol": 1e-12, "ftol": 1e-15, "maxls": 50},
+        )
+        theta = np.asarray(result.x, dtype=np.float64)
+        value, grad = penalised(theta)
+        if not np.isfinite(value):
+            continue
+        found = Optimum(
+            theta=theta,
+            objective=value,
+            gradient=float(np.max(np.abs(grad))),
+            iterations=int(result.nit),
+            message=str(result.message),
+        )
+        if best is None or found.objective < best.objective:
+            best = found
+    if best is None:
+        raise ConvergenceError(
+            "the log-likelihood is not finite at any starting point: check the data "
+            "(every value finite, recency within age, positive spend)"
+        )
+    return best

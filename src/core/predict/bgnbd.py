@@ -1,0 +1,360 @@
+"""The BG/NBD model of repeat purchasing and drop-out (Fader, Hardie & Lee 2005).
+
+P. S. Fader, B. G. S. Hardie and K. L. Lee, "'Counting Your Customers' the Easy Way: An
+Alternative to the Pareto/NBD Model", *Marketing Science* 24(2), 2005, 275–284; equation
+numbers below are theirs. While alive, a customer buys as a Poisson process of rate
+``λ ~ Gamma(r, α)`` (shape ``r``, rate ``α``); after each *repeat* purchase she drops out for
+good with probability ``p ~ Beta(a, b)``.
+
+**Data.** One row per customer, in one time unit of the caller's choice (weeks in the paper):
+``x`` repeat purchases (purchases after the first), ``t_x`` the time from the first purchase to
+the last (0 when ``x = 0``), ``T`` the time from the first purchase to the end of observation
+(:func:`segsync.predict.summary.summarize` builds them). ``α`` is in the same time unit; ``r``,
+``a``, ``b`` have none.
+
+**Likelihood** (eq. 6), evaluated in log space::
+
+    ln L = ln Γ(r+x) − ln Γ(r) + r ln α
+           + logaddexp( ln B(a, b+x) − ln B(a, b) − (r+x) ln(α+T),
+                        [x > 0] (ln B(a+1, b+x−1) − ln B(a, b) − (r+x) ln(α+t_x)) )
+
+:func:`fit_bgnbd` maximises it (see :mod:`segsync.predict.base` for the optimiser and what
+*converged* means); times are divided by their mean during the fit (``α`` scales with the
+time unit, the other parameters do not) and ``α`` is scaled back.
+
+**Predictions.**
+
+- :func:`expected_purchases` — eq. 10, the expected purchases in ``(T, T+t]`` given the
+  customer's ``(x, t_x, T)``. The hypergeometric factor is evaluated after Euler's
+  transformation, ``(1−z)^(r+x) ₂F₁(r+x, b+x; a+b+x−1; z) = (1−z)^(a−1)
+  ₂F₁(a+b−1−r, a−1; a+b+x−1; z)`` with ``z = t/(α+T+t)``, whose series stays near 1 for
+  large ``x`` where the untransformed one grows like ``(1−z)^(−x)``.
+- :func:`p_alive` — the probability the customer is still alive at ``T``:
+  ``1 / (1 + [x > 0] a/(b+x−1) ((α+T)/(α+t_x))^(r+x))`` (Fader, Hardie & Lee 2008, "Computing
+  P(alive) using the BG/NBD model"; 1 when ``x = 0``: in this model a customer can only
+  drop out right after a repeat purchase).
+- :func:`expected_purchases_new` — eq. 7, the expected repeat purchases in ``(0, t]`` of a
+  customer who has just made a first purchase.
+- :func:`discounted_expected_purchases` — the horizon cut into equal periods, each period's
+  expected purchases discounted (the discounting convention of
+  :func:`segsync.predict.gammagamma.customer_lifetime_value`).
+
+``a = 1`` makes the closed forms 0/0; within 1e-7 of 1, ``a`` is evaluated at ``1 ± 1e-7``
+(the expectations are continuous in ``a``; the relative error this makes is about 1e-7).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+
+from .base import ConvergenceError, FloatArray, as_vector, group_rows, minimise
+
+__all__ = [
+    "BgNbdFit",
+    "BgNbdParams",
+    "discounted_expected_purchases",
+    "expected_purchases",
+    "expected_purchases_new",
+    "fit_bgnbd",
+    "log_likelihood",
+    "p_alive",
+]
+
+DEFAULT_STARTS: tuple[tuple[float, float, float, float], ...] = (
+    (0.5, 0.5, 1.0, 3.0),
+    (1.0, 1.0, 0.5, 1.0),
+    (2.0, 2.0, 2.0, 10.0),
+)
+"""Starting points ``(r, α·λ̂, a, b)``: ``α`` is given relative to ``1/λ̂``, the observed
+purchase rate ``λ̂ = Σx / ΣT`` (in the rescaled time of the fit)."""
+
+
+@dataclass(frozen=True)
+class BgNbdParams:
+    """BG/NBD parameters: ``λ ~ Gamma(r, α)``, ``p ~ Beta(a, b)``; all positive."""
+
+    r: float
+    alpha: float
+    a: float
+    b: float
+
+    def __post_init__(self) -> None:
+        for name in ("r", "alpha", "a", "b"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"BG/NBD {name}: expected a finite number > 0, found {value!r}")
+
+
+@dataclass(frozen=True)
+class BgNbdFit:
+    """A maximum-likelihood fit of :class:`BgNbdParams`."""
+
+    params: BgNbdParams
+    log_likelihood: float
+    """Σ (weight × ln L) over the customers at ``params`` (eq. 6, no penalty)."""
+    customers: float
+    """Σ weight: the number of customers fitted."""
+    iterations: int
+    """L-BFGS-B iterations of the winning start."""
+    converged: bool
+    gradient: float
+    """max |∂(mean −ln L)/∂ ln θ| at the optimum (with the penalty's part)."""
+    penalty: float
+
+
+# -- inputs ------------------------------------------------------------------------------
+
+
+def _summary(
+    x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    xs = as_vector("x", x)
+    txs = as_vector("t_x", t_x)
+    ts = as_vector("T", T)
+    xs, txs, ts = (np.ascontiguousarray(v) for v in np.broadcast_arrays(xs, txs, ts))
+    if (xs < 0).any() or (xs != np.floor(xs)).any():
+        raise ValueError("x: expected whole numbers of repeat purchases >= 0")
+    if (txs < 0).any():
+        raise ValueError("t_x: expected recencies >= 0")
+    if (txs > ts * (1 + 1e-12)).any():
+        raise ValueError("t_x: expected each recency to be at most the customer's age T")
+    return xs, txs, ts
+
+
+def _a_away_from_one(a: float) -> float:
+    if abs(a - 1.0) < 1e-7:
+        return 1.0 + math.copysign(1e-7, a - 1.0 if a != 1.0 else 1.0)
+    return a
+
+
+# -- likelihood ----------------------------------------------------------------------------
+
+
+def log_likelihood(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
+    """ln L (eq. 6) of each customer at ``params``."""
+    xs, txs, ts = _summary(x, t_x, T)
+    theta = np.log([params.r, params.alpha, params.a, params.b])
+    values, _ = _terms(theta, xs, txs, ts, gradient=False)
+    return values
+
+
+def _terms(
+    theta: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, *, gradient: bool
+) -> tuple[FloatArray, FloatArray]:
+    """Per-customer ln L and (when ``gradient``) its derivatives by ln r, ln α, ln a, ln b as
+    a (4, n) array. Functions of ``x`` alone are computed once per distinct ``x``."""
+    r, alpha, a, b = np.exp(theta)
+    xu, xi = np.unique(x, return_inverse=True)
+    repeat_u = xu > 0
+    xp = xu[repeat_u]
+    base = betaln(a, b)
+    a1_u = gammaln(r + xu) - gammaln(r) + r * np.log(alpha)
+    b2_u = betaln(a, b + xu) - base
+    b3_u = np.full(xu.size, -np.inf)
+    b3_u[repeat_u] = betaln(a + 1.0, b + xp - 1.0) - base
+    rx = r + x
+    log_aT = np.log(alpha + T)
+    log_atx = np.log(alpha + t_x)
+    a2 = b2_u[xi] - rx * log_aT
+    a3 = b3_u[xi] - rx * log_atx  # -inf where x = 0
+    mixed = np.logaddexp(a2, a3)
+    values = a1_u[xi] + mixed
+    if not gradient:
+        return values, np.empty((4, 0))
+    p3 = np.exp(a3 - mixed)  # weight of the "dropped out after t_x" branch (0 when x = 0)
+    p2 = 1.0 - p3
+    psi_ab = digamma(a + b)
+    d_r_u = digamma(r + xu) - digamma(r) + np.log(alpha)
+    d_a_u = psi_ab - digamma(a + b + xu)
+    d_b2_u = digamma(b + xu) - digamma(b)
+    d_b3_u = np.zeros(xu.size)
+    d_b3_u[repeat_u] = digamma(b + xp - 1.0) - digamma(b)
+    grads = np.empty((4, x.size))
+    grads[0] = r * (d_r_u[xi] - p2 * log_aT - p3 * log_atx)
+    grads[1] = r - alpha * rx * (p2 / (alpha + T) + p3 / (alpha + t_x))
+    grads[2] = a * d_a_u[xi] + p3
+    grads[3] = b * (d_a_u[xi] + p2 * d_b2_u[xi] + p3 * d_b3_u[xi])
+    return values, grads
+
+
+# -- fit -----------------------------------------------------------------------------------
+
+
+def fit_bgnbd(
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
+    *,
+    weights: ArrayLike | None = None,
+    penalty: float = 0.0,
+    starts: Sequence[tuple[float, float, float, float]] = DEFAULT_STARTS,
+    max_iterations: int = 1000,
+    gradient_tolerance: float = 1e-6,
+    strict: bool = True,
+) -> BgNbdFit:
+    """Fit BG/NBD by maximum likelihood on per-customer ``(x, t_x, T)``.
+
+    ``weights`` counts customers per row (default 1 each: rows may be pre-grouped); identical
+    rows are grouped anyway before fitting. ``penalty`` adds ``penalty × Σ (ln θ)²`` to the
+    mean negative log-likelihood (an L2 pull of every parameter towards 1 on the log scale
+    — ``α`` in the fit's rescaled time, see the module docstring); 0 (the default) is plain
+    maximum likelihood. ``starts`` are ``(r, α·λ̂, a, b)`` (see :data:`DEFAULT_STARTS`).
+
+    Raises :class:`~segsync.predict.base.ConvergenceError` when the best optimum's gradient
+    exceeds ``gradient_tolerance`` (unless ``strict=False``: then the fit is returned with
+    ``converged=False``), and ``ValueError`` for invalid data.
+    """
+    xs, txs, ts = _summary(x, t_x, T)
+    w = np.ones(xs.size) if weights is None else as_vector("weights", weights, size=xs.size)
+    if (w < 0).any():
+        raise ValueError("weights: expected counts >= 0")
+    keep = w > 0
+    if not keep.all():
+        xs, txs, ts, w = xs[keep], txs[keep], ts[keep], w[keep]
+    total = float(w.sum())
+    if xs.size == 0 or total == 0:
+        raise ValueError("BG/NBD: no customers to fit")
+    exposure = float(w @ ts)
+    if exposure <= 0:
+        raise ValueError("BG/NBD: every customer has age T = 0; nothing to fit")
+    scale = exposure / total
+    (ux, utx, uT), _, inverse = group_rows(xs, txs, ts)
+    uw = np.bincount(inverse, weights=w, minlength=ux.size).astype(np.float64)
+    utx, uT = utx / scale, uT / scale
+    rate = max(float(uw @ ux) / float(uw @ uT), 1e-6)
+
+    def objective(theta: FloatArray) -> tuple[float, FloatArray]:
+        values, grads = _terms(theta, ux, utx, uT, gradient=True)
+        return -float(uw @ values) / total, -(grads @ uw) / total
+
+    starting = [(r, ar / rate, a, b) for r, ar, a, b in starts]
+    best = minimise(objective, starting, penalty=penalty, max_iterations=max_iterations)
+    r, alpha_scaled, a, b = (float(v) for v in np.exp(best.theta))
+    params = BgNbdParams(r=r, alpha=alpha_scaled * scale, a=a, b=b)
+    converged = best.gradient <= gradient_tolerance
+    if strict and not converged:
+        raise ConvergenceError(
+            f"BG/NBD fit did not converge on {total:.0f} customers: gradient "
+            f"{best.gradient:.2e} > {gradient_tolerance:g} after {best.iterations} iterations "
+            f"(r={r:.4g}, alpha={params.alpha:.4g}, a={a:.4g}, b={b:.4g}; optimiser: "
+            f"{best.message}). Parameters running to a bound mean the data do not identify "
+            f"the model (too few repeat purchases, or too short a history); a penalty > 0 "
+            f"keeps them finite"
+        )
+    ll = float(w @ log_likelihood(params, xs, txs, ts))
+    return BgNbdFit(
+        params=params,
+        log_likelihood=ll,
+        customers=total,
+        iterations=best.iterations,
+        converged=converged,
+        gradient=best.gradient,
+        penalty=penalty,
+    )
+
+
+# -- predictions ---------------------------------------------------------------------------
+
+
+def _hyp_term(a: float, b: float, r: float, x: FloatArray, z: FloatArray) -> FloatArray:
+    """``(1−z)^(a−1) ₂F₁(a+b−1−r, a−1; a+b+x−1; z)``: Euler's form of
+    ``(1−z)^(r+x) ₂F₁(r+x, b+x; a+b+x−1; z)``."""
+    hyp = hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
+    return np.asarray(np.exp((a - 1.0) * np.log1p(-z)) * hyp, dtype=np.float64)
+
+
+def _log_odds_dead(
+    params: BgNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> FloatArray:
+    """``ln(a/(b+x−1)) + (r+x) ln((α+T)/(α+t_x))`` where ``x > 0``; −∞ where ``x = 0``."""
+    p = params
+    out = np.full(x.size, -np.inf)
+    repeat = x > 0
+    xr = x[repeat]
+    out[repeat] = (
+        math.log(p.a)
+        - np.log(p.b + xr - 1.0)
+        + (p.r + xr) * (np.log(p.alpha + T[repeat]) - np.log(p.alpha + t_x[repeat]))
+    )
+    return out
+
+
+def p_alive(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
+    """P(alive at T | x, t_x, T): 1 for ``x = 0``, else
+    ``1 / (1 + a/(b+x−1) ((α+T)/(α+t_x))^(r+x))``."""
+    xs, txs, ts = _summary(x, t_x, T)
+    return np.asarray(expit(-_log_odds_dead(params, xs, txs, ts)), dtype=np.float64)
+
+
+def expected_purchases(
+    params: BgNbdParams, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+) -> FloatArray:
+    """E[purchases in (T, T+t] | x, t_x, T] (eq. 10), for horizons ``t >= 0`` (broadcast)."""
+    horizon = as_vector("t", t)
+    if (horizon < 0).any():
+        raise ValueError("t: expected horizons >= 0")
+    xs, txs, ts = _summary(x, t_x, T)
+    horizon, xs, txs, ts = (
+        np.ascontiguousarray(v) for v in np.broadcast_arrays(horizon, xs, txs, ts)
+    )
+    return _expected(params, horizon, xs, txs, ts)
+
+
+def _expected(
+    params: BgNbdParams, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> FloatArray:
+    p = params
+    a = _a_away_from_one(p.a)
+    z = t / (p.alpha + T + t)
+    front = (a + p.b + x - 1.0) / (a - 1.0)
+    body = 1.0 - _hyp_term(a, p.b, p.r, x, z)
+    alive = expit(-_log_odds_dead(p, x, t_x, T))
+    return np.asarray(front * body * alive, dtype=np.float64)
+
+
+def expected_purchases_new(params: BgNbdParams, t: ArrayLike) -> FloatArray:
+    """E[X(t)] (eq. 7): expected repeat purchases in ``(0, t]`` of a customer whose first
+    purchase was at 0."""
+    horizon = as_vector("t", t)
+    if (horizon < 0).any():
+        raise ValueError("t: expected horizons >= 0")
+    zeros = np.zeros(horizon.size)
+    return _expected(params, horizon, zeros, zeros, zeros)
+
+
+def discounted_expected_purchases(
+    params: BgNbdParams,
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
+    *,
+    horizon: float,
+    periods: int = 12,
+    discount_rate: float = 0.0,
+) -> FloatArray:
+    """``Σₖ (E[Y(k·h/K)] − E[Y((k−1)·h/K)]) / (1+d)^k`` for ``k = 1..K``: the horizon ``h``
+    cut into ``K = periods`` equal periods, the purchases expected in period ``k`` discounted
+    by ``k`` periods at ``d = discount_rate`` per period (end-of-period discounting).
+
+    Computed once per distinct ``(x, t_x, T)`` row."""
+    if not (math.isfinite(horizon) and horizon > 0):
+        raise ValueError(f"horizon: expected a number > 0, found {horizon}")
+    if periods < 1:
+        raise ValueError(f"periods: expected at least 1, found {periods}")
+    if not (math.isfinite(discount_rate) and discount_rate > -1):
+        raise ValueError(f"discount_rate: expected a number > -1, found {discount_rate}")
+    xs, txs, ts = _summary(x, t_x, T)
+    (ux, utx, uT), _, inverse = group_rows(xs, txs, ts)
+    total = np.zeros(ux.size)
+    previous = np.zeros(ux.size)
+    for k in range(1, periods + 1):
+        cumulative = _expected(params, np.full(ux.size, horizon * k / periods), ux, utx, uT)
+        total += (cumulative - previous) / (1.0 + discount_rate) ** k
+        previous = cumulative
+    return total[inverse]

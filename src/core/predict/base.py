@@ -6,11 +6,20 @@ of identical rows, and the multi-start maximum-likelihood driver.
 box bounds ``|θ| ≤ 30`` only to keep ``exp`` finite). The objective is the *mean* negative
 log-likelihood per customer (plus an optional L2 penalty on ``θ``), with its analytic
 gradient. The optimiser runs from each of a few fixed starting points, in order; the start
-reaching the lowest objective wins. The fit has **converged** when, at that optimum, every
-component of the objective's gradient (with respect to ``θ``) is at most
-``gradient_tolerance`` in absolute value — a property of the point, not of the optimiser's
-stopping message. An optimum on a bound (a parameter running off to 0 or ∞: the data do not
-identify the model) has a large gradient and is not converged.
+reaching the lowest objective wins. The fit has **converged** when that optimum is a strict
+local minimum, judged on the point itself rather than on the optimiser's stopping message:
+
+- every component of the objective's gradient (with respect to ``θ``) is at most
+  ``gradient_tolerance`` in absolute value, and
+- the Hessian there (central differences of the analytic gradient, step 1e-5 in ``θ``) is
+  positive definite: its smallest eigenvalue is at least ``CURVATURE_TOLERANCE`` times
+  ``max(1, largest)``.
+
+The second condition catches data that do not identify the model: a parameter running off
+to 0 or ∞ (say ``r → 0`` when nobody ever buys again) flattens the objective in ``θ``, so the
+gradient vanishes there too, but the curvature does as well. At a converged optimum the
+inverse Hessian, divided by the number of customers, estimates the covariance of ``θ``; the
+fits report the parameters' standard errors from it (delta method: ``se(β) = β·se(ln β)``).
 """
 
 from __future__ import annotations
@@ -37,6 +46,9 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 LOG_BOUND = 30.0
 """The box on each log-parameter: parameters stay within ``[e⁻³⁰, e³⁰]``."""
+CURVATURE_TOLERANCE = 1e-8
+"""Smallest Hessian eigenvalue, relative to ``max(1, largest)``, of a converged optimum."""
+HESSIAN_STEP = 1e-5
 
 
 class ConvergenceError(ModelError):
@@ -101,6 +113,43 @@ class Optimum:
     """max |∂objective/∂θ| at ``theta``."""
     iterations: int
     message: str
+    hessian: FloatArray
+    """∂²objective/∂θ² at ``theta`` (penalty included), symmetrised."""
+
+    def converged(self, gradient_tolerance: float) -> bool:
+        """A strict local minimum: small gradient, positive definite Hessian (see above)."""
+        if not self.gradient <= gradient_tolerance:
+            return False
+        eigenvalues = np.linalg.eigvalsh(self.hessian)
+        if not np.isfinite(eigenvalues).all():
+            return False
+        return bool(eigenvalues[0] >= CURVATURE_TOLERANCE * max(1.0, float(eigenvalues[-1])))
+
+    def diagnosis(self, gradient_tolerance: float) -> str:
+        """Why the optimum is not converged, in words ("" when it is)."""
+        if not self.gradient <= gradient_tolerance:
+            return (
+                f"the gradient is still {self.gradient:.2e} (> {gradient_tolerance:g}; "
+                f"optimiser: {self.message}); more iterations may reach the optimum"
+            )
+        if self.converged(gradient_tolerance):
+            return ""
+        smallest = float(np.linalg.eigvalsh(self.hessian)[0])
+        return (
+            f"the log-likelihood is flat in some direction (smallest curvature "
+            f"{smallest:.2e}): the data do not identify every parameter (too few repeat "
+            f"purchases, or too short a history); a penalty > 0 keeps the parameters finite"
+        )
+
+    def standard_errors(self, customers: float) -> FloatArray:
+        """Standard errors of ``θ`` from the inverse Hessian over ``customers`` rows (NaN
+        where the Hessian is not positive definite)."""
+        try:
+            covariance = np.linalg.inv(self.hessian) / customers
+        except np.linalg.LinAlgError:
+            return np.full(self.theta.size, np.nan)
+        variance = np.diag(covariance)
+        return np.where(variance > 0, np.sqrt(np.abs(variance)), np.nan)
 
 
 Objective = Callable[[FloatArray], tuple[float, FloatArray]]
@@ -126,7 +175,7 @@ def minimise(
             return float("inf"), np.zeros_like(theta)
         return value + penalty * float(theta @ theta), grad + 2.0 * penalty * theta
 
-    best: Optimum | None = None
+    best: tuple[FloatArray, float, FloatArray, int, str] | None = None
     for start in starts:
         theta0 = np.log(np.asarray(start, dtype=np.float64))
         bounds = [(-LOG_BOUND, LOG_BOUND)] * theta0.size
@@ -142,18 +191,32 @@ def minimise(
         value, grad = penalised(theta)
         if not np.isfinite(value):
             continue
-        found = Optimum(
-            theta=theta,
-            objective=value,
-            gradient=float(np.max(np.abs(grad))),
-            iterations=int(result.nit),
-            message=str(result.message),
-        )
-        if best is None or found.objective < best.objective:
-            best = found
+        if best is None or value < best[1]:
+            best = (theta, value, grad, int(result.nit), str(result.message))
     if best is None:
         raise ConvergenceError(
             "the log-likelihood is not finite at any starting point: check the data "
             "(every value finite, recency within age, positive spend)"
         )
-    return best
+    theta, value, grad, iterations, message = best
+    return Optimum(
+        theta=theta,
+        objective=value,
+        gradient=float(np.max(np.abs(grad))),
+        iterations=iterations,
+        message=message,
+        hessian=_hessian(penalised, theta),
+    )
+
+
+def _hessian(function: Objective, theta: FloatArray) -> FloatArray:
+    """Central differences of the gradient, symmetrised."""
+    size = theta.size
+    hessian = np.empty((size, size))
+    for j in range(size):
+        step = np.zeros(size)
+        step[j] = HESSIAN_STEP
+        _, up = function(theta + step)
+        _, down = function(theta - step)
+        hessian[:, j] = (up - down) / (2 * HESSIAN_STEP)
+    return (hessian + hessian.T) / 2

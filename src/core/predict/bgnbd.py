@@ -103,8 +103,11 @@ class BgNbdFit:
     iterations: int
     """L-BFGS-B iterations of the winning start."""
     converged: bool
+    """A strict local maximum (see :mod:`segsync.predict.base`)."""
     gradient: float
     """max |∂(mean −ln L)/∂ ln θ| at the optimum (with the penalty's part)."""
+    standard_errors: tuple[float, float, float, float]
+    """Of ``(r, α, a, b)``, from the inverse Hessian (NaN when not identified)."""
     penalty: float
 
 
@@ -206,9 +209,10 @@ def fit_bgnbd(
     — ``α`` in the fit's rescaled time, see the module docstring); 0 (the default) is plain
     maximum likelihood. ``starts`` are ``(r, α·λ̂, a, b)`` (see :data:`DEFAULT_STARTS`).
 
-    Raises :class:`~segsync.predict.base.ConvergenceError` when the best optimum's gradient
-    exceeds ``gradient_tolerance`` (unless ``strict=False``: then the fit is returned with
-    ``converged=False``), and ``ValueError`` for invalid data.
+    Raises :class:`~segsync.predict.base.ConvergenceError` when the best optimum is not a
+    strict local maximum (its gradient exceeds ``gradient_tolerance``, or the likelihood is
+    flat in some direction) — unless ``strict=False``: then the fit is returned with
+    ``converged=False`` — and ``ValueError`` for invalid data.
     """
     xs, txs, ts = _summary(x, t_x, T)
     w = np.ones(xs.size) if weights is None else as_vector("weights", weights, size=xs.size)
@@ -237,17 +241,15 @@ def fit_bgnbd(
     best = minimise(objective, starting, penalty=penalty, max_iterations=max_iterations)
     r, alpha_scaled, a, b = (float(v) for v in np.exp(best.theta))
     params = BgNbdParams(r=r, alpha=alpha_scaled * scale, a=a, b=b)
-    converged = best.gradient <= gradient_tolerance
+    converged = best.converged(gradient_tolerance)
     if strict and not converged:
         raise ConvergenceError(
-            f"BG/NBD fit did not converge on {total:.0f} customers: gradient "
-            f"{best.gradient:.2e} > {gradient_tolerance:g} after {best.iterations} iterations "
-            f"(r={r:.4g}, alpha={params.alpha:.4g}, a={a:.4g}, b={b:.4g}; optimiser: "
-            f"{best.message}). Parameters running to a bound mean the data do not identify "
-            f"the model (too few repeat purchases, or too short a history); a penalty > 0 "
-            f"keeps them finite"
+            f"BG/NBD fit did not converge on {total:.0f} customers after {best.iterations} "
+            f"iterations at r={r:.4g}, alpha={params.alpha:.4g}, a={a:.4g}, b={b:.4g}: "
+            f"{best.diagnosis(gradient_tolerance)}"
         )
     ll = float(w @ log_likelihood(params, xs, txs, ts))
+    se = best.standard_errors(total) * np.exp(best.theta) * np.array([1.0, scale, 1.0, 1.0])
     return BgNbdFit(
         params=params,
         log_likelihood=ll,
@@ -255,6 +257,7 @@ def fit_bgnbd(
         iterations=best.iterations,
         converged=converged,
         gradient=best.gradient,
+        standard_errors=(float(se[0]), float(se[1]), float(se[2]), float(se[3])),
         penalty=penalty,
     )
 

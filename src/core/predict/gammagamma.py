@@ -111,6 +111,8 @@ class GammaGammaFit:
     iterations: int
     converged: bool
     gradient: float
+    standard_errors: tuple[float, float, float]
+    """Of ``(p, q, v)``, from the inverse Hessian (NaN when not identified)."""
     penalty: float
 
 
@@ -199,16 +201,15 @@ def fit_gammagamma(
     best = minimise(objective, starts, penalty=penalty, max_iterations=max_iterations)
     p, q, v_scaled = (float(t) for t in np.exp(best.theta))
     params = GammaGammaParams(p=p, q=q, v=v_scaled * scale)
-    converged = best.gradient <= gradient_tolerance
+    converged = best.converged(gradient_tolerance)
     if strict and not converged:
         raise ConvergenceError(
-            f"Gamma-Gamma fit did not converge on {total:.0f} repeat buyers: gradient "
-            f"{best.gradient:.2e} > {gradient_tolerance:g} after {best.iterations} iterations "
-            f"(p={p:.4g}, q={q:.4g}, v={params.v:.4g}; optimiser: {best.message}). "
-            f"Parameters running to a bound mean the spend data do not identify the model; "
-            f"a penalty > 0 keeps them finite"
+            f"Gamma-Gamma fit did not converge on {total:.0f} repeat buyers after "
+            f"{best.iterations} iterations at p={p:.4g}, q={q:.4g}, v={params.v:.4g}: "
+            f"{best.diagnosis(gradient_tolerance)}"
         )
     ll = float(w @ log_likelihood(params, xs, ms))
+    se = best.standard_errors(total) * np.exp(best.theta) * np.array([1.0, 1.0, scale])
     return GammaGammaFit(
         params=params,
         log_likelihood=ll,
@@ -216,6 +217,7 @@ def fit_gammagamma(
         iterations=best.iterations,
         converged=converged,
         gradient=best.gradient,
+        standard_errors=(float(se[0]), float(se[1]), float(se[2])),
         penalty=penalty,
     )
 

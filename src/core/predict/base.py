@@ -6,7 +6,9 @@ of identical rows, and the multi-start maximum-likelihood driver.
 box bounds ``|θ| ≤ 30`` only to keep ``exp`` finite). The objective is the *mean* negative
 log-likelihood per customer (plus an optional L2 penalty on ``θ``), with its analytic
 gradient. The optimiser runs from each of a few fixed starting points, in order; the start
-reaching the lowest objective wins. The fit has **converged** when that optimum is a strict
+reaching the lowest objective wins. On more than ``SCREEN_ROWS`` rows the starts are run on
+an evenly spaced subsample of that many rows (deterministic), and the full data's optimum is
+then sought from the best of them only. The fit has **converged** when that optimum is a strict
 local minimum, judged on the point itself rather than on the optimiser's stopping message:
 
 - every component of the objective's gradient (with respect to ``θ``) is at most
@@ -41,6 +43,7 @@ __all__ = [
     "as_vector",
     "group_rows",
     "minimise",
+    "screen_rows",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -49,6 +52,8 @@ LOG_BOUND = 30.0
 CURVATURE_TOLERANCE = 1e-8
 """Smallest Hessian eigenvalue, relative to ``max(1, largest)``, of a converged optimum."""
 HESSIAN_STEP = 1e-5
+SCREEN_ROWS = 50_000
+"""Above this many rows, the starts are compared on a subsample of this size."""
 
 
 class ConvergenceError(ModelError):
@@ -79,6 +84,14 @@ def as_vector(name: str, values: ArrayLike, *, size: int | None = None) -> Float
     if not np.isfinite(array).all():
         raise ValueError(f"{name}: expected finite numbers, found NaN or infinity")
     return array
+
+
+def screen_rows(size: int) -> NDArray[np.intp] | None:
+    """``SCREEN_ROWS`` evenly spaced row indices out of ``size``, or None when ``size`` is not
+    larger (then the starts run on all rows)."""
+    if size <= SCREEN_ROWS:
+        return None
+    return np.linspace(0, size - 1, SCREEN_ROWS).astype(np.intp)
 
 
 def group_rows(
@@ -161,52 +174,76 @@ def minimise(
     *,
     penalty: float,
     max_iterations: int,
+    screen: Objective | None = None,
 ) -> Optimum:
     """Minimise ``objective(θ) + penalty·Σθ²`` (``objective`` returns value and gradient)
-    from each start in turn; the optimum with the lowest penalised objective."""
+    from each start in turn; the optimum with the lowest penalised objective.
+
+    With ``screen`` (the same objective on a subsample of the rows), the starts are run on
+    it, and the full ``objective`` is then minimised from the best of them only: on large
+    data the starts cost a fraction of one full run."""
     if penalty < 0 or not np.isfinite(penalty):
         raise ValueError(f"penalty: expected a finite number >= 0, found {penalty}")
     if max_iterations < 1:
         raise ValueError(f"max_iterations: expected at least 1, found {max_iterations}")
+    full = _penalised(objective, penalty)
+    first = _penalised(screen, penalty) if screen is not None else full
+    best: _Run | None = None
+    for start in starts:
+        run = _run(first, np.log(np.asarray(start, dtype=np.float64)), max_iterations)
+        if run is not None and (best is None or run.value < best.value):
+            best = run
+    if best is not None and screen is not None:
+        best = _run(full, best.theta, max_iterations)
+    if best is None:
+        raise ConvergenceError(
+            "the log-likelihood is not finite at any starting point: check the data "
+            "(every value finite, recency within age, positive spend)"
+        )
+    return Optimum(
+        theta=best.theta,
+        objective=best.value,
+        gradient=float(np.max(np.abs(best.grad))),
+        iterations=best.iterations,
+        message=best.message,
+        hessian=_hessian(full, best.theta),
+    )
 
+
+def _penalised(objective: Objective, penalty: float) -> Objective:
     def penalised(theta: FloatArray) -> tuple[float, FloatArray]:
         value, grad = objective(theta)
         if not np.isfinite(value):
             return float("inf"), np.zeros_like(theta)
         return value + penalty * float(theta @ theta), grad + 2.0 * penalty * theta
 
-    best: tuple[FloatArray, float, FloatArray, int, str] | None = None
-    for start in starts:
-        theta0 = np.log(np.asarray(start, dtype=np.float64))
-        bounds = [(-LOG_BOUND, LOG_BOUND)] * theta0.size
-        result = minimize(
-            penalised,
-            theta0,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": max_iterations, "gtol": 1e-12, "ftol": 1e-15, "maxls": 50},
-        )
-        theta = np.asarray(result.x, dtype=np.float64)
-        value, grad = penalised(theta)
-        if not np.isfinite(value):
-            continue
-        if best is None or value < best[1]:
-            best = (theta, value, grad, int(result.nit), str(result.message))
-    if best is None:
-        raise ConvergenceError(
-            "the log-likelihood is not finite at any starting point: check the data "
-            "(every value finite, recency within age, positive spend)"
-        )
-    theta, value, grad, iterations, message = best
-    return Optimum(
-        theta=theta,
-        objective=value,
-        gradient=float(np.max(np.abs(grad))),
-        iterations=iterations,
-        message=message,
-        hessian=_hessian(penalised, theta),
+    return penalised
+
+
+@dataclass(frozen=True)
+class _Run:
+    theta: FloatArray
+    value: float
+    grad: FloatArray
+    iterations: int
+    message: str
+
+
+def _run(function: Objective, theta0: FloatArray, max_iterations: int) -> _Run | None:
+    """One L-BFGS-B run from ``theta0``; None when it ends where the objective is not finite."""
+    result = minimize(
+        function,
+        theta0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-LOG_BOUND, LOG_BOUND)] * theta0.size,
+        options={"maxiter": max_iterations, "gtol": 1e-12, "ftol": 1e-15, "maxls": 50},
     )
+    theta = np.asarray(result.x, dtype=np.float64)
+    value, grad = function(theta)
+    if not np.isfinite(value):
+        return None
+    return _Run(theta, value, grad, int(result.nit), str(result.message))
 
 
 def _hessian(function: Objective, theta: FloatArray) -> FloatArray:

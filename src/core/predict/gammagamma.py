@@ -52,7 +52,7 @@ from scipy.special import digamma, gammaln
 
 from segsync.errors import ModelError
 
-from .base import ConvergenceError, FloatArray, as_vector, group_rows, minimise
+from .base import ConvergenceError, FloatArray, as_vector, minimise, screen_rows
 from .bgnbd import BgNbdParams, discounted_expected_purchases
 
 __all__ = [
@@ -132,36 +132,87 @@ def log_likelihood(params: GammaGammaParams, x: ArrayLike, monetary: ArrayLike) 
     xs, ms = _spend(x, monetary)
     if (xs == 0).any():
         raise ValueError("x: the spend likelihood is defined for repeat buyers (x >= 1) only")
-    theta = np.log([params.p, params.q, params.v])
-    values, _ = _terms(theta, xs, ms, gradient=False)
-    return values
-
-
-def _terms(
-    theta: FloatArray, x: FloatArray, m: FloatArray, *, gradient: bool
-) -> tuple[FloatArray, FloatArray]:
-    p, q, v = np.exp(theta)
-    px = p * x
-    xm = x * m
-    log_vxm = np.log(v + xm)
-    log_xm = np.log(xm)
-    values = (
+    p, q, v = params.p, params.q, params.v
+    px = p * xs
+    xm = xs * ms
+    return np.asarray(
         gammaln(px + q)
         - gammaln(px)
         - gammaln(q)
         + q * math.log(v)
-        + (px - 1.0) * log_xm
-        + np.log(x)
-        - (px + q) * log_vxm
+        + (px - 1.0) * np.log(xm)
+        + np.log(xs)
+        - (px + q) * np.log(v + xm),
+        dtype=np.float64,
     )
-    if not gradient:
-        return values, np.empty((3, 0))
-    psi = digamma(px + q)
-    grads = np.empty((3, x.size))
-    grads[0] = px * (psi - digamma(px) + log_xm - log_vxm)
-    grads[1] = q * (psi - digamma(q) + math.log(v) - log_vxm)
-    grads[2] = q - v * (px + q) / (v + xm)
-    return values, grads
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The repeat buyers of a fit, with the sums that do not depend on the parameters."""
+
+    x: FloatArray
+    xm: FloatArray
+    """x·m: the customer's total repeat spend."""
+    w: FloatArray
+    wx: FloatArray
+    """w·x per row."""
+    xu: FloatArray
+    """Distinct values of x."""
+    w_u: FloatArray
+    """Σ w per distinct x."""
+    total: float
+    sum_wx_log_xm: float
+    sum_w_log_xm: float
+    sum_w_log_x: float
+
+    @classmethod
+    def of(cls, x: FloatArray, m: FloatArray, w: FloatArray) -> _Rows:
+        xu, xi = np.unique(x, return_inverse=True)
+        xm = x * m
+        log_xm = np.log(xm)
+        return cls(
+            x=x,
+            xm=xm,
+            w=w,
+            wx=w * x,
+            xu=xu,
+            w_u=np.bincount(xi, weights=w, minlength=xu.size).astype(np.float64),
+            total=float(w.sum()),
+            sum_wx_log_xm=float((w * x) @ log_xm),
+            sum_w_log_xm=float(w @ log_xm),
+            sum_w_log_x=float(w @ np.log(x)),
+        )
+
+    def objective(self, theta: FloatArray) -> tuple[float, FloatArray]:
+        """Mean −ln f over the weighted rows and its gradient in ``θ = ln(p, q, v)``::
+
+        ∂/∂p = x (ψ(px+q) − ψ(px) + ln(x·m) − ln(v + x·m))
+        ∂/∂q = ψ(px+q) − ψ(q) + ln v − ln(v + x·m)
+        ∂/∂v = q/v − (px+q)/(v + x·m)
+        """
+        p, q, v = np.exp(theta)
+        xu, w_u, total = self.xu, self.w_u, self.total
+        log_v = math.log(v)
+        log_vxm = np.log(v + self.xm)
+        sum_wx_log_vxm = float(self.wx @ log_vxm)
+        sum_w_log_vxm = float(self.w @ log_vxm)
+        pxu = p * xu
+        value = (
+            (gammaln(pxu + q) - gammaln(pxu)) @ w_u
+            - total * (gammaln(q) - q * log_v)
+            + p * self.sum_wx_log_xm
+            - self.sum_w_log_xm
+            + self.sum_w_log_x
+            - p * sum_wx_log_vxm
+            - q * sum_w_log_vxm
+        )
+        psi_u = digamma(pxu + q)
+        d_p = (xu * (psi_u - digamma(pxu))) @ w_u + self.sum_wx_log_xm - sum_wx_log_vxm
+        d_q = psi_u @ w_u - total * (digamma(q) - log_v) - sum_w_log_vxm
+        d_v = q / v * total - (p * self.wx + q * self.w) @ (1.0 / (v + self.xm))
+        grad = np.array([p * d_p, q * d_q, v * d_v])
+        return -float(value) / total, -grad / total
 
 
 def fit_gammagamma(
@@ -190,15 +241,16 @@ def fit_gammagamma(
     if xs.size == 0 or total == 0:
         raise ValueError("Gamma-Gamma: no repeat buyers (x >= 1) to fit")
     scale = float(w @ ms) / total
-    (ux, um), _, inverse = group_rows(xs, ms)
-    uw = np.bincount(inverse, weights=w, minlength=ux.size).astype(np.float64)
-    um = um / scale
-
-    def objective(theta: FloatArray) -> tuple[float, FloatArray]:
-        values, grads = _terms(theta, ux, um, gradient=True)
-        return -float(uw @ values) / total, -(grads @ uw) / total
-
-    best = minimise(objective, starts, penalty=penalty, max_iterations=max_iterations)
+    rows = _Rows.of(xs, ms / scale, w)
+    subset = screen_rows(xs.size)
+    screen = None if subset is None else _Rows.of(xs[subset], ms[subset] / scale, w[subset])
+    best = minimise(
+        rows.objective,
+        starts,
+        penalty=penalty,
+        max_iterations=max_iterations,
+        screen=None if screen is None else screen.objective,
+    )
     p, q, v_scaled = (float(t) for t in np.exp(best.theta))
     params = GammaGammaParams(p=p, q=q, v=v_scaled * scale)
     converged = best.converged(gradient_tolerance)

@@ -146,7 +146,10 @@ def summarize(
     span = end_period - first_period + 1
     if int(cust.max()) >= (2**62) // span:
         raise ValueError("customer: indices too large for the span of periods")
-    key = cust * span + (periods - first_period)
+    key = cust * span
+    key += periods
+    key -= first_period
+    del periods
     if values is None:
         sorted_key = np.sort(key)
         sorted_values = None

@@ -69,6 +69,37 @@ def test_the_money_unit_only_rescales_v(cdnow_spend: CdnowSummary) -> None:
     np.testing.assert_allclose(gg_tuple(cents), (dollars.p, dollars.q, dollars.v * 100), rtol=1e-5)
 
 
+def test_the_analytic_gradient_is_the_derivative_of_the_likelihood(
+    cdnow_spend: CdnowSummary,
+) -> None:
+    from segsync.predict.gammagamma import _Rows
+
+    repeat = cdnow_spend.x > 0
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, int(repeat.sum()))
+    rows = _Rows.of(cdnow_spend.x[repeat], cdnow_spend.zbar[repeat] / 35.0, weights)
+    theta = np.log([3.0, 2.5, 0.7])
+    value, grad = rows.objective(theta)
+    mean = (
+        -float(
+            weights
+            @ log_likelihood(
+                GammaGammaParams(3.0, 2.5, 0.7),
+                cdnow_spend.x[repeat],
+                cdnow_spend.zbar[repeat] / 35.0,
+            )
+        )
+        / weights.sum()
+    )
+    assert value == pytest.approx(mean, rel=1e-12)
+    step = 1e-6
+    for j in range(3):
+        e = np.zeros(3)
+        e[j] = step
+        up, _ = rows.objective(theta + e)
+        down, _ = rows.objective(theta - e)
+        assert grad[j] == pytest.approx((up - down) / (2 * step), rel=1e-6)
+
+
 def test_the_likelihood_is_the_density_of_the_mean_spend() -> None:
     for x in (1, 4):
         want = [float(ref.spend_density(*gg_tuple(PUBLISHED), x, m)) for m in (5.0, 30.0, 200.0)]

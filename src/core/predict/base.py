@@ -116,7 +116,7 @@ def group_rows(
     return [c[starts] for c in ordered], counts, inverse
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Optimum:
     """Where one start of :func:`minimise` ended."""
 
@@ -220,7 +220,7 @@ def _penalised(objective: Objective, penalty: float) -> Objective:
     return penalised
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Run:
     theta: FloatArray
     value: float

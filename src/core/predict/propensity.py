@@ -44,7 +44,7 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-__all__ = ["CalibrationBin", "PropensityModel", "fit_propensity"]
+__all__ = ["CalibrationBin", "PropensityModel", "calibration_table", "fit_propensity"]
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from .gammagamma import GammaGammaParams
 __all__ = ["EventLog", "simulate_events"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EventLog:
     """Events ordered by customer, then time."""
 

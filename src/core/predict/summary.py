@@ -42,7 +42,7 @@ _MONDAY_OFFSET = 3
 """1970-01-01 was a Thursday: day d is in the Monday-based week ``(d + 3) // 7``."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Summary:
     """Per-customer ``(x, t_x, T, monetary)`` of the customers with a purchase by ``end``."""
 

@@ -102,6 +102,20 @@ def test_grouped_rows_with_weights_fit_like_the_rows_themselves(cdnow: CdnowSumm
     assert grouped.customers == 2357
 
 
+def test_starts_compared_on_a_subsample_reach_the_full_maximum(
+    cdnow: CdnowSummary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large data compare the starts on SCREEN_ROWS rows, then polish on all of them."""
+    from segsync.predict import base
+
+    full = fit_bgnbd(cdnow.x, cdnow.t_x, cdnow.T)
+    monkeypatch.setattr(base, "SCREEN_ROWS", 300)
+    screened = fit_bgnbd(cdnow.x, cdnow.t_x, cdnow.T)
+    assert screened.converged
+    np.testing.assert_allclose(as_tuple(screened.params), as_tuple(full.params), rtol=1e-6)
+    assert screened.log_likelihood == pytest.approx(full.log_likelihood, rel=1e-12)
+
+
 def test_the_time_unit_only_rescales_alpha(cdnow: CdnowSummary) -> None:
     weeks = fit_bgnbd(cdnow.x, cdnow.t_x, cdnow.T).params
     days = fit_bgnbd(cdnow.x, cdnow.t_x * 7, cdnow.T * 7).params

@@ -63,6 +63,18 @@ def test_fit_reproduces_the_published_cdnow_estimates(cdnow_spend: CdnowSummary)
     )
 
 
+def test_starts_compared_on_a_subsample_reach_the_full_maximum(
+    cdnow_spend: CdnowSummary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from segsync.predict import base
+
+    full = fit_gammagamma(cdnow_spend.x, cdnow_spend.zbar)
+    monkeypatch.setattr(base, "SCREEN_ROWS", 200)
+    screened = fit_gammagamma(cdnow_spend.x, cdnow_spend.zbar)
+    assert screened.converged
+    np.testing.assert_allclose(gg_tuple(screened.params), gg_tuple(full.params), rtol=1e-6)
+
+
 def test_the_money_unit_only_rescales_v(cdnow_spend: CdnowSummary) -> None:
     dollars = fit_gammagamma(cdnow_spend.x, cdnow_spend.zbar).params
     cents = fit_gammagamma(cdnow_spend.x, cdnow_spend.zbar * 100).params

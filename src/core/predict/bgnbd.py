@@ -53,7 +53,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-from .base import ConvergenceError, FloatArray, as_vector, group_rows, minimise, screen_rows
+from .base import (
+    ConvergenceError,
+    FloatArray,
+    as_vector,
+    dot,
+    group_rows,
+    minimise,
+    screen_rows,
+)
 
 __all__ = [
     "BgNbdFit",
@@ -226,15 +234,15 @@ class _Rows:
         d_b3_u[repeat] = digamma(b + xu[repeat] - 1.0) - digamma(b)
         alive_x = np.bincount(self.xi, weights=w_alive, minlength=xu.size)
         dead_x = self.wx - alive_x
-        d_r = (digamma(r + xu) - digamma(r) + np.log(alpha)) @ self.wx
-        d_r -= w_alive @ log_aT + w_dead @ log_atx
+        d_r = dot(digamma(r + xu) - digamma(r) + np.log(alpha), self.wx)
+        d_r -= dot(w_alive, log_aT) + dot(w_dead, log_atx)
         d_alpha = r / alpha * self.total - (
-            (w_alive * rx) @ (1.0 / (alpha + self.T)) + (w_dead * rx) @ (1.0 / (alpha + self.t_x))
+            dot(w_alive * rx, 1.0 / (alpha + self.T)) + dot(w_dead * rx, 1.0 / (alpha + self.t_x))
         )
-        d_a = d_a_u @ self.wx + float(w_dead.sum()) / a
-        d_b = d_a_u @ self.wx + d_b2_u @ alive_x + d_b3_u @ dead_x
+        d_a = dot(d_a_u, self.wx) + float(w_dead.sum()) / a
+        d_b = dot(d_a_u, self.wx) + dot(d_b2_u, alive_x) + dot(d_b3_u, dead_x)
         grad = np.array([r * d_r, alpha * d_alpha, a * d_a, b * d_b])
-        return -float(w @ values) / self.total, -grad / self.total
+        return -dot(w, values) / self.total, -grad / self.total
 
 
 # -- fit -----------------------------------------------------------------------------------
@@ -275,14 +283,14 @@ def fit_bgnbd(
     total = float(w.sum())
     if xs.size == 0 or total == 0:
         raise ValueError("BG/NBD: no customers to fit")
-    exposure = float(w @ ts)
+    exposure = dot(w, ts)
     if exposure <= 0:
         raise ValueError("BG/NBD: every customer has age T = 0; nothing to fit")
     scale = exposure / total
     (ux, utx, uT), _, inverse = group_rows(xs, txs, ts)
     uw = np.bincount(inverse, weights=w, minlength=ux.size).astype(np.float64)
     rows = _Rows.of(ux, utx / scale, uT / scale, uw)
-    rate = max(float(uw @ ux) / float(uw @ rows.T), 1e-6)
+    rate = max(dot(uw, ux) / dot(uw, rows.T), 1e-6)
     starting = [(r, ar / rate, a, b) for r, ar, a, b in starts]
     subset = screen_rows(ux.size)
     screen = None
@@ -300,7 +308,7 @@ def fit_bgnbd(
             f"iterations at r={r:.4g}, alpha={params.alpha:.4g}, a={a:.4g}, b={b:.4g}: "
             f"{best.diagnosis(gradient_tolerance)}"
         )
-    ll = float(w @ log_likelihood(params, xs, txs, ts))
+    ll = dot(w, log_likelihood(params, xs, txs, ts))
     se = best.standard_errors(total) * np.exp(best.theta) * np.array([1.0, scale, 1.0, 1.0])
     return BgNbdFit(
         params=params,

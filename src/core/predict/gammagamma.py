@@ -52,7 +52,7 @@ from scipy.special import digamma, gammaln
 
 from segsync.errors import ModelError
 
-from .base import ConvergenceError, FloatArray, as_vector, minimise, screen_rows
+from .base import ConvergenceError, FloatArray, as_vector, dot, minimise, screen_rows
 from .bgnbd import BgNbdParams, discounted_expected_purchases
 
 __all__ = [
@@ -179,9 +179,9 @@ class _Rows:
             xu=xu,
             w_u=np.bincount(xi, weights=w, minlength=xu.size).astype(np.float64),
             total=float(w.sum()),
-            sum_wx_log_xm=float((w * x) @ log_xm),
-            sum_w_log_xm=float(w @ log_xm),
-            sum_w_log_x=float(w @ np.log(x)),
+            sum_wx_log_xm=dot(w * x, log_xm),
+            sum_w_log_xm=dot(w, log_xm),
+            sum_w_log_x=dot(w, np.log(x)),
         )
 
     def objective(self, theta: FloatArray) -> tuple[float, FloatArray]:
@@ -195,11 +195,11 @@ class _Rows:
         xu, w_u, total = self.xu, self.w_u, self.total
         log_v = math.log(v)
         log_vxm = np.log(v + self.xm)
-        sum_wx_log_vxm = float(self.wx @ log_vxm)
-        sum_w_log_vxm = float(self.w @ log_vxm)
+        sum_wx_log_vxm = dot(self.wx, log_vxm)
+        sum_w_log_vxm = dot(self.w, log_vxm)
         pxu = p * xu
         value = (
-            (gammaln(pxu + q) - gammaln(pxu)) @ w_u
+            dot(gammaln(pxu + q) - gammaln(pxu), w_u)
             - total * (gammaln(q) - q * log_v)
             + p * self.sum_wx_log_xm
             - self.sum_w_log_xm
@@ -208,9 +208,9 @@ class _Rows:
             - q * sum_w_log_vxm
         )
         psi_u = digamma(pxu + q)
-        d_p = (xu * (psi_u - digamma(pxu))) @ w_u + self.sum_wx_log_xm - sum_wx_log_vxm
-        d_q = psi_u @ w_u - total * (digamma(q) - log_v) - sum_w_log_vxm
-        d_v = q / v * total - (p * self.wx + q * self.w) @ (1.0 / (v + self.xm))
+        d_p = dot(xu * (psi_u - digamma(pxu)), w_u) + self.sum_wx_log_xm - sum_wx_log_vxm
+        d_q = dot(psi_u, w_u) - total * (digamma(q) - log_v) - sum_w_log_vxm
+        d_v = q / v * total - dot(p * self.wx + q * self.w, 1.0 / (v + self.xm))
         grad = np.array([p * d_p, q * d_q, v * d_v])
         return -float(value) / total, -grad / total
 
@@ -240,7 +240,7 @@ def fit_gammagamma(
     total = float(w.sum())
     if xs.size == 0 or total == 0:
         raise ValueError("Gamma-Gamma: no repeat buyers (x >= 1) to fit")
-    scale = float(w @ ms) / total
+    scale = dot(w, ms) / total
     rows = _Rows.of(xs, ms / scale, w)
     subset = screen_rows(xs.size)
     screen = None if subset is None else _Rows.of(xs[subset], ms[subset] / scale, w[subset])
@@ -260,7 +260,7 @@ def fit_gammagamma(
             f"{best.iterations} iterations at p={p:.4g}, q={q:.4g}, v={params.v:.4g}: "
             f"{best.diagnosis(gradient_tolerance)}"
         )
-    ll = float(w @ log_likelihood(params, xs, ms))
+    ll = dot(w, log_likelihood(params, xs, ms))
     se = best.standard_errors(total) * np.exp(best.theta) * np.array([1.0, 1.0, scale])
     return GammaGammaFit(
         params=params,

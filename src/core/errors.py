@@ -9,6 +9,8 @@ an exit code and prints its message without a traceback (unless ``--debug``)::
     ├── PluginError                   exit 2: a plugin that fails to load or breaks the contract
     ├── StoreError                    exit 2: the store cannot be opened, or is from a newer segsync
     ├── LockHeldError                 exit 4: another run holds the store's lock
+    ├── MissingExtraError             exit 2: an optional extra is not installed (an ImportError)
+    ├── ModelError                    exit 2: a predictive model cannot be fitted or trusted
     └── ConnectorError                raised by connectors, classified once at the boundary
         ├── RetryableError            worth trying again: 429, 5xx, 423, timeouts, network
         └── FatalError                not worth retrying: bad credentials, bad request
@@ -28,6 +30,8 @@ __all__ = [
     "FatalError",
     "InputError",
     "LockHeldError",
+    "MissingExtraError",
+    "ModelError",
     "PluginError",
     "QuotaError",
     "RetryableError",
@@ -83,6 +87,21 @@ class LockHeldError(SegsyncError):
     """Another segsync process holds the store's run lock."""
 
     exit_code = 4
+
+
+class MissingExtraError(SegsyncError, ImportError):
+    """A feature needs an optional extra that is not installed; the message says which
+    ``pip install 'segsync[EXTRA]'`` brings it. Also an :class:`ImportError`, so code that
+    probes for the feature with ``except ImportError`` keeps working."""
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        super().__init__(message)
+        self.extra = extra
+
+
+class ModelError(SegsyncError):
+    """A predictive model (``segsync.predict``) cannot be fitted on the data, or fits too
+    poorly to be used: the message says which model, what happened and what to change."""
 
 
 class ConnectorError(SegsyncError):

@@ -266,6 +266,9 @@ def test_kill_9_during_push_then_next_run_converges(project: Project) -> None:
     assert proc.returncode == -signal.SIGKILL
     partial = project.audience("French_newsletter")
     assert 1 <= len(partial) < 32
+    # status says the run died, and where
+    status = json.loads(project.cli("status", "--format", "json").out)
+    assert [(r["status"], r["phase"]) for r in status["runs"]] == [("killed", "push")]
 
     env = {"SEGSYNC_TEST_MARKER": str(marker), "SEGSYNC_TEST_DELAY": "0"}
     result = project.cli("run", "--format", "json", env=env)

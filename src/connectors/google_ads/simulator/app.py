@@ -377,8 +377,18 @@ class DataManagerSimulator(Simulator):
             "quota_project": SANDBOX_PROJECT,
         }
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> ServedSimulator:
-        served = super().serve(host, port)
+    def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+        ca_bundle: str | None = None,
+    ) -> ServedSimulator:
+        served = super().serve(
+            host, port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, ca_bundle=ca_bundle
+        )
         self.base_url = served.base_url
         return served
 

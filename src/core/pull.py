@@ -459,9 +459,10 @@ def _read_staged(store: Store, item: StagedStream, index: int) -> None:
     kept = int(store.scalar(f"SELECT count(*) FROM {table}"))
     repeated = item.summary.records - kept
     if repeated:
+        times = f"{repeated:,} × " if repeated > 1 else ""
         line = (
-            f"{item.summary.instance} {item.summary.stream}: {repeated:,} × a record repeated "
-            "an id; the last one won"
+            f"{item.summary.instance} {item.summary.stream}: {times}a record repeated an id; "
+            "the last one won"
         )
         item.summary.warnings += repeated
         item.summary.warning_samples.append(line)

@@ -194,10 +194,12 @@ def _email(rng: random.Random, first: str, last: str, locale: Locale, taken: set
 
 
 def _moment(rng: random.Random, start: dt.date, end: dt.date, offset: int) -> dt.datetime:
-    days = max((end - start).days, 0)
+    """A local time of day between ``start`` and the day before ``end``, before ``end``
+    begins in UTC: generated data never lies in the future of the day it is generated for."""
+    days = max((end - start).days - 1, 0)
     day = start + dt.timedelta(days=rng.randint(0, days))
     tz = dt.timezone(dt.timedelta(hours=offset))
-    return dt.datetime(
+    moment = dt.datetime(
         day.year,
         day.month,
         day.day,
@@ -206,6 +208,9 @@ def _moment(rng: random.Random, start: dt.date, end: dt.date, offset: int) -> dt
         rng.randint(0, 59),
         tzinfo=tz,
     )
+    if moment >= dt.datetime(end.year, end.month, end.day, tzinfo=dt.UTC):
+        moment = moment.replace(hour=7, minute=0)  # a late hour west of UTC: the morning
+    return moment
 
 
 @dataclass(frozen=True)
@@ -243,7 +248,7 @@ def generate(
     for i in range(1, contacts + 1):
         loc = rng.choices(LOCALES, weights)[0]
         first, last = rng.choice(loc.first), rng.choice(loc.last)
-        signup = as_of - dt.timedelta(days=rng.randint(0, 4 * 365))
+        signup = as_of - dt.timedelta(days=rng.randint(1, 4 * 365))
         email = _email(rng, first, last, loc, taken)
         roll = rng.random()
         if people and roll < 0.015:  # registered twice under the same address

@@ -1164,8 +1164,9 @@ class MailchimpSimulator(Simulator):
         """Add or update members (no validation); returns their subscriber hashes. Each row:
         ``email`` (or ``email_address``), ``status`` (subscribed), ``merge_fields`` and/or
         ``first_name``, ``last_name``, ``phone``, ``birthday``; ``tags`` (names),
-        ``language``, ``vip``, ``avg_open_rate``, ``avg_click_rate``, and ``last_changed`` /
-        ``timestamp_opt`` (ISO 8601) to backdate them."""
+        ``language``, ``vip``, ``avg_open_rate``, ``avg_click_rate``, ``country`` (the
+        member's ``location.country_code``), and ``last_changed`` / ``timestamp_opt`` (ISO
+        8601) to backdate them."""
         hashes = []
         for row in rows:
             email = str(row.get("email") or row.get("email_address") or "").strip()
@@ -1191,6 +1192,8 @@ class MailchimpSimulator(Simulator):
             for key in ("timestamp_opt", "last_changed"):
                 if row.get(key):
                     record[key] = _ts(_epoch(str(row[key]), key))
+            if row.get("country"):  # Mailchimp geolocates members; seeding says where
+                record["location"]["country_code"] = str(row["country"]).upper()
             hashes.append(record["id"])
         return hashes
 
@@ -1207,6 +1210,7 @@ class MailchimpSimulator(Simulator):
                 "last_name": c.get("last_name"), "phone": c.get("phone"),
                 "language": c.get("language") or "",
                 "birthday": f"{birth[5:7]}/{birth[8:10]}" if len(birth) >= 10 else "",
+                "country": c.get("country") or "",
             })  # fmt: skip
         self.seed_members(self.default_list_id(), rows)
 

@@ -166,6 +166,18 @@ class Project:
         )
 
 
+def uncomment(text: str, header: str) -> str:
+    """``text`` with the commented block that starts at ``# <header>`` switched on (up to the
+    first line that is not a comment): how a user turns on a section of config.example.toml."""
+    lines = text.splitlines()
+    start = lines.index(f"# {header}")
+    end = start
+    while end < len(lines) and lines[end].startswith("#"):
+        end += 1
+    block = ["" if line == "#" else line.removeprefix("# ") for line in lines[start:end]]
+    return "\n".join(lines[:start] + block + lines[end:]) + "\n"
+
+
 @dataclass
 class Result:
     code: int

@@ -15,20 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from projectkit import uncomment
+
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
-
-
-def uncomment(text: str, header: str) -> str:
-    """``text`` with the commented block that starts at ``# <header>`` switched on (up to the
-    first line that is not a comment)."""
-    lines = text.splitlines()
-    start = lines.index(f"# {header}")
-    end = start
-    while end < len(lines) and lines[end].startswith("#"):
-        end += 1
-    block = ["" if line == "#" else line.removeprefix("# ") for line in lines[start:end]]
-    return "\n".join(lines[:start] + block + lines[end:]) + "\n"
 
 
 def test_example_config_runs_against_the_sandbox(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from projectkit import CONTACT_COLUMNS, Project, contact
+from projectkit import CONTACT_COLUMNS, Project, contact, uncomment
 from segsync.connectors.hubspot.simulator import HubSpotSimulator
 from segsync.connectors.mailchimp.simulator import MailchimpSimulator
 
@@ -300,16 +300,6 @@ def test_segsyncs_own_tags_never_regrant_a_withdrawn_consent(project: Project) -
     assert all(t == {"person2@example.org", "person3@example.org"} for t in tagged), tagged
 
 
-def _uncomment(text: str, header: str) -> str:
-    lines = text.splitlines()
-    start = lines.index(f"# {header}")
-    end = start
-    while end < len(lines) and lines[end].startswith("#"):
-        end += 1
-    block = ["" if line == "#" else line.removeprefix("# ") for line in lines[start:end]]
-    return "\n".join(lines[:start] + block + lines[end:]) + "\n"
-
-
 def test_the_sandbox_quick_start_settles_after_its_first_run(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "segsync.synth", "--out", str(tmp_path / "demo" / "data"),
@@ -329,7 +319,7 @@ def test_the_sandbox_quick_start_settles_after_its_first_run(tmp_path: Path) -> 
             lines[line["platform"]] = line
         hubspot, mailchimp = lines["hubspot"], lines["mailchimp"]
         text = (REPO / "config.example.toml").read_text(encoding="utf-8")
-        text = _uncomment(_uncomment(text, "[connectors.hubspot]"), "[connectors.mailchimp]")
+        text = uncomment(uncomment(text, "[connectors.hubspot]"), "[connectors.mailchimp]")
         text = text.replace('"http://127.0.0.1:8787"', f'"{hubspot["base_url"]}"')
         text = text.replace('"http://127.0.0.1:8788"', f'"{mailchimp["base_url"]}"')
         text = re.sub(r'list_id = "\w+"', f'list_id = "{mailchimp["settings"]["list_id"]}"', text)

@@ -118,7 +118,7 @@ def generate(folder: Path, profiles: int, events: int) -> None:
     """The store, made by DuckDB from hashes of row numbers (deterministic)."""
     import duckdb
 
-    from segsync.store import Store
+    from segsync.state.store import Store
 
     with Store.open(folder / "bench.duckdb"):
         pass  # schema and migrations
@@ -182,9 +182,9 @@ def more_events(folder: Path, profiles: int, events: int) -> None:
 
 def compute(folder: Path, persist: bool) -> dict[str, Any]:
     """Traits + segments + diff as a run does them; then the same SQL by DuckDB alone."""
-    from segsync.runner import load
-    from segsync.segments import compute_segments, persist_segments, segment_query
-    from segsync.store import Store
+    from segsync.pipeline import load
+    from segsync.model.segments import compute_segments, persist_segments, segment_query
+    from segsync.state.store import Store
     from segsync.traits import compute_traits, trait_statements
 
     config = load(folder / "segsync.toml")

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from projectkit import Project, contact
-from segsync.runner import environment_error, load
+from segsync.pipeline import environment_error, load
 
 
 def _run(

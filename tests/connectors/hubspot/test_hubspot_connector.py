@@ -28,16 +28,10 @@ from segsync.connectors.hubspot.destination import option_value
 from segsync.connectors.hubspot.settings import HubSpotSettings
 from segsync.connectors.hubspot.simulator import HubSpotSimulator
 from segsync.errors import AuthError, FatalError, QuotaError
-from segsync.http import reset_pacers
 from segsync.testing.conformance import LoseFirstAnswer
 
 TOKEN = "pat-na1-unit-secret-0000"
 T = TypeVar("T")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_pacers() -> None:
-    reset_pacers()
 
 
 def make(

@@ -43,11 +43,6 @@ EM = Purpose.EMAIL_MARKETING
 T = TypeVar("T")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_pacers() -> None:
-    reset_pacers()  # pacers are per key, and never loosen: each test declares its own
-
-
 def sim_with(**kwargs: Any) -> MailchimpSimulator:
     sim = MailchimpSimulator(seed=1, **kwargs)
     sim.add_credential(KEY)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,13 +47,6 @@ class DistinctDays(TraitKind[DistinctDaysSettings]):
 def register_trait_kinds(register):
     register(DistinctDays)
 """
-
-
-@pytest.fixture(autouse=True)
-def _fresh() -> Iterator[None]:
-    reset_plugins()
-    yield
-    reset_plugins()
 
 
 def plugin_dir(tmp_path: Path, name: str, text: str) -> Path:

@@ -72,10 +72,9 @@ def _ticks(low: float, high: float, count: int = 4) -> list[float]:
             step *= factor
             break
     start = math.floor(low / step) * step
-    ticks, value = [], start
-    while value <= high + step * 0.5:
-        ticks.append(round(value, 10))
-        value += step
+    ticks = [round(start, 10)]
+    while ticks[-1] < high:
+        ticks.append(round(ticks[-1] + step, 10))
     return ticks
 
 

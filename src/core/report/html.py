@@ -24,6 +24,7 @@ from markupsafe import Markup
 from segsync._version import __version__
 from segsync.config import Config
 from segsync.errors import ConfigError
+from segsync.report import RunReport
 from segsync.state.history import History
 from segsync.state.lock import run_lock
 from segsync.state.store import Store
@@ -116,6 +117,12 @@ def _kpi_charts(data: ReportData) -> list[tuple[str, Markup]]:
         if any(v is not None for s in series for _, v in s.points):
             out.append((title, charts.line_chart(series, height=200, fmt=fmt, label=title)))
     return out
+
+
+def _changed(report: RunReport) -> bool:
+    if report.command == "run":
+        return any(s.applied_adds or s.applied_removes or s.failed for s in report.syncs)
+    return any(s.adds or s.removes for s in report.syncs)
 
 
 def _context(data: ReportData, config: Config) -> dict[str, Any]:
@@ -230,7 +237,7 @@ def _context(data: ReportData, config: Config) -> dict[str, Any]:
         ],
         "personas": data.personas,
         "syncs": syncs,
-        "applied_chart": applied if report and report.syncs else None,
+        "applied_chart": applied if report and _changed(report) else None,
         "config": str(config.path),
         "store": str(config.store_path),
         "generated_at": dt.datetime.now(dt.UTC),

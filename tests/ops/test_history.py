@@ -238,9 +238,9 @@ def test_progress_lines_on_stderr_without_a_terminal(project: Project) -> None:
     stages = [line["progress"]["stage"] for line in lines if line["message"].startswith("stage ")]
     assert stages[:4] == ["pull", "load", "resolve", "traits"]
     assert "push" in stages
-    pulled = [l for l in lines if l["progress"].get("task") == "pull:shop:contacts"]
+    pulled = [x for x in lines if x["progress"].get("task") == "pull:shop:contacts"]
     assert pulled and pulled[-1]["progress"]["done"] == 6 and pulled[-1]["progress"]["finished"]
-    pushed = [l for l in lines if l["progress"].get("task") == "push:french_news"]
+    pushed = [x for x in lines if x["progress"].get("task") == "push:french_news"]
     assert pushed[-1]["progress"]["done"] == pushed[-1]["progress"]["total"] == 1
     # -v explains each stage
     assert "comparing each sync's wanted members" in result.err

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 __all__ = [
+    "MAX_BARS",
     "MAX_POINTS",
     "PALETTE",
     "Series",
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 MAX_POINTS = 240
+MAX_BARS = 120
+"""Bars are wider than points: counts are summed into at most this many per chart."""
 PALETTE = (
     "#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2",
     "#db2777", "#65a30d", "#ea580c", "#4f46e5", "#0d9488", "#9333ea",
@@ -87,11 +90,13 @@ def _svg(width: int, height: int, body: list[str], label: str) -> Markup:
 
 
 def _thin(
-    points: Sequence[tuple[dt.datetime, float | None]], keep: Callable[[list[float]], float]
+    points: Sequence[tuple[dt.datetime, float | None]],
+    keep: Callable[[list[float]], float],
+    limit: int = MAX_POINTS,
 ) -> list[tuple[dt.datetime, float | None]]:
-    if len(points) <= MAX_POINTS:
+    if len(points) <= limit:
         return list(points)
-    size = math.ceil(len(points) / MAX_POINTS)
+    size = math.ceil(len(points) / limit)
     out: list[tuple[dt.datetime, float | None]] = []
     for i in range(0, len(points), size):
         chunk = points[i : i + size]
@@ -227,8 +232,8 @@ def mirrored_bars(
     label: str = "bars",
 ) -> Markup:
     """Counts over time: ``up`` above the axis (green), ``down`` below (red)."""
-    ups = _thin(up, sum)
-    downs = _thin(down, sum)
+    ups = _thin(up, sum, MAX_BARS)
+    downs = _thin(down, sum, MAX_BARS)
     moments = [m for m, _ in ups] + [m for m, _ in downs]
     if not moments:
         return _empty(width, height, "no runs yet")

@@ -318,9 +318,11 @@ class Ledger:
             run_id = self.last_changed(sync)
             if run_id is None:
                 return []
+        known = set(self.engine.columns("profiles"))  # email/phone once profiles resolved
+        who = [f"p.{c}" for c in ("email", "phone") if c in known]
         query = parse(
-            """SELECT c.run_id, c.sync, c.op, coalesce(p.email, p.phone, c.member_key) AS who,
-                c.member_key, c.profile_key, c.ok, c.permanent, c.reason, c.logged_at
+            f"""SELECT c.run_id, c.sync, c.op, coalesce({", ".join([*who, "c.member_key"])})
+                    AS who, c.member_key, c.profile_key, c.ok, c.permanent, c.reason, c.logged_at
             FROM change_log AS c LEFT JOIN profiles AS p ON p.profile_key = c.profile_key
             WHERE c.sync = :sync AND c.run_id = :run
             ORDER BY c.logged_at, c.op, c.member_key""",

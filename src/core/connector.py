@@ -283,12 +283,15 @@ class Page(Generic[RecordT]):
     stream is a complete copy of the source: records of this instance that it does not contain
     are gone. It must be the same on every page of one stream. ``rejects`` are the records of
     this page the connector skipped (only when its settings say ``on_bad_row = "skip"``).
+    ``total`` is how many records the whole pull will bring, when the platform says (Mailchimp's
+    ``total_items``): progress bars show it; it changes nothing else.
     """
 
     records: list[RecordT]
     cursor: str | None = None
     snapshot: bool = False
     rejects: list[Reject] = field(default_factory=list)
+    total: int | None = None
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,49 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from segsync.config import Config
 from segsync.pipeline import execute
+from segsync.report import RunReport
 from segsync.report.text import print_report
 
-from .app import Format, FormatOpt, FullOpt, SyncOpt, app, emit, errors, load_config_, out
+from .app import (
+    Format,
+    FormatOpt,
+    FullOpt,
+    SyncOpt,
+    app,
+    emit,
+    errors,
+    load_config_,
+    options,
+    out,
+)
+from .progress import progress_display
+
+log = logging.getLogger("segsync.cli")
+
+PENDING_CHANGES = 6
+"""``plan --detailed-exitcode``: the plan succeeded and would change something."""
+
+
+def _write_report(config: Config, report: RunReport, path: Path) -> None:
+    """``run --report PATH``: the HTML report of the run just finished (best effort: a report
+    that cannot be written is an error message, never a changed exit code)."""
+    from segsync.report.html import write_report
+
+    try:
+        write_report(config, path, run_id=report.run_id)
+    except Exception as exc:
+        log.error("could not write the HTML report to %s: %s", path, exc)
+    else:
+        log.info("HTML report written to %s", path)
 
 
 @app.command()
@@ -25,15 +59,30 @@ def run(
         bool, typer.Option("--no-pull", help="Use stored data; do not pull sources")
     ] = False,
     full: FullOpt = False,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write the run's HTML report to this file afterwards"),
+    ] = None,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Pull, compute segments, and push the changes to every destination."""
     with errors(fmt):
         config = load_config_()
-        report = asyncio.run(
-            execute(config, command="run", force=force, pull=not no_pull, syncs=sync, full=full)
-        )
-    emit(report, fmt)
+        with progress_display(log_format=options.log_format, quiet=options.quiet) as progress:
+            result = asyncio.run(
+                execute(
+                    config,
+                    command="run",
+                    force=force,
+                    pull=not no_pull,
+                    syncs=sync,
+                    full=full,
+                    progress=progress,
+                )
+            )
+        if report is not None:
+            _write_report(config, result, report)
+    emit(result, fmt)
 
 
 @app.command()
@@ -48,17 +97,35 @@ def plan(
     force: Annotated[
         bool, typer.Option(help="Plan as 'run --force' would: source guards and sync guards off")
     ] = False,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 0 when nothing would change, 6 when changes are pending (other codes "
+            "as usual: 2 error, 3 blocked)",
+        ),
+    ] = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Show the changes a run would make, and who would be added and removed. Touches neither
     destinations nor sync state."""
     with errors(fmt):
         config = load_config_()
-        report = asyncio.run(
-            execute(
-                config, command="plan", pull=not no_pull, syncs=sync, preview=limit, force=force
+        with progress_display(log_format=options.log_format, quiet=options.quiet) as progress:
+            report = asyncio.run(
+                execute(
+                    config,
+                    command="plan",
+                    pull=not no_pull,
+                    syncs=sync,
+                    preview=limit,
+                    force=force,
+                    progress=progress,
+                )
             )
-        )
+    if detailed_exitcode and report.exit_code == 0:
+        pending = any(s.adds or s.removes for s in report.syncs if s.status == "planned")
+        report.exit_code = PENDING_CHANGES if pending else 0
     emit(report, fmt)
 
 
@@ -67,7 +134,10 @@ def pull(full: FullOpt = False, fmt: FormatOpt = Format.text) -> None:
     """Pull every source into the store and resolve profiles; push nothing."""
     with errors(fmt):
         config = load_config_()
-        report = asyncio.run(execute(config, command="pull", pull=True, syncs=[], full=full))
+        with progress_display(log_format=options.log_format, quiet=options.quiet) as progress:
+            report = asyncio.run(
+                execute(config, command="pull", pull=True, syncs=[], full=full, progress=progress)
+            )
     emit(report, fmt)
 
 

@@ -31,7 +31,7 @@ from .validate import (
 
 __all__ = ["Config", "ConnectorInstance", "find_config_path", "load_config", "read_toml"]
 
-_SELF_CONTAINED = frozenset({"store", "resolve", "kpis", "plugins_dir"})
+_SELF_CONTAINED = frozenset({"store", "resolve", "kpis", "plugins_dir", "privacy", "alerts"})
 """Sections no other section refers to: their problems do not hide the others'."""
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from segsync.config.alerts import AlertsConfig
 from segsync.connector import Purpose
 from segsync.model.profile import AttributeType
 from segsync.traits.base import parse_duration
@@ -25,6 +26,7 @@ __all__ = [
     "NAME_RE",
     "KpiConfig",
     "Percentage",
+    "PrivacyConfig",
     "ResolveConfig",
     "SegmentConfig",
     "SegsyncSettings",
@@ -163,6 +165,15 @@ class KpiConfig(_Model):
         return as_of - parse_duration(self.window), as_of
 
 
+class PrivacyConfig(_Model):
+    """``[privacy]``: how long segsync keeps what it recorded about people."""
+
+    retention_days: int = Field(default=90, ge=1, le=36_500)
+    """Days the change log (who was added, removed or failed, and why) and the stored run
+    reports are kept; older ones are deleted at the end of each ``segsync run``. Segment
+    sizes and KPIs over time hold no one's identity and are kept."""
+
+
 class SyncConfig(_Model):
     segment: str
     destination: str
@@ -200,6 +211,8 @@ class SegsyncSettings(BaseSettings):
     segments: dict[str, SegmentConfig] = Field(default_factory=dict)
     syncs: dict[str, SyncConfig] = Field(default_factory=dict)
     kpis: KpiConfig = Field(default_factory=KpiConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     @classmethod
     def settings_customise_sources(

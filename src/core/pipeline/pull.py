@@ -45,6 +45,7 @@ from segsync.errors import ConnectorError, InputError, RetryableError
 from segsync.model.identity import mask_identifier, normalize_email, normalize_phone
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.tally import WarningTally
+from segsync.progress import Progress
 from segsync.report import SourceSummary
 from segsync.state.history import History
 from segsync.state.workspace import StorePaths
@@ -138,6 +139,7 @@ async def stage_source(
     cursors: dict[str, str | None],
     pulled_at: dt.datetime,
     full: bool = False,
+    progress: Progress | None = None,
 ) -> StagedSource:
     """Stage every stream of one source. Failures are caught into the summaries: a source
     that fails stages nothing more (``transient`` says whether a later run may succeed)."""
@@ -153,7 +155,9 @@ async def stage_source(
             if stream not in ("contacts", "events"):
                 raise InputError(f"{instance}: unknown source stream {stream!r}")
             cursor = None if full else cursors.get(stream)
-            await _stage_stream(config, connector, staged.settings, item, paths, cursor, pulled_at)
+            await _stage_stream(
+                config, connector, staged.settings, item, paths, cursor, pulled_at, progress
+            )
         except RetryableError as exc:
             summary.error, summary.transient = str(exc), True
         except (InputError, ConnectorError) as exc:
@@ -212,8 +216,12 @@ async def _stage_stream(
     paths: StorePaths,
     cursor: str | None,
     pulled_at: dt.datetime,
+    progress: Progress | None = None,
 ) -> None:
     instance, summary = connector.context.instance, item.summary
+    progress = progress or Progress()
+    task = f"pull:{instance}:{item.summary.stream}"
+    progress.start(task, label=f"pull {instance} {item.summary.stream}", unit="records")
     stream = summary.stream
     tally = WarningTally(f"{instance} {stream}")
     rejects = _Rejects(paths.rejects / f"{instance}-{stream}.csv", settings, summary)
@@ -248,7 +256,9 @@ async def _stage_stream(
                         summary.records += 1
                 if page.cursor is not None:
                     item.cursor = page.cursor
+                progress.advance(task, len(page.records), total=page.total, pages=1)
     finally:
+        progress.finish(task)
         rejects.close()
         summary.warnings = tally.total
         summary.warning_samples = tally.lines()

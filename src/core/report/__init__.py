@@ -137,6 +137,9 @@ class SyncReport(BaseModel):
     skipped_reason: str | None = None
     """Why the sync was not pushed this run although nothing is wrong with it (a source that
     feeds it failed or was refused): it runs again next time."""
+    match_rate: float | None = None
+    """Share (0..1) of the members sent that the platform matched to its own users, where the
+    platform reports one (ad audiences: Google Ads Customer Match); None elsewhere."""
     preview: SyncPreview | None = None
     """Who would be added and removed (``segsync plan``; first ``--limit`` of each)."""
     status: Literal[

@@ -5,17 +5,21 @@ where.
                 meant to hold when a push last completed (the add guard's baseline)
 ``sync_state``  members each destination *confirmed* — nothing else
 ``failures``    changes that failed, with the reason; retried by later runs unless permanent
+``change_log``  every change each batch applied or failed, with why (who was added, who
+                removed, who failed): written in the batch's own transaction, kept
+                ``[privacy] retention_days`` (:meth:`Ledger.purge_changes`)
 
 Plan reads it (:meth:`Ledger.confirmed`, :meth:`Ledger.failed`); push writes it one batch at a
 time (:meth:`Ledger.record_batch`, in one transaction each, so a crash between a batch and its
 record only means the batch is sent again); status, history, reports and erasure query it
-(:meth:`Ledger.summary`, :meth:`Ledger.deliveries`).
+(:meth:`Ledger.summary`, :meth:`Ledger.deliveries`, :meth:`Ledger.changes`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlglot import exp
@@ -23,7 +27,7 @@ from sqlglot import exp
 from segsync.engine import Engine, parse
 from segsync.values import utcnow
 
-__all__ = ["AudienceRecord", "Delivery", "Ledger", "Outcome"]
+__all__ = ["AudienceRecord", "Change", "Delivery", "Ledger", "Outcome"]
 
 Op = Literal["add", "remove"]
 
@@ -55,6 +59,26 @@ class Outcome:
     error: str | None = None
     permanent: bool = False
     delivered_key: str | None = None
+    reason: str | None = None
+    """Why the change was made (``entered segment 'vip'``, ``consent withdrawn``), for the
+    change log; a failure's reason is its ``error``."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of the change log: a change a batch applied (``ok``) or failed, and why.
+    ``who`` is the profile's email (else phone, else the member key) as stored, unmasked."""
+
+    run_id: str
+    sync: str
+    op: str
+    who: str
+    member_key: str
+    profile_key: str | None
+    ok: bool
+    permanent: bool
+    reason: str | None
+    logged_at: datetime
 
 
 @dataclass(frozen=True)
@@ -156,9 +180,11 @@ class Ledger:
         bad = [o for o in outcomes if not o.ok]
         now = utcnow()
         with self.engine.transaction():
+            retried: dict[str, str] = {}
             if ok:
                 delivered = [(o.delivered_key or o.key, o.profile_key) for o in ok]
                 keys = [d[0] for d in delivered] + [o.key for o in ok if o.delivered_key]
+                retried = self._failed_before(sync, op, [o.key for o in ok])
                 self._delete_keys("sync_state", sync, keys)
                 self._delete_keys("failures", sync, keys)
                 if op == "add":
@@ -169,6 +195,49 @@ class Ledger:
                     )
             if bad:
                 self._record_failures(sync, op, bad, now, run_id)
+            self._log(sync, op, outcomes, retried, now, run_id)
+
+    def _failed_before(self, sync: str, op: Op, keys: Sequence[str]) -> dict[str, str]:
+        """The error each of ``keys`` failed with before, for those that did."""
+        self.engine.create_empty("_ledger_retried", {"member_key": "VARCHAR"}, temporary=True)
+        self.engine.insert_rows("_ledger_retried", ("member_key",), [(k,) for k in keys])
+        rows = self.engine.rows(
+            parse(
+                "SELECT member_key, error FROM failures WHERE sync = :sync AND op = :op "
+                "AND member_key IN (SELECT member_key FROM _ledger_retried)",
+                sync=sync,
+                op=op,
+            )
+        )
+        self.engine.drop("_ledger_retried")
+        return {str(key): str(error) for key, error in rows}
+
+    def _log(
+        self,
+        sync: str,
+        op: Op,
+        outcomes: Sequence[Outcome],
+        retried: dict[str, str],
+        now: Any,
+        run_id: str,
+    ) -> None:
+        rows = []
+        for o in outcomes:
+            if o.ok:
+                reason = o.reason
+                if o.key in retried:
+                    earlier = f"retried after failing with: {retried[o.key]}"
+                    reason = f"{reason}; {earlier}" if reason else earlier
+            else:
+                reason = o.error or "failed"
+            key = (o.delivered_key or o.key) if o.ok else o.key
+            rows.append((run_id, sync, op, key, o.profile_key, o.ok, o.permanent, reason, now))
+        self.engine.insert_rows(
+            "change_log",
+            ("run_id", "sync", "op", "member_key", "profile_key", "ok", "permanent", "reason",
+             "logged_at"),
+            rows,
+        )  # fmt: skip
 
     def _delete_keys(self, table: str, sync: str, keys: Iterable[str]) -> None:
         self.engine.create_empty("_ledger_keys", {"member_key": "VARCHAR"}, temporary=True)
@@ -239,6 +308,66 @@ class Ledger:
             key = "failed_permanently" if permanent else "failed_will_retry"
             out.setdefault(sync, {})[key] = int(count)
         return out
+
+    def changes(
+        self, sync: str, *, run_id: str | None = None, limit: int | None = None
+    ) -> list[Change]:
+        """The change log of ``sync`` in one run (default: the latest run that changed it),
+        in the order the changes were recorded: adds, then removes, then by key."""
+        if run_id is None:
+            run_id = self.last_changed(sync)
+            if run_id is None:
+                return []
+        known = set(self.engine.columns("profiles"))  # email/phone once profiles resolved
+        who = [f"p.{c}" for c in ("email", "phone") if c in known]
+        query = parse(
+            f"""SELECT c.run_id, c.sync, c.op, coalesce({", ".join([*who, "c.member_key"])})
+                    AS who, c.member_key, c.profile_key, c.ok, c.permanent, c.reason, c.logged_at
+            FROM change_log AS c LEFT JOIN profiles AS p ON p.profile_key = c.profile_key
+            WHERE c.sync = :sync AND c.run_id = :run
+            ORDER BY c.logged_at, c.op, c.member_key""",
+            sync=sync,
+            run=run_id,
+        )
+        if limit is not None:
+            assert isinstance(query, exp.Select)
+            query = query.limit(limit)
+        return [Change(**row) for row in self.engine.dicts(query)]
+
+    def last_changed(self, sync: str) -> str | None:
+        """The latest run whose change log has lines for ``sync``, if any."""
+        value = self.engine.scalar(
+            parse(
+                "SELECT run_id FROM change_log WHERE sync = :sync "
+                "ORDER BY logged_at DESC, run_id DESC LIMIT 1",
+                sync=sync,
+            )
+        )
+        return None if value is None else str(value)
+
+    def change_counts(self, run_id: str) -> dict[str, dict[str, int]]:
+        """Per sync, what ``run_id`` logged: ``added``, ``removed``, ``failed``."""
+        out: dict[str, dict[str, int]] = {}
+        for sync, op, ok, count in self.engine.rows(
+            parse(
+                "SELECT sync, op, ok, count(*) FROM change_log WHERE run_id = :run "
+                "GROUP BY sync, op, ok",
+                run=run_id,
+            )
+        ):
+            key = "failed" if not ok else "added" if op == "add" else "removed"
+            counts = out.setdefault(str(sync), {"added": 0, "removed": 0, "failed": 0})
+            counts[key] += int(count)
+        return out
+
+    def purge_changes(self, before: datetime) -> int:
+        """Delete change-log lines logged before ``before`` (``[privacy] retention_days``);
+        how many."""
+        condition = parse("logged_at < :before", before=before)
+        count = int(self.engine.scalar(exp.select("count(*)").from_("change_log").where(condition)))
+        if count:
+            self.engine.execute(exp.delete("change_log").where(condition))
+        return count
 
     def deliveries(self, profile_keys: Iterable[str]) -> list[Delivery]:
         """Where each of these profiles was delivered (confirmed), sync by sync."""

@@ -22,6 +22,8 @@ damaged. Tables:
 ``failures``            changes that failed, with the reason; retried by later runs
 ``runs``                one row per run, with its report
 ``trait_clusters``      the clusters each ``cluster`` trait fitted, with their personas
+``change_log``          every change a push applied or failed, batch by batch: who, what, why
+                        (kept ``[privacy] retention_days``)
 """
 
 from __future__ import annotations
@@ -120,6 +122,13 @@ _MIGRATIONS: list[list[str]] = [
             size BIGINT NOT NULL, centroid JSON, persona VARCHAR)""",
         # the source instance of each profile's event (which syncs a failed source feeds)
         "ALTER TABLE profile_events ADD COLUMN instance VARCHAR",
+    ],
+    # 6 (issue 16, operations): the per-sync change log, written with each batch's record
+    [
+        """CREATE TABLE change_log (
+            run_id VARCHAR NOT NULL, sync VARCHAR NOT NULL, op VARCHAR NOT NULL,
+            member_key VARCHAR NOT NULL, profile_key VARCHAR, ok BOOLEAN NOT NULL,
+            permanent BOOLEAN NOT NULL, reason VARCHAR, logged_at TIMESTAMP NOT NULL)""",
     ],
 ]
 

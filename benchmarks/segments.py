@@ -224,7 +224,9 @@ def compute(folder: Path, persist: bool) -> dict[str, Any]:
             f"CREATE OR REPLACE TEMP TABLE _raw_traits AS SELECT t0.profile_key{columns} "
             f"FROM _raw_trait_0 t0{joins}"
         )
-        sql.append("CREATE OR REPLACE TEMP TABLE _raw_members (segment VARCHAR, profile_key VARCHAR)")
+        sql.append(
+            "CREATE OR REPLACE TEMP TABLE _raw_members (segment VARCHAR, profile_key VARCHAR)"
+        )
         sql += [
             "INSERT INTO _raw_members "
             + engine.sql(config.segment_book.query(name, "_raw_members"))

@@ -18,6 +18,7 @@ condition, usually), :class:`StorageError` when the store cannot be written, and
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,15 +61,22 @@ def parse(sql: str, **values: Any) -> exp.Expr:
     A placeholder opening a select list is written in parentheses, ``SELECT (:sync), …``
     (DuckDB reads ``SELECT :x`` as its prefix-alias syntax).
     """
-    import sqlglot
-
-    tree: exp.Expr = sqlglot.parse_one(sql, read="duckdb")
+    tree = _parsed(sql)
     if not values:
-        return tree
+        return tree.copy()
     replaced: exp.Expr = exp.replace_placeholders(
         tree, **{k: _as_expression(v) for k, v in values.items()}
     )
     return replaced
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(sql: str) -> exp.Expr:
+    """The tree of a statement's text, parsed once (callers get copies: trees are mutable)."""
+    import sqlglot
+
+    tree: exp.Expr = sqlglot.parse_one(sql, read="duckdb")
+    return tree
 
 
 def _as_expression(value: Any) -> exp.Expr:

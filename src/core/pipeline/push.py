@@ -183,17 +183,16 @@ class _Batches:
 
     async def _send(self, op: Op) -> None:
         running: set[asyncio.Task[None]] = set()
-        last = ""
-        while self.stop is None:
-            members = self.plan.members(op, last, self.size)
-            if not members:
-                break
-            last = members[-1].key
-            while len(running) >= self.in_flight:
-                _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            if self.stop is not None:
-                break
-            running.add(asyncio.create_task(self._one(op, members)))
+        batches = self.plan.batches(op, self.size)
+        try:
+            for members in batches:
+                while len(running) >= self.in_flight:
+                    _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                if self.stop is not None:
+                    break
+                running.add(asyncio.create_task(self._one(op, members)))
+        finally:
+            batches.close()
         if running:
             await asyncio.wait(running)
 

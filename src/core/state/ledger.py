@@ -98,6 +98,42 @@ def _sync(name: str) -> exp.Expr:
     return exp.column("sync").eq(exp.Literal.string(name))
 
 
+_BATCH = "_ledger_batch"
+_BATCH_COLUMNS = {
+    "seq": "INTEGER", "member_key": "VARCHAR", "delivered_key": "VARCHAR",
+    "profile_key": "VARCHAR", "ok": "BOOLEAN", "error": "VARCHAR", "permanent": "BOOLEAN",
+    "reason": "VARCHAR",
+}  # fmt: skip
+# one line per outcome: the key a confirmed change is known by from now on, and why
+_LOG = f"""SELECT (:run), (:sync), (:op),
+        CASE WHEN b.ok THEN coalesce(b.delivered_key, b.member_key) ELSE b.member_key END,
+        b.profile_key, b.ok, b.permanent,
+        CASE WHEN NOT b.ok THEN b.error
+             WHEN f.error IS NULL THEN b.reason
+             WHEN b.reason IS NULL THEN 'retried after failing with: ' || f.error
+             ELSE b.reason || '; retried after failing with: ' || f.error END,
+        (:now)
+    FROM {_BATCH} AS b LEFT JOIN failures AS f
+        ON f.sync = :sync AND f.op = :op AND f.member_key = b.member_key
+    ORDER BY b.seq"""
+# confirmed changes: the key sent and the key delivered leave sync_state and failures
+_FORGET = f"""DELETE FROM {{table}} WHERE sync = :sync AND member_key IN (
+        SELECT member_key FROM {_BATCH} WHERE ok
+        UNION ALL SELECT delivered_key FROM {_BATCH} WHERE ok AND delivered_key IS NOT NULL)"""
+_CONFIRM = f"""SELECT (:sync), coalesce(delivered_key, member_key), profile_key, (:now), (:run)
+    FROM {_BATCH} WHERE ok"""
+_FAILED_AGAIN = f"""UPDATE failures SET attempts = failures.attempts + 1, error = b.error,
+        permanent = b.permanent, last_failed_at = :now, run_id = :run
+    FROM {_BATCH} AS b
+    WHERE NOT b.ok AND failures.sync = :sync AND failures.op = :op
+      AND failures.member_key = b.member_key"""
+_FAILED_FIRST = f"""SELECT (:sync), b.member_key, (:op), b.profile_key, b.error, b.permanent, 1,
+        (:now), (:now), (:run)
+    FROM {_BATCH} AS b
+    WHERE NOT b.ok AND b.member_key NOT IN
+        (SELECT member_key FROM failures WHERE sync = :sync AND op = :op)"""
+
+
 class Ledger:
     """Audiences, confirmed membership and failures, in the store."""
 
@@ -175,118 +211,38 @@ class Ledger:
     def record_batch(self, sync: str, op: Op, outcomes: Sequence[Outcome], run_id: str) -> None:
         """Record one batch's outcomes in one transaction: confirmed changes enter (or, for
         removes, leave) ``sync_state`` and clear their failures; failed ones are added to
-        ``failures`` or have their attempt counted."""
-        ok = [o for o in outcomes if o.ok]
-        bad = [o for o in outcomes if not o.ok]
-        now = utcnow()
-        with self.engine.transaction():
-            retried: dict[str, str] = {}
-            if ok:
-                delivered = [(o.delivered_key or o.key, o.profile_key) for o in ok]
-                keys = [d[0] for d in delivered] + [o.key for o in ok if o.delivered_key]
-                retried = self._failed_before(sync, op, [o.key for o in ok])
-                self._delete_keys("sync_state", sync, keys)
-                self._delete_keys("failures", sync, keys)
+        ``failures`` or have their attempt counted; every outcome gets a change-log line.
+
+        The batch is staged once and then handled set-wise, a fixed handful of statements
+        whatever its size (a push records thousands of batches)."""
+        if not outcomes:
+            return
+        engine = self.engine
+        engine.create_empty(_BATCH, _BATCH_COLUMNS, temporary=True)
+        engine.insert_rows(
+            _BATCH,
+            tuple(_BATCH_COLUMNS),
+            [
+                (i, o.key, o.delivered_key, o.profile_key, o.ok, o.error or "failed",
+                 o.permanent, o.reason)
+                for i, o in enumerate(outcomes)
+            ],
+        )  # fmt: skip
+        values = {"sync": sync, "op": op, "now": utcnow(), "run": run_id}
+        any_ok = any(o.ok for o in outcomes)
+        any_bad = not all(o.ok for o in outcomes)
+        with engine.transaction():
+            # the log first: a change retried after a failure says what the failure was
+            engine.insert("change_log", parse(_LOG, **values))
+            if any_ok:
+                for table in ("sync_state", "failures"):
+                    engine.execute(parse(_FORGET.format(table=table), **values))
                 if op == "add":
-                    self.engine.insert_rows(
-                        "sync_state",
-                        ("sync", "member_key", "profile_key", "delivered_at", "run_id"),
-                        [(sync, key, profile, now, run_id) for key, profile in delivered],
-                    )
-            if bad:
-                self._record_failures(sync, op, bad, now, run_id)
-            self._log(sync, op, outcomes, retried, now, run_id)
-
-    def _failed_before(self, sync: str, op: Op, keys: Sequence[str]) -> dict[str, str]:
-        """The error each of ``keys`` failed with before, for those that did."""
-        self.engine.create_empty("_ledger_retried", {"member_key": "VARCHAR"}, temporary=True)
-        self.engine.insert_rows("_ledger_retried", ("member_key",), [(k,) for k in keys])
-        rows = self.engine.rows(
-            parse(
-                "SELECT member_key, error FROM failures WHERE sync = :sync AND op = :op "
-                "AND member_key IN (SELECT member_key FROM _ledger_retried)",
-                sync=sync,
-                op=op,
-            )
-        )
-        self.engine.drop("_ledger_retried")
-        return {str(key): str(error) for key, error in rows}
-
-    def _log(
-        self,
-        sync: str,
-        op: Op,
-        outcomes: Sequence[Outcome],
-        retried: dict[str, str],
-        now: Any,
-        run_id: str,
-    ) -> None:
-        rows = []
-        for o in outcomes:
-            if o.ok:
-                reason = o.reason
-                if o.key in retried:
-                    earlier = f"retried after failing with: {retried[o.key]}"
-                    reason = f"{reason}; {earlier}" if reason else earlier
-            else:
-                reason = o.error or "failed"
-            key = (o.delivered_key or o.key) if o.ok else o.key
-            rows.append((run_id, sync, op, key, o.profile_key, o.ok, o.permanent, reason, now))
-        self.engine.insert_rows(
-            "change_log",
-            ("run_id", "sync", "op", "member_key", "profile_key", "ok", "permanent", "reason",
-             "logged_at"),
-            rows,
-        )  # fmt: skip
-
-    def _delete_keys(self, table: str, sync: str, keys: Iterable[str]) -> None:
-        self.engine.create_empty("_ledger_keys", {"member_key": "VARCHAR"}, temporary=True)
-        self.engine.insert_rows("_ledger_keys", ("member_key",), [(k,) for k in keys])
-        self.engine.execute(
-            parse(
-                f"DELETE FROM {table} WHERE sync = :sync "
-                "AND member_key IN (SELECT member_key FROM _ledger_keys)",
-                sync=sync,
-            )
-        )
-        self.engine.drop("_ledger_keys")
-
-    def _record_failures(
-        self, sync: str, op: Op, bad: Sequence[Outcome], now: Any, run_id: str
-    ) -> None:
-        self.engine.create_empty(
-            "_ledger_failed",
-            {"member_key": "VARCHAR", "profile_key": "VARCHAR", "error": "VARCHAR",
-             "permanent": "BOOLEAN"},
-            temporary=True,
-        )  # fmt: skip
-        self.engine.insert_rows(
-            "_ledger_failed",
-            ("member_key", "profile_key", "error", "permanent"),
-            [(o.key, o.profile_key, o.error or "failed", o.permanent) for o in bad],
-        )
-        values = {"sync": sync, "op": op, "now": now, "run": run_id}
-        self.engine.execute(
-            parse(
-                """UPDATE failures SET attempts = failures.attempts + 1, error = f.error,
-                    permanent = f.permanent, last_failed_at = :now, run_id = :run
-                FROM _ledger_failed AS f
-                WHERE failures.sync = :sync AND failures.op = :op
-                  AND failures.member_key = f.member_key""",
-                **values,
-            )
-        )
-        self.engine.insert(
-            "failures",
-            parse(
-                """SELECT (:sync), f.member_key, :op, f.profile_key, f.error, f.permanent, 1,
-                    :now, :now, :run FROM _ledger_failed AS f
-                WHERE f.member_key NOT IN
-                    (SELECT member_key FROM failures WHERE sync = :sync AND op = :op)""",
-                **values,
-            ),
-        )
-        self.engine.drop("_ledger_failed")
+                    engine.insert("sync_state", parse(_CONFIRM, **values))
+            if any_bad:
+                engine.execute(parse(_FAILED_AGAIN, **values))
+                engine.insert("failures", parse(_FAILED_FIRST, **values))
+        engine.drop(_BATCH)
 
     # -- questions ----------------------------------------------------------------------------
 

@@ -183,7 +183,6 @@ class Planner:
             temporary=True,
         )
         confirmed = self._valid(self.ledger.confirmed(name), fresh)
-        failed = self.ledger.failed(name)
         permanent_adds = self._valid(self.ledger.failed(name, op="add", permanent=True), fresh)
         permanent_removes = self._valid(
             self.ledger.failed(name, op="remove", permanent=True), fresh
@@ -214,7 +213,7 @@ class Planner:
                 confirmed=confirmed.subquery(),
             )
         )[0]
-        retried_adds = self._valid(failed.where("op = 'add'"), fresh)
+        retried_adds = self._valid(self.ledger.pending(name, "add"), fresh)
         engine.insert(
             _CHANGES,
             parse(
@@ -239,7 +238,7 @@ class Planner:
                                             WHERE member_key LIKE '{NEW_MEMBER_PREFIX}%')
                   AND s.member_key NOT IN (SELECT member_key FROM :permanent AS f)""",
                 sync=name,
-                retried=failed.where("op = 'remove'").subquery(),
+                retried=self.ledger.pending(name, "remove").subquery(),
                 confirmed=confirmed.subquery(),
                 permanent=permanent_removes.subquery(),
             ),

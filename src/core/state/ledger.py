@@ -9,9 +9,9 @@ where.
                 removed, who failed): written in the batch's own transaction, kept
                 ``[privacy] retention_days`` (:meth:`Ledger.purge_changes`)
 
-Plan reads it (:meth:`Ledger.confirmed`, :meth:`Ledger.failed`); push writes it one batch at a
-time (:meth:`Ledger.record_batch`, in one transaction each, so a crash between a batch and its
-record only means the batch is sent again); status, history, reports and erasure query it
+Plan reads it (:meth:`Ledger.confirmed`, :meth:`Ledger.failed`, :meth:`Ledger.pending`); push
+writes it one batch at a time (:meth:`Ledger.record_batch`, in one transaction each, so a crash
+between a batch and its record only means the batch is sent again); status, history, reports and erasure query it
 (:meth:`Ledger.summary`, :meth:`Ledger.deliveries`, :meth:`Ledger.changes`).
 """
 
@@ -207,6 +207,11 @@ class Ledger:
         if permanent is not None:
             query = query.where(exp.column("permanent").eq(exp.Boolean(this=permanent)))
         return query
+
+    def pending(self, sync: str, op: Op) -> exp.Select:
+        """``SELECT member_key, op`` of the ``op`` changes of ``sync`` that failed and will be
+        tried again (not permanently)."""
+        return self.failed(sync, op=op, permanent=False)
 
     def record_batch(self, sync: str, op: Op, outcomes: Sequence[Outcome], run_id: str) -> None:
         """Record one batch's outcomes in one transaction: confirmed changes enter (or, for

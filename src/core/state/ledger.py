@@ -11,8 +11,8 @@ where.
 
 Plan reads it (:meth:`Ledger.confirmed`, :meth:`Ledger.failed`, :meth:`Ledger.pending`); push
 writes it one batch at a time (:meth:`Ledger.record_batch`, in one transaction each, so a crash
-between a batch and its record only means the batch is sent again); status, history, reports and erasure query it
-(:meth:`Ledger.summary`, :meth:`Ledger.deliveries`, :meth:`Ledger.changes`).
+between a batch and its record only means the batch is sent again); status, history, reports
+and erasure query it (:meth:`Ledger.summary`, :meth:`Ledger.deliveries`, :meth:`Ledger.changes`).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ page costs O(page) however large the list.
 from __future__ import annotations
 
 import base64
+from itertools import filterfalse
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -43,6 +44,14 @@ def _record_id(raw: Any) -> str:
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
         raise bad(f"Invalid record id {raw!r}")
     return str(raw).strip()
+
+
+def _record_ids(raw: list[Any]) -> list[str]:
+    """Record ids as strings (numbers are accepted too); 400 for anything else."""
+    try:
+        return list(map(str.strip, raw))
+    except TypeError:  # not all strings
+        return [_record_id(r) for r in raw]
 
 
 class Lists:
@@ -196,20 +205,16 @@ class Lists:
         members: dict[str, str] = lst["members"]
         order = self._order(lst)
         contacts = sim.contacts
-        added: list[str] = []
-        removed: list[str] = []
-        missing: list[str] = []
         now = iso(sim.now_ms())
-        for raw in add:
-            rid = _record_id(raw)
-            if rid not in contacts:
-                missing.append(rid)
-            elif rid not in members:
-                members[rid] = now
-                added.append(rid)
-        order.update(int(rid) for rid in added)
-        for raw in remove:
-            rid = _record_id(raw)
+        # (filter and map run in C: 10,000 ids a call stay a few milliseconds)
+        adding, removing = _record_ids(add), _record_ids(remove)  # 400 before any change
+        known = list(filter(contacts.__contains__, adding))
+        missing = [] if len(known) == len(adding) else [r for r in adding if r not in contacts]
+        added = list(filterfalse(members.__contains__, dict.fromkeys(known)))
+        members.update(dict.fromkeys(added, now))
+        order.update(map(int, added))
+        removed: list[str] = []
+        for rid in removing:
             if rid not in contacts:
                 missing.append(rid)
             elif rid in members:

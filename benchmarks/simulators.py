@@ -221,9 +221,10 @@ async def mailchimp(c: httpx.AsyncClient, info: dict[str, Any], conc: int) -> di
 
     def add(body: bytes) -> Callable[[], Awaitable[int]]:
         async def call() -> int:
+            params = {"fields": "members_added.id,members_added.email_address,errors"}
             r = check(await c.post(f"/3.0/lists/{list_id}/segments/{tag['id']}", content=body,
-                                   params={"fields": "total_added,error_count"}))  # fmt: skip
-            return int(r.json()["total_added"])
+                                   params=params))  # fmt: skip
+            return len(r.json()["members_added"])
 
         return call
 

@@ -69,7 +69,12 @@ def select(value: Any, tree: FieldTree | None) -> Any:
         return [select(v, tree) for v in value]
     if not isinstance(value, dict):
         return value
-    return {k: select(v, tree[k]) for k, v in value.items() if k in tree}
+    out = {}
+    for key, sub in tree.items():  # the paths asked for: fewer than a record's keys
+        if key in value:
+            found = value[key]
+            out[key] = found if sub is None else select(found, sub)
+    return out
 
 
 def drop(value: Any, tree: FieldTree) -> Any:

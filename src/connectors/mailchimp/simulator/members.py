@@ -29,7 +29,7 @@ from starlette.responses import Response
 
 from segsync.testing.simulator import query_bool, query_param, read_json
 
-from .answers import links
+from .answers import FieldTree, field_tree, links
 from .errors import BLANK, MailchimpError, invalid, invalid_fields, not_found
 
 if TYPE_CHECKING:
@@ -105,14 +105,40 @@ class Members:
 
     def to_json(self, base: str, record: dict[str, Any]) -> dict[str, Any]:
         """A member as the API shows it (``base``: the API host of its links)."""
+        return self._render(base, record, None)
+
+    def _render(
+        self, base: str, record: dict[str, Any], wanted: FieldTree | None
+    ) -> dict[str, Any]:
+        """:meth:`to_json`, leaving out the computed keys ``wanted`` (the ``fields`` a page
+        asked for, below ``members``) does not name: ``fields`` trims the rest anyway."""
         list_id = record["list_id"]
-        tags = [{"id": t["id"], "name": t["name"]} for t in self.tags_of(record)]
-        merge = {f["tag"]: record["merge_fields"].get(f["tag"], "")
-                 for f in self.sim.merge_fields[list_id]}  # fmt: skip
-        out = {**record, "merge_fields": merge, "tags_count": len(tags), "tags": tags}
-        path = f"/lists/{list_id}/members/{record['id']}"
-        out["_links"] = links(base, path, "Lists/Members/Instance")
+        out = dict(record)
+        if wanted is None or "merge_fields" in wanted:
+            out["merge_fields"] = {f["tag"]: record["merge_fields"].get(f["tag"], "")
+                                   for f in self.sim.merge_fields[list_id]}  # fmt: skip
+        if wanted is None or "tags" in wanted or "tags_count" in wanted:
+            tags = [{"id": t["id"], "name": t["name"]} for t in self.tags_of(record)]
+            out.update(tags_count=len(tags), tags=tags)
+        if wanted is None or "_links" in wanted:
+            path = f"/lists/{list_id}/members/{record['id']}"
+            out["_links"] = links(base, path, "Lists/Members/Instance")
         return out
+
+    def renderer(
+        self, request: Request, key: str
+    ) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+        """:meth:`to_json` for the members of a page under ``key`` (computing only what the
+        request's ``fields`` keep)."""
+        fields = field_tree(query_param(request, "fields"))
+        if fields is None:
+            return self.to_json
+        if key not in fields:  # the members are trimmed away whole
+            return lambda base, record: {}
+        wanted = fields[key]
+        if wanted is None:
+            return self.to_json
+        return lambda base, record: self._render(base, record, wanted)
 
     def validate(
         self, list_id: str, data: dict[str, Any], existing: dict[str, Any] | None, skip: bool
@@ -264,7 +290,7 @@ class Members:
 
         query = (status, tuple(ranges), tuple(equal), vip, sort_field, descending)
         records = self.view(list_id, query, build)
-        return sim.collection(request, "members", records, self.to_json,
+        return sim.collection(request, "members", records, self.renderer(request, "members"),
                               f"/lists/{list_id}/members", "Lists/Members/Collection",
                               list_id=list_id)  # fmt: skip
 

@@ -247,11 +247,13 @@ class Tags:
         if unknown and sim.report_unknown_segment_emails:
             error = "Email addresses are not members of this list."
             errors.append({"email_addresses": unknown, "error": error})
-        records, base, render = sim.members[list_id], sim.base(request), sim.member_api.to_json
+        records, base = sim.members[list_id], sim.base(request)
+        show_added = sim.member_api.renderer(request, "members_added")
+        show_removed = sim.member_api.renderer(request, "members_removed")
         path = f"/lists/{list_id}/segments/{segment['id']}"
         return sim.json(request, {
-            "members_added": [render(base, records[h]) for h in added],
-            "members_removed": [render(base, records[h]) for h in removed],
+            "members_added": [show_added(base, records[h]) for h in added],
+            "members_removed": [show_removed(base, records[h]) for h in removed],
             "errors": errors, "total_added": len(added), "total_removed": len(removed),
             "error_count": len(errors),
             "_links": links(base, path, "Lists/Segments/BatchPOST"),
@@ -263,7 +265,7 @@ class Tags:
                             if query_bool(request, f"include_{s}"))  # fmt: skip
         path = f"/lists/{segment['list_id']}/segments/{segment['id']}/members"
         return self.sim.collection(request, "members", self.records(segment, include),
-                                   self.sim.member_api.to_json, path,
+                                   self.sim.member_api.renderer(request, "members"), path,
                                    "Lists/Segments/Members/Collection")  # fmt: skip
 
     async def search(self, request: Request) -> Response:

@@ -31,9 +31,11 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from segsync.testing.simulator import read_json
+
 from . import engine, soql
 from .data import Record
-from .rest import NOT_FOUND, ApiError, Handler, json_response, read_json
+from .rest import NOT_FOUND, ApiError, Handler, json_response
 from .schema import format_datetime
 
 if TYPE_CHECKING:

@@ -32,9 +32,11 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from segsync.testing.simulator import read_json
+
 from .data import Record
 from .ids import to_18
-from .rest import NOT_FOUND, ApiError, Handler, json_response, read_json
+from .rest import NOT_FOUND, ApiError, Handler, json_response
 from .schema import OBJECTS, Field, SObjectType, json_value, object_type
 
 if TYPE_CHECKING:

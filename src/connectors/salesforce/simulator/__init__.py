@@ -26,9 +26,10 @@ REST error is a JSON array ``[{"message", "errorCode", "fields"?}]``; unknown pa
 Limits: ``Sforce-Limit-Info: api-usage=N/M`` on every authenticated answer; the daily
 allocation and the long-request cap answer 403 ``REQUEST_LIMIT_EXCEEDED`` (:mod:`.limits`); a
 URI over ``max_uri_bytes`` → 414, URI plus headers over ``max_request_bytes`` → 431 (both
-16,384; :meth:`SalesforceSimulator.screen`, before auth). Faults come from the base :class:`~segsync.testing.simulator.Faults`: injected error
-statuses answer Salesforce error arrays, injected 429 bursts answer 403 ``REQUEST_LIMIT_EXCEEDED``
-(Salesforce does not use 429).
+16,384; :meth:`SalesforceSimulator.screen`, before auth). Faults come from the base
+:class:`~segsync.testing.simulator.Faults`: injected error statuses answer Salesforce error
+arrays, injected 429 bursts answer 403 ``REQUEST_LIMIT_EXCEEDED`` (Salesforce does not use
+429).
 
 Served with :meth:`SalesforceSimulator.serve` it speaks HTTPS by default (:mod:`.tls`; the
 ``ServedSimulator.ca_bundle`` PEM is the CA to trust); in-process tests use :meth:`client`.

@@ -44,7 +44,15 @@ it (official clients send ``POST /crm/v3/lists/`` and ``GET …/query/?q=``).
 
 from .base import PlatformError, Simulator
 from .ids import IdSource
-from .inputs import InputError, query_bool, query_csv, query_int, query_param, read_json
+from .inputs import (
+    InputError,
+    parse_json,
+    query_bool,
+    query_csv,
+    query_int,
+    query_param,
+    read_json,
+)
 from .paging import SortedIds, offset_page
 from .pipeline import Faults, RateLimit, RequestRecord, SimulatedDisconnect
 from .serve import ServedSimulator
@@ -61,6 +69,7 @@ __all__ = [
     "Simulator",
     "SortedIds",
     "offset_page",
+    "parse_json",
     "query_bool",
     "query_csv",
     "query_int",

@@ -10,8 +10,8 @@ error (its envelope, status and wording), which
     properties = query_csv(request, "properties")  # "a,b" and repeated parameters; or None
     body = await read_json(request, expect=dict)
 
-Every helper takes ``aliases`` (other spellings of the parameter, e.g. ``page_size`` beside
-``pageSize``); the first present wins.
+(:func:`parse_json` reads a body already in hand.) The query helpers take aliases (other
+spellings of the parameter, e.g. ``page_size`` beside ``pageSize``); the first present wins.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from starlette.requests import Request
 __all__ = [
     "InputError",
     "InputKind",
+    "parse_json",
     "query_bool",
     "query_csv",
     "query_int",
@@ -146,10 +147,14 @@ def query_bool(request: Request, name: str, *aliases: str, default: bool = False
 
 
 async def read_json(request: Request, *, expect: type | None = None, empty: Any = _UNSET) -> Any:
-    """The JSON body. Malformed JSON raises a ``"json"`` :class:`InputError` (so does an empty
+    """The request's JSON body (:func:`parse_json` of it)."""
+    return parse_json(await request.body(), expect=expect, empty=empty)
+
+
+def parse_json(raw: bytes, *, expect: type | None = None, empty: Any = _UNSET) -> Any:
+    """A JSON body. Malformed JSON raises a ``"json"`` :class:`InputError` (so does an empty
     body, unless ``empty`` is given: then an empty or blank body reads as ``empty``); with
     ``expect`` (``dict``, ``list``, …) a value of another type raises a ``"shape"`` one."""
-    raw = await request.body()
     if empty is _UNSET or raw.strip():
         try:
             data = json.loads(raw)

@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp
 
 from .inputs import InputError
@@ -79,6 +79,7 @@ class Simulator:
         self._credentials: dict[str, str] = {}
         self._pipeline = Pipeline(self)
         self._built = False
+        self._routes: list[BaseRoute] = []
         #: the base URL while served by :meth:`serve` (``http(s)://127.0.0.1:PORT``), else None
         self.served_url: str | None = None
 
@@ -218,8 +219,9 @@ class Simulator:
                 Route(f"{SIM_PREFIX}/faults", self._sim_faults, methods=["POST"]),
                 Route(f"{SIM_PREFIX}/reset", self._sim_reset, methods=["POST"]),
             ]
+            self._routes = [*sim_routes, *self.routes()]
             routes = Starlette(
-                routes=[*sim_routes, *self.routes()],
+                routes=self._routes,
                 exception_handlers={
                     PlatformError: self._platform_error,
                     InputError: self._input_error,
@@ -284,8 +286,15 @@ class Simulator:
 
     async def _unrouted(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        allow = (exc.headers or {}).get("Allow", "") if exc.status_code == 405 else ""
-        allowed = [m.strip() for m in allow.split(",") if m.strip()]
+        allowed: list[str] = []
+        if exc.status_code == 405:  # every route of the path, not just the first one
+            methods = {
+                method
+                for route in self._routes
+                if isinstance(route, Route) and route.matches(request.scope)[0] == Match.PARTIAL
+                for method in route.methods or ()
+            }
+            allowed = sorted(methods)
         try:
             return await self.unrouted(request, allowed)
         except PlatformError as err:

@@ -257,6 +257,7 @@ class HubSpotSimulator(Simulator):
             ("GET", f"{p}/{{name}}", props.get, sr),
             ("PATCH", f"{p}/{{name}}", props.patch, sw),
             ("POST", lst, lists.create, lw),
+            ("GET", lst, lists.by_ids, lr),
             ("POST", f"{lst}/search", lists.search, lr),
             ("GET", f"{lst}/object-type-id/{{type}}/name/{{name}}", lists.by_name, lr),
             ("GET", f"{lst}/{{id}}", lists.get, lr),

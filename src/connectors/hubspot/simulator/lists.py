@@ -5,6 +5,7 @@
   are required; a name taken case-insensitively → 400 ``ILS_NAME_TAKEN`` (inferred).
 * ``POST /crm/v3/lists/search`` ``{"query", "count" ≤ 500, "offset", "processingTypes"}`` →
   ``{"lists", "offset", "hasMore", "total"}``, each list with ``additionalProperties``.
+* ``GET /crm/v3/lists?listIds=…`` (repeated) → ``{"lists"}``: those that exist, in order.
 * ``GET /crm/v3/lists/object-type-id/0-1/name/{name}`` (case-insensitive; 404 when missing),
   ``GET|DELETE /crm/v3/lists/{id}`` (DELETE → 204).
 * ``PUT …/memberships/{add,remove,add-and-remove}`` (at most ``max_membership_ids`` ids, as
@@ -27,7 +28,14 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from segsync.testing.simulator import SortedIds, offset_page, query_int, query_param, read_json
+from segsync.testing.simulator import (
+    SortedIds,
+    offset_page,
+    query_csv,
+    query_int,
+    query_param,
+    read_json,
+)
 
 from .errors import HubSpotError, bad, not_found
 from .objects import iso
@@ -115,6 +123,13 @@ class Lists:
         }
         self._orders[list_id] = SortedIds()
         return sim.json({"list": self.to_json(sim.lists[list_id])})
+
+    async def by_ids(self, request: Request) -> Response:
+        """``GET /crm/v3/lists?listIds=1&listIds=2`` (the official client's ``get_all``): the
+        lists that exist among the ids, in the order asked."""
+        wanted = dict.fromkeys(query_csv(request, "listIds") or [])
+        found = [self.to_json(self.sim.lists[i]) for i in wanted if i in self.sim.lists]
+        return self.sim.json({"lists": found})
 
     async def search(self, request: Request) -> Response:
         data = await read_json(request, expect=dict, empty=None)

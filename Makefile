@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo/data/contacts.csv: | $(STAMP)
-	$(BIN)/python -m segsync.synth --out demo/data --seed 42 --contacts 5000 --orders 30000
+	$(BIN)/python -m segsync.sandbox.synth --out demo/data --seed 42 --contacts 5000 --orders 30000
 
 demo: $(STAMP) demo/data/contacts.csv
 	$(BIN)/segsync -c config.example.toml check

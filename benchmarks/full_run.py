@@ -1,6 +1,6 @@
 """Benchmark: a whole `segsync run` on the files connector, measured as a user runs it.
 
-Generates a seeded synthetic audience (segsync.synth), then runs the real CLI in a subprocess
+Generates a seeded synthetic audience (segsync.sandbox.synth), then runs the real CLI in a subprocess
 three times against the starter config:
 
 1. first run: pull, load, resolve, segments, push everything;
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from measure import run_cli
 
-from segsync.synth import generate
+from segsync.sandbox.synth import generate
 
 
 def main() -> int:

@@ -5,10 +5,11 @@ account, as Mailchimp)
 with a fixed per-request latency standing in for Mailchimp's own, seeded with N subscribed
 members, and measures:
 
-1. **connector pull** — every member through ``stream_contacts`` (1,000 a page, ``concurrency``
+1. **connector pull** — every member through the source role (1,000 a page, ``concurrency``
    pages at once); records/s against the ceiling ``concurrency × 1000 / latency``;
-2. **connector tag push** — every member tagged through ``apply_batch`` (500 emails a call,
-   ``concurrency`` calls at once); records/s against ``concurrency × 500 / latency``;
+2. **connector tag push** — every member tagged in batches of 500 emails (one bulk call each),
+   ``concurrency`` batches in flight as segsync's push keeps them; records/s against
+   ``concurrency × 500 / latency``;
 3. **end to end** — ``segsync run`` in a subprocess (pull into the store, resolve, segment,
    plan, tag everyone with a second tag, record): wall time, peak RSS;
 4. a second ``segsync run``: the write calls Mailchimp received (expected 0).
@@ -34,10 +35,11 @@ from typing import Any
 import httpx
 from measure import run_cli
 
-from segsync.connector import AudienceSpec, Batch, ConnectorContext, Member
+from segsync.connector import AudienceSpec, ConnectorContext, Member
 from segsync.connectors.mailchimp.connector import MailchimpConnector
 from segsync.connectors.mailchimp.settings import MailchimpSettings
 from segsync.connectors.mailchimp.simulator import MailchimpSimulator, subscriber_hash
+from segsync.pipeline.push import apply_batch
 from segsync.testing.simulator import Faults
 
 KEY = "bench000000000000000000000000000-us1"
@@ -89,21 +91,29 @@ async def connector_phases(
         mark = logged(base_url)
         started = time.perf_counter()
         pulled = 0
-        async for page in connector.stream_contacts(None):
+        async for page in connector.source.contacts(None):
             pulled += len(page.records)
         wall = time.perf_counter() - started
         out["connector_pull"] = _rates(
             pulled, wall, args, PAGE, observed_latency(base_url, mark, "/members")
         )
-        audience = await connector.ensure_audience(AudienceSpec("bench", "bench", "tag"))
-        size = connector.batch_limit("tag")
+        destination = connector.destination
+        audience = await destination.ensure_audience(AudienceSpec("bench", "bench", "tag"))
+        size = destination.batch_limit("tag")
+        gate = asyncio.Semaphore(destination.max_in_flight)  # as segsync's push keeps them
+
+        async def one(part: list[Member]) -> int:
+            async with gate:
+                results = await apply_batch(destination, audience, "add", part)
+            return sum(r.ok for r in results)
+
         mark = logged(base_url)
         started = time.perf_counter()
-        tagged = 0
-        for i in range(0, len(members), size):
-            part = [Member(key=subscriber_hash(e), email=e) for e in members[i : i + size]]
-            results = await connector.apply_batch(Batch(audience, adds=part))
-            tagged += sum(r.ok for r in results)
+        parts = [
+            [Member(key=subscriber_hash(e), email=e) for e in members[i : i + size]]
+            for i in range(0, len(members), size)
+        ]
+        tagged = sum(await asyncio.gather(*(one(part) for part in parts)))
         wall = time.perf_counter() - started
         out["connector_tag"] = _rates(
             tagged, wall, args, BULK, observed_latency(base_url, mark, f"/segments/{audience.id}")

@@ -118,7 +118,7 @@ def generate(folder: Path, profiles: int, events: int) -> None:
     """The store, made by DuckDB from hashes of row numbers (deterministic)."""
     import duckdb
 
-    from segsync.store import Store
+    from segsync.state.store import Store
 
     with Store.open(folder / "bench.duckdb"):
         pass  # schema and migrations
@@ -181,34 +181,54 @@ def more_events(folder: Path, profiles: int, events: int) -> None:
 
 
 def compute(folder: Path, persist: bool) -> dict[str, Any]:
-    """Traits + segments + diff as a run does them; then the same SQL by DuckDB alone."""
-    from segsync.runner import load
-    from segsync.segments import compute_segments, persist_segments, segment_query
-    from segsync.store import Store
-    from segsync.traits import compute_traits, trait_statements
+    """Traits + segments + diff + KPIs as a run does them; then the same SQL by DuckDB
+    alone."""
+    from segsync.pipeline import load
+    from segsync.pipeline.kpis import compute_kpis
+    from segsync.pipeline.segments import compute_segments
+    from segsync.pipeline.traits import compute_traits, trait_queries
+    from segsync.state.history import History
+    from segsync.state.store import Store
 
     config = load(folder / "segsync.toml")
     run_at = dt.datetime(2026, 11, 25)
     out: dict[str, Any] = {"traits": len(config.traits), "segments": len(config.segments)}
     with Store.open(config.store_path, options=config.store_options) as store:
+        engine, history = store.engine, History(store.engine)
         started = time.perf_counter()
-        compute_traits(store, config, as_of=run_at)
+        compute_traits(engine, config.traits, as_of=run_at)
         traits_done = time.perf_counter()
-        results = compute_segments(store, config)
+        membership = compute_segments(engine, config.segment_book, history)
+        start, end = config.settings.kpis.bounds(run_at)
+        compute_kpis(engine, membership, start=start, end=end)
         done = time.perf_counter()
         if persist:
-            persist_segments(store, results, "bench")
+            membership.persist(history, "bench", kpi_window=config.settings.kpis.window)
         out["traits_seconds"] = round(traits_done - started, 2)
         out["segments_and_diff_seconds"] = round(done - traits_done, 2)
         out["segsync_seconds"] = round(done - started, 2)
-        out["sizes"] = {r.name: [r.size, r.entered, r.left] for r in results.values()}
+        out["sizes"] = {r.name: [r.size, r.entered, r.left] for r in membership.results.values()}
         # the generated SQL, run by DuckDB on its own
-        statements, combine = trait_statements(config.traits, run_at)
-        sql = [*statements, combine.replace("TABLE profile_traits", "TEMP TABLE _raw_traits")]
+        queries = trait_queries(config.traits, run_at, engine.dialect)
+        sql = [
+            f"CREATE OR REPLACE TEMP TABLE _raw_trait_{i} AS {engine.sql(q)}"
+            for i, q in enumerate(queries)
+        ]
+        columns = "".join(
+            f', t{i}."{c}"'
+            for i, spec in enumerate(config.traits.values(), start=1)
+            for c in spec.columns()
+        )
+        joins = "".join(f" POSITIONAL JOIN _raw_trait_{i} t{i}" for i in range(1, len(queries)))
+        sql.append(
+            f"CREATE OR REPLACE TEMP TABLE _raw_traits AS SELECT t0.profile_key{columns} "
+            f"FROM _raw_trait_0 t0{joins}"
+        )
         sql.append("CREATE OR REPLACE TEMP TABLE _raw_members (segment VARCHAR, key VARCHAR)")
         sql += [
-            "INSERT INTO _raw_members " + segment_query(name, segment, config).sql(dialect="duckdb")
-            for name, segment in config.segments.items()
+            "INSERT INTO _raw_members "
+            + engine.sql(config.segment_book.query(name, "_raw_members"))
+            for name in config.segments
         ]
         started = time.perf_counter()
         for statement in sql:

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from projectkit import Project, contact
+from segsync.http import reset_pacers
 from segsync.plugins import reset_plugins
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
+def project(tmp_path: Path) -> Project:
     p = Project(root=tmp_path / "proj")
     p.contacts = [
         contact(1, email=" Alice@Example.org "),
@@ -38,8 +39,18 @@ def project(tmp_path: Path) -> Iterator[Project]:
         },
     ]
     p.write()
-    yield p
+    return p
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registries() -> Iterator[None]:
+    """Every test starts and ends with no plugins loaded and no pacers registered (both are
+    process-wide caches: plugins by folder, pacers by credential)."""
     reset_plugins()
+    reset_pacers()
+    yield
+    reset_plugins()
+    reset_pacers()
 
 
 @pytest.fixture(autouse=True)

@@ -27,6 +27,7 @@ from segsync.connector import (
     Batch,
     Capabilities,
     Connector,
+    ConnectorContext,
     ConnectorSettings,
     RecordResult,
 )
@@ -39,14 +40,18 @@ class JsonlSettings(ConnectorSettings):
     output_dir: str = "audiences"
 
 
-class JsonlConnector(Connector):
-    """Audiences as JSON Lines files, one ``{"email": ...}`` object per member."""
+class JsonlFiles:
+    """The destination role: audiences as JSON Lines files, one ``{"email": ...}`` object per
+    member; one batch at a time (each rewrites its file)."""
 
-    name = "jsonl"
-    description = "Audiences written as JSON Lines files"
-    Settings = JsonlSettings
-    capabilities = Capabilities(audience_kinds={"jsonl": frozenset()}, max_batch_size=10_000)
-    settings: JsonlSettings
+    max_in_flight = 1
+
+    def __init__(self, settings: JsonlSettings, context: ConnectorContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    def batch_limit(self, kind: str) -> int:
+        return 10_000
 
     def _path(self, audience_id: str) -> Path:
         root = Path(self.settings.output_dir)
@@ -83,6 +88,20 @@ class JsonlConnector(Connector):
         return [RecordResult.success(m.key, "add") for m in batch.adds] + [
             RecordResult.success(m.key, "remove") for m in batch.removes
         ]
+
+
+class JsonlConnector(Connector):
+    """Audiences written as JSON Lines files."""
+
+    name = "jsonl"
+    description = "Audiences written as JSON Lines files"
+    Settings = JsonlSettings
+    capabilities = Capabilities(audience_kinds={"jsonl": frozenset()}, max_batch_size=10_000)
+    settings: JsonlSettings
+
+    def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        self.destination = JsonlFiles(self.settings, context)
 
 
 def _log_path() -> Path:

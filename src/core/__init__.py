@@ -13,15 +13,15 @@ from segsync._version import __version__
 from segsync.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from segsync.pipeline import run
     from segsync.report import RunReport
-    from segsync.runner import run
 
 __all__ = ["RunReport", "__version__", "hookimpl", "run"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "run":
-        from segsync.runner import run
+        from segsync.pipeline import run
 
         return run
     if name == "RunReport":

@@ -1,22 +1,17 @@
 """The connector contract: what a connector plugin implements.
 
-A connector is a class with a ``name``, a pydantic ``Settings`` model, declared
-``capabilities`` and a few async methods. segsync creates one instance per configured
-connector instance (``[connectors.NAME]`` in segsync.toml) and drives it:
+A connector is a class with a ``name``, a pydantic ``Settings`` model and declared
+``capabilities``, playing up to two roles: a :class:`Source` (``capabilities.contacts`` /
+``capabilities.events``) and a :class:`Destination` (``capabilities.audience_kinds``). segsync
+creates one instance per configured connector instance (``[connectors.NAME]`` in segsync.toml)
+and drives its roles:
 
-* **Source** (``capabilities.contacts`` / ``capabilities.events``): segsync calls
-  :meth:`Connector.stream_contacts` and :meth:`Connector.stream_events` with the cursor the
-  previous successful pull returned. The connector yields :class:`Page` objects; segsync
-  writes each page to a staging file as it arrives (memory stays bounded) and commits the
-  page's cursor only once everything has been loaded. A stream that yields nothing leaves the
-  stored data and cursor untouched.
-* **Destination** (``capabilities.audience_kinds``): segsync calls
-  :meth:`Connector.ensure_audience` once per sync, then :meth:`Connector.apply_batch` with
-  batches of at most :meth:`Connector.batch_limit` changes (``capabilities.max_batch_size``
-  unless the connector says otherwise for a kind). ``apply_batch`` returns exactly
-  one :class:`RecordResult` per change; segsync records a change as delivered only when its
-  result says ``ok``. A batch may be sent twice (after a crash), so applying it must be
-  idempotent: adding a member twice or removing a non-member is not an error.
+* **Source** — segsync calls ``source.contacts(cursor)`` and ``source.events(cursor)`` for the
+  streams ``source.streams()`` names, with the cursor the previous successful pull returned.
+  See :class:`Source`.
+* **Destination** — segsync calls ``destination.ensure_audience(spec)`` once per sync, then
+  ``destination.apply_batch(batch)`` with batches of at most ``destination.batch_limit(kind)``
+  changes, up to ``destination.max_in_flight`` at once. See :class:`Destination`.
 
 Members are addressed by ``capabilities.identifier``: ``"email"`` (normalised: trimmed,
 lower-case), ``"phone"`` (E.164) or ``"id"`` (the record id this same connector instance
@@ -27,7 +22,8 @@ creates (upserts) it on the platform and returns the new record's id as
 ``RecordResult.delivered_key``, which is what segsync records as delivered.
 
 Raise :class:`segsync.errors.RetryableError` or :class:`segsync.errors.FatalError` for failures
-of a whole call; report per-record failures through :class:`RecordResult`.
+of a whole call; report per-record failures through :class:`RecordResult`. HTTP connectors
+build their client with :func:`segsync.http.connect`.
 """
 
 from __future__ import annotations
@@ -38,7 +34,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -53,12 +49,14 @@ __all__ = [
     "ConnectorContext",
     "ConnectorSettings",
     "Contact",
+    "Destination",
     "Event",
     "Member",
     "Page",
     "Purpose",
     "RecordResult",
     "Reject",
+    "Source",
     "SourceSettings",
 ]
 
@@ -372,9 +370,70 @@ class CheckResult:
     detail: str
 
 
+@runtime_checkable
+class Source(Protocol):
+    """The source role: what segsync reads from a platform.
+
+    segsync calls :meth:`contacts` and :meth:`events` with the cursor the previous successful
+    pull returned (None the first time, and with ``--full``). They yield :class:`Page` objects;
+    segsync stages each page as it arrives (memory stays bounded by a page) and commits the
+    last cursor only once everything of the source has been loaded. A stream that yields
+    nothing leaves the stored data and cursor untouched.
+    """
+
+    def streams(self) -> tuple[str, ...]:
+        """The streams this instance provides (``"contacts"``, ``"events"``), as its
+        configuration decides: segsync pulls only these."""
+        ...
+
+    def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
+        """Pages of contacts changed since ``cursor`` (all of them when None)."""
+        ...
+
+    def events(self, cursor: str | None) -> AsyncIterator[Page[Event]]:
+        """Pages of events since ``cursor`` (all of them when None)."""
+        ...
+
+
+@runtime_checkable
+class Destination(Protocol):
+    """The destination role: what segsync writes to a platform.
+
+    segsync calls :meth:`ensure_audience` once per sync per run, then :meth:`apply_batch`
+    with batches of at most :meth:`batch_limit` changes, each one API call's worth, keeping up
+    to :attr:`max_in_flight` of them in flight at once. ``apply_batch`` returns one
+    :class:`RecordResult` per change; a change is recorded as delivered only when its result
+    says ``ok``. A batch may be sent twice (after a crash), so applying it must be idempotent.
+    Raise :class:`~segsync.errors.FatalError` when the platform rejects a batch as a whole:
+    segsync splits it to isolate the bad records (connectors never split or retry on their
+    own); :class:`~segsync.errors.AuthError` and :class:`~segsync.errors.QuotaError` stop the
+    sync, its changes kept pending.
+    """
+
+    max_in_flight: int
+    """How many batches may be in flight at once (the platform's connection cap, or 1)."""
+
+    def batch_limit(self, kind: str) -> int:
+        """The most changes one :meth:`apply_batch` for an audience of ``kind`` may hold:
+        what one API call of the platform takes."""
+        ...
+
+    async def ensure_audience(self, spec: AudienceSpec) -> AudienceRef:
+        """Find the audience named ``spec.name`` or create it; must be idempotent."""
+        ...
+
+    async def apply_batch(self, batch: Batch) -> list[RecordResult]:
+        """Apply one batch (adds or removes); one result per change, in any order."""
+        ...
+
+
 class Connector:
-    """Base class of every connector. Subclasses set the class attributes and override the
-    methods their capabilities need; the defaults raise ``NotImplementedError``.
+    """Base class of every connector: a type with a name, settings and declared capabilities,
+    playing the roles its capabilities say.
+
+    A connector whose ``capabilities`` declare contacts or events sets :attr:`source` in its
+    ``__init__``; one with audience kinds sets :attr:`destination`. segsync refuses (as a
+    plugin error) a connector that declares a role and does not play it.
     """
 
     name: ClassVar[str]
@@ -386,30 +445,17 @@ class Connector:
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
         self.settings = settings
         self.context = context
+        self.source: Source | None = None
+        """The source role, when the connector has one."""
+        self.destination: Destination | None = None
+        """The destination role, when the connector has one."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.context.instance!r}>"
 
-    def source_streams(self) -> tuple[str, ...]:
-        """The streams this *instance* provides: by default those its capabilities declare.
-
-        Override when configuration decides (a files instance used only as a destination
-        provides none), so segsync does not pull what is not there.
-        """
-        caps = self.capabilities
-        return tuple(s for s in ("contacts", "events") if getattr(caps, s))
-
     async def check(self) -> CheckResult:
         """Verify the instance can reach its data (files readable, credentials accepted)."""
         return CheckResult(ok=True, detail="nothing to check")
-
-    def stream_contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
-        """Yield pages of contacts changed since ``cursor`` (all of them when None)."""
-        raise NotImplementedError(f"{self.name} does not provide contacts")
-
-    def stream_events(self, cursor: str | None) -> AsyncIterator[Page[Event]]:
-        """Yield pages of events since ``cursor`` (all of them when None)."""
-        raise NotImplementedError(f"{self.name} does not provide events")
 
     @classmethod
     def create_requires(cls, settings: ConnectorSettings, kind: str) -> frozenset[Purpose]:
@@ -418,20 +464,6 @@ class Connector:
         email-marketing consent). Profiles without them are counted as unmatched, never sent.
         Default: none."""
         return frozenset()
-
-    def batch_limit(self, kind: str) -> int:
-        """The most changes one ``apply_batch`` for an audience of ``kind`` may receive: by
-        default ``capabilities.max_batch_size``. Override when kinds (or settings) differ, e.g.
-        list memberships by the thousand but property writes by the hundred."""
-        return self.capabilities.max_batch_size
-
-    async def ensure_audience(self, spec: AudienceSpec) -> AudienceRef:
-        """Find the audience named ``spec.name`` or create it; must be idempotent."""
-        raise NotImplementedError(f"{self.name} is not a destination")
-
-    async def apply_batch(self, batch: Batch) -> list[RecordResult]:
-        """Apply adds and removes; return one result per change, in any order."""
-        raise NotImplementedError(f"{self.name} is not a destination")
 
     def http_stats(self) -> Mapping[str, Any] | None:
         """Request counters for the run report (``HttpClient.stats.as_dict()``); None when the

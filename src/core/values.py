@@ -19,6 +19,7 @@ __all__ = [
     "parse_datetime",
     "parse_decimal",
     "to_utc",
+    "utcnow",
 ]
 
 AMOUNT_LIMIT = Decimal(10) ** 14
@@ -47,6 +48,11 @@ def parse_bool(value: Any) -> bool | None:
     if text in _FALSE:
         return False
     raise ValueError(f"expected yes/no, true/false or 1/0, found {value!r}")
+
+
+def utcnow() -> dt.datetime:
+    """Now, as segsync keeps time: naive UTC, microseconds."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def to_utc(value: dt.datetime) -> dt.datetime:

@@ -11,11 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from projectkit import Project, contact
-from segsync.runner import environment_error, load
+from segsync.engine import StorageError
+from segsync.pipeline import environment_error, load
 
 
 def _run(
@@ -83,7 +83,7 @@ def test_a_truncated_store_says_what_to_do(project: Project) -> None:
         ),
         (OSError(errno.EROFS, "Read-only file system", "/ro/segsync.duckdb"), "read-only"),
         (PermissionError(errno.EACCES, "Permission denied", "/srv/x"), "permissions"),
-        (duckdb.IOException("IO Error: No space left on device"), "free disk space"),
+        (StorageError("IO Error: No space left on device"), "free disk space"),
     ],
 )
 def test_environment_errors_are_said_in_the_users_terms(

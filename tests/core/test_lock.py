@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from segsync.errors import LockHeldError
-from segsync.lock import read_holder, run_lock
+from segsync.state.lock import read_holder, run_lock
 
 
 def _hold(store: Path, command: str, seconds: float, started: threading.Event) -> threading.Thread:

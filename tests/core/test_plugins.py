@@ -29,11 +29,6 @@ def run_finished(report):
 """
 
 
-@pytest.fixture(autouse=True)
-def _fresh() -> None:
-    reset_plugins()
-
-
 def write(tmp_path: Path, name: str, text: str) -> Path:
     folder = tmp_path / "plugins"
     folder.mkdir(exist_ok=True)

@@ -29,6 +29,7 @@ def test_connector_contract_names() -> None:
         "ConnectorContext",
         "ConnectorSettings",
         "Contact",
+        "Destination",
         "Event",
         "Member",
         "NEW_MEMBER_PREFIX",
@@ -36,6 +37,7 @@ def test_connector_contract_names() -> None:
         "Purpose",
         "RecordResult",
         "Reject",
+        "Source",
         "SourceSettings",
     }
 

@@ -9,7 +9,8 @@ import duckdb
 import pytest
 
 from segsync.errors import StoreError
-from segsync.store import SCHEMA_VERSION, Store
+from segsync.state.history import History
+from segsync.state.store import SCHEMA_VERSION, Store
 
 
 def test_new_store_is_migrated_to_the_current_version(tmp_path: Path) -> None:
@@ -51,8 +52,15 @@ def test_store_written_by_newer_segsync_is_refused_untouched(tmp_path: Path) -> 
     assert path.read_bytes() == before
 
 
+def _undo_version_5(con: duckdb.DuckDBPyConnection) -> None:
+    """Make a current store look like one written before schema version 5."""
+    con.execute("DROP TABLE trait_clusters")
+    con.execute("ALTER TABLE profile_events DROP COLUMN instance")
+
+
 def _undo_version_4(con: duckdb.DuckDBPyConnection) -> None:
     """Make a current store look like one written before schema version 4."""
+    _undo_version_5(con)
     for purpose in ("email_marketing", "ad_user_data", "ad_personalization"):
         con.execute(f"ALTER TABLE source_contacts DROP COLUMN consent_{purpose}_at")
     con.execute("ALTER TABLE runs DROP COLUMN phase")
@@ -136,7 +144,7 @@ def test_a_version_3_store_is_migrated_to_version_4_keeping_its_data(tmp_path: P
     )
     con.close()
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION
         # the answer is kept; when it was given is not known (the record's time is not it)
         assert store.rows(
             "SELECT consent_email_marketing, consent_email_marketing_at FROM source_contacts"
@@ -160,10 +168,30 @@ def test_not_a_store(tmp_path: Path) -> None:
 
 def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.duckdb") as store:
-        with pytest.raises(RuntimeError), store.transaction() as con:
-            con.execute("INSERT INTO cursors VALUES ('a', 'contacts', 'x', now()::TIMESTAMP, 'r')")
+        history = History(store.engine)
+        with pytest.raises(RuntimeError), store.transaction():
+            history.set_cursor("a", "contacts", "x", "r")
             raise RuntimeError
-        assert store.get_cursor("a", "contacts") is None
+        assert history.cursor("a", "contacts") is None
         with store.transaction():
-            store.set_cursor("a", "contacts", "y", "r")
-        assert store.get_cursor("a", "contacts") == "y"
+            history.set_cursor("a", "contacts", "y", "r")
+        assert history.cursor("a", "contacts") == "y"
+
+
+def test_a_version_4_store_is_migrated_to_version_5(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    Store.open(path).close()
+    con = duckdb.connect(str(path))
+    _undo_version_5(con)
+    # a cluster trait of an earlier segsync made this table itself
+    con.execute(
+        "CREATE TABLE trait_clusters (trait VARCHAR NOT NULL, cluster INTEGER NOT NULL, "
+        "label VARCHAR NOT NULL, size BIGINT NOT NULL, centroid JSON, persona VARCHAR)"
+    )
+    con.execute("INSERT INTO trait_clusters VALUES ('p', 1, 'a', 3, '{}', 'three people')")
+    con.execute("UPDATE segsync_meta SET value = '4' WHERE key = 'schema_version'")
+    con.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 5
+        assert store.rows("SELECT trait, persona FROM trait_clusters") == [("p", "three people")]
+        assert "instance" in {r[0] for r in store.rows("DESCRIBE profile_events")}

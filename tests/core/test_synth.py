@@ -12,7 +12,7 @@ from pathlib import Path
 import phonenumbers
 import pytest
 
-from segsync.synth import generate, main
+from segsync.sandbox.synth import generate, main
 
 AS_OF = dt.date(2026, 11, 24)
 

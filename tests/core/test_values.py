@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from segsync.identity import normalize_email, normalize_phone
+from segsync.model.identity import normalize_email, normalize_phone
 from segsync.values import coerce, parse_bool, parse_datetime, parse_decimal
 
 

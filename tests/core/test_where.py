@@ -15,7 +15,7 @@ import pytest
 from sqlglot import exp
 
 from segsync.errors import ConfigError
-from segsync.where import ALLOWED_FUNCTIONS, MAX_DEPTH, compile_where, referenced_columns
+from segsync.model.where import ALLOWED_FUNCTIONS, MAX_DEPTH, compile_where, referenced_columns
 
 LOCATION = "segsync.toml: segments.vip.where"
 

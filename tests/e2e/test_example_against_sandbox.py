@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 def test_example_config_runs_against_the_sandbox(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "segsync.synth", "--out", str(tmp_path / "demo" / "data"),
+        [sys.executable, "-m", "segsync.sandbox.synth", "--out", str(tmp_path / "demo" / "data"),
          "--seed", "42", "--contacts", "300", "--orders", "900"],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from segsync.cli import app
 from segsync.plugins import reset_plugins
-from segsync.synth import generate
+from segsync.sandbox.synth import generate
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p.parent.name for p in (REPO / "examples").glob("*/segsync.toml"))

@@ -102,16 +102,22 @@ def test_two_projects_in_one_folder_run_at_once_and_stay_apart(tmp_path: Path) -
 SLOW_SOURCE = """
 import asyncio
 from segsync import hookimpl
-from segsync.connectors.files.connector import FilesConnector
+from segsync.connectors.files import FilesConnector, FilesSource
+
+
+class SlowReader(FilesSource):
+    async def contacts(self, cursor):
+        async for page in super().contacts(cursor):
+            yield page
+            await asyncio.sleep(0.15)
 
 
 class SlowSource(FilesConnector):
     name = "slowsource"
 
-    async def stream_contacts(self, cursor):
-        async for page in super().stream_contacts(cursor):
-            yield page
-            await asyncio.sleep(0.15)
+    def __init__(self, settings, context):
+        super().__init__(settings, context)
+        self.source = SlowReader(self.settings, context)
 
 
 @hookimpl
@@ -302,7 +308,7 @@ def test_segsyncs_own_tags_never_regrant_a_withdrawn_consent(project: Project) -
 
 def test_the_sandbox_quick_start_settles_after_its_first_run(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "segsync.synth", "--out", str(tmp_path / "demo" / "data"),
+        [sys.executable, "-m", "segsync.sandbox.synth", "--out", str(tmp_path / "demo" / "data"),
          "--seed", "42", "--contacts", "400", "--orders", "1200"],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip

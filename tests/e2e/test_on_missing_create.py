@@ -37,6 +37,19 @@ class Registry(Connector):
         contacts=True, audience_kinds={"list": frozenset()}, identifier="id", creates_members=True
     )
 
+    max_in_flight = 1
+
+    def __init__(self, settings, context):
+        super().__init__(settings, context)
+        self.source = self  # a small connector may play both roles itself
+        self.destination = self
+
+    def streams(self):
+        return ("contacts",)
+
+    def batch_limit(self, kind):
+        return 1000
+
     def _load(self):
         path = self.context.base_dir / self.settings.path
         return json.loads(path.read_text()) if path.exists() else {"records": {}, "lists": {}}
@@ -44,7 +57,7 @@ class Registry(Connector):
     def _save(self, data):
         (self.context.base_dir / self.settings.path).write_text(json.dumps(data))
 
-    async def stream_contacts(self, cursor):
+    async def contacts(self, cursor):
         records = self._load()["records"]
         yield Page([Contact(source_id=i, email=e) for i, e in records.items()], snapshot=True)
 

@@ -21,17 +21,14 @@ import os
 from pathlib import Path
 
 from segsync import hookimpl
-from segsync.connector import Capabilities
-from segsync.connectors.files import FilesConnector
+from segsync.connectors.files import FilesConnector, FilesDestination
 
 
-class SlowFiles(FilesConnector):
+class SlowWriter(FilesDestination):
     """The files destination, one member per batch, pausing after each batch."""
 
-    name = "slowfiles"
-    capabilities = Capabilities(
-        contacts=True, events=True, audience_kinds={"csv": frozenset()}, max_batch_size=1
-    )
+    def batch_limit(self, kind):
+        return 1
 
     async def apply_batch(self, batch):
         results = await super().apply_batch(batch)
@@ -40,6 +37,14 @@ class SlowFiles(FilesConnector):
         marker.write_text(str(done + 1))
         await asyncio.sleep(float(os.environ.get("SEGSYNC_TEST_DELAY", "0")))
         return results
+
+
+class SlowFiles(FilesConnector):
+    name = "slowfiles"
+
+    def __init__(self, settings, context):
+        super().__init__(settings, context)
+        self.destination = SlowWriter(self.settings, context)
 
 
 @hookimpl
@@ -52,13 +57,11 @@ import os
 
 from segsync import hookimpl
 from segsync.connector import RecordResult
-from segsync.connectors.files import FilesConnector
+from segsync.connectors.files import FilesConnector, FilesDestination
 
 
-class FlakyFiles(FilesConnector):
+class FlakyWriter(FilesDestination):
     """The files destination, refusing the emails listed in SEGSYNC_TEST_FAIL."""
-
-    name = "flakyfiles"
 
     async def apply_batch(self, batch):
         failing = set(filter(None, os.environ.get("SEGSYNC_TEST_FAIL", "").split(",")))
@@ -70,6 +73,14 @@ class FlakyFiles(FilesConnector):
             RecordResult.failure(m.key, "add", "rejected by the platform", permanent=permanent)
             for m in bad
         ]
+
+
+class FlakyFiles(FilesConnector):
+    name = "flakyfiles"
+
+    def __init__(self, settings, context):
+        super().__init__(settings, context)
+        self.destination = FlakyWriter(self.settings, context)
 
 
 @hookimpl
@@ -399,21 +410,27 @@ import os
 from pathlib import Path
 
 from segsync import hookimpl
-from segsync.connectors.files import FilesConnector
+from segsync.connectors.files import FilesConnector, FilesSource
 
 
-class SlowSource(FilesConnector):
+class SlowReader(FilesSource):
     """The files source, pausing after each page it yields."""
 
-    name = "slowsource"
-
-    async def stream_contacts(self, cursor):
+    async def contacts(self, cursor):
         marker = Path(os.environ["SEGSYNC_TEST_MARKER"])
-        async for page in super().stream_contacts(cursor):
+        async for page in super().contacts(cursor):
             yield page
             done = int(marker.read_text()) if marker.exists() else 0
             marker.write_text(str(done + 1))
             await asyncio.sleep(float(os.environ.get("SEGSYNC_TEST_DELAY", "0")))
+
+
+class SlowSource(FilesConnector):
+    name = "slowsource"
+
+    def __init__(self, settings, context):
+        super().__init__(settings, context)
+        self.source = SlowReader(self.settings, context)
 
 
 @hookimpl

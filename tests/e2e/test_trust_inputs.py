@@ -201,18 +201,24 @@ def test_the_add_guard_waits_for_review(project: Project) -> None:
 FLAKY_SOURCE = """
 import os
 from segsync import hookimpl
-from segsync.connectors.files.connector import FilesConnector
+from segsync.connectors.files import FilesConnector, FilesSource
 from segsync.errors import RetryableError
+
+
+class FlakyReader(FilesSource):
+    async def contacts(self, cursor):
+        if os.environ.get("SEGSYNC_TEST_DOWN"):
+            raise RetryableError("GET /contacts: 503 Service Unavailable (gave up after 6 attempts)")
+        async for page in super().contacts(cursor):
+            yield page
 
 
 class FlakySource(FilesConnector):
     name = "flakysource"
 
-    async def stream_contacts(self, cursor):
-        if os.environ.get("SEGSYNC_TEST_DOWN"):
-            raise RetryableError("GET /contacts: 503 Service Unavailable (gave up after 6 attempts)")
-        async for page in super().stream_contacts(cursor):
-            yield page
+    def __init__(self, settings, context):
+        super().__init__(settings, context)
+        self.source = FlakyReader(self.settings, context)
 
 
 @hookimpl

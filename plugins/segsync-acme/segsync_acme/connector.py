@@ -2,15 +2,17 @@
 
 Everything platform-specific is here; everything generic comes from segsync:
 
-* :class:`segsync.http.HttpClient` — paced by a :func:`segsync.http.pacer_for` pacer shared by
-  every client using the same token, retried by the one retry policy, responses classified by
+* :func:`segsync.http.connect` — one client, paced by a pacer shared by every client using the
+  same token, retried by the one retry policy, responses classified by
   :func:`segsync.http.classify_response`;
 * :func:`segsync.http.paginate` with a :class:`segsync.http.CursorPaginator` for contacts;
-* :func:`segsync.http.chunks` is used by segsync's push for us: ``max_batch_size`` is the
-  platform's limit per call, so one ``apply_batch`` is one API call.
+* segsync's push cuts batches for us: ``batch_limit`` is the platform's limit per call, so one
+  ``apply_batch`` is one API call, and up to ``max_in_flight`` of them run at once.
 
-Per-record errors from the platform become per-record results; a whole-call failure raises
-and segsync decides what to do (retry next run, split the batch, or stop on bad credentials).
+The connector plays two roles: :class:`AcmeContacts` is its source and :class:`AcmeLists` its
+destination. Per-record errors from the platform become per-record results; a whole-call
+failure raises and segsync decides what to do (retry next run, split the batch, or stop on
+bad credentials).
 """
 
 from __future__ import annotations
@@ -31,18 +33,12 @@ from segsync.connector import (
     ConnectorContext,
     ConnectorSettings,
     Contact,
+    Event,
     Page,
     RecordResult,
 )
 from segsync.errors import FatalError
-from segsync.http import (
-    BearerAuth,
-    CursorPaginator,
-    HttpClient,
-    credential_key,
-    pacer_for,
-    paginate,
-)
+from segsync.http import BearerAuth, CursorPaginator, HttpClient, connect, paginate
 
 from .simulator import MAX_MEMBERS_PER_CALL
 
@@ -69,41 +65,17 @@ def _read_limits(response: httpx.Response) -> tuple[int | None, int | None, floa
     )
 
 
-class AcmeConnector(Connector):
-    name = "acme"
-    description = "Acme CRM: contacts in, static lists out"
-    Settings = AcmeSettings
-    capabilities = Capabilities(
-        contacts=True,
-        audience_kinds={"list": frozenset()},
-        identifier="email",
-        max_batch_size=MAX_MEMBERS_PER_CALL,
-    )
-    settings: AcmeSettings
+class AcmeContacts:
+    """The source role: every contact, as a snapshot."""
 
-    def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        super().__init__(settings, context)
-        token = self.settings.token
-        self.http = HttpClient(
-            self.settings.base_url,
-            auth=BearerAuth(token),
-            pacer=pacer_for(credential_key("acme", token), self.settings.requests_per_10s, 10.0, 4),
-            transport=context.transport,
-            read_limits=_read_limits,
-            name=f"acme:{context.instance}",
-        )
+    def __init__(self, settings: AcmeSettings, http: HttpClient) -> None:
+        self.settings = settings
+        self.http = http
 
-    def http_stats(self) -> dict[str, Any]:
-        return self.http.stats.as_dict()
+    def streams(self) -> tuple[str, ...]:
+        return ("contacts",)
 
-    async def aclose(self) -> None:
-        await self.http.aclose()
-
-    async def check(self) -> CheckResult:
-        response = await self.http.get("/v1/lists", params={"name": "segsync-check"})
-        return CheckResult(ok=True, detail=f"token accepted ({response.status_code})")
-
-    async def stream_contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
+    async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
         paginator = CursorPaginator("paging.next.after", "after")
         params = {"limit": self.settings.page_size}
         async for response in paginate(self.http, "GET", "/v1/contacts", paginator, params=params):
@@ -116,6 +88,22 @@ class AcmeConnector(Connector):
                 for row in response.json()["results"]
             ]
             yield Page(records, snapshot=True)
+
+    async def events(self, cursor: str | None) -> AsyncIterator[Page[Event]]:
+        return
+        yield  # Acme has no events: an empty stream
+
+
+class AcmeLists:
+    """The destination role: static lists, members by email."""
+
+    max_in_flight = 4
+
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
+
+    def batch_limit(self, kind: str) -> int:
+        return MAX_MEMBERS_PER_CALL
 
     async def _find_list(self, name: str) -> str | None:
         found = (await self.http.json("GET", "/v1/lists", params={"name": name}))["results"]
@@ -141,8 +129,6 @@ class AcmeConnector(Connector):
             "add": [m.key for m in batch.adds],
             "remove": [m.key for m in batch.removes],
         }
-        if not body["add"] and not body["remove"]:
-            return []
         answer = await self.http.json("POST", f"/v1/lists/{batch.audience.id}/members", json=body)
         rejected = {e["email"]: e["message"] for e in answer.get("errors", [])}
         results = [
@@ -152,3 +138,43 @@ class AcmeConnector(Connector):
             for m in batch.adds
         ]
         return results + [RecordResult.success(m.key, "remove") for m in batch.removes]
+
+
+class AcmeConnector(Connector):
+    name = "acme"
+    description = "Acme CRM: contacts in, static lists out"
+    Settings = AcmeSettings
+    capabilities = Capabilities(
+        contacts=True,
+        audience_kinds={"list": frozenset()},
+        identifier="email",
+        max_batch_size=MAX_MEMBERS_PER_CALL,
+    )
+    settings: AcmeSettings
+
+    def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        s = self.settings
+        self.http = connect(
+            context,
+            s.base_url,
+            platform="acme",
+            credential=s.token,
+            auth=BearerAuth(s.token),
+            requests=s.requests_per_10s,
+            per=10.0,
+            concurrency=4,
+            read_limits=_read_limits,
+        )
+        self.source = AcmeContacts(s, self.http)
+        self.destination = AcmeLists(self.http)
+
+    def http_stats(self) -> dict[str, Any]:
+        return self.http.stats.as_dict()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def check(self) -> CheckResult:
+        response = await self.http.get("/v1/lists", params={"name": "segsync-check"})
+        return CheckResult(ok=True, detail=f"token accepted ({response.status_code})")

@@ -8,24 +8,16 @@ module — :mod:`.api` (what HubSpot's answers mean), :mod:`.source` (reading),
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from segsync.connector import (
-    AudienceRef,
-    AudienceSpec,
-    Batch,
     Capabilities,
     CheckResult,
     Connector,
     ConnectorContext,
     ConnectorSettings,
-    Contact,
-    Event,
-    Page,
-    RecordResult,
 )
-from segsync.http import BearerAuth, HttpClient, PacerChain, credential_key, pacer_for
+from segsync.http import BearerAuth, connect, credential_key, pacer_for
 
 from .api import classify, read_limits
 from .destination import BATCH_MAX, HubSpotWriter
@@ -52,41 +44,29 @@ class HubSpotConnector(Connector):
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
         s = self.settings
-        account = pacer_for(credential_key("hubspot", s.base_url, s.token), s.requests_per_10s,
-                            10.0, s.concurrency)  # fmt: skip
-        search = pacer_for(credential_key("hubspot-search", s.base_url, s.token),
-                           s.search_per_second, 1.0, 1)  # fmt: skip
         common: dict[str, Any] = {
+            "platform": "hubspot",
+            "credential": s.token,
             "auth": BearerAuth(s.token),
-            "transport": context.transport,
+            "requests": s.requests_per_10s,
+            "per": 10.0,
+            "concurrency": s.concurrency,
             "classify": classify,
-            "max_connections": s.concurrency,
         }
-        self.http = HttpClient(
-            s.base_url,
-            pacer=account,
-            read_limits=read_limits,
-            name=f"hubspot:{context.instance}",
-            **common,
-        )
+        self.http = connect(context, s.base_url, read_limits=read_limits, **common)
         # searches count against both the search limit and the account's burst limit; their
         # answers carry no burst headers
-        self.search_http = HttpClient(
+        search = pacer_for(credential_key("hubspot-search", s.base_url, s.token),
+                           s.search_per_second, 1.0, 1)  # fmt: skip
+        self.search_http = connect(
+            context,
             s.base_url,
-            pacer=PacerChain(search, account),
+            also_paced_by=search,
             name=f"hubspot:{context.instance}:search",
             **common,
         )
-        self.reader = ContactReader(s, self.http, self.search_http)
-        self.writer = HubSpotWriter(s, self.http)
-
-    def source_streams(self) -> tuple[str, ...]:
-        return ("contacts", "events") if self.settings.deals else ("contacts",)
-
-    def batch_limit(self, kind: str) -> int:
-        """List memberships go by ``membership_chunk`` ids a call; property writes and
-        contact upserts by HubSpot's batch limit of 100."""
-        return self.settings.membership_chunk if kind == "list" else BATCH_MAX
+        self.source: ContactReader = ContactReader(s, self.http, self.search_http)
+        self.destination: HubSpotWriter = HubSpotWriter(s, self.http)
 
     def http_stats(self) -> dict[str, Any]:
         return self.http.stats.merge(self.search_http.stats).as_dict()
@@ -111,17 +91,3 @@ class HubSpotConnector(Connector):
         if daily is not None:
             detail += f", {int(daily):,} left today"
         return CheckResult(ok=True, detail=detail)
-
-    def stream_contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
-        return self.reader.contacts(cursor)
-
-    def stream_events(self, cursor: str | None) -> AsyncIterator[Page[Event]]:
-        return self.reader.orders()
-
-    async def ensure_audience(self, spec: AudienceSpec) -> AudienceRef:
-        return await self.writer.ensure(spec)
-
-    async def apply_batch(self, batch: Batch) -> list[RecordResult]:
-        if not batch.adds and not batch.removes:
-            return []
-        return await self.writer.apply(batch)

@@ -85,14 +85,22 @@ def _add_results(adds: list[tuple[str, str]], missing: set[str]) -> list[RecordR
 
 
 class HubSpotWriter:
+    """The destination role: MANUAL lists and the segments property."""
+
     def __init__(self, settings: HubSpotSettings, http: HttpClient) -> None:
         self.settings = settings
         self.http = http
+        self.max_in_flight = settings.concurrency
         self._options: list[dict[str, Any]] | None = None  # the property's options, cached
+
+    def batch_limit(self, kind: str) -> int:
+        """List memberships go by ``membership_chunk`` ids a call; property writes and
+        contact upserts by HubSpot's batch limit of 100."""
+        return self.settings.membership_chunk if kind == "list" else BATCH_MAX
 
     # -- audiences ---------------------------------------------------------------------------
 
-    async def ensure(self, spec: AudienceSpec) -> AudienceRef:
+    async def ensure_audience(self, spec: AudienceSpec) -> AudienceRef:
         if spec.kind == "list":
             return await self._ensure_list(spec)
         if spec.kind == "property":
@@ -232,7 +240,7 @@ class HubSpotWriter:
 
     # -- membership --------------------------------------------------------------------------
 
-    async def apply(self, batch: Batch) -> list[RecordResult]:
+    async def apply_batch(self, batch: Batch) -> list[RecordResult]:
         news = [m for m in batch.adds if m.key.startswith(NEW_MEMBER_PREFIX)]
         created, results = await self.create_missing(news) if news else ({}, [])
         adds = [(m.key, created.get(m.key, m.key)) for m in batch.adds]

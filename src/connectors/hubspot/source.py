@@ -93,7 +93,7 @@ def _answered_at(record: dict[str, Any], prop: str) -> dt.datetime | None:
 
 
 class ContactReader:
-    """Turns HubSpot records into :class:`Contact` and :class:`Event` pages."""
+    """The source role: HubSpot records as :class:`Contact` and :class:`Event` pages."""
 
     def __init__(
         self,
@@ -176,6 +176,13 @@ class ContactReader:
                 f"the stored HubSpot cursor {cursor!r} is not '<epoch ms>/<epoch ms>'; run "
                 "`segsync pull --full` to read every contact again"
             ) from None
+
+    def streams(self) -> tuple[str, ...]:
+        return ("contacts", "events") if self.settings.deals else ("contacts",)
+
+    def events(self, cursor: str | None) -> AsyncIterator[Page[Event]]:
+        """Won deals as ``order`` events, read in full each time (a snapshot)."""
+        return self.orders()
 
     async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
         began = self.clock()

@@ -12,32 +12,24 @@ Mailchimp's answers mean), :mod:`.source` (reading), :mod:`.destination` (writin
 Mailchimp has no request-rate quota but allows **10 simultaneous connections** per account
 (more answer 429). The pacer caps requests in flight at ``concurrency`` (shared by every
 instance using the key), and both the pull and the push use that many connections: pages are
-fetched concurrently (yielded in order), and a push batch of up to ``500 × concurrency × 4``
-changes is sent as 500-email bulk calls, ``concurrency`` at a time.
+fetched concurrently (yielded in order), and segsync keeps ``concurrency`` push batches of 500
+emails (one bulk call each) in flight.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from segsync.connector import (
-    AudienceRef,
-    AudienceSpec,
-    Batch,
     Capabilities,
     CheckResult,
     Connector,
     ConnectorContext,
     ConnectorSettings,
-    Contact,
-    Event,
-    Page,
     Purpose,
-    RecordResult,
 )
 from segsync.errors import FatalError
-from segsync.http import BasicAuth, HttpClient, credential_key, pacer_for
+from segsync.http import BasicAuth, connect
 
 from .api import classify
 from .destination import BULK_MAX, MailchimpWriter
@@ -46,8 +38,6 @@ from .source import MemberReader
 
 __all__ = ["MailchimpConnector"]
 
-BATCH_WINDOWS = 4
-"""Windows of concurrent bulk calls per batch: fewer, larger batches keep more calls in flight."""
 TIMEOUT = 120.0
 """Seconds before a request times out (Mailchimp's own limit; bulk calls can be slow)."""
 
@@ -69,23 +59,18 @@ class MailchimpConnector(Connector):
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
         s = self.settings
-        base = s.api_url
-        pacer = pacer_for(credential_key("mailchimp", base, s.api_key), None, 1.0, s.concurrency)
-        self.http = HttpClient(
-            base,
+        self.http = connect(
+            context,
+            s.api_url,
+            platform="mailchimp",
+            credential=s.api_key,
             auth=BasicAuth("segsync", s.api_key),
-            pacer=pacer,
-            transport=context.transport,
+            concurrency=s.concurrency,
             classify=classify,
-            max_connections=s.concurrency,
             timeout=TIMEOUT,
-            name=f"mailchimp:{context.instance}",
         )
-        self.reader = MemberReader(s, self.http)
-        self.writer = MailchimpWriter(s, self.http)
-
-    def source_streams(self) -> tuple[str, ...]:
-        return ("contacts", "events") if self.settings.orders else ("contacts",)
+        self.source: MemberReader = MemberReader(s, self.http)
+        self.destination: MailchimpWriter = MailchimpWriter(s, self.http)
 
     @classmethod
     def create_requires(cls, settings: ConnectorSettings, kind: str) -> frozenset[Purpose]:
@@ -95,12 +80,6 @@ class MailchimpConnector(Connector):
         if settings.new_members == "skip":
             return frozenset({Purpose.EMAIL_MARKETING})
         return frozenset()
-
-    def batch_limit(self, kind: str) -> int:
-        """``500 × concurrency × 4``: a batch goes out as 500-email bulk calls, ``concurrency``
-        in flight at a time (a sliding window within the batch; between batches the pipeline
-        drains, so a batch is several windows' worth)."""
-        return BULK_MAX * self.settings.concurrency * BATCH_WINDOWS
 
     def http_stats(self) -> dict[str, Any]:
         return self.http.stats.as_dict()
@@ -112,7 +91,7 @@ class MailchimpConnector(Connector):
         list_id = self.settings.list_id
         try:
             answer = await self.http.json(
-                "GET", self.writer.list_path, params={"fields": "id,name,stats.member_count"}
+                "GET", self.destination.list_path, params={"fields": "id,name,stats.member_count"}
             )
         except FatalError as exc:
             if exc.status == 404:
@@ -127,17 +106,3 @@ class MailchimpConnector(Connector):
         count = stats.get("member_count") if isinstance(stats, dict) else None
         members = f"{count:,} subscribed members" if isinstance(count, int) else "members"
         return CheckResult(ok=True, detail=f"API key accepted; audience {name!r} has {members}")
-
-    def stream_contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
-        return self.reader.contacts(cursor)
-
-    def stream_events(self, cursor: str | None) -> AsyncIterator[Page[Event]]:
-        return self.reader.orders()
-
-    async def ensure_audience(self, spec: AudienceSpec) -> AudienceRef:
-        return await self.writer.ensure(spec)
-
-    async def apply_batch(self, batch: Batch) -> list[RecordResult]:
-        if not batch.adds and not batch.removes:
-            return []
-        return await self.writer.apply(batch)

@@ -5,8 +5,8 @@
   the audience id. A lost create answer is retried, meets "already exists" and finds the tag.
 * Membership changes go by email through the bulk endpoint ``POST
   /lists/{id}/segments/{segment_id}`` (``members_to_add`` / ``members_to_remove``, at most 500
-  each). A batch is cut into 500-email chunks sent **concurrently**, at most ``concurrency``
-  in flight: segsync sends one batch at a time, so this is how Mailchimp's connection
+  each): one batch is one bulk call (plus the member lookups and creations it needs), and
+  segsync keeps ``concurrency`` batches in flight, which is how Mailchimp's connection
   allowance is used.
 * Members are addressed by subscriber hash (``Contact.source_id``). ``Member.email`` is used
   when its hash is the key; otherwise (a profile whose email changed, a removal whose profile
@@ -16,10 +16,10 @@
   ``errors`` is checked (``GET .../members/{hash}``) — on the audience, it is tagged (a
   success); not on it (or archived), it is a permanent failure "not on the audience". A
   removal of someone not on the audience is a success.
-* Per-email ``errors`` fail those emails only, permanently; a chunk Mailchimp refuses as a
-  whole is bisected to isolate the bad emails; a chunk that keeps failing transiently fails
-  its emails for a later run, and the other chunks still count. A tag deleted in Mailchimp
-  mid-run fails the adds for a later run (which creates it again); removals are then done.
+* Per-email ``errors`` fail those emails only, permanently; a bulk call Mailchimp refuses as a
+  whole raises, and segsync splits the batch to isolate the bad emails. A tag deleted in
+  Mailchimp mid-run fails the adds for a later run (which creates it again); removals are
+  then done.
 * ``new:<email>`` members (``on_missing = "create"``): with **granted** email-marketing
   consent they are upserted ``subscribed`` (``PUT .../members/{hash}`` with
   ``status_if_new``, which never changes an existing member's status: an unsubscribed member
@@ -46,7 +46,7 @@ from segsync.connector import (
     RecordResult,
 )
 from segsync.errors import AuthError, ConnectorError, FatalError, QuotaError, RetryableError
-from segsync.http import HttpClient, chunks, isolate
+from segsync.http import HttpClient
 
 from .api import subscriber_hash
 from .settings import MailchimpSettings
@@ -73,10 +73,17 @@ class _Outcome:
 
 
 class MailchimpWriter:
+    """The destination role: tags on the audience, and new members."""
+
     def __init__(self, settings: MailchimpSettings, http: HttpClient) -> None:
         self.settings = settings
         self.http = http
+        self.max_in_flight = settings.concurrency
         self.list_path = f"/lists/{quote(settings.list_id, safe='')}"
+
+    def batch_limit(self, kind: str) -> int:
+        """500: what one bulk call takes."""
+        return BULK_MAX
 
     # -- concurrency ---------------------------------------------------------------------------
 
@@ -134,7 +141,7 @@ class MailchimpWriter:
             )
         return AudienceRef(id=str(found["id"]), name=spec.name, kind="tag", created=created)
 
-    async def ensure(self, spec: AudienceSpec) -> AudienceRef:
+    async def ensure_audience(self, spec: AudienceSpec) -> AudienceRef:
         if spec.kind != "tag":
             raise FatalError(f"Mailchimp has no audience kind {spec.kind!r} (use tag)")
         found = await self._find(spec.name)
@@ -238,7 +245,7 @@ class MailchimpWriter:
             )
         except FatalError as exc:
             if exc.status != 404:
-                raise  # the chunk is bisected to find the email Mailchimp refuses
+                raise  # segsync splits the batch to find the email Mailchimp refuses
             if op == "remove":  # no tag, so no one carries it
                 return [_Outcome("unchanged")] * len(emails)
             # not a per-email problem (no bisecting): the next run creates the tag again
@@ -268,26 +275,7 @@ class MailchimpWriter:
                 out.append(_Outcome("changed" if h in changed else "unchanged"))
         return out
 
-    async def _bulk(self, segment: str, op: Op, emails: list[str]) -> dict[str, _Outcome]:
-        """Tag (or untag) every email, by chunks sent concurrently; the outcome by email."""
-        parts = list(chunks(emails, max_count=BULK_MAX))
-
-        async def send(part: list[str]) -> list[_Outcome]:
-            return await isolate(
-                part,
-                lambda sub: self._bulk_call(segment, op, sub),
-                lambda _email, exc: _Outcome("error", str(exc)),
-            )
-
-        out: dict[str, _Outcome] = {}
-        for part, result in zip(parts, await self._each(parts, send), strict=True):
-            if isinstance(result, ConnectorError):
-                result = [_Outcome("retry", str(result))] * len(part)
-            for email, outcome in zip(part, result, strict=True):
-                out[email] = outcome
-        return out
-
-    async def apply(self, batch: Batch) -> list[RecordResult]:
+    async def apply_batch(self, batch: Batch) -> list[RecordResult]:
         segment = batch.audience.id
         news = [m for m in batch.adds if m.key.startswith(NEW_MEMBER_PREFIX)]
         created, results = await self.create_missing(news) if news else ({}, [])
@@ -313,7 +301,12 @@ class MailchimpWriter:
         outcomes: dict[tuple[Op, str], _Outcome] = {}
         for op in ("add", "remove"):
             wanted = list(dict.fromkeys(h for _, o, h, _ in targets if o == op and h in emails))
-            bulk = await self._bulk(segment, op, list(dict.fromkeys(emails[h] for h in wanted)))
+            sent = list(dict.fromkeys(emails[h] for h in wanted))
+            bulk = (
+                dict(zip(sent, await self._bulk_call(segment, op, sent), strict=True))
+                if sent
+                else {}
+            )
             outcomes.update({(op, h): bulk[emails[h]] for h in wanted})
 
         # adds Mailchimp neither tagged nor refused, and refused removes: on the audience?

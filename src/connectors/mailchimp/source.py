@@ -121,7 +121,8 @@ async def offset_pages(
 
 
 class MemberReader:
-    """Turns Mailchimp members and orders into :class:`Contact` and :class:`Event` pages."""
+    """The source role: Mailchimp members and orders as :class:`Contact` and :class:`Event`
+    pages."""
 
     def __init__(
         self,
@@ -135,6 +136,13 @@ class MemberReader:
         self.members_path = f"/lists/{quote(settings.list_id, safe='')}/members"
 
     # -- members -----------------------------------------------------------------------------
+
+    def streams(self) -> tuple[str, ...]:
+        return ("contacts", "events") if self.settings.orders else ("contacts",)
+
+    def events(self, cursor: str | None) -> AsyncIterator[Page[Event]]:
+        """The stores' orders, read in full each time (a snapshot)."""
+        return self.orders()
 
     def contact(self, member: dict[str, Any]) -> Contact:
         email = str(member.get("email_address") or "").strip()

@@ -1,8 +1,8 @@
 """segsync.http: the one HTTP client every connector uses.
 
-:class:`HttpClient` paces (:class:`Pacer`), retries (:class:`RetryPolicy`), classifies
-(:func:`classify_response`) and counts (:class:`HttpStats`); auth flows, paginators and
-batching helpers plug into it.
+:func:`connect` makes a connector's client in one call. :class:`HttpClient` paces
+(:class:`Pacer`), retries (:class:`RetryPolicy`), classifies (:func:`classify_response`) and
+counts (:class:`HttpStats`); auth flows, paginators and batching helpers plug into it.
 """
 
 from .auth import (
@@ -16,9 +16,10 @@ from .auth import (
     Token,
     TokenCache,
 )
-from .batching import chunks, isolate, json_size
+from .batching import chunks, json_size
 from .classify import classify_response, platform_message, redact_url
 from .client import USER_AGENT, HttpClient, HttpStats, LimitsReader
+from .connect import connect
 from .pacing import Pacer, PacerChain, credential_key, pacer_for, reset_pacers
 from .paginate import CursorPaginator, NextUrlPaginator, OffsetPaginator, Paginator, paginate
 from .retry import RetryPolicy, map_transport_error, parse_retry_after, with_retries
@@ -46,8 +47,8 @@ __all__ = [
     "TokenCache",
     "chunks",
     "classify_response",
+    "connect",
     "credential_key",
-    "isolate",
     "json_size",
     "map_transport_error",
     "pacer_for",

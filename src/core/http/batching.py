@@ -1,23 +1,17 @@
-"""Batching: cut records into API-sized chunks, and isolate the records a platform rejects.
-
-:func:`chunks` cuts by count and by serialised size. :func:`isolate` implements the delivery
-rule "a batch rejected as a whole is split to isolate the bad records": it bisects a batch the
-platform refuses with :class:`~segsync.errors.FatalError` until the bad records stand alone,
-costing O(k·log n) calls for k bad records among n.
+"""Batching: cut records into API-sized chunks by count and by serialised size (for a
+connector whose one batch needs several calls of a smaller limit). Splitting a batch the
+platform rejects as a whole is segsync's, not a connector's: see :mod:`segsync.pipeline.push`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from segsync.errors import AuthError, FatalError
-
-__all__ = ["chunks", "isolate", "json_size"]
+__all__ = ["chunks", "json_size"]
 
 T = TypeVar("T")
-R = TypeVar("R")
 
 
 def json_size(item: Any) -> int:
@@ -55,30 +49,3 @@ def chunks(
         size += item_size
     if chunk:
         yield chunk
-
-
-async def isolate(
-    items: list[T],
-    send: Callable[[list[T]], Awaitable[list[R]]],
-    on_reject: Callable[[T, FatalError], R],
-) -> list[R]:
-    """``send(items)``; when the platform rejects the batch as a whole, bisect it.
-
-    ``send`` returns one result per item, in order. A :class:`~segsync.errors.FatalError` (but
-    not an :class:`~segsync.errors.AuthError`, which no split can fix) makes the batch split in
-    halves, recursively; a single item that is still rejected is mapped through
-    ``on_reject(item, error)``. Other errors propagate. Results come back in ``items`` order.
-    """
-    if not items:
-        return []
-    try:
-        return await send(items)
-    except AuthError:
-        raise
-    except FatalError as exc:
-        if len(items) == 1:
-            return [on_reject(items[0], exc)]
-    middle = len(items) // 2
-    left = await isolate(items[:middle], send, on_reject)
-    right = await isolate(items[middle:], send, on_reject)
-    return left + right

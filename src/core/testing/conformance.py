@@ -39,18 +39,25 @@ import pytest
 from segsync.connector import (
     AudienceRef,
     AudienceSpec,
-    Batch,
     Connector,
     ConnectorContext,
     Contact,
+    Destination,
     Member,
     RecordResult,
 )
 from segsync.errors import AuthError
+from segsync.pipeline.push import apply_batch
 
 __all__ = ["ConnectorConformance", "FaultTransport", "LoseFirstAnswer", "Platform", "SeedContact"]
 
 T = TypeVar("T")
+
+
+def _destination(connector: Connector) -> Destination:
+    destination = connector.destination
+    assert destination is not None, f"{connector.name} declares audience kinds but no destination"
+    return destination
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -221,17 +228,21 @@ class ConnectorConformance:
         kind = self._kind()
 
         async def work(connector: Connector) -> tuple[AudienceRef, list[list[RecordResult]]]:
-            audience = await connector.ensure_audience(
+            destination = _destination(connector)
+            audience = await destination.ensure_audience(
                 AudienceSpec(sync=name, name=name, kind=kind)
             )
             results = []
             for adds, removes in steps:
-                batch = Batch(
-                    audience,
-                    adds=[Member(key=k, email=k) for k in adds],
-                    removes=[Member(key=k, email=k) for k in removes],
-                )
-                results.append(await connector.apply_batch(batch))
+                # as a run sends them: one call per batch, a rejected batch split by segsync
+                step: list[RecordResult] = []
+                if adds:
+                    members = [Member(key=k, email=k) for k in adds]
+                    step += await apply_batch(destination, audience, "add", members)
+                if removes:
+                    members = [Member(key=k, email=k) for k in removes]
+                    step += await apply_batch(destination, audience, "remove", members)
+                results.append(step)
             return audience, results
 
         return run(self._with(self._connector(platform, tmp_path), work))
@@ -252,7 +263,9 @@ class ConnectorConformance:
         platform.seed(seeded)
 
         async def work(connector: Connector) -> list[Contact]:
-            return [c async for page in connector.stream_contacts(None) for c in page.records]
+            source = connector.source
+            assert source is not None, f"{self.connector.name} declares contacts but no source"
+            return [c async for page in source.contacts(None) for c in page.records]
 
         pulled = run(self._with(self._connector(platform, tmp_path), work))
         emails = [(c.email or "").strip().lower() for c in pulled]
@@ -321,7 +334,7 @@ class ConnectorConformance:
         self._needs("destination")
         platform = self.make_platform(tmp_path)
         probe = self._connector(platform, tmp_path)
-        size = probe.batch_limit(self._kind())
+        size = _destination(probe).batch_limit(self._kind())
         run(probe.aclose())
         total = size * self.batches_in_many_batches_test + 7
         keys = platform.keys([f"m{i:07d}@example.org" for i in range(total)])
@@ -363,7 +376,7 @@ class ConnectorConformance:
         kind = self._kind()
 
         async def work(c: Connector) -> None:
-            await c.ensure_audience(AudienceSpec(sync="s", name="denied", kind=kind))
+            await _destination(c).ensure_audience(AudienceSpec(sync="s", name="denied", kind=kind))
 
         with pytest.raises(AuthError) as info:
             run(self._with(connector, work))

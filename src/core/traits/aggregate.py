@@ -21,7 +21,7 @@ from typing import ClassVar, Literal
 from pydantic import ValidationInfo, field_validator
 from sqlglot import exp
 
-from segsync.profile import AttributeType
+from segsync.model.profile import AttributeType
 
 from .base import (
     EVENTS_TABLE,

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 from sqlglot import exp
 
-from segsync.profile import ATTRIBUTE_SQL_TYPES, AttributeType
+from segsync.model.profile import ATTRIBUTE_SQL_TYPES, AttributeType
 
 if TYPE_CHECKING:
-    from segsync.store import Store
+    from segsync.engine import Engine
 
 __all__ = [
     "EVENTS_TABLE",
@@ -215,13 +215,14 @@ class TraitKind(abc.ABC, Generic[S]):
         The default finds none."""
         return []
 
-    def prepare(self, store: Store, ctx: TraitContext) -> None:
-        """Optional step run by :func:`~segsync.traits.compute_traits` before any trait's
-        :meth:`query` is built, with the same ``ctx``: a kind that must look at the data first
-        (e.g. fit a model whose parameters become literals in its query) does it here.
+    def prepare(self, engine: Engine, ctx: TraitContext) -> None:
+        """Optional step run just before this trait's :meth:`query` is built, with the same
+        ``ctx``: a kind that must look at the data first (e.g. fit a model whose parameters
+        become literals in its query) does it here, through ``engine``
+        (:class:`segsync.engine.Engine`: statements as sqlglot expressions).
 
-        It runs inside ``compute_traits``' transaction (do not open another one) after
-        profiles and events are in the store; the default does nothing."""
+        It runs inside the traits' transaction (do not open another one) after profiles and
+        events are in the store; the default does nothing."""
 
 
 @dataclass(frozen=True)

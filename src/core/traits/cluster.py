@@ -35,7 +35,7 @@ table read when the trait is computed; a problem raises ``ConfigError`` naming
    sum of squared distances to its nearest chosen centroid exceeds ``rng.random() × total``.
    When every point already coincides with a centroid (fewer distinct points than ``k``), the
    first centroid is repeated; the repeats stay empty.
-4. Lloyd iterations as DuckDB SQL: assign each point to its nearest centroid (squared
+4. Lloyd iterations as SQL run by the engine: assign each point to its nearest centroid (squared
    distance; ties go to the lowest cluster index), then move each centroid to the mean of its
    points (``GROUP BY``). A cluster left empty is re-seeded at the point farthest from its own
    centroid (ties: the first point in sample order; several empty clusters take the next
@@ -61,26 +61,24 @@ import logging
 import math
 import random
 import re
-from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
-from itertools import accumulate
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field, ValidationInfo, field_validator
 from sqlglot import exp
 
+from segsync.engine import parse
 from segsync.errors import ConfigError
-from segsync.profile import AttributeType
+from segsync.model.profile import AttributeType
 
 from .base import TraitContext, TraitKind, TraitSettings, output, timestamp_literal
+from .kmeans import kmeans_plus_plus, persona
 from .recency import days_between
 
 if TYPE_CHECKING:
-    import duckdb
-
-    from segsync.store import Store
+    from segsync.engine import Engine
 
 __all__ = [
     "CLUSTERS_TABLE",
@@ -88,8 +86,6 @@ __all__ = [
     "Cluster",
     "ClusterFit",
     "ClusterSettings",
-    "kmeans_plus_plus",
-    "persona",
 ]
 
 log = logging.getLogger("segsync.traits")
@@ -97,14 +93,8 @@ log = logging.getLogger("segsync.traits")
 CLUSTERS_TABLE = "trait_clusters"
 DAYS_SINCE_LAST_ORDER = "days_since_last_order"
 """The derived feature: whole days from ``last_order_at`` to ``as_of`` (NULL without orders)."""
-HIGH_LOW = 0.5
-"""Standard deviations from the mean at which a centroid's feature is "high" or "low"."""
 
 _COLUMN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_NUMERIC_TYPES = (
-    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-    "UBIGINT", "UHUGEINT", "FLOAT", "REAL", "DOUBLE", "DECIMAL",
-)  # fmt: skip
 _MAX_FEATURES = 50
 _SAMPLE = "_segsync_cluster_sample"
 _POINTS = "_segsync_cluster_points"
@@ -177,64 +167,6 @@ class ClusterFit:
         return tuple(z * s + m for z, s, m in zip(centroid, self.scales, self.means, strict=True))
 
 
-# -- plain-Python pieces ------------------------------------------------------------------
-
-
-def kmeans_plus_plus(
-    points: Sequence[Sequence[float]], k: int, rng: random.Random
-) -> list[tuple[float, ...]]:
-    """k-means++ seeding (see the module docstring); ``points`` is non-empty."""
-    n = len(points)
-    columns = list(zip(*points, strict=True)) if points else []
-    first = tuple(points[rng.randrange(n)])
-    centroids = [first]
-    nearest = [0.0] * n
-    for column, c in zip(columns, first, strict=True):
-        nearest = [d + (x - c) * (x - c) for d, x in zip(nearest, column, strict=True)]
-    while len(centroids) < k:
-        running = list(accumulate(nearest))  # left-to-right sums
-        total = running[-1]
-        if total <= 0.0:
-            centroids.append(first)  # fewer distinct points than k: repeat, stays empty
-            continue
-        target = rng.random() * total
-        pick = bisect_right(running, target)  # the first point whose running sum > target
-        if pick >= n:  # rounding ran past the end: the last point that can be picked
-            pick = max(i for i, d in enumerate(nearest) if d > 0.0)
-        chosen = tuple(points[pick])
-        centroids.append(chosen)
-        distance = [0.0] * n
-        for column, c in zip(columns, chosen, strict=True):
-            distance = [d + (x - c) * (x - c) for d, x in zip(distance, column, strict=True)]
-        nearest = [a if a <= b else b for a, b in zip(nearest, distance, strict=True)]
-    return centroids
-
-
-def _number(value: float) -> str:
-    if abs(value) >= 10:
-        return f"{value:,.0f}"
-    return f"{round(value, 1) + 0.0:,.1f}"
-
-
-def persona(
-    size: int,
-    features: Sequence[str],
-    centroid: Sequence[float],
-    means: Sequence[float],
-    standardised: Sequence[float],
-) -> str:
-    """``"412 people: revenue high (1,240 vs 310), orders_count typical (2.1 vs 2.0)"``:
-    each feature's centroid against the overall mean, the most distinctive first."""
-    order = sorted(range(len(features)), key=lambda j: (-abs(standardised[j]), j))
-    parts = []
-    for j in order:
-        z = standardised[j]
-        level = "high" if z >= HIGH_LOW else "low" if z <= -HIGH_LOW else "typical"
-        parts.append(f"{features[j]} {level} ({_number(centroid[j])} vs {_number(means[j])})")
-    who = "person" if size == 1 else "people"
-    return f"{size:,} {who}: " + ", ".join(parts)
-
-
 # -- SQL pieces ---------------------------------------------------------------------------
 
 
@@ -273,7 +205,7 @@ def _nearest(
             ),
         ]
     ).from_(source.subquery("z", copy=False), copy=False)
-    least = exp.Anonymous(this="LEAST", expressions=[exp.column(f"d{i}") for i in range(k)])
+    least = exp.Least(this=exp.column("d0"), expressions=[exp.column(f"d{i}") for i in range(1, k)])
     least_select = exp.Select(
         expressions=[
             exp.column(key),
@@ -339,9 +271,9 @@ class Cluster(TraitKind[ClusterSettings]):
             )
         return problems
 
-    def _check_features(self, store: Store, ctx: TraitContext) -> None:
-        types = {str(row[0]): str(row[1]) for row in store.rows(f"DESCRIBE {ctx.profiles}")}
-        numeric = sorted(c for c, t in types.items() if t.upper().startswith(_NUMERIC_TYPES))
+    def _check_features(self, engine: Engine, ctx: TraitContext) -> None:
+        types = engine.columns(ctx.profiles)
+        numeric = sorted(c for c, t in types.items() if t.is_type(*exp.DataType.NUMERIC_TYPES))
         key = f"traits.{self.trait}.features"
         hint = (
             f"expected a numeric profile column ({', '.join(numeric) or 'none'}) or "
@@ -355,7 +287,8 @@ class Cluster(TraitKind[ClusterSettings]):
             elif name not in types:
                 problems.append(f"{key}: unknown profile column {name!r}; {hint}")
             elif name not in numeric:
-                problems.append(f"{key}: {name!r} is a {types[name]} profile column; {hint}")
+                shown = types[name].sql(dialect=engine.dialect).lower()
+                problems.append(f"{key}: {name!r} is a {shown} profile column; {hint}")
         if len(problems) == 1:
             raise ConfigError(problems[0])
         if problems:
@@ -369,7 +302,9 @@ class Cluster(TraitKind[ClusterSettings]):
             )
             return exp.cast(days, _DOUBLE)
         value = exp.cast(exp.column(name, table="p", quoted=True), _DOUBLE)
-        finite = exp.Anonymous(this="isfinite", expressions=[value.copy()])
+        finite = exp.and_(
+            exp.not_(exp.IsNan(this=value.copy())), exp.not_(exp.IsInf(this=value.copy()))
+        )
         return exp.Case(ifs=[exp.If(this=finite, true=value)])
 
     def _profiles(self, ctx: TraitContext) -> exp.Expr:
@@ -380,19 +315,17 @@ class Cluster(TraitKind[ClusterSettings]):
 
     # -- fit --------------------------------------------------------------------------
 
-    def prepare(self, store: Store, ctx: TraitContext) -> None:
+    def prepare(self, engine: Engine, ctx: TraitContext) -> None:
         """Fit the clusters (see the module docstring) and record them in ``trait_clusters``."""
         self._prepared = True
         self.fit = None
-        self._check_features(store, ctx)
-        con = store.con
-        self.fit = self._fit(con, ctx)
+        self._check_features(engine, ctx)
+        self.fit = self._fit(engine, ctx)
         # (on an error the transaction rolls back, and the temporary tables with it)
-        con.execute(f"DROP TABLE IF EXISTS {_SAMPLE}")
-        con.execute(f"DROP TABLE IF EXISTS {_POINTS}")
-        self._record(store, ctx)
+        engine.drop(_SAMPLE, _POINTS)
+        self._record(engine, ctx)
 
-    def _fit(self, con: duckdb.DuckDBPyConnection, ctx: TraitContext) -> ClusterFit | None:
+    def _fit(self, engine: Engine, ctx: TraitContext) -> ClusterFit | None:
         s = self.settings
         features = tuple(s.features)
         dims = len(features)
@@ -413,17 +346,31 @@ class Cluster(TraitKind[ClusterSettings]):
             .order_by("h", exp.column("profile_key", table="p"))
             .limit(s.sample)
         )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_SAMPLE} AS SELECT "
-            f"row_number() OVER (ORDER BY h, profile_key) - 1 AS i, {', '.join(xs)} "
-            f"FROM ({sample.sql(dialect='duckdb')}) ORDER BY i"
+        number = exp.alias_(
+            exp.Sub(
+                this=exp.Window(
+                    this=exp.RowNumber(),
+                    order=exp.Order(expressions=[exp.column("h"), exp.column("profile_key")]),
+                ),
+                expression=exp.Literal.number(1),
+            ),
+            "i",
         )
-        stats = con.execute(
-            "SELECT count(*), "
-            + ", ".join(f"avg({x}), stddev_pop({x})" for x in xs)
-            + f" FROM {_SAMPLE}"
-        ).fetchone()
-        assert stats is not None
+        engine.create_table(
+            _SAMPLE,
+            exp.select(number, *xs).from_(sample.subquery("s")).order_by("i"),
+            temporary=True,
+        )
+        stats = engine.rows(
+            exp.select(
+                "count(*)",
+                *(
+                    f
+                    for x in xs
+                    for f in (exp.func("avg", exp.column(x)), exp.func("stddev_pop", exp.column(x)))
+                ),
+            ).from_(_SAMPLE)
+        )[0]
         n = int(stats[0])
         if n == 0:
             return None
@@ -438,24 +385,23 @@ class Cluster(TraitKind[ClusterSettings]):
             exp.alias_(_standardise(exp.column(x), m, sd), f"z{j}")
             for j, (x, m, sd) in enumerate(zip(xs, means, scales, strict=True))
         ]
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_POINTS} AS SELECT i, "
-            + ", ".join(z.sql(dialect="duckdb") for z in zs)
-            + f", CAST(NULL AS INTEGER) AS c FROM {_SAMPLE} ORDER BY i"
+        no_cluster = exp.alias_(exp.cast(exp.Null(), exp.DataType.Type.INT), "c")
+        engine.create_table(
+            _POINTS, exp.select("i", *zs, no_cluster).from_(_SAMPLE).order_by("i"), temporary=True
         )
-        zcols = ", ".join(f"z{j}" for j in range(dims))
-        points = con.execute(f"SELECT {zcols} FROM {_POINTS} ORDER BY i").fetchall()
+        zcols = [f"z{j}" for j in range(dims)]
+        points = engine.rows(exp.select(*zcols).from_(_POINTS).order_by("i"))
         centroids = kmeans_plus_plus(points, s.k, random.Random(s.seed))  # noqa: S311 (seeded)
         del points
-        self._assign(con, dims, centroids)
+        self._assign(engine, dims, centroids)
         iterations, converged = 0, False
         while iterations < s.max_iterations:
-            centroids = self._update(con, dims, centroids)
+            centroids = self._update(engine, dims, centroids)
             iterations += 1
-            if self._assign(con, dims, centroids) == 0:
+            if self._assign(engine, dims, centroids) == 0:
                 converged = True
                 break
-        sizes = dict(con.execute(f"SELECT c, count(*) FROM {_POINTS} GROUP BY c").fetchall())
+        sizes = dict(engine.rows(exp.select("c", "count(*)").from_(_POINTS).group_by("c")))
         order = sorted(range(s.k), key=lambda i: (centroids[i], -sizes.get(i, 0), i))
         return ClusterFit(
             features=features,
@@ -468,24 +414,38 @@ class Cluster(TraitKind[ClusterSettings]):
             converged=converged,
         )
 
-    def _assign(
-        self, con: duckdb.DuckDBPyConnection, dims: int, centroids: Sequence[Sequence[float]]
-    ) -> int:
+    def _assign(self, engine: Engine, dims: int, centroids: Sequence[Sequence[float]]) -> int:
         """Move every sample point to its nearest centroid; return how many moved."""
         source = exp.select("i", *(f"z{j}" for j in range(dims))).from_(_POINTS)
-        nearest = _nearest(source, "i", dims, centroids).sql(dialect="duckdb")
-        row = con.execute(
-            f"UPDATE {_POINTS} SET c = n.c FROM ({nearest}) AS n "
-            f"WHERE {_POINTS}.i = n.i AND {_POINTS}.c IS DISTINCT FROM n.c"
-        ).fetchone()
-        return int(row[0]) if row else 0
+        engine.create_table("_segsync_cluster_nearest", _nearest(source, "i", dims, centroids),
+                            temporary=True)  # fmt: skip
+        moved = int(
+            engine.scalar(
+                parse(
+                    f"SELECT count(*) FROM {_POINTS} p JOIN _segsync_cluster_nearest n "
+                    "ON p.i = n.i WHERE p.c IS DISTINCT FROM n.c"
+                )
+            )
+        )
+        if moved:
+            zcols = ", ".join(f"p.z{j}" for j in range(dims))
+            engine.create_table(
+                _POINTS,
+                parse(
+                    f"SELECT p.i, {zcols}, n.c FROM {_POINTS} p "
+                    "JOIN _segsync_cluster_nearest n ON p.i = n.i ORDER BY p.i"
+                ),
+                temporary=True,
+            )
+        engine.drop("_segsync_cluster_nearest")
+        return moved
 
     def _update(
-        self, con: duckdb.DuckDBPyConnection, dims: int, centroids: Sequence[tuple[float, ...]]
+        self, engine: Engine, dims: int, centroids: Sequence[tuple[float, ...]]
     ) -> list[tuple[float, ...]]:
         """Each centroid → the mean of its points; empty clusters re-seeded (see above)."""
-        means = ", ".join(f"avg(z{j})" for j in range(dims))
-        rows = con.execute(f"SELECT c, {means} FROM {_POINTS} GROUP BY c").fetchall()
+        means = [exp.func("avg", exp.column(f"z{j}")) for j in range(dims)]
+        rows = engine.rows(exp.select("c", *means).from_(_POINTS).group_by("c"))
         moved = {int(r[0]): tuple(float(v) for v in r[1:]) for r in rows}
         new = [moved.get(i, centroids[i]) for i in range(len(centroids))]
         empty = [i for i in range(len(centroids)) if i not in moved]
@@ -497,31 +457,32 @@ class Cluster(TraitKind[ClusterSettings]):
                 exp.EQ(this=exp.column("c"), expression=exp.Literal.number(i)),
                 _squared_distance(dims, new[i]),
             )
-        far = con.execute(
-            f"SELECT {', '.join(f'z{j}' for j in range(dims))}, d FROM "
-            f"(SELECT *, {own.sql(dialect='duckdb')} AS d FROM {_POINTS}) "
-            f"WHERE d > 0 ORDER BY d DESC, i LIMIT {len(empty)}"
-        ).fetchall()
+        with_distance = exp.select("*", exp.alias_(own, "d")).from_(_POINTS)
+        far = engine.rows(
+            exp.select(*(f"z{j}" for j in range(dims)), "d")
+            .from_(with_distance.subquery("w"))
+            .where("d > 0")
+            .order_by(exp.Ordered(this=exp.column("d"), desc=True), "i")
+            .limit(len(empty))
+        )
         for i, row in zip(empty, far, strict=False):
             new[i] = tuple(float(v) for v in row[:dims])
         return new
 
-    def _record(self, store: Store, ctx: TraitContext) -> None:
-        con = store.con
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {CLUSTERS_TABLE} (trait VARCHAR NOT NULL, "
-            f"cluster INTEGER NOT NULL, label VARCHAR NOT NULL, size BIGINT NOT NULL, "
-            f"centroid JSON, persona VARCHAR)"
+    def _record(self, engine: Engine, ctx: TraitContext) -> None:
+        engine.execute(
+            exp.delete(CLUSTERS_TABLE).where(exp.column("trait").eq(exp.Literal.string(self.trait)))
         )
-        con.execute(f"DELETE FROM {CLUSTERS_TABLE} WHERE trait = ?", [self.trait])
         fit = self.fit
         if fit is None:
             log.info("trait %s: no profiles to cluster", self.trait)
             return
-        counted = self.query(ctx).sql(dialect="duckdb")
-        sizes = dict(
-            con.execute(f'SELECT "{self.trait}", count(*) FROM ({counted}) GROUP BY 1').fetchall()
+        counted = (
+            exp.select(exp.column(self.trait, quoted=True), "count(*)")
+            .from_(self.query(ctx).subquery("q"))
+            .group_by(exp.column(self.trait, quoted=True))
         )
+        sizes = dict(engine.rows(counted))
         state = "converged" if fit.converged else "stopped at max_iterations"
         log.info(
             "trait %s: k-means over %s on %d sampled profiles, %s after %d iteration(s)",
@@ -531,22 +492,17 @@ class Cluster(TraitKind[ClusterSettings]):
             state,
             fit.iterations,
         )
+        rows = []
         for number, (label, centroid) in enumerate(zip(fit.labels, fit.centroids, strict=True), 1):
             values = fit.original(centroid)
             size = int(sizes.get(label, 0))
             text = persona(size, fit.features, values, fit.means, centroid)
-            con.execute(
-                f"INSERT INTO {CLUSTERS_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    self.trait,
-                    number,
-                    label,
-                    size,
-                    json.dumps({f: round(v, 6) for f, v in zip(fit.features, values, strict=True)}),
-                    text,
-                ],
-            )
+            centre = {f: round(v, 6) for f, v in zip(fit.features, values, strict=True)}
+            rows.append((self.trait, number, label, size, json.dumps(centre), text))
             log.info("trait %s: cluster %d %r: %s", self.trait, number, label, text)
+        engine.insert_rows(
+            CLUSTERS_TABLE, ("trait", "cluster", "label", "size", "centroid", "persona"), rows
+        )
 
     # -- assignment -------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from typing import ClassVar, Self
 from pydantic import Field, field_validator, model_validator
 from sqlglot import exp
 
-from segsync.profile import AttributeType
+from segsync.model.profile import AttributeType
 
 from .base import TraitContext, TraitKind, TraitSettings, output
 

@@ -39,7 +39,7 @@ from typing import ClassVar, Self
 from pydantic import Field, field_validator, model_validator
 from sqlglot import exp
 
-from segsync.profile import AttributeType
+from segsync.model.profile import AttributeType
 
 from .base import (
     EVENTS_TABLE,

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from sqlglot import exp
 
-from segsync.profile import AttributeType
+from segsync.model.profile import AttributeType
 
 from .base import (
     EVENTS_TABLE,

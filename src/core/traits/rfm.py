@@ -34,7 +34,7 @@ from typing import ClassVar
 from pydantic import Field, ValidationInfo, field_validator
 from sqlglot import exp
 
-from segsync.profile import AttributeType
+from segsync.model.profile import AttributeType
 
 from .base import (
     EVENTS_TABLE,

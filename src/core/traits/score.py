@@ -39,8 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlglot import exp
 
 from segsync.errors import ConfigError
-from segsync.profile import BUILTIN_COLUMNS, AttributeType
-from segsync.where import compile_where
+from segsync.model.profile import BUILTIN_COLUMNS, AttributeType
+from segsync.model.where import compile_where
 
 from .base import (
     EVENTS_TABLE,
@@ -61,7 +61,8 @@ _EVENT_ONLY = ("per_event", "within", "half_life", "where")
 
 
 def compile_condition(text: str, columns: Mapping[str, AttributeType]) -> exp.Expr:
-    """``text`` compiled by :func:`segsync.where.compile_where`; ValueError with its message."""
+    """``text`` compiled by :func:`segsync.model.where.compile_where`; ValueError with its
+    message."""
     try:
         return compile_where(text, columns, location="when")
     except ConfigError as exc:

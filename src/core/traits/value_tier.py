@@ -42,7 +42,7 @@ from typing import ClassVar, Literal, Self
 from pydantic import Field, field_validator, model_validator
 from sqlglot import exp
 
-from segsync.profile import AttributeType
+from segsync.model.profile import AttributeType
 
 from .base import (
     EVENTS_TABLE,

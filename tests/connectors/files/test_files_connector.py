@@ -40,7 +40,7 @@ def test_contacts_stream_in_pages_with_consent_and_attributes(tmp_path: Path) ->
             "attributes": {"first_name": "fname"},
         },
     )
-    pages = collect(conn.stream_contacts(None))
+    pages = collect(conn.source.contacts(None))
     assert [len(p.records) for p in pages] == [3, 3, 1]
     assert all(p.snapshot for p in pages)
     assert [p.cursor is not None for p in pages] == [False, False, True]
@@ -49,7 +49,7 @@ def test_contacts_stream_in_pages_with_consent_and_attributes(tmp_path: Path) ->
     assert first.consent == {Purpose.EMAIL_MARKETING: True}
     assert first.attributes == {"first_name": "N1", "city": "Lyon"}
     # unchanged files: nothing to pull
-    assert collect(conn.stream_contacts(pages[-1].cursor)) == []
+    assert collect(conn.source.contacts(pages[-1].cursor)) == []
 
 
 def test_jsonl_events_with_value_and_utc_time(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_jsonl_events_with_value_and_utc_time(tmp_path: Path) -> None:
             "value": "amount",
         },
     )
-    (page,) = collect(conn.stream_events(None))
+    (page,) = collect(conn.source.events(None))
     first, second = page.records
     assert first.occurred_at.isoformat() == "2025-12-31T23:00:00"
     assert str(first.value) == "12.30" and first.type == "order"
@@ -85,10 +85,10 @@ def test_jsonl_events_with_value_and_utc_time(tmp_path: Path) -> None:
 def test_glob_and_missing_file_errors(tmp_path: Path) -> None:
     conn = make(tmp_path, contacts={"path": "exports/c-*.csv"})
     with pytest.raises(InputError, match=r"connectors\.src\.contacts: no file matches"):
-        collect(conn.stream_contacts(None))
+        collect(conn.source.contacts(None))
     conn = make(tmp_path, contacts={"path": "nope.csv"})
     with pytest.raises(InputError, match="file not found"):
-        collect(conn.stream_contacts(None))
+        collect(conn.source.contacts(None))
 
 
 @pytest.mark.parametrize(
@@ -115,38 +115,42 @@ def test_bad_input_names_file_line_and_expectation(
     (tmp_path / "c.csv").write_text(content)
     conn = make(tmp_path, contacts={"path": "c.csv", **settings})
     with pytest.raises(InputError, match=message):
-        collect(conn.stream_contacts(None))
+        collect(conn.source.contacts(None))
 
 
 def test_non_utf8_file(tmp_path: Path) -> None:
     (tmp_path / "c.csv").write_bytes("id,email\n1,é@x.org\n".encode("latin-1"))
     conn = make(tmp_path, contacts={"path": "c.csv"})
     with pytest.raises(InputError, match=r"not utf-8 text.*encoding"):
-        collect(conn.stream_contacts(None))
+        collect(conn.source.contacts(None))
     conn = make(tmp_path, contacts={"path": "c.csv", "encoding": "latin-1"})
-    assert collect(conn.stream_contacts(None))[0].records[0].email == "é@x.org"
+    assert collect(conn.source.contacts(None))[0].records[0].email == "é@x.org"
 
 
 def test_audience_file_is_written_atomically_and_idempotently(tmp_path: Path) -> None:
     conn = make(tmp_path, output_dir="out")
 
     async def scenario() -> None:
-        ref = await conn.ensure_audience(AudienceSpec(sync="s", name="VIP / Été 2026", kind="csv"))
+        ref = await conn.destination.ensure_audience(
+            AudienceSpec(sync="s", name="VIP / Été 2026", kind="csv")
+        )
         assert ref.created and ref.id == "VIP_Été_2026.csv"
-        again = await conn.ensure_audience(
+        again = await conn.destination.ensure_audience(
             AudienceSpec(sync="s", name="VIP / Été 2026", kind="csv")
         )
         assert not again.created
         members = [Member(key=k) for k in ("b@x.org", "a@x.org")]
         for _ in range(2):  # applying the same batch twice is harmless
-            results = await conn.apply_batch(Batch(ref, adds=members))
+            results = await conn.destination.apply_batch(Batch(ref, adds=members))
             assert [(r.key, r.ok) for r in results] == [("b@x.org", True), ("a@x.org", True)]
         assert (tmp_path / "out" / ref.id).read_text().splitlines() == [
             "email",
             "a@x.org",
             "b@x.org",
         ]
-        await conn.apply_batch(Batch(ref, removes=[Member(key="a@x.org"), Member(key="zz@x.org")]))
+        await conn.destination.apply_batch(
+            Batch(ref, removes=[Member(key="a@x.org"), Member(key="zz@x.org")])
+        )
         assert (tmp_path / "out" / ref.id).read_text().splitlines() == ["email", "b@x.org"]
 
     asyncio.run(scenario())

@@ -9,7 +9,7 @@ import httpx
 
 from segsync.adhash import hashed_email, hashed_phone
 from segsync.connectors.google_ads.simulator import DataManagerSimulator
-from segsync.sandbox import DEFAULT_TOKEN, sandbox_audience
+from segsync.sandbox.serve import DEFAULT_TOKEN, sandbox_audience
 
 
 async def test_a_config_can_reach_the_sandbox_with_what_it_announces() -> None:

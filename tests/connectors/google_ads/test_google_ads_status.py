@@ -360,7 +360,7 @@ def test_background_share_matches_unseeded_identifiers_deterministically() -> No
 
 
 def test_sandbox_seeding_gives_a_realistic_match_rate() -> None:
-    from segsync.sandbox import sandbox_audience
+    from segsync.sandbox.serve import sandbox_audience
 
     audience = sandbox_audience(seed=42, contacts=300)
     sim = DataManagerSimulator(seed=42)

@@ -28,16 +28,10 @@ from segsync.connectors.hubspot.destination import option_value
 from segsync.connectors.hubspot.settings import HubSpotSettings
 from segsync.connectors.hubspot.simulator import HubSpotSimulator
 from segsync.errors import AuthError, FatalError, QuotaError
-from segsync.http import reset_pacers
 from segsync.testing.conformance import LoseFirstAnswer
 
 TOKEN = "pat-na1-unit-secret-0000"
 T = TypeVar("T")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_pacers() -> None:
-    reset_pacers()
 
 
 def make(
@@ -66,7 +60,7 @@ def run(connector: HubSpotConnector, work: Callable[[HubSpotConnector], Awaitabl
 
 
 async def all_contacts(c: HubSpotConnector, cursor: str | None) -> list[Contact]:
-    return [x async for page in c.stream_contacts(cursor) for x in page.records]
+    return [x async for page in c.source.contacts(cursor) for x in page.records]
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -79,7 +73,7 @@ def test_full_pull_maps_properties_consent_and_is_a_snapshot(tmp_path: Path) -> 
     sim.add_contact("c@example.org", mobilephone="+4915112345678", country="Germany")
 
     async def work(c: HubSpotConnector) -> Any:
-        return [page async for page in c.stream_contacts(None)]
+        return [page async for page in c.source.contacts(None)]
 
     pages = run(make(sim, tmp_path, properties={"first_name": "firstname"}), work)
     assert all(p.snapshot for p in pages)
@@ -109,7 +103,7 @@ def test_incremental_pull_walks_past_the_search_cap(tmp_path: Path) -> None:
 
     async def work(c: HubSpotConnector) -> tuple[list[Contact], str | None]:
         cursor = None
-        async for page in c.stream_contacts(None):
+        async for page in c.source.contacts(None):
             cursor = page.cursor
         return await all_contacts(c, f"0/{sim._now_ms()}"), cursor
 
@@ -152,8 +146,8 @@ def test_next_cursor_is_the_pull_start_less_the_overlap(tmp_path: Path) -> None:
     sim.add_contact("a@example.org")
 
     async def work(c: HubSpotConnector) -> str | None:
-        c.reader.clock = lambda: 1_700_000_000.0
-        return [p async for p in c.stream_contacts(None)][-1].cursor
+        c.source.clock = lambda: 1_700_000_000.0
+        return [p async for p in c.source.contacts(None)][-1].cursor
 
     cursor = run(make(sim, tmp_path, overlap_minutes=10), work)
     assert cursor == f"{(1_700_000_000 - 600) * 1000}/{1_700_000_000 * 1000}"
@@ -166,7 +160,7 @@ def test_incremental_cursor_keeps_when_the_last_full_pull_was(tmp_path: Path) ->
     full_at = int((now - 86_400) * 1000)  # a day ago
 
     async def work(c: HubSpotConnector) -> Any:
-        return [p async for p in c.stream_contacts(f"{full_at}/{full_at}")]
+        return [p async for p in c.source.contacts(f"{full_at}/{full_at}")]
 
     pages = run(make(sim, tmp_path), work)
     assert pages and not any(p.snapshot for p in pages)
@@ -180,7 +174,7 @@ def test_a_stale_full_pull_makes_this_one_full(tmp_path: Path) -> None:
     long_ago = int((sim._now_ms() / 1000 - 8 * 86_400) * 1000)
 
     async def work(c: HubSpotConnector) -> Any:
-        return [p async for p in c.stream_contacts(f"{long_ago + 1}/{long_ago}")]
+        return [p async for p in c.source.contacts(f"{long_ago + 1}/{long_ago}")]
 
     pages = run(make(sim, tmp_path, full_refresh_days=7), work)
     assert pages and all(p.snapshot for p in pages)
@@ -210,7 +204,7 @@ def test_won_deals_become_orders(tmp_path: Path) -> None:
     )  # fmt: skip
 
     async def work(c: HubSpotConnector) -> Any:
-        return [p async for p in c.stream_events(None)]
+        return [p async for p in c.source.events(None)]
 
     pages = run(make(sim, tmp_path, won_stages=["closedwon", "won_b2b"],
                      default_currency="USD"), work)  # fmt: skip
@@ -225,7 +219,7 @@ def test_won_deals_become_orders(tmp_path: Path) -> None:
 
 def test_deals_can_be_switched_off(tmp_path: Path) -> None:
     connector = make(sim_with(), tmp_path, deals=False)
-    assert connector.source_streams() == ("contacts",)
+    assert connector.source.streams() == ("contacts",)
     asyncio.run(connector.aclose())
 
 
@@ -240,13 +234,15 @@ def push(
     removes: tuple[str, ...] = (),
 ) -> tuple[Any, list[RecordResult]]:
     async def work(c: HubSpotConnector) -> tuple[Any, list[RecordResult]]:
-        audience = await c.ensure_audience(AudienceSpec(sync=name, name=name, kind=kind))
+        audience = await c.destination.ensure_audience(
+            AudienceSpec(sync=name, name=name, kind=kind)
+        )
         batch = Batch(
             audience,
             adds=[Member(key=k, email=k[4:] if k.startswith("new:") else None) for k in adds],
             removes=[Member(key=k) for k in removes],
         )
-        return audience, await c.apply_batch(batch)
+        return audience, await c.destination.apply_batch(batch)
 
     return run(connector, work)
 
@@ -269,7 +265,9 @@ def test_lost_create_answer_finds_what_it_created(tmp_path: Path, kind: str, pat
     context = ConnectorContext("hs", tmp_path, tmp_path / "work", transport=lossy)
     settings = HubSpotSettings(token=TOKEN, base_url="http://hubspot.test", requests_per_10s=1000)
     connector = HubSpotConnector(settings, context)
-    ref = run(connector, lambda c: c.ensure_audience(AudienceSpec("s", "Dropped", kind)))
+    ref = run(
+        connector, lambda c: c.destination.ensure_audience(AudienceSpec("s", "Dropped", kind))
+    )
     assert lossy.lost == 1 and ref.created
     if kind == "list":
         assert sim.list_id("Dropped") == ref.id
@@ -300,7 +298,10 @@ def test_list_changes_go_in_membership_chunks(tmp_path: Path) -> None:
     sim = sim_with()
     ids = [sim.add_contact(f"p{i}@example.org") for i in range(25)]
     connector = make(sim, tmp_path, membership_chunk=10)
-    assert connector.batch_limit("list") == 10 and connector.batch_limit("property") == 100
+    assert (
+        connector.destination.batch_limit("list") == 10
+        and connector.destination.batch_limit("property") == 100
+    )
     audience, results = push(connector, "list", "Chunked", ids)
     assert all(r.ok for r in results) and sim.list_members(audience.id) == set(ids)
     calls = [r for r in sim.requests if r.path.endswith("/add-and-remove")]

@@ -33,6 +33,7 @@ from segsync.connectors.mailchimp.settings import MailchimpSettings
 from segsync.connectors.mailchimp.simulator import MailchimpSimulator, subscriber_hash
 from segsync.errors import AuthError, FatalError, RetryableError
 from segsync.http import RetryPolicy, reset_pacers
+from segsync.pipeline.push import apply_batch
 from segsync.testing.conformance import LoseFirstAnswer
 from segsync.testing.simulator import Faults
 
@@ -40,11 +41,6 @@ KEY = "0123456789abcdef0123456789abcdef-us1"
 BASE = "http://us1.api.mailchimp.test/3.0"
 EM = Purpose.EMAIL_MARKETING
 T = TypeVar("T")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_pacers() -> None:
-    reset_pacers()  # pacers are per key, and never loosen: each test declares its own
 
 
 def sim_with(**kwargs: Any) -> MailchimpSimulator:
@@ -82,7 +78,7 @@ def seed(sim: MailchimpSimulator, emails: list[str], **row: Any) -> list[str]:
 
 
 async def all_contacts(c: MailchimpConnector, cursor: str | None) -> list[Contact]:
-    return [x async for page in c.stream_contacts(cursor) for x in page.records]
+    return [x async for page in c.source.contacts(cursor) for x in page.records]
 
 
 def queries(sim: MailchimpSimulator, method: str, suffix: str) -> list[dict[str, list[str]]]:
@@ -104,7 +100,7 @@ def test_full_pull_maps_merge_fields_stats_phone_and_is_a_snapshot(tmp_path: Pat
     }
 
     async def work(c: MailchimpConnector) -> Any:
-        return [page async for page in c.stream_contacts(None)]
+        return [page async for page in c.source.contacts(None)]
 
     pages = run(make(sim, tmp_path, **values), work)
     assert pages and all(p.snapshot for p in pages)
@@ -141,7 +137,7 @@ def test_incremental_pull_asks_for_changes_since_the_cursor(tmp_path: Path) -> N
 
     async def work(c: MailchimpConnector) -> Any:
         recent_full = dt.datetime.now(dt.UTC).isoformat()
-        return [page async for page in c.stream_contacts(f"2026-01-01T00:00:00Z/{recent_full}")]
+        return [page async for page in c.source.contacts(f"2026-01-01T00:00:00Z/{recent_full}")]
 
     pages = run(make(sim, tmp_path), work)
     assert [x.email for p in pages for x in p.records] == ["new@example.org"]
@@ -155,8 +151,8 @@ def test_next_cursor_is_the_pull_start_less_the_overlap(tmp_path: Path) -> None:
     seed(sim, ["a@example.org"])
 
     async def work(c: MailchimpConnector) -> str | None:
-        c.reader.clock = lambda: 1_767_225_600.0  # 2026-01-01T00:00:00Z
-        return [p async for p in c.stream_contacts(None)][-1].cursor
+        c.source.clock = lambda: 1_767_225_600.0  # 2026-01-01T00:00:00Z
+        return [p async for p in c.source.contacts(None)][-1].cursor
 
     cursor = run(make(sim, tmp_path, overlap_minutes=10), work)
     assert cursor == "2025-12-31T23:50:00+00:00/2026-01-01T00:00:00+00:00"
@@ -169,7 +165,7 @@ def test_a_stale_full_pull_makes_this_one_full(tmp_path: Path) -> None:
     week_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(days=8)).isoformat()
 
     async def work(c: MailchimpConnector) -> Any:
-        return [p async for p in c.stream_contacts(f"{week_ago}/{week_ago}")]
+        return [p async for p in c.source.contacts(f"{week_ago}/{week_ago}")]
 
     pages = run(make(sim, tmp_path, full_refresh_days=7), work)
     assert pages and all(p.snapshot for p in pages)
@@ -189,7 +185,7 @@ def test_pages_are_fetched_concurrently_and_yielded_in_order(tmp_path: Path) -> 
     seed(sim, [f"p{i:04d}@example.org" for i in range(1250)])
 
     async def work(c: MailchimpConnector) -> list[list[Contact]]:
-        return [page.records async for page in c.stream_contacts(None)]
+        return [page.records async for page in c.source.contacts(None)]
 
     pages = run(make(sim, tmp_path, page_size=100, concurrency=5), work)
     assert [len(p) for p in pages] == [100] * 12 + [50]
@@ -213,7 +209,7 @@ def test_orders_of_the_audiences_stores_become_events(tmp_path: Path) -> None:
     sim.seed_orders("elsewhere", [{"id": "x", "email": "a@example.org", "order_total": 5}])
 
     async def work(c: MailchimpConnector) -> Any:
-        return [p async for p in c.stream_events(None)]
+        return [p async for p in c.source.events(None)]
 
     pages = run(make(sim, tmp_path), work)
     assert pages and all(p.snapshot for p in pages)
@@ -230,8 +226,9 @@ def test_orders_of_the_audiences_stores_become_events(tmp_path: Path) -> None:
 
 def test_orders_can_be_switched_off(tmp_path: Path) -> None:
     connector = make(sim_with(), tmp_path, orders=False, concurrency=3)
-    assert connector.source_streams() == ("contacts",)
-    assert connector.batch_limit("tag") == 6000
+    assert connector.source.streams() == ("contacts",)
+    assert connector.destination.batch_limit("tag") == 500  # one bulk call
+    assert connector.destination.max_in_flight == 3
     asyncio.run(connector.aclose())
 
 
@@ -248,10 +245,12 @@ def push(
         return m if isinstance(m, Member) else Member(key=m)
 
     async def work(c: MailchimpConnector) -> tuple[AudienceRef, list[RecordResult]]:
-        audience = await c.ensure_audience(AudienceSpec(sync=name, name=name, kind="tag"))
+        audience = await c.destination.ensure_audience(
+            AudienceSpec(sync=name, name=name, kind="tag")
+        )
         batch = Batch(audience, adds=[member(m) for m in adds],
                       removes=[member(m) for m in removes])  # fmt: skip
-        return audience, await c.apply_batch(batch)
+        return audience, await c.destination.apply_batch(batch)
 
     return run(connector, work)
 
@@ -276,7 +275,9 @@ def test_lost_create_answer_finds_what_it_created(tmp_path: Path) -> None:
     path = f"/3.0/lists/{sim.default_list_id()}/segments"
     lossy = LoseFirstAnswer(sim.transport(), "POST", path)
     connector = make(sim, tmp_path, transport=lossy)
-    ref = run(connector, lambda c: c.ensure_audience(AudienceSpec("s", "Dropped", "tag")))
+    ref = run(
+        connector, lambda c: c.destination.ensure_audience(AudienceSpec("s", "Dropped", "tag"))
+    )
     assert lossy.lost == 1 and ref.created
     assert ref.id == str(sim.segment_id(sim.default_list_id(), "Dropped"))
     assert len(sim.segments[sim.default_list_id()]) == 1
@@ -289,17 +290,30 @@ def test_saved_segment_of_that_name_is_refused(tmp_path: Path) -> None:
         push(make(sim, tmp_path), "Active")
 
 
-def test_bulk_chunks_of_500_go_concurrently_within_the_connection_cap(tmp_path: Path) -> None:
+def test_batches_of_500_in_flight_together_stay_within_the_connection_cap(
+    tmp_path: Path,
+) -> None:
+    """segsync keeps ``concurrency`` batches in flight, each one bulk call of 500 emails."""
     sim = sim_with(concurrency=10, faults=Faults(latency=0.002))
     emails = [f"m{i:05d}@example.org" for i in range(5000)]
     seed(sim, emails)
     connector = make(sim, tmp_path, concurrency=10)
-    assert connector.batch_limit("tag") == 20_000
+    assert connector.destination.batch_limit("tag") == 500
     sim.reset_log()
-    audience, results = push(connector, "Big", by_email(emails))
+
+    async def work(c: MailchimpConnector) -> list[RecordResult]:
+        audience = await c.destination.ensure_audience(AudienceSpec("s", "Big", "tag"))
+        members = by_email(emails)
+        parts = [members[i : i + 500] for i in range(0, 5000, 500)]
+        done = await asyncio.gather(
+            *(apply_batch(c.destination, audience, "add", part) for part in parts)
+        )
+        return [r for part in done for r in part]
+
+    results = run(connector, work)
     assert len(results) == 5000 and all(r.ok for r in results)
     assert sim.tag_members(sim.default_list_id(), "Big") == set(emails)
-    bulk = [r for r in sim.requests if r.method == "POST" and r.path.endswith(f"/{audience.id}")]
+    bulk = [r for r in sim.requests if r.method == "POST" and "/segments/" in r.path]
     assert len(bulk) == 10
     assert not [r for r in sim.requests if r.status == 429], "went past the connection cap"
     assert 5 <= sim.stats()["max_concurrency"]["default"] <= 10
@@ -344,9 +358,10 @@ def test_tag_deleted_mid_run_fails_adds_for_a_later_run(tmp_path: Path) -> None:
     seed(sim, ["a@example.org", "b@example.org"])
 
     async def work(c: MailchimpConnector) -> list[RecordResult]:
-        audience = await c.ensure_audience(AudienceSpec("s", "Gone", "tag"))
+        audience = await c.destination.ensure_audience(AudienceSpec("s", "Gone", "tag"))
         del sim.segments[sim.default_list_id()][int(audience.id)]  # a marketer deletes it
-        return await c.apply_batch(Batch(audience, [a], [b]))
+        adds = await apply_batch(c.destination, audience, "add", [a])
+        return adds + await apply_batch(c.destination, audience, "remove", [b])
 
     results = run(make(sim, tmp_path), work)
     by_key = {(r.key, r.op): r for r in results}
@@ -465,7 +480,7 @@ def test_faults_end_with_exactly_the_desired_tag_members(tmp_path: Path) -> None
         audience = None
         for _ in range(20):
             try:
-                audience = await c.ensure_audience(AudienceSpec("f", "Faulty", "tag"))
+                audience = await c.destination.ensure_audience(AudienceSpec("f", "Faulty", "tag"))
                 break
             except RetryableError:  # retried like a next run would
                 continue
@@ -476,7 +491,10 @@ def test_faults_end_with_exactly_the_desired_tag_members(tmp_path: Path) -> None
             for _ in range(30):
                 if not todo_adds and not todo_removes:
                     break
-                results = await c.apply_batch(Batch(audience, todo_adds, todo_removes))
+                results = []  # batches as segsync sends them: 500 of one op, split if refused
+                for op, todo in (("add", todo_adds), ("remove", todo_removes)):
+                    for i in range(0, len(todo), 500):
+                        results += await apply_batch(c.destination, audience, op, todo[i : i + 500])
                 retry = {r.key for r in results if not r.ok and not r.permanent}
                 permanent += [r for r in results if not r.ok and r.permanent]
                 todo_adds = [m for m in todo_adds if m.key in retry]

@@ -15,7 +15,7 @@ from segsync.connectors.salesforce.simulator import (
     SalesforceSimulator,
 )
 from segsync.connectors.salesforce.simulator.ids import IdFactory, is_id, to_18
-from segsync.sandbox import sandbox_audience
+from segsync.sandbox.serve import sandbox_audience
 from segsync.testing.simulator import Faults
 
 V = "/services/data/v66.0"

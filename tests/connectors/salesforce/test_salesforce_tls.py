@@ -27,7 +27,7 @@ from segsync.connectors.salesforce.simulator import (
     SalesforceSimulator,
 )
 from segsync.plugins import Plugins
-from segsync.sandbox import sandbox_audience, serve_sandbox
+from segsync.sandbox.serve import sandbox_audience, serve_sandbox
 from segsync.testing.simulator import ServedSimulator
 
 SESSION = "00DHu0000000001!tls-session"

@@ -16,7 +16,7 @@ def run(code: str) -> str:
 def test_the_core_imports_without_numpy_or_scipy() -> None:
     out = run(
         "import sys\n"
-        "import segsync, segsync.cli, segsync.runner, segsync.traits, segsync.store\n"
+        "import segsync, segsync.cli, segsync.pipeline, segsync.traits, segsync.state.store\n"
         "print(sorted(m for m in ('numpy', 'scipy', 'sklearn') if m in sys.modules))"
     )
     assert out == "[]"

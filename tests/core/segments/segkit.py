@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
-
 from segsync.config import Config, load_config
+from segsync.pipeline.kpis import compute_kpis
+from segsync.pipeline.segments import Membership, SegmentResult, compute_segments
+from segsync.pipeline.traits import compute_traits
 from segsync.plugins import load_plugins, reset_plugins
-from segsync.segments import SegmentResult, compute_segments, persist_segments
-from segsync.store import Store
-from segsync.traits import compute_traits
+from segsync.state.history import History
+from segsync.state.store import Store
 
 AS_OF = dt.datetime(2026, 3, 1)
 
@@ -53,9 +53,9 @@ class SegDb:
     """An in-memory store whose ``profiles`` and ``profile_events`` are filled by hand."""
 
     def __init__(self) -> None:
-        self.store = Store(Path(":memory:"), duckdb.connect(":memory:"))
-        self.store._migrate(read_only=False)
+        self.store = Store.memory()
         self.runs = 0
+        self.membership: Membership | None = None
 
     def load(self, profiles: Iterable[P], events: Sequence[E] = ()) -> None:
         con = self.store.con
@@ -69,7 +69,8 @@ class SegDb:
         con.execute("DELETE FROM profile_events")
         if events:
             con.executemany(
-                "INSERT INTO profile_events VALUES (?, ?, ?, ?, ?, '{}')",
+                "INSERT INTO profile_events (profile_key, event_id, type, occurred_at, value, "
+                "properties) VALUES (?, ?, ?, ?, ?, '{}')",
                 [[e.key, f"E{i}", e.type, e.at, e.value] for i, e in enumerate(events)],
             )
 
@@ -84,25 +85,30 @@ class SegDb:
         )
 
     def compute(self, config: Config, *, persist: bool = False) -> dict[str, SegmentResult]:
-        compute_traits(self.store, config, as_of=AS_OF)
-        results = compute_segments(self.store, config, as_of=AS_OF)
+        engine = self.store.engine
+        compute_traits(engine, config.traits, as_of=AS_OF)
+        history = History(engine)
+        membership = compute_segments(engine, config.segment_book, history)
+        start, end = config.settings.kpis.bounds(AS_OF)
+        compute_kpis(engine, membership, start=start, end=end)
         if persist:
             self.runs += 1
-            persist_segments(self.store, results, f"run{self.runs}", kpi_window="30d")
-        return results
+            membership.persist(history, f"run{self.runs}", kpi_window="30d")
+        self.membership = membership
+        return membership.results
 
     def members(self, segment: str) -> set[str]:
-        rows = self.store.rows(
-            "SELECT profile_key FROM _new_segment_members WHERE segment = ?", [segment]
-        )
-        return {r[0] for r in rows}
+        assert self.membership is not None
+        return {r[0] for r in self.store.engine.rows(self.membership.of(segment))}
 
     def groups(self, parent: str) -> dict[str, str]:
         """profile_key → group name (without the parent) for ``parent``'s groups."""
-        rows = self.store.rows(
-            "SELECT profile_key, segment FROM _new_segment_members WHERE starts_with(segment, ?)",
-            [parent + "."],
-        )
+        assert self.membership is not None
+        rows = [
+            (key, segment)
+            for segment, key in self.store.engine.rows(self.membership.rows())
+            if segment.startswith(parent + ".")
+        ]
         out: dict[str, str] = {}
         for key, segment in rows:
             assert key not in out, f"{key} is in two groups of {parent}"

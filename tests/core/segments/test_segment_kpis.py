@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from segkit import AS_OF, E, P, SegDb, make_config
 
-from segsync.segments import SegmentResult
+from segsync.pipeline.segments import SegmentResult
 
 D = Decimal
 START = AS_OF - dt.timedelta(days=30)  # [kpis] window = "30d": [START, AS_OF)

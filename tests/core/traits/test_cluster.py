@@ -23,7 +23,8 @@ from segsync.config import load_config
 from segsync.errors import ConfigError
 from segsync.plugins import load_plugins, reset_plugins
 from segsync.traits import TraitContext
-from segsync.traits.cluster import Cluster, persona
+from segsync.traits.cluster import Cluster
+from segsync.traits.kmeans import persona
 
 AS_OF = utc("2026-03-01T00:00:00")
 DAY = dt.timedelta(days=1)
@@ -248,7 +249,9 @@ def test_an_empty_cluster_is_reseeded_at_the_farthest_point(db: TraitDb) -> None
     )
     trait = Cluster("persona", Cluster.Settings(features=["a", "b"], k=4))
     try:
-        new = trait._update(con, 2, [(0.0, 0.0), (6.0, 0.0), (100.0, 0.0), (-50.0, 0.0)])
+        new = trait._update(
+            db.store.engine, 2, [(0.0, 0.0), (6.0, 0.0), (100.0, 0.0), (-50.0, 0.0)]
+        )
     finally:
         con.execute("DROP TABLE _segsync_cluster_points")
     # means 0.5 and 7; distances to them: 0.25, 0.25, 4, 4, 0 -> i=2 then i=3 (ties: first i)
@@ -569,6 +572,6 @@ def test_unknown_or_non_numeric_features_fail_when_computed(db: TraitDb) -> None
     with pytest.raises(ConfigError) as info:
         db.compute({"persona": cluster(features=["email", "nope"])}, AS_OF)
     assert info.value.errors[0].startswith(
-        "traits.persona.features: 'email' is a VARCHAR profile column; expected a numeric"
+        "traits.persona.features: 'email' is a text profile column; expected a numeric"
     )
     assert info.value.errors[1].startswith("traits.persona.features: unknown profile column 'nope'")

@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 from traitkit import TraitDb, utc
 
+from segsync.model.profile import BUILTIN_COLUMNS
 from segsync.plugins import reset_plugins
-from segsync.profile import BUILTIN_COLUMNS
 from segsync.traits import build_trait
 from segsync.traits.distance import Distance, DistanceSettings
 

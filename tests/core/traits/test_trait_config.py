@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from segsync.config import load_config
 from segsync.errors import ConfigError
-from segsync.plugins import load_plugins, reset_plugins
-
-
-@pytest.fixture(autouse=True)
-def _fresh() -> Iterator[None]:
-    reset_plugins()
-    yield
-    reset_plugins()
+from segsync.plugins import load_plugins
 
 
 def load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]

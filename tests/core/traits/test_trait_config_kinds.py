@@ -4,21 +4,13 @@ messages, through the same loader as every config."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from segsync.config import load_config
 from segsync.errors import ConfigError
-from segsync.plugins import load_plugins, reset_plugins
-
-
-@pytest.fixture(autouse=True)
-def _fresh() -> Iterator[None]:
-    reset_plugins()
-    yield
-    reset_plugins()
+from segsync.plugins import load_plugins
 
 
 def write(tmp_path: Path, text: str) -> Path:

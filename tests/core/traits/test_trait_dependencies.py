@@ -4,7 +4,6 @@ and a recency; the config orders them after what they read and refuses cycles.""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,16 +12,9 @@ from traitkit import Ev, TraitDb, utc
 
 from segsync.config import load_config
 from segsync.errors import ConfigError
-from segsync.plugins import load_plugins, reset_plugins
+from segsync.plugins import load_plugins
 
 AS_OF = utc("2026-06-01T00:00:00+00:00")
-
-
-@pytest.fixture(autouse=True)
-def _fresh() -> Iterator[None]:
-    reset_plugins()
-    yield
-    reset_plugins()
 
 
 def test_a_score_can_use_a_window_count() -> None:

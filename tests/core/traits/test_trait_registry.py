@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,13 +49,6 @@ def register_trait_kinds(register):
 """
 
 
-@pytest.fixture(autouse=True)
-def _fresh() -> Iterator[None]:
-    reset_plugins()
-    yield
-    reset_plugins()
-
-
 def plugin_dir(tmp_path: Path, name: str, text: str) -> Path:
     folder = tmp_path / "plugins"
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,8 +74,8 @@ def test_builtin_kinds_load_through_the_hook_whatever_the_allowlist(
 
 def test_a_plugin_adds_a_kind_usable_in_config(tmp_path: Path) -> None:
     from segsync.config import load_config
-    from segsync.store import Store
-    from segsync.traits import compute_traits
+    from segsync.pipeline.traits import compute_traits
+    from segsync.state.store import Store
 
     folder = plugin_dir(tmp_path, "days", DISTINCT_DAYS)
     plugins = load_plugins(folder)
@@ -100,11 +92,11 @@ def test_a_plugin_adds_a_kind_usable_in_config(tmp_path: Path) -> None:
         )
         store.con.execute(
             "INSERT INTO profile_events VALUES "
-            "('a', '1', 'visit', '2026-01-01 10:00', NULL, '{}'), "
-            "('a', '2', 'visit', '2026-01-01 11:00', NULL, '{}'), "
-            "('a', '3', 'visit', '2026-01-02 10:00', NULL, '{}')"
+            "('a', '1', 'visit', '2026-01-01 10:00', NULL, '{}', NULL), "
+            "('a', '2', 'visit', '2026-01-01 11:00', NULL, '{}', NULL), "
+            "('a', '3', 'visit', '2026-01-02 10:00', NULL, '{}', NULL)"
         )
-        compute_traits(store, config, as_of=dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+        compute_traits(store.engine, config.traits, as_of=dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
         assert store.rows("SELECT * FROM profile_traits ORDER BY 1") == [("a", 2), ("b", 0)]
 
 

@@ -9,15 +9,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import duckdb
-
+from segsync.pipeline.traits import compute_traits
 from segsync.plugins import load_plugins
-from segsync.store import Store
-from segsync.traits import build_trait, compute_traits
+from segsync.state.store import Store
+from segsync.traits import build_trait
 
 UTC = dt.UTC
 
@@ -44,8 +41,7 @@ class TraitDb:
     """An in-memory store with ``profiles`` and ``profile_events`` filled by hand."""
 
     def __init__(self) -> None:
-        self.store = Store(Path(":memory:"), duckdb.connect(":memory:"))
-        self.store._migrate(read_only=False)
+        self.store = Store.memory()
         self.kinds = load_plugins(None).trait_kinds
 
     def load(self, keys: Iterable[str], events: Sequence[Ev]) -> None:
@@ -57,7 +53,8 @@ class TraitDb:
         con.execute("DELETE FROM profile_events")
         if events:
             con.executemany(
-                "INSERT INTO profile_events VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO profile_events (profile_key, event_id, type, occurred_at, value, "
+                "properties) VALUES (?, ?, ?, ?, ?, ?)",
                 [[e.key, e.id, e.type, e.at, e.value, json.dumps(dict(e.props))] for e in events],
             )
 
@@ -71,7 +68,7 @@ class TraitDb:
             values = dict(raw)
             kind = self.kinds[values.pop("kind")]
             specs[name] = build_trait(name, kind, values)
-        compute_traits(self.store, SimpleNamespace(traits=specs), as_of=as_of)  # type: ignore[arg-type]
+        compute_traits(self.store.engine, specs, as_of=as_of)
         rows = self.store.dicts("SELECT * FROM segment_profiles ORDER BY profile_key")
         return {r.pop("profile_key"): r for r in rows}
 

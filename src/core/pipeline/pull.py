@@ -27,6 +27,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from sqlglot import exp
+
 from segsync.config import Config
 from segsync.connector import (
     Connector,
@@ -35,20 +37,22 @@ from segsync.connector import (
     Page,
     Purpose,
     Reject,
+    Source,
     SourceSettings,
 )
+from segsync.engine import Engine, parse
 from segsync.errors import ConnectorError, InputError, RetryableError
-from segsync.identity import mask_identifier, normalize_email, normalize_phone
-from segsync.profile import CONSENT_COLUMNS
+from segsync.model.identity import mask_identifier, normalize_email, normalize_phone
+from segsync.model.profile import CONSENT_COLUMNS
+from segsync.pipeline.tally import WarningTally
 from segsync.report import SourceSummary
-from segsync.store import Store
-from segsync.tally import WarningTally
+from segsync.state.history import History
+from segsync.state.workspace import StorePaths
 from segsync.values import AMOUNT_LIMIT, coerce, to_utc
-from segsync.workspace import StorePaths
 
 __all__ = ["StagedSource", "load_sources", "stage_source"]
 
-log = logging.getLogger("segsync.pull")
+log = logging.getLogger("segsync.pipeline.pull")
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 """A record's time may run this far ahead of the pull (clock skew) before it is clamped."""
@@ -112,6 +116,12 @@ class StagedSource:
         return any(s.summary.error or s.summary.refused for s in self.streams)
 
 
+def _source(connector: Connector) -> Source:
+    if connector.source is None:
+        raise InputError(f"{connector.context.instance}: is not a source")
+    return connector.source
+
+
 def source_settings(connector: Connector) -> SourceSettings:
     settings = connector.settings
     return settings if isinstance(settings, SourceSettings) else _GUARDS
@@ -133,7 +143,8 @@ async def stage_source(
     that fails stages nothing more (``transient`` says whether a later run may succeed)."""
     instance = connector.context.instance
     staged = StagedSource(instance=instance, settings=source_settings(connector))
-    for stream in connector.source_streams():
+    source = connector.source
+    for stream in source.streams() if source is not None else ():
         summary = SourceSummary(instance=instance, stream=stream)
         path = paths.staging / f"{instance}-{stream}.jsonl"
         item = StagedStream(summary=summary, path=path)
@@ -210,10 +221,10 @@ async def _stage_stream(
     pages: AsyncIterator[Page[Any]]
     encode: Callable[[Any, int], dict[str, Any] | None]
     if stream == "contacts":
-        pages = connector.stream_contacts(cursor)
+        pages = _source(connector).contacts(cursor)
         encode = _contact_encoder(config, instance, settings, tally, rejects, pulled_at)
     else:
-        pages = connector.stream_events(cursor)
+        pages = _source(connector).events(cursor)
         encode = _event_encoder(instance, tally, rejects, pulled_at)
     item.cursor = cursor
     seq = 0
@@ -399,7 +410,13 @@ def _event_encoder(
 
 
 def load_sources(
-    store: Store, sources: list[StagedSource], *, run_id: str, force: bool, pulled_at: dt.datetime
+    engine: Engine,
+    history: History,
+    sources: list[StagedSource],
+    *,
+    run_id: str,
+    force: bool,
+    pulled_at: dt.datetime,
 ) -> None:
     """Check the staged streams of every source that did not fail, refuse those a guard
     stops (unless ``force``), and load the others: every source's contacts, then events."""
@@ -408,22 +425,22 @@ def load_sources(
         for index, source in enumerate(live):
             for item in source.streams:
                 if item.summary.pages:
-                    _read_staged(store, item, index)
+                    _read_staged(engine, item, index)
         if not force:
             for source in live:
-                _check_shrink(store, source)
-            _check_orphans(store, [s for s in live if not s.failed])
+                _check_shrink(engine, source)
+            _check_orphans(engine, [s for s in live if not s.failed])
         loading = [s for s in live if not s.failed]
         for contacts in (True, False):
             for source in loading:
                 for item in source.streams:
                     if item.contacts == contacts and item.table is not None:
-                        _load(store, source.instance, item, run_id, pulled_at)
+                        _load(engine, history, source.instance, item, run_id, pulled_at)
     finally:
         for source in sources:
             for item in source.streams:
                 if item.table is not None:
-                    store.con.execute(f"DROP TABLE IF EXISTS {item.table}")
+                    engine.drop(item.table)
                     item.table = None
                 item.path.unlink(missing_ok=True)
     for source in sources:
@@ -442,21 +459,13 @@ def load_sources(
                 log.info("%s %s: nothing new since the last pull", s.instance, s.stream)
 
 
-def _read_staged(store: Store, item: StagedStream, index: int) -> None:
+def _read_staged(engine: Engine, item: StagedStream, index: int) -> None:
     columns = _CONTACT_COLUMNS if item.contacts else _EVENT_COLUMNS
     key = "source_id" if item.contacts else "event_id"
-    spec = "{" + ", ".join(f"'{name}': '{type_}'" for name, type_ in columns.items()) + "}"
-    select = ", ".join(f'"{c}"' for c in columns if c != "seq")
     table = f"_staged_{index}_{item.summary.stream}"
     # the last occurrence of a key within a pull wins
-    store.con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {select} FROM read_json(?, format = "
-        f"'newline_delimited', columns = {spec}) "
-        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY seq DESC) = 1",
-        [str(item.path)],
-    )
+    kept = engine.load_jsonl(table, item.path, columns, key=key, order="seq")
     item.table = table
-    kept = int(store.scalar(f"SELECT count(*) FROM {table}"))
     repeated = item.summary.records - kept
     if repeated:
         times = f"{repeated:,} × " if repeated > 1 else ""
@@ -474,16 +483,20 @@ def _refuse(source: StagedSource, item: StagedStream, why: str) -> None:
     log.error("%s %s refused: %s", source.instance, item.summary.stream, why)
 
 
-def _check_shrink(store: Store, source: StagedSource) -> None:
+def _count(engine: Engine, table: str, instance: str | None = None) -> int:
+    query = exp.select("count(*)").from_(table)
+    if instance is not None:
+        query = query.where(exp.column("instance").eq(exp.Literal.string(instance)))
+    return int(engine.scalar(query))
+
+
+def _check_shrink(engine: Engine, source: StagedSource) -> None:
     limit = source.settings.max_shrink_fraction
     for item in source.streams:
         if item.table is None or not item.summary.snapshot:
             continue
-        target = "source_contacts" if item.contacts else "events"
-        stored = int(
-            store.scalar(f"SELECT count(*) FROM {target} WHERE instance = ?", [source.instance])
-        )
-        staged = int(store.scalar(f"SELECT count(*) FROM {item.table}"))
+        stored = _count(engine, "source_contacts" if item.contacts else "events", source.instance)
+        staged = _count(engine, item.table)
         if stored - staged >= GUARD_MINIMUM and (stored - staged) / stored > limit:
             noun = "contacts" if item.contacts else "events"
             _refuse(
@@ -497,40 +510,45 @@ def _check_shrink(store: Store, source: StagedSource) -> None:
             return
 
 
-def _check_orphans(store: Store, sources: list[StagedSource]) -> None:
+def _check_orphans(engine: Engine, sources: list[StagedSource]) -> None:
     """Refuse a source whose staged events mostly name no contact known after this pull."""
-    replaced = {
+    replaced = sorted(
         s.instance
         for s in sources
         for item in s.streams
         if item.contacts and item.table is not None and item.summary.snapshot
-    }
-    parts = [
-        "SELECT instance, source_id, email FROM source_contacts"
-        + (f" WHERE instance NOT IN ({', '.join('?' for _ in replaced)})" if replaced else "")
-    ]
-    params: list[Any] = sorted(replaced)
+    )
+    stored = exp.select("instance", "source_id", "email").from_("source_contacts")
+    if replaced:
+        stored = stored.where(
+            exp.not_(exp.column("instance").isin(*(exp.Literal.string(i) for i in replaced)))
+        )
+    known: exp.Query = stored
     for source in sources:
         for item in source.streams:
             if item.contacts and item.table is not None:
-                parts.append(f"SELECT ? AS instance, source_id, email FROM {item.table}")
-                params.append(source.instance)
-    store.con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _known_contacts AS {' UNION ALL '.join(parts)}", params
-    )
+                staged = exp.select(
+                    exp.alias_(exp.Literal.string(source.instance), "instance"),
+                    "source_id",
+                    "email",
+                ).from_(item.table)
+                known = exp.union(known, staged, distinct=False)
+    engine.create_table("_known_contacts", known, temporary=True)
     try:
         for source in sources:
             for item in source.streams:
                 if item.contacts or item.table is None:
                     continue
-                total, orphans = store.rows(
-                    f"""SELECT count(*), count(*) FILTER (WHERE NOT (
-                        (e.contact_id IS NOT NULL AND EXISTS (SELECT 1 FROM _known_contacts k
-                            WHERE k.instance = ? AND k.source_id = e.contact_id))
-                        OR (e.email IS NOT NULL AND EXISTS (SELECT 1 FROM _known_contacts k
-                            WHERE k.email = e.email))))
-                    FROM {item.table} e""",
-                    [source.instance],
+                total, orphans = engine.rows(
+                    parse(
+                        f"""SELECT count(*), count(*) FILTER (WHERE NOT (
+                            (e.contact_id IS NOT NULL AND EXISTS (SELECT 1 FROM _known_contacts k
+                                WHERE k.instance = :instance AND k.source_id = e.contact_id))
+                            OR (e.email IS NOT NULL AND EXISTS (SELECT 1 FROM _known_contacts k
+                                WHERE k.email = e.email))))
+                        FROM {item.table} e""",
+                        instance=source.instance,
+                    )
                 )[0]
                 limit = source.settings.max_orphan_fraction
                 if total >= GUARD_MINIMUM and orphans / total > limit:
@@ -543,41 +561,49 @@ def _check_orphans(store: Store, sources: list[StagedSource]) -> None:
                         f"{source.instance} was loaded — check the source, or rerun with --force",
                     )
     finally:
-        store.con.execute("DROP TABLE IF EXISTS _known_contacts")
+        engine.drop("_known_contacts")
 
 
 def _load(
-    store: Store, instance: str, item: StagedStream, run_id: str, pulled_at: dt.datetime
+    engine: Engine,
+    history: History,
+    instance: str,
+    item: StagedStream,
+    run_id: str,
+    pulled_at: dt.datetime,
 ) -> None:
     columns = _CONTACT_COLUMNS if item.contacts else _EVENT_COLUMNS
     target = "source_contacts" if item.contacts else "events"
     key = "source_id" if item.contacts else "event_id"
     names = [c for c in columns if c != "seq"]
-    select = ", ".join(f'"{c}"' for c in names)
-    staged = item.table
-    con = store.con
-    with store.transaction():
+    staged = str(item.table)
+    with engine.transaction():
         if item.contacts:
-            _keep_times(store, instance, str(staged), pulled_at)
+            staged = item.table = _keep_times(engine, instance, staged, pulled_at)
+        this = exp.column("instance").eq(exp.Literal.string(instance))
         if item.summary.snapshot:
-            con.execute(f"DELETE FROM {target} WHERE instance = ?", [instance])
+            engine.execute(exp.delete(target).where(this))
         else:
-            con.execute(
-                f"DELETE FROM {target} WHERE instance = ? "
-                f"AND {key} IN (SELECT {key} FROM {staged})",
-                [instance],
+            engine.execute(
+                exp.delete(target).where(
+                    exp.and_(this, exp.column(key).isin(query=exp.select(key).from_(staged)))
+                )
             )
-        con.execute(
-            f"INSERT INTO {target} (instance, {select}, run_id) "
-            f"SELECT ?, {select}, ? FROM {staged}",
-            [instance, run_id],
+        engine.insert(
+            target,
+            exp.select(
+                exp.alias_(exp.Literal.string(instance), "instance"),
+                *(exp.column(c, quoted=True) for c in names),
+                exp.alias_(exp.Literal.string(run_id), "run_id"),
+            ).from_(staged),
+            columns=["instance", *names, "run_id"],
         )
-        store.set_cursor(instance, item.summary.stream, item.cursor, run_id)
+        history.set_cursor(instance, item.summary.stream, item.cursor, run_id)
     item.summary.loaded = True
 
 
-def _keep_times(store: Store, instance: str, staged: str, pulled_at: dt.datetime) -> None:
-    """Date what changed, not what was rewritten.
+def _keep_times(engine: Engine, instance: str, staged: str, pulled_at: dt.datetime) -> str:
+    """Date what changed, not what was rewritten; returns the table holding the result.
 
     An answer to a consent purpose that did not change since the last pull keeps the time it
     had; one that changed without the platform saying when is dated by this pull. A record
@@ -586,20 +612,30 @@ def _keep_times(store: Store, instance: str, staged: str, pulled_at: dt.datetime
     same = " AND ".join(
         f"o.{c} IS NOT DISTINCT FROM s.{c}" for c in ("email", "phone", *CONSENT_COLUMNS.values())
     )
-    store.con.execute(
-        f"""UPDATE {staged} s SET updated_at = o.updated_at FROM source_contacts o
-        WHERE o.instance = $instance AND o.source_id = s.source_id AND {same}
-          AND o.attributes::VARCHAR IS NOT DISTINCT FROM s.attributes::VARCHAR""",
-        {"instance": instance},
-    )
+    times = [
+        f"""CASE WHEN o.source_id IS NOT NULL AND {same}
+              AND CAST(o.attributes AS VARCHAR) IS NOT DISTINCT FROM CAST(s.attributes AS VARCHAR)
+            THEN o.updated_at ELSE s.updated_at END AS updated_at"""
+    ]
     for purpose, column in CONSENT_COLUMNS.items():
         at = _CONSENT_AT[purpose]
-        store.con.execute(
-            f"""UPDATE {staged} s SET {at} = CASE
+        times.append(
+            f"""CASE
+                WHEN o.source_id IS NULL OR s.{column} IS NULL THEN s.{at}
                 WHEN o.{column} IS NOT DISTINCT FROM s.{column} THEN coalesce(o.{at}, s.{at})
-                ELSE coalesce(s.{at}, $pulled) END
-            FROM source_contacts o
-            WHERE o.instance = $instance AND o.source_id = s.source_id
-              AND s.{column} IS NOT NULL""",
-            {"instance": instance, "pulled": pulled_at},
+                ELSE coalesce(s.{at}, :pulled) END AS {at}"""
         )
+    kept = [c for c in _CONTACT_COLUMNS if c not in ("seq", "updated_at", *_CONSENT_AT.values())]
+    engine.create_table(
+        "_staged_dated",
+        parse(
+            f"""SELECT {", ".join(f"s.{c}" for c in kept)}, {", ".join(times)}
+            FROM {staged} s LEFT JOIN source_contacts o
+              ON o.instance = :instance AND o.source_id = s.source_id""",
+            instance=instance,
+            pulled=pulled_at,
+        ),
+        temporary=True,
+    )
+    engine.drop(staged)
+    return "_staged_dated"

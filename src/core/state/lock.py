@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from segsync.errors import LockHeldError
-from segsync.workspace import StorePaths
+from segsync.state.workspace import StorePaths
 
 __all__ = ["READ_ONLY_COMMANDS", "describe_holder", "read_holder", "run_lock"]
 
-log = logging.getLogger("segsync.lock")
+log = logging.getLogger("segsync.state.lock")
 
 READ_ONLY_COMMANDS = frozenset({"status", "plan", "segments"})
 """Short commands a run waits for rather than failing."""

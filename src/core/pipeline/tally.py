@@ -5,7 +5,7 @@ A source of 50,000 contacts with 1,600 unreadable phone numbers gives one line, 
     crm contacts: 1,612 × phone is not a valid number; e.g. contact 0042 ('06*****12'), …
 
 Examples never carry a raw identifier: callers pass them through
-:func:`segsync.identity.mask_identifier`.
+:func:`segsync.model.identity.mask_identifier`.
 """
 
 from __future__ import annotations

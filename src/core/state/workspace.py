@@ -4,7 +4,7 @@ Everything segsync writes besides the DuckDB file lives beside it and carries it
 projects in one folder (two configs, two stores) never share a file::
 
     segsync.duckdb               the store
-    segsync.duckdb.lock          the run lock (:mod:`segsync.lock`)
+    segsync.duckdb.lock          the run lock (:mod:`segsync.state.lock`)
     segsync.duckdb.work/         work files, created and cleared under the lock:
         staging/                 pages of a pull on their way into the store
         connectors/<instance>/   each connector instance's scratch folder
@@ -31,7 +31,7 @@ from typing import Any
 
 __all__ = ["RunStatus", "StorePaths", "read_status"]
 
-log = logging.getLogger("segsync.workspace")
+log = logging.getLogger("segsync.state.workspace")
 
 
 @dataclass(frozen=True)

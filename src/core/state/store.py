@@ -21,24 +21,26 @@ damaged. Tables:
 ``sync_state``          members each destination *confirmed* — nothing else
 ``failures``            changes that failed, with the reason; retried by later runs
 ``runs``                one row per run, with its report
+``trait_clusters``      the clusters each ``cluster`` trait fitted, with their personas
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from segsync.engine.duckdb import DuckDBEngine
 from segsync.errors import StoreError
+from segsync.values import utcnow
 
 __all__ = ["SCHEMA_VERSION", "Store", "utcnow"]
 
-log = logging.getLogger("segsync.store")
+log = logging.getLogger("segsync.state.store")
 
 _MIGRATIONS: list[list[str]] = [
     # 1: the initial schema
@@ -110,22 +112,36 @@ _MIGRATIONS: list[list[str]] = [
         "ALTER TABLE segment_kpis ALTER COLUMN revenue TYPE DECIMAL(38,4)",
         "ALTER TABLE segment_kpis ALTER COLUMN mean_value TYPE DECIMAL(38,4)",
     ],
+    # 5: the clusters a `cluster` trait fitted (made by the trait itself before, hence IF NOT);
+    # the source of each profile event
+    [
+        """CREATE TABLE IF NOT EXISTS trait_clusters (
+            trait VARCHAR NOT NULL, cluster INTEGER NOT NULL, label VARCHAR NOT NULL,
+            size BIGINT NOT NULL, centroid JSON, persona VARCHAR)""",
+        # the source instance of each profile's event (which syncs a failed source feeds)
+        "ALTER TABLE profile_events ADD COLUMN instance VARCHAR",
+    ],
 ]
 
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
-def utcnow() -> dt.datetime:
-    """Now, as the store keeps time: naive UTC, microseconds."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 class Store:
-    """An open store. Use :meth:`open`; close with :meth:`close` or as a context manager."""
+    """An open store. Use :meth:`open` (or :meth:`memory` in tests); close with :meth:`close`
+    or as a context manager. Everything the domain runs goes through :attr:`engine`."""
 
     def __init__(self, path: Path, con: duckdb.DuckDBPyConnection) -> None:
         self.path = path
         self.con = con
+        self.engine = DuckDBEngine(con)
+
+    @classmethod
+    def memory(cls, *, options: Mapping[str, str | int] | None = None) -> Store:
+        """A new, migrated store that lives in memory only: for tests and experiments."""
+        con = duckdb.connect(":memory:", config=dict(options or {}))
+        store = cls(Path(":memory:"), con)
+        store._migrate(read_only=False)
+        return store
 
     @classmethod
     def open(
@@ -154,6 +170,14 @@ class Store:
         store = cls(path, con)
         try:
             store._migrate(read_only=read_only)
+        except duckdb.Error as exc:
+            con.close()
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StoreError(
+                f"{path}: the store cannot be read ({first}); it may be damaged (a full disk "
+                "or a copy cut short?): restore it from a backup, or move it away to start "
+                "afresh (segsync then sends every member again)"
+            ) from None
         except BaseException:
             con.close()
             raise
@@ -213,16 +237,11 @@ class Store:
 
     # -- helpers --------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
         """A transaction: committed when the block ends, rolled back when it raises."""
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            yield self.con
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
+        return self.engine.transaction()
+
+    # -- for tests and inspection: raw DuckDB SQL (the domain goes through the engine) -----
 
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         row = self.con.execute(sql, params or []).fetchone()
@@ -235,18 +254,3 @@ class Store:
         cur = self.con.execute(sql, params or [])
         names = [d[0] for d in cur.description or []]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-    def get_cursor(self, instance: str, stream: str) -> str | None:
-        value = self.scalar(
-            "SELECT cursor FROM cursors WHERE instance = ? AND stream = ?", [instance, stream]
-        )
-        return None if value is None else str(value)
-
-    def set_cursor(self, instance: str, stream: str, cursor: str | None, run_id: str) -> None:
-        self.con.execute(
-            "DELETE FROM cursors WHERE instance = ? AND stream = ?", [instance, stream]
-        )
-        self.con.execute(
-            "INSERT INTO cursors VALUES (?, ?, ?, ?, ?)",
-            [instance, stream, cursor, utcnow(), run_id],
-        )

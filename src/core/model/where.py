@@ -33,12 +33,10 @@ reads the same to DuckDB as the tree checked here.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
-import duckdb
 import sqlglot
 from sqlglot import TokenType, exp
 from sqlglot.dialects.duckdb import DuckDB
@@ -51,7 +49,6 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_LENGTH",
     "compile_where",
-    "condition_errors",
     "referenced_columns",
 ]
 
@@ -136,30 +133,6 @@ def compile_where(text: str, columns: Mapping[str, str], *, location: str) -> ex
             shown = division.sql(dialect=_DIALECT)
             raise _fail(location, f'division by zero: "{shown}"', text)
     return _parenthesise(tree.transform(_normalise).transform(_safe_division))
-
-
-_DATA_ERRORS = (
-    duckdb.ConversionException,
-    duckdb.OutOfRangeException,
-    duckdb.InvalidInputException,
-    duckdb.BinderException,
-    duckdb.TypeMismatchException,
-)
-
-
-@contextlib.contextmanager
-def condition_errors(location: str) -> Iterator[None]:
-    """A condition that fails on the stored data (a cast of text that is not a number, a
-    numeric overflow, a function given the wrong type) is the user's to fix: a
-    :class:`ConfigError` naming where it is written, not an internal error."""
-    try:
-        yield
-    except _DATA_ERRORS as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(
-            f"{location}: the condition fails on the stored profiles: {first}; fix the "
-            "condition (check the columns' types and values), then run again"
-        ) from None
 
 
 def referenced_columns(expr: exp.Expression) -> set[str]:

@@ -20,7 +20,7 @@ for the same arguments, with dates relative to ``as_of`` (default: today, UTC):
     time: about a third of customers never buy, order counts are heavy-tailed, baskets vary per
     customer, a group of customers has lapsed, and November–December are busier.
 
-``python -m segsync.synth --out DIR [--seed N] [--contacts N] [--orders N] [--as-of DATE]``
+``python -m segsync.sandbox.synth --out DIR [--seed N] [--contacts N] [--orders N] [--as-of DATE]``
 """
 
 from __future__ import annotations
@@ -392,7 +392,7 @@ def _orders(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m segsync.synth", description="Write a synthetic audience."
+        prog="python -m segsync.sandbox.synth", description="Write a synthetic audience."
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--seed", type=int, default=42)

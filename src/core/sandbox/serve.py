@@ -1,7 +1,7 @@
 """``segsync sandbox``: every installed connector's simulator, served on loopback.
 
 Each simulator is seeded with one synthetic audience (the same people on every platform, as
-:mod:`segsync.synth` makes them), served by uvicorn on 127.0.0.1, and announced as one JSON
+:mod:`segsync.sandbox.synth` makes them), served by uvicorn on 127.0.0.1, and announced as one JSON
 line on stdout: ``{"platform", "base_url", "credentials", "contacts"}``. It serves until
 interrupted. This is how a newcomer, an ops person trying a config, or a plugin author sees
 segsync work with no account anywhere.
@@ -31,7 +31,7 @@ DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - a public test credential for loc
 
 def sandbox_audience(*, seed: int, contacts: int) -> list[dict[str, Any]]:
     """The synthetic contacts every simulator is seeded with (contacts.csv rows, as dicts)."""
-    from segsync.synth import generate
+    from segsync.sandbox.synth import generate
 
     with tempfile.TemporaryDirectory(prefix="segsync-sandbox-") as folder:
         summary = generate(Path(folder), seed=seed, contacts=contacts, orders=0)

@@ -1,0 +1,77 @@
+"""The ``segsync`` command line (typer + rich).
+
+Exit codes (see :data:`segsync.report.EXIT_CODES`): 0 success; 1 retry later; 2
+configuration, input or environment error; 3 a guard stopped a source or a sync; 4 another
+process holds the store's lock; 5 an unexpected internal error. Results go to stdout; logs go
+to stderr. The commands live by concern in :mod:`.pipeline`, :mod:`.inspect` and :mod:`.setup`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from rich.markup import escape
+
+from segsync.config import find_config_path
+from segsync.errors import SegsyncError
+from segsync.pipeline import plugins_dir_for
+from segsync.plugins import load_plugins
+from segsync.redaction import redact
+
+from . import inspect, pipeline, setup  # noqa: F401 (registers the commands)
+from .app import app, err
+
+__all__ = ["app", "main"]
+
+
+def _preload_plugins() -> None:
+    """Load plugins before parsing the command line so they can add commands."""
+    argv = sys.argv[1:]
+    config = plugins_dir = None
+    for i, arg in enumerate(argv):
+        for flag, setter in (
+            ("--config", "config"),
+            ("-c", "config"),
+            ("--plugins-dir", "plugins_dir"),
+        ):
+            if arg == flag and i + 1 < len(argv):
+                if setter == "config":
+                    config = Path(argv[i + 1])
+                else:
+                    plugins_dir = Path(argv[i + 1])
+            elif arg.startswith(flag + "="):
+                value = Path(arg.split("=", 1)[1])
+                if setter == "config":
+                    config = value
+                else:
+                    plugins_dir = value
+    path = find_config_path(config)
+    loaded = load_plugins(plugins_dir or plugins_dir_for(path))
+    builtin = {c.name or c.callback.__name__ for c in app.registered_commands if c.callback}
+    before = len(app.registered_commands)
+    loaded.call_register("register_commands", lambda name: {"app": app})
+    for command in app.registered_commands[before:]:
+        name = command.name or (command.callback.__name__ if command.callback else "")
+        if name.replace("_", "-") in builtin or name in builtin:
+            raise SegsyncError(f"a plugin tried to replace the built-in command {name!r}")
+
+
+def main() -> None:
+    """Console-script entry point.
+
+    A plugin that fails to load does not stop ``--help``, ``--version`` or ``init``: only the
+    commands that need plugins report it (and exit 2)."""
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    try:
+        _preload_plugins()
+    except SegsyncError as exc:
+        builtin = {
+            c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands
+        }
+        words = [a for a in sys.argv[1:] if not a.startswith("-")]
+        needs_plugins = bool(words) and words[0] in builtin - {"init"}
+        if not needs_plugins:  # the command itself reports the error otherwise
+            err.print(f"[yellow]warning[/]: plugins not loaded: {escape(redact(str(exc)))}")
+    app()

@@ -1,0 +1,138 @@
+"""Commands that look without changing anything: ``status``, ``plugins``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from segsync.config import Config
+from segsync.errors import LockHeldError
+from segsync.pipeline import new_run_id
+from segsync.report.text import table_from_rows
+from segsync.state.history import History
+from segsync.state.ledger import Ledger
+from segsync.state.lock import describe_holder, read_holder, run_lock
+from segsync.state.store import Store
+from segsync.state.workspace import StorePaths, read_status
+
+from .app import Format, FormatOpt, app, errors, load_config_, loaded_plugins, out
+
+
+@app.command()
+def plugins(fmt: FormatOpt = Format.text) -> None:
+    """List loaded plugins: origin, version, connectors and their capabilities, trait kinds,
+    hooks."""
+    with errors():
+        loaded = loaded_plugins()
+    rows: list[dict[str, Any]] = []
+    for info in loaded.info.values():
+        connectors = [
+            {
+                "name": c,
+                "capabilities": loaded.connectors[c].capabilities.describe(),
+                "identifier": loaded.connectors[c].capabilities.identifier,
+                "max_batch_size": loaded.connectors[c].capabilities.max_batch_size,
+            }
+            for c in info.connectors
+        ]
+        rows.append(
+            {
+                "plugin": info.name,
+                "version": info.version,
+                "origin": info.origin,
+                "connectors": connectors,
+                "simulators": info.simulators,
+                "trait_kinds": info.trait_kinds,
+                "hooks": info.hooks,
+            }
+        )
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    display = [
+        {
+            "plugin": r["plugin"],
+            "version": r["version"],
+            "provides": "; ".join(
+                [f"{c['name']} ({', '.join(c['capabilities'])})" for c in r["connectors"]]
+                + ([f"trait kinds: {', '.join(r['trait_kinds'])}"] if r["trait_kinds"] else [])
+            )
+            or "-",
+            "hooks": ", ".join(r["hooks"]),
+            "origin": r["origin"],
+        }
+        for r in rows
+    ]
+    out.print(table_from_rows("Plugins", display))
+
+
+@app.command()
+def status(
+    limit: Annotated[int, typer.Option(help="How many recent runs to show")] = 10,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """Recent runs, what each sync's audience holds, and pending failures. During a run, what
+    the run is doing (it never delays or fails a run)."""
+    with errors(fmt):
+        config = load_config_()
+        paths = StorePaths(config.store_path)
+        payload: dict[str, Any] = {"store": str(config.store_path), "lock_holder": None}
+        try:
+            with run_lock(config.store_path, command="status", run_id=new_run_id()):
+                payload.update(_status(config, limit))
+        except LockHeldError:
+            payload["lock_holder"] = read_holder(config.store_path)
+            payload["live"] = read_status(paths)
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        return
+    holder = payload["lock_holder"]
+    if holder is not None:
+        out.print(f"the store is busy: {escape(describe_holder(holder))}")
+        live = payload.get("live") or {}
+        if live.get("run_id") == holder.get("run_id") and live.get("state") == "running":
+            progress = ", ".join(f"{k} {v}" for k, v in (live.get("progress") or {}).items())
+            out.print(
+                f"  phase: {live.get('phase')} since {live.get('phase_started_at')}"
+                + (f" ({escape(progress)})" if progress else "")
+            )
+        last = live.get("last_finished")
+        if last:
+            out.print(
+                f"  last finished: {last.get('command')} {last.get('run_id')}: "
+                f"{last.get('status')} (exit {last.get('exit_code')})"
+            )
+        return
+    out.print(table_from_rows("Recent runs", payload.get("runs", [])))
+    out.print(table_from_rows("Syncs", payload.get("syncs", [])))
+
+
+def _status(config: Config, limit: int) -> dict[str, Any]:
+    if not config.store_path.exists():
+        return {"runs": [], "syncs": []}
+    with Store.open(config.store_path, options=config.store_options) as store:
+        runs = History(store.engine).recent_runs(limit)
+        ledger = Ledger(store.engine).summary()
+    for row in runs:
+        if row["status"] == "running":  # this process holds the lock: its holder is gone
+            row["status"] = "killed"
+        if row["status"] != "killed":  # a killed run's phase says where it died
+            row.pop("phase", None)
+    syncs = []
+    for name in sorted(set(config.syncs) | set(ledger)):
+        known = ledger.get(name, {})
+        syncs.append(
+            {
+                "sync": name,
+                "configured": name in config.syncs,
+                "audience": known.get("audience"),
+                "members": known.get("members", 0),
+                "failed_will_retry": known.get("failed_will_retry", 0),
+                "failed_permanently": known.get("failed_permanently", 0),
+            }
+        )
+    return {"runs": runs, "syncs": syncs}

@@ -1,0 +1,92 @@
+"""Commands that run the pipeline: ``run``, ``plan``, ``pull``, ``segments``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from segsync.pipeline import execute
+from segsync.report.text import print_report
+
+from .app import Format, FormatOpt, FullOpt, SyncOpt, app, emit, errors, load_config_, out
+
+
+@app.command()
+def run(
+    force: Annotated[
+        bool, typer.Option(help="Override the guards (removal fraction, empty segment)")
+    ] = False,
+    sync: SyncOpt = None,
+    no_pull: Annotated[
+        bool, typer.Option("--no-pull", help="Use stored data; do not pull sources")
+    ] = False,
+    full: FullOpt = False,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """Pull, compute segments, and push the changes to every destination."""
+    with errors(fmt):
+        config = load_config_()
+        report = asyncio.run(
+            execute(config, command="run", force=force, pull=not no_pull, syncs=sync, full=full)
+        )
+    emit(report, fmt)
+
+
+@app.command()
+def plan(
+    sync: SyncOpt = None,
+    no_pull: Annotated[
+        bool, typer.Option("--no-pull", help="Use stored data; do not pull sources")
+    ] = False,
+    limit: Annotated[
+        int, typer.Option(min=0, help="List this many of each sync's adds and removes")
+    ] = 10,
+    force: Annotated[
+        bool, typer.Option(help="Plan as 'run --force' would: source guards and sync guards off")
+    ] = False,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """Show the changes a run would make, and who would be added and removed. Touches neither
+    destinations nor sync state."""
+    with errors(fmt):
+        config = load_config_()
+        report = asyncio.run(
+            execute(
+                config, command="plan", pull=not no_pull, syncs=sync, preview=limit, force=force
+            )
+        )
+    emit(report, fmt)
+
+
+@app.command()
+def pull(full: FullOpt = False, fmt: FormatOpt = Format.text) -> None:
+    """Pull every source into the store and resolve profiles; push nothing."""
+    with errors(fmt):
+        config = load_config_()
+        report = asyncio.run(execute(config, command="pull", pull=True, syncs=[], full=full))
+    emit(report, fmt)
+
+
+@app.command()
+def segments(fmt: FormatOpt = Format.text) -> None:
+    """Segments and groups over the stored profiles (no pull): size, share, changes since the
+    last run, KPIs (conversion, average order value, revenue, mean value), too-small flags."""
+    with errors(fmt):
+        config = load_config_()
+        report = asyncio.run(execute(config, command="segments", pull=False, syncs=[]))
+    if fmt is Format.json:
+        payload = {
+            "profiles": report.profiles.profiles,
+            **report.model_dump(
+                mode="json", include={"kpi_window", "kpi_window_start", "kpi_window_end"}
+            ),
+            "segments": [s.model_dump(mode="json") for s in report.segments],
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        print_report(report.model_copy(update={"sources": []}), out)
+    raise typer.Exit(report.exit_code)

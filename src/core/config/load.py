@@ -1,0 +1,184 @@
+"""Loading ``segsync.toml``: the file, ``SEGSYNC_`` environment overrides, validation, and the
+resulting :class:`Config`."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from segsync.connector import Purpose
+from segsync.errors import ConfigError
+from segsync.model.profile import AttributeType
+from segsync.model.segments import SegmentBook
+from segsync.plugins import Plugins
+from segsync.traits import TraitSpec
+
+from .messages import clean_errors, format_error
+from .schema import DEFAULT_CONFIG_NAME, SegmentConfig, SegsyncSettings, SyncConfig
+from .validate import (
+    ConnectorInstance,
+    profile_columns,
+    validate_connectors,
+    validate_syncs,
+    validate_traits,
+)
+
+__all__ = ["Config", "ConnectorInstance", "find_config_path", "load_config", "read_toml"]
+
+_SELF_CONTAINED = frozenset({"store", "resolve", "kpis", "plugins_dir"})
+"""Sections no other section refers to: their problems do not hide the others'."""
+
+
+@dataclass
+class Config:
+    """A validated configuration, ready to run."""
+
+    path: Path
+    settings: SegsyncSettings
+    connectors: dict[str, ConnectorInstance]
+    plugins: Plugins
+    columns: dict[str, AttributeType] = field(default_factory=dict)
+    """Every column a segment condition may use: built-ins, attributes and trait columns."""
+    traits: dict[str, TraitSpec] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def require_work(self) -> None:
+        """Raise :class:`ConfigError` when there is nothing to run: no connector and no sync
+        (an empty or truncated file)."""
+        if not self.connectors and not self.syncs:
+            raise ConfigError(
+                f"{self.path}: no connectors and no syncs configured (an empty or truncated "
+                "file?); expected [connectors.NAME] and [syncs.NAME] tables — run "
+                "'segsync init' for a starter config"
+            )
+
+    @property
+    def store_options(self) -> dict[str, str | int]:
+        """DuckDB settings for :meth:`segsync.state.store.Store.open`."""
+        store = self.settings.store
+        options: dict[str, str | int] = {"memory_limit": store.memory_limit}
+        if store.threads is not None:
+            options["threads"] = store.threads
+        return options
+
+    @property
+    def store_path(self) -> Path:
+        return _resolve(self.base_dir, self.settings.store.path)
+
+    @property
+    def segments(self) -> dict[str, SegmentConfig]:
+        return self.settings.segments
+
+    @cached_property
+    def segment_book(self) -> SegmentBook:
+        """The segment definitions with the columns their conditions may use."""
+        return SegmentBook(
+            segments=self.settings.segments, columns=self.columns, location=str(self.path)
+        )
+
+    def segment_names(self) -> list[str]:
+        """Every segment name a sync or ``include``/``exclude`` may use, in the config's
+        order: each segment followed by its groups (``NAME.GROUP``)."""
+        return self.segment_book.names()
+
+    def unknown_segment(self, name: str) -> str | None:
+        """Why ``name`` names no segment or group (None when it does)."""
+        return self.segment_book.unknown(name)
+
+    @property
+    def syncs(self) -> dict[str, SyncConfig]:
+        return self.settings.syncs
+
+    @property
+    def attributes(self) -> dict[str, AttributeType]:
+        return self.settings.attributes
+
+    def sync_kind(self, sync: SyncConfig) -> str:
+        if sync.kind:
+            return sync.kind
+        return next(iter(self.connectors[sync.destination].cls.capabilities.audience_kinds))
+
+    def required_purposes(self, sync: SyncConfig) -> frozenset[Purpose]:
+        caps = self.connectors[sync.destination].cls.capabilities
+        return caps.audience_kinds.get(self.sync_kind(sync), frozenset()) | set(
+            sync.require_consent
+        )
+
+
+def _resolve(base: Path, p: Path) -> Path:
+    p = p.expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def find_config_path(explicit: Path | None) -> Path:
+    """The config file to use: ``--config``, then ``SEGSYNC_CONFIG``, then ./segsync.toml."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("SEGSYNC_CONFIG")
+    return Path(env) if env else Path(DEFAULT_CONFIG_NAME)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found; run 'segsync init' to write a starter config "
+            f"or pass --config PATH"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def load_config(path: Path, plugins: Plugins) -> Config:
+    """Read, validate and cross-check the configuration at ``path``."""
+    data = read_toml(path)
+    problems: list[str] = []
+    try:
+        settings = SegsyncSettings(**data)
+    except ValidationError as exc:
+        errors = clean_errors(exc)
+        problems = [format_error(path, err, SegsyncSettings) for err in errors]
+        # report the connectors' problems too when only self-contained sections failed
+        failed = {str(err["loc"][0]) for err in errors if err.get("loc")}
+        if not failed or not failed <= _SELF_CONTAINED:
+            raise ConfigError(
+                f"{path}: {len(problems)} problem(s) in the configuration", problems
+            ) from None
+        try:
+            settings = SegsyncSettings(**{k: v for k, v in data.items() if k not in failed})
+        except ValidationError:
+            raise ConfigError(
+                f"{path}: {len(problems)} problem(s) in the configuration", problems
+            ) from None
+    connectors = validate_connectors(path, settings, plugins, problems, data)
+    columns = profile_columns(path, settings, problems)
+    traits = validate_traits(path, settings, plugins, columns, problems)
+    config = Config(
+        path=path,
+        settings=settings,
+        connectors=connectors,
+        plugins=plugins,
+        columns=columns,
+        traits=traits,
+    )
+    problems.extend(config.segment_book.check())
+    validate_syncs(config, problems)
+    if problems:
+        raise ConfigError(f"{path}: {len(problems)} problem(s) in the configuration", problems)
+    return config

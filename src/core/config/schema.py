@@ -1,0 +1,214 @@
+"""The schema of ``segsync.toml``: the file-level sections as pydantic models.
+
+Connector and trait tables are validated by their own connector's and kind's ``Settings``
+(see :mod:`.validate`); these models hold everything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from segsync.connector import Purpose
+from segsync.model.profile import AttributeType
+from segsync.traits.base import parse_duration
+
+__all__ = [
+    "DEFAULT_CONFIG_NAME",
+    "ENV_PREFIX",
+    "HOLDOUT_GROUP",
+    "NAME_RE",
+    "KpiConfig",
+    "Percentage",
+    "ResolveConfig",
+    "SegmentConfig",
+    "SegsyncSettings",
+    "StoreConfig",
+    "SyncConfig",
+    "basis_points",
+]
+
+DEFAULT_CONFIG_NAME = "segsync.toml"
+
+
+ENV_PREFIX = "SEGSYNC_"
+
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+_NAME_HINT = "a name of lower-case letters, digits and '_', starting with a letter"
+
+
+_SIZE_RE = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreConfig(_Model):
+    path: Path = Path("segsync.duckdb")
+    """The DuckDB file, relative to the config file's folder."""
+    memory_limit: str = "1.5GB"
+    """The most memory DuckDB may use for its work (e.g. "1.5GB", "800MB"); past it, large
+    joins and aggregations spill to a temporary folder beside the store instead of growing."""
+    threads: int | None = Field(default=None, ge=1, le=256)
+    """Threads DuckDB may use (default: one per core)."""
+    lock_wait_seconds: float = Field(default=120.0, ge=0.0)
+    """How long a run waits for a short read-only command (``status``, ``plan``,
+    ``segments``) holding the store before giving up with exit 4. Another run is never
+    waited for."""
+
+    @field_validator("memory_limit", mode="before")
+    @classmethod
+    def _size(cls, v: Any) -> Any:
+        if not (isinstance(v, str) and _SIZE_RE.match(v.strip())):
+            raise ValueError("expected a size such as '1.5GB' or '800MB' (KB, MB, GB, TB)")
+        return v.strip()
+
+
+class ResolveConfig(_Model):
+    default_region: str | None = None
+    """ISO country code used to read phone numbers written without a +country prefix."""
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z]{2}", v):
+            raise ValueError("expected a two-letter country code such as 'FR'")
+        return v.upper() if v else v
+
+
+HOLDOUT_GROUP = "holdout"
+"""The name of a split's holdout group: ``NAME.holdout``."""
+
+
+_PERCENT_HINT = "expected a percentage from 0 to 100 with at most 2 decimals"
+
+
+def _percentage(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(_PERCENT_HINT)
+    if not 0 <= value <= 100 or abs(value * 100 - round(value * 100)) > 1e-6:
+        raise ValueError(_PERCENT_HINT)
+    return value
+
+
+Percentage = Annotated[float, BeforeValidator(_percentage)]
+"""A percentage of a segment: 0..100, integer or up to 2 decimals (a split's unit is 0.01%)."""
+
+
+def basis_points(percentage: float) -> int:
+    """A :data:`Percentage` in hundredths of a percent (45.5 → 4550)."""
+    return round(percentage * 100)
+
+
+class SegmentConfig(_Model):
+    where: str | None = None
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    priority: list[str] | None = None
+    """Mutually exclusive groups ``NAME.<listed>``: each profile in the first listed segment
+    it belongs to; the segment itself is their union. No ``where``/``include``/``split``."""
+    split: dict[str, Percentage] | None = None
+    """Groups ``NAME.<group>`` by percentage (of the segment's members), in declared order."""
+    holdout: Percentage | None = None
+    """Percentage held out as ``NAME.holdout``; a sync of ``NAME`` never sends it."""
+    seed: str | None = None
+    """Hashed with each profile key to assign split groups; default: the segment's name."""
+    min_size: int | None = Field(default=None, ge=1)
+    """Below this many members the segment is flagged ``too_small``."""
+    min_size_action: Literal["warn", "skip_syncs"] = "warn"
+    """``skip_syncs``: syncs of a too-small segment (or of its groups) are blocked."""
+    description: str = ""
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    def groups(self) -> list[str]:
+        """The names of this segment's groups (``priority`` entries, or ``split`` groups then
+        the holdout), in order; empty for a plain segment."""
+        if self.priority:
+            return list(self.priority)
+        if self.split:
+            return [*self.split, *([HOLDOUT_GROUP] if self.holdout is not None else [])]
+        return []
+
+    @property
+    def has_holdout(self) -> bool:
+        return bool(self.split) and self.holdout is not None
+
+
+class KpiConfig(_Model):
+    window: str = "30d"
+    """The window KPIs read orders in, before the run's start: same syntax as a trait's
+    ``within`` (``"30d"``, ``"12h"``, ``"2w"``)."""
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+    def bounds(self, as_of: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """The window ``[start, end)`` ending at ``as_of`` (naive UTC)."""
+        return as_of - parse_duration(self.window), as_of
+
+
+class SyncConfig(_Model):
+    segment: str
+    destination: str
+    audience: str | None = None
+    """Audience name at the destination; defaults to the sync's name."""
+    kind: str | None = None
+    """Audience kind; defaults to the destination connector's only kind."""
+    require_consent: list[Purpose] = Field(default_factory=list)
+    max_remove_fraction: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Block the sync when it would remove more than this fraction of its audience."""
+    max_add_fraction: float = Field(default=1.0, ge=0.0)
+    """Block the sync when it would add more than this fraction of its audience's size (1.0:
+    a segment that more than doubles). Not checked while the audience is empty."""
+    batch_size: int | None = Field(default=None, ge=1)
+    on_missing: Literal["skip", "create"] = "skip"
+    """Profiles the destination has no record of: skipped and counted (default), or created
+    there first (connectors that support it; never subscribes anyone without consent)."""
+    enabled: bool = True
+    description: str = ""
+
+
+class SegsyncSettings(BaseSettings):
+    """The raw, file-level schema of segsync.toml."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    plugins_dir: Path | None = None
+    resolve: ResolveConfig = Field(default_factory=ResolveConfig)
+    attributes: dict[str, AttributeType] = Field(default_factory=dict)
+    connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    traits: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    segments: dict[str, SegmentConfig] = Field(default_factory=dict)
+    syncs: dict[str, SyncConfig] = Field(default_factory=dict)
+    kpis: KpiConfig = Field(default_factory=KpiConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first so it overrides the file (passed in as init values).
+        return (env_settings, init_settings)

@@ -1,0 +1,182 @@
+"""The DuckDB engine: the embedded default, and the only module besides the store that knows
+DuckDB (its dialect, its readers, its driver's exceptions)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sqlglot import exp
+
+from segsync.engine import DataError, EngineError, OutOfMemory, StorageError, column_types
+
+__all__ = ["DuckDBEngine", "translate"]
+
+_DATA_ERRORS = (
+    duckdb.ConversionException,
+    duckdb.OutOfRangeException,
+    duckdb.InvalidInputException,
+    duckdb.BinderException,
+    duckdb.TypeMismatchException,
+)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def translate(exc: duckdb.Error) -> EngineError | None:
+    """The segsync error for a DuckDB exception, or None for one that means a bug."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return OutOfMemory(_first_line(exc))
+    if isinstance(exc, duckdb.IOException) or "No space left" in str(exc):
+        return StorageError(_first_line(exc))
+    if isinstance(exc, _DATA_ERRORS):
+        return DataError(_first_line(exc))
+    return None
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except duckdb.Error as exc:
+        mapped = translate(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+class DuckDBEngine:
+    """An :class:`segsync.engine.Engine` over one DuckDB connection."""
+
+    dialect = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def __repr__(self) -> str:
+        return "<DuckDBEngine>"
+
+    def sql(self, statement: exp.Expr) -> str:
+        return statement.sql(dialect=self.dialect)
+
+    def _run(self, sql: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        with _translated():
+            return self.con.execute(sql, params or [])
+
+    def execute(self, statement: exp.Expr) -> None:
+        self._run(self.sql(statement))
+
+    def rows(self, query: exp.Expr) -> list[tuple[Any, ...]]:
+        with _translated():
+            return self._run(self.sql(query)).fetchall()
+
+    def dicts(self, query: exp.Expr) -> list[dict[str, Any]]:
+        with _translated():
+            cur = self._run(self.sql(query))
+            names = [d[0] for d in cur.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def scalar(self, query: exp.Expr) -> Any:
+        with _translated():
+            row = self._run(self.sql(query)).fetchone()
+        return row[0] if row else None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._run("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self._run("COMMIT")
+
+    def create_table(self, name: str, query: exp.Expr, *, temporary: bool = False) -> None:
+        temp = "TEMP " if temporary else ""
+        self._run(f"CREATE OR REPLACE {temp}TABLE {_name(name)} AS {self.sql(query)}")
+
+    def create_empty(
+        self, name: str, columns: Mapping[str, str], *, temporary: bool = False
+    ) -> None:
+        temp = "TEMP " if temporary else ""
+        defs = ", ".join(d.sql(dialect=self.dialect) for d in column_types(columns))
+        self._run(f"CREATE OR REPLACE {temp}TABLE {_name(name)} ({defs})")
+
+    def create_view(self, name: str, query: exp.Expr, *, temporary: bool = False) -> None:
+        temp = "TEMP " if temporary else ""
+        self._run(f"CREATE OR REPLACE {temp}VIEW {_name(name)} AS {self.sql(query)}")
+
+    def drop(self, *names: str, view: bool = False) -> None:
+        kind = "VIEW" if view else "TABLE"
+        for name in names:
+            self._run(f"DROP {kind} IF EXISTS {_name(name)}")
+
+    def insert(self, table: str, query: exp.Expr, *, columns: Sequence[str] | None = None) -> None:
+        names = f" ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)})" if columns else ""
+        self._run(f"INSERT INTO {_name(table)}{names} {self.sql(query)}")
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        data = list(rows)
+        if not data:
+            return
+        names = ", ".join(f'"{c}"' for c in columns)
+        lists = ", ".join(f"unnest(${i + 1})" for i in range(len(columns)))
+        values = [list(col) for col in zip(*data, strict=True)]
+        self._run(f"INSERT INTO {_name(table)} ({names}) SELECT {lists}", values)
+
+    def load_jsonl(
+        self,
+        table: str,
+        path: Path,
+        columns: Mapping[str, str],
+        *,
+        key: str,
+        order: str,
+    ) -> int:
+        spec = "{" + ", ".join(f"'{n}': '{t}'" for n, t in columns.items()) + "}"
+        kept = ", ".join(f'"{c}"' for c in columns if c != order)
+        self._run(
+            f"CREATE OR REPLACE TEMP TABLE {_name(table)} AS SELECT {kept} FROM read_json(?, "
+            f"format = 'newline_delimited', columns = {spec}) "
+            f'QUALIFY row_number() OVER (PARTITION BY "{key}" ORDER BY "{order}" DESC) = 1',
+            [str(path)],
+        )
+        return int(self._run(f"SELECT count(*) FROM {_name(table)}").fetchone()[0])  # type: ignore[index]
+
+    def line_up(self, into: str, parts: Sequence[tuple[str, Sequence[str]]]) -> None:
+        (spine, _), *rest = parts
+        columns = "".join(
+            f', t{i}."{c}"' for i, (_, cols) in enumerate(rest, start=1) for c in cols
+        )
+        joins = "".join(
+            f" POSITIONAL JOIN {_name(table)} t{i}" for i, (table, _) in enumerate(rest, start=1)
+        )
+        self._run(
+            f"CREATE OR REPLACE TABLE {_name(into)} AS "
+            f"SELECT t0.profile_key{columns} FROM {_name(spine)} t0{joins}"
+        )
+
+    def columns(self, table: str) -> dict[str, exp.DataType]:
+        rows = self._run(f"DESCRIBE {_name(table)}").fetchall()
+        return {str(r[0]): exp.DataType.build(str(r[1]), dialect=self.dialect) for r in rows}
+
+    def misaligned(self, spine: str, part: str) -> int:
+        row = self._run(
+            f"SELECT count(*) FROM {_name(spine)} k POSITIONAL JOIN {_name(part)} t "
+            "WHERE k.profile_key IS DISTINCT FROM t.profile_key"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
+def _name(name: str) -> str:
+    """A table name as DuckDB reads it (segsync's own names: letters, digits, '_')."""
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not a table name: {name!r}")
+    return name

@@ -1,0 +1,491 @@
+"""One run, end to end: pull → load → resolve → traits → segments → plan → push → record →
+report.
+
+One module per stage, in flow order: :mod:`.pull` (stage and load, with the source guards),
+:mod:`.resolve`, :mod:`.traits`, :mod:`.segments` (a :class:`~.segments.Membership`),
+:mod:`.kpis`, :mod:`.plan` (a :class:`~.plan.SyncPlan` per sync), :mod:`.push` (a
+:class:`~segsync.report.SyncReport`). This module runs them in order under the store's lock,
+handing each stage the values the previous ones returned and its slice of the configuration.
+
+:func:`execute` is what ``segsync run`` and ``segsync plan`` call; :func:`run` is the
+synchronous entry point for orchestrators (``segsync.run(...)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import errno
+import logging
+import os
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from segsync._version import __version__
+from segsync.config import Config, find_config_path, load_config
+from segsync.connector import AudienceSpec, Connector, ConnectorContext
+from segsync.engine import OutOfMemory, StorageError
+from segsync.errors import ConfigError, PluginError, SegsyncError, StoreError
+from segsync.pipeline.kpis import compute_kpis
+from segsync.pipeline.plan import Destination, Planner, SyncPlan, sources_feeding
+from segsync.pipeline.pull import load_sources, stage_source
+from segsync.pipeline.push import AudienceRecreated, PushTarget, push_sync
+from segsync.pipeline.resolve import resolve_profiles
+from segsync.pipeline.segments import Membership, compute_segments
+from segsync.pipeline.traits import compute_traits
+from segsync.plugins import Plugins, load_plugins
+from segsync.report import ProfileSummary, RunReport, SegmentSummary, SourceSummary, SyncReport
+from segsync.state.history import History
+from segsync.state.ledger import Ledger
+from segsync.state.lock import run_lock
+from segsync.state.store import Store
+from segsync.state.workspace import RunStatus, StorePaths
+from segsync.values import to_utc, utcnow
+
+__all__ = ["environment_error", "execute", "load", "new_run_id", "open_connectors", "run"]
+
+log = logging.getLogger("segsync.run")
+Command = Literal["run", "plan", "pull", "segments"]
+
+
+def new_run_id() -> str:
+    now = dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def load(config: Path | str | None = None, *, plugins_dir: Path | None = None) -> Config:
+    """Load plugins and the configuration at ``config`` (default: ``segsync.toml``)."""
+    path = find_config_path(Path(config) if config is not None else None)
+    plugins = load_plugins(plugins_dir or plugins_dir_for(path))
+    return load_config(path, plugins)
+
+
+def plugins_dir_for(config_path: Path) -> Path | None:
+    """``--plugins-dir`` wins (passed by the caller); else ``SEGSYNC_PLUGINS_DIR``; else the
+    ``plugins`` folder beside the config file."""
+    env = os.environ.get("SEGSYNC_PLUGINS_DIR")
+    if env:
+        return Path(env)
+    return config_path.parent / "plugins"
+
+
+def open_connectors(config: Config, names: Sequence[str]) -> dict[str, Connector]:
+    """One connector per instance name, each checked to play the roles it declares."""
+    paths = StorePaths(config.store_path)
+    out: dict[str, Connector] = {}
+    for name in names:
+        instance = config.connectors[name]
+        context = ConnectorContext(
+            instance=name,
+            base_dir=config.base_dir.resolve(),
+            work_dir=paths.connector_dir(name),
+        )
+        connector = instance.cls(instance.settings, context)
+        caps = instance.cls.capabilities
+        for role, declared in (("source", caps.is_source), ("destination", caps.is_destination)):
+            if declared and getattr(connector, role, None) is None:
+                raise PluginError(
+                    f"connector {instance.type_name!r} declares the {role} role in its "
+                    f"capabilities but set no {role} (see segsync.connector.Connector)"
+                )
+        out[name] = connector
+    return out
+
+
+async def execute(
+    config: Config,
+    *,
+    command: Command = "run",
+    force: bool = False,
+    pull: bool = True,
+    syncs: Sequence[str] | None = None,
+    full: bool = False,
+    preview: int = 0,
+) -> RunReport:
+    """Run (or plan) under the store's lock and return the report.
+
+    Raises :class:`segsync.errors.LockHeldError` when another run holds the lock,
+    :class:`segsync.errors.ConfigError` for unknown sync names and for conditions that fail on
+    the stored data, and :class:`segsync.errors.StoreError` when the store or its folder cannot
+    be written; every other problem is in the report (``report.exit_code``). ``preview`` lists
+    up to that many of each sync's planned adds and removes in the report.
+    """
+    selected = list(config.syncs) if syncs is None else list(syncs)
+    unknown = [s for s in selected if s not in config.syncs]
+    if unknown:
+        raise ConfigError(
+            f"unknown sync(s): {', '.join(unknown)}; defined: {', '.join(config.syncs) or '(none)'}"
+        )
+    config.require_work()
+    run_id = new_run_id()
+    report = RunReport(
+        run_id=run_id,
+        command=command,
+        config=str(config.path),
+        store=str(config.store_path),
+        version=__version__,
+        started_at=dt.datetime.now(dt.UTC),
+        forced=force,
+    )
+    paths = StorePaths(config.store_path)
+    wait = config.settings.store.lock_wait_seconds
+    try:
+        with (
+            run_lock(config.store_path, command=command, run_id=run_id, wait=wait),
+            Store.open(config.store_path, options=config.store_options) as store,
+        ):
+            run = _Run(store, config, report, RunStatus(paths, run_id=run_id, command=command))
+            run.begin()
+            try:
+                await run.execute(command, force, pull, selected, full, preview)
+            except BaseException as exc:
+                failure = environment_error(config, exc)
+                report.errors.append(str(failure or f"{type(exc).__name__}: {exc}"))
+                report.finish()
+                report.status = "error"
+                report.exit_code = failure.exit_code if failure else 5
+                run.end()
+                if failure is not None and failure is not exc:
+                    raise failure from None
+                raise
+            report.finish()
+            run.end()
+    except (StorageError, OutOfMemory, OSError) as exc:
+        failure = environment_error(config, exc)
+        if failure is None:
+            raise
+        raise failure from None
+    _notify(config.plugins, report)
+    return report
+
+
+def environment_error(config: Config, exc: BaseException) -> SegsyncError | None:
+    """The user's or the machine's problem behind ``exc``, said in their terms (what, where,
+    what to do), or None for a real bug."""
+    if isinstance(exc, SegsyncError):
+        return exc
+    store = config.store_path
+    if isinstance(exc, OutOfMemory):
+        limit = config.settings.store.memory_limit
+        return StoreError(
+            f"{store}: DuckDB ran out of memory within [store] memory_limit = {limit!r}; "
+            f"raise it, or lower [store] threads (DuckDB says: {exc})"
+        )
+    if isinstance(exc, StorageError):
+        return StoreError(
+            f"{store}: cannot write the store ({exc}); free disk space or fix the folder's "
+            "permissions, then run again — what was committed before is intact"
+        )
+    if isinstance(exc, OSError) and exc.errno in _ADVICE:
+        where = exc.filename or store.parent
+        return StoreError(f"{where}: {exc.strerror}; {_ADVICE[exc.errno]}, then run again")
+    return None
+
+
+_ELSEWHERE = "a file stands where a folder is needed: point [store] path elsewhere"
+_PERMISSIONS = "fix the folder's permissions or point [store] path elsewhere"
+_ADVICE = {
+    errno.ENOSPC: "free disk space",
+    errno.EDQUOT: "free disk space (quota)",
+    errno.EACCES: _PERMISSIONS,
+    errno.EPERM: _PERMISSIONS,
+    errno.EROFS: "the file system is read-only: point [store] path at a writable folder",
+    errno.EEXIST: _ELSEWHERE,
+    errno.ENOTDIR: _ELSEWHERE,
+}
+
+
+class _Run:
+    """One run's stages over an open store."""
+
+    def __init__(self, store: Store, config: Config, report: RunReport, status: RunStatus):
+        self.store = store
+        self.engine = store.engine
+        self.config = config
+        self.report = report
+        self.status = status
+        self.history = History(store.engine)
+        self.ledger = Ledger(store.engine)
+        self.planner: Planner | None = None
+
+    def begin(self) -> None:
+        for killed in self.history.mark_killed():
+            log.warning(
+                "run %s (segsync %s) was killed during its %s phase; this run takes over",
+                killed["run_id"],
+                killed["command"],
+                killed["phase"] or "first",
+            )
+        self.history.start(self.report.run_id, self.report.command, self.report.version)
+
+    def phase(self, name: str, **progress: Any) -> None:
+        self.history.phase(self.report.run_id, name)
+        self.status.phase(name, **progress)
+        log.debug("phase %s %s", name, progress or "")
+
+    def end(self) -> None:
+        report = self.report
+        try:
+            self.history.finish(report.run_id, report.status, report.exit_code, stored(report))
+        except StorageError as exc:  # the store itself is what failed: keep the first error
+            log.error("could not record the end of run %s: %s", report.run_id, exc)
+        self.status.finish(
+            {
+                "run_id": report.run_id,
+                "command": report.command,
+                "finished_at": str(report.finished_at),
+                "status": report.status,
+                "exit_code": report.exit_code,
+                "syncs": {
+                    s.name: {
+                        "status": s.status,
+                        "adds": s.applied_adds,
+                        "removes": s.applied_removes,
+                    }
+                    for s in report.syncs
+                },
+            }
+        )
+
+    async def execute(
+        self,
+        command: Command,
+        force: bool,
+        pull: bool,
+        selected: list[str],
+        full: bool,
+        preview: int,
+    ) -> None:
+        config, report = self.config, self.report
+        destinations = {config.syncs[s].destination for s in selected}
+        candidates = [n for n, c in config.connectors.items() if c.cls.capabilities.is_source]
+        connectors = open_connectors(config, sorted({*candidates, *destinations}))
+        try:
+            stopped = await self._pull(connectors, candidates, force, full) if pull else {}
+            membership = self._compute()
+            plans = self._plan(selected, membership, stopped, command, force, preview)
+            if command != "run":
+                return
+            membership.persist(self.history, report.run_id, kpi_window=report.kpi_window)
+            pushing = [p for p in plans if p.report.status == "planned"]
+            for done, plan in enumerate(pushing):
+                self.phase("push", sync=plan.name, syncs_done=done, syncs=len(pushing))
+                await self._push(plan, connectors, membership, force)
+        finally:
+            for name, connector in connectors.items():
+                stats = connector.http_stats()
+                if stats:
+                    report.http[name] = dict(stats)
+                try:
+                    await connector.aclose()
+                except Exception:
+                    log.exception("closing connector %s failed", connector.context.instance)
+
+    async def _pull(
+        self, connectors: dict[str, Connector], candidates: list[str], force: bool, full: bool
+    ) -> dict[str, str]:
+        """Stage and load every source; the sources that brought nothing, and why."""
+        sources = {
+            n: connectors[n].source
+            for n in candidates
+            if (s := connectors[n].source) and s.streams()
+        }
+        self.phase("pull", sources=len(sources))
+        paths = StorePaths(self.config.store_path)
+        paths.clear_staging()
+        pulled_at = utcnow()
+        staged = await asyncio.gather(
+            *(
+                stage_source(
+                    self.config,
+                    connectors[name],
+                    paths=paths,
+                    cursors={s: self.history.cursor(name, s) for s in source.streams()},
+                    pulled_at=pulled_at,
+                    full=full,
+                )
+                for name, source in sources.items()
+                if source is not None
+            )
+        )
+        self.phase("load")
+        load_sources(
+            self.engine,
+            self.history,
+            staged,
+            run_id=self.report.run_id,
+            force=force,
+            pulled_at=pulled_at,
+        )
+        paths.clear_staging()
+        self.report.sources = [summary for source in staged for summary in source.summaries]
+        stopped = {}
+        for source in staged:
+            why = _stopped(source.summaries)
+            if why:
+                stopped[source.instance] = why
+        return stopped
+
+    def _compute(self) -> Membership:
+        """Resolve profiles, compute traits, segments and their KPIs."""
+        config, report = self.config, self.report
+        self.phase("resolve")
+        resolved = resolve_profiles(self.engine, config.attributes)
+        report.profiles = ProfileSummary(**vars(resolved))
+        self.phase("traits", traits=len(config.traits))
+        compute_traits(
+            self.engine, config.traits, as_of=report.started_at, location=str(config.path)
+        )
+        as_of = to_utc(report.started_at)
+        self.phase("segments", segments=len(config.segments))
+        membership = compute_segments(self.engine, config.segment_book, self.history)
+        start, end = config.settings.kpis.bounds(as_of)
+        compute_kpis(self.engine, membership, start=start, end=end)
+        report.segments = [SegmentSummary(**vars(s)) for s in membership.results.values()]
+        report.kpi_window = config.settings.kpis.window
+        report.kpi_window_start = start.replace(tzinfo=dt.UTC)
+        report.kpi_window_end = end.replace(tzinfo=dt.UTC)
+        for s in membership.results.values():
+            if s.too_small:
+                log.warning(
+                    "segment %s has %d members, below min_size %d", s.name, s.size, s.min_size
+                )
+        return membership
+
+    def _destination(self, name: str) -> Destination:
+        config = self.config
+        sync = config.syncs[name]
+        instance = config.connectors[sync.destination]
+        kind = config.sync_kind(sync)
+        return Destination(
+            instance=sync.destination,
+            kind=kind,
+            identifier=instance.cls.capabilities.identifier,
+            purposes=frozenset(config.required_purposes(sync)),
+            create_requires=instance.cls.create_requires(instance.settings, kind),
+        )
+
+    def _plan(
+        self,
+        selected: list[str],
+        membership: Membership,
+        stopped: dict[str, str],
+        command: Command,
+        force: bool,
+        preview: int,
+    ) -> list[SyncPlan]:
+        self.phase("plan", syncs=len(selected))
+        planner = Planner(self.engine, self.ledger, membership, self.config.segment_book)
+        self.planner = planner
+        plans = []
+        for name in selected:
+            sync = self.config.syncs[name]
+            destination = self._destination(name)
+            target = (destination.instance, destination.kind, sync.audience or name)
+            previous = self.ledger.target_changed(name, target) if sync.enabled else None
+            if previous is not None:
+                log.warning(
+                    "%s: the audience changed (was %s); the new audience starts empty and the "
+                    "old one is left as it is",
+                    name,
+                    previous,
+                )
+                if command == "run":
+                    self.ledger.start_afresh(name)
+            plan = planner.plan(
+                name, sync, destination, force=force, fresh=previous is not None, preview=preview
+            )
+            planned = plan.report
+            if stopped and planned.status in ("planned", "blocked"):
+                feeding = sources_feeding(
+                    self.engine, membership, self.ledger, name, sync.segment, stopped
+                )
+                if feeding:
+                    planned.skipped_reason = "; ".join(f"source {n} {stopped[n]}" for n in feeding)
+                    planned.status = "skipped"
+                    log.warning("%s: not pushed this run: %s", name, planned.skipped_reason)
+            self.report.syncs.append(planned)
+            plans.append(plan)
+        return plans
+
+    async def _push(
+        self,
+        plan: SyncPlan,
+        connectors: dict[str, Connector],
+        membership: Membership,
+        force: bool,
+    ) -> SyncReport:
+        sync = self.config.syncs[plan.name]
+        destination = connectors[sync.destination].destination
+        assert destination is not None  # checked by open_connectors
+        target = PushTarget(
+            destination=destination,
+            instance=sync.destination,
+            spec=AudienceSpec(
+                sync=plan.name,
+                name=plan.report.audience,
+                kind=plan.report.kind,
+                description=sync.description,
+            ),
+            batch_size=sync.batch_size,
+        )
+        try:
+            return await push_sync(plan, target, self.ledger, self.report.run_id)
+        except AudienceRecreated as exc:
+            assert self.planner is not None
+            log.warning("%s: %s; sending every member again", plan.name, exc)
+            self.ledger.start_afresh(plan.name)
+            fresh = self.planner.plan(
+                plan.name, sync, self._destination(plan.name), force=True, fresh=True
+            )
+            kept = plan.report
+            for field in ("in_audience_before", "desired", "adds", "removes", "retries",
+                          "skipped"):  # fmt: skip
+                setattr(kept, field, getattr(fresh.report, field))
+            fresh.report = kept
+            return await push_sync(fresh, target, self.ledger, self.report.run_id)
+
+
+def _stopped(summaries: list[SourceSummary]) -> str | None:
+    """Why a source brought nothing this run ("failed", "refused by a guard"), if it did."""
+    if any(s.refused for s in summaries):
+        return "refused by a guard"
+    if any(s.error and s.transient for s in summaries):
+        return "failed (will retry)"
+    if any(s.error for s in summaries):
+        return "failed"
+    return None
+
+
+def stored(report: RunReport) -> str:
+    """The report as the store keeps it: without the plan's preview of who would change."""
+    return report.model_dump_json(exclude={"syncs": {"__all__": {"preview"}}})
+
+
+def _notify(plugins: Plugins, report: RunReport) -> None:
+    for impl in plugins.pm.hook.run_finished.get_hookimpls():
+        try:
+            impl.function(**({"report": report} if "report" in impl.argnames else {}))
+        except Exception:
+            log.exception("plugin %s failed in run_finished", impl.plugin_name)
+
+
+def run(
+    config: Path | str | Config | None = None,
+    *,
+    force: bool = False,
+    syncs: Sequence[str] | None = None,
+    plan_only: bool = False,
+) -> RunReport:
+    """Run segsync once, as ``segsync run`` does, and return the report.
+
+    ``config`` is a path (default ``segsync.toml``) or a loaded :class:`Config`. Raises
+    :class:`segsync.errors.SegsyncError` subclasses for configuration errors and a held lock;
+    everything else is in the report.
+    """
+    loaded = config if isinstance(config, Config) else load(config)
+    return asyncio.run(
+        execute(loaded, command="plan" if plan_only else "run", force=force, syncs=syncs)
+    )

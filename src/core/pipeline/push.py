@@ -1,0 +1,256 @@
+"""Push: apply a sync's planned changes batch by batch, recording each batch in the ledger.
+
+The batch is the unit of retry, one API call of the destination. Up to the destination's
+``max_in_flight`` batches are in flight at once; each one's outcome enters the ledger as soon
+as it comes back, in one transaction (a crash between a batch and its record only means the
+batch is sent again by the next run, which is harmless because applying a batch is
+idempotent). Adds go out before removes.
+
+One rule splits batches, here and nowhere else: a batch the platform rejects as a whole with a
+fatal error is split in halves until the bad records are isolated; a single rejected record
+fails permanently. A transient error fails the batch's records for this run (the HTTP layer has
+already retried); they are retried next run. An authentication error, or a used-up quota,
+stops the sync (its changes stay pending); batches already in flight finish and are recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from segsync.connector import AudienceRef, AudienceSpec, Batch, Destination, Member, RecordResult
+from segsync.errors import AuthError, FatalError, QuotaError, RetryableError
+from segsync.pipeline.plan import SyncPlan
+from segsync.report import FailureSummary, SyncReport
+from segsync.state.ledger import Ledger, Outcome
+
+__all__ = ["AudienceRecreated", "PushTarget", "apply_batch", "push_sync"]
+
+log = logging.getLogger("segsync.push")
+Op = Literal["add", "remove"]
+
+
+class AudienceRecreated(Exception):
+    """What a sync delivered is no longer at the destination (the audience was deleted, or
+    another one of that name stands in its place): the pipeline forgets the sync's
+    deliveries, plans it afresh and pushes again."""
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    """Where a sync pushes: its destination role and the audience it asks for."""
+
+    destination: Destination
+    instance: str
+    spec: AudienceSpec
+    batch_size: int | None = None
+    """The sync's own ``batch_size`` (capped at the destination's limit)."""
+
+
+async def push_sync(plan: SyncPlan, target: PushTarget, ledger: Ledger, run_id: str) -> SyncReport:
+    """Apply the planned changes of one sync, recording every batch; return its report.
+
+    Raises :class:`AudienceRecreated` (before sending anything) when the audience no longer
+    holds what was delivered; the caller plans afresh and calls again."""
+    report = plan.report
+    failures: Counter[tuple[str, str, bool]] = Counter()
+    try:
+        audience = await target.destination.ensure_audience(target.spec)
+        recreated = None if plan.fresh else _recreated(ledger, report.name, audience)
+        if recreated:
+            raise AudienceRecreated(recreated)
+        report.audience_id = audience.id
+        ledger.remember_audience(
+            report.name, report.destination, report.kind, report.audience, audience.id
+        )
+        if audience.created:
+            log.info(
+                "%s: created %s %r at %s", report.name, report.kind, audience.name, target.instance
+            )
+        await _Batches(plan, target, ledger, audience, run_id, failures).send()
+    except QuotaError as exc:  # a FatalError, caught first: the changes wait for the reset
+        report.deferred = f"{report.destination}: {exc}"
+    except RetryableError as exc:  # only ensure_audience lets these out; batches keep them
+        report.deferred = f"{report.destination}: could not reach the audience: {exc}"
+    except FatalError as exc:  # AuthError from anywhere; anything else from ensure_audience
+        report.error = f"{report.destination}: {exc}"
+    if report.deferred or report.error:
+        log.log(
+            logging.WARNING if report.deferred else logging.ERROR,
+            "%s: stopped: %s",
+            report.name,
+            report.deferred or report.error,
+        )
+    report.failures = [
+        FailureSummary(op=op, error=error, count=count, permanent=permanent)
+        for (op, error, permanent), count in failures.most_common(10)
+    ]
+    if report.error:
+        report.status = "error"
+    elif report.deferred:
+        report.status = "deferred"
+    elif report.failed:
+        report.status = "failed_records"
+    else:
+        report.status = "ok"
+    if report.status in ("ok", "failed_records"):  # the baseline of the add guard
+        ledger.settle(report.name, report.desired)
+    return report
+
+
+def _recreated(ledger: Ledger, sync: str, audience: AudienceRef) -> str | None:
+    """Why what segsync delivered to ``sync`` is no longer there, if it is not: the audience
+    was just created although members were delivered (deleted at the platform), or it has
+    another id than the one delivered to (deleted, and one of that name made by hand)."""
+    stored = ledger.audience(sync)
+    if stored is not None and stored.audience_id != audience.id:
+        return (
+            f"{audience.kind} {audience.name!r} is now id {audience.id}, not "
+            f"{stored.audience_id} (deleted and made again at the destination?)"
+        )
+    if not audience.created:
+        return None
+    delivered = ledger.confirmed_count(sync)
+    if delivered:
+        return (
+            f"{audience.kind} {audience.name!r} had to be created although {delivered:,} "
+            "members were delivered to it (deleted at the destination?)"
+        )
+    return None
+
+
+class _Batches:
+    """Sends one sync's batches, up to ``max_in_flight`` at once, recording each."""
+
+    def __init__(
+        self,
+        plan: SyncPlan,
+        target: PushTarget,
+        ledger: Ledger,
+        audience: AudienceRef,
+        run_id: str,
+        failures: Counter[tuple[str, str, bool]],
+    ) -> None:
+        self.plan = plan
+        self.report = plan.report
+        self.destination = target.destination
+        self.ledger = ledger
+        self.audience = audience
+        self.run_id = run_id
+        self.failures = failures
+        limit = max(1, self.destination.batch_limit(self.report.kind))
+        self.size = min(target.batch_size or limit, limit)
+        self.in_flight = max(1, int(getattr(self.destination, "max_in_flight", 1) or 1))
+        self.stop: BaseException | None = None
+
+    async def send(self) -> None:
+        for op in ("add", "remove"):
+            await self._send(op)
+            if self.stop is not None:
+                raise self.stop
+
+    async def _send(self, op: Op) -> None:
+        running: set[asyncio.Task[None]] = set()
+        last = ""
+        while self.stop is None:
+            members = self.plan.members(op, last, self.size)
+            if not members:
+                break
+            last = members[-1].key
+            while len(running) >= self.in_flight:
+                _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            if self.stop is not None:
+                break
+            running.add(asyncio.create_task(self._one(op, members)))
+        if running:
+            await asyncio.wait(running)
+
+    async def _one(self, op: Op, members: list[Member]) -> None:
+        try:
+            results = await apply_batch(self.destination, self.audience, op, members)
+        except (AuthError, QuotaError) as exc:
+            if self.stop is None:
+                self.stop = exc
+            return
+        self.report.batches += 1
+        self._record(op, members, results)
+
+    def _record(self, op: Op, members: list[Member], results: list[RecordResult]) -> None:
+        profile_of = {m.key: m.profile_key for m in members}
+        outcomes = [
+            Outcome(
+                key=r.key,
+                profile_key=profile_of.get(r.key),
+                ok=r.ok,
+                error=r.error,
+                permanent=r.permanent,
+                delivered_key=r.delivered_key,
+            )
+            for r in results
+        ]
+        self.ledger.record_batch(self.report.name, op, outcomes, self.run_id)
+        ok = sum(1 for r in results if r.ok)
+        report = self.report
+        report.created += sum(1 for r in results if r.ok and r.delivered_key)
+        if op == "add":
+            report.applied_adds += ok
+        else:
+            report.applied_removes += ok
+        report.failed += len(results) - ok
+        for r in results:
+            if not r.ok:
+                self.failures[(op, r.error or "failed", r.permanent)] += 1
+
+
+async def apply_batch(
+    destination: Destination, audience: AudienceRef, op: Op, members: list[Member]
+) -> list[RecordResult]:
+    """One batch of ``op`` changes, with the one splitting rule (see the module docstring):
+    one result per member, in order. :class:`AuthError` and :class:`QuotaError` propagate."""
+    batch = Batch(
+        audience=audience,
+        adds=members if op == "add" else [],
+        removes=members if op == "remove" else [],
+    )
+    try:
+        results = await destination.apply_batch(batch)
+    except (AuthError, QuotaError):
+        raise
+    except RetryableError as exc:
+        return [RecordResult.failure(m.key, op, f"transient: {exc}") for m in members]
+    except FatalError as exc:
+        if len(members) == 1:
+            return [RecordResult.failure(members[0].key, op, str(exc), permanent=True)]
+        half = len(members) // 2
+        log.info(
+            "batch of %d rejected (%s); splitting to isolate the bad records", len(members), exc
+        )
+        parts: list[Awaitable[list[RecordResult]]] = [
+            apply_batch(destination, audience, op, members[:half]),
+            apply_batch(destination, audience, op, members[half:]),
+        ]
+        left, right = [await part for part in parts]
+        return left + right
+    except Exception as exc:  # a connector bug: fail the batch, keep the run going
+        log.exception("connector raised unexpectedly")
+        return [
+            RecordResult.failure(m.key, op, f"connector error: {type(exc).__name__}: {exc}")
+            for m in members
+        ]
+    return _match(members, op, results)
+
+
+def _match(members: list[Member], op: Op, results: Any) -> list[RecordResult]:
+    by_key: dict[str, RecordResult] = {}
+    for result in results if isinstance(results, list) else []:
+        if isinstance(result, RecordResult) and result.op == op:
+            by_key.setdefault(result.key, result)
+    return [
+        by_key.get(m.key)
+        or RecordResult.failure(m.key, op, "the connector returned no result for this record")
+        for m in members
+    ]

@@ -1,0 +1,176 @@
+"""Resolve: source records become profiles.
+
+Records are grouped by identity: the normalised email when there is one, else the E.164 phone,
+else the record itself (instance and source id). Each group is one profile, keyed by
+``md5(identity)`` so the key is stable across runs and reveals no personal data.
+
+Within a profile, each attribute takes the most recently updated non-empty value (ties broken
+by instance and source id, so results are deterministic). Consent per purpose takes the most
+recent explicit answer, by the time *that answer* was given (``consent_<purpose>_at``, never
+the record's modification time); an undated answer loses to a dated one, and at equal times a
+denial wins over a grant. Every platform-side id is
+kept in ``profile_identifiers``. Events are attached by contact id, else by email; events of type
+``order`` are summarised into the built-in order columns, and every attached event is kept with
+its profile in ``profile_events`` for computed traits (:mod:`segsync.traits`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from segsync.engine import Engine, parse
+from segsync.model.profile import ATTRIBUTE_SQL_TYPES, CONSENT_COLUMNS, AttributeType
+
+__all__ = ["ResolveResult", "resolve_profiles"]
+
+
+@dataclass
+class ResolveResult:
+    records: int
+    profiles: int
+    merged_records: int
+    events: int
+    orphan_events: int
+
+
+def _latest(value: exp.Expr, rank: str) -> exp.Expr:
+    """The value of the best-ranked record (lowest ``rank``) among those that have one."""
+    return exp.Filter(
+        this=exp.ArgMin(this=value, expression=exp.column(rank)),
+        expression=exp.Where(this=exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))),
+    )
+
+
+def _attribute_column(name: str, type_name: AttributeType) -> exp.Expr:
+    """``TRY_CAST(<latest non-empty value> AS <type>) AS "name"``: the attribute name is
+    always a quoted identifier and its JSON path a literal."""
+    value = exp.JSONExtractScalar(
+        this=exp.column("attributes"),
+        expression=exp.JSONPath(expressions=[exp.JSONPathRoot(), exp.JSONPathKey(this=name)]),
+    )
+    cast = exp.TryCast(
+        this=_latest(value, "recency"),
+        to=exp.DataType.build(ATTRIBUTE_SQL_TYPES[type_name], dialect="duckdb"),
+    )
+    return exp.alias_(cast, exp.to_identifier(name, quoted=True))
+
+
+def _records() -> exp.Expr:
+    """Every source record with its profile key, its recency among the profile's records
+    (most recently updated first) and, per consent purpose, the rank of its answer (most
+    recent answer first, a denial before a grant at equal times)."""
+    ranks = ", ".join(
+        f"row_number() OVER (PARTITION BY profile_key ORDER BY {col}_at DESC NULLS LAST, "
+        f"{col} ASC, instance, source_id) AS {col}_rank"
+        for col in CONSENT_COLUMNS.values()
+    )
+    return parse(
+        f"""SELECT *,
+            row_number() OVER (PARTITION BY profile_key
+                               ORDER BY updated_at DESC NULLS LAST, instance, source_id)
+                AS recency,
+            {ranks}
+        FROM (SELECT *, md5(CASE
+                WHEN email IS NOT NULL THEN 'email:' || email
+                WHEN phone IS NOT NULL THEN 'phone:' || phone
+                ELSE 'record:' || instance || ':' || source_id END) AS profile_key
+              FROM source_contacts) AS r"""
+    )
+
+
+def _people(attributes: Mapping[str, AttributeType]) -> exp.Select:
+    """One row per profile: identifiers, counts, consent and attributes."""
+    consent = [
+        exp.alias_(_latest(exp.column(col), f"{col}_rank"), col) for col in CONSENT_COLUMNS.values()
+    ]
+    return (
+        exp.select(
+            "profile_key",
+            exp.alias_(exp.func("min", exp.column("email")), "email"),
+            exp.alias_(_latest(exp.column("phone"), "recency"), "phone"),
+            exp.alias_(exp.func("count", exp.Star()), "source_count"),
+            exp.alias_(exp.func("max", exp.column("updated_at")), "updated_at"),
+            *consent,
+            *(_attribute_column(name, type_) for name, type_ in attributes.items()),
+        )
+        .from_("_records")
+        .group_by("profile_key")
+    )
+
+
+def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) -> ResolveResult:
+    """Rebuild ``profiles``, ``profile_identifiers`` and ``profile_events`` from the stored
+    records and events; ``attributes`` are the declared profile attributes."""
+    consent = ", ".join(f"p.{c}" for c in CONSENT_COLUMNS.values())
+    declared = "".join(f', p."{name}"' for name in attributes)
+    with engine.transaction():
+        engine.create_table("_records", _records(), temporary=True)
+        engine.create_table(
+            "profile_identifiers",
+            parse(
+                "SELECT profile_key, instance, source_id FROM _records "
+                "ORDER BY profile_key, instance, source_id"
+            ),
+        )
+        engine.create_table(
+            "_event_profiles",
+            parse(
+                """SELECT e.instance, e.event_id, e.type, e.occurred_at, e.value, e.properties,
+                       coalesce(i.profile_key, m.profile_key) AS profile_key
+                FROM events e
+                LEFT JOIN profile_identifiers i
+                  ON i.instance = e.instance AND i.source_id = e.contact_id
+                LEFT JOIN (SELECT DISTINCT profile_key, email FROM _records
+                           WHERE email IS NOT NULL) m
+                  ON e.contact_id IS NULL AND m.email = e.email"""
+            ),
+            temporary=True,
+        )
+        engine.create_table("_people", _people(attributes), temporary=True)
+        engine.create_table(
+            "profiles",
+            parse(
+                f"""WITH orders AS (
+                    SELECT profile_key, count(*) AS orders_count,
+                           CAST(sum(value) AS DECIMAL(38,4)) AS revenue,
+                           min(occurred_at) AS first_order_at, max(occurred_at) AS last_order_at
+                    FROM _event_profiles
+                    WHERE type = 'order' AND profile_key IS NOT NULL
+                    GROUP BY profile_key)
+                SELECT p.profile_key, p.email, p.phone,
+                       nullif(split_part(p.email, '@', 2), '') AS email_domain,
+                       p.source_count, p.updated_at, {consent},
+                       CAST(coalesce(o.orders_count, 0) AS BIGINT) AS orders_count,
+                       CAST(coalesce(o.revenue, 0) AS DECIMAL(38,4)) AS revenue,
+                       o.first_order_at, o.last_order_at{declared}
+                FROM _people p LEFT JOIN orders o ON o.profile_key = p.profile_key
+                ORDER BY p.profile_key"""
+            ),
+        )
+        engine.create_table(
+            "profile_events",
+            parse(
+                """SELECT profile_key, event_id, type, occurred_at,
+                       CAST(value AS DECIMAL(18,4)) AS value, properties, instance
+                FROM _event_profiles WHERE profile_key IS NOT NULL
+                ORDER BY profile_key, type, occurred_at, event_id"""
+            ),
+        )
+        records = int(engine.scalar(parse("SELECT count(*) FROM _records")))
+        profiles = int(engine.scalar(parse("SELECT count(*) FROM profiles")))
+        events, orphans = engine.rows(
+            parse(
+                "SELECT count(*), count(*) FILTER (WHERE profile_key IS NULL) FROM _event_profiles"
+            )
+        )[0]
+    engine.drop("_records", "_event_profiles", "_people")
+    return ResolveResult(
+        records=records,
+        profiles=profiles,
+        merged_records=records - profiles,
+        events=int(events),
+        orphan_events=int(orphans),
+    )

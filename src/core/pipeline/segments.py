@@ -1,0 +1,127 @@
+"""Segments: compute every segment's (and group's) members from the profiles and their traits,
+compare them with the last run's, and hand the result on as a :class:`Membership`.
+
+The membership stays with the engine (a temporary table no other module names) until
+:meth:`Membership.persist` makes it the current one at the end of a real run; plan and KPIs
+read it through :class:`Membership`'s queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlglot import exp
+
+from segsync.engine import DataError, Engine
+from segsync.errors import ConfigError
+from segsync.model.segments import SegmentBook
+from segsync.state.history import History
+
+__all__ = ["Membership", "SegmentResult", "compute_segments"]
+
+_TABLE = "_run_segment_members"
+
+
+@dataclass
+class SegmentResult:
+    name: str
+    size: int
+    entered: int
+    left: int
+    group_of: str | None = None
+    """For a group (``NAME.GROUP``): the segment it belongs to."""
+    min_size: int | None = None
+    too_small: bool = False
+    share: float = 0.0
+    """Of all profiles, rounded to 4 places."""
+    conversion_rate: float | None = None
+    """Share of members with an order in the KPI window (None for an empty segment)."""
+    average_order_value: Decimal | None = None
+    """Order value / orders with a value, in the KPI window (None without such orders)."""
+    revenue: Decimal | None = None
+    """Order value in the KPI window (0 when none)."""
+    mean_value: Decimal | None = None
+    """Mean of the members' historical ``revenue`` (None for an empty segment)."""
+
+
+@dataclass
+class Membership:
+    """Who is in which segment, as computed by this run."""
+
+    engine: Engine
+    results: dict[str, SegmentResult] = field(default_factory=dict)
+    """Per segment and group, in the config's order: size, changes, KPIs."""
+
+    def of(self, *segments: str) -> exp.Select:
+        """``SELECT profile_key`` of the members of any of ``segments``."""
+        return (
+            exp.select("profile_key")
+            .from_(_TABLE)
+            .where(exp.column("segment").isin(*(exp.Literal.string(s) for s in segments)))
+        )
+
+    def rows(self) -> exp.Select:
+        """``SELECT segment, profile_key`` of every segment."""
+        return exp.select("segment", "profile_key").from_(_TABLE)
+
+    def size(self, segment: str) -> int:
+        return self.results[segment].size
+
+    def persist(self, history: History, run_id: str, *, kpi_window: str | None) -> None:
+        """Make this the current membership and record sizes and KPIs in the history."""
+        history.record_segments(self.rows(), self.results.values(), run_id, kpi_window=kpi_window)
+
+
+def compute_segments(engine: Engine, book: SegmentBook, history: History) -> Membership:
+    """Compute every segment (and group), and compare with the last run's members.
+
+    Nothing persistent is written. A condition that fails on the stored data is a
+    :class:`ConfigError` naming its segment."""
+    engine.create_empty(_TABLE, {"segment": "VARCHAR", "profile_key": "VARCHAR"}, temporary=True)
+    for name in book.order():
+        for query in book.statements(name, _TABLE):
+            try:
+                engine.insert(_TABLE, query)
+            except DataError as exc:
+                raise ConfigError(
+                    f"{book.location}: segments.{name}: the condition fails on the stored "
+                    f"profiles: {exc}; fix the condition (check the columns' types and "
+                    "values), then run again"
+                ) from None
+    names = book.names()
+    counts = _counts(engine, history)
+    results: dict[str, SegmentResult] = {}
+    for name in names:
+        size, entered, left = counts.get(name, (0, 0, 0))
+        parent, dot, _ = name.partition(".")
+        result = SegmentResult(
+            name=name, size=size, entered=entered, left=left, group_of=parent if dot else None
+        )
+        limit = None if dot else book.min_size(name)
+        if limit is not None:
+            result.min_size = limit[0]
+            result.too_small = result.size < limit[0]
+        results[name] = result
+    return Membership(engine=engine, results=results)
+
+
+def _counts(engine: Engine, history: History) -> dict[str, tuple[int, int, int]]:
+    """Per segment: members now, entered since the last run, left since."""
+    new = exp.select("segment", "profile_key").from_(_TABLE)
+    old = history.last_members()
+
+    def per_segment(query: exp.Query, alias: str) -> exp.Select:
+        return (
+            exp.select("segment", exp.alias_(exp.func("count", exp.Star()), alias))
+            .from_(query.subquery("q"))
+            .group_by("segment")
+        )
+
+    sizes = dict(engine.rows(per_segment(new, "n")))
+    entered = dict(engine.rows(per_segment(exp.except_(new.copy(), old.copy()), "n")))
+    left = dict(engine.rows(per_segment(exp.except_(old, new), "n")))
+    return {
+        str(s): (int(sizes.get(s, 0)), int(entered.get(s, 0)), int(left.get(s, 0)))
+        for s in {*sizes, *entered, *left}
+    }

@@ -1,0 +1,130 @@
+"""A fake destination and a small in-memory store with profiles and a membership, for
+component tests of plan, push and the ledger (no connector, no CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from segsync.config import SegmentConfig, SyncConfig
+from segsync.connector import AudienceRef, AudienceSpec, Batch, RecordResult
+from segsync.errors import AuthError, FatalError, QuotaError, RetryableError
+from segsync.model.segments import SegmentBook
+from segsync.pipeline.plan import Destination, Planner, SyncPlan
+from segsync.pipeline.segments import Membership, compute_segments
+from segsync.state.history import History
+from segsync.state.ledger import Ledger
+from segsync.state.store import Store
+
+BOOK_COLUMNS = {"profile_key": "text", "email": "text", "country": "text"}
+
+
+@dataclass
+class FakeDestination:
+    """A platform in memory: one audience per name, members by key.
+
+    ``reject`` keys fail on their own (permanently); a batch holding a ``poison`` key is
+    refused as a whole (:class:`FatalError`); ``transient`` keys make their batch fail with
+    :class:`RetryableError`; ``auth``/``quota`` make every call raise."""
+
+    limit: int = 10
+    max_in_flight: int = 3
+    delay: float = 0.0
+    reject: set[str] = field(default_factory=set)
+    poison: set[str] = field(default_factory=set)
+    transient: set[str] = field(default_factory=set)
+    auth: bool = False
+    quota_after: int | None = None
+    audiences: dict[str, set[str]] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+    calls: list[tuple[str, int]] = field(default_factory=list)
+    in_flight: int = 0
+    max_seen: int = 0
+
+    def batch_limit(self, kind: str) -> int:
+        return self.limit
+
+    async def ensure_audience(self, spec: AudienceSpec) -> AudienceRef:
+        if self.auth:
+            raise AuthError("401 Unauthorized")
+        created = spec.name not in self.audiences
+        if created:
+            self.audiences[spec.name] = set()
+            self.ids[spec.name] = f"id-{len(self.ids) + 1}"
+        return AudienceRef(id=self.ids[spec.name], name=spec.name, kind=spec.kind, created=created)
+
+    async def apply_batch(self, batch: Batch) -> list[RecordResult]:
+        op = "add" if batch.adds else "remove"
+        members = batch.adds or batch.removes
+        self.calls.append((op, len(members)))
+        self.in_flight += 1
+        self.max_seen = max(self.max_seen, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay)
+            if self.quota_after is not None and len(self.calls) > self.quota_after:
+                raise QuotaError("daily limit used up")
+            keys = {m.key for m in members}
+            if keys & self.poison:
+                raise FatalError("400 Bad Request: the batch is invalid")
+            if keys & self.transient:
+                raise RetryableError("503 Service Unavailable")
+            audience = self.audiences[batch.audience.name]
+            out = []
+            for m in members:
+                if m.key in self.reject:
+                    out.append(RecordResult.failure(m.key, op, "rejected", permanent=True))
+                    continue
+                (audience.add if op == "add" else audience.discard)(m.key)
+                out.append(RecordResult.success(m.key, op))
+            return out
+        finally:
+            self.in_flight -= 1
+
+
+class Scene:
+    """An in-memory store with profiles ``p000…``, one segment ``everyone`` (``where``
+    condition over ``country``), a ledger, and a planner over its membership."""
+
+    def __init__(self, emails: Iterable[str], *, where: str = "TRUE") -> None:
+        self.store = Store.memory()
+        self.engine = self.store.engine
+        self.ledger = Ledger(self.engine)
+        self.history = History(self.engine)
+        self.load(emails)
+        self.where = where
+
+    def load(self, emails: Iterable[str], country: str = "FR") -> None:
+        con = self.store.con
+        con.execute(
+            "CREATE OR REPLACE TABLE profiles (profile_key VARCHAR, email VARCHAR, "
+            "phone VARCHAR, country VARCHAR, consent_email_marketing BOOLEAN, "
+            "consent_ad_user_data BOOLEAN, consent_ad_personalization BOOLEAN)"
+        )
+        rows = [(f"k-{e}", e, None, country, True, None, None) for e in emails]
+        if rows:
+            con.executemany("INSERT INTO profiles VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        con.execute("CREATE OR REPLACE VIEW segment_profiles AS SELECT * FROM profiles")
+
+    def membership(self) -> Membership:
+        book = SegmentBook(
+            segments={"everyone": SegmentConfig(where=self.where)}, columns=BOOK_COLUMNS
+        )
+        self.book = book
+        return compute_segments(self.engine, book, self.history)
+
+    def plan(
+        self,
+        sync: SyncConfig | None = None,
+        *,
+        force: bool = False,
+        fresh: bool = False,
+        preview: int = 0,
+    ) -> SyncPlan:
+        membership = self.membership()
+        planner = Planner(self.engine, self.ledger, membership, self.book)
+        sync = sync or SyncConfig(segment="everyone", destination="fake")
+        destination = Destination(
+            instance="fake", kind="list", identifier="email", purposes=frozenset()
+        )
+        return planner.plan("s", sync, destination, force=force, fresh=fresh, preview=preview)

@@ -62,7 +62,7 @@ def test_simulator_base_names() -> None:
         "query_csv",
         "query_int",
         "query_param",
-        "read_json",
+        "json_body",
     }
     for name in simulator.__all__:
         assert getattr(simulator, name).__module__.startswith("segsync.testing.simulator.")

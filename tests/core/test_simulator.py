@@ -19,10 +19,10 @@ from segsync.testing.simulator import (
     RateLimit,
     SimulatedDisconnect,
     Simulator,
+    json_body,
     query_bool,
     query_csv,
     query_int,
-    read_json,
 )
 
 TOKEN = "secret-token"
@@ -406,7 +406,7 @@ class ShopSimulator(Simulator):
         return JSONResponse({"limit": limit, "fields": fields, "paid": query_bool(request, "paid")})
 
     async def create(self, request: Request) -> Response:
-        body = await read_json(request, expect=dict)
+        body = await json_body(request, expect=dict)
         return JSONResponse(body, status_code=201)
 
     async def order(self, request: Request) -> Response:

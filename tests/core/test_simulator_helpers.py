@@ -13,13 +13,13 @@ from segsync.testing.simulator import (
     IdSource,
     InputError,
     SortedIds,
+    json_body,
     offset_page,
     parse_json,
     query_bool,
     query_csv,
     query_int,
     query_param,
-    read_json,
 )
 
 
@@ -84,19 +84,19 @@ def test_query_csv_param_and_bool() -> None:
 # -- bodies -----------------------------------------------------------------------------------
 
 
-async def test_read_json_malformed_empty_and_shapes() -> None:
-    assert await read_json(request(body=b'{"a": 1}'), expect=dict) == {"a": 1}
-    assert await read_json(request(body=b"  "), empty={}) == {}
-    assert await read_json(request(body=b""), expect=dict, empty={}) == {}
+async def test_json_body_malformed_empty_and_shapes() -> None:
+    assert await json_body(request(body=b'{"a": 1}'), expect=dict) == {"a": 1}
+    assert await json_body(request(body=b"  "), empty={}) == {}
+    assert await json_body(request(body=b""), expect=dict, empty={}) == {}
     with pytest.raises(InputError) as empty:
-        await read_json(request(body=b""))
+        await json_body(request(body=b""))
     assert (empty.value.kind, empty.value.line, empty.value.column) == ("json", 1, 1)
     with pytest.raises(InputError) as bad:
-        await read_json(request(body=b'{\n  "a": nope}'))
+        await json_body(request(body=b'{\n  "a": nope}'))
     assert (bad.value.kind, bad.value.line, bad.value.column) == ("json", 2, 8)
     assert bad.value.detail == "Expecting value"
     with pytest.raises(InputError) as shape:
-        await read_json(request(body=b"[1]"), expect=dict)
+        await json_body(request(body=b"[1]"), expect=dict)
     assert (shape.value.kind, shape.value.expected) == ("shape", "object")
     with pytest.raises(InputError) as null:
         parse_json(b"", expect=list, empty=None)

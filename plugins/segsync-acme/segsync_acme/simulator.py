@@ -20,7 +20,7 @@ The API, as a platform's reference would state it:
 How it uses the base (:mod:`segsync.testing.simulator`): routes raise :class:`AcmeError`
 (a :class:`~segsync.testing.simulator.PlatformError`) and :meth:`AcmeSimulator.error_envelope`
 renders every error the Acme way; query parameters and bodies are read with ``query_int`` and
-``read_json``, whose refusals :meth:`AcmeSimulator.input_error` words; the base answers paths
+``json_body``, whose refusals :meth:`AcmeSimulator.input_error` words; the base answers paths
 with and without a trailing slash, checks credentials, enforces the rate limit and injects
 faults.
 """
@@ -39,9 +39,9 @@ from segsync.testing.simulator import (
     PlatformError,
     RateLimit,
     Simulator,
+    json_body,
     query_int,
     query_param,
-    read_json,
 )
 
 __all__ = ["MAX_MEMBERS_PER_CALL", "AcmeError", "AcmeSimulator"]
@@ -170,7 +170,7 @@ class AcmeSimulator(Simulator):
         return JSONResponse({"results": found})
 
     async def _create_list(self, request: Request) -> Response:
-        body = await read_json(request, expect=dict)
+        body = await json_body(request, expect=dict)
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise AcmeError(400, "name is required")
@@ -183,7 +183,7 @@ class AcmeSimulator(Simulator):
 
     async def _change_members(self, request: Request) -> Response:
         lst = self._list(request)
-        body = await read_json(request, expect=dict)
+        body = await json_body(request, expect=dict)
         add, remove = body.get("add", []), body.get("remove", [])
         if not isinstance(add, list) or not isinstance(remove, list):
             raise AcmeError(400, "add and remove must be lists")

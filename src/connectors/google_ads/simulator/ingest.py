@@ -39,7 +39,7 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.responses import Response
 
-from segsync.testing.simulator import parse_json, read_json
+from segsync.testing.simulator import json_body, parse_json
 
 from .accounts import Directory
 from .audience import KEY_TYPE_OF_DATA, AudienceParser, ParsedMember
@@ -105,7 +105,7 @@ class IngestionService:
         return await self._members_call(request, grant, "remove")
 
     async def remove_all(self, request: Request, grant: Grant) -> Response:
-        body = parse_message("RemoveAllAudienceMembersRequest", await read_json(request, empty={}))
+        body = parse_message("RemoveAllAudienceMembersRequest", await json_body(request, empty={}))
         v = Violations()
         targets = self._destinations(body.get("destinations", []), grant, v, None)
         now = self.clock()

@@ -33,7 +33,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from segsync.testing.simulator import offset_page, query_bool, read_json
+from segsync.testing.simulator import json_body, offset_page, query_bool
 
 from .accounts import Directory
 from .errors import ApiError, Violations, json_response, not_found, payload_error
@@ -284,7 +284,7 @@ class UserListService:
 
     async def create(self, request: Request, grant: Grant) -> Response:
         account_id = self._account(request, grant)
-        body = parse_message("UserList", await read_json(request, empty={}), "user_list")
+        body = parse_message("UserList", await json_body(request, empty={}), "user_list")
         validate_only = query_bool(request, "validateOnly", "validate_only", strict=True)
         v = Violations()
         name = body.get("displayName", "")
@@ -379,7 +379,7 @@ class UserListService:
 
     async def update(self, request: Request, grant: Grant) -> Response:
         rec = self._record(request, grant)
-        body = parse_message("UserList", await read_json(request, empty={}), "user_list")
+        body = parse_message("UserList", await json_body(request, empty={}), "user_list")
         validate_only = query_bool(request, "validateOnly", "validate_only", strict=True)
         mask_text = request.query_params.get("updateMask", request.query_params.get("update_mask"))
         v = Violations()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from segsync.testing.simulator import read_json
+from segsync.testing.simulator import json_body
 
 from .errors import bad
 from .objects import DEFAULT_PROPS, READ_ONLY, as_value, iso
@@ -63,7 +63,7 @@ class Batch:
         return iso(int(self.sim.wall_clock() * 1000))
 
     async def _inputs(self, request: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        body = await read_json(request, expect=dict, empty=None)
+        body = await json_body(request, expect=dict, empty=None)
         inputs = body.get("inputs")
         if not isinstance(inputs, list) or not all(isinstance(i, dict) for i in inputs):
             raise bad("inputs must be a list of objects")

@@ -30,11 +30,11 @@ from starlette.responses import Response
 
 from segsync.testing.simulator import (
     SortedIds,
+    json_body,
     offset_page,
     query_csv,
     query_int,
     query_param,
-    read_json,
 )
 
 from .errors import HubSpotError, bad, not_found
@@ -96,7 +96,7 @@ class Lists:
 
     async def create(self, request: Request) -> Response:
         sim = self.sim
-        data = await read_json(request, expect=dict, empty=None)
+        data = await json_body(request, expect=dict, empty=None)
         missing = [k for k in ("name", "objectTypeId", "processingType") if not data.get(k)]
         if missing:
             raise bad(f"Missing required fields: {', '.join(missing)}")
@@ -132,7 +132,7 @@ class Lists:
         return self.sim.json({"lists": found})
 
     async def search(self, request: Request) -> Response:
-        data = await read_json(request, expect=dict, empty=None)
+        data = await json_body(request, expect=dict, empty=None)
         query = str(data.get("query") or "").lower()
         count, offset = int(data.get("count", 20)), int(data.get("offset", 0))
         if not 1 <= count <= 500:
@@ -201,7 +201,7 @@ class Lists:
         op = request.path_params["op"]
         if op not in ("add", "remove", "add-and-remove"):
             raise HubSpotError(404, f"Unknown membership operation {op}", "OBJECT_NOT_FOUND")
-        data = await read_json(request, expect=dict if op == "add-and-remove" else list,
+        data = await json_body(request, expect=dict if op == "add-and-remove" else list,
                                empty=None)  # fmt: skip
         if op == "add-and-remove":
             add, remove = data.get("recordIdsToAdd", []), data.get("recordIdsToRemove", [])

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from segsync.testing.simulator import read_json
+from segsync.testing.simulator import json_body
 
 from .errors import HubSpotError, bad
 from .objects import READ_ONLY, iso
@@ -150,7 +150,7 @@ class Properties:
 
     async def create(self, request: Request) -> Response:
         sim = self.sim
-        data = await read_json(request, expect=dict, empty=None)
+        data = await json_body(request, expect=dict, empty=None)
         created = definition(data, sim.now_ms())
         if created["name"] in sim.properties:
             raise HubSpotError(409, f"Property named '{created['name']}' already exists.",
@@ -161,7 +161,7 @@ class Properties:
     async def patch(self, request: Request) -> Response:
         sim = self.sim
         current = self._find(request)
-        data = await read_json(request, expect=dict, empty=None)
+        data = await json_body(request, expect=dict, empty=None)
         merged = {**current, **{k: v for k, v in data.items() if k != "name"}}
         updated = definition(merged, sim.now_ms())
         for key in ("hubspotDefined", "modificationMetadata", "createdAt"):

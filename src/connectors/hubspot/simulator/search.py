@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from segsync.testing.simulator import offset_page, read_json
+from segsync.testing.simulator import json_body, offset_page
 
 from .errors import bad
 from .objects import DATE_PROPS, DEFAULT_PROPS, as_value, to_ms
@@ -125,7 +125,7 @@ class Search:
 
     async def search(self, request: Request) -> Response:
         sim = self.sim
-        body = await read_json(request, expect=dict, empty=None)
+        body = await json_body(request, expect=dict, empty=None)
         limit = body.get("limit", 10)
         if not isinstance(limit, int) or not 0 <= limit <= sim.search_limit_max:
             raise bad(f"limit must be between 0 and {sim.search_limit_max}, got {limit}")

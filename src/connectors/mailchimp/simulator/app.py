@@ -285,20 +285,11 @@ class MailchimpSimulator(Simulator):
         return self._default_list or self.create_list("segsync sandbox")
 
     def add_merge_field(
-        self,
-        list_id: str,
-        tag: str | None,
-        name: str,
-        field_type: str = "text",
-        *,
-        required: bool = False,
-        options: Mapping[str, Any] | None = None,
-        default_value: str = "",
+        self, list_id: str, tag: str | None, name: str, field_type: str = "text", **options: Any
     ) -> dict[str, Any]:
-        """Define a merge field (the tag defaults to ``MMERGE<n>``); a taken tag or an unknown
-        type raises ValueError."""
-        return self.merge_field_api.add(list_id, tag, name, field_type, required=required,
-                                        options=options, default_value=default_value)  # fmt: skip
+        """Define a merge field (:meth:`.merge_fields.MergeFields.add`: ``required``,
+        ``options``, ``default_value``); a taken tag or an unknown type raises ValueError."""
+        return self.merge_field_api.add(list_id, tag, name, field_type, **options)
 
     def seed_members(self, list_id: str, rows: Iterable[Mapping[str, Any]]) -> list[str]:
         """Add or update members without validation (:func:`.seed.seed_members`)."""
@@ -309,18 +300,10 @@ class MailchimpSimulator(Simulator):
         no → unsubscribed, anything else → transactional."""
         seed_members(self, self.default_list_id(), contact_rows(contacts))
 
-    def create_store(
-        self,
-        store_id: str,
-        *,
-        list_id: str | None = None,
-        name: str | None = None,
-        currency_code: str = "USD",
-    ) -> str:
-        """An e-commerce store connected to ``list_id`` (default: :meth:`default_list_id`)."""
-        return self.ecommerce_api.create_store(
-            store_id, list_id=list_id, name=name, currency_code=currency_code
-        )
+    def create_store(self, store_id: str, **details: Any) -> str:
+        """An e-commerce store (:meth:`.ecommerce.Ecommerce.create_store`: ``list_id``, by
+        default :meth:`default_list_id`; ``name``; ``currency_code``)."""
+        return self.ecommerce_api.create_store(store_id, **details)
 
     def seed_orders(self, store_id: str, rows: Iterable[Mapping[str, Any]]) -> list[str]:
         """Add orders to a store (created if missing); returns the order ids

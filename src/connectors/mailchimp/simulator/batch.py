@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from segsync.testing.simulator import query_bool, read_json
+from segsync.testing.simulator import json_body, query_bool
 
 from .answers import links
 from .errors import BLANK, invalid
@@ -34,7 +34,7 @@ class BatchSubscribe:
         sim = self.sim
         api = sim.member_api
         lst = sim.audience(request)
-        data = await read_json(request, expect=dict, empty={})
+        data = await json_body(request, expect=dict, empty={})
         rows = data.get("members")
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise invalid("members must be an array of objects", "members")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from segsync.testing.simulator import query_bool, query_param, read_json
+from segsync.testing.simulator import json_body, query_bool, query_param
 
 from .answers import FieldTree, field_tree, links
 from .errors import BLANK, MailchimpError, invalid, invalid_fields, not_found
@@ -296,22 +296,35 @@ class Members:
 
     # -- one member --------------------------------------------------------------------------
 
+    def _check(
+        self,
+        request: Request,
+        list_id: str,
+        data: dict[str, Any],
+        existing: dict[str, Any] | None,
+        required: tuple[str, ...] = (),
+    ) -> None:
+        """400 "Invalid Resource" for blank ``required`` fields, else for what :meth:`validate`
+        finds (``skip_merge_validation=true`` skips the merge-field checks)."""
+        missing = [k for k in required if not data.get(k)]
+        if missing:
+            raise invalid_fields([{"field": k, "message": BLANK} for k in missing])
+        errors = self.validate(
+            list_id, data, existing, query_bool(request, "skip_merge_validation")
+        )
+        if errors:
+            raise invalid_fields(errors)
+
     async def get(self, request: Request) -> Response:
         return self.sim.json(request, self.to_json(self.sim.base(request), self.record(request)))
 
     async def put(self, request: Request) -> Response:
         sim = self.sim
         lst = sim.audience(request)
-        data = await read_json(request, expect=dict, empty={})
-        missing = [k for k in ("email_address", "status_if_new") if not data.get(k)]
-        if missing:
-            raise invalid_fields([{"field": k, "message": BLANK} for k in missing])
+        data = await json_body(request, expect=dict, empty={})
         wanted = self.hash_param(request)
         existing = sim.members[lst["id"]].get(wanted)
-        skip = query_bool(request, "skip_merge_validation")
-        errors = self.validate(lst["id"], data, existing, skip)
-        if errors:
-            raise invalid_fields(errors)
+        self._check(request, lst["id"], data, existing, ("email_address", "status_if_new"))
         if subscriber_hash(str(data["email_address"])) != wanted:
             detail = "The subscriber hash in the URL does not match the email_address."
             raise invalid(detail, "email_address")
@@ -324,11 +337,8 @@ class Members:
 
     async def patch(self, request: Request) -> Response:
         record = self.record(request)
-        data = await read_json(request, expect=dict, empty={})
-        skip = query_bool(request, "skip_merge_validation")
-        errors = self.validate(record["list_id"], data, record, skip)
-        if errors:
-            raise invalid_fields(errors)
+        data = await json_body(request, expect=dict, empty={})
+        self._check(request, record["list_id"], data, record)
         status = str(data.get("status") or record["status"])
         record = self.write(record["list_id"], data, record, status)
         return self.sim.json(request, self.to_json(self.sim.base(request), record))
@@ -336,14 +346,8 @@ class Members:
     async def create(self, request: Request) -> Response:
         sim = self.sim
         lst = sim.audience(request)
-        data = await read_json(request, expect=dict, empty={})
-        missing = [k for k in ("email_address", "status") if not data.get(k)]
-        if missing:
-            raise invalid_fields([{"field": k, "message": BLANK} for k in missing])
-        skip = query_bool(request, "skip_merge_validation")
-        errors = self.validate(lst["id"], data, None, skip)
-        if errors:
-            raise invalid_fields(errors)
+        data = await json_body(request, expect=dict, empty={})
+        self._check(request, lst["id"], data, None, ("email_address", "status"))
         email = str(data["email_address"]).strip()
         existing = sim.members[lst["id"]].get(subscriber_hash(email))
         if existing is not None and existing["status"] != "archived":

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from segsync.testing.simulator import query_bool, query_param, read_json
+from segsync.testing.simulator import json_body, query_bool, query_param
 
 from .answers import links
 from .errors import BLANK, INVALID, invalid
@@ -87,7 +87,7 @@ class MergeFields:
 
     async def create(self, request: Request) -> Response:
         lst = self.sim.audience(request)
-        data = await read_json(request, expect=dict, empty={})
+        data = await json_body(request, expect=dict, empty={})
         name, kind, tag = data.get("name"), data.get("type"), data.get("tag")
         if not isinstance(name, str) or not name.strip():
             raise invalid(INVALID, "name", BLANK)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from segsync.testing.simulator import query_bool, query_param, read_json
+from segsync.testing.simulator import json_body, query_bool, query_param
 
 from .answers import links
 from .errors import BLANK, INVALID, invalid, not_found
@@ -159,7 +159,7 @@ class Tags:
 
     async def post_member_tags(self, request: Request) -> Response:
         record = self.sim.member_api.record(request)
-        tags = (await read_json(request, expect=dict, empty={})).get("tags")
+        tags = (await json_body(request, expect=dict, empty={})).get("tags")
         if not isinstance(tags, list) or not all(isinstance(t, dict) for t in tags):
             raise invalid(INVALID, "tags", "Schema describes array, object found instead")
         for i, tag in enumerate(tags):
@@ -188,7 +188,7 @@ class Tags:
     async def create(self, request: Request) -> Response:
         sim = self.sim
         lst = sim.audience(request)
-        data = await read_json(request, expect=dict, empty={})
+        data = await json_body(request, expect=dict, empty={})
         name = self._name(lst["id"], data)
         if "static_segment" in data and "options" in data:
             raise invalid("static_segment cannot be combined with options", "static_segment")
@@ -208,7 +208,7 @@ class Tags:
     async def patch(self, request: Request) -> Response:
         sim = self.sim
         segment = self.segment(request)
-        data = await read_json(request, expect=dict, empty={})
+        data = await json_body(request, expect=dict, empty={})
         list_id = segment["list_id"]
         segment["name"] = self._name(list_id, data, segment)
         now = ts(sim.wall_clock())
@@ -231,7 +231,7 @@ class Tags:
         segment = self.segment(request)
         if segment["type"] != "static":
             raise invalid("Members can only be added to or removed from static segments.")
-        data = await read_json(request, expect=dict, empty={})
+        data = await json_body(request, expect=dict, empty={})
         list_id, members = segment["list_id"], segment["members"]
         add, add_unknown = self._known_emails(
             list_id, data.get("members_to_add", []), "members_to_add"

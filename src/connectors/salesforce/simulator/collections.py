@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from segsync.testing.simulator import query_bool, read_json
+from segsync.testing.simulator import json_body, query_bool
 
 from .ids import to_18
 from .rest import ApiError, Handler, json_response
@@ -69,7 +69,7 @@ class CollectionsResource:
             raise ApiError(400, "EXCEEDED_ID_LIMIT", _LIMIT.format(n=limit))
 
     async def create(self, request: Request, version: str) -> Response:
-        body = await read_json(request)
+        body = await json_body(request)
         records = body.get("records") if isinstance(body, dict) else None
         if not isinstance(records, list):
             raise ApiError(400, "JSON_PARSER_ERROR", "Expected an object with a 'records' array")

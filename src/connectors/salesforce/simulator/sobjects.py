@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from segsync.testing.simulator import read_json
+from segsync.testing.simulator import json_body
 
 from .data import Record
 from .ids import to_18
@@ -348,7 +348,7 @@ class SObjectResource:
 
     async def create(self, request: Request, version: str) -> Response:
         obj = self._type(request)
-        data = await read_json(request)
+        data = await json_body(request)
         if not isinstance(data, dict):
             raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object for the record")
         writer = self.sim.writer

@@ -46,12 +46,12 @@ from .base import PlatformError, Simulator
 from .ids import IdSource
 from .inputs import (
     InputError,
+    json_body,
     parse_json,
     query_bool,
     query_csv,
     query_int,
     query_param,
-    read_json,
 )
 from .paging import SortedIds, offset_page
 from .pipeline import Faults, RateLimit, RequestRecord, SimulatedDisconnect
@@ -68,11 +68,11 @@ __all__ = [
     "SimulatedDisconnect",
     "Simulator",
     "SortedIds",
+    "json_body",
     "offset_page",
     "parse_json",
     "query_bool",
     "query_csv",
     "query_int",
     "query_param",
-    "read_json",
 ]

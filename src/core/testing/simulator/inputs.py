@@ -8,7 +8,7 @@ error (its envelope, status and wording), which
     limit = query_int(request, "limit", default=10, low=1, high=100)
     after = query_param(request, "after")
     properties = query_csv(request, "properties")  # "a,b" and repeated parameters; or None
-    body = await read_json(request, expect=dict)
+    body = await json_body(request, expect=dict)
 
 (:func:`parse_json` reads a body already in hand.) The query helpers take aliases (other
 spellings of the parameter, e.g. ``page_size`` beside ``pageSize``); the first present wins.
@@ -24,12 +24,12 @@ from starlette.requests import Request
 __all__ = [
     "InputError",
     "InputKind",
+    "json_body",
     "parse_json",
     "query_bool",
     "query_csv",
     "query_int",
     "query_param",
-    "read_json",
 ]
 
 #: what an :class:`InputError` is about: a parameter that is not an integer, an integer out of
@@ -146,7 +146,7 @@ def query_bool(request: Request, name: str, *aliases: str, default: bool = False
     raise InputError("boolean", key, f"{key} must be true or false, got '{raw}'", raw=raw)
 
 
-async def read_json(request: Request, *, expect: type | None = None, empty: Any = _UNSET) -> Any:
+async def json_body(request: Request, *, expect: type | None = None, empty: Any = _UNSET) -> Any:
     """The request's JSON body (:func:`parse_json` of it)."""
     return parse_json(await request.body(), expect=expect, empty=empty)
 

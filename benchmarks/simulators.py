@@ -28,6 +28,11 @@ and the ratio to what the real platform's limits allow (its *ceiling*):
   100,000 × 2,000 / 86,400 = 2,315 records/s; writes 100,000 × 200 / 86,400 = 231 records/s;
 * Data Manager: 300 requests/min per project × 10,000 members = 50,000 members/s.
 
+Two rates per path: ``records_per_s`` end to end (wall clock, client included), and
+``records_per_cpu_s`` — records per CPU second the simulator's own process spent (uvicorn,
+the pipeline, the route): what it serves with a core to itself, however busy the shared
+machine is. The target (≥ 10× the ceiling) is judged on the second.
+
 Request bodies are built before the clock starts (encoding them is the client's cost). Each
 path runs ``--repeat`` rounds (writes into a fresh list, tag or campaign each round) and the
 fastest is reported: the machine is shared, and the slower rounds measure the neighbours.
@@ -124,7 +129,10 @@ def serve(name: str, records: int) -> None:
     with sim.serve() as served:
         info.update(base_url=served.base_url, ca_bundle=served.ca_bundle, seed_s=round(seeded, 2))
         print(json.dumps(info), flush=True)
-        sys.stdin.readline()
+        for line in sys.stdin:  # "cpu": the CPU seconds this process has used so far
+            if line.strip() != "cpu":
+                break
+            print(json.dumps({"cpu_s": time.process_time()}), flush=True)
         print(json.dumps({"peak_rss_mib": peak_rss_mib()}), flush=True)
 
 
@@ -307,41 +315,54 @@ PLATFORMS: dict[str, type[Platform]] = {
 }  # fmt: skip
 
 
-async def phases(platform: Platform, args: argparse.Namespace) -> dict[str, tuple[int, float]]:
-    """Each path ``--repeat`` times: (records, the fastest round's seconds) per path."""
-    best: dict[str, tuple[int, float]] = {}
+Measured = dict[str, tuple[int, float, float]]  # path → (records, wall s, server CPU s)
 
-    def keep(path: str, records: int, seconds: float) -> None:
-        if path not in best or seconds < best[path][1]:
-            best[path] = (records, seconds)
+
+async def phases(
+    platform: Platform, args: argparse.Namespace, server_cpu: Callable[[], float]
+) -> Measured:
+    """Each path ``--repeat`` times; per path the fastest round: (records, wall seconds, the
+    simulator process's CPU seconds)."""
+    best: Measured = {}
+
+    async def timed(path: str, run: Awaitable[int | None]) -> None:
+        cpu, started = server_cpu(), time.perf_counter()
+        records = await run
+        wall, used = time.perf_counter() - started, server_cpu() - cpu
+        if records is not None and (path not in best or wall < best[path][1]):
+            best[path] = (records, wall, used)
 
     for round_ in range(args.repeat):
-        started = time.perf_counter()
-        count = await platform.read(args.concurrency)
-        if count is not None:
-            keep("read", count, time.perf_counter() - started)
+        await timed("read", platform.read(args.concurrency))
         calls = await platform.writes(round_)
-        started = time.perf_counter()
-        written = await gather_limited(calls, args.concurrency)
-        keep("write", written, time.perf_counter() - started)
+        await timed("write", gather_limited(calls, args.concurrency))
     return best
 
 
-def rate(name: str, path: str, records: int, seconds: float, latency: float) -> dict[str, Any]:
-    per_s = records / seconds
+def rate(
+    name: str, path: str, records: int, seconds: float, cpu: float, latency: float
+) -> dict[str, Any]:
+    """Records/s end to end (``records_per_s``) and per CPU second of the simulator's process
+    (``records_per_cpu_s``: what it serves with a core to itself, whatever else the machine
+    runs), each against the platform's ceiling; the target is judged on the second."""
+    per_s, per_cpu_s = records / seconds, records / max(cpu, 1e-9)
     out: dict[str, Any] = {"records": records, "seconds": round(seconds, 3),
-                           "records_per_s": round(per_s)}  # fmt: skip
+                           "server_cpu_s": round(cpu, 3), "records_per_s": round(per_s),
+                           "records_per_cpu_s": round(per_cpu_s)}  # fmt: skip
     if name == "mailchimp":
         batch = PAGE["mailchimp"] if path == "read" else WRITE_BATCH["mailchimp"]
         ceiling = MAILCHIMP_CONNECTIONS * batch / latency
-        # the simulator is >= TARGET x the ceiling when latency >= TARGET * 10 * batch / per_s
-        out["break_even_latency_ms"] = round(1000 * TARGET * MAILCHIMP_CONNECTIONS * batch / per_s)
+        # >= TARGET x the ceiling when the real latency >= TARGET * connections * batch / rate
+        out["break_even_latency_ms"] = round(
+            1000 * TARGET * MAILCHIMP_CONNECTIONS * batch / per_cpu_s
+        )
         out["assumed_latency_s"] = latency
     else:
         ceiling = CEILINGS[(name, path)]
     out["ceiling_records_per_s"] = round(ceiling)
     out["x_ceiling"] = round(per_s / ceiling, 1)
-    out["meets_target"] = per_s >= TARGET * ceiling
+    out["x_ceiling_per_cpu_s"] = round(per_cpu_s / ceiling, 1)
+    out["meets_target"] = per_cpu_s >= TARGET * ceiling
     return out
 
 
@@ -363,7 +384,14 @@ async def drive(name: str, args: argparse.Namespace) -> dict[str, Any]:
         async with httpx.AsyncClient(
             base_url=info["base_url"], limits=limits, timeout=300, verify=verify
         ) as client:
-            measured = await phases(PLATFORMS[name](client, info, args.records), args)
+            stdin, stdout = server.stdin, server.stdout
+
+            def server_cpu() -> float:
+                stdin.write("cpu\n")
+                stdin.flush()
+                return float(json.loads(stdout.readline())["cpu_s"])
+
+            measured = await phases(PLATFORMS[name](client, info, args.records), args, server_cpu)
         server.stdin.write("done\n")
         server.stdin.flush()
         rss = json.loads(server.stdout.readline())["peak_rss_mib"]
@@ -371,8 +399,8 @@ async def drive(name: str, args: argparse.Namespace) -> dict[str, Any]:
         server.stdin.close()
         server.wait(timeout=60)
     out: dict[str, Any] = {"seed_s": info["seed_s"], "server_peak_rss_mib": rss}
-    for path, (records, seconds) in measured.items():
-        out[path] = rate(name, path, records, seconds, args.mailchimp_latency)
+    for path, (records, seconds, cpu) in measured.items():
+        out[path] = rate(name, path, records, seconds, cpu, args.mailchimp_latency)
     return out
 
 

@@ -33,8 +33,8 @@ class SortedIds:
     cursor costs O(log n + limit).
 
     Adding is O(1): ids larger than every id so far (records numbered as they are created)
-    go straight to the end of the sorted list; others wait in a batch that is merged in by the
-    next read (one O(n) merge, however many were added). Removals likewise wait for the next
+    go straight to the end of the sorted list; others wait in a batch that the next read sorts
+    and merges in (once, however many calls added them). Removals likewise wait for the next
     read."""
 
     def __init__(self, ids: Iterable[int] = ()) -> None:
@@ -56,22 +56,17 @@ class SortedIds:
             self._added.append(value)
 
     def update(self, values: Iterable[int]) -> None:
-        """Add ids (those present are skipped), in bulk."""
+        """Add ids (those present are skipped), in bulk: they are sorted in by the next read,
+        once however many calls added them."""
         fresh = set(values) - self._members
         if not fresh:
             return
         self._members |= fresh
-        revived = fresh & self._removed  # still listed: they only have to stop being dropped
-        if revived:
+        if self._removed:
+            revived = fresh & self._removed  # still listed: they only have to stop being dropped
             self._removed -= revived
             fresh -= revived
-            if not fresh:
-                return
-        ordered = sorted(fresh)
-        if not self._added and (not self._sorted or ordered[0] > self._sorted[-1]):
-            self._sorted += ordered
-        else:
-            self._added += ordered
+        self._added += fresh
 
     def discard(self, value: int) -> None:
         if value in self._members:

@@ -199,12 +199,12 @@ class Contacts:
         that changes (or every value written, with ``history_on_unchanged_write``) gets a
         history entry, newest first, as ``propertiesWithHistory`` shows them."""
         sim = self.sim
-        now = sim.now_ms()
+        now = iso(sim.now_ms())
         if record_id is None:
             record_id = str(self._next)
             self._next += 1
-            record: dict[str, Any] = {"id": record_id, "createdAt": iso(now), "properties": {
-                "hs_object_id": record_id, "createdate": iso(now)}}  # fmt: skip
+            record: dict[str, Any] = {"id": record_id, "createdAt": now, "properties": {
+                "hs_object_id": record_id, "createdate": now}}  # fmt: skip
             sim.contacts[record_id] = record
             self.order.add(int(record_id))
         record = sim.contacts[record_id]
@@ -219,13 +219,13 @@ class Contacts:
                 if value:
                     self.by_email[value] = record_id
             if stored.get(name, "") != value or sim.history_on_unchanged_write:
-                entry = {"value": value, "timestamp": iso(now), "sourceType": source,
+                entry = {"value": value, "timestamp": now, "sourceType": source,
                          "sourceId": "segsync-simulator", "updatedByUserId": None}  # fmt: skip
                 record.setdefault("history", {}).setdefault(name, []).insert(0, entry)
             if value == "":
                 stored.pop(name, None)
             else:
                 stored[name] = value
-        stored["lastmodifieddate"] = record["updatedAt"] = iso(now)
+        stored["lastmodifieddate"] = record["updatedAt"] = now
         sim.version += 1
         return record

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -16,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["measure", "run_cli"]
+__all__ = ["measure", "peak_rss_mib", "run_cli"]
 
 
 def measure(
@@ -56,3 +57,13 @@ def run_cli(
         raise SystemExit(f"segsync {' '.join(args)} exited {code}:\n{err[-3000:]}")
     report: dict[str, Any] = json.loads(out)
     return report, wall, rss
+
+
+def peak_rss_mib() -> int:
+    """This process's own peak RSS (``VmHWM``: unlike ``ru_maxrss``, not inherited from the
+    parent that forked us)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024

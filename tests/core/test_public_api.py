@@ -45,6 +45,32 @@ def test_connector_contract_names() -> None:
     }
 
 
+def test_simulator_base_names() -> None:
+    from segsync.testing import simulator
+
+    assert set(simulator.__all__) == {
+        "Faults",
+        "IdSource",
+        "InputError",
+        "PlatformError",
+        "RateLimit",
+        "RequestRecord",
+        "ServedSimulator",
+        "SimulatedDisconnect",
+        "Simulator",
+        "SortedIds",
+        "offset_page",
+        "parse_json",
+        "query_bool",
+        "query_csv",
+        "query_int",
+        "query_param",
+        "json_body",
+    }
+    for name in simulator.__all__:
+        assert getattr(simulator, name).__module__.startswith("segsync.testing.simulator.")
+
+
 def test_error_tree_is_drawn_in_the_module_docstring() -> None:
     doc = errors.__doc__ or ""
     for name in errors.__all__:

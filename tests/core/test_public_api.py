@@ -45,6 +45,25 @@ def test_connector_contract_names() -> None:
     }
 
 
+def test_ad_identity_names() -> None:
+    """Normalising and hashing identifiers for ad platforms is public: ad connectors written
+    as plugins import it from ``segsync.model.identity`` (docs/architecture.md)."""
+    from segsync.model import identity
+
+    public = {
+        "BASE64_ENCODING", "HEX_ENCODING", "Normalized", "Unusable", "ad_email", "ad_name",
+        "ad_phone", "ad_postal_code", "ad_region_code", "check_email", "check_name",
+        "check_phone", "check_postal_code", "check_region_code", "hashed_email", "hashed_name",
+        "hashed_phone", "sha256_base64", "sha256_hex",
+    }  # fmt: skip
+    assert public <= set(identity.__all__)
+    for name in public:
+        assert name.isupper() or getattr(identity, name).__module__ == "segsync.model.identity"
+    documented = (REPO / "docs" / "architecture.md").read_text()
+    for name in public:
+        assert f"`{name}`" in documented, f"{name} is not listed in docs/architecture.md"
+
+
 def test_simulator_base_names() -> None:
     from segsync.testing import simulator
 

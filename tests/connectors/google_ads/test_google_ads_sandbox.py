@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from segsync.adhash import hashed_email, hashed_phone
+from segsync.model.identity import hashed_email, hashed_phone
 from segsync.connectors.google_ads.simulator import DataManagerSimulator
 from segsync.sandbox.serve import DEFAULT_TOKEN, sandbox_audience
 

@@ -2,7 +2,7 @@
 
 Customer Match keeps only the uploaded people it can match to Google accounts. The simulator
 holds a seeded population of such accounts, keyed by the SHA-256 digest of each identifier
-they are known by (normalised as :mod:`segsync.adhash` does):
+they are known by (normalised as :mod:`segsync.model.identity` does):
 
 * :meth:`GoogleUsers.seed_contacts` turns contacts (``segsync sandbox``'s audience rows) into
   users: a contact **is** a Google user with probability ``match_share``; a user is known by
@@ -22,7 +22,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from segsync.adhash import ad_email, ad_name, ad_phone, ad_postal_code, ad_region_code
+from segsync.model.identity import ad_email, ad_name, ad_phone, ad_postal_code, ad_region_code
 
 __all__ = ["GoogleUsers", "address_key"]
 

@@ -7,8 +7,8 @@ import json
 
 import httpx
 
-from segsync.model.identity import hashed_email, hashed_phone
 from segsync.connectors.google_ads.simulator import DataManagerSimulator
+from segsync.model.identity import hashed_email, hashed_phone
 from segsync.sandbox.serve import DEFAULT_TOKEN, sandbox_audience
 
 

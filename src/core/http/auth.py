@@ -174,8 +174,11 @@ class JwtBearerGrant:
     """``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`` with an RS256 assertion.
 
     Claims: ``iss`` = ``client_id`` (Salesforce consumer key, Google service account email),
-    ``sub``, ``aud``, ``iat``, ``exp`` = now + ``lifetime``, plus ``scope`` when given (Google).
-    Signing needs the ``cryptography`` package, imported when the first token is requested.
+    ``sub`` (left out when ``subject`` is empty: a Google service account acting as itself),
+    ``aud``, ``iat``, ``exp`` = now + ``lifetime``, plus ``scope`` when given (Google). The
+    header names the signing key as ``kid`` when ``key_id`` is given (a Google key file's
+    ``private_key_id``). Signing needs the ``cryptography`` package, imported when the first
+    token is requested.
     """
 
     client_id: str
@@ -185,6 +188,7 @@ class JwtBearerGrant:
     lifetime: int = 300
     scope: str | None = None
     clock: Callable[[], float] = time.time
+    key_id: str | None = None
     name: str = field(default="jwt_bearer", init=False)
 
     def __post_init__(self) -> None:
@@ -212,16 +216,15 @@ class JwtBearerGrant:
                 "pip install cryptography"
             ) from None
         now = int(self.clock())
-        claims: dict[str, Any] = {
-            "iss": self.client_id,
-            "sub": self.subject,
-            "aud": self.audience,
-            "iat": now,
-            "exp": now + self.lifetime,
-        }
+        claims: dict[str, Any] = {"iss": self.client_id}
+        if self.subject:
+            claims["sub"] = self.subject
+        claims |= {"aud": self.audience, "iat": now, "exp": now + self.lifetime}
         if self.scope:
             claims["scope"] = self.scope
         header = {"alg": "RS256", "typ": "JWT"}
+        if self.key_id:
+            header["kid"] = self.key_id
         signing_input = f"{_b64url_json(header)}.{_b64url_json(claims)}".encode("ascii")
         try:
             key = serialization.load_pem_private_key(

@@ -250,3 +250,37 @@ def test_jwt_bearer_assertion_is_rs256_signed() -> None:
     key.public_key().verify(
         decode(signature), f"{header}.{claims}".encode(), padding.PKCS1v15(), hashes.SHA256()
     )
+
+
+def test_jwt_bearer_names_its_key_and_may_leave_out_the_subject() -> None:
+    """Google service accounts: ``kid`` = the key file's ``private_key_id``, no ``sub`` when
+    the account acts as itself, and the ``scope`` claim."""
+    pytest.importorskip("cryptography")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    grant = JwtBearerGrant(
+        "sa@p.iam.gserviceaccount.com", "", "https://oauth2.test/token", SecretStr(pem),
+        lifetime=3600, scope="https://www.googleapis.com/auth/datamanager", clock=lambda: 1000,
+        key_id="abc123",
+    )  # fmt: skip
+    header, claims, _ = grant.form()["assertion"].split(".")
+
+    def decode(part: str) -> object:
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+    assert decode(header) == {"alg": "RS256", "typ": "JWT", "kid": "abc123"}
+    assert decode(claims) == {
+        "iss": "sa@p.iam.gserviceaccount.com",
+        "aud": "https://oauth2.test/token",
+        "iat": 1000,
+        "exp": 4600,
+        "scope": "https://www.googleapis.com/auth/datamanager",
+    }
+    assert "PRIVATE KEY" not in repr(grant)

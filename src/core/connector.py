@@ -48,6 +48,7 @@ __all__ = [
     "NEW_MEMBER_PREFIX",
     "AudienceRef",
     "AudienceSpec",
+    "AudienceStats",
     "Batch",
     "Capabilities",
     "CheckResult",
@@ -67,6 +68,7 @@ __all__ = [
     "Reject",
     "Source",
     "SourceSettings",
+    "default_refresh_days",
 ]
 
 
@@ -163,6 +165,19 @@ class ConnectorSettings(BaseModel):
                 )
             out[target] = text
         return out
+
+
+REFRESH_MARGIN_DAYS = 30
+"""How long before memberships run out segsync re-adds them by default."""
+
+
+def default_refresh_days(membership_days: int) -> int:
+    """The default ``refresh_days`` of a sync whose memberships last ``membership_days``:
+    :data:`REFRESH_MARGIN_DAYS` before they run out, or a quarter of their lifetime before
+    when that is shorter (540 → 510; 60 → 45; 2 → 1), so a run missed now and then does not
+    let a member expire."""
+    margin = min(REFRESH_MARGIN_DAYS, max(1, membership_days // 4))
+    return max(1, membership_days - margin)
 
 
 def control_character(text: str) -> str | None:
@@ -342,6 +357,24 @@ class Member:
 
 
 @dataclass(frozen=True)
+class AudienceStats:
+    """What the platform says of an audience after a push (:meth:`Destination.audience_stats`,
+    optional): ``size`` — the people it holds as the platform counts them (Customer Match:
+    the matched Google users, an estimate); ``match_rate`` — the share (0..1) of the members
+    sent that the platform matched to its own users; ``min_size`` — below this size the
+    platform does not serve the audience (Customer Match: 100). Each None when unknown."""
+
+    size: int | None = None
+    match_rate: float | None = None
+    min_size: int | None = None
+
+    @property
+    def too_small(self) -> bool:
+        """Whether the platform holds too few people to serve the audience."""
+        return self.size is not None and self.min_size is not None and self.size < self.min_size
+
+
+@dataclass(frozen=True)
 class Batch:
     """Changes for one API call's worth of members."""
 
@@ -476,6 +509,13 @@ class Destination(Protocol):
         """Apply one batch (adds or removes); one result per change, in any order."""
         ...
 
+    # Optional, not part of the protocol's required members (a destination without it is
+    # fine): ``async def audience_stats(self, audience: AudienceRef) -> AudienceStats | None``
+    # — what the platform reports of the audience once a push is done (its size, match rate
+    # and the size it needs to serve it). segsync calls it once per sync after pushing, puts
+    # the figures in the run report and warns when the audience is too small to be served.
+    # Errors it raises are logged as warnings and change nothing else.
+
 
 @runtime_checkable
 class Eraser(Protocol):
@@ -543,6 +583,19 @@ class Connector:
         email-marketing consent). Profiles without them are counted as unmatched, never sent.
         Default: none."""
         return frozenset()
+
+    @classmethod
+    def membership_days(cls, settings: ConnectorSettings, kind: str) -> int | None:
+        """How many days a membership delivered to an audience of ``kind`` lasts at the
+        platform, from its last delivery, before the platform drops it (Google Customer
+        Match: the list's membership duration, at most 540 days). None (the default): it
+        never expires.
+
+        When it expires, segsync re-adds confirmed members whose last delivery is older than
+        the sync's ``refresh_days`` (default: :func:`default_refresh_days` of this), so an
+        audience never shrinks silently; ``refresh_days`` is refused unless it is below this.
+        Re-adding must be harmless (it is a normal add: :meth:`Destination.apply_batch`)."""
+        return None
 
     def http_stats(self) -> Mapping[str, Any] | None:
         """Request counters for the run report (``HttpClient.stats.as_dict()``); None when the

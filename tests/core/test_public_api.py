@@ -22,6 +22,7 @@ def test_connector_contract_names() -> None:
     assert set(connector.__all__) == {
         "AudienceRef",
         "AudienceSpec",
+        "AudienceStats",
         "Batch",
         "Capabilities",
         "CheckResult",
@@ -42,6 +43,7 @@ def test_connector_contract_names() -> None:
         "Reject",
         "Source",
         "SourceSettings",
+        "default_refresh_days",
     }
 
 

@@ -178,6 +178,7 @@ def _status(config: Config, limit: int) -> dict[str, Any]:
         runs = history.recent_runs(limit)
         last_success = history.last("run", status="ok")
         ledger = Ledger(store.engine).summary()
+        platform = _platform_figures(history, history.recent_runs(max(limit, 20)))
     for row in runs:
         if row["status"] == "running":  # this process holds the lock: its holder is gone
             row["status"] = "killed"
@@ -186,14 +187,42 @@ def _status(config: Config, limit: int) -> dict[str, Any]:
     syncs = []
     for name in sorted(set(config.syncs) | set(ledger)):
         known = ledger.get(name, {})
-        syncs.append(
-            {
-                "sync": name,
-                "configured": name in config.syncs,
-                "audience": known.get("audience"),
-                "members": known.get("members", 0),
-                "failed_will_retry": known.get("failed_will_retry", 0),
-                "failed_permanently": known.get("failed_permanently", 0),
-            }
-        )
+        line: dict[str, Any] = {
+            "sync": name,
+            "configured": name in config.syncs,
+            "audience": known.get("audience"),
+            "members": known.get("members", 0),
+            "failed_will_retry": known.get("failed_will_retry", 0),
+            "failed_permanently": known.get("failed_permanently", 0),
+        }
+        if platform:  # the same columns on every row: the table takes them from the first
+            line.update(platform.get(name, dict.fromkeys(_PLATFORM_FIGURES)))
+        syncs.append(line)
     return {"runs": runs, "syncs": syncs, "last_success": last_success}
+
+
+_PLATFORM_FIGURES = ("platform_size", "match_rate", "warning", "as_of_run")
+
+
+def _platform_figures(history: History, runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per sync, what its destination last reported of the audience (size, match rate,
+    whether it is too small to be served), from the most recent run reports that have it."""
+    found: dict[str, dict[str, Any]] = {}
+    for row in runs:
+        if row.get("command") != "run":
+            continue
+        report = (history.run(row["run_id"]) or {}).get("report") or {}
+        for sync in report.get("syncs") or []:
+            name = sync.get("name")
+            if name in found or (
+                sync.get("audience_size") is None and sync.get("match_rate") is None
+            ):
+                continue
+            rate = sync.get("match_rate")
+            found[name] = {
+                "platform_size": sync.get("audience_size"),
+                "match_rate": None if rate is None else f"{rate:.0%}",
+                "warning": sync.get("audience_warning"),
+                "as_of_run": row["run_id"],
+            }
+    return found

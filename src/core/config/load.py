@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from segsync.connector import Purpose
+from segsync.connector import Purpose, default_refresh_days
 from segsync.errors import ConfigError
 from segsync.model.profile import AttributeType
 from segsync.model.segments import SegmentBook
@@ -106,6 +106,20 @@ class Config:
         if sync.kind:
             return sync.kind
         return next(iter(self.connectors[sync.destination].cls.capabilities.audience_kinds))
+
+    def membership_days(self, sync: SyncConfig) -> int | None:
+        """How long a membership delivered by ``sync`` lasts at its destination (None:
+        forever)."""
+        instance = self.connectors[sync.destination]
+        return instance.cls.membership_days(instance.settings, self.sync_kind(sync))
+
+    def refresh_days(self, sync: SyncConfig) -> int | None:
+        """After how many days ``sync`` re-adds a member it delivered: its ``refresh_days``,
+        else a margin before the destination's memberships run out; None: never."""
+        if sync.refresh_days is not None:
+            return sync.refresh_days
+        lifetime = self.membership_days(sync)
+        return None if lifetime is None else default_refresh_days(lifetime)
 
     def required_purposes(self, sync: SyncConfig) -> frozenset[Purpose]:
         caps = self.connectors[sync.destination].cls.capabilities

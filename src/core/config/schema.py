@@ -191,6 +191,11 @@ class SyncConfig(_Model):
     on_missing: Literal["skip", "create"] = "skip"
     """Profiles the destination has no record of: skipped and counted (default), or created
     there first (connectors that support it; never subscribes anyone without consent)."""
+    refresh_days: int | None = Field(default=None, ge=1)
+    """For destinations whose memberships expire (Google Customer Match): re-add members
+    whose last delivery is older than this many days, so the audience never shrinks silently.
+    Default: 30 days before they run out (see the destination's page); must be below the
+    membership's lifetime. Elsewhere: re-add members this old (default: never)."""
     enabled: bool = True
     description: str = ""
 

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
-from segsync.connector import Connector, ConnectorSettings, _is_secret, control_character
+from segsync.connector import (
+    Connector,
+    ConnectorSettings,
+    _is_secret,
+    control_character,
+    default_refresh_days,
+)
 from segsync.model.profile import BUILTIN_COLUMNS, AttributeType
 from segsync.plugins import Plugins
 from segsync.traits import TraitSpec, build_trait
@@ -292,6 +298,23 @@ def validate_syncs(config: Config, problems: list[str]) -> None:
             )
         if sync.on_missing == "create":
             problems.extend(_check_on_missing(path, key, sync, dest))
+        if sync.refresh_days is not None and kinds and (sync.kind is None or sync.kind in kinds):
+            problems.extend(_check_refresh(path, key, sync, dest, config.sync_kind(sync)))
+
+
+def _check_refresh(
+    path: Path, key: str, sync: SyncConfig, dest: ConnectorInstance, kind: str
+) -> list[str]:
+    """``refresh_days`` must come before the destination's memberships run out."""
+    lifetime = dest.cls.membership_days(dest.settings, kind)
+    if lifetime is None or sync.refresh_days is None or sync.refresh_days < lifetime:
+        return []
+    return [
+        f"{path}: {key}.refresh_days: {sync.refresh_days} is not below the {lifetime} days a "
+        f"{kind} membership lasts at {sync.destination!r}, so members would expire before "
+        f"being refreshed; expected at most {lifetime - 1} (or leave it out: "
+        f"{default_refresh_days(lifetime)})"
+    ]
 
 
 def _check_on_missing(path: Path, key: str, sync: SyncConfig, dest: ConnectorInstance) -> list[str]:

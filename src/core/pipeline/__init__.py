@@ -406,6 +406,7 @@ class _Run:
             identifier=instance.cls.capabilities.identifier,
             purposes=frozenset(config.required_purposes(sync)),
             create_requires=instance.cls.create_requires(instance.settings, kind),
+            refresh_days=config.refresh_days(sync),
         )
 
     def _plan(
@@ -418,7 +419,13 @@ class _Run:
         preview: int,
     ) -> list[SyncPlan]:
         self.phase("plan", syncs=len(selected))
-        planner = Planner(self.engine, self.ledger, membership, self.config.segment_book)
+        planner = Planner(
+            self.engine,
+            self.ledger,
+            membership,
+            self.config.segment_book,
+            now=to_utc(self.report.started_at),
+        )
         self.planner = planner
         plans = []
         for name in selected:
@@ -483,7 +490,7 @@ class _Run:
             )
             kept = plan.report
             for field in ("in_audience_before", "desired", "adds", "removes", "retries",
-                          "skipped"):  # fmt: skip
+                          "refreshes", "skipped"):  # fmt: skip
                 setattr(kept, field, getattr(fresh.report, field))
             fresh.report = kept
             return await push_sync(fresh, target, self.ledger, self.report.run_id, self.progress)

@@ -4,6 +4,11 @@ desired = members of the segment that have every consent purpose the destination
 address the destination can use, and no permanent failure; adds = desired − confirmed;
 removes = confirmed − desired. A profile that loses consent is therefore removed.
 
+Where memberships expire at the destination (:meth:`segsync.connector.Connector.membership_days`),
+confirmed members still desired whose last delivery is older than the sync's ``refresh_days``
+are planned as **refreshes**: sent again as adds, counted apart, so the audience does not
+shrink silently.
+
 Guards run here and block a sync (they do not just warn): a segment below its ``min_size``
 with ``min_size_action = "skip_syncs"``, removing more than ``max_remove_fraction`` of the
 audience, adding more than ``max_add_fraction`` of it (a segment that suddenly doubles), or a
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlglot import exp
@@ -30,10 +36,13 @@ from segsync.model.segments import SegmentBook
 from segsync.pipeline.segments import Membership
 from segsync.report import SkippedCounts, SyncPreview, SyncReport
 from segsync.state.ledger import Ledger
+from segsync.values import utcnow
 
 __all__ = ["Destination", "Planner", "SyncPlan", "sources_feeding"]
 
-Op = Literal["add", "remove"]
+Op = Literal["add", "refresh", "remove"]
+"""A planned change: ``refresh`` is an add of a member already confirmed, sent again before
+its membership expires at the destination."""
 _CHANGES = "_plan_changes"
 _QUEUE = "_push_queue"
 
@@ -49,6 +58,8 @@ class Destination:
     """Consent purposes a member must have granted (the kind's and the sync's)."""
     create_requires: frozenset[Purpose] = frozenset()
     """With ``on_missing = "create"``: what a profile must have granted to be created there."""
+    refresh_days: int | None = None
+    """Re-add confirmed members last delivered longer ago than this (None: never)."""
 
 
 @dataclass
@@ -66,7 +77,7 @@ class SyncPlan:
 
     def batches(self, op: Op, size: int, *, chunk: int = 20_000) -> Generator[list[Member]]:
         """The planned changes of ``op`` in batches of ``size``, in key order, with the
-        identifiers and consent of their profiles.
+        identifiers and consent of their profiles (refreshes are sent as adds).
 
         The changes are put in order once, then read ``chunk`` rows at a time (whole batches),
         so a push of millions of members costs one sort and a few hundred reads, not a query
@@ -122,11 +133,21 @@ class SyncPlan:
 class Planner:
     """Plans the syncs of one run against one membership."""
 
-    def __init__(self, engine: Engine, ledger: Ledger, membership: Membership, book: SegmentBook):
+    def __init__(
+        self,
+        engine: Engine,
+        ledger: Ledger,
+        membership: Membership,
+        book: SegmentBook,
+        *,
+        now: datetime | None = None,
+    ):
         self.engine = engine
         self.ledger = ledger
         self.membership = membership
         self.book = book
+        self.now = now or utcnow()
+        """What refreshes are measured from (naive UTC): the run's time."""
         engine.create_empty(
             _CHANGES,
             {"sync": "VARCHAR", "op": "VARCHAR", "member_key": "VARCHAR",
@@ -243,10 +264,25 @@ class Planner:
                 permanent=permanent_removes.subquery(),
             ),
         )
-        adds, removes, retries = engine.rows(
+        if destination.refresh_days is not None and not fresh:
+            due = self.now - timedelta(days=destination.refresh_days)
+            engine.insert(
+                _CHANGES,
+                parse(
+                    """SELECT (:sync), 'refresh', d.member_key, d.profile_key,
+                           d.member_key IN (SELECT member_key FROM :retried AS f)
+                    FROM _desired d
+                    WHERE d.member_key IN (SELECT member_key FROM :due AS s)""",
+                    sync=name,
+                    retried=retried_adds.subquery(),
+                    due=self.ledger.delivered_before(name, due).subquery(),
+                ),
+            )
+        adds, removes, refreshes, retries = engine.rows(
             parse(
                 f"""SELECT count(*) FILTER (WHERE op = 'add'),
-                       count(*) FILTER (WHERE op = 'remove'), count(*) FILTER (WHERE retry)
+                       count(*) FILTER (WHERE op = 'remove'),
+                       count(*) FILTER (WHERE op = 'refresh'), count(*) FILTER (WHERE retry)
                 FROM {_CHANGES} WHERE sync = :sync""",
                 sync=name,
             )
@@ -256,6 +292,8 @@ class Planner:
         report.desired = int(counts["desired"])
         report.in_audience_before = int(counts["in_audience"])
         report.adds, report.removes, report.retries = int(adds), int(removes), int(retries)
+        report.refreshes = int(refreshes)
+        report.refresh_days = destination.refresh_days
         report.skipped = SkippedCounts(
             no_consent=int(counts["no_consent"]),
             unmatched=int(counts["unmatched"]),

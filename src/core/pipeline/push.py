@@ -4,7 +4,9 @@ The batch is the unit of retry, one API call of the destination. Up to the desti
 ``max_in_flight`` batches are in flight at once; each one's outcome enters the ledger as soon
 as it comes back, in one transaction (a crash between a batch and its record only means the
 batch is sent again by the next run, which is harmless because applying a batch is
-idempotent). Adds go out before removes.
+idempotent). Adds go out first, then refreshes (members sent again before their membership
+expires at the destination: adds to the destination and to the ledger, counted apart), then
+removes.
 
 One rule splits batches, here and nowhere else: a batch the platform rejects as a whole with a
 fatal error is split in halves until the bad records are isolated; a single rejected record
@@ -26,6 +28,7 @@ from segsync.connector import (
     NEW_MEMBER_PREFIX,
     AudienceRef,
     AudienceSpec,
+    AudienceStats,
     Batch,
     Destination,
     Member,
@@ -42,6 +45,7 @@ __all__ = ["AudienceRecreated", "PushTarget", "apply_batch", "push_sync"]
 
 log = logging.getLogger("segsync.push")
 Op = Literal["add", "remove"]
+Planned = Literal["add", "refresh", "remove"]
 
 
 class AudienceRecreated(Exception):
@@ -91,6 +95,7 @@ async def push_sync(
             )
         batches = _Batches(plan, target, ledger, audience, run_id, failures, progress)
         await batches.send()
+        await _read_back(target.destination, audience, report)
     except QuotaError as exc:  # a FatalError, caught first: the changes wait for the reset
         report.deferred = f"{report.destination}: {exc}"
     except RetryableError as exc:  # only ensure_audience lets these out; batches keep them
@@ -119,6 +124,30 @@ async def push_sync(
     if report.status in ("ok", "failed_records"):  # the baseline of the add guard
         ledger.settle(report.name, report.desired)
     return report
+
+
+async def _read_back(destination: Destination, audience: AudienceRef, report: SyncReport) -> None:
+    """What the platform says of the audience now (its size, match rate, the size it needs to
+    serve it), where the destination can tell (its optional ``audience_stats``); a failure to
+    read it is a warning, never the sync's failure."""
+    read = getattr(destination, "audience_stats", None)
+    if read is None:
+        return
+    try:
+        stats = await read(audience)
+    except (FatalError, RetryableError) as exc:
+        log.warning("%s: could not read the audience's size back: %s", report.name, exc)
+        return
+    if not isinstance(stats, AudienceStats):
+        return
+    report.audience_size, report.match_rate = stats.size, stats.match_rate
+    report.audience_min_size = stats.min_size
+    if stats.too_small:
+        report.audience_warning = (
+            f"{report.kind} {audience.name!r} holds {stats.size:,} people at "
+            f"{report.destination}, below the {stats.min_size:,} it needs to be served"
+        )
+        log.warning("%s: %s", report.name, report.audience_warning)
 
 
 def _recreated(ledger: Ledger, sync: str, audience: AudienceRef) -> str | None:
@@ -171,17 +200,18 @@ class _Batches:
 
     async def send(self) -> None:
         report = self.report
-        planned = -(-report.adds // self.size) + -(-report.removes // self.size)
+        planned = sum(-(-n // self.size) for n in (report.adds, report.refreshes, report.removes))
         self.progress.start(self.task, label=f"push {report.name}", total=planned, unit="batches")
         try:
-            for op in ("add", "remove"):
+            planned_ops: tuple[Planned, ...] = ("add", "refresh", "remove")
+            for op in planned_ops:
                 await self._send(op)
                 if self.stop is not None:
                     raise self.stop
         finally:
             self.progress.finish(self.task)
 
-    async def _send(self, op: Op) -> None:
+    async def _send(self, op: Planned) -> None:
         running: set[asyncio.Task[None]] = set()
         batches = self.plan.batches(op, self.size)
         try:
@@ -196,7 +226,8 @@ class _Batches:
         if running:
             await asyncio.wait(running)
 
-    async def _one(self, op: Op, members: list[Member]) -> None:
+    async def _one(self, planned: Planned, members: list[Member]) -> None:
+        op: Op = "remove" if planned == "remove" else "add"
         try:
             results = await apply_batch(self.destination, self.audience, op, members)
         except (AuthError, QuotaError) as exc:
@@ -204,10 +235,11 @@ class _Batches:
                 self.stop = exc
             return
         self.report.batches += 1
-        self._record(op, members, results)
+        self._record(planned, members, results)
         self.progress.advance(self.task, 1, changes=len(members))
 
-    def _record(self, op: Op, members: list[Member], results: list[RecordResult]) -> None:
+    def _record(self, planned: Planned, members: list[Member], results: list[RecordResult]) -> None:
+        op: Op = "remove" if planned == "remove" else "add"
         by_key = {m.key: m for m in members}
         outcomes = [
             Outcome(
@@ -217,7 +249,7 @@ class _Batches:
                 error=r.error,
                 permanent=r.permanent,
                 delivered_key=r.delivered_key,
-                reason=_why(m, op, self.report) if m is not None and r.ok else None,
+                reason=_why(m, planned, self.report) if m is not None and r.ok else None,
             )
             for r in results
         ]
@@ -225,8 +257,10 @@ class _Batches:
         ok = sum(1 for r in results if r.ok)
         report = self.report
         report.created += sum(1 for r in results if r.ok and r.delivered_key)
-        if op == "add":
+        if planned == "add":
             report.applied_adds += ok
+        elif planned == "refresh":
+            report.applied_refreshes += ok
         else:
             report.applied_removes += ok
         report.failed += len(results) - ok
@@ -235,9 +269,14 @@ class _Batches:
                 self.failures[(op, r.error or "failed", r.permanent)] += 1
 
 
-def _why(member: Member, op: Op, report: SyncReport) -> str:
+def _why(member: Member, op: Planned, report: SyncReport) -> str:
     """Why a change was made, for the change log (the ``segsync changes`` command)."""
     segment = report.segment
+    if op == "refresh":
+        return (
+            f"refreshed: in segment {segment!r}, last delivered over {report.refresh_days} days "
+            "ago, before the membership expires at the destination"
+        )
     if op == "add":
         created = (
             " (created at the destination)" if member.key.startswith(NEW_MEMBER_PREFIX) else ""

@@ -121,9 +121,16 @@ class SyncReport(BaseModel):
     adds: int = 0
     removes: int = 0
     retries: int = 0
+    refreshes: int = 0
+    """Members already in the audience sent again before their membership expires at the
+    destination (``refresh_days``); not counted in ``adds``."""
+    refresh_days: int | None = None
+    """After how many days a delivered member is refreshed; None where memberships do not
+    expire (and no ``refresh_days`` is set)."""
     skipped: SkippedCounts = Field(default_factory=SkippedCounts)
     applied_adds: int = 0
     applied_removes: int = 0
+    applied_refreshes: int = 0
     created: int = 0
     """Members created at the destination first (``on_missing = "create"``)."""
     failed: int = 0
@@ -140,6 +147,14 @@ class SyncReport(BaseModel):
     match_rate: float | None = None
     """Share (0..1) of the members sent that the platform matched to its own users, where the
     platform reports one (ad audiences: Google Ads Customer Match); None elsewhere."""
+    audience_size: int | None = None
+    """The audience's size as the platform reports it after the push (Customer Match: the
+    Google users matched, an estimate), where it reports one."""
+    audience_min_size: int | None = None
+    """Below this size the platform does not serve the audience (Customer Match: 100)."""
+    audience_warning: str | None = None
+    """Why the audience may not work as meant although the push succeeded (too small to be
+    served)."""
     preview: SyncPreview | None = None
     """Who would be added and removed (``segsync plan``; first ``--limit`` of each)."""
     status: Literal[

@@ -81,7 +81,9 @@ def _syncs(report: RunReport) -> Table:
     )
     table.add_column("sync")
     table.add_column("audience")
-    for col in ("before", "adds", "removes", "failed", "no consent", "unmatched"):
+    refreshing = any(s.refreshes or s.applied_refreshes for s in report.syncs)
+    columns = ["before", "adds", "removes", *(["refreshes"] if refreshing else [])]
+    for col in (*columns, "failed", "no consent", "unmatched"):
         table.add_column(col, justify="right")
     table.add_column("status")
     for s in report.syncs:
@@ -95,6 +97,11 @@ def _syncs(report: RunReport) -> Table:
             if applied and s.status != "blocked"
             else f"-{s.removes:,}"
         )
+        refreshes = (
+            f"~{s.applied_refreshes:,}/{s.refreshes:,}"
+            if applied and s.status != "blocked"
+            else f"~{s.refreshes:,}"
+        )
         style = {"ok": "green", "planned": "cyan", "blocked": "red", "error": "red"}.get(
             s.status, "yellow"
         )
@@ -105,6 +112,7 @@ def _syncs(report: RunReport) -> Table:
             f"{s.in_audience_before:,}",
             adds,
             removes,
+            *([refreshes] if refreshing else []),
             f"{s.failed:,}",
             f"{s.skipped.no_consent:,}",
             f"{s.skipped.unmatched:,}",
@@ -141,6 +149,24 @@ def print_report(report: RunReport, console: Console) -> None:
             console.print(f"[yellow]deferred[/] {s.name}: {escape(s.deferred)}")
         if s.skipped_reason:
             console.print(f"[yellow]skipped[/] {s.name}: {escape(s.skipped_reason)}")
+        if s.audience_size is not None or s.match_rate is not None:
+            figures = [
+                f"{s.audience_size:,} people" if s.audience_size is not None else None,
+                f"match rate {_rate(s.match_rate)}" if s.match_rate is not None else None,
+            ]
+            console.print(
+                f"audience {s.name}: {', '.join(f for f in figures if f)} at "
+                f"{escape(s.destination)} (as the platform reports it)"
+            )
+        if s.audience_warning:
+            console.print(f"[yellow]warning[/] {s.name}: {escape(s.audience_warning)}")
+        if s.refreshes:
+            done = "re-sent" if report.command == "run" and s.status != "blocked" else "to re-send"
+            console.print(
+                f"refresh {s.name}: {s.refreshes:,} member(s) last delivered over "
+                f"{s.refresh_days} days ago {done} before their membership expires at "
+                f"{escape(s.destination)}"
+            )
         if s.preview is not None and (s.preview.adds or s.preview.removes):
             for label, shown_keys, total in (
                 ("would add", s.preview.adds, s.adds),

@@ -9,7 +9,8 @@ where.
                 removed, who failed): written in the batch's own transaction, kept
                 ``[privacy] retention_days`` (:meth:`Ledger.purge_changes`)
 
-Plan reads it (:meth:`Ledger.confirmed`, :meth:`Ledger.failed`, :meth:`Ledger.pending`); push
+Plan reads it (:meth:`Ledger.confirmed`, :meth:`Ledger.failed`, :meth:`Ledger.pending`,
+:meth:`Ledger.delivered_before` for refreshes); push
 writes it one batch at a time (:meth:`Ledger.record_batch`, in one transaction each, so a crash
 between a batch and its record only means the batch is sent again); status, history, reports
 and erasure query it (:meth:`Ledger.summary`, :meth:`Ledger.deliveries`, :meth:`Ledger.changes`).
@@ -191,6 +192,13 @@ class Ledger:
     def confirmed(self, sync: str) -> exp.Select:
         """``SELECT member_key, profile_key`` of what the destination confirmed for ``sync``."""
         return exp.select("member_key", "profile_key").from_("sync_state").where(_sync(sync))
+
+    def delivered_before(self, sync: str, moment: datetime) -> exp.Select:
+        """``SELECT member_key, profile_key`` of the confirmed members of ``sync`` last
+        delivered before ``moment`` (naive UTC): those due for a refresh where memberships
+        expire. Delivering a member again (a normal add, :meth:`record_batch`) moves its
+        time on."""
+        return self.confirmed(sync).where(parse("delivered_at < :moment", moment=moment))
 
     def confirmed_count(self, sync: str) -> int:
         return int(

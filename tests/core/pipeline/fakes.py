@@ -4,11 +4,12 @@ component tests of plan, push and the ledger (no connector, no CLI)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from segsync.config import SegmentConfig, SyncConfig
-from segsync.connector import AudienceRef, AudienceSpec, Batch, RecordResult
+from segsync.connector import AudienceRef, AudienceSpec, AudienceStats, Batch, RecordResult
 from segsync.errors import AuthError, FatalError, QuotaError, RetryableError
 from segsync.model.segments import SegmentBook
 from segsync.pipeline.plan import Destination, Planner, SyncPlan
@@ -41,6 +42,9 @@ class FakeDestination:
     calls: list[tuple[str, int]] = field(default_factory=list)
     in_flight: int = 0
     max_seen: int = 0
+    stats: AudienceStats | None = None
+    """What ``audience_stats`` answers (None: nothing to say)."""
+    stats_error: Exception | None = None
 
     def batch_limit(self, kind: str) -> int:
         return self.limit
@@ -53,6 +57,11 @@ class FakeDestination:
             self.audiences[spec.name] = set()
             self.ids[spec.name] = f"id-{len(self.ids) + 1}"
         return AudienceRef(id=self.ids[spec.name], name=spec.name, kind=spec.kind, created=created)
+
+    async def audience_stats(self, audience: AudienceRef) -> AudienceStats | None:
+        if self.stats_error is not None:
+            raise self.stats_error
+        return self.stats
 
     async def apply_batch(self, batch: Batch) -> list[RecordResult]:
         op = "add" if batch.adds else "remove"
@@ -120,11 +129,17 @@ class Scene:
         force: bool = False,
         fresh: bool = False,
         preview: int = 0,
+        refresh_days: int | None = None,
+        now: dt.datetime | None = None,
     ) -> SyncPlan:
         membership = self.membership()
-        planner = Planner(self.engine, self.ledger, membership, self.book)
+        planner = Planner(self.engine, self.ledger, membership, self.book, now=now)
         sync = sync or SyncConfig(segment="everyone", destination="fake")
         destination = Destination(
-            instance="fake", kind="list", identifier="email", purposes=frozenset()
+            instance="fake",
+            kind="list",
+            identifier="email",
+            purposes=frozenset(),
+            refresh_days=refresh_days,
         )
         return planner.plan("s", sync, destination, force=force, fresh=fresh, preview=preview)

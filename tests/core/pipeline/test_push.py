@@ -8,7 +8,8 @@ import asyncio
 import pytest
 from fakes import FakeDestination, Scene
 
-from segsync.connector import AudienceSpec
+from segsync.connector import AudienceSpec, AudienceStats
+from segsync.errors import RetryableError
 from segsync.pipeline.push import AudienceRecreated, PushTarget, push_sync
 
 
@@ -129,3 +130,31 @@ def test_removals_leave_the_ledger() -> None:
     report = push(scene, fake)
     assert report.removes == 5 and report.applied_removes == 5  # type: ignore[attr-defined]
     assert confirmed(scene) == set(people[:15]) == fake.audiences["Audience"]
+
+
+def test_what_the_platform_says_of_the_audience_is_read_back_after_the_push(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scene = Scene(emails(30))
+    fake = FakeDestination(stats=AudienceStats(size=18, match_rate=0.6, min_size=100))
+    report = push(scene, fake)
+    assert (report.audience_size, report.match_rate, report.audience_min_size) == (  # type: ignore[attr-defined]
+        18,
+        0.6,
+        100,
+    )
+    assert report.status == "ok"  # type: ignore[attr-defined]
+    warning = report.audience_warning  # type: ignore[attr-defined]
+    assert warning == "list 'Audience' holds 18 people at fake, below the 100 it needs to be served"
+    assert warning in caplog.text
+    # big enough: no warning; read back on a push with nothing to change too
+    fake.stats = AudienceStats(size=150, match_rate=0.75, min_size=100)
+    fake.calls.clear()
+    again = push(scene, fake)
+    assert fake.calls == [] and again.audience_size == 150  # type: ignore[attr-defined]
+    assert again.audience_warning is None  # type: ignore[attr-defined]
+    # a failure to read it back is only a warning
+    fake.stats_error = RetryableError("503 Service Unavailable")
+    third = push(scene, fake)
+    assert third.status == "ok" and third.match_rate is None  # type: ignore[attr-defined]
+    assert "could not read the audience's size back: 503" in caplog.text

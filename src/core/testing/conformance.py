@@ -226,6 +226,8 @@ class ConnectorConformance:
     ) -> tuple[AudienceRef, list[list[RecordResult]]]:
         """Ensure audience ``name``, then apply each (adds, removes) step as one batch."""
         kind = self._kind()
+        # as a run hands them over: with the consent purposes the kind requires granted
+        consent = {p: True for p in self.connector.capabilities.audience_kinds[kind]}
 
         async def work(connector: Connector) -> tuple[AudienceRef, list[list[RecordResult]]]:
             destination = _destination(connector)
@@ -237,10 +239,10 @@ class ConnectorConformance:
                 # as a run sends them: one call per batch, a rejected batch split by segsync
                 step: list[RecordResult] = []
                 if adds:
-                    members = [Member(key=k, email=k) for k in adds]
+                    members = [Member(key=k, email=k, consent=consent) for k in adds]
                     step += await apply_batch(destination, audience, "add", members)
                 if removes:
-                    members = [Member(key=k, email=k) for k in removes]
+                    members = [Member(key=k, email=k, consent=consent) for k in removes]
                     step += await apply_batch(destination, audience, "remove", members)
                 results.append(step)
             return audience, results

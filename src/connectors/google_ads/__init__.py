@@ -1,6 +1,4 @@
-"""Google Customer Match through the Google Data Manager API (v1).
-
-For now this package holds only the simulator of the Data Manager API
-(:mod:`segsync.connectors.google_ads.simulator`); the destination connector that pushes segment
-membership to Customer Match lists comes later and will live beside it.
-"""
+"""Google Ads Customer Match through Google's Data Manager API (v1): a destination connector
+(:mod:`.connector`) that pushes segments as hashed, consented Customer Match lists, and the
+simulator of the API it is tested against (:mod:`.simulator`). See
+``docs/connectors/google-ads.md``."""

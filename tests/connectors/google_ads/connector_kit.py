@@ -16,7 +16,7 @@ from segsync.model.identity import ad_email
 from segsync.testing.conformance import FaultTransport
 
 CLIENT_ID = "segsync-test.apps.googleusercontent.com"
-CLIENT_SECRET = "client-secret-5f2a"  # noqa: S105 - a test credential
+CLIENT_SECRET = "client-secret-5f2a"
 REFRESH = "1//refresh-token-canary-77c1"
 PROJECT = "segsync-test"
 ACCOUNT, MANAGER = "1234567890", "5555555555"

@@ -122,6 +122,9 @@ _FORBIDDEN = {
         "the credential was granted without the https://www.googleapis.com/auth/datamanager "
         "scope: authorise it again with that scope"
     ),
+    "OPERATING_ACCOUNT_LOGIN_ACCOUNT_MISMATCH": (
+        "login_account_id is not a manager of operating_account_id: check both ids"
+    ),
     "PERMISSION_DENIED": (
         "the credential's Google account is not a user of operating_account_id (or of "
         "login_account_id, when it reaches the account through a manager)"

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from segsync.engine import parse
 from segsync.errors import StoreError
 from segsync.state.history import History
 from segsync.state.store import SCHEMA_VERSION, Store
@@ -214,3 +215,26 @@ def test_a_version_5_store_is_migrated_to_version_6_with_an_empty_change_log(
     with Store.open(path) as store:
         assert store.schema_version() == SCHEMA_VERSION == 6
         assert store.scalar("SELECT count(*) FROM change_log") == 0
+
+
+def test_insert_rows_sends_constant_columns_as_one_value() -> None:
+    """Columns holding one value throughout go to DuckDB as that value (faster than a list):
+    the rows inserted are the same either way — NULLs, booleans next to integers, one row,
+    every column constant."""
+    store = Store.memory()
+    engine = store.engine
+    engine.create_empty("t", {"n": "INTEGER", "s": "VARCHAR", "b": "BOOLEAN", "x": "VARCHAR"})
+    rows = [
+        [(1, "a", True, None), (2, "a", True, None), (3, "a", True, None)],
+        [(4, "same", False, "z"), (4, "same", False, "z")],  # every column constant
+        [(5, "one", None, "only")],  # a single row
+        [(6, "k", True, "v"), (1, "k", True, "v")],  # bools and ints never mixed up
+    ]
+    for batch in rows:
+        engine.insert_rows("t", ("n", "s", "b", "x"), batch)
+    got = engine.rows(parse("SELECT n, s, b, x FROM t ORDER BY n, s"))
+    expected = sorted((tuple(r) for batch in rows for r in batch), key=lambda r: (r[0], r[1]))
+    assert [tuple(r) for r in got] == expected
+    engine.create_empty("m", {"f": "INTEGER", "g": "BOOLEAN"})
+    engine.insert_rows("m", ("f", "g"), [(1, True), (True, True)])
+    assert [tuple(r) for r in engine.rows(parse("SELECT f, g FROM m"))] == [(1, True), (1, True)]

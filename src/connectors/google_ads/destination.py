@@ -186,8 +186,7 @@ class CustomerMatchWriter:
             headers={"Content-Type": "application/json"},
             expect_json=True,
         )
-        sent = [RecordResult.success(key, op) for key, _ in encoded]
-        return sent + results
+        return [RecordResult(key, op, True) for key, _ in encoded] + results
 
     def _encode(
         self, members: Sequence[Member], op: Literal["add", "remove"]
@@ -198,6 +197,8 @@ class CustomerMatchWriter:
         phones = self.settings.send_phone
         encoded: list[tuple[str, str]] = []
         failed: list[RecordResult] = []
+        user_data, personalization = _NEEDED
+        tail = "]}," + _GRANTED + "}" if adding else "]}}"
         for member in members:
             email = check_email(member.key)
             if email.value is None:
@@ -210,7 +211,10 @@ class CustomerMatchWriter:
                     )
                 )
                 continue
-            if adding and not all(member.consent.get(p) is True for p in _NEEDED):
+            consent = member.consent
+            if adding and (
+                consent.get(user_data) is not True or consent.get(personalization) is not True
+            ):
                 failed.append(
                     RecordResult.failure(
                         member.key, "add", "consent for ad_user_data and ad_personalization "
@@ -218,14 +222,13 @@ class CustomerMatchWriter:
                     )
                 )  # fmt: skip
                 continue
-            ids = f'{{"emailAddress":"{sha256_hex(email.value)}"}}'
+            ids = '{"emailAddress":"' + sha256_hex(email.value) + '"}'
             phone = member.phone if phones else None
             if phone:
                 e164 = phone if _E164.fullmatch(phone) else check_phone(phone).value
                 if e164 is not None:
-                    ids += f',{{"phoneNumber":"{sha256_hex(e164)}"}}'
-            text = f'{{"userData":{{"userIdentifiers":[{ids}]}}'
-            encoded.append((member.key, text + ("," + _GRANTED + "}" if adding else "}")))
+                    ids += ',{"phoneNumber":"' + sha256_hex(e164) + '"}'
+            encoded.append((member.key, '{"userData":{"userIdentifiers":[' + ids + tail))
         return encoded, failed
 
     def _body(self, list_id: str, encoded: list[tuple[str, str]], adding: bool) -> bytes:

@@ -50,6 +50,15 @@ def _translated() -> Iterator[None]:
         raise mapped from exc
 
 
+def _constant(column: Sequence[Any]) -> bool:
+    """Whether a column holds one text, integer, boolean or NULL value throughout."""
+    first = column[0]
+    kind = type(first)
+    if len(column) < 2 or (first is not None and kind not in (str, bool, int)):
+        return False
+    return column.count(first) == len(column) and set(map(type, column)) == {kind}
+
+
 class DuckDBEngine:
     """An :class:`segsync.engine.Engine` over one DuckDB connection."""
 
@@ -127,9 +136,20 @@ class DuckDBEngine:
         if not data:
             return
         names = ", ".join(f'"{c}"' for c in columns)
-        lists = ", ".join(f"unnest(${i + 1})" for i in range(len(columns)))
-        values = [list(col) for col in zip(*data, strict=True)]
-        self._run(f"INSERT INTO {_name(table)} ({names}) SELECT {lists}", values)
+        # a column holding one value throughout goes as that value, not as a list of it:
+        # handing DuckDB a Python list costs per element, and batches of confirmed changes
+        # are mostly such columns (ok, permanent, reason, …); one column stays a list, so
+        # the statement still makes one row per element
+        columns_data = list(zip(*data, strict=True))
+        constant = [_constant(col) for col in columns_data]
+        if all(constant):
+            constant[0] = False
+        selects: list[str] = []
+        values: list[Any] = []
+        for col, same in zip(columns_data, constant, strict=True):
+            values.append(col[0] if same else list(col))
+            selects.append(f"${len(values)}" if same else f"unnest(${len(values)})")
+        self._run(f"INSERT INTO {_name(table)} ({names}) SELECT {', '.join(selects)}", values)
 
     def load_jsonl(
         self,

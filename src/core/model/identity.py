@@ -160,7 +160,6 @@ BASE64_ENCODING = "BASE64"
 """The Data Manager API ``encoding`` value that goes with :func:`sha256_base64`."""
 
 _GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
-_WHITESPACE = re.compile(r"\s+")
 _US_POSTAL = re.compile(r"\d{5}(?:[- ]?\d{4})?")
 _REGION = re.compile(r"[A-Z]{2}")
 # titles and suffixes Google asks to drop (its examples: "Mrs.", "Jr."), compared after
@@ -198,8 +197,10 @@ def _text(raw: object) -> str | None:
     """The raw value as NFC text, or None when it is None or blank."""
     if raw is None:
         return None
-    text = unicodedata.normalize("NFC", str(raw))
-    return text if text.strip() else None
+    text = raw if type(raw) is str else str(raw)
+    if not text.isascii():  # ASCII text is in NFC already
+        text = unicodedata.normalize("NFC", text)
+    return None if not text or text.isspace() else text
 
 
 def _bad(reason: Unusable) -> Normalized:
@@ -214,7 +215,7 @@ def check_email(raw: object) -> Normalized:
     text = _text(raw)
     if text is None:
         return _bad(Unusable.MISSING)
-    text = _WHITESPACE.sub("", text).lower()
+    text = "".join(text.split()).lower()  # every whitespace character, as \s matches
     local, at, domain = text.rpartition("@")
     if not at or not local or "@" in local or "." not in domain:
         return _bad(Unusable.EMAIL_SYNTAX)
@@ -224,7 +225,8 @@ def check_email(raw: object) -> Normalized:
         local = local.partition("+")[0].replace(".", "")
         if not local:
             return _bad(Unusable.EMAIL_SYNTAX)
-    return Normalized(f"{local}@{domain}")
+        return Normalized(f"{local}@{domain}")
+    return Normalized(text)
 
 
 def ad_email(raw: object) -> str | None:

@@ -98,6 +98,7 @@ class SyncPlan:
             temporary=True,
         )
         purposes = list(CONSENT_COLUMNS)
+        consents: dict[tuple[bool | None, ...], dict[Purpose, bool | None]] = {}
         per_read = max(1, chunk // size) * size
         done = 0
         try:
@@ -114,16 +115,13 @@ class SyncPlan:
                 if not rows:
                     return
                 done += len(rows)
-                members = [
-                    Member(
-                        key=row[0],
-                        profile_key=row[1],
-                        email=row[2],
-                        phone=row[3],
-                        consent=dict(zip(purposes, row[4:], strict=True)),
-                    )
-                    for row in rows
-                ]
+                members = []
+                for row in rows:
+                    answers = row[4:]
+                    granted = consents.get(answers)  # one mapping per combination, shared
+                    if granted is None:
+                        granted = consents[answers] = dict(zip(purposes, answers, strict=True))
+                    members.append(Member(row[0], row[1], row[2], row[3], granted))
                 for start in range(0, len(members), size):
                     yield members[start : start + size]
         finally:

@@ -241,21 +241,27 @@ class _Batches:
     def _record(self, planned: Planned, members: list[Member], results: list[RecordResult]) -> None:
         op: Op = "remove" if planned == "remove" else "add"
         by_key = {m.key: m for m in members}
+        report = self.report
+        # why each change was made: the same for every add (or refresh) but a created member
+        plain = None if planned == "remove" else _why(Member(key=""), planned, report)
         outcomes = [
             Outcome(
-                key=r.key,
-                profile_key=m.profile_key if (m := by_key.get(r.key)) else None,
-                ok=r.ok,
-                error=r.error,
-                permanent=r.permanent,
-                delivered_key=r.delivered_key,
-                reason=_why(m, planned, self.report) if m is not None and r.ok else None,
+                r.key,
+                m.profile_key if (m := by_key.get(r.key)) else None,
+                r.ok,
+                r.error,
+                r.permanent,
+                r.delivered_key,
+                None
+                if m is None or not r.ok
+                else plain
+                if plain is not None and not r.key.startswith(NEW_MEMBER_PREFIX)
+                else _why(m, planned, report),
             )
             for r in results
         ]
-        self.ledger.record_batch(self.report.name, op, outcomes, self.run_id)
+        self.ledger.record_batch(report.name, op, outcomes, self.run_id)
         ok = sum(1 for r in results if r.ok)
-        report = self.report
         report.created += sum(1 for r in results if r.ok and r.delivered_key)
         if planned == "add":
             report.applied_adds += ok

@@ -44,7 +44,15 @@ from segsync.state.store import Store
 from segsync.state.workspace import RunStatus, StorePaths
 from segsync.values import to_utc, utcnow
 
-__all__ = ["environment_error", "execute", "load", "new_run_id", "open_connectors", "run"]
+__all__ = [
+    "environment_error",
+    "execute",
+    "load",
+    "new_run_id",
+    "open_connectors",
+    "run",
+    "run_as_of",
+]
 
 log = logging.getLogger("segsync.run")
 Command = Literal["run", "plan", "pull", "segments"]
@@ -103,6 +111,7 @@ async def execute(
     syncs: Sequence[str] | None = None,
     full: bool = False,
     preview: int = 0,
+    as_of: dt.datetime | None = None,
 ) -> RunReport:
     """Run (or plan) under the store's lock and return the report.
 
@@ -110,7 +119,8 @@ async def execute(
     :class:`segsync.errors.ConfigError` for unknown sync names and for conditions that fail on
     the stored data, and :class:`segsync.errors.StoreError` when the store or its folder cannot
     be written; every other problem is in the report (``report.exit_code``). ``preview`` lists
-    up to that many of each sync's planned adds and removes in the report.
+    up to that many of each sync's planned adds and removes in the report. ``as_of`` (``--as-of``;
+    naive UTC or aware) pins the run's as-of, over ``[segments] as_of`` and the run's start.
     """
     selected = list(config.syncs) if syncs is None else list(syncs)
     unknown = [s for s in selected if s not in config.syncs]
@@ -129,6 +139,7 @@ async def execute(
         started_at=dt.datetime.now(dt.UTC),
         forced=force,
     )
+    report.as_of, report.as_of_source = run_as_of(config, as_of, report.started_at)
     paths = StorePaths(config.store_path)
     wait = config.settings.store.lock_wait_seconds
     try:
@@ -159,6 +170,18 @@ async def execute(
         raise failure from None
     _notify(config.plugins, report)
     return report
+
+
+def run_as_of(
+    config: Config, given: dt.datetime | None, started_at: dt.datetime
+) -> tuple[dt.datetime, Literal["run_start", "config", "command_line"]]:
+    """The run's as-of (aware UTC) and where it came from: ``given`` (``--as-of``), else
+    ``[segments] as_of``, else the run's start."""
+    if given is not None:
+        return to_utc(given).replace(tzinfo=dt.UTC), "command_line"
+    if config.run_as_of is not None:
+        return config.run_as_of.replace(tzinfo=dt.UTC), "config"
+    return started_at, "run_start"
 
 
 def environment_error(config: Config, exc: BaseException) -> SegsyncError | None:
@@ -335,12 +358,13 @@ class _Run:
         resolved = resolve_profiles(self.engine, config.attributes)
         report.profiles = ProfileSummary(**vars(resolved))
         self.phase("traits", traits=len(config.traits))
-        compute_traits(
-            self.engine, config.traits, as_of=report.started_at, location=str(config.path)
-        )
-        as_of = to_utc(report.started_at)
+        as_of = to_utc(report.as_of or report.started_at)
+        traits = compute_traits(self.engine, config.traits, as_of=as_of, location=str(config.path))
+        report.warnings, report.models = traits.warnings, traits.models
+        for warning in traits.warnings:  # once per run: the report lists them too
+            log.warning("%s", warning.message)
         self.phase("segments", segments=len(config.segments))
-        membership = compute_segments(self.engine, config.segment_book, self.history)
+        membership = compute_segments(self.engine, config.segment_book, self.history, as_of=as_of)
         start, end = config.settings.kpis.bounds(as_of)
         compute_kpis(self.engine, membership, start=start, end=end)
         report.segments = [SegmentSummary(**vars(s)) for s in membership.results.values()]
@@ -478,14 +502,14 @@ def run(
     force: bool = False,
     syncs: Sequence[str] | None = None,
     plan_only: bool = False,
+    as_of: dt.datetime | None = None,
 ) -> RunReport:
     """Run segsync once, as ``segsync run`` does, and return the report.
 
-    ``config`` is a path (default ``segsync.toml``) or a loaded :class:`Config`. Raises
-    :class:`segsync.errors.SegsyncError` subclasses for configuration errors and a held lock;
-    everything else is in the report.
+    ``config`` is a path (default ``segsync.toml``) or a loaded :class:`Config`; ``as_of``
+    pins the run's as-of as ``--as-of`` does. Raises :class:`segsync.errors.SegsyncError`
+    subclasses for configuration errors and a held lock; everything else is in the report.
     """
     loaded = config if isinstance(config, Config) else load(config)
-    return asyncio.run(
-        execute(loaded, command="plan" if plan_only else "run", force=force, syncs=syncs)
-    )
+    command: Command = "plan" if plan_only else "run"
+    return asyncio.run(execute(loaded, command=command, force=force, syncs=syncs, as_of=as_of))

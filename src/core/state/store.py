@@ -22,6 +22,8 @@ damaged. Tables:
 ``failures``            changes that failed, with the reason; retried by later runs
 ``runs``                one row per run, with its report
 ``trait_clusters``      the clusters each ``cluster`` trait fitted, with their personas
+``trait_models``        the latest fit of each ``clv``/``propensity`` trait: status, as-of and
+                        its diagnostics (parameters, fit quality, AUC, calibration) as JSON
 """
 
 from __future__ import annotations
@@ -120,6 +122,12 @@ _MIGRATIONS: list[list[str]] = [
             size BIGINT NOT NULL, centroid JSON, persona VARCHAR)""",
         # the source instance of each profile's event (which syncs a failed source feeds)
         "ALTER TABLE profile_events ADD COLUMN instance VARCHAR",
+    ],
+    # 6 (issue 17): the latest fit of each model-fitting trait (clv, propensity)
+    [
+        """CREATE TABLE trait_models (
+            trait VARCHAR NOT NULL, kind VARCHAR NOT NULL, status VARCHAR NOT NULL,
+            as_of TIMESTAMP NOT NULL, summary JSON NOT NULL)""",
     ],
 ]
 

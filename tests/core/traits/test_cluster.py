@@ -191,7 +191,7 @@ def test_null_features_count_as_the_mean(db: TraitDb) -> None:
     assert sum(sizes.values()) == len(rows)
     mean_score = statistics.fmean(r["score"] for r in known)
     persona_text = " ".join(r["persona"] for r in centroids)
-    assert f"vs {mean_score:,.0f})" in persona_text
+    assert f"all: median 30, mean {mean_score:,.0f})" in persona_text
     # null-all sits at the mean: its distance is the centroid's distance from the origin
     label = got["null-all"]["persona"]
     c = json.loads(next(r["centroid"] for r in centroids if r["label"] == label))
@@ -268,19 +268,25 @@ def test_query_needs_the_fit() -> None:
 # -- the persona ----------------------------------------------------------------------------
 
 
-def test_persona_text() -> None:
+def test_persona_text_names_the_median_and_the_mean() -> None:
     text = persona(
         412,
         ["orders_count", "revenue", "days_since_last_order"],
-        [6.1, 1240.0, 21.0],
-        [2.0, 310.0, 140.0],
         [1.2, 2.5, -0.8],
+        [(5.0, 6.1), (1100.0, 1240.0), (14.0, 21.0)],
+        [(1.0, 2.0), (120.0, 310.0), (150.0, 140.0)],
     )
     assert text == (
-        "412 people: revenue high (1,240 vs 310), orders_count high (6.1 vs 2.0), "
-        "days_since_last_order low (21 vs 140)"
+        "412 people: revenue high (median 1,100, mean 1,240; all: median 120, mean 310), "
+        "orders_count high (median 5.0, mean 6.1; all: median 1.0, mean 2.0), "
+        "days_since_last_order low (median 14, mean 21; all: median 150, mean 140)"
     )
-    assert persona(1, ["x"], [0.04], [-0.01], [0.2]) == "1 person: x typical (0.0 vs 0.0)"
+    assert persona(1, ["x"], [0.2], [(0.04, 0.04)], [(0.0, -0.01)]) == (
+        "1 person: x typical (median 0.0, mean 0.0; all: median 0.0, mean 0.0)"
+    )
+    assert persona(2, ["x"], [0.0], [(None, None)], [(1.0, 1.0)]) == (
+        "2 people: x typical (median -, mean -; all: median 1.0, mean 1.0)"
+    )
 
 
 def test_personas_are_recorded_and_logged(db: TraitDb, caplog: pytest.LogCaptureFixture) -> None:
@@ -307,9 +313,15 @@ def test_personas_are_recorded_and_logged(db: TraitDb, caplog: pytest.LogCapture
     assert big["persona"].startswith("40 people: ")
     for feature in features:
         assert all(feature in r["persona"] for r in recorded)
-    assert "revenue high (3,000 vs 1,150)" in big["persona"]
-    assert "days_since_last_order low (5.0 vs 112)" in big["persona"]
-    assert "days_since_last_order high (300 vs 112)" in recorded[0]["persona"]
+    assert "revenue high (median 3,000, mean 3,000; all: median 400, mean 1,150)" in big["persona"]
+    assert (
+        "days_since_last_order low (median 5.0, mean 5.0; all: median 30, mean 112)"
+        in big["persona"]
+    )
+    assert (
+        "days_since_last_order high (median 300, mean 300; all: median 30, mean 112)"
+        in recorded[0]["persona"]
+    )
     logged = [r.getMessage() for r in caplog.records if r.name == "segsync.traits"]
     for r in recorded:
         assert any(r["persona"] in message and r["label"] in message for message in logged)

@@ -156,6 +156,15 @@ def period_index(moment: exp.Expr, period: Period) -> exp.Expr:
     return exp.DateDiff(this=day, expression=origin, unit=exp.var("DAY"))
 
 
+def _correlation(a: Any, b: Any) -> float:
+    """Pearson's correlation of two arrays; NaN when either is constant (or too short)."""
+    if a.size < 3:
+        return float("nan")
+    da, db = a - a.mean(), b - b.mean()
+    scale = float((da @ da) * (db @ db)) ** 0.5
+    return float(da @ db) / scale if scale > 0 else float("nan")
+
+
 def _number(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
@@ -388,11 +397,7 @@ class Clv(TraitKind[ClvSettings]):
         bands = {name: 0 for name in self.settings.churn_risk}
         for name, count in zip(*self._band_counts(churn), strict=True):
             bands[name] = count
-        correlation = (
-            float(np.corrcoef(x[spend_rows], monetary[spend_rows])[0, 1])
-            if spend_rows.sum() > 2
-            else float("nan")
-        )
+        correlation = _correlation(x[spend_rows], monetary[spend_rows])
         bp, gp = bg.params, gg.params
         summary = base.model_copy(
             update={
@@ -442,7 +447,7 @@ class Clv(TraitKind[ClvSettings]):
             f"{customers:,}", f"{repeaters:,}", float(alive.mean()), s.horizon,
             float(buy.mean()), ", ".join(f"{k} {v:,}" for k, v in bands.items()),
         )  # fmt: skip
-        if abs(correlation) > _CORRELATION_WARNING:
+        if math.isfinite(correlation) and abs(correlation) > _CORRELATION_WARNING:
             self._warnings.append(
                 TraitWarning(
                     trait=self.trait,

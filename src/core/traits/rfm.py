@@ -229,9 +229,11 @@ class Rfm(TraitKind[RfmSettings]):
         return {t: "text", f"{t}_r": "integer", f"{t}_f": "integer", f"{t}_m": "integer"}
 
     def text_values(self) -> dict[str, ValueDomain]:
-        names = dict.fromkeys(cell_map(self.settings.buckets, self.settings.cells).values())
-        renamed = RENAMED_CELLS if self.settings.cells is None else {}
-        return {self.trait: ValueDomain(values=tuple(names), renamed=renamed)}
+        cells = self.settings.cells
+        mapped = set(cell_map(self.settings.buckets, cells).values())
+        names = tuple(n for n in (cells if cells is not None else DEFAULT_CELLS) if n in mapped)
+        renamed = RENAMED_CELLS if cells is None else {}
+        return {self.trait: ValueDomain(values=names, renamed=renamed)}
 
     # -- the per-profile measures and their ties ---------------------------------------
 

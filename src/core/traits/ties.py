@@ -147,7 +147,9 @@ def tie_groups(summary: str, measure: str, *, at_least: int) -> exp.Select:
     )
     running = exp.Window(
         this=exp.Sum(this=exp.column("n")),
-        order=exp.Order(expressions=[exp.Ordered(this=exp.column("value"))]),
+        # no NULL here: NULLS FIRST is DuckDB's NULLS LAST for this column, and every engine's
+        # default for ascending order where it matters (BigQuery cannot translate NULLS LAST)
+        order=exp.Order(expressions=[exp.Ordered(this=exp.column("value"), nulls_first=True)]),
         spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING"),
     )
     placed = exp.select(

@@ -266,12 +266,14 @@ class ValueTier(TraitKind[ValueTierSettings]):
             group = exp.Window(
                 this=exp.Count(this=exp.Star()), partition_by=[valued.copy(), measure.copy()]
             )
-            rank = exp.Add(
-                this=first,
-                expression=exp.IntDiv(
-                    this=exp.paren(exp.Sub(this=group, expression=exp.Literal.number(1))),
-                    expression=exp.Literal.number(2),
-                ),
+            rank = exp.paren(
+                exp.Add(
+                    this=first,
+                    expression=exp.IntDiv(
+                        this=exp.paren(exp.Sub(this=group, expression=exp.Literal.number(1))),
+                        expression=exp.Literal.number(2),
+                    ),
+                )
             )
         total = exp.Window(this=exp.Count(this=valued.copy()))
         case = exp.Case(default=none.copy())

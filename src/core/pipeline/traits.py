@@ -96,6 +96,7 @@ def compute_traits(
     owner = {column: i for i, spec in enumerate(specs) for column in spec.columns()}
     where = f"{location}: " if location else ""
     results = TraitResults(count=len(specs))
+    memo: dict[object, object] = {}
     with engine.transaction():
         engine.create_table("_trait_0", _keys(), temporary=True)
         for i, spec in enumerate(specs, start=1):
@@ -107,7 +108,7 @@ def compute_traits(
                 for d in deps:
                     view = view.join(f"_trait_{d}", using=["profile_key"], join_type="left")
                 engine.create_view(profiles, view, temporary=True)
-            ctx = spec.context(run_at, engine.dialect, profiles=profiles)
+            ctx = spec.context(run_at, engine.dialect, profiles=profiles, memo=memo)
             try:
                 spec.trait.prepare(engine, ctx)
                 engine.create_table(f"_trait_{i}", _values(spec, ctx), temporary=True)

@@ -17,7 +17,7 @@ import abc
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
@@ -180,6 +180,9 @@ class TraitContext:
     values: str | None = None
     """In :meth:`TraitKind.finish` only: the table holding the trait's computed values
     (``profile_key`` and :meth:`TraitKind.columns`, one row per profile)."""
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Shared by every trait of one computation (the store does not change meanwhile): answers
+    several traits ask for, such as the newest event of a type."""
 
 
 S = TypeVar("S", bound=TraitSettings)
@@ -274,9 +277,18 @@ class TraitSpec:
         return self.trait.columns()
 
     def context(
-        self, run_at: dt.datetime, dialect: str = "duckdb", profiles: str = PROFILES_TABLE
+        self,
+        run_at: dt.datetime,
+        dialect: str = "duckdb",
+        profiles: str = PROFILES_TABLE,
+        memo: dict[Any, Any] | None = None,
     ) -> TraitContext:
-        return TraitContext(as_of=self.settings.as_of or run_at, dialect=dialect, profiles=profiles)
+        return TraitContext(
+            as_of=self.settings.as_of or run_at,
+            dialect=dialect,
+            profiles=profiles,
+            memo={} if memo is None else memo,
+        )
 
 
 # -- SQL helpers ----------------------------------------------------------------------------

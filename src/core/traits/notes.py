@@ -104,16 +104,23 @@ def newest_event(
     engine: Engine, settings: EventSettings, ctx: TraitContext, *, end: dt.datetime | None = None
 ) -> dt.datetime | None:
     """The time of the newest event of the trait's type (and property filters) before
-    ``end`` (default ``ctx.as_of``), whatever the window's start; None when there is none."""
+    ``end`` (default ``ctx.as_of``), whatever the window's start; None when there is none.
+    Asked once per computation of the traits (``ctx.memo``), however many traits ask."""
     from .base import EVENTS_TABLE, EventSettings, event_conditions
 
-    bare = EventSettings(event=settings.event, where=settings.where)
     moment = (end or ctx.as_of).replace(tzinfo=None)
+    key = ("newest_event", settings.event, tuple(sorted(settings.where.items())), moment)
+    if key in ctx.memo:
+        cached: dt.datetime | None = ctx.memo[key]
+        return cached
+    bare = EventSettings(event=settings.event, where=settings.where)
     condition = event_conditions(bare, type(ctx)(as_of=moment, dialect=ctx.dialect))
     value = engine.scalar(
         exp.select(exp.Max(this=exp.column("occurred_at"))).from_(EVENTS_TABLE).where(condition)
     )
-    return value if isinstance(value, dt.datetime) else None
+    newest = value if isinstance(value, dt.datetime) else None
+    ctx.memo[key] = newest
+    return newest
 
 
 def describe_age(newest: dt.datetime, as_of: dt.datetime) -> str:

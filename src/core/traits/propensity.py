@@ -29,7 +29,9 @@ event = "order"
 ```
 
 Adds one column, ``NAME`` (double): the predicted probability of at least one matching event
-in ``[as_of, as_of + window)``; NULL for everyone when the model is refused or cannot be fitted.
+in ``[as_of, as_of + window)``, for the profiles with at least one event (of any kind) before
+``as_of`` — the population the model learns from; NULL for the others, and for everyone when
+the model is refused or cannot be fitted.
 
 **Features** are defined inline, as ``aggregate`` (numeric functions: not ``first_at`` /
 ``last_at``), ``recency`` or ``tenure`` traits without ``as_of``/``since``/``until``, because
@@ -246,18 +248,23 @@ class Propensity(TraitKind[PropensitySettings]):
             )
         return query
 
+    @staticmethod
+    def _known_at(moment: dt.datetime) -> exp.Select:
+        """``SELECT DISTINCT profile_key`` of the profiles with an event before ``moment``."""
+        return (
+            exp.select("profile_key")
+            .distinct()
+            .from_(EVENTS_TABLE)
+            .where(exp.LT(this=exp.column("occurred_at"), expression=timestamp_literal(moment)))
+        )
+
     def _rows_at(self, cut: dt.datetime, dialect: str) -> exp.Select:
         """The training (or holdout) rows of one cut-off: features as of ``cut``, the label
         (a target event in ``[cut, cut + window)``), for the sampled profiles known at ``cut``."""
         s = self.settings
         window = parse_duration(s.window)
         ctx = TraitContext(as_of=cut, dialect=dialect)
-        known = (
-            exp.select("profile_key")
-            .distinct()
-            .from_(EVENTS_TABLE)
-            .where(exp.LT(this=exp.column("occurred_at"), expression=timestamp_literal(cut)))
-        )
+        known = self._known_at(cut)
         target = WindowSettings(event=s.event, where=s.where, since=cut, until=cut + window)
         labelled = (
             exp.select("profile_key")
@@ -521,11 +528,27 @@ class Propensity(TraitKind[PropensitySettings]):
             ifs=[exp.If(this=exp.GTE(this=z.copy(), expression=_literal(0.0)), true=positive)],
             default=negative,
         )
-        scored = exp.select(
-            exp.column("profile_key", table="f"), exp.alias_(self._logit(coefficients), "z")
-        ).from_(self._features_at(ctx.as_of, ctx.dialect).subquery("f"))
+        known = exp.not_(exp.Is(this=exp.column("profile_key", table="k"), expression=exp.Null()))
+        scored = (
+            exp.select(
+                exp.column("profile_key", table="f"),
+                exp.alias_(self._logit(coefficients), "z"),
+                exp.alias_(known, "known"),
+            )
+            .from_(self._features_at(ctx.as_of, ctx.dialect).subquery("f"))
+            .join(
+                self._known_at(ctx.as_of).subquery("k"),
+                on=exp.EQ(
+                    this=exp.column("profile_key", table="k"),
+                    expression=exp.column("profile_key", table="f"),
+                ),
+                join_type="left",
+            )
+        )
+        # only the profiles the model could have learnt from: with an event before the as-of
+        value = exp.Case(ifs=[exp.If(this=exp.column("known", table="s"), true=probability)])
         return exp.select(
-            exp.column("profile_key", table="s"), output(probability, self.trait, "double")
+            exp.column("profile_key", table="s"), output(value, self.trait, "double")
         ).from_(scored.subquery("s"))
 
     def finish(self, engine: Engine, ctx: TraitContext) -> list[TraitWarning]:

@@ -196,7 +196,7 @@ def simulated_db(seed: int = 7) -> tuple[Db, dt.datetime, list[tuple[str, dt.dat
         for c, t, v in zip(log.customer, log.time, log.value, strict=True)
     ]
     db = Db()
-    db.load(keys, events)
+    db.load([*keys, "prospect"], events)  # a profile without any event
     end = log.end.astype("datetime64[us]").astype(dt.datetime)
     return db, end, events
 
@@ -251,6 +251,7 @@ def test_propensity_scores_in_sql_what_the_fitted_model_predicts() -> None:
     assert sum(b.rows for b in model.calibration) == model.rows["holdout"]
     assert model.details["holdout_cut_off"] == str(as_of - dt.timedelta(days=60))
     c = model.parameters
+    assert got.pop("prospect")["buy"] is None  # not the population the model learnt from
     features = python_features(events, list(got), as_of)
     for key, row in got.items():
         orders, spend, days, average = features[key]
@@ -270,7 +271,7 @@ def test_events_after_the_as_of_never_reach_the_model() -> None:
     as_of = end - dt.timedelta(days=60)
     _, first = db.compute({"buy": PROPENSITY}, as_of)
     later = [(k, as_of + dt.timedelta(hours=i + 1), v) for i, (k, _, v) in enumerate(events[::3])]
-    db.load(sorted({k for k, _, _ in events}), [*events, *later])
+    db.load([*sorted({k for k, _, _ in events}), "prospect"], [*events, *later])
     _, again = db.compute({"buy": PROPENSITY}, as_of)
     assert again.models[0].parameters == first.models[0].parameters
 

@@ -181,12 +181,22 @@ def store_numbers(folder: Path) -> dict[str, Any]:
         "SELECT rfm, stage, count(*) FROM segment_profiles GROUP BY 1, 2 ORDER BY 1, 3 DESC"
     ).fetchall():
         overlap.setdefault(str(cell), {})[str(stage)] = int(n)
-    # one-time buyers who last bought in the same month: how many cells hold them
-    same_month = con.execute(
-        "SELECT count(DISTINCT rfm), count(DISTINCT rfm_split), count(*) FROM segment_profiles "
-        "WHERE orders_count = 1 AND last_order_at >= DATE '1997-03-01' "
+    # one-time buyers who bought in the same month: which cells hold them
+    march = (
+        "FROM segment_profiles WHERE orders_count = 1 AND last_order_at >= DATE '1997-03-01' "
         "AND last_order_at < DATE '1997-04-01'"
+    )
+    same_month = con.execute(
+        f"SELECT count(DISTINCT rfm), count(DISTINCT rfm_split), count(*) {march}"
     ).fetchone()
+    march_cells = {
+        rule: counts(f"SELECT {column}, count(*) {march} GROUP BY 1 ORDER BY 2 DESC")
+        for rule, column in (("share", "rfm"), ("split", "rfm_split"))
+    }
+    march_f = {
+        rule: counts(f"SELECT 'F = ' || {column}, count(*) {march} GROUP BY 1 ORDER BY 1")
+        for rule, column in (("share", "rfm_f"), ("split", "rfm_split_f"))
+    }
     per_cell = {
         str(r[0]): {
             "customers": int(r[1]),
@@ -212,6 +222,8 @@ def store_numbers(folder: Path) -> dict[str, Any]:
             "customers": same_month[2] if same_month else 0,
             "cells_with_share": same_month[0] if same_month else 0,
             "cells_with_split": same_month[1] if same_month else 0,
+            "cells": march_cells,
+            "frequency_scores": march_f,
         },
         "per_cell": per_cell,
     }

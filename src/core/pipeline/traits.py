@@ -64,8 +64,10 @@ def _values(spec: TraitSpec, ctx: TraitContext) -> exp.Select:
 def trait_queries(
     traits: Mapping[str, TraitSpec], run_at: dt.datetime, dialect: str
 ) -> list[exp.Select]:
-    """The spine and each trait's values, for traits that read no other trait and need no
-    preparation (the segments benchmark runs these alone, beside :func:`compute_traits`)."""
+    """The spine and each trait's values, for traits that read no other trait (the segments
+    benchmark runs these alone, beside :func:`compute_traits`). A kind with a
+    :meth:`~segsync.traits.TraitKind.prepare` step must have been prepared first (its working
+    tables in place)."""
     specs = list(traits.values())
     return [_keys(), *(_values(s, s.context(run_at, dialect)) for s in specs)]
 

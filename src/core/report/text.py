@@ -173,7 +173,7 @@ def print_report(report: RunReport, console: Console) -> None:
     )
     as_of = _as_of(report)
     if as_of is not None and (report.segments or report.as_of_source != "run_start"):
-        console.print(as_of)
+        console.print(escape(as_of))
     if report.models:
         console.print(_models(report))
     if report.segments:

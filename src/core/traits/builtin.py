@@ -26,13 +26,13 @@ __all__ = ["BUILTIN_KINDS", "register_trait_kinds"]
 BUILTIN_KINDS: tuple[type[TraitKind[Any]], ...] = (
     Aggregate,
     Recency,
-    Tenure,
     Rfm,
     Cluster,
     Lifecycle,
     ValueTier,
     Score,
     Distance,
+    Tenure,
     Clv,
     Propensity,
 )

@@ -68,8 +68,8 @@ def test_builtin_kinds_load_through_the_hook_whatever_the_allowlist(
     ]  # fmt: skip
     info = plugins.info[BUILTIN_TRAITS]
     assert info.trait_kinds == [
-        "aggregate", "recency", "tenure", "rfm", "cluster", "lifecycle", "value_tier", "score",
-        "distance", "clv", "propensity",
+        "aggregate", "recency", "rfm", "cluster", "lifecycle", "value_tier", "score", "distance",
+        "tenure", "clv", "propensity",
     ]  # fmt: skip
     assert info.hooks == ["register_trait_kinds"]
 

@@ -42,7 +42,7 @@ def report() -> RunReport:
                 "p": 5.09,
                 "q": 4.0,
                 "v": 21.25,
-            },  # fmt: skip
+            },
             standard_errors={"r": 0.01, "alpha": float("nan")},
             metrics={"mean_p_alive": 0.797},
             bands={"low": 4742, "medium": 3742, "high": 15086},

@@ -9,7 +9,9 @@ the ``clv`` trait kind (BG/NBD + Gamma-Gamma fitted on the store) at the same si
    run").
 3. 1 % more events arrive (a day's worth).
 4. **recompute** (a subprocess, measured): traits, segments, and the diff against the previous
-   run (entered/left) — wall time and peak RSS; then the same SQL run by DuckDB on its own,
+   run (entered/left) — wall time, CPU seconds (the process's, DuckDB's threads included: they
+   read through other load on a shared machine) and peak RSS; then the same SQL run by DuckDB
+   on its own,
    for the ratio of segsync's time (which also computes the diff) to DuckDB's. "The same
    SQL" is every statement the traits' ``prepare`` steps send the store (the RFM measures and
    tie groups: ``ties = "share"`` places the ties in Python between two queries), recorded

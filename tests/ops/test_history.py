@@ -245,3 +245,7 @@ def test_progress_lines_on_stderr_without_a_terminal(project: Project) -> None:
     # -v explains each stage
     assert "comparing each sync's wanted members" in result.err
     assert project.cli("-q", "run").err.strip() == ""
+    # beside text logs without -v, only the periodic lines of long tasks (none in a short run)
+    assert not [line for line in project.cli("run").err.splitlines() if line.startswith("{")]
+    lines = project.cli("--log-format", "json", "run").err.splitlines()
+    assert any(json.loads(line).get("message") == "stage pull" for line in lines)

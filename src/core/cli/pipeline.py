@@ -99,7 +99,9 @@ def run(
     """Pull, compute segments, and push the changes to every destination."""
     with errors(fmt):
         config = load_config_()
-        with progress_display(log_format=options.log_format, quiet=options.quiet) as progress:
+        with progress_display(
+            log_format=options.log_format, quiet=options.quiet, verbose=options.verbose
+        ) as progress:
             result = asyncio.run(
                 execute(
                     config,
@@ -144,7 +146,9 @@ def plan(
     destinations nor sync state."""
     with errors(fmt):
         config = load_config_()
-        with progress_display(log_format=options.log_format, quiet=options.quiet) as progress:
+        with progress_display(
+            log_format=options.log_format, quiet=options.quiet, verbose=options.verbose
+        ) as progress:
             report = asyncio.run(
                 execute(
                     config,
@@ -168,7 +172,9 @@ def pull(full: FullOpt = False, fmt: FormatOpt = Format.text) -> None:
     """Pull every source into the store and resolve profiles; push nothing."""
     with errors(fmt):
         config = load_config_()
-        with progress_display(log_format=options.log_format, quiet=options.quiet) as progress:
+        with progress_display(
+            log_format=options.log_format, quiet=options.quiet, verbose=options.verbose
+        ) as progress:
             report = asyncio.run(
                 execute(config, command="pull", pull=True, syncs=[], full=full, progress=progress)
             )

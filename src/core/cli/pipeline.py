@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -49,6 +49,14 @@ def _write_report(config: Config, report: RunReport, path: Path) -> None:
         log.error("could not write the HTML report to %s: %s", path, exc)
     else:
         log.info("HTML report written to %s", path)
+
+
+def _execute(config: Config, **arguments: Any) -> RunReport:
+    """The pipeline, as a command runs it: with the progress display the options ask for."""
+    with progress_display(
+        log_format=options.log_format, quiet=options.quiet, verbose=options.verbose
+    ) as progress:
+        return asyncio.run(execute(config, progress=progress, **arguments))
 
 
 def _as_of(value: str | None) -> dt.datetime | None:
@@ -99,21 +107,10 @@ def run(
     """Pull, compute segments, and push the changes to every destination."""
     with errors(fmt):
         config = load_config_()
-        with progress_display(
-            log_format=options.log_format, quiet=options.quiet, verbose=options.verbose
-        ) as progress:
-            result = asyncio.run(
-                execute(
-                    config,
-                    command="run",
-                    force=force,
-                    pull=not no_pull,
-                    syncs=sync,
-                    full=full,
-                    as_of=as_of,
-                    progress=progress,
-                )
-            )
+        result = _execute(
+            config, command="run", force=force, pull=not no_pull, syncs=sync, full=full,
+            as_of=as_of,
+        )  # fmt: skip
         if report is not None:
             _write_report(config, result, report)
     emit(result, fmt)
@@ -146,21 +143,10 @@ def plan(
     destinations nor sync state."""
     with errors(fmt):
         config = load_config_()
-        with progress_display(
-            log_format=options.log_format, quiet=options.quiet, verbose=options.verbose
-        ) as progress:
-            report = asyncio.run(
-                execute(
-                    config,
-                    command="plan",
-                    pull=not no_pull,
-                    syncs=sync,
-                    preview=limit,
-                    force=force,
-                    as_of=as_of,
-                    progress=progress,
-                )
-            )
+        report = _execute(
+            config, command="plan", pull=not no_pull, syncs=sync, preview=limit, force=force,
+            as_of=as_of,
+        )  # fmt: skip
     if detailed_exitcode and report.exit_code == 0:
         pending = any(s.adds or s.removes for s in report.syncs if s.status == "planned")
         report.exit_code = PENDING_CHANGES if pending else 0
@@ -172,12 +158,7 @@ def pull(full: FullOpt = False, fmt: FormatOpt = Format.text) -> None:
     """Pull every source into the store and resolve profiles; push nothing."""
     with errors(fmt):
         config = load_config_()
-        with progress_display(
-            log_format=options.log_format, quiet=options.quiet, verbose=options.verbose
-        ) as progress:
-            report = asyncio.run(
-                execute(config, command="pull", pull=True, syncs=[], full=full, progress=progress)
-            )
+        report = _execute(config, command="pull", pull=True, syncs=[], full=full)
     emit(report, fmt)
 
 

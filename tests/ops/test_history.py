@@ -131,7 +131,7 @@ def test_runs_lists_and_shows_runs(project: Project) -> None:
 
 
 def test_runs_show_of_a_killed_run_says_killed_and_its_phase(project: Project) -> None:
-    from opskit import slow_project, wait_for
+    from slowkit import slow_project, wait_for
 
     marker = slow_project(project)
     proc = project.spawn(

@@ -16,9 +16,16 @@ batch). Measured:
    (510 days, memberships lasting 540): the write calls are exactly the refresh's batches;
 4. peak RSS of segsync's process (``VmHWM``) and of the simulator's.
 
+The first push is bound either by the project's request rate (the pacer spreads starts evenly
+under it) or by segsync's CPU: ``members_per_segsync_cpu_s`` is what one free core would
+allow, and the load average is printed beside the figures, because on a shared machine the
+wall-clock rate measures the machine as much as segsync. ``--requests-per-minute`` lowers the
+project's quota (simulator and connector alike) to show the pacing-bound case.
+
 Usage:
 
     .venv/bin/python benchmarks/google_ads.py [--members 1000000] [--refresh-share 0.1]
+                                              [--requests-per-minute 300]
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -40,7 +48,7 @@ from segsync.config import SegmentConfig, SyncConfig
 from segsync.connector import AudienceSpec, ConnectorContext, Purpose, default_refresh_days
 from segsync.connectors.google_ads.connector import GoogleAdsConnector
 from segsync.connectors.google_ads.settings import GoogleAdsSettings
-from segsync.connectors.google_ads.simulator import DataManagerSimulator
+from segsync.connectors.google_ads.simulator import DataManagerSimulator, QuotaLimits
 from segsync.model.segments import SegmentBook
 from segsync.pipeline.plan import Destination, Planner
 from segsync.pipeline.push import PushTarget, push_sync
@@ -55,15 +63,25 @@ USER = "bench@example.org"
 CLIENT_ID, CLIENT_SECRET = "bench.apps.googleusercontent.com", "bench-secret"
 REFRESH = "1//bench-refresh"
 MEMBERSHIP_DAYS = 540
-CEILING = 300 / 60 * 10_000  # members/s the default per-project request rate allows
+PER_REQUEST = 10_000
 
 
 # -- the simulator's process -----------------------------------------------------------------
 
 
-def serve() -> None:
+def ceiling(per_minute: int) -> float:
+    """Members/s the per-project request rate allows (300 a minute: 50,000)."""
+    return per_minute / 60 * PER_REQUEST
+
+
+def serve(per_minute: int) -> None:
     """Google, until the benchmark closes our stdin; then this process's peak RSS."""
-    sim = DataManagerSimulator(seed=1, processing_polls=0, background_match_share=0.5)
+    sim = DataManagerSimulator(
+        seed=1,
+        processing_polls=0,
+        background_match_share=0.5,
+        quota=QuotaLimits(ingestion_mutate_per_minute=per_minute),
+    )
     sim.add_project(PROJECT)
     sim.add_account(MANAGER, users=[USER])
     sim.add_account(ACCOUNT, manager_id=MANAGER)
@@ -100,8 +118,9 @@ def build_store(path: Path, members: int) -> Store:
     return store
 
 
-def settings(base_url: str) -> GoogleAdsSettings:
+def settings(base_url: str, per_minute: int) -> GoogleAdsSettings:
     return GoogleAdsSettings(
+        requests_per_minute=per_minute,
         operating_account_id=ACCOUNT,
         login_account_id=MANAGER,
         client_id=CLIENT_ID,
@@ -122,7 +141,7 @@ def write_calls(base_url: str, since: int) -> tuple[int, int]:
 
 
 async def one_push(
-    store: Store, base_url: str, tmp: Path, refresh_days: int
+    store: Store, base_url: str, tmp: Path, refresh_days: int, per_minute: int
 ) -> tuple[dict[str, Any], float, float]:
     """Plan and push the sync once: (its report, plan seconds, push seconds)."""
     engine = store.engine
@@ -139,7 +158,9 @@ async def one_push(
     sync = SyncConfig(segment="everyone", destination="gads", audience="segsync: everyone")
     plan = planner.plan("everyone_ads", sync, destination, force=True)
     planned = time.perf_counter() - started
-    connector = GoogleAdsConnector(settings(base_url), ConnectorContext("gads", tmp, tmp / "w"))
+    connector = GoogleAdsConnector(
+        settings(base_url, per_minute), ConnectorContext("gads", tmp, tmp / "w")
+    )
     target = PushTarget(
         destination=connector.destination,
         instance="gads",
@@ -157,16 +178,21 @@ async def one_push(
     return out, planned, pushed
 
 
-def client(base_url: str, members: int, refresh_share: float) -> dict[str, Any]:
+def client(base_url: str, members: int, refresh_share: float, per_minute: int) -> dict[str, Any]:
     refresh_days = default_refresh_days(MEMBERSHIP_DAYS)
+    limit = ceiling(per_minute)
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         started = time.perf_counter()
         store = build_store(tmp / "bench.duckdb", members)
         built = time.perf_counter() - started
         try:
-            report, plan_s, push_s = asyncio.run(one_push(store, base_url, tmp, refresh_days))
+            load = os.getloadavg()[0]
+            report, plan_s, push_s = asyncio.run(
+                one_push(store, base_url, tmp, refresh_days, per_minute)
+            )
             sent = report["applied_adds"]
+            per_cpu_s = sent / report["cpu_seconds"]
             rate = sent / push_s
             first = {
                 "members_added": sent,
@@ -175,17 +201,22 @@ def client(base_url: str, members: int, refresh_share: float) -> dict[str, Any]:
                 "plan_seconds": round(plan_s, 2),
                 "push_seconds": round(push_s, 2),
                 "members_per_s": round(rate),
-                "ceiling_members_per_s": round(CEILING),
-                "fraction_of_ceiling": round(rate / CEILING, 3),
+                "ceiling_members_per_s": round(limit),
+                "fraction_of_ceiling": round(rate / limit, 3),
                 "segsync_cpu_seconds": round(report["cpu_seconds"], 2),
-                "members_per_segsync_cpu_s": round(sent / report["cpu_seconds"]),
+                "members_per_segsync_cpu_s": round(per_cpu_s),
+                "fraction_of_ceiling_one_free_core": round(min(per_cpu_s / limit, 1.0), 3),
+                "load_average_before": round(load, 1),
+                "load_average_after": round(os.getloadavg()[0], 1),
                 "requests": report["http"]["requests"],
                 "throttled_429": report["http"]["throttled"],
                 "list_size": report["audience_size"],
                 "match_rate": report["match_rate"],
             }
             _, mark = write_calls(base_url, 0)
-            report, plan_s, push_s = asyncio.run(one_push(store, base_url, tmp, refresh_days))
+            report, plan_s, push_s = asyncio.run(
+                one_push(store, base_url, tmp, refresh_days, per_minute)
+            )
             writes, mark = write_calls(base_url, mark)
             second = {
                 "changes": f"+{report['adds']}/-{report['removes']}/~{report['refreshes']}",
@@ -199,7 +230,9 @@ def client(base_url: str, members: int, refresh_share: float) -> dict[str, Any]:
                 WHERE member_key IN (SELECT member_key FROM sync_state
                                      ORDER BY member_key LIMIT {due})"""
             )
-            report, plan_s, push_s = asyncio.run(one_push(store, base_url, tmp, refresh_days))
+            report, plan_s, push_s = asyncio.run(
+                one_push(store, base_url, tmp, refresh_days, per_minute)
+            )
             writes, _ = write_calls(base_url, mark)
             refresh = {
                 "aged_past_refresh_days": due,
@@ -207,7 +240,7 @@ def client(base_url: str, members: int, refresh_share: float) -> dict[str, Any]:
                 "changes": f"+{report['adds']}/-{report['removes']}/~{report['refreshes']}",
                 "refreshed": report["applied_refreshes"],
                 "write_calls": writes,
-                "expected_write_calls": -(-report["refreshes"] // 10_000),
+                "expected_write_calls": -(-report["refreshes"] // PER_REQUEST),
                 "push_seconds": round(push_s, 2),
             }
         finally:
@@ -225,28 +258,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--refresh-share", type=float, default=0.1)
+    parser.add_argument("--requests-per-minute", type=int, default=300)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--client", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    per_minute = args.requests_per_minute
     if args.serve:
-        serve()
+        serve(per_minute)
         return
     if args.client:
-        print(json.dumps(client(args.client, args.members, args.refresh_share)), flush=True)
+        result = client(args.client, args.members, args.refresh_share, per_minute)
+        print(json.dumps(result), flush=True)
         return
-    server = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE,
+    server = subprocess.Popen([sys.executable, __file__, "--serve", "--requests-per-minute",
+                               str(per_minute)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert server.stdout is not None and server.stdin is not None
     base_url = json.loads(server.stdout.readline())["base_url"]
     try:
         done = subprocess.run(
             [sys.executable, __file__, "--client", base_url, "--members", str(args.members),
-             "--refresh-share", str(args.refresh_share)],
+             "--refresh-share", str(args.refresh_share), "--requests-per-minute",
+             str(per_minute)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if done.returncode != 0:
             raise SystemExit(f"the segsync process failed:\n{done.stderr[-3000:]}")
-        results: dict[str, Any] = {"members": args.members, **json.loads(done.stdout)}
+        results: dict[str, Any] = {"members": args.members, "requests_per_minute": per_minute,
+                                   **json.loads(done.stdout)}  # fmt: skip
         server.stdin.write("done\n")
         server.stdin.flush()
         served = json.loads(server.stdout.readline())

@@ -263,6 +263,8 @@ def _attention(report: RunReport | None, run: dict[str, Any]) -> list[Attention]
             items.append(Attention("warning", where, f"deferred: {sync.deferred}"))
         if sync.skipped_reason:
             items.append(Attention("warning", where, f"not pushed: {sync.skipped_reason}"))
+        if sync.audience_warning:
+            items.append(Attention("warning", where, sync.audience_warning))
         for failure in sync.failures:
             kind = "permanent" if failure.permanent else "will retry"
             items.append(

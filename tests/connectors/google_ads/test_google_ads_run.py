@@ -25,7 +25,7 @@ from connector_kit import (
 from projectkit import Project, contact
 from segsync.connectors.google_ads import api
 from segsync.connectors.google_ads.simulator import DataManagerSimulator
-from segsync.model.identity import ad_email
+from segsync.model.identity import ad_email, ad_phone
 from segsync.testing.simulator import Faults
 
 pytestmark = pytest.mark.e2e
@@ -84,8 +84,16 @@ def google(project: Project) -> Iterator[DataManagerSimulator]:
 
 
 def _run(project: Project, *args: str) -> tuple[int, dict[str, Any]]:
-    result = project.cli("run", "--format", "json", *args, env=ENV)
-    assert REFRESH not in result.out + result.err and CLIENT_SECRET not in result.out + result.err
+    """``segsync -v run``: every run is also a canary — neither a secret nor any member's
+    email or phone, raw or hashed, in its output or its debug logs."""
+    result = project.cli("-v", "run", "--format", "json", *args, env=ENV)
+    said = result.out + result.err
+    assert REFRESH not in said and CLIENT_SECRET not in said
+    for person in project.contacts:
+        email, phone = person["email"].strip(), person["phone"]
+        for value in (email, ad_email(email), ad_phone(phone, "FR"), phone):
+            if value:
+                assert value not in said and digest(value) not in said, "an identifier leaked"
     assert result.out, f"exit {result.code}: {result.err}"
     return result.code, json.loads(result.out)
 
@@ -179,6 +187,12 @@ def test_the_second_run_writes_nothing_and_the_list_is_read_back(
     text = project.cli("run", env=ENV).out
     assert "audience french_ads:" in text and "match rate" in text
     assert "below the 100 it needs to be served" in text
+    page = project.root / "report.html"
+    assert project.cli("report", "--out", str(page), env=ENV).code == 0
+    html = page.read_text(encoding="utf-8")
+    attention = html[html.index('id="summary"') : html.index('id="syncs"')]
+    assert "sync french_ads" in attention and "below the 100 it needs to be served" in attention
+    assert f"{listed['size']} people" in html and f"{listed['match_rate']:.1f}%" in html
     status = project.cli("status", "--format", "json", env=ENV)
     (row,) = [r for r in json.loads(status.out)["syncs"] if r["sync"] == "french_ads"]
     assert row["platform_size"] == listed["size"]
@@ -214,6 +228,9 @@ def test_members_are_refreshed_before_their_membership_expires(
     sync = _ads(report)
     assert (sync["adds"], sync["removes"], sync["refreshes"]) == (0, 0, len(FRENCH))
     assert sync["applied_refreshes"] == len(FRENCH) and sync["refresh_days"] == 510
+    page = project.root / "report.html"
+    assert project.cli("report", "--out", str(page), env=ENV).code == 0
+    assert f"{len(FRENCH)} refreshed before their membership expires" in page.read_text("utf-8")
     refreshed = {m["expires_at"] for m in google.list_members(list_id)}
     assert min(refreshed) == max(first_expiry) + 520 * DAY
     # 30 more days: past the first uploads' 540 days, and the list still holds everyone

@@ -1,11 +1,14 @@
 """The Google Ads connector: segments out as Customer Match lists, through Google's Data
 Manager API. A destination only (Google Ads holds no contacts to pull).
 
-Everything generic comes from :mod:`segsync.http` (one client, paced per Cloud project — the
-unit of Google's quotas — and retried by the one policy, OAuth 2.0 tokens from a service
-account's signed assertion or a user's refresh token); everything Google-specific lives beside
-this module: :mod:`.api` (what the answers mean), :mod:`.destination` (writing). Identifiers
-are normalised and hashed by :mod:`segsync.model.identity`. See ``docs/connectors/google-ads.md``.
+Everything generic comes from :mod:`segsync.http`: clients paced per Cloud project (the unit
+of Google's quotas) and per service, as Google counts them — member uploads against the
+IngestionService quota, list calls against the UserListService one, so a list lookup never
+takes an upload's turn —, retried by the one policy, with OAuth 2.0 tokens (shared by both)
+from a service account's signed assertion or a user's refresh token. Everything
+Google-specific lives beside this module: :mod:`.api` (what the answers mean),
+:mod:`.destination` (writing). Identifiers are normalised and hashed by
+:mod:`segsync.model.identity`. See ``docs/connectors/google-ads.md``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ __all__ = ["DATAMANAGER_SCOPE", "GoogleAdsConnector"]
 
 DATAMANAGER_SCOPE = "https://www.googleapis.com/auth/datamanager"
 """The OAuth 2.0 scope of the Data Manager API."""
+_LIST_CONCURRENCY = 2
+"""List calls in flight at once (a handful per sync; uploads get ``concurrency``)."""
 
 
 def _auth(settings: GoogleAdsSettings) -> OAuth2Auth:
@@ -74,20 +79,36 @@ class GoogleAdsConnector(Connector):
         super().__init__(settings, context)
         s = self.settings
         headers = {"x-goog-user-project": s.quota_project} if s.quota_project else None
+        auth = _auth(s)  # one token for both clients
+        project = s.project()  # Google's quotas are per Cloud project, and per service
         self.http = connect(
             context,
             s.base_url,
             platform="google_ads",
-            credential=s.project(),  # Google's quotas are per Cloud project
-            auth=_auth(s),
+            credential=project,
+            auth=auth,
+            requests=s.requests_per_minute,
+            per=60.0,
+            concurrency=_LIST_CONCURRENCY,
+            classify=classify,
+            headers=headers,
+            timeout=120.0,
+        )
+        self.ingest_http = connect(
+            context,
+            s.base_url,
+            platform="google_ads",
+            credential=f"{project} ingestion",
+            auth=auth,
             requests=s.requests_per_minute,
             per=60.0,
             concurrency=s.concurrency,
             classify=classify,
             headers=headers,
             timeout=120.0,
+            name=f"google_ads:{context.instance}:ingestion",
         )
-        self.destination: CustomerMatchWriter = CustomerMatchWriter(s, self.http)
+        self.destination: CustomerMatchWriter = CustomerMatchWriter(s, self.http, self.ingest_http)
 
     @classmethod
     def membership_days(cls, settings: ConnectorSettings, kind: str) -> int | None:
@@ -96,10 +117,11 @@ class GoogleAdsConnector(Connector):
         return settings.membership_days
 
     def http_stats(self) -> dict[str, Any]:
-        return self.http.stats.as_dict()
+        return self.http.stats.merge(self.ingest_http.stats).as_dict()
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        await self.ingest_http.aclose()
 
     async def check(self) -> CheckResult:
         s = self.settings

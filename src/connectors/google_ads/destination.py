@@ -66,9 +66,14 @@ def display_name_filter(name: str) -> str:
 class CustomerMatchWriter:
     """The destination role: Customer Match lists of one Google Ads account."""
 
-    def __init__(self, settings: GoogleAdsSettings, http: HttpClient) -> None:
+    def __init__(
+        self, settings: GoogleAdsSettings, http: HttpClient, ingest: HttpClient | None = None
+    ) -> None:
         self.settings = settings
         self.http = http
+        """User-list calls (Google's UserListService quotas)."""
+        self.ingest = ingest or http
+        """Member calls (the IngestionService quotas, paced apart from the list calls)."""
         self.max_in_flight = settings.concurrency
         self.lists_path = user_lists_path(settings.account_type, settings.operating_account_id)
         login = settings.login_path()
@@ -179,7 +184,7 @@ class CustomerMatchWriter:
         if not encoded:
             return results
         body = self._body(batch.audience.id, encoded, adding)
-        await self.http.request(
+        await self.ingest.request(
             "POST",
             INGEST if adding else REMOVE,
             content=body,

@@ -97,8 +97,10 @@ class GoogleAdsSettings(ConnectorSettings):
     """Audience members per ingest/remove request (Google's maximum and recommendation:
     10,000)."""
     requests_per_minute: int = Field(default=300, ge=1, le=100_000)
-    """The Cloud project's ingestion quota per minute (300 by default). Every instance using
-    the same project shares it: segsync paces them together."""
+    """The Cloud project's quota per minute for each service (300 by default): member uploads
+    (IngestionService) and list calls (UserListService) are paced apart, each under it, as
+    Google counts them. Every instance using the same project shares them: segsync paces
+    them together."""
     concurrency: int = Field(default=10, ge=1, le=10)
     """Requests in flight at once (Google: at most 10)."""
     send_phone: bool = True

@@ -452,3 +452,7 @@ def test_instances_on_one_cloud_project_share_one_pacer(tmp_path: Path) -> None:
     other = connector(sim, tmp_path, quota_project="another-project")
     assert a.http.pacer is b.http.pacer
     assert other.http.pacer is not a.http.pacer
+    # uploads and list calls count against separate quotas (IngestionService, UserListService)
+    assert a.ingest_http.pacer is b.ingest_http.pacer
+    assert a.ingest_http.pacer is not a.http.pacer
+    assert other.ingest_http.pacer is not a.ingest_http.pacer

@@ -441,6 +441,8 @@ class OAuth2Auth(httpx.Auth):
         try:
             body: Any = json.loads(response.content) if response.content else {}
         except ValueError:
+            if status < 400:  # a success cut short on the way (a dropped connection)
+                raise RetryableError(f"{where}: the answer is not valid JSON") from None
             body = {}
         if status == 429 or status >= 500:
             raise RetryableError(f"{where} answered {status} to the {self.grant.name} grant")

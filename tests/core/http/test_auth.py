@@ -192,6 +192,29 @@ async def test_token_endpoint_outage_is_retried(clock: FakeClock) -> None:
     assert len(server.token_requests) == 3
 
 
+async def test_token_answer_cut_short_is_retried(clock: FakeClock) -> None:
+    server, cache = FakeOAuthServer(), TokenCache(clock=clock)
+    cut = [True]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = server(request)
+        if str(request.url) == TOKEN_URL and cut:
+            cut.pop()
+            return httpx.Response(200, content=response.content[:10])
+        return response
+
+    client = HttpClient(
+        "https://api.example.test",
+        auth=refresh_auth(cache),
+        transport=httpx.MockTransport(handler),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    async with client:
+        assert (await client.get("/x")).status_code == 200
+    assert len(server.token_requests) == 2
+
+
 async def test_client_credentials_and_ensure_token(clock: FakeClock) -> None:
     server, cache = FakeOAuthServer(), TokenCache(clock=clock)
     auth = OAuth2Auth(TOKEN_URL, ClientCredentialsGrant("cid", SECRET, scope="api"), cache=cache)

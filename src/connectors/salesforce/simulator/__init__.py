@@ -32,7 +32,8 @@ allocation and the long-request cap answer 403 ``REQUEST_LIMIT_EXCEEDED`` (:mod:
 URI over ``max_uri_bytes`` → 414, URI plus headers over ``max_request_bytes`` → 431 (both
 16,384; :meth:`SalesforceSimulator.screen`, before auth). Faults come from the base
 :class:`~segsync.testing.simulator.Faults`: injected error statuses answer Salesforce error
-arrays, injected 429 bursts answer 403 ``REQUEST_LIMIT_EXCEEDED`` "ConcurrentPerOrgLongTxn
+arrays (the token endpoint: 503 ``{"error": "temporarily_unavailable"}``, inferred), injected
+429 bursts answer 403 ``REQUEST_LIMIT_EXCEEDED`` "ConcurrentPerOrgLongTxn
 Limit exceeded." (Salesforce does not use 429; its only transient limit is the long-request
 cap — the daily allocation's "TotalRequests Limit exceeded." means stop for the day).
 
@@ -106,6 +107,8 @@ DEFAULT_CLIENT_ID = "3MVG9sandbox.segsync.simulator.consumer.key"
 DEFAULT_CLIENT_SECRET = "sandbox-consumer-secret"  # noqa: S105 - a public test credential
 DEFAULT_USERNAME = "integration@segsync.sandbox"
 DATA = "/services/data"
+OAUTH = "/services/oauth2/"
+_OAUTH_DOWN = "The service is temporarily unavailable; try again later"
 _USER_KEY = "salesforce.user"
 _SESSION_EXPIRED = "Session expired or invalid"
 _ERRORS = {
@@ -290,7 +293,7 @@ class SalesforceSimulator(Simulator):
     # -- base hooks ---------------------------------------------------------------------------
 
     def public_paths(self) -> tuple[str, ...]:
-        return ("/services/oauth2/",)
+        return (OAUTH,)
 
     def authenticate(self, request: Request) -> str | None:
         if request.url.path == DATA:
@@ -350,9 +353,14 @@ class SalesforceSimulator(Simulator):
         return error.response({"WWW-Authenticate": "Token"})
 
     def rate_limited_response(self, request: Request, retry_after: float | None) -> Response:
+        if request.url.path.startswith(OAUTH):
+            return self.error_response(request, 503)
         return ApiError(403, "REQUEST_LIMIT_EXCEEDED", LONG_TXN).response()
 
     def error_response(self, request: Request, status: int) -> Response:
+        if request.url.path.startswith(OAUTH):  # the token endpoint's own shape (inferred)
+            body = {"error": "temporarily_unavailable", "error_description": _OAUTH_DOWN}
+            return json_response(body, status, {"Cache-Control": "no-store"})
         code, message = _ERRORS.get(status, ("UNKNOWN_EXCEPTION", "An unexpected error occurred"))
         return ApiError(status, code, message).response()
 

@@ -80,16 +80,19 @@ _SPECS: dict[str, tuple[str, str, str]] = {
         "Contact",
         """
         AccountId:reference>Account+c LastName:string+c+r FirstName:string+c Name:string
-        Email:email+c Phone:phone+c MobilePhone:phone+c HasOptedOutOfEmail:boolean+c
-        MailingCity:string+c MailingCountry:string+c MailingPostalCode:string+c
-        LeadSource:picklist+c Title:string+c OwnerId:reference>User""",
+        Email:email+c Phone:phone+c MobilePhone:phone+c HomePhone:phone+c OtherPhone:phone+c
+        Fax:phone+c HasOptedOutOfEmail:boolean+c MailingStreet:textarea+c MailingCity:string+c
+        MailingState:string+c MailingCountry:string+c MailingPostalCode:string+c
+        Birthdate:date+c Description:textarea+c LeadSource:picklist+c Title:string+c
+        OwnerId:reference>User""",
     ),
     "Lead": (
         "00Q",
         "Lead",
         """
         LastName:string+c+r FirstName:string+c Name:string Company:string+c+r Email:email+c
-        Phone:phone+c MobilePhone:phone+c City:string+c Country:string+c PostalCode:string+c
+        Phone:phone+c MobilePhone:phone+c Fax:phone+c Street:textarea+c City:string+c
+        State:string+c Country:string+c PostalCode:string+c Title:string+c Description:textarea+c
         Status:picklist+c LeadSource:picklist+c HasOptedOutOfEmail:boolean+c IsConverted:boolean
         ConvertedContactId:reference>Contact ConvertedDate:date OwnerId:reference>User""",
     ),

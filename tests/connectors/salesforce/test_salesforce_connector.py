@@ -18,60 +18,23 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
-from segsync.connector import ConnectorContext, Contact, Event, Purpose
+from sfkit import LOGIN, make, no_wait, run, sim_with
+
+from segsync.connector import Contact, Event, Purpose
 from segsync.connectors.salesforce import api
 from segsync.connectors.salesforce.connector import SalesforceConnector
 from segsync.connectors.salesforce.settings import SalesforceSettings
-from segsync.connectors.salesforce.simulator import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    SalesforceSimulator,
-)
+from segsync.connectors.salesforce.simulator import SalesforceSimulator
 from segsync.errors import AuthError, FatalError, QuotaError
 from segsync.testing.simulator import Faults
 
-LOGIN = "https://acme.my.salesforce.com"
-T = TypeVar("T")
 HOUR = 3_600_000
 
 
 @pytest.fixture(autouse=True)
 def _no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries and Bulk polls wait no real time here."""
-
-    async def no_wait(seconds: float) -> None:
-        await asyncio.sleep(0)
-
     monkeypatch.setattr(api, "pause", no_wait)
     monkeypatch.setattr(api, "LONG_TXN_PAUSE", 0.0)
-
-
-def sim_with(**kwargs: Any) -> SalesforceSimulator:
-    return SalesforceSimulator(**{"seed": 1, **kwargs})
-
-
-def make(
-    sim: SalesforceSimulator,
-    tmp_path: Path,
-    transport: httpx.AsyncBaseTransport | None = None,
-    **settings: Any,
-) -> SalesforceConnector:
-    values = {"login_url": LOGIN, "client_id": DEFAULT_CLIENT_ID,
-              "client_secret": DEFAULT_CLIENT_SECRET, "bulk_poll_seconds": 0.01, **settings}  # fmt: skip
-    context = ConnectorContext(
-        "sf", tmp_path, tmp_path / "work", transport=transport or sim.transport()
-    )
-    return SalesforceConnector(SalesforceSettings(**values), context)
-
-
-def run(connector: SalesforceConnector, work: Callable[[SalesforceConnector], Awaitable[T]]) -> T:
-    async def go() -> T:
-        try:
-            return await work(connector)
-        finally:
-            await connector.aclose()
-
-    return asyncio.run(go())
 
 
 async def people(c: SalesforceConnector, cursor: str | None = None) -> list[Contact]:

@@ -7,17 +7,14 @@ import asyncio
 import datetime as dt
 import json
 import time
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
-
 from sfkit import LOGIN, make, no_wait, run, sim_with
 
 from segsync.connector import Contact, Event, Purpose

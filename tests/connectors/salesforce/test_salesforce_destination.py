@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from sfkit import make, no_wait, run, sim_with
 
 from segsync.connector import NEW_MEMBER_PREFIX, AudienceRef, AudienceSpec, Member, Purpose

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from sfkit import make, no_wait, run, sim_with
 
 from segsync.connector import Eraser, ErasureResult, Person

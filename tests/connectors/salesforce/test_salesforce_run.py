@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sfkit import no_wait
 
 from projectkit import Project, contact
-from sfkit import no_wait
 from segsync.connectors.salesforce import api
 from segsync.connectors.salesforce.simulator import (
     DEFAULT_CLIENT_ID,

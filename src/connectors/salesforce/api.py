@@ -363,11 +363,12 @@ class SalesforceApi:
         """Every row of ``SELECT fields FROM sobject [WHERE where]``, a page at a time.
 
         REST pages (ordered by ``Id``; an expired or lost locator resumes after the last
-        ``Id`` read), or a Bulk API 2.0 query job when the first REST page says the query has
-        more than ``bulk_threshold`` rows. REST rows are JSON values; Bulk rows are text (null
-        as None) — readers parse both (:mod:`segsync.values`)."""
+        ``Id`` read). When the first page's ``totalSize`` is over ``bulk_threshold`` (and more
+        pages follow), the rest — ``Id`` after that page's last — is read by a Bulk API 2.0
+        query job instead. REST rows are JSON values; Bulk rows are text (null as None) —
+        readers parse both (:mod:`segsync.values`)."""
         select = f"SELECT {', '.join(dict.fromkeys(['Id', *fields]))} FROM {sobject}"
-        threshold = self.settings.bulk_threshold
+        threshold = self.settings.bulk_threshold if self.settings.bulk_queries else None
         last_id: str | None = None
         failures = 0
         while True:
@@ -375,14 +376,6 @@ class SalesforceApi:
             soql = select + (f" WHERE {' AND '.join(conditions)}" if conditions else "")
             try:
                 async for answer in self.query_pages(soql + " ORDER BY Id"):
-                    if last_id is None and threshold is not None:
-                        if int(answer.get("totalSize") or 0) > threshold:
-                            async for page in self.bulk_rows(
-                                select + (f" WHERE {where}" if where else "")
-                            ):
-                                yield page
-                            return
-                        threshold = None  # decided: REST
                     records = [
                         {k: v for k, v in r.items() if k != "attributes"}
                         for r in answer.get("records") or []
@@ -390,6 +383,15 @@ class SalesforceApi:
                     if records:
                         last_id, failures = str(records[-1]["Id"]), 0
                         yield records
+                    if threshold is None:
+                        continue
+                    large = int(answer.get("totalSize") or 0) > threshold
+                    if large and not answer.get("done", True) and last_id is not None:
+                        rest = [c for c in (where, f"Id > {soql_string(last_id)}") if c]
+                        async for page in self.bulk_rows(f"{select} WHERE {' AND '.join(rest)}"):
+                            yield page
+                        return
+                    threshold = None  # decided: REST pages
                 return
             except LocatorExpired:
                 failures += 1

@@ -77,9 +77,12 @@ class SalesforceSettings(SourceSettings):
     # -- reading -------------------------------------------------------------------------------
     page_size: int = Field(default=2000, ge=200, le=2000)
     """Rows per REST query page (``Sforce-Query-Options: batchSize``)."""
-    bulk_threshold: int | None = Field(default=50_000, ge=0)
-    """A query with more rows than this is read by a Bulk API 2.0 query job instead of REST
-    pages (one call per ``bulk_page_size`` rows); None: always REST."""
+    bulk_queries: bool = True
+    """Read large queries with Bulk API 2.0 query jobs (see ``bulk_threshold``); false: always
+    REST pages."""
+    bulk_threshold: int = Field(default=50_000, ge=0)
+    """A query whose first REST page says it has more rows than this reads the rest with a
+    Bulk API 2.0 query job (one call per ``bulk_page_size`` rows rather than per 2,000)."""
     bulk_page_size: int = Field(default=50_000, ge=1000, le=1_000_000)
     """Rows per Bulk API 2.0 result page (``maxRecords``)."""
     bulk_poll_seconds: float = Field(default=1.0, gt=0.0, le=60.0)

@@ -173,7 +173,7 @@ def test_rest_pages_honour_page_size_and_bulk_takes_large_queries(tmp_path: Path
         sim.insert("Contact", LastName=f"C{i}", Email=f"c{i}@example.org")
     for i in range(300):
         sim.insert("Lead", LastName=f"L{i}", Company="X", Email=f"l{i}@example.org")
-    rest = run(make(sim, tmp_path, page_size=500, bulk_threshold=None), people)
+    rest = run(make(sim, tmp_path, page_size=500, bulk_queries=False), people)
     queries = [r for r in sim.requests if "/query" in r.path and "Contact" in r.query + r.path]
     assert len(rest) == 1550 and len({x.source_id for x in rest}) == 1550
     sim.reset_log()
@@ -185,7 +185,10 @@ def test_rest_pages_honour_page_size_and_bulk_takes_large_queries(tmp_path: Path
     jobs = [r for r in sim.requests if r.method == "POST" and r.path.endswith("/jobs/query")]
     results = [r for r in sim.requests if r.path.endswith("/results")]
     assert len(jobs) == 1  # Contacts (1,250 > 1,000); the 300 Leads and history stay REST
-    assert len(results) == 2  # 1,250 rows at 1,000 a page
+    # the first REST page (500) is kept; the other 750 come in one 1,000-row result page
+    assert len(results) == 1
+    (job,) = sim.bulk.jobs.values()
+    assert job.query.sobject.name == "Contact" and "Id > '" in job.query.text
     assert queries and len(queries) >= 3
 
 
@@ -206,7 +209,7 @@ def test_dropped_and_truncated_answers_lose_and_repeat_nothing(tmp_path: Path) -
         sim.insert("Contact", LastName=f"C{i}", Email=f"c{i}@example.org")
     for i in range(300):
         sim.insert("Lead", LastName=f"L{i}", Company="X", Email=f"l{i}@example.org")
-    rest = run(make(sim, tmp_path, page_size=200, bulk_threshold=None), people)
+    rest = run(make(sim, tmp_path, page_size=200, bulk_queries=False), people)
     assert len(rest) == 1200 and len({x.source_id for x in rest}) == 1200
     assert {r.fault for r in sim.requests} >= {"malformed", "error"}
     # Bulk result pages cut short on the way are read again (Sforce-NumberOfRecords says)

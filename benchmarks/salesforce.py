@@ -29,7 +29,10 @@ So for each phase:
 * ``allocation_ceiling_per_s`` — the sustained rate the allocation allows (calls a day × rows a
   call / 86,400 s): 2,315 rows/s for queries, 231 records/s for collections; a pull or push
   above it is bounded by the org's day, not by segsync;
-* ``peak_rss_mib`` of each CLI process.
+* ``peak_rss_mib`` of each CLI process;
+* ``cli_cpu_s`` / ``simulator_cpu_s`` — CPU seconds the CLI process and this process (the
+  simulator's server thread) spent: the machine may be shared, and wall time then overstates
+  what a phase costs.
 
 The benchmark's org finishes a Bulk job by the first poll (a real org takes seconds to minutes:
 the polls that takes, ``bulk_poll_seconds`` then doubling, are the org's time, not segsync's).
@@ -46,6 +49,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -129,6 +133,17 @@ def seed(sim: SalesforceSimulator, people: int, opt_out: float) -> dict[str, int
     return counts
 
 
+def cpu_clocks() -> tuple[float, float]:
+    """CPU seconds so far: of the waited-for children (the CLI runs), of this process."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return children.ru_utime + children.ru_stime, time.process_time()
+
+
+def cpu_since(mark: tuple[float, float]) -> dict[str, float]:
+    cli, own = cpu_clocks()
+    return {"cli_cpu_s": round(cli - mark[0], 1), "simulator_cpu_s": round(own - mark[1], 1)}
+
+
 def calls_by_path(sim: SalesforceSimulator, mark: int) -> dict[str, int]:
     out: dict[str, int] = {}
     for r in sim.requests[mark:]:
@@ -183,7 +198,7 @@ def main() -> None:
         rest_config = rest / "segsync.toml"
 
         for label, where in (("pull_rest", rest), ("pull_bulk", bulk)):
-            mark = len(sim.requests)
+            mark, cpu = len(sim.requests), cpu_clocks()
             report, wall, rss = run_cli(where / "segsync.toml", "pull", env=env)
             pulled = sum(s["records"] for s in report["sources"] if s["stream"] == "contacts")
             calls = len(sim.requests) - mark
@@ -202,9 +217,10 @@ def main() -> None:
                 "fraction_of_ceiling": round(fraction, 3),
                 "allocation_ceiling_per_s": round(ALLOCATION * REST_PAGE / DAY),
                 "peak_rss_mib": rss,
+                **cpu_since(cpu),
             }
 
-        mark = len(sim.requests)
+        mark, cpu = len(sim.requests), cpu_clocks()
         report, wall, rss = run_cli(rest_config, "run", "--no-pull", "--sync", "bench", env=env)
         (sync,) = report["syncs"]
         calls = len(sim.requests) - mark
@@ -221,6 +237,7 @@ def main() -> None:
             "fraction_of_ceiling": round(sync["applied_adds"] / (calls * COLLECTION), 3),
             "allocation_ceiling_per_s": round(ALLOCATION * COLLECTION / DAY),
             "peak_rss_mib": rss,
+            **cpu_since(cpu),
         }
         mark = len(sim.requests)
         report, _, _ = run_cli(rest_config, "run", "--no-pull", "--sync", "bench", env=env)

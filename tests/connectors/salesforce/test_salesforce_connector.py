@@ -192,6 +192,28 @@ def test_rest_pages_honour_page_size_and_bulk_takes_large_queries(tmp_path: Path
     assert queries and len(queries) >= 3
 
 
+def test_bulk_csv_cells_with_commas_quotes_and_line_breaks_read_as_rest(tmp_path: Path) -> None:
+    """Bulk API 2.0 result pages are CSV: a quoted cell may hold commas, quotes and line breaks
+    (the reader splits the page on LF only and lets the CSV parser join a cell's lines)."""
+    sim = sim_with()
+    names = ['Ann, "Jo"', "two\nlines", "cr\r\nlf", "", "tab\there", "x\x1cy\u2028z"]
+    for i in range(450):  # a first REST page of 200, then 250 through Bulk
+        sim.insert("Contact", FirstName=names[i % len(names)] or None, LastName=f"C{i}",
+                   Email=f"c{i}@example.org")  # fmt: skip
+    fields = {"first_name": "FirstName"}
+    rest = run(make(sim, tmp_path, page_size=200, bulk_queries=False, contact_fields=fields),
+               people)  # fmt: skip
+    sim.reset_log()
+    bulk = run(make(sim, tmp_path, page_size=200, bulk_threshold=10, bulk_page_size=1000,
+                    contact_fields=fields, leads=False), people)  # fmt: skip
+    assert [r for r in sim.requests if r.path.endswith("/results")]
+    assert len(rest) == 450
+    assert {(x.source_id, x.attributes["first_name"]) for x in bulk} == {
+        (x.source_id, x.attributes["first_name"]) for x in rest
+    }
+    assert {x.attributes["first_name"] for x in bulk} == {n or None for n in names}
+
+
 def test_an_expired_query_locator_resumes_after_the_last_id(tmp_path: Path) -> None:
     sim = sim_with(locator_lifetime=0.0)  # every nextRecordsUrl has expired by the time it is read
     for i in range(700):

@@ -5,6 +5,7 @@ Every scenario ends with Salesforce holding exactly the desired campaign members
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Iterator
 from typing import Any
 
@@ -232,3 +233,33 @@ def test_a_withdrawal_in_salesforce_leaves_a_consented_only_campaign(
         assert _members(sim, "segsync: French") == {other}
         _run_until_settled(project)  # and she stays out
         assert _members(sim, "segsync: French") == {other}
+
+
+def test_new_leads_only_for_people_with_the_consent_the_sync_requires(project: Project) -> None:
+    """``on_missing = "create"`` on a sync requiring email-marketing consent: of three French
+    shop customers Salesforce has never seen, only the one who said yes becomes a Lead (and a
+    campaign member); the one who said no and the one who never answered are counted, not
+    created — and stay so on later runs."""
+    sim = SalesforceSimulator(seed=11)
+    project.contacts = [
+        contact(1, email="yes@example.org", opt_in="yes"),
+        contact(2, email="no@example.org", opt_in="no"),
+        contact(3, email="unknown@example.org", opt_in=""),
+    ]
+    project.orders = []
+    with serve(project, sim):
+        project.extra_config += textwrap.dedent("""
+            [syncs.fr_new]
+            segment = "french"
+            destination = "salesforce"
+            audience = "segsync: FR new"
+            require_consent = ["email_marketing"]
+            on_missing = "create"
+            """)
+        project.write()
+        reports = _run_until_settled(project)
+        (first,) = [s for s in reports[0]["syncs"] if s["name"] == "fr_new"]
+        assert first["applied_adds"] == 1 and first["skipped"]["no_consent"] == 2, first
+        leads = {r["Email"]: r["Id"] for r in sim.org.records["Lead"].values()}
+        assert set(leads) == {"yes@example.org"}
+        assert _members(sim, "segsync: FR new") == {leads["yes@example.org"]}

@@ -40,7 +40,8 @@ the polls that takes, ``bulk_poll_seconds`` then doubling, are the org's time, n
 Usage::
 
     .venv/bin/python benchmarks/salesforce.py [--people 100000] [--opt-out 0.28]
-                                              [--concurrency 4]
+                                              [--concurrency 4] [--store-threads N]
+                                              [--skip-push]
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ REST_PAGE, COLLECTION, BULK_PAGE = 2000, 200, 50_000
 CONFIG = """
 [store]
 path = "bench.duckdb"
+{store_threads}
 
 [attributes]
 first_name = "text"
@@ -167,6 +169,13 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--opt-out", type=float, default=0.28)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--store-threads",
+        type=int,
+        default=None,
+        help="[store] threads (default: DuckDB's, one per core)",
+    )
+    parser.add_argument("--skip-push", action="store_true", help="only the two pulls")
     args = parser.parse_args()
 
     sim = SalesforceSimulator(seed=1, daily_api_requests=ALLOCATION * 100,
@@ -182,6 +191,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, sim.serve() as served:
         assert served.ca_bundle is not None
 
+        threads = f"threads = {args.store_threads}" if args.store_threads else ""
+
         def folder(name: str, *, bulk: bool, threshold: int = 50_000) -> Path:
             path = Path(tmp) / name
             path.mkdir()
@@ -189,6 +200,7 @@ def main() -> None:
                 CONFIG.format(base_url=served.base_url, client_id=DEFAULT_CLIENT_ID,
                               ca_bundle=served.ca_bundle, concurrency=args.concurrency,
                               bulk=str(bulk).lower(), threshold=threshold,
+                              store_threads=threads,
                               bulk_page=BULK_PAGE),
                 encoding="utf-8",
             )  # fmt: skip
@@ -220,6 +232,9 @@ def main() -> None:
                 **cpu_since(cpu),
             }
 
+        if args.skip_push:
+            print(json.dumps(results, indent=2))
+            return
         mark, cpu = len(sim.requests), cpu_clocks()
         report, wall, rss = run_cli(rest_config, "run", "--no-pull", "--sync", "bench", env=env)
         (sync,) = report["syncs"]

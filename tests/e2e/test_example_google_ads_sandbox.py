@@ -40,7 +40,7 @@ def test_example_google_ads_section_runs_against_the_sandbox(tmp_path: Path) -> 
         base, creds, settings = line["base_url"], line["credentials"], line["settings"]
         text = (REPO / "config.example.toml").read_text(encoding="utf-8")
         text = uncomment(text, "[connectors.google_ads]")
-        text = text.replace("http://127.0.0.1:8789", base)
+        text = text.replace("http://127.0.0.1:8790", base)
         for key in ("operating_account_id", "login_account_id", "quota_project"):
             assert re.search(rf'^{key} = "{settings[key]}"', text, re.M), key  # as announced
         assert f'client_id = "{creds["client_id"]}"' in text

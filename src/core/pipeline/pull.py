@@ -41,7 +41,7 @@ from segsync.connector import (
     SourceSettings,
 )
 from segsync.engine import Engine, parse
-from segsync.errors import ConnectorError, InputError, RetryableError
+from segsync.errors import ConnectorError, InputError, QuotaError, RetryableError
 from segsync.model.identity import mask_identifier, normalize_email, normalize_phone
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.tally import WarningTally
@@ -158,7 +158,7 @@ async def stage_source(
             await _stage_stream(
                 config, connector, staged.settings, item, paths, cursor, pulled_at, progress
             )
-        except RetryableError as exc:
+        except (RetryableError, QuotaError) as exc:  # a quota resets: a later run succeeds
             summary.error, summary.transient = str(exc), True
         except (InputError, ConnectorError) as exc:
             summary.error = str(exc)

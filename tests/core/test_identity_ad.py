@@ -7,7 +7,7 @@ import base64
 import hashlib
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from segsync.model.identity import (
@@ -221,6 +221,7 @@ def test_email_normalisation_is_idempotent(raw: str) -> None:
         assert once == once.lower() and not any(ch.isspace() for ch in once)
 
 
+@example("C:\u0327")  # punctuation between a letter and its mark: they compose once it goes
 @given(st.text())
 def test_name_normalisation_is_idempotent(raw: str) -> None:
     once = ad_name(raw)

@@ -265,7 +265,11 @@ def ad_phone(raw: object, default_region: str | None = None) -> str | None:
 
 
 def _strip_punctuation(text: str) -> str:
-    return "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
+    """``text`` without punctuation, in NFC again: a mark left next to a letter once
+    punctuation stood between them composes with it (``C:\u0327`` reads as ``ç``), so the
+    result normalises to itself."""
+    out = "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
+    return out if out.isascii() else unicodedata.normalize("NFC", out)
 
 
 def check_name(raw: object) -> Normalized:

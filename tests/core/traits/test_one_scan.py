@@ -26,18 +26,16 @@ import pytest
 from sqlglot import exp
 
 from segsync.engine.duckdb import DuckDBEngine
-from segsync.model.profile import ATTRIBUTE_SQL_TYPES, BUILTIN_COLUMNS
+from segsync.model.profile import ATTRIBUTE_SQL_TYPES, BUILTIN_COLUMNS, AttributeType
 from segsync.pipeline.traits import TraitResults, compute_traits
 from segsync.plugins import load_plugins, reset_plugins
 from segsync.state.store import Store
 from segsync.traits import TraitContext, TraitKind, TraitSettings, TraitSpec, build_trait
 from segsync.traits.base import EventSummary, output, per_profile
-from segsync.model.profile import AttributeType
 
 ROOT = Path(__file__).resolve().parents[3]
-CONFIGS = sorted((ROOT / "examples").glob("*/segsync.toml")) + [
-    ROOT / "src" / "core" / "templates" / "segsync.toml"
-]
+TEMPLATE = ROOT / "src" / "core" / "templates" / "segsync.toml"
+CONFIGS = [*sorted((ROOT / "examples").glob("*/segsync.toml")), TEMPLATE]
 AS_OF = dt.datetime(2026, 3, 1)
 DAY = dt.timedelta(days=1)
 US = dt.timedelta(microseconds=1)
@@ -47,50 +45,98 @@ MORE: dict[str, dict[str, Any]] = {
     **{
         f"agg_{f}": {"kind": "aggregate", "event": "order", "function": f, "within": "365d"}
         for f in (
-            "count", "count_days", "count_weeks", "sum", "avg", "min", "max", "first", "last",
-            "first_at", "last_at",
+            "count",
+            "count_days",
+            "count_weeks",
+            "sum",
+            "avg",
+            "min",
+            "max",
+            "first",
+            "last",
+            "first_at",
+            "last_at",
         )
-    },  # fmt: skip
+    },
     **{
         f"qty_{f}": {"kind": "aggregate", "event": "order", "function": f, "field": "qty"}
         for f in ("sum", "avg", "min", "max", "first", "last")
     },
     # filters: text, boolean, number; a type nobody has; a window of dates; an own as-of
-    "web_orders": {"kind": "aggregate", "event": "order", "function": "count",
-                   "where": {"channel": "web"}},
-    "gift_spend": {"kind": "aggregate", "event": "order", "function": "sum",
-                   "where": {"gift": True, "channel": "app"}, "within": "90d"},
-    "two_items": {"kind": "aggregate", "event": "order", "function": "count",
-                  "where": {"qty": 2}},
+    "web_orders": {
+        "kind": "aggregate",
+        "event": "order",
+        "function": "count",
+        "where": {"channel": "web"},
+    },
+    "gift_spend": {
+        "kind": "aggregate",
+        "event": "order",
+        "function": "sum",
+        "where": {"gift": True, "channel": "app"},
+        "within": "90d",
+    },
+    "two_items": {"kind": "aggregate", "event": "order", "function": "count", "where": {"qty": 2}},
     "refunds": {"kind": "aggregate", "event": "refund", "function": "sum"},
     "returns": {"kind": "aggregate", "event": "return", "function": "max", "within": "30d"},
-    "carts_q4": {"kind": "aggregate", "event": "cart", "function": "count",
-                 "since": "2025-10-01", "until": "2026-01-01"},
-    "carts_pinned": {"kind": "aggregate", "event": "cart", "function": "last",
-                     "within": "30d", "as_of": "2025-12-24T18:00:00Z"},
+    "carts_q4": {
+        "kind": "aggregate",
+        "event": "cart",
+        "function": "count",
+        "since": "2025-10-01",
+        "until": "2026-01-01",
+    },
+    "carts_pinned": {
+        "kind": "aggregate",
+        "event": "cart",
+        "function": "last",
+        "within": "30d",
+        "as_of": "2025-12-24T18:00:00Z",
+    },
     "days_since_visit": {"kind": "recency", "event": "visit"},
     "days_since_web": {"kind": "recency", "event": "order", "where": {"channel": "web"}},
     "span": {"kind": "tenure", "event": "order", "end": "last_event"},
     "age_pinned": {"kind": "tenure", "event": "order", "as_of": "2025-06-01"},
-    "stage_custom": {"kind": "lifecycle", "new_days": 10, "active_days": 40, "lost_days": 100,
-                     "loyal_orders": 2, "loyal_window": "60d", "names": {"loyal": "vip"}},
+    "stage_custom": {
+        "kind": "lifecycle",
+        "new_days": 10,
+        "active_days": 40,
+        "lost_days": 100,
+        "loyal_orders": 2,
+        "loyal_window": "60d",
+        "names": {"loyal": "vip"},
+    },
     "visit_stage": {"kind": "lifecycle", "event": "visit"},
-    "tier_share": {"kind": "value_tier", "quantiles": {"low": 0.3, "mid": 0.7, "top": 1.0},
-                   "ties": "share", "within": "365d"},
-    "tier_avg": {"kind": "value_tier", "measure": "average",
-                 "quantiles": {"low": 0.5, "top": 1.0}, "none": "nothing"},
-    "rfm_split": {"kind": "rfm", "event": "order", "ties": "split", "buckets": 3,
-                  "within": "365d"},
+    "tier_share": {
+        "kind": "value_tier",
+        "quantiles": {"low": 0.3, "mid": 0.7, "top": 1.0},
+        "ties": "share",
+        "within": "365d",
+    },
+    "tier_avg": {
+        "kind": "value_tier",
+        "measure": "average",
+        "quantiles": {"low": 0.5, "top": 1.0},
+        "none": "nothing",
+    },
+    "rfm_split": {"kind": "rfm", "event": "order", "ties": "split", "buckets": 3, "within": "365d"},
     "rfm_carts": {"kind": "rfm", "event": "cart", "ties": "share", "buckets": 4},
-    "points": {"kind": "score", "rules": [
-        {"event": "order", "points": 2.5, "per_event": True, "half_life": "30d"},
-        {"event": "visit", "points": -1, "within": "14d"},
-        {"event": "order", "points": 7, "where": {"gift": True}},
-        {"when": "agg_count >= 3", "points": 4},  # another trait's column: computed after it
-    ]},
-    "persona_traits": {"kind": "cluster", "features": ["agg_count", "agg_sum", "orders_count"],
-                       "k": 3, "seed": 1},
-}  # fmt: skip
+    "points": {
+        "kind": "score",
+        "rules": [
+            {"event": "order", "points": 2.5, "per_event": True, "half_life": "30d"},
+            {"event": "visit", "points": -1, "within": "14d"},
+            {"event": "order", "points": 7, "where": {"gift": True}},
+            {"when": "agg_count >= 3", "points": 4},  # another trait's column: computed after it
+        ],
+    },
+    "persona_traits": {
+        "kind": "cluster",
+        "features": ["agg_count", "agg_sum", "orders_count"],
+        "k": 3,
+        "seed": 1,
+    },
+}
 
 
 def example_traits() -> dict[str, dict[str, Any]]:

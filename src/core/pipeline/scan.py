@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import exp
@@ -61,22 +62,24 @@ class EventScan:
         self._aggregates: dict[str, tuple[str, exp.Expr]] = {}
         """SQL text of a filtered aggregate → (its column, the aggregate)."""
         self._conditions: list[exp.Expr] = []
-        self._summaries: dict[Any, tuple[str, dict[str, exp.Expr]]] = {}
-        """Per summary: the column counting its events, and its columns over the scan's."""
+        self._summaries: dict[Any, tuple[_Present, dict[str, exp.Expr]]] = {}
+        """Per summary: how to tell a profile has one of its events, and its columns over the
+        scan's."""
         self._newest: dict[Any, str] = {}
+        columns: dict[Any, dict[str, exp.Expr]] = {}
         for key, summary in summaries.items():
             self._conditions.append(summary.where)
-            present = self._column(exp.Count(this=exp.Star()), summary.where)
-            columns = {
+            columns[key] = {
                 name: self._rewrite(expression, summary.where)
                 for name, expression in summary.columns.items()
             }
-            self._summaries[key] = (present, columns)
             for memo_key, condition in summary.newest:
                 self._conditions.append(condition)
                 self._newest[memo_key] = self._column(
                     exp.Max(this=exp.column("occurred_at")), condition
                 )
+        for key, summary in summaries.items():
+            self._summaries[key] = (self._present(summary.where), columns[key])
 
     def __len__(self) -> int:
         return len(self._summaries)
@@ -102,6 +105,28 @@ class EventScan:
             self._aggregates[text] = found
         return found[0]
 
+    def _present(self, where: exp.Expr) -> _Present:
+        """How to tell from the scan's row that a profile has an event matching ``where``:
+        its count of them is positive — or, when the scan already has the time of its first
+        or last such event and every such event has a time (``where`` bounds it), that time
+        is not NULL (no column of its own)."""
+        texts = {text: column for text, (column, _) in self._aggregates.items()}
+
+        def existing(aggregate: exp.Expr) -> str | None:
+            return texts.get(
+                exp.Filter(this=aggregate, expression=exp.Where(this=where.copy())).sql()
+            )
+
+        count = existing(exp.Count(this=exp.Star()))
+        if count is not None:
+            return _Present(count, counted=True)
+        if _bounds(where)[1] is not None:
+            for cls in (exp.Max, exp.Min):
+                found = existing(cls(this=exp.column("occurred_at")))
+                if found is not None:
+                    return _Present(found, counted=False)
+        return _Present(self._column(exp.Count(this=exp.Star()), where), counted=True)
+
     def _rewrite(self, expression: exp.Expr, where: exp.Expr) -> exp.Expr:
         """``expression`` with each aggregate replaced by the scan's column holding it."""
 
@@ -116,13 +141,22 @@ class EventScan:
         return rewritten
 
     def query(self) -> exp.Select:
-        """The one ``GROUP BY profile_key`` over the events."""
-        query = exp.select(
-            _KEY, *(exp.alias_(agg.copy(), name) for name, agg in self._aggregates.values())
-        ).from_(EVENTS_TABLE)
+        """The one ``GROUP BY profile_key`` over the events: narrowed to the types and the
+        latest end every summary reads, and each aggregate's filter without what that
+        narrowing already says (``occurred_at < <as_of>`` when every trait reads up to one
+        as-of)."""
         narrowing = _narrowing(self._conditions)
-        if narrowing is not None:
-            query = query.where(narrowing)
+        implied = {part.sql() for part in narrowing}
+        for part in narrowing:
+            values = part.expressions if isinstance(part, exp.In) else []
+            if len(values) == 1:  # type IN ('order'): type = 'order' is implied too
+                implied.add(exp.EQ(this=part.this.copy(), expression=values[0].copy()).sql())
+        query = exp.select(
+            _KEY,
+            *(exp.alias_(_without(agg, implied), name) for name, agg in self._aggregates.values()),
+        ).from_(EVENTS_TABLE)
+        if narrowing:
+            query = query.where(exp.and_(*narrowing))
         return query.group_by(_KEY)
 
     # -- reading -------------------------------------------------------------------------
@@ -134,7 +168,7 @@ class EventScan:
         return (
             exp.select(_KEY, *(exp.alias_(e.copy(), name) for name, e in columns.items()))
             .from_(SCAN_TABLE)
-            .where(exp.GT(this=exp.column(present), expression=exp.Literal.number(0)))
+            .where(present.condition())
         )
 
     def side_by_side(self, values: Mapping[Any, Sequence[exp.Expr]]) -> exp.Select:
@@ -172,11 +206,43 @@ class EventScan:
             memo[memo_key] = value if isinstance(value, dt.datetime) else None
 
 
-def _over_scan(expression: exp.Expr, columns: Mapping[str, exp.Expr], present: str) -> exp.Expr:
+@dataclass(frozen=True)
+class _Present:
+    """The scan's column telling that a profile has an event of a summary: a count of them
+    (positive), or the time of the first or last (not NULL)."""
+
+    column: str
+    counted: bool
+
+    def condition(self, table: str | None = None) -> exp.Expr:
+        column = exp.column(self.column, table=table)
+        if self.counted:
+            return exp.GT(this=column, expression=exp.Literal.number(0))
+        return exp.not_(exp.Is(this=column, expression=exp.Null()))
+
+
+def _without(aggregate: exp.Expr, implied: set[str]) -> exp.Expr:
+    """A copy of a filtered aggregate without the conjuncts of its filter in ``implied``."""
+    out = aggregate.copy()
+    if not isinstance(out, exp.Filter):
+        return out
+    where = out.expression.this
+    conjuncts = list(where.flatten()) if isinstance(where, exp.And) else [where]
+    kept = [c for c in conjuncts if c.sql() not in implied]
+    if not kept:
+        bare: exp.Expr = out.this
+        return bare
+    if len(kept) < len(conjuncts):
+        out.expression.set("this", exp.and_(*(c.copy() for c in kept)))
+    return out
+
+
+def _over_scan(
+    expression: exp.Expr, columns: Mapping[str, exp.Expr], present: _Present
+) -> exp.Expr:
     """``expression`` with each summary column ``a.<name>`` replaced by its expression over
-    the scan's row ``a`` where the profile has an event of the summary (``a.<present> > 0``),
-    NULL where not."""
-    has = exp.GT(this=exp.column(present, table="a"), expression=exp.Literal.number(0))
+    the scan's row ``a`` where the profile has an event of the summary, NULL where not."""
+    has = present.condition("a")
 
     def summary_column(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Column) and node.table == "a" and node.name in columns:
@@ -214,8 +280,8 @@ def _ordered_first(aggregate: exp.Expr, where: exp.Expr) -> exp.Expr:
 # -- narrowing the scan ----------------------------------------------------------------------
 
 
-def _narrowing(conditions: list[exp.Expr]) -> exp.Expr | None:
-    """``type IN (…) AND occurred_at < …`` holding for every event any of ``conditions``
+def _narrowing(conditions: list[exp.Expr]) -> list[exp.Expr]:
+    """``type IN (…)``, ``occurred_at < …``: what holds for every event any of ``conditions``
     selects (the types they all name, the latest end they all bound), when they say."""
     bounds = [_bounds(c) for c in conditions]
     parts: list[exp.Expr] = []
@@ -228,7 +294,7 @@ def _narrowing(conditions: list[exp.Expr]) -> exp.Expr | None:
         parts.append(
             exp.LT(this=exp.column("occurred_at"), expression=timestamp_literal(max(ends)))
         )
-    return exp.and_(*parts) if parts else None
+    return parts
 
 
 def _bounds(condition: exp.Expr) -> tuple[frozenset[str] | None, dt.datetime | None]:

@@ -1,13 +1,18 @@
 """Traits: materialise every configured trait into ``profile_traits``, one row per profile, and
 the ``segment_profiles`` view (profiles with their traits) that segments select from.
 
-Traits are computed one at a time, in the config's dependency order, each into a temporary
-table holding one row per profile in profile-key order; the engine then lines the tables up
-side by side (:meth:`segsync.engine.Engine.line_up`). A trait that :meth:`TraitKind.uses`
+First, the event summaries the traits declare (:meth:`TraitKind.events`) are computed in one
+scan of the events (:mod:`segsync.pipeline.scan`), and the traits whose values are
+expressions over their summary (:meth:`TraitKind.summary_values`) side by side in one
+statement over it. The other traits are computed one at a time, in the config's dependency
+order, each into a temporary table holding one row per profile in profile-key order, reading
+their summary's rows from the scan. The engine then lines the tables up side by side, in the
+config's order (:meth:`segsync.engine.Engine.line_up`). A trait that :meth:`TraitKind.uses`
 other traits' columns reads them through a view of ``profiles`` joined with those traits'
 results (``ctx.profiles``). Each trait's :meth:`TraitKind.prepare` runs just before its query,
-and its :meth:`TraitKind.finish` just after, in the same transaction; what they report (warnings
-about the data, fitted models) comes back in a :class:`TraitResults`.
+and its :meth:`TraitKind.finish` just after, in the same transaction; what they report
+(warnings about the data, fitted models) comes back in a :class:`TraitResults`, in the
+config's order.
 """
 
 from __future__ import annotations

@@ -8,15 +8,21 @@ the ``clv`` trait kind (BG/NBD + Gamma-Gamma fitted on the store) at the same si
 2. **first run** (a subprocess): every trait and segment computed and persisted (the "previous
    run").
 3. 1 % more events arrive (a day's worth).
-4. **recompute** (a subprocess, measured): traits, segments, and the diff against the previous
-   run (entered/left) — wall time, CPU seconds (the process's, DuckDB's threads included: they
-   read through other load on a shared machine) and peak RSS; then the same SQL run by DuckDB
-   on its own,
-   for the ratio of segsync's time (which also computes the diff) to DuckDB's. "The same
-   SQL" is every statement the traits' ``prepare`` steps send the store (the RFM measures and
-   tie groups: ``ties = "share"`` places the ties in Python between two queries), recorded
-   from a separate preparation outside the timings, then each trait's query, the line-up and
-   the segments — everything segsync asks DuckDB for, without segsync's own Python.
+4. **recompute** (a subprocess, measured): three contenders, alternating for ``--rounds``
+   rounds, each starting from the first run's saved membership, each doing the whole work —
+   traits (``profile_traits`` written), segments, the diff against the previous run
+   (entered/left), KPIs, and saving the membership, its history and KPIs:
+
+   - **segsync**, as a run does it: the traits' event summaries in one scan of the events;
+   - **hand_fused**: the same recompute written by hand for DuckDB in one pass
+     (``benchmarks/hand_fused.py``): the yardstick. It must give the same ``profile_traits``
+     and memberships (checked: ``identical_to_hand_fused``);
+   - **per_trait**: segsync with one scan of the events per trait, as before issue 18
+     (``compute_traits(one_scan=False)``).
+
+   Wall time and CPU seconds of each (the process's, DuckDB's threads included: CPU reads
+   through other load on a shared machine), their medians, and the ratios segsync /
+   hand-fused and per-trait / segsync; the process's peak RSS.
 5. **generate-clv** (a subprocess): a second store with N profiles whose order events are drawn
    from a BG/NBD process with Gamma-Gamma spend (:func:`segsync.predict.simulate.simulate_events`:
    the model the trait fits, about M events; hash-made events carry no purchase-and-drop-out
@@ -25,17 +31,20 @@ the ``clv`` trait kind (BG/NBD + Gamma-Gamma fitted on the store) at the same si
    SQL, both fits and the scores in numpy, the scores written back and joined) — wall time,
    the numpy part's time, peak RSS, and the fitted parameters against the true ones.
 
-Targets on this 2-core machine: recompute < 15 s and peak memory < 2 GB; the clv trait < 60 s
-and < 1.5 GB. Usage:
+Targets on this 2-core machine: recompute < 15 s and within 1.2x of the hand-fused pass, peak
+memory < 2 GB; the clv trait < 60 s and < 1.5 GB. Usage:
 
-    .venv/bin/python benchmarks/segments.py [--profiles 1000000] [--events 10000000] [--skip-clv]
+    .venv/bin/python benchmarks/segments.py [--profiles 1000000] [--events 10000000]
+        [--rounds 2] [--skip-clv] [--folder DIR (kept; a store already there is reused)]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -196,92 +205,124 @@ def more_events(folder: Path, profiles: int, events: int) -> None:
     con.close()
 
 
-class Recorder:
-    """Stands in for the store's DuckDB connection: runs every statement and records it."""
-
-    def __init__(self, con: Any) -> None:
-        self.con = con
-        self.statements: list[tuple[str, list[Any]]] = []
-
-    def execute(self, sql: str, params: Any = None) -> Any:
-        self.statements.append((sql, list(params or [])))
-        return self.con.execute(sql, params or [])
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.con, name)
-
-
-def compute(folder: Path, persist: bool) -> dict[str, Any]:
-    """Traits + segments + diff + KPIs as a run does them; then the same SQL by DuckDB
-    alone."""
-    from segsync.engine.duckdb import DuckDBEngine
-    from segsync.pipeline import load
+def segsync_recompute(
+    store: Any, config: Any, run_at: dt.datetime, *, persist: bool, one_scan: bool = True
+) -> dict[str, Any]:
+    """Traits + segments + diff + KPIs (+ saving the membership) as a run does them, timed."""
     from segsync.pipeline.kpis import compute_kpis
     from segsync.pipeline.segments import compute_segments
-    from segsync.pipeline.traits import compute_traits, trait_queries
+    from segsync.pipeline.traits import compute_traits
     from segsync.state.history import History
+
+    engine, history = store.engine, History(store.engine)
+    started, cpu = time.perf_counter(), time.process_time()
+    traits = compute_traits(engine, config.traits, as_of=run_at, one_scan=one_scan)
+    traits_done, traits_cpu = time.perf_counter(), time.process_time()
+    membership = compute_segments(engine, config.segment_book, history, as_of=run_at)
+    start, end = config.settings.kpis.bounds(run_at)
+    compute_kpis(engine, membership, start=start, end=end)
+    if persist:
+        membership.persist(history, "bench", kpi_window=config.settings.kpis.window)
+    done, cpu_done = time.perf_counter(), time.process_time()
+    return {
+        "seconds": round(done - started, 2),
+        "cpu_seconds": round(cpu_done - cpu, 2),
+        "traits_seconds": round(traits_done - started, 2),
+        "traits_cpu_seconds": round(traits_cpu - cpu, 2),
+        "sizes": {r.name: [r.size, r.entered, r.left] for r in membership.results.values()},
+        "warnings": [w.message for w in traits.warnings],
+    }
+
+
+def compute(folder: Path, phase: str, rounds: int) -> dict[str, Any]:
+    """``first``: the previous run, saved. ``recompute``: segsync's recompute (one scan of
+    the events), the hand-fused single pass (:mod:`hand_fused`) and segsync with one scan per
+    trait (as before issue 18), alternating for ``rounds`` rounds, each from the same saved
+    membership; the hand-fused pass must give the same ``profile_traits`` and memberships."""
+    from hand_fused import recompute as by_hand
+
+    from segsync.pipeline import load
     from segsync.state.store import Store
-    from segsync.traits import TraitKind
 
     config = load(folder / "segsync.toml")
     run_at = dt.datetime(2026, 11, 25)
     out: dict[str, Any] = {"traits": len(config.traits), "segments": len(config.segments)}
     with Store.open(config.store_path, options=config.store_options) as store:
-        engine, history = store.engine, History(store.engine)
-        started, cpu = time.perf_counter(), time.process_time()
-        traits = compute_traits(engine, config.traits, as_of=run_at)
-        traits_done = time.perf_counter()
-        membership = compute_segments(engine, config.segment_book, history, as_of=run_at)
-        start, end = config.settings.kpis.bounds(run_at)
-        compute_kpis(engine, membership, start=start, end=end)
-        done, cpu_done = time.perf_counter(), time.process_time()
-        if persist:
-            membership.persist(history, "bench", kpi_window=config.settings.kpis.window)
-        out["traits_seconds"] = round(traits_done - started, 2)
-        out["segments_and_diff_seconds"] = round(done - traits_done, 2)
-        out["segsync_seconds"] = round(done - started, 2)
-        out["segsync_cpu_seconds"] = round(cpu_done - cpu, 2)
-        out["sizes"] = {r.name: [r.size, r.entered, r.left] for r in membership.results.values()}
-        out["warnings"] = [w.message for w in traits.warnings]
-        # the same SQL, run by DuckDB on its own: first what the kinds' prepare steps send
-        # the store (recorded now, outside the timings), then each trait's query
-        recorder = Recorder(store.con)
-        for spec in config.traits.values():
-            if type(spec.trait).prepare is not TraitKind.prepare:
-                spec.trait.prepare(DuckDBEngine(recorder), spec.context(run_at, engine.dialect))
-        prepared = recorder.statements
-        queries = trait_queries(config.traits, run_at, engine.dialect)
-        sql = [
-            f"CREATE OR REPLACE TEMP TABLE _raw_trait_{i} AS {engine.sql(q)}"
-            for i, q in enumerate(queries)
+        con = store.con
+        if phase == "first":
+            return {**out, **segsync_recompute(store, config, run_at, persist=True)}
+        book = config.segment_book
+        segments = [
+            "INSERT INTO _hand_members " + store.engine.sql(q)
+            for name in book.order()
+            for q in book.statements(name, "_hand_members", as_of=run_at)
         ]
-        columns = "".join(
-            f', t{i}."{c}"'
-            for i, spec in enumerate(config.traits.values(), start=1)
-            for c in spec.columns()
-        )
-        joins = "".join(f" POSITIONAL JOIN _raw_trait_{i} t{i}" for i in range(1, len(queries)))
-        sql.append(
-            f"CREATE OR REPLACE TEMP TABLE _raw_traits AS SELECT t0.profile_key{columns} "
-            f"FROM _raw_trait_0 t0{joins}"
-        )
-        sql.append(
-            "CREATE OR REPLACE TEMP TABLE _raw_members (segment VARCHAR, profile_key VARCHAR)"
-        )
-        sql += [
-            "INSERT INTO _raw_members "
-            + engine.sql(config.segment_book.query(name, "_raw_members", as_of=run_at))
-            for name in config.segments
-        ]
-        started, cpu = time.perf_counter(), time.process_time()
-        for statement, params in prepared:
-            store.con.execute(statement, params).fetchall()
-        for statement in sql:
-            store.con.execute(statement)
-        out["duckdb_seconds"] = round(time.perf_counter() - started, 2)
-        out["duckdb_cpu_seconds"] = round(time.process_time() - cpu, 2)
-        out["duckdb_statements"] = len(prepared) + len(sql)
+        kpi = config.settings.kpis.bounds(run_at)
+        con.execute("CREATE OR REPLACE TEMP TABLE _bench_previous AS SELECT * FROM segment_members")
+
+        def restore() -> None:
+            con.execute("DELETE FROM segment_members")
+            con.execute("INSERT INTO segment_members SELECT * FROM _bench_previous")
+
+        def hand() -> dict[str, Any]:
+            started, cpu = time.perf_counter(), time.process_time()
+            sizes = by_hand(con, run_at, segments, kpi, config.settings.kpis.window)
+            return {
+                "seconds": round(time.perf_counter() - started, 2),
+                "cpu_seconds": round(time.process_time() - cpu, 2),
+                "sizes": sizes,
+            }
+
+        runs: dict[str, list[dict[str, Any]]] = {"segsync": [], "hand_fused": [], "per_trait": []}
+        differences: list[str] = []
+        for _ in range(rounds):
+            restore()
+            runs["segsync"].append(segsync_recompute(store, config, run_at, persist=True))
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _bench_traits AS SELECT * FROM profile_traits"
+            )
+            restore()
+            runs["hand_fused"].append(hand())
+            differences += _differences(
+                con, runs["segsync"][-1]["sizes"], runs["hand_fused"][-1]["sizes"]
+            )
+            restore()
+            runs["per_trait"].append(
+                segsync_recompute(store, config, run_at, persist=True, one_scan=False)
+            )
+        restore()
+    first = runs["segsync"][0]
+    out["sizes"], out["warnings"] = first["sizes"], first["warnings"]
+    for name, measured in runs.items():
+        out[name] = {
+            key: [m[key] for m in measured]
+            for key in ("seconds", "cpu_seconds", "traits_seconds", "traits_cpu_seconds")
+            if key in measured[0]
+        }
+    out["identical_to_hand_fused"] = not differences
+    out["differences"] = differences[:20]
     return out
+
+
+def _differences(con: Any, segsync: dict[str, list[int]], hand: dict[str, list[int]]) -> list[str]:
+    """What the hand-fused pass computed differently from segsync (nothing, we hope)."""
+    found = []
+    ours = con.execute("DESCRIBE _bench_traits").fetchall()
+    theirs = con.execute("DESCRIBE profile_traits").fetchall()
+    if [r[:2] for r in ours] != [r[:2] for r in theirs]:
+        found.append(f"columns: {[r[:2] for r in ours]} != {[r[:2] for r in theirs]}")
+    else:
+        for column, *_ in ours[1:]:
+            n = con.execute(
+                f"SELECT count(*) FROM _bench_traits s JOIN profile_traits h USING (profile_key) "
+                f'WHERE s."{column}" IS DISTINCT FROM h."{column}"'
+            ).fetchone()[0]
+            if n:
+                found.append(f"{column}: {n} profiles differ")
+    for name in sorted({*segsync, *hand}):
+        if segsync.get(name, [0, 0, 0]) != hand.get(name, [0, 0, 0]):
+            found.append(f"segment {name}: {segsync.get(name)} != {hand.get(name)}")
+    return found
 
 
 TRUE_BGNBD = {"r": 1.5, "alpha": 6.0 * 7, "a": 0.8, "b": 6.0}
@@ -407,7 +448,8 @@ def phase(folder: Path, name: str, args: argparse.Namespace) -> tuple[Any, float
     """Run one phase in a subprocess; its JSON result, wall seconds and peak RSS (MiB)."""
     code, out, err, wall, rss = measure(
         [sys.executable, __file__, "--phase", name, "--folder", str(folder),
-         "--profiles", str(args.profiles), "--events", str(args.events)],
+         "--profiles", str(args.profiles), "--events", str(args.events),
+         "--rounds", str(args.rounds)],
     )  # fmt: skip
     if code != 0:
         raise SystemExit(f"phase {name} failed:\n{err[-3000:]}")
@@ -422,7 +464,10 @@ def main() -> None:
     parser.add_argument(
         "--phase", choices=["generate", "first", "more", "recompute", "generate-clv", "clv"]
     )
-    parser.add_argument("--folder", type=Path)
+    parser.add_argument("--rounds", type=int, default=2, help="recompute rounds (alternating)")
+    parser.add_argument(
+        "--folder", type=Path, help="work here (kept; a store already there is reused)"
+    )
     args = parser.parse_args()
     if args.phase:
         folder = args.folder
@@ -437,19 +482,28 @@ def main() -> None:
         elif args.phase == "clv":
             print(json.dumps(compute_clv(folder)))
         else:
-            print(json.dumps(compute(folder, persist=args.phase == "first")))
+            print(json.dumps(compute(folder, args.phase, args.rounds)))
         return
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.folder is None:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        else:
+            folder = args.folder
+            folder.mkdir(parents=True, exist_ok=True)
         (folder / "segsync.toml").write_text(
             CONFIG.format(traits=trait_config(), segments=SEGMENTS)
         )
-        _, gen_wall, gen_rss = phase(folder, "generate", args)
-        first, first_wall, first_rss = phase(folder, "first", args)
-        phase(folder, "more", args)
+        gen_wall, gen_rss, first, first_wall, first_rss = 0.0, 0, None, 0.0, 0
+        if not (folder / "bench.duckdb").exists():
+            _, gen_wall, gen_rss = phase(folder, "generate", args)
+            first, first_wall, first_rss = phase(folder, "first", args)
+            phase(folder, "more", args)
         again, wall, rss = phase(folder, "recompute", args)
-        ratio = again["segsync_seconds"] / max(again["duckdb_seconds"], 1e-9)
+        med = {
+            name: {k: statistics.median(v) for k, v in again[name].items()}
+            for name in ("segsync", "hand_fused", "per_trait")
+        }
         clv: dict[str, Any] = {}
         if not args.skip_clv:
             clv_folder = folder / "clv"
@@ -473,17 +527,30 @@ def main() -> None:
                     "profiles": args.profiles,
                     "events": args.events,
                     "generate": {"seconds": round(gen_wall, 1), "peak_rss_mib": gen_rss},
-                    "first_run": {
+                    "first_run": first
+                    and {
                         **first,
                         "process_seconds": round(first_wall, 1),
                         "peak_rss_mib": first_rss,
                     },
                     "recompute": {
                         **again,
+                        "median": med,
                         "process_seconds": round(wall, 1),
                         "peak_rss_mib": rss,
                     },
-                    "segsync_to_duckdb_ratio": round(ratio, 2),
+                    "segsync_to_hand_fused": {
+                        "wall": round(med["segsync"]["seconds"] / med["hand_fused"]["seconds"], 2),
+                        "cpu": round(
+                            med["segsync"]["cpu_seconds"] / med["hand_fused"]["cpu_seconds"], 2
+                        ),
+                    },
+                    "one_scan_per_trait_to_segsync": {
+                        "wall": round(med["per_trait"]["seconds"] / med["segsync"]["seconds"], 2),
+                        "cpu": round(
+                            med["per_trait"]["cpu_seconds"] / med["segsync"]["cpu_seconds"], 2
+                        ),
+                    },
                     "clv": clv,
                 },
                 indent=2,

@@ -35,7 +35,7 @@ from sqlglot import exp
 from segsync.model.profile import AttributeType
 
 from .base import (
-    EVENTS_TABLE,
+    EventSummary,
     TraitContext,
     TraitKind,
     WindowSettings,
@@ -45,7 +45,7 @@ from .base import (
     per_profile,
     property_value,
 )
-from .notes import Limit, TraitWarning, staleness
+from .notes import Limit, TraitWarning, staleness, watch
 
 if TYPE_CHECKING:
     from segsync.engine import Engine
@@ -139,18 +139,23 @@ class Aggregate(TraitKind[AggregateSettings]):
         ]
         return cls(this=field)
 
-    def query(self, ctx: TraitContext) -> exp.Select:
-        (column, type_), *_ = self.columns().items()
-        agg = (
-            exp.select("profile_key", exp.alias_(self._aggregate(), "agg"))
-            .from_(EVENTS_TABLE)
-            .where(event_conditions(self.settings, ctx))
-            .group_by("profile_key")
+    def events(self, ctx: TraitContext) -> EventSummary:
+        _, end = self.settings.bounds(ctx.as_of)
+        return EventSummary(
+            where=event_conditions(self.settings, ctx),
+            columns={"agg": self._aggregate()},
+            newest=(watch(self.settings, ctx, end=end),),
         )
+
+    def summary_values(self, ctx: TraitContext) -> list[exp.Expr]:
+        (column, type_), *_ = self.columns().items()
         value: exp.Expr = exp.column("agg", table="a")
         if self.settings.function in _COUNTS:
             value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
-        return per_profile(agg, output(value, column, type_))
+        return [output(value, column, type_)]
+
+    def query(self, ctx: TraitContext) -> exp.Select:
+        return per_profile(self.event_rows(ctx), *self.summary_values(ctx))
 
     def finish(self, engine: Engine, ctx: TraitContext) -> list[TraitWarning]:
         start, end = self.settings.bounds(ctx.as_of)

@@ -6,6 +6,12 @@ model validates the table's other keys, :meth:`TraitKind.columns` names the prof
 adds, and :meth:`TraitKind.query` returns a sqlglot ``SELECT profile_key, <columns>`` over the
 store's ``profiles`` and ``profile_events`` tables, with one row per profile.
 
+A kind that summarises events per profile (counts, sums, the last event…) *declares* the
+summary (:meth:`TraitKind.events`, an :class:`EventSummary`: which events, which aggregates)
+and reads its rows with :meth:`TraitKind.event_rows`; the pipeline then computes the
+summaries of every such trait in one scan of the events (:mod:`segsync.pipeline.scan`)
+instead of one scan each, with the same rows.
+
 Times are naive UTC, as the store keeps them. Every event-based kind reads only events before
 ``as_of`` (the run's start unless the trait sets ``as_of``); a window narrows that further
 (see :class:`WindowSettings`).
@@ -34,6 +40,7 @@ __all__ = [
     "EVENTS_TABLE",
     "PROFILES_TABLE",
     "EventSettings",
+    "EventSummary",
     "TraitContext",
     "TraitKind",
     "TraitSettings",
@@ -183,6 +190,47 @@ class TraitContext:
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
     """Shared by every trait of one computation (the store does not change meanwhile): answers
     several traits ask for, such as the newest event of a type."""
+    summary: exp.Select | None = field(default=None, compare=False, repr=False)
+    """The rows of the trait's :meth:`TraitKind.events` summary as the pipeline's one scan of
+    the events computed them (None: the trait computes its own); read through
+    :meth:`TraitKind.event_rows`."""
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    """What a trait reads from the events, declared: per profile, ``columns`` (name → an
+    expression over aggregates of the matching events, such as ``COUNT(*)``,
+    ``MAX(occurred_at)`` or ``CAST(COALESCE(SUM(value), 0) AS DECIMAL(38, 4))``) over the
+    events matching ``where`` (type, property filters, window and ``as_of`` cut-off, from
+    :func:`event_conditions`).
+
+    Its rows (:meth:`query`) are ``SELECT profile_key, <columns> FROM profile_events WHERE
+    <where> GROUP BY profile_key``: one row per profile with at least one matching event. The
+    pipeline computes the summaries of every trait in one ``GROUP BY profile_key`` over the
+    events, each aggregate restricted to its trait's events (``FILTER (WHERE …)``), which gives
+    the same rows. Aggregates may not be window functions, and every column must aggregate
+    (``profile_key`` is the only grouping).
+
+    ``newest`` declares what :func:`segsync.traits.notes.staleness` will ask in
+    :meth:`TraitKind.finish` (:func:`segsync.traits.notes.watch`), so the same scan answers it;
+    a question not declared is asked of the events on its own, with the same answer."""
+
+    where: exp.Expr
+    columns: Mapping[str, exp.Expr]
+    newest: tuple[tuple[Any, exp.Expr], ...] = ()
+    """``(memo key, condition)`` pairs: the newest event matching each condition."""
+
+    def query(self) -> exp.Select:
+        """The summary on its own: one ``GROUP BY profile_key`` over the matching events."""
+        return (
+            exp.select(
+                "profile_key",
+                *(exp.alias_(e.copy(), name) for name, e in self.columns.items()),
+            )
+            .from_(EVENTS_TABLE)
+            .where(self.where.copy())
+            .group_by("profile_key")
+        )
 
 
 S = TypeVar("S", bound=TraitSettings)
@@ -217,6 +265,35 @@ class TraitKind(abc.ABC, Generic[S]):
     def query(self, ctx: TraitContext) -> exp.Select:
         """``SELECT profile_key, <columns>`` with exactly one row per profile in ``profiles``
         (profiles without events get the kind's empty value)."""
+
+    def events(self, ctx: TraitContext) -> EventSummary | None:
+        """The per-profile summary of events this trait reads, when it reads events only
+        through one (:class:`EventSummary`); the kind's :meth:`prepare` and :meth:`query`
+        then read its rows with :meth:`event_rows`, and the pipeline computes every trait's
+        summary in one scan of the events. Default: None (the trait reads events, if at all,
+        in its own statements)."""
+        return None
+
+    def event_rows(self, ctx: TraitContext) -> exp.Select:
+        """``SELECT profile_key, <columns>`` of the trait's :meth:`events` summary: one row per
+        profile with a matching event — from the pipeline's one scan of the events when it made
+        one (``ctx.summary``), else the summary's own ``GROUP BY``."""
+        if ctx.summary is not None:
+            return ctx.summary.copy()
+        summary = self.events(ctx)
+        if summary is None:
+            raise TypeError(f"trait {self.trait!r} declares no event summary (events())")
+        return summary.query()
+
+    def summary_values(self, ctx: TraitContext) -> list[exp.Expr] | None:
+        """The trait's columns, each named as in :meth:`columns` (:func:`output`), as
+        expressions over one row ``a`` of its :meth:`events` summary (``a.<column>``: NULL
+        when the profile has no matching event) and the profile's key ``p.profile_key`` —
+        when its :meth:`query` is just ``per_profile(self.event_rows(ctx), *these)``. The
+        pipeline then computes such traits side by side in one statement over the one scan
+        of the events. Window functions over every profile (ranks) are allowed, other tables
+        are not. Default: None (the trait has its own :meth:`query`)."""
+        return None
 
     def uses(self) -> frozenset[str]:
         """The profile columns this trait reads besides events (conditions, coordinates,
@@ -282,12 +359,14 @@ class TraitSpec:
         dialect: str = "duckdb",
         profiles: str = PROFILES_TABLE,
         memo: dict[Any, Any] | None = None,
+        summary: exp.Select | None = None,
     ) -> TraitContext:
         return TraitContext(
             as_of=self.settings.as_of or run_at,
             dialect=dialect,
             profiles=profiles,
             memo={} if memo is None else memo,
+            summary=summary,
         )
 
 

@@ -46,8 +46,8 @@ from sqlglot import exp
 from segsync.model.profile import AttributeType
 
 from .base import (
-    EVENTS_TABLE,
     EventSettings,
+    EventSummary,
     TraitContext,
     TraitKind,
     event_conditions,
@@ -56,7 +56,7 @@ from .base import (
     per_profile,
     timestamp_literal,
 )
-from .notes import Limit, TraitWarning, ValueDomain, staleness
+from .notes import Limit, TraitWarning, ValueDomain, staleness, watch
 
 if TYPE_CHECKING:
     from segsync.engine import Engine
@@ -133,22 +133,26 @@ class Lifecycle(TraitKind[LifecycleSettings]):
         )
         return staleness(engine, self.trait, s, ctx, [limit])
 
-    def query(self, ctx: TraitContext) -> exp.Select:
+    def events(self, ctx: TraitContext) -> EventSummary:
         s = self.settings
         at = exp.column("occurred_at")
         loyal_start = timestamp_literal(ctx.as_of - parse_duration(s.loyal_window))
         recent = exp.If(this=exp.GTE(this=at, expression=loyal_start), true=exp.Literal.number(1))
-        summary = (
-            exp.select(
-                "profile_key",
-                exp.alias_(exp.Min(this=at.copy()), "first_at"),
-                exp.alias_(exp.Max(this=at.copy()), "last_at"),
-                exp.alias_(exp.Count(this=exp.Case(ifs=[recent])), "loyal_n"),
-            )
-            .from_(EVENTS_TABLE)
-            .where(event_conditions(s, ctx))
-            .group_by("profile_key")
+        return EventSummary(
+            where=event_conditions(s, ctx),
+            columns={
+                "first_at": exp.Min(this=at.copy()),
+                "last_at": exp.Max(this=at.copy()),
+                "loyal_n": exp.Count(this=exp.Case(ifs=[recent])),
+            },
+            newest=(watch(s, ctx),),
         )
+
+    def query(self, ctx: TraitContext) -> exp.Select:
+        return per_profile(self.event_rows(ctx), *self.summary_values(ctx))
+
+    def summary_values(self, ctx: TraitContext) -> list[exp.Expr]:
+        s = self.settings
         first, last = exp.column("first_at", table="a"), exp.column("last_at", table="a")
 
         def since(days: int) -> exp.Expr:
@@ -168,4 +172,4 @@ class Lifecycle(TraitKind[LifecycleSettings]):
         case = exp.Case(default=exp.Literal.string(s.stage_name("lost")))
         for stage, condition in rules:
             case = case.when(condition, exp.Literal.string(s.stage_name(stage)))
-        return per_profile(summary, output(case, self.trait, "text"))
+        return [output(case, self.trait, "text")]

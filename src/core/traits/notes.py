@@ -11,7 +11,8 @@ of a model it fitted, and the values a text column can take.
   stages, tiers, bands), so a segment condition comparing it with any other text is refused
   when the config loads.
 
-:func:`newest_event` and :func:`staleness` are the checks event-based kinds share: is the
+:func:`newest_event`, :func:`staleness` and :func:`watch` are the checks event-based kinds
+share: is the
 newest event a trait reads older than the window (or limit) it looks at?
 """
 
@@ -39,6 +40,7 @@ __all__ = [
     "describe_age",
     "newest_event",
     "staleness",
+    "watch",
 ]
 
 
@@ -100,21 +102,35 @@ class ValueDomain:
     renamed: Mapping[str, str] = field(default_factory=dict)
 
 
+def watch(
+    settings: EventSettings, ctx: TraitContext, *, end: dt.datetime | None = None
+) -> tuple[Any, exp.Expr]:
+    """``(key, condition)`` of the question :func:`newest_event` asks with these arguments:
+    the events of the trait's type (and property filters) before ``end`` (default
+    ``ctx.as_of``). A kind declares it in its :class:`~segsync.traits.base.EventSummary`
+    (``newest``) so the pipeline's one scan of the events answers it (into ``ctx.memo`` under
+    ``key``)."""
+    from .base import EventSettings, event_conditions
+
+    moment = (end or ctx.as_of).replace(tzinfo=None)
+    key = ("newest_event", settings.event, tuple(sorted(settings.where.items())), moment)
+    bare = EventSettings(event=settings.event, where=settings.where)
+    return key, event_conditions(bare, type(ctx)(as_of=moment, dialect=ctx.dialect))
+
+
 def newest_event(
     engine: Engine, settings: EventSettings, ctx: TraitContext, *, end: dt.datetime | None = None
 ) -> dt.datetime | None:
     """The time of the newest event of the trait's type (and property filters) before
     ``end`` (default ``ctx.as_of``), whatever the window's start; None when there is none.
-    Asked once per computation of the traits (``ctx.memo``), however many traits ask."""
-    from .base import EVENTS_TABLE, EventSettings, event_conditions
+    Asked once per computation of the traits (``ctx.memo``), however many traits ask — not at
+    all when the pipeline's scan of the events answered it (see :func:`watch`)."""
+    from .base import EVENTS_TABLE
 
-    moment = (end or ctx.as_of).replace(tzinfo=None)
-    key = ("newest_event", settings.event, tuple(sorted(settings.where.items())), moment)
+    key, condition = watch(settings, ctx, end=end)
     if key in ctx.memo:
         cached: dt.datetime | None = ctx.memo[key]
         return cached
-    bare = EventSettings(event=settings.event, where=settings.where)
-    condition = event_conditions(bare, type(ctx)(as_of=moment, dialect=ctx.dialect))
     value = engine.scalar(
         exp.select(exp.Max(this=exp.column("occurred_at"))).from_(EVENTS_TABLE).where(condition)
     )

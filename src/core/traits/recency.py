@@ -21,8 +21,8 @@ from sqlglot import exp
 from segsync.model.profile import AttributeType
 
 from .base import (
-    EVENTS_TABLE,
     EventSettings,
+    EventSummary,
     TraitContext,
     TraitKind,
     event_conditions,
@@ -30,7 +30,7 @@ from .base import (
     per_profile,
     timestamp_literal,
 )
-from .notes import TraitWarning, staleness
+from .notes import TraitWarning, staleness, watch
 
 if TYPE_CHECKING:
     from segsync.engine import Engine
@@ -57,15 +57,19 @@ class Recency(TraitKind[RecencySettings]):
     def columns(self) -> dict[str, AttributeType]:
         return {self.trait: "integer"}
 
-    def query(self, ctx: TraitContext) -> exp.Select:
-        last = (
-            exp.select("profile_key", exp.alias_(exp.Max(this=exp.column("occurred_at")), "last"))
-            .from_(EVENTS_TABLE)
-            .where(event_conditions(self.settings, ctx))
-            .group_by("profile_key")
+    def events(self, ctx: TraitContext) -> EventSummary:
+        return EventSummary(
+            where=event_conditions(self.settings, ctx),
+            columns={"last": exp.Max(this=exp.column("occurred_at"))},
+            newest=(watch(self.settings, ctx),),
         )
+
+    def summary_values(self, ctx: TraitContext) -> list[exp.Expr]:
         days = days_between(exp.column("last", table="a"), timestamp_literal(ctx.as_of))
-        return per_profile(last, output(days, self.trait, "integer"))
+        return [output(days, self.trait, "integer")]
+
+    def query(self, ctx: TraitContext) -> exp.Select:
+        return per_profile(self.event_rows(ctx), *self.summary_values(ctx))
 
     def finish(self, engine: Engine, ctx: TraitContext) -> list[TraitWarning]:
         return staleness(engine, self.trait, self.settings, ctx, [])

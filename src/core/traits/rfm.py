@@ -52,7 +52,7 @@ from sqlglot import exp
 from segsync.model.profile import AttributeType
 
 from .base import (
-    EVENTS_TABLE,
+    EventSummary,
     TraitContext,
     TraitKind,
     WindowSettings,
@@ -61,7 +61,7 @@ from .base import (
     parse_duration,
     per_profile,
 )
-from .notes import Limit, TraitWarning, ValueDomain, staleness
+from .notes import Limit, TraitWarning, ValueDomain, staleness, watch
 from .ties import (
     WARN_SHARE,
     TieGroup,
@@ -237,24 +237,26 @@ class Rfm(TraitKind[RfmSettings]):
 
     # -- the per-profile measures and their ties ---------------------------------------
 
-    def prepare(self, engine: Engine, ctx: TraitContext) -> None:
-        """Measure every profile with events into a working table, then place the ties."""
-        self._warnings = []
+    def events(self, ctx: TraitContext) -> EventSummary:
+        """The measures: the last event's time, the number of events, the total value."""
         monetary = exp.Coalesce(
             this=exp.Sum(this=exp.column("value")), expressions=[exp.Literal.number(0)]
         )
-        measured = (
-            exp.select(
-                "profile_key",
-                exp.alias_(exp.Max(this=exp.column("occurred_at")), "r"),
-                exp.alias_(exp.Count(this=exp.Star()), "f"),
-                exp.alias_(exp.cast(monetary, exp.DataType.build("DECIMAL(38,4)")), "m"),
-            )
-            .from_(EVENTS_TABLE)
-            .where(event_conditions(self.settings, ctx))
-            .group_by("profile_key")
+        _, end = self.settings.bounds(ctx.as_of)
+        return EventSummary(
+            where=event_conditions(self.settings, ctx),
+            columns={
+                "r": exp.Max(this=exp.column("occurred_at")),
+                "f": exp.Count(this=exp.Star()),
+                "m": exp.cast(monetary, exp.DataType.build("DECIMAL(38,4)")),
+            },
+            newest=(watch(self.settings, ctx, end=end),),
         )
-        engine.create_table(self._table, measured, temporary=True)
+
+    def prepare(self, engine: Engine, ctx: TraitContext) -> None:
+        """Measure every profile with events into a working table, then place the ties."""
+        self._warnings = []
+        engine.create_table(self._table, self.event_rows(ctx), temporary=True)
         total = int(engine.scalar(exp.select(exp.Count(this=exp.Star())).from_(self._table)))
         buckets, rule = self.settings.buckets, self.settings.tie_rule
         self._starts = {}

@@ -43,7 +43,7 @@ from segsync.model.profile import BUILTIN_COLUMNS, AttributeType
 from segsync.model.where import compile_where
 
 from .base import (
-    EVENTS_TABLE,
+    EventSummary,
     TraitContext,
     TraitKind,
     TraitSettings,
@@ -188,14 +188,30 @@ class Score(TraitKind[ScoreSettings]):
             ),
         )
 
+    def events(self, ctx: TraitContext) -> EventSummary | None:
+        """Per ``event`` rule ``i``: ``r{i}``, its points times the decayed sum (``per_event``)
+        or maximum over the rule's events; None without event rules."""
+        columns: dict[str, exp.Expr] = {}
+        filters: list[exp.Expr] = []
+        for i, rule in enumerate(self.settings.rules):
+            if rule.event is None:
+                continue
+            points = exp.cast(exp.Literal.number(repr(rule.points)), _DOUBLE)
+            matches = exp.paren(event_conditions(rule.window(), ctx))
+            filters.append(matches.copy())
+            decayed = exp.Case(ifs=[exp.If(this=matches, true=self._decay(rule, ctx))])
+            agg: exp.Expr = exp.Sum(this=decayed) if rule.per_event else exp.Max(this=decayed)
+            columns[f"r{i}"] = exp.Mul(this=points, expression=agg)
+        if not columns:
+            return None
+        return EventSummary(where=exp.or_(*filters), columns=columns)
+
     def query(self, ctx: TraitContext) -> exp.Select:
         p_key = exp.column("profile_key", table="p")
         terms: list[exp.Expr] = []
-        event_columns: list[exp.Expr] = []
-        event_filters: list[exp.Expr] = []
         for i, rule in enumerate(self.settings.rules):
-            points = exp.cast(exp.Literal.number(repr(rule.points)), _DOUBLE)
             if rule.when is not None:
+                points = exp.cast(exp.Literal.number(repr(rule.points)), _DOUBLE)
                 condition = compile_condition(rule.when, _lenient_columns(rule.when))
                 for column in condition.find_all(exp.Column):
                     column.set("table", exp.to_identifier("p"))
@@ -205,11 +221,6 @@ class Score(TraitKind[ScoreSettings]):
                     )
                 )
                 continue
-            matches = exp.paren(event_conditions(rule.window(), ctx))
-            event_filters.append(matches.copy())
-            decayed = exp.Case(ifs=[exp.If(this=matches, true=self._decay(rule, ctx))])
-            agg: exp.Expr = exp.Sum(this=decayed) if rule.per_event else exp.Max(this=decayed)
-            event_columns.append(exp.alias_(exp.Mul(this=points, expression=agg), f"r{i}"))
             terms.append(
                 exp.Coalesce(
                     this=exp.column(f"r{i}", table="a"),
@@ -223,15 +234,9 @@ class Score(TraitKind[ScoreSettings]):
         query = exp.select(
             p_key, exp.alias_(exp.cast(score, _DOUBLE), self.trait, quoted=True)
         ).from_(exp.alias_(exp.to_table(ctx.profiles), "p", table=True))
-        if event_columns:
-            events = (
-                exp.select("profile_key", *event_columns)
-                .from_(EVENTS_TABLE)
-                .where(exp.or_(*event_filters))
-                .group_by("profile_key")
-            )
+        if any(rule.event is not None for rule in self.settings.rules):
             query = query.join(
-                events.subquery("a"),
+                self.event_rows(ctx).subquery("a"),
                 on=exp.EQ(this=exp.column("profile_key", table="a"), expression=p_key.copy()),
                 join_type="left",
             )

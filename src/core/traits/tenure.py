@@ -32,8 +32,8 @@ from sqlglot import exp
 from segsync.model.profile import AttributeType
 
 from .base import (
-    EVENTS_TABLE,
     EventSettings,
+    EventSummary,
     TraitContext,
     TraitKind,
     event_conditions,
@@ -41,7 +41,7 @@ from .base import (
     per_profile,
     timestamp_literal,
 )
-from .notes import TraitWarning, staleness
+from .notes import TraitWarning, staleness, watch
 from .recency import days_between
 
 if TYPE_CHECKING:
@@ -62,25 +62,25 @@ class Tenure(TraitKind[TenureSettings]):
     def columns(self) -> dict[str, AttributeType]:
         return {self.trait: "integer"}
 
-    def query(self, ctx: TraitContext) -> exp.Select:
+    def events(self, ctx: TraitContext) -> EventSummary:
         at = exp.column("occurred_at")
-        span = (
-            exp.select(
-                "profile_key",
-                exp.alias_(exp.Min(this=at), "first_at"),
-                exp.alias_(exp.Max(this=at.copy()), "last_at"),
-            )
-            .from_(EVENTS_TABLE)
-            .where(event_conditions(self.settings, ctx))
-            .group_by("profile_key")
+        return EventSummary(
+            where=event_conditions(self.settings, ctx),
+            columns={"first_at": exp.Min(this=at), "last_at": exp.Max(this=at.copy())},
+            newest=(watch(self.settings, ctx),),
         )
+
+    def summary_values(self, ctx: TraitContext) -> list[exp.Expr]:
         end: exp.Expr = (
             timestamp_literal(ctx.as_of)
             if self.settings.end == "as_of"
             else exp.column("last_at", table="a")
         )
         days = days_between(exp.column("first_at", table="a"), end)
-        return per_profile(span, output(days, self.trait, "integer"))
+        return [output(days, self.trait, "integer")]
+
+    def query(self, ctx: TraitContext) -> exp.Select:
+        return per_profile(self.event_rows(ctx), *self.summary_values(ctx))
 
     def finish(self, engine: Engine, ctx: TraitContext) -> list[TraitWarning]:
         return staleness(engine, self.trait, self.settings, ctx, [])

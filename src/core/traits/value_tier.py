@@ -51,7 +51,7 @@ from sqlglot import exp
 from segsync.model.profile import AttributeType
 
 from .base import (
-    EVENTS_TABLE,
+    EventSummary,
     TraitContext,
     TraitKind,
     WindowSettings,
@@ -59,7 +59,7 @@ from .base import (
     output,
     per_profile,
 )
-from .notes import Limit, TraitWarning, ValueDomain, staleness
+from .notes import Limit, TraitWarning, ValueDomain, staleness, watch
 from .ties import WARN_SHARE, TieGroup, Ties, straddling, tie_groups
 
 if TYPE_CHECKING:
@@ -201,22 +201,24 @@ class ValueTier(TraitKind[ValueTierSettings]):
             names.append(s.none)
         return {self.trait: ValueDomain(values=tuple(dict.fromkeys(names)))}
 
-    def query(self, ctx: TraitContext) -> exp.Select:
+    def events(self, ctx: TraitContext) -> EventSummary:
         s = self.settings
         value = exp.column("value")
         total = exp.cast(
             exp.Coalesce(this=exp.Sum(this=value), expressions=[exp.Literal.number(0)]), _DECIMAL
         )
-        summary = (
-            exp.select(
-                "profile_key",
-                exp.alias_(total, "total"),
-                exp.alias_(exp.Count(this=value.copy()), "n"),
-            )
-            .from_(EVENTS_TABLE)
-            .where(event_conditions(s, ctx))
-            .group_by("profile_key")
+        _, end = s.bounds(ctx.as_of)
+        return EventSummary(
+            where=event_conditions(s, ctx),
+            columns={"total": total, "n": exp.Count(this=value.copy())},
+            newest=(watch(s, ctx, end=end),),
         )
+
+    def query(self, ctx: TraitContext) -> exp.Select:
+        return per_profile(self.event_rows(ctx), *self.summary_values(ctx))
+
+    def summary_values(self, ctx: TraitContext) -> list[exp.Expr]:
+        s = self.settings
         a_total, a_n = exp.column("total", table="a"), exp.column("n", table="a")
         has_value: exp.Expr = exp.not_(exp.Is(this=a_total.copy(), expression=exp.Null()))
         measure: exp.Expr = a_total.copy()
@@ -237,11 +239,10 @@ class ValueTier(TraitKind[ValueTierSettings]):
         t = self.trait
         value_type = self.columns()[f"{t}_value"]
         value_column = exp.Case(ifs=[exp.If(this=has_value.copy(), true=measure.copy())])
-        return per_profile(
-            summary,
+        return [
             output(tier, t, "text"),
             output(value_column, f"{t}_value", value_type),
-        )
+        ]
 
     def _by_rank(self, measure: exp.Expr, has_value: exp.Expr, none: exp.Expr) -> exp.Expr:
         """``CASE WHEN rank × den ≤ num × N THEN tier … END`` over the profiles with a value."""

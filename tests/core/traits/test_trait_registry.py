@@ -49,6 +49,46 @@ def register_trait_kinds(register):
 """
 
 
+DISTINCT_DAYS_DECLARED = """
+from typing import ClassVar
+
+from sqlglot import exp
+
+from segsync import hookimpl
+from segsync.traits import EventSettings, TraitContext, TraitKind
+from segsync.traits.base import EventSummary, event_conditions, output, per_profile
+
+
+class DistinctDaysSettings(EventSettings):
+    pass
+
+
+class DistinctDays(TraitKind[DistinctDaysSettings]):
+    name: ClassVar[str] = "distinct_days"
+    Settings: ClassVar[type[DistinctDaysSettings]] = DistinctDaysSettings
+
+    def columns(self):
+        return {self.trait: "integer"}
+
+    def events(self, ctx: TraitContext) -> EventSummary:
+        day = exp.cast(exp.column("occurred_at"), "DATE")
+        return EventSummary(
+            where=event_conditions(self.settings, ctx),
+            columns={"n": exp.Count(this=exp.Distinct(expressions=[day]))},
+        )
+
+    def query(self, ctx: TraitContext) -> exp.Select:
+        n = exp.Coalesce(this=exp.column("n", table="a"), expressions=[exp.Literal.number(0)])
+        return per_profile(self.event_rows(ctx), output(n, self.trait, "integer"))
+
+
+@hookimpl
+def register_trait_kinds(register):
+    register(DistinctDays)
+"""
+"""The plugin guide's example: the kind declares its summary of the events (one scan)."""
+
+
 def plugin_dir(tmp_path: Path, name: str, text: str) -> Path:
     folder = tmp_path / "plugins"
     folder.mkdir(parents=True, exist_ok=True)
@@ -74,12 +114,13 @@ def test_builtin_kinds_load_through_the_hook_whatever_the_allowlist(
     assert info.hooks == ["register_trait_kinds"]
 
 
-def test_a_plugin_adds_a_kind_usable_in_config(tmp_path: Path) -> None:
+@pytest.mark.parametrize("text", [DISTINCT_DAYS, DISTINCT_DAYS_DECLARED], ids=["own", "declared"])
+def test_a_plugin_adds_a_kind_usable_in_config(tmp_path: Path, text: str) -> None:
     from segsync.config import load_config
     from segsync.pipeline.traits import compute_traits
     from segsync.state.store import Store
 
-    folder = plugin_dir(tmp_path, "days", DISTINCT_DAYS)
+    folder = plugin_dir(tmp_path, "days", text)
     plugins = load_plugins(folder)
     assert plugins.info["days"].trait_kinds == ["distinct_days"]
     path = tmp_path / "segsync.toml"

@@ -44,15 +44,24 @@ def test_store_written_by_newer_segsync_is_refused_untouched(tmp_path: Path) -> 
     path = tmp_path / "s.duckdb"
     Store.open(path).close()
     con = duckdb.connect(str(path))
-    con.execute("UPDATE segsync_meta SET value = '7' WHERE key = 'schema_version'")
+    newer = SCHEMA_VERSION + 1
+    con.execute(f"UPDATE segsync_meta SET value = '{newer}' WHERE key = 'schema_version'")
     con.close()
     before = path.read_bytes()
-    with pytest.raises(StoreError, match=r"newer segsync .*schema version 7"):
+    with pytest.raises(StoreError, match=rf"newer segsync .*schema version {newer}"):
         Store.open(path)
     assert path.read_bytes() == before
 
 
+def _undo_version_7(con: duckdb.DuckDBPyConnection) -> None:
+    for table in ("suppressions", "erasures", "erasure_tasks"):
+        con.execute(f"DROP TABLE {table}")
+    for column in ("consent_do_not_profile", "consent_do_not_profile_at"):
+        con.execute(f"ALTER TABLE source_contacts DROP COLUMN {column}")
+
+
 def _undo_version_6(con: duckdb.DuckDBPyConnection) -> None:
+    _undo_version_7(con)
     con.execute("DROP TABLE change_log")
 
 
@@ -197,7 +206,7 @@ def test_a_version_4_store_is_migrated_to_version_5(tmp_path: Path) -> None:
     con.execute("UPDATE segsync_meta SET value = '4' WHERE key = 'schema_version'")
     con.close()
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 6
+        assert store.schema_version() == SCHEMA_VERSION == 7
         assert store.rows("SELECT trait, persona FROM trait_clusters") == [("p", "three people")]
         assert "instance" in {r[0] for r in store.rows("DESCRIBE profile_events")}
 
@@ -212,5 +221,5 @@ def test_a_version_5_store_is_migrated_to_version_6_with_an_empty_change_log(
     con.execute("UPDATE segsync_meta SET value = '5' WHERE key = 'schema_version'")
     con.close()
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 6
+        assert store.schema_version() == SCHEMA_VERSION == 7
         assert store.scalar("SELECT count(*) FROM change_log") == 0

@@ -37,7 +37,14 @@ from segsync.pipeline.segments import Membership, compute_segments
 from segsync.pipeline.traits import compute_traits
 from segsync.plugins import Plugins, load_plugins
 from segsync.progress import Fanout, Progress, StatusFileProgress
-from segsync.report import ProfileSummary, RunReport, SegmentSummary, SourceSummary, SyncReport
+from segsync.report import (
+    PrivacySummary,
+    ProfileSummary,
+    RunReport,
+    SegmentSummary,
+    SourceSummary,
+    SyncReport,
+)
 from segsync.state.history import History
 from segsync.state.ledger import Ledger
 from segsync.state.lock import run_lock
@@ -303,6 +310,8 @@ class _Run:
         candidates = [n for n, c in config.connectors.items() if c.cls.capabilities.is_source]
         connectors = open_connectors(config, sorted({*candidates, *destinations}))
         try:
+            if command in ("run", "pull"):  # issue 15: suppressions, pending erasures
+                await self._privacy(connectors, erasures=command == "run")
             stopped = await self._pull(connectors, candidates, force, full) if pull else {}
             membership = self._compute()
             plans = self._plan(selected, membership, stopped, command, force, preview)
@@ -322,6 +331,35 @@ class _Run:
                     await connector.aclose()
                 except Exception:
                     log.exception("closing connector %s failed", connector.context.instance)
+
+    async def _privacy(self, connectors: dict[str, Connector], *, erasures: bool) -> None:
+        """Read ``[privacy] suppression_file`` (purging the newly suppressed), and finish the
+        erasures ``segsync forget`` left pending (``run`` only)."""
+        from segsync.privacy import complete_erasures
+        from segsync.privacy.suppression import apply_suppression_file
+
+        privacy = self.config.settings.privacy
+        file = privacy.suppression_file
+        counts = apply_suppression_file(
+            self.engine,
+            None if file is None else self.config.privacy_path(file),
+            self.config.settings.resolve.default_region,
+        )
+        summary = PrivacySummary(
+            suppressions_added=counts["added"],
+            suppressions_removed=counts["removed"],
+            records_purged=counts["records"],
+        )
+        if erasures:
+            self.phase("erasures")
+            done = await complete_erasures(self.store, self.config, connectors, self.report.run_id)
+            if done is not None:
+                summary.erasures_resumed = len(done.erased)
+                summary.erasures_completed = len(done.finished)
+                summary.erasures_pending = len(done.pending)
+                summary.erasures_failed = len(done.failed)
+        if summary != PrivacySummary():
+            self.report.privacy = summary
 
     async def _pull(
         self, connectors: dict[str, Connector], candidates: list[str], force: bool, full: bool

@@ -608,7 +608,7 @@ def _member_keys() -> exp.Expr:
 
 
 _EMAIL_RE = re.compile(r"[^\s\"'<>(),;\\]+@[^\s\"'<>(),;\\]+")
-_TOKEN_RE = re.compile(r"(?:^|(?<=[\s:(#'\"\[]))[^\s\"'(),;\\\[\]]+")
+_TOKEN_RE = re.compile(r"(?:^|(?<=[\s:(#'\"\[]))[^\s\"'(),;#\\\[\]]+")
 
 
 def scrub_text(text: str, tokens: Collection[str]) -> str:

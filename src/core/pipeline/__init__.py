@@ -273,8 +273,15 @@ class _Run:
         try:
             self.history.finish(report.run_id, report.status, report.exit_code, stored(report))
             if report.command == "run":
-                days = self.config.settings.privacy.retention_days
-                apply_retention(self.ledger, self.history, days)
+                config = self.config
+                sources = [n for n, c in config.connectors.items() if c.cls.capabilities.is_source]
+                apply_retention(
+                    self.ledger,
+                    self.history,
+                    config.settings.privacy.retention_days,
+                    sources=sources,
+                    rejects=StorePaths(config.store_path).rejects,
+                )
         except StorageError as exc:  # the store itself is what failed: keep the first error
             log.error("could not record the end of run %s: %s", report.run_id, exc)
         self.progress.close()

@@ -25,7 +25,7 @@ from sqlglot import exp
 from segsync.config.schema import SyncConfig
 from segsync.connector import NEW_MEMBER_PREFIX, Identifier, Member, Purpose
 from segsync.engine import Engine, parse
-from segsync.model.profile import CONSENT_COLUMNS
+from segsync.model.profile import CONSENT_COLUMNS, GRANT_COLUMNS
 from segsync.model.segments import SegmentBook
 from segsync.pipeline.segments import Membership
 from segsync.report import SkippedCounts, SyncPreview, SyncReport
@@ -72,7 +72,7 @@ class SyncPlan:
         so a push of millions of members costs one sort and a few hundred reads, not a query
         per batch."""
         engine = self.engine
-        consent = ", ".join(f"p.{c}" for c in CONSENT_COLUMNS.values())
+        consent = ", ".join(f"p.{c}" for c in GRANT_COLUMNS.values())
         engine.create_table(
             _QUEUE,
             parse(
@@ -86,7 +86,7 @@ class SyncPlan:
             ),
             temporary=True,
         )
-        purposes = list(CONSENT_COLUMNS)
+        purposes = list(GRANT_COLUMNS)
         per_read = max(1, chunk // size) * size
         done = 0
         try:
@@ -94,7 +94,7 @@ class SyncPlan:
                 rows = engine.rows(
                     parse(
                         f"""SELECT member_key, profile_key, email, phone,
-                            {", ".join(CONSENT_COLUMNS.values())}
+                            {", ".join(GRANT_COLUMNS.values())}
                         FROM {_QUEUE} WHERE seq > :done AND seq <= :upto ORDER BY seq""",
                         done=done,
                         upto=done + per_read,

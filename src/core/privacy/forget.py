@@ -294,6 +294,9 @@ def erasure_receipts(
     if ids is not None and not ids:
         return []
     rows = Erasures(engine).requests(ids)
+    if ids is not None:  # in the order asked (the order the identifiers were given)
+        position = {request_id: n for n, request_id in enumerate(ids)}
+        rows.sort(key=lambda r: position.get(str(r["request_id"]), len(position)))
     wanted = [r["request_id"] for r in rows]
     tasks: dict[str, list[dict[str, Any]]] = {}
     suppressed: set[str] = set()

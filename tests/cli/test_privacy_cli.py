@@ -169,7 +169,7 @@ def test_erasures_and_suppressions_commands(delivered: Project) -> None:
     missing = project.cli("suppressions", "remove", "nobody@example.org")
     assert missing.code == 0 and "not suppressed" in missing.err
     project.write()
-    code, report = project.json("run")
+    code, _ = project.json("run")
     assert code == 0 and ALICE in project.audience("buyers")
 
 
@@ -277,6 +277,7 @@ def test_consent_defaults_per_audience_kind(project: Project) -> None:
     project.contacts[3]["ads_opt_in"] = "no"  # person4 said no to ads
     project.write()
     code, report = project.json("plan")
+    assert code == 0, report
     syncs = {s["name"]: s for s in report["syncs"]}
     # buyers sets none of its own: the kind's default applies; french_news sets its own
     assert syncs["buyers"]["required_consent"] == ["ad_user_data"]
@@ -306,7 +307,7 @@ def test_retention_deletes_what_a_source_no_longer_configured_left(project: Proj
     con.execute("UPDATE runs SET started_at = started_at - INTERVAL 400 DAY")
     con.close()
     code, report = project.json("run")
-    assert code == 0
+    assert code == 0 and report["status"] == "ok"
     assert rows(project, "SELECT count(*) FROM source_contacts WHERE instance = 'optout'") == [(0,)]
     assert rows(project, "SELECT count(*) FROM cursors WHERE instance = 'optout'") == [(0,)]
     assert rows(project, "SELECT count(*) FROM source_contacts WHERE instance = 'shop'") == [(6,)]

@@ -224,5 +224,5 @@ def test_the_eraser_raises_auth_errors(tmp_path: Path) -> None:
         finally:
             await hs.aclose()
 
-    with pytest.raises(AuthError, match="crm.objects.contacts.write"):
+    with pytest.raises(AuthError, match=r"crm\.objects\.contacts\.write"):
         asyncio.run(go())

@@ -15,9 +15,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
 
-from fakes import FakeDestination  # noqa: E402
+from fakes import FakeDestination
 
-from segsync.connector import (  # noqa: E402
+from segsync.connector import (
     Capabilities,
     Connector,
     ConnectorContext,
@@ -25,9 +25,9 @@ from segsync.connector import (  # noqa: E402
     ErasureResult,
     Person,
 )
-from segsync.errors import AuthError, FatalError, RetryableError  # noqa: E402
-from segsync.privacy.tasks import TaskRunner, finish_requests  # noqa: E402
-from segsync.state.store import Store  # noqa: E402
+from segsync.errors import AuthError, FatalError, RetryableError
+from segsync.privacy.tasks import TaskRunner, finish_requests
+from segsync.state.store import Store
 
 
 @dataclass

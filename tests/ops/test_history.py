@@ -131,7 +131,7 @@ def test_runs_lists_and_shows_runs(project: Project) -> None:
 
 
 def test_runs_show_of_a_killed_run_says_killed_and_its_phase(project: Project) -> None:
-    from opskit import slow_project, wait_for
+    from slowkit import slow_project, wait_for
 
     marker = slow_project(project)
     proc = project.spawn(
@@ -245,3 +245,7 @@ def test_progress_lines_on_stderr_without_a_terminal(project: Project) -> None:
     # -v explains each stage
     assert "comparing each sync's wanted members" in result.err
     assert project.cli("-q", "run").err.strip() == ""
+    # beside text logs without -v, only the periodic lines of long tasks (none in a short run)
+    assert not [line for line in project.cli("run").err.splitlines() if line.startswith("{")]
+    lines = project.cli("--log-format", "json", "run").err.splitlines()
+    assert any(json.loads(line).get("message") == "stage pull" for line in lines)

@@ -65,6 +65,7 @@ class Options:
     debug: bool = False
     log_format: str = "text"
     quiet: bool = False
+    verbose: bool = False
 
 
 options = Options()
@@ -113,6 +114,7 @@ def _main(
     options.debug = debug
     options.log_format = log_format.value
     options.quiet = quiet
+    options.verbose = verbose or debug
     setup_logging(log_format.value, verbose=verbose or debug, quiet=quiet)
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,6 +16,7 @@ from segsync.config import Config
 from segsync.pipeline import execute
 from segsync.report import RunReport
 from segsync.report.text import print_report
+from segsync.traits.base import UtcTime
 
 from .app import (
     Format,
@@ -49,6 +51,42 @@ def _write_report(config: Config, report: RunReport, path: Path) -> None:
         log.info("HTML report written to %s", path)
 
 
+def _execute(config: Config, **arguments: Any) -> RunReport:
+    """The pipeline, as a command runs it: with the progress display the options ask for."""
+    with progress_display(
+        log_format=options.log_format, quiet=options.quiet, verbose=options.verbose
+    ) as progress:
+        return asyncio.run(execute(config, progress=progress, **arguments))
+
+
+def _as_of(value: str | None) -> dt.datetime | None:
+    """``--as-of``: an ISO date (midnight UTC) or date-time (offsets converted) → naive UTC."""
+    if value is None:
+        return None
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(UtcTime).validate_python(value)
+    except ValidationError:
+        raise typer.BadParameter(
+            f"expected an ISO date or date-time such as 2026-01-31 or 2026-01-31T09:00:00Z, "
+            f"found {value!r}",
+            param_hint="--as-of",
+        ) from None
+
+
+AsOfOpt = Annotated[
+    dt.datetime | None,
+    typer.Option(
+        "--as-of",
+        parser=_as_of,
+        metavar="DATE",
+        help="Compute traits, KPIs and current_date/now() in conditions as of this moment "
+        "(ISO date = midnight UTC, or date-time) instead of now [config: [segments] as_of]",
+    ),
+]
+
+
 @app.command()
 def run(
     force: Annotated[
@@ -63,23 +101,16 @@ def run(
         Path | None,
         typer.Option("--report", help="Write the run's HTML report to this file afterwards"),
     ] = None,
+    as_of: AsOfOpt = None,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Pull, compute segments, and push the changes to every destination."""
     with errors(fmt):
         config = load_config_()
-        with progress_display(log_format=options.log_format, quiet=options.quiet) as progress:
-            result = asyncio.run(
-                execute(
-                    config,
-                    command="run",
-                    force=force,
-                    pull=not no_pull,
-                    syncs=sync,
-                    full=full,
-                    progress=progress,
-                )
-            )
+        result = _execute(
+            config, command="run", force=force, pull=not no_pull, syncs=sync, full=full,
+            as_of=as_of,
+        )  # fmt: skip
         if report is not None:
             _write_report(config, result, report)
     emit(result, fmt)
@@ -105,24 +136,17 @@ def plan(
             "as usual: 2 error, 3 blocked)",
         ),
     ] = False,
+    as_of: AsOfOpt = None,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Show the changes a run would make, and who would be added and removed. Touches neither
     destinations nor sync state."""
     with errors(fmt):
         config = load_config_()
-        with progress_display(log_format=options.log_format, quiet=options.quiet) as progress:
-            report = asyncio.run(
-                execute(
-                    config,
-                    command="plan",
-                    pull=not no_pull,
-                    syncs=sync,
-                    preview=limit,
-                    force=force,
-                    progress=progress,
-                )
-            )
+        report = _execute(
+            config, command="plan", pull=not no_pull, syncs=sync, preview=limit, force=force,
+            as_of=as_of,
+        )  # fmt: skip
     if detailed_exitcode and report.exit_code == 0:
         pending = any(s.adds or s.removes for s in report.syncs if s.status == "planned")
         report.exit_code = PENDING_CHANGES if pending else 0
@@ -134,27 +158,34 @@ def pull(full: FullOpt = False, fmt: FormatOpt = Format.text) -> None:
     """Pull every source into the store and resolve profiles; push nothing."""
     with errors(fmt):
         config = load_config_()
-        with progress_display(log_format=options.log_format, quiet=options.quiet) as progress:
-            report = asyncio.run(
-                execute(config, command="pull", pull=True, syncs=[], full=full, progress=progress)
-            )
+        report = _execute(config, command="pull", pull=True, syncs=[], full=full)
     emit(report, fmt)
 
 
 @app.command()
-def segments(fmt: FormatOpt = Format.text) -> None:
+def segments(as_of: AsOfOpt = None, fmt: FormatOpt = Format.text) -> None:
     """Segments and groups over the stored profiles (no pull): size, share, changes since the
-    last run, KPIs (conversion, average order value, revenue, mean value), too-small flags."""
+    last run, KPIs (conversion, average order value, revenue, mean value), too-small flags;
+    the as-of they were computed at, warnings about the data, fitted models."""
     with errors(fmt):
         config = load_config_()
-        report = asyncio.run(execute(config, command="segments", pull=False, syncs=[]))
+        report = asyncio.run(execute(config, command="segments", pull=False, syncs=[], as_of=as_of))
     if fmt is Format.json:
         payload = {
             "profiles": report.profiles.profiles,
             **report.model_dump(
-                mode="json", include={"kpi_window", "kpi_window_start", "kpi_window_end"}
+                mode="json",
+                include={
+                    "as_of",
+                    "as_of_source",
+                    "kpi_window",
+                    "kpi_window_start",
+                    "kpi_window_end",
+                },
             ),
             "segments": [s.model_dump(mode="json") for s in report.segments],
+            "warnings": [w.model_dump(mode="json") for w in report.warnings],
+            "models": [m.model_dump(mode="json") for m in report.models],
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     else:

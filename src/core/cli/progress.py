@@ -120,19 +120,21 @@ class RichProgress(Tracker):
 
 class JsonLinesProgress(Tracker):
     """One JSON object per line on ``stream``, in the shape of segsync's JSON logs (``ts``,
-    ``level``, ``logger``, ``message``) plus ``progress``: when a stage begins, when a task
-    ends, and every ``interval`` seconds for the tasks under way."""
+    ``level``, ``logger``, ``message``) plus ``progress``: every ``interval`` seconds for the
+    tasks under way, and, when ``milestones``, also when a stage begins and a task ends."""
 
     def __init__(
         self,
         stream: IO[str],
         *,
         interval: float = 10.0,
+        milestones: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(clock)
         self.stream = stream
         self.interval = interval
+        self.milestones = milestones
         self._last = clock()
 
     def _line(self, message: str, progress: dict[str, Any]) -> None:
@@ -150,7 +152,8 @@ class JsonLinesProgress(Tracker):
     def stage(self, name: str, **info: Any) -> None:
         super().stage(name, **info)
         self.tasks.clear()
-        self._line(f"stage {name}", {"stage": name, **info})
+        if self.milestones:
+            self._line(f"stage {name}", {"stage": name, **info})
 
     def advance(
         self, task: str, amount: int = 1, *, total: int | None = None, **counts: int
@@ -168,7 +171,7 @@ class JsonLinesProgress(Tracker):
     def finish(self, task: str) -> None:
         super().finish(task)
         state = self.tasks.get(task)
-        if state is not None:
+        if state is not None and self.milestones:
             info = state.as_dict(self.clock())
             self._line(f"{_describe(info)} done", {"stage": self.current, "task": task, **info})
 
@@ -181,9 +184,14 @@ def _describe(task: dict[str, Any]) -> str:
 
 
 @contextlib.contextmanager
-def progress_display(*, log_format: str, quiet: bool) -> Iterator[Progress | None]:
+def progress_display(
+    *, log_format: str, quiet: bool, verbose: bool = False
+) -> Iterator[Progress | None]:
     """The progress observer for a command that runs the pipeline: rich bars when stderr is a
-    terminal and logs are text; JSON lines otherwise; none with ``-q``."""
+    terminal and logs are text; JSON lines otherwise; none with ``-q``.
+
+    Beside text logs on a pipe (cron, ``make``), the JSON lines are only the periodic ones of
+    long tasks (every stage and task end too with ``-v``); with JSON logs, all of them."""
     if quiet:
         yield None
         return
@@ -191,4 +199,4 @@ def progress_display(*, log_format: str, quiet: bool) -> Iterator[Progress | Non
         with RichProgress(Console(stderr=True)) as bars:
             yield bars
         return
-    yield JsonLinesProgress(sys.stderr)
+    yield JsonLinesProgress(sys.stderr, milestones=log_format == "json" or verbose)

@@ -143,6 +143,15 @@ class Engine(Protocol):
     ) -> None:
         """Append Python rows to ``table`` (many at once, without building SQL text)."""
 
+    def arrays(self, query: exp.Expr) -> dict[str, Any]:
+        """Run a query; its columns as numpy arrays, by name, in the rows' order (for the
+        predictive trait kinds: needs numpy, the ``predict`` extra). A NULL comes back as NaN
+        in a numeric column; keep NULLs out of integer and text columns."""
+
+    def insert_arrays(self, table: str, columns: Mapping[str, Any]) -> None:
+        """Append rows to ``table`` from equal-length numpy arrays, one per column (by name):
+        many rows at once, without Python objects per row."""
+
     def load_jsonl(
         self,
         table: str,

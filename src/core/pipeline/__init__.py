@@ -53,7 +53,15 @@ from segsync.state.store import Store
 from segsync.state.workspace import RunStatus, StorePaths
 from segsync.values import to_utc, utcnow
 
-__all__ = ["environment_error", "execute", "load", "new_run_id", "open_connectors", "run"]
+__all__ = [
+    "environment_error",
+    "execute",
+    "load",
+    "new_run_id",
+    "open_connectors",
+    "run",
+    "run_as_of",
+]
 
 log = logging.getLogger("segsync.run")
 Command = Literal["run", "plan", "pull", "segments"]
@@ -113,6 +121,7 @@ async def execute(
     full: bool = False,
     preview: int = 0,
     progress: Progress | None = None,
+    as_of: dt.datetime | None = None,
 ) -> RunReport:
     """Run (or plan) under the store's lock and return the report.
 
@@ -120,8 +129,9 @@ async def execute(
     :class:`segsync.errors.ConfigError` for unknown sync names and for conditions that fail on
     the stored data, and :class:`segsync.errors.StoreError` when the store or its folder cannot
     be written; every other problem is in the report (``report.exit_code``). ``preview`` lists
-    up to that many of each sync's planned adds and removes in the report. ``progress``
-    hears of each stage and of the records pulled and batches pushed (besides
+    up to that many of each sync's planned adds and removes in the report. ``as_of`` (``--as-of``;
+    naive UTC or aware) pins the run's as-of, over ``[segments] as_of`` and the run's start.
+    ``progress`` hears of each stage and of the records pulled and batches pushed (besides
     ``status.json``, which is always kept up to date).
 
     After a ``run``, the ``[alerts]`` targets hear of a failure, a guard, deferred work or a
@@ -144,6 +154,7 @@ async def execute(
         started_at=dt.datetime.now(dt.UTC),
         forced=force,
     )
+    report.as_of, report.as_of_source = run_as_of(config, as_of, report.started_at)
     paths = StorePaths(config.store_path)
     wait = config.settings.store.lock_wait_seconds
     previous: dict[str, Any] | None = None
@@ -192,6 +203,18 @@ async def _alert(config: Config, report: RunReport, previous: dict[str, Any] | N
         await send_alerts(config.settings.alerts, report, previous)
     except Exception:  # an alert must never change a run's outcome
         log.exception("sending alerts failed")
+
+
+def run_as_of(
+    config: Config, given: dt.datetime | None, started_at: dt.datetime
+) -> tuple[dt.datetime, Literal["run_start", "config", "command_line"]]:
+    """The run's as-of (aware UTC) and where it came from: ``given`` (``--as-of``), else
+    ``[segments] as_of``, else the run's start."""
+    if given is not None:
+        return to_utc(given).replace(tzinfo=dt.UTC), "command_line"
+    if config.run_as_of is not None:
+        return config.run_as_of.replace(tzinfo=dt.UTC), "config"
+    return started_at, "run_start"
 
 
 def environment_error(config: Config, exc: BaseException) -> SegsyncError | None:
@@ -421,12 +444,13 @@ class _Run:
         resolved = resolve_profiles(self.engine, config.attributes)
         report.profiles = ProfileSummary(**vars(resolved))
         self.phase("traits", traits=len(config.traits))
-        compute_traits(
-            self.engine, config.traits, as_of=report.started_at, location=str(config.path)
-        )
-        as_of = to_utc(report.started_at)
+        as_of = to_utc(report.as_of or report.started_at)
+        traits = compute_traits(self.engine, config.traits, as_of=as_of, location=str(config.path))
+        report.warnings, report.models = traits.warnings, traits.models
+        for warning in traits.warnings:  # once per run: the report lists them too
+            log.warning("%s", warning.message)
         self.phase("segments", segments=len(config.segments))
-        membership = compute_segments(self.engine, config.segment_book, self.history)
+        membership = compute_segments(self.engine, config.segment_book, self.history, as_of=as_of)
         start, end = config.settings.kpis.bounds(as_of)
         compute_kpis(self.engine, membership, start=start, end=end)
         report.segments = [SegmentSummary(**vars(s)) for s in membership.results.values()]
@@ -565,16 +589,17 @@ def run(
     syncs: Sequence[str] | None = None,
     plan_only: bool = False,
     progress: Progress | None = None,
+    as_of: dt.datetime | None = None,
 ) -> RunReport:
     """Run segsync once, as ``segsync run`` does, and return the report.
 
-    ``config`` is a path (default ``segsync.toml``) or a loaded :class:`Config`. Raises
-    :class:`segsync.errors.SegsyncError` subclasses for configuration errors and a held lock;
-    everything else is in the report. ``progress`` (a :class:`segsync.progress.Progress`)
-    hears how the run goes.
+    ``config`` is a path (default ``segsync.toml``) or a loaded :class:`Config`; ``as_of``
+    pins the run's as-of as ``--as-of`` does. Raises :class:`segsync.errors.SegsyncError`
+    subclasses for configuration errors and a held lock; everything else is in the report.
+    ``progress`` (a :class:`segsync.progress.Progress`) hears how the run goes.
     """
     loaded = config if isinstance(config, Config) else load(config)
     command: Command = "plan" if plan_only else "run"
     return asyncio.run(
-        execute(loaded, command=command, force=force, syncs=syncs, progress=progress)
+        execute(loaded, command=command, force=force, syncs=syncs, progress=progress, as_of=as_of)
     )

@@ -24,6 +24,8 @@ damaged. Tables:
 ``trait_clusters``      the clusters each ``cluster`` trait fitted, with their personas
 ``change_log``          every change a push applied or failed, batch by batch: who, what, why
                         (kept ``[privacy] retention_days``)
+``trait_models``        the latest fit of each ``clv``/``propensity`` trait: status, as-of and
+                        its diagnostics (parameters, fit quality, AUC, calibration) as JSON
 ``suppressions``        salted hashes of identifiers never to profile again (``segsync forget``,
                         ``[privacy] suppression_file``)
 ``erasures``            one row per erasure request: hashed identifier, status, what was erased
@@ -139,7 +141,13 @@ _MIGRATIONS: list[list[str]] = [
             member_key VARCHAR NOT NULL, profile_key VARCHAR, ok BOOLEAN NOT NULL,
             permanent BOOLEAN NOT NULL, reason VARCHAR, logged_at TIMESTAMP NOT NULL)""",
     ],
-    # 7 (issue 15, privacy): suppressions (salted hashes only), erasure records and the work
+    # 7 (issue 17): the latest fit of each model-fitting trait (clv, propensity)
+    [
+        """CREATE TABLE trait_models (
+            trait VARCHAR NOT NULL, kind VARCHAR NOT NULL, status VARCHAR NOT NULL,
+            as_of TIMESTAMP NOT NULL, summary JSON NOT NULL)""",
+    ],
+    # 8 (issue 15, privacy): suppressions (salted hashes only), erasure records and the work
     # an erasure still owes destinations; the objection to profiling as a consent answer
     [
         """CREATE TABLE suppressions (

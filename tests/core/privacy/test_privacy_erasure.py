@@ -246,7 +246,7 @@ def test_compaction_leaves_no_byte_of_the_person_in_the_file(tmp_path: Path) -> 
         store.con.execute("UPDATE erasure_tasks SET member_key = NULL, person = NULL")
         store.compact()
         assert store.scalar("SELECT count(*) FROM source_contacts") == 2  # still a store
-        assert store.scalar("SELECT value FROM segsync_meta WHERE key = 'schema_version'") == "7"
+        assert store.scalar("SELECT value FROM segsync_meta WHERE key = 'schema_version'") == "8"
         store.con.execute("INSERT INTO profiles (profile_key) VALUES ('x')")  # and writable
     data = path.read_bytes()
     assert ADA.encode() not in data and PHONE.encode() not in data

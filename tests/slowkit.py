@@ -1,5 +1,5 @@
-"""Helpers shared with tests/e2e/test_run.py's killed-run tests: a destination slow enough to
-be killed mid-push."""
+"""A destination slow enough to be killed mid-push, for the killed-run tests (tests/e2e and
+tests/ops)."""
 
 from __future__ import annotations
 

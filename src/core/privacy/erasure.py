@@ -392,12 +392,25 @@ class Erasures:
         tokens = self._tokens()
         totals: dict[str, int] = {}
         with engine.transaction():
+            engine.insert(
+                "erasure_tasks",
+                parse(
+                    """SELECT request_id, 'remove', destination, sync, audience_id, kind, name,
+                        member_key, json_object('email', email, 'phone', phone), 'pending',
+                        CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), 0, :now
+                    FROM _erd ORDER BY request_id, sync, member_key""",
+                    now=now,
+                ),
+                columns=_TASK_COLUMNS,
+            )
             if tasks:
                 engine.insert_rows("erasure_tasks", _TASK_COLUMNS, tasks)
             self._suppress(salt, now)
             totals = self._delete()
             totals["reports"] = self._scrub_reports(tokens)
-            pending = {str(t[0]) for t in tasks}
+            pending = {str(t[0]) for t in tasks} | {
+                str(r[0]) for r in engine.rows(parse("SELECT DISTINCT request_id FROM _erd"))
+            }
             outcomes = []
             for request in requests:
                 found = resolution.found[request.request_id]
@@ -433,17 +446,8 @@ class Erasures:
     def _tasks(
         self, resolution: Resolution, erasers: Mapping[str, str], now: Any
     ) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = [
-            (r["request_id"], "remove", r["destination"], r["sync"], r["audience_id"], r["kind"],
-             r["name"], r["member_key"], json.dumps({"email": r["email"], "phone": r["phone"]}),
-             "pending", None, None, 0, now)
-            for r in self.engine.dicts(
-                parse(
-                    "SELECT request_id, sync, member_key, destination, kind, name, audience_id, "
-                    "email, phone FROM _erd ORDER BY request_id, sync, member_key"
-                )
-            )
-        ]  # fmt: skip
+        """The ``erase`` tasks (the ``remove`` ones are made in SQL, from ``_erd``)."""
+        rows: list[tuple[Any, ...]] = []
         for instance, identifier in sorted(erasers.items()):
             for request_id, person in sorted(
                 self.eraser_people(resolution, instance, identifier).items()
@@ -618,7 +622,7 @@ def scrub_text(text: str, tokens: Collection[str]) -> str:
     ``1010`` is not."""
     if not tokens:
         return text
-    wanted = set(tokens)
+    wanted = tokens if isinstance(tokens, set | frozenset) else set(tokens)
 
     def word(match: re.Match[str]) -> str:
         value = match.group(0)

@@ -99,13 +99,15 @@ def export_person(config: Config, text: str) -> dict[str, Any]:
 
 
 def _profiles(engine: Engine) -> list[dict[str, Any]]:
-    traits = "profile_key" in engine.columns("profile_traits")
-    query = (
-        "SELECT p.*, t.* EXCLUDE (profile_key) FROM profiles p "
-        "LEFT JOIN profile_traits t ON t.profile_key = p.profile_key"
-        if traits
-        else "SELECT p.* FROM profiles p"
-    )
+    # the trait columns are named: ``t.* EXCLUDE (...)`` is DuckDB's and Postgres has no such thing
+    columns = engine.columns("profile_traits")
+    query = "SELECT p.* FROM profiles p"
+    if "profile_key" in columns:
+        picked = "".join(f', t."{c}"' for c in columns if c != "profile_key")
+        query = (
+            f"SELECT p.*{picked} FROM profiles p "
+            "LEFT JOIN profile_traits t ON t.profile_key = p.profile_key"
+        )
     return _rows(
         engine,
         f"{query} WHERE p.profile_key IN (SELECT profile_key FROM _erp) ORDER BY p.profile_key",

@@ -6,6 +6,7 @@ sources no longer configured."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -320,8 +321,6 @@ def test_forget_needs_a_store_and_the_lock(project: Project) -> None:
     holder = project.spawn("run")  # a run holds the lock while it works...
     try:
         lock = project.root / "segsync.duckdb.lock"
-        import time
-
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and b"run" not in lock.read_bytes():
             time.sleep(0.05)

@@ -230,3 +230,43 @@ def test_an_instance_no_longer_configured_or_erasing_fails_its_tasks_for_good() 
     run(store, {"fake": FakeConnector(destination(), None)})
     erase = store.rows("SELECT status, error FROM erasure_tasks WHERE task = 'erase'")
     assert {e[0] for e in erase} == {"failed"} and "erase_records is off" in erase[0][1]
+
+
+@dataclass
+class StoppingEraser(FakeEraser):
+    """Answers the first person, then the token is revoked."""
+
+    async def erase(self, people: list[Person]) -> list[ErasureResult]:
+        if self.calls:
+            self.calls.append([p.key for p in people])
+            raise AuthError("401 Unauthorized: the token was revoked")
+        return await super().erase(people)
+
+
+def test_eraser_answers_are_recorded_together_and_before_a_stop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorded: list[list[str]] = []
+    record = TaskRunner._record
+
+    def counting(self: TaskRunner, outcomes: Any, *, transaction: bool = True) -> None:
+        if outcomes and outcomes[0].task == "erase":
+            recorded.append([o.request_id for o in outcomes])
+        record(self, outcomes, transaction=transaction)
+
+    monkeypatch.setattr(TaskRunner, "_record", counting)
+    store = store_with_tasks()
+    eraser = FakeEraser(erase_limit=1, max_in_flight=1)
+    run(store, {"fake": FakeConnector(destination(), eraser)})
+    assert eraser.calls == [["R1"], ["R2"]]
+    assert recorded == [["R1", "R2"]]  # one update for both calls' answers, not one a call
+    assert {t[3] for t in tasks(store)} == {"done"}
+
+    recorded.clear()
+    store = store_with_tasks()
+    stopping = StoppingEraser(erase_limit=1, max_in_flight=1)
+    run(store, {"fake": FakeConnector(destination(), stopping)})
+    assert stopping.calls == [["R1"], ["R2"]]
+    assert recorded == [["R1"]]  # the answer given before the stop is kept
+    erase = dict(store.rows("SELECT request_id, status FROM erasure_tasks WHERE task = 'erase'"))
+    assert erase == {"R1": "done", "R2": "pending"}

@@ -179,7 +179,8 @@ def test_a_person_in_several_audiences_is_forgotten_everywhere(world: World) -> 
     assert all(world.everywhere(BOB).values())  # others untouched
     # the erasure record holds no personal data
     record = world.rows("SELECT CAST(erasures AS VARCHAR) FROM erasures")[0][0]
-    assert "ada" not in record.lower() and ADA_PHONE not in record
+    # (not "ada": the identifier's hash is hex, and "ada" is hex too)
+    assert "@" not in record and "example.org" not in record and ADA_PHONE[1:] not in record
 
 
 @pytest.mark.parametrize("world", ["delete"], indirect=True)

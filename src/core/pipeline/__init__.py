@@ -365,7 +365,7 @@ class _Run:
     async def _privacy(self, connectors: dict[str, Connector], *, erasures: bool) -> None:
         """Read ``[privacy] suppression_file`` (purging the newly suppressed), and finish the
         erasures ``segsync forget`` left pending (``run`` only)."""
-        from segsync.privacy import complete_erasures
+        from segsync.privacy import complete_erasures, erasures_owed
         from segsync.privacy.suppression import apply_suppression_file
 
         privacy = self.config.settings.privacy
@@ -380,7 +380,7 @@ class _Run:
             suppressions_removed=counts["removed"],
             records_purged=counts["records"],
         )
-        if erasures:
+        if erasures and erasures_owed(self.engine):  # a stage only when there is work
             self.phase("erasures")
             done = await complete_erasures(self.store, self.config, connectors, self.report.run_id)
             if done is not None:

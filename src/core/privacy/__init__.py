@@ -20,7 +20,7 @@ The objection to profiling (``do_not_profile``) is applied where profiles are ma
 from __future__ import annotations
 
 from .export import export_person
-from .forget import ErasureProgress, complete_erasures, erasure_receipts, forget
+from .forget import ErasureProgress, complete_erasures, erasure_receipts, erasures_owed, forget
 from .receipt import ForgetReceipt, RequestReceipt, print_receipt
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "RequestReceipt",
     "complete_erasures",
     "erasure_receipts",
+    "erasures_owed",
     "export_person",
     "forget",
     "print_receipt",

@@ -41,7 +41,13 @@ from .identifiers import Identifier, parse_identifiers, store_salt
 from .receipt import DestinationLine, ForgetReceipt, RequestReceipt, destination_lines
 from .tasks import TaskRunner, finish_requests
 
-__all__ = ["ErasureProgress", "complete_erasures", "erasure_receipts", "forget"]
+__all__ = [
+    "ErasureProgress",
+    "complete_erasures",
+    "erasure_receipts",
+    "erasures_owed",
+    "forget",
+]
 
 log = logging.getLogger("segsync.privacy.forget")
 
@@ -134,16 +140,21 @@ async def _pass(
     return progress
 
 
+def erasures_owed(engine: Engine) -> int:
+    """How many erasure requests are not finished: ``started`` (a killed ``forget`` left them
+    before erasing the store) or ``pending`` (a destination still owes its part)."""
+    return int(
+        engine.scalar(parse("SELECT count(*) FROM erasures WHERE status IN ('started', 'pending')"))
+    )
+
+
 async def complete_erasures(
     store: Store, config: Config, connectors: Mapping[str, Connector], run_id: str
 ) -> ErasureProgress | None:
     """What ``segsync run`` does first: resume erasures a killed ``forget`` left, and retry
     what destinations still owe. ``connectors`` are the run's; others a pending task needs
     are opened here (and closed). None when there was nothing to do."""
-    engine = store.engine
-    if not engine.scalar(
-        parse("SELECT count(*) FROM erasures WHERE status IN ('started', 'pending')")
-    ):
+    if not erasures_owed(store.engine):
         return None
     from segsync.pipeline import open_connectors
 

@@ -73,11 +73,15 @@ __all__ = [
 
 
 class Purpose(StrEnum):
-    """Consent purposes a profile may grant and a destination may require."""
+    """Consent purposes a profile may grant and a destination may require — and one
+    objection: ``do_not_profile`` answered True means the person objects to profiling (GDPR
+    art. 21); segsync then keeps them out of traits, segments and every destination. No
+    destination can require it."""
 
     EMAIL_MARKETING = "email_marketing"
     AD_USER_DATA = "ad_user_data"
     AD_PERSONALIZATION = "ad_personalization"
+    DO_NOT_PROFILE = "do_not_profile"
 
 
 Identifier = Literal["email", "phone", "id"]
@@ -254,7 +258,9 @@ class Contact:
     property's history, an opt-in time), never when the record last changed — segsync's own
     writes change a record but not its consent. When profiles disagree, the most recent answer
     wins. An answer without a time loses to any dated one; and an answer that did not change
-    since the last pull keeps the time segsync first saw it with.
+    since the last pull keeps the time segsync first saw it with. ``Purpose.DO_NOT_PROFILE``
+    True records an objection to profiling (False: withdrawn); at equal times an objection
+    wins, as a denial does for the other purposes.
 
     ``updated_at`` is when the record last changed: the most recent non-empty attribute value
     wins a merge. A record whose identifiers, attributes and consent did not change since the

@@ -54,8 +54,17 @@ def test_store_written_by_newer_segsync_is_refused_untouched(tmp_path: Path) -> 
     assert path.read_bytes() == before
 
 
+def _undo_version_8(con: duckdb.DuckDBPyConnection) -> None:
+    """Make a current store look like one written before schema version 8."""
+    for table in ("suppressions", "erasures", "erasure_tasks"):
+        con.execute(f"DROP TABLE {table}")
+    for column in ("consent_do_not_profile", "consent_do_not_profile_at"):
+        con.execute(f"ALTER TABLE source_contacts DROP COLUMN {column}")
+
+
 def _undo_version_7(con: duckdb.DuckDBPyConnection) -> None:
     """Make a current store look like one written before schema version 7."""
+    _undo_version_8(con)
     con.execute("DROP TABLE trait_models")
 
 
@@ -233,7 +242,7 @@ def test_a_version_6_store_is_migrated_to_version_7(tmp_path: Path) -> None:
     con.execute("UPDATE segsync_meta SET value = '6' WHERE key = 'schema_version'")
     con.close()
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 7
+        assert store.schema_version() == SCHEMA_VERSION
         assert [r[0] for r in store.rows("DESCRIBE trait_models")] == [
             "trait", "kind", "status", "as_of", "summary",
         ]  # fmt: skip
@@ -260,3 +269,20 @@ def test_insert_rows_sends_constant_columns_as_one_value() -> None:
     engine.create_empty("m", {"f": "INTEGER", "g": "BOOLEAN"})
     engine.insert_rows("m", ("f", "g"), [(1, True), (True, True)])
     assert [tuple(r) for r in engine.rows(parse("SELECT f, g FROM m"))] == [(1, True), (1, True)]
+def test_a_version_7_store_is_migrated_to_version_8_keeping_its_records(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    Store.open(path).close()
+    con = duckdb.connect(str(path))
+    _undo_version_8(con)
+    con.execute("UPDATE segsync_meta SET value = '7' WHERE key = 'schema_version'")
+    con.execute(
+        "INSERT INTO source_contacts (instance, source_id, email) VALUES ('crm', '1', 'a@x.org')"
+    )
+    con.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 8
+        assert store.rows(
+            "SELECT email, consent_do_not_profile, consent_do_not_profile_at FROM source_contacts"
+        ) == [("a@x.org", None, None)]
+        for table in ("suppressions", "erasures", "erasure_tasks"):
+            assert store.scalar(f"SELECT count(*) FROM {table}") == 0

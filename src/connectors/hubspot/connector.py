@@ -3,7 +3,8 @@
 The reference HTTP connector: everything generic comes from :mod:`segsync.http` (one client,
 paced per token and retried by the one policy), everything HubSpot-specific lives beside this
 module — :mod:`.api` (what HubSpot's answers mean), :mod:`.source` (reading),
-:mod:`.destination` (writing). See ``docs/connectors/hubspot.md``.
+:mod:`.destination` (writing), :mod:`.eraser` (GDPR delete, with ``erase_records =
+"delete"``). See ``docs/connectors/hubspot.md``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from segsync.http import BearerAuth, connect, credential_key, pacer_for
 
 from .api import classify, read_limits
 from .destination import BATCH_MAX, HubSpotWriter
+from .eraser import HubSpotEraser
 from .settings import HubSpotSettings
 from .source import ContactReader
 
@@ -38,6 +40,7 @@ class HubSpotConnector(Connector):
         identifier="id",
         max_batch_size=BATCH_MAX,
         creates_members=True,
+        erases=frozenset({"delete"}),
     )
     settings: HubSpotSettings
 
@@ -67,6 +70,8 @@ class HubSpotConnector(Connector):
         )
         self.source: ContactReader = ContactReader(s, self.http, self.search_http)
         self.destination: HubSpotWriter = HubSpotWriter(s, self.http)
+        if s.erase_records == "delete":
+            self.eraser = HubSpotEraser(s, self.http)
 
     def http_stats(self) -> dict[str, Any]:
         return self.http.stats.merge(self.search_http.stats).as_dict()

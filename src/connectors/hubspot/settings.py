@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -55,6 +56,11 @@ class HubSpotSettings(SourceSettings):
     """Deal stages that count as won (the internal stage ids of your pipelines)."""
     default_currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     """The currency of deals whose ``deal_currency_code`` is empty (ISO 4217)."""
+
+    erase_records: Literal["off", "delete"] = "off"
+    """``segsync forget`` on this instance: ``off`` removes the person from segsync's lists
+    and properties only; ``delete`` also deletes their contact for good (HubSpot's GDPR
+    delete: the contact and its associated content, never restorable)."""
 
     membership_chunk: int = Field(default=10_000, ge=1, le=100_000)
     """Record ids per list-membership call. HubSpot documents no limit; 10,000 is safe."""

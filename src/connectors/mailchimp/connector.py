@@ -7,7 +7,8 @@ audiences, configure several instances, one per ``list_id`` (they may share the 
 
 Everything generic comes from :mod:`segsync.http` (one client, paced per API key and retried
 by the one policy); everything Mailchimp-specific lives beside this module — :mod:`.api` (what
-Mailchimp's answers mean), :mod:`.source` (reading), :mod:`.destination` (writing).
+Mailchimp's answers mean), :mod:`.source` (reading), :mod:`.destination` (writing),
+:mod:`.eraser` (permanent deletion, with ``erase_records = "delete"``).
 
 Mailchimp has no request-rate quota but allows **10 simultaneous connections** per account
 (more answer 429). The pacer caps requests in flight at ``concurrency`` (shared by every
@@ -33,6 +34,7 @@ from segsync.http import BasicAuth, connect
 
 from .api import classify
 from .destination import BULK_MAX, MailchimpWriter
+from .eraser import MailchimpEraser
 from .settings import MailchimpSettings
 from .source import MemberReader
 
@@ -53,6 +55,7 @@ class MailchimpConnector(Connector):
         identifier="id",
         max_batch_size=BULK_MAX,
         creates_members=True,
+        erases=frozenset({"delete"}),
     )
     settings: MailchimpSettings
 
@@ -71,6 +74,8 @@ class MailchimpConnector(Connector):
         )
         self.source: MemberReader = MemberReader(s, self.http)
         self.destination: MailchimpWriter = MailchimpWriter(s, self.http)
+        if s.erase_records == "delete":
+            self.eraser = MailchimpEraser(s, self.http, self.destination.list_path)
 
     @classmethod
     def create_requires(cls, settings: ConnectorSettings, kind: str) -> frozenset[Purpose]:

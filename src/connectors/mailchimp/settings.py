@@ -71,6 +71,11 @@ class MailchimpSettings(SourceSettings):
     consent: ``skip`` it (a permanent failure), or add it as ``pending`` (Mailchimp sends a
     double opt-in email). A profile with granted consent is added ``subscribed``."""
 
+    erase_records: Literal["off", "delete"] = "off"
+    """``segsync forget`` on this instance: ``off`` removes the person from segsync's tags
+    only; ``delete`` also deletes them from the audience for good (Mailchimp's permanent
+    delete: their data is gone and the address cannot be imported again)."""
+
     @field_validator("base_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:

@@ -26,6 +26,7 @@ from .validate import (
     ConnectorInstance,
     profile_columns,
     validate_connectors,
+    validate_privacy,
     validate_syncs,
     validate_traits,
 )
@@ -74,6 +75,10 @@ class Config:
     @property
     def store_path(self) -> Path:
         return _resolve(self.base_dir, self.settings.store.path)
+
+    def privacy_path(self, path: Path) -> Path:
+        """A path of ``[privacy]`` resolved against the config file's folder."""
+        return _resolve(self.base_dir, path)
 
     @property
     def segments(self) -> dict[str, SegmentConfig]:
@@ -136,10 +141,15 @@ class Config:
         return None if lifetime is None else default_refresh_days(lifetime)
 
     def required_purposes(self, sync: SyncConfig) -> frozenset[Purpose]:
+        """What a member must have granted: what the connector requires for the audience
+        kind, and the sync's ``require_consent`` (by default ``[privacy] require_consent``
+        for the kind)."""
         caps = self.connectors[sync.destination].cls.capabilities
-        return caps.audience_kinds.get(self.sync_kind(sync), frozenset()) | set(
-            sync.require_consent
-        )
+        kind = self.sync_kind(sync)
+        chosen = sync.require_consent
+        if chosen is None:
+            chosen = self.settings.privacy.require_consent.get(kind, [])
+        return caps.audience_kinds.get(kind, frozenset()) | set(chosen)
 
 
 def _resolve(base: Path, p: Path) -> Path:
@@ -207,6 +217,7 @@ def load_config(path: Path, plugins: Plugins) -> Config:
     )
     problems.extend(config.segment_book.check())
     validate_syncs(config, problems)
+    validate_privacy(config, problems)
     if problems:
         raise ConfigError(f"{path}: {len(problems)} problem(s) in the configuration", problems)
     return config

@@ -35,6 +35,7 @@ __all__ = [
     "KpiConfig",
     "Percentage",
     "PrivacyConfig",
+    "RequiredPurposes",
     "ResolveConfig",
     "SegmentConfig",
     "SegsyncSettings",
@@ -173,13 +174,38 @@ class KpiConfig(_Model):
         return as_of - parse_duration(self.window), as_of
 
 
+def _purposes(value: Any) -> Any:
+    """A list of consent purposes a destination may require (never the objection)."""
+    if isinstance(value, list) and Purpose.DO_NOT_PROFILE.value in value:
+        raise ValueError(
+            "do_not_profile is an objection, not a purpose a destination can require: a "
+            "profile that objects is kept out of every destination anyway"
+        )
+    return value
+
+
+RequiredPurposes = Annotated[list[Purpose], BeforeValidator(_purposes)]
+
+
 class PrivacyConfig(_Model):
-    """``[privacy]``: how long segsync keeps what it recorded about people."""
+    """``[privacy]``: how long segsync keeps what it recorded about people, who it must never
+    profile again, and the consent every destination of a kind requires."""
 
     retention_days: int = Field(default=90, ge=1, le=36_500)
-    """Days the change log (who was added, removed or failed, and why) and the stored run
-    reports are kept; older ones are deleted at the end of each ``segsync run``. Segment
-    sizes and KPIs over time hold no one's identity and are kept."""
+    """Days the change log (who was added, removed or failed, and why), the stored run
+    reports, the rejects files, and records staged from sources no longer configured are
+    kept; older ones are deleted at the end of each ``segsync run``. Segment sizes and KPIs
+    over time hold no one's identity and are kept."""
+    suppression_file: Path | None = None
+    """A file of people never to profile or push (relative to the config file's folder): one
+    email or phone number a line, or a CSV export whose header names an email or phone
+    column (Mailchimp's unsubscribed/cleaned exports, HubSpot's deleted contacts). Read at
+    every ``segsync run``; only salted hashes of it are stored."""
+    require_consent: dict[str, RequiredPurposes] = Field(default_factory=dict)
+    """Consent purposes a sync to an audience of this kind requires unless the sync sets its
+    own ``require_consent``: ``{ tag = ["email_marketing"], customer_match =
+    ["ad_user_data", "ad_personalization"] }``. On top of what the connector itself
+    requires for the kind."""
 
 
 class SyncConfig(_Model):
@@ -189,7 +215,9 @@ class SyncConfig(_Model):
     """Audience name at the destination; defaults to the sync's name."""
     kind: str | None = None
     """Audience kind; defaults to the destination connector's only kind."""
-    require_consent: list[Purpose] = Field(default_factory=list)
+    require_consent: RequiredPurposes | None = None
+    """Consent purposes a member must have granted; default: ``[privacy] require_consent``
+    for the sync's audience kind (``[]`` requires none beyond the connector's own)."""
     max_remove_fraction: float = Field(default=0.5, ge=0.0, le=1.0)
     """Block the sync when it would remove more than this fraction of its audience."""
     max_add_fraction: float = Field(default=1.0, ge=0.0)

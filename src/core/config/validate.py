@@ -350,3 +350,26 @@ def _check_on_missing(path: Path, key: str, sync: SyncConfig, dest: ConnectorIns
             f"source too, so created records are recognised on the next run"
         ]
     return []
+
+
+def validate_privacy(config: Config, problems: list[str]) -> None:
+    """``[privacy]``: ``require_consent`` keys are audience kinds some installed connector
+    offers; the ``suppression_file``, when set, exists."""
+    path, privacy = config.path, config.settings.privacy
+    kinds = sorted(
+        {kind for cls in config.plugins.connectors.values()
+         for kind in cls.capabilities.audience_kinds}
+    )  # fmt: skip
+    for kind in privacy.require_consent:
+        if kind not in kinds:
+            problems.append(
+                f"{path}: privacy.require_consent.{kind}: no installed connector has the "
+                f"audience kind {kind!r}{suggest(kind, kinds)}; kinds: {', '.join(kinds)}"
+            )
+    if privacy.suppression_file is not None:
+        file = config.privacy_path(privacy.suppression_file)
+        if not file.is_file():
+            problems.append(
+                f"{path}: privacy.suppression_file: {file} is not a file; create it (it may "
+                "be empty) or remove the setting"
+            )

@@ -11,7 +11,13 @@ from typing import Literal
 
 from segsync.connector import Purpose
 
-__all__ = ["ATTRIBUTE_SQL_TYPES", "BUILTIN_COLUMNS", "CONSENT_COLUMNS", "AttributeType"]
+__all__ = [
+    "ATTRIBUTE_SQL_TYPES",
+    "BUILTIN_COLUMNS",
+    "CONSENT_COLUMNS",
+    "GRANT_COLUMNS",
+    "AttributeType",
+]
 
 AttributeType = Literal["text", "integer", "decimal", "double", "boolean", "date", "timestamp"]
 
@@ -26,6 +32,11 @@ ATTRIBUTE_SQL_TYPES: dict[str, str] = {
 }
 
 CONSENT_COLUMNS: dict[Purpose, str] = {p: f"consent_{p.value}" for p in Purpose}
+GRANT_COLUMNS: dict[Purpose, str] = {
+    p: c for p, c in CONSENT_COLUMNS.items() if p is not Purpose.DO_NOT_PROFILE
+}
+"""The purposes a destination may require (``do_not_profile`` is an objection: a profile that
+objects does not exist, so destinations never see the column)."""
 
 BUILTIN_COLUMNS: dict[str, AttributeType] = {
     "profile_key": "text",

@@ -37,7 +37,14 @@ from segsync.pipeline.segments import Membership, compute_segments
 from segsync.pipeline.traits import compute_traits
 from segsync.plugins import Plugins, load_plugins
 from segsync.progress import Fanout, Progress, StatusFileProgress
-from segsync.report import ProfileSummary, RunReport, SegmentSummary, SourceSummary, SyncReport
+from segsync.report import (
+    PrivacySummary,
+    ProfileSummary,
+    RunReport,
+    SegmentSummary,
+    SourceSummary,
+    SyncReport,
+)
 from segsync.state.history import History
 from segsync.state.ledger import Ledger
 from segsync.state.lock import run_lock
@@ -289,8 +296,15 @@ class _Run:
         try:
             self.history.finish(report.run_id, report.status, report.exit_code, stored(report))
             if report.command == "run":
-                days = self.config.settings.privacy.retention_days
-                apply_retention(self.ledger, self.history, days)
+                config = self.config
+                sources = [n for n, c in config.connectors.items() if c.cls.capabilities.is_source]
+                apply_retention(
+                    self.ledger,
+                    self.history,
+                    config.settings.privacy.retention_days,
+                    sources=sources,
+                    rejects=StorePaths(config.store_path).rejects,
+                )
         except StorageError as exc:  # the store itself is what failed: keep the first error
             log.error("could not record the end of run %s: %s", report.run_id, exc)
         self.progress.close()
@@ -326,6 +340,8 @@ class _Run:
         candidates = [n for n, c in config.connectors.items() if c.cls.capabilities.is_source]
         connectors = open_connectors(config, sorted({*candidates, *destinations}))
         try:
+            if command in ("run", "pull"):  # issue 15: suppressions, pending erasures
+                await self._privacy(connectors, erasures=command == "run")
             stopped = await self._pull(connectors, candidates, force, full) if pull else {}
             membership = self._compute()
             plans = self._plan(selected, membership, stopped, command, force, preview)
@@ -345,6 +361,35 @@ class _Run:
                     await connector.aclose()
                 except Exception:
                     log.exception("closing connector %s failed", connector.context.instance)
+
+    async def _privacy(self, connectors: dict[str, Connector], *, erasures: bool) -> None:
+        """Read ``[privacy] suppression_file`` (purging the newly suppressed), and finish the
+        erasures ``segsync forget`` left pending (``run`` only)."""
+        from segsync.privacy import complete_erasures, erasures_owed
+        from segsync.privacy.suppression import apply_suppression_file
+
+        privacy = self.config.settings.privacy
+        file = privacy.suppression_file
+        counts = apply_suppression_file(
+            self.engine,
+            None if file is None else self.config.privacy_path(file),
+            self.config.settings.resolve.default_region,
+        )
+        summary = PrivacySummary(
+            suppressions_added=counts["added"],
+            suppressions_removed=counts["removed"],
+            records_purged=counts["records"],
+        )
+        if erasures and erasures_owed(self.engine):  # a stage only when there is work
+            self.phase("erasures")
+            done = await complete_erasures(self.store, self.config, connectors, self.report.run_id)
+            if done is not None:
+                summary.erasures_resumed = len(done.erased)
+                summary.erasures_completed = len(done.finished)
+                summary.erasures_pending = len(done.pending)
+                summary.erasures_failed = len(done.failed)
+        if summary != PrivacySummary():
+            self.report.privacy = summary
 
     async def _pull(
         self, connectors: dict[str, Connector], candidates: list[str], force: bool, full: bool

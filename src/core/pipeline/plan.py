@@ -31,7 +31,7 @@ from sqlglot import exp
 from segsync.config.schema import SyncConfig
 from segsync.connector import NEW_MEMBER_PREFIX, Identifier, Member, Purpose
 from segsync.engine import Engine, parse
-from segsync.model.profile import CONSENT_COLUMNS
+from segsync.model.profile import CONSENT_COLUMNS, GRANT_COLUMNS
 from segsync.model.segments import SegmentBook
 from segsync.pipeline.segments import Membership
 from segsync.report import SkippedCounts, SyncPreview, SyncReport
@@ -83,7 +83,7 @@ class SyncPlan:
         so a push of millions of members costs one sort and a few hundred reads, not a query
         per batch."""
         engine = self.engine
-        consent = ", ".join(f"p.{c}" for c in CONSENT_COLUMNS.values())
+        consent = ", ".join(f"p.{c}" for c in GRANT_COLUMNS.values())
         engine.create_table(
             _QUEUE,
             parse(
@@ -97,7 +97,7 @@ class SyncPlan:
             ),
             temporary=True,
         )
-        purposes = list(CONSENT_COLUMNS)
+        purposes = list(GRANT_COLUMNS)
         consents: dict[tuple[bool | None, ...], dict[Purpose, bool | None]] = {}
         per_read = max(1, chunk // size) * size
         done = 0
@@ -106,7 +106,7 @@ class SyncPlan:
                 rows = engine.rows(
                     parse(
                         f"""SELECT member_key, profile_key, email, phone,
-                            {", ".join(CONSENT_COLUMNS.values())}
+                            {", ".join(GRANT_COLUMNS.values())}
                         FROM {_QUEUE} WHERE seq > :done AND seq <= :upto ORDER BY seq""",
                         done=done,
                         upto=done + per_read,

@@ -599,15 +599,18 @@ def _load(
                     exp.and_(this, exp.column(key).isin(query=exp.select(key).from_(staged)))
                 )
             )
-        engine.insert(
-            target,
-            exp.select(
-                exp.alias_(exp.Literal.string(instance), "instance"),
-                *(exp.column(c, quoted=True) for c in names),
-                exp.alias_(exp.Literal.string(run_id), "run_id"),
-            ).from_(staged),
-            columns=["instance", *names, "run_id"],
-        )
+        rows = exp.select(
+            exp.alias_(exp.Literal.string(instance), "instance"),
+            *(exp.column(c, quoted=True) for c in names),
+            exp.alias_(exp.Literal.string(run_id), "run_id"),
+        ).from_(staged)
+        # issue 15: suppressed people (segsync forget, [privacy] suppression_file) never load
+        from segsync.privacy.suppression import keep_contacts, keep_events
+
+        keep = (keep_contacts if item.contacts else keep_events)(engine, instance)
+        if keep is not None:
+            rows = rows.where(keep)
+        engine.insert(target, rows, columns=["instance", *names, "run_id"])
         history.set_cursor(instance, item.summary.stream, item.cursor, run_id)
     item.summary.loaded = True
 

@@ -290,7 +290,7 @@ def _why(member: Member, op: Planned, report: SyncReport) -> str:
         return f"in segment {segment!r}{created}"
     consent = member.consent
     if member.email is None and member.phone is None and not any(consent.values()):
-        return "no longer in any source"
+        return "no longer in any source (or objected to profiling, or suppressed)"
     missing = [p for p in report.required_consent if consent.get(Purpose(p)) is not True]
     if missing:
         return f"consent not granted: {', '.join(missing)}"

@@ -12,6 +12,10 @@ denial wins over a grant. Every platform-side id is
 kept in ``profile_identifiers``. Events are attached by contact id, else by email; events of type
 ``order`` are summarised into the built-in order columns, and every attached event is kept with
 its profile in ``profile_events`` for computed traits (:mod:`segsync.traits`).
+
+A person whose latest answer to ``do_not_profile`` is an objection (an objection wins a tie)
+gets no profile at all — no identifiers, no events, so no traits, segments or deliveries
+(those already made are removed by the next push) — and is only counted (``objected``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from segsync.connector import Purpose
 from segsync.engine import Engine, parse
 from segsync.model.profile import ATTRIBUTE_SQL_TYPES, CONSENT_COLUMNS, AttributeType
 
@@ -34,6 +39,9 @@ class ResolveResult:
     merged_records: int
     events: int
     orphan_events: int
+    objected: int = 0
+    """People who object to profiling (``do_not_profile``): kept out of the profiles, their
+    records and events left unused."""
 
 
 def _latest(value: exp.Expr, rank: str) -> exp.Expr:
@@ -58,13 +66,17 @@ def _attribute_column(name: str, type_name: AttributeType) -> exp.Expr:
     return exp.alias_(cast, exp.to_identifier(name, quoted=True))
 
 
+_OBJECTION = CONSENT_COLUMNS[Purpose.DO_NOT_PROFILE]
+
+
 def _records() -> exp.Expr:
     """Every source record with its profile key, its recency among the profile's records
     (most recently updated first) and, per consent purpose, the rank of its answer (most
-    recent answer first, a denial before a grant at equal times)."""
+    recent answer first, a denial before a grant at equal times — an objection before its
+    withdrawal)."""
     ranks = ", ".join(
         f"row_number() OVER (PARTITION BY profile_key ORDER BY {col}_at DESC NULLS LAST, "
-        f"{col} ASC, instance, source_id) AS {col}_rank"
+        f"{col} {'DESC' if col == _OBJECTION else 'ASC'}, instance, source_id) AS {col}_rank"
         for col in CONSENT_COLUMNS.values()
     )
     return parse(
@@ -108,10 +120,22 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
     declared = "".join(f', p."{name}"' for name in attributes)
     with engine.transaction():
         engine.create_table("_records", _records(), temporary=True)
+        engine.create_table("_people", _people(attributes), temporary=True)
+        # objection to profiling (issue 15): such people get no profile, no identifiers and
+        # no events; everything after resolve only sees profiles
+        engine.create_table(
+            "_objected",
+            parse(f"SELECT profile_key FROM _people WHERE {_OBJECTION} IS TRUE"),
+            temporary=True,
+        )
+        engine.execute(
+            parse("DELETE FROM _people WHERE profile_key IN (SELECT profile_key FROM _objected)")
+        )
         engine.create_table(
             "profile_identifiers",
             parse(
                 "SELECT profile_key, instance, source_id FROM _records "
+                "WHERE profile_key NOT IN (SELECT profile_key FROM _objected) "
                 "ORDER BY profile_key, instance, source_id"
             ),
         )
@@ -129,7 +153,6 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
             ),
             temporary=True,
         )
-        engine.create_table("_people", _people(attributes), temporary=True)
         engine.create_table(
             "profiles",
             parse(
@@ -156,21 +179,29 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                 """SELECT profile_key, event_id, type, occurred_at,
                        CAST(value AS DECIMAL(18,4)) AS value, properties, instance
                 FROM _event_profiles WHERE profile_key IS NOT NULL
+                  AND profile_key NOT IN (SELECT profile_key FROM _objected)
                 ORDER BY profile_key, type, occurred_at, event_id"""
             ),
         )
-        records = int(engine.scalar(parse("SELECT count(*) FROM _records")))
+        records, kept = engine.rows(
+            parse(
+                "SELECT count(*), count(*) FILTER (WHERE profile_key NOT IN "
+                "(SELECT profile_key FROM _objected)) FROM _records"
+            )
+        )[0]
         profiles = int(engine.scalar(parse("SELECT count(*) FROM profiles")))
+        objected = int(engine.scalar(parse("SELECT count(*) FROM _objected")))
         events, orphans = engine.rows(
             parse(
                 "SELECT count(*), count(*) FILTER (WHERE profile_key IS NULL) FROM _event_profiles"
             )
         )[0]
-    engine.drop("_records", "_event_profiles", "_people")
+    engine.drop("_records", "_event_profiles", "_people", "_objected")
     return ResolveResult(
-        records=records,
+        records=int(records),
         profiles=profiles,
-        merged_records=records - profiles,
+        merged_records=int(kept) - profiles,
         events=int(events),
         orphan_events=int(orphans),
+        objected=objected,
     )

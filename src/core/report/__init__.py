@@ -19,6 +19,7 @@ __all__ = [
     "CalibrationBin",
     "FailureSummary",
     "ModelSummary",
+    "PrivacySummary",
     "ProfileSummary",
     "RunReport",
     "SegmentSummary",
@@ -66,6 +67,8 @@ class ProfileSummary(BaseModel):
     merged_records: int = 0
     events: int = 0
     orphan_events: int = 0
+    objected: int = 0
+    """People who object to profiling (``do_not_profile``): no profile, never pushed."""
 
 
 class SegmentSummary(BaseModel):
@@ -88,6 +91,25 @@ class SegmentSummary(BaseModel):
     """Order value in the KPI window (JSON: a decimal string)."""
     mean_value: Decimal | None = None
     """Mean historical value: the members' mean ``revenue`` (JSON: a decimal string)."""
+
+
+class PrivacySummary(BaseModel):
+    """What a run did for privacy before pulling (``[privacy]``, ``segsync forget``)."""
+
+    suppressions_added: int = 0
+    """New entries read from ``[privacy] suppression_file``."""
+    suppressions_removed: int = 0
+    """Entries gone from the file since the last run (no longer suppressed)."""
+    records_purged: int = 0
+    """Stored records (and events) of newly suppressed people deleted."""
+    erasures_resumed: int = 0
+    """Erasure requests a killed ``forget`` left, erased from the store by this run."""
+    erasures_completed: int = 0
+    """Erasure requests whose last pending destination this run completed."""
+    erasures_pending: int = 0
+    """Erasure requests still waiting for a destination (retried by the next run)."""
+    erasures_failed: int = 0
+    """Erasure requests a destination refused for good (see ``segsync erasures``)."""
 
 
 class SkippedCounts(BaseModel):
@@ -203,6 +225,8 @@ class RunReport(BaseModel):
     http: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Per connector instance: requests, retries, by_status, throttled, network_errors, …"""
     errors: list[str] = Field(default_factory=list)
+    privacy: PrivacySummary | None = None
+    """Suppressions read and erasures finished before the pull (None when there were none)."""
 
     def finish(self) -> None:
         """Set status and exit code from the parts; the most severe outcome wins: an error
@@ -218,6 +242,7 @@ class RunReport(BaseModel):
             any(s.failed or s.deferred for s in self.syncs)
             or any(s.error for s in self.sources)
             or any(s.skipped_reason for s in self.syncs)
+            or (self.privacy and (self.privacy.erasures_pending or self.privacy.erasures_failed))
         ):
             self.status, self.exit_code = "failed_records", 1
         else:

@@ -170,14 +170,40 @@ def _syncs(report: RunReport) -> Table:
     return table
 
 
+def _privacy(report: RunReport, console: Console) -> None:
+    """One line on suppressions and erasures, when the run did something for them."""
+    p = report.privacy
+    if p is None:
+        return
+    parts = []
+    if p.suppressions_added or p.suppressions_removed:
+        parts.append(
+            f"suppression file: +{p.suppressions_added:,}/-{p.suppressions_removed:,} entries"
+        )
+    if p.records_purged:
+        parts.append(f"{p.records_purged:,} records of suppressed people deleted")
+    if p.erasures_resumed:
+        parts.append(f"{p.erasures_resumed:,} interrupted erasure(s) resumed")
+    if p.erasures_completed:
+        parts.append(f"{p.erasures_completed:,} erasure(s) completed")
+    if p.erasures_pending:
+        parts.append(f"[yellow]{p.erasures_pending:,} erasure(s) still pending[/]")
+    if p.erasures_failed:
+        parts.append(f"[red]{p.erasures_failed:,} erasure(s) refused by a destination[/]")
+    if parts:
+        console.print("Privacy: " + "; ".join(parts))
+
+
 def print_report(report: RunReport, console: Console) -> None:
     sources = _sources(report)
     if sources is not None:
         console.print(sources)
+    _privacy(report, console)
     p = report.profiles
     console.print(
         f"Profiles: {p.profiles:,} from {p.records:,} records ({p.merged_records:,} merged); "
         f"{p.events:,} events ({p.orphan_events:,} without a profile)"
+        + (f"; {p.objected:,} objected to profiling (kept out)" if p.objected else "")
     )
     as_of = _as_of(report)
     if as_of is not None and (report.segments or report.as_of_source != "run_start"):

@@ -13,7 +13,8 @@ Plan reads it (:meth:`Ledger.confirmed`, :meth:`Ledger.failed`, :meth:`Ledger.pe
 :meth:`Ledger.delivered_before` for refreshes); push
 writes it one batch at a time (:meth:`Ledger.record_batch`, in one transaction each, so a crash
 between a batch and its record only means the batch is sent again); status, history, reports
-and erasure query it (:meth:`Ledger.summary`, :meth:`Ledger.deliveries`, :meth:`Ledger.changes`).
+and erasure query it (:meth:`Ledger.summary`, :meth:`Ledger.deliveries`, :meth:`Ledger.changes`);
+an erasure's removals are logged by :meth:`Ledger.log_erased`.
 """
 
 from __future__ import annotations
@@ -328,6 +329,25 @@ class Ledger:
             counts = out.setdefault(str(sync), {"added": 0, "removed": 0, "failed": 0})
             counts[key] += int(count)
         return out
+
+    def log_erased(
+        self, sync: str, outcomes: Sequence[tuple[str, bool, bool, str | None]], run_id: str
+    ) -> None:
+        """Change-log lines for the removals an erasure made (``segsync forget``): one per
+        ``(request_id, ok, permanent, error)``, the member named ``erased:<request id>`` —
+        never by the address it had, which the erasure has already deleted everywhere else."""
+        now = utcnow()
+        self.engine.insert_rows(
+            "change_log",
+            ("run_id", "sync", "op", "member_key", "profile_key", "ok", "permanent", "reason",
+             "logged_at"),
+            [
+                (run_id, sync, "remove", f"erased:{request_id}", None, ok, permanent,
+                 f"erased (segsync forget, request {request_id})" if ok else error or "failed",
+                 now)
+                for request_id, ok, permanent, error in outcomes
+            ],
+        )  # fmt: skip
 
     def purge_changes(self, before: datetime) -> int:
         """Delete change-log lines logged before ``before`` (``[privacy] retention_days``);

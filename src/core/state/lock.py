@@ -36,7 +36,10 @@ __all__ = ["READ_ONLY_COMMANDS", "describe_holder", "read_holder", "run_lock"]
 
 log = logging.getLogger("segsync.state.lock")
 
-READ_ONLY_COMMANDS = frozenset({"status", "plan", "segments", "runs", "changes", "report"})
+READ_ONLY_COMMANDS = frozenset(
+    {"status", "plan", "segments", "runs", "changes", "report", "forget-dry-run",
+     "export-person", "suppressions", "erasures"}
+)  # fmt: skip
 """Short commands a run waits for rather than failing."""
 _POLL = 0.1
 _UNKNOWN_GRACE = 2.0  # a holder that has not written its description yet

@@ -26,12 +26,21 @@ damaged. Tables:
                         (kept ``[privacy] retention_days``)
 ``trait_models``        the latest fit of each ``clv``/``propensity`` trait: status, as-of and
                         its diagnostics (parameters, fit quality, AUC, calibration) as JSON
+``suppressions``        salted hashes of identifiers never to profile again (``segsync forget``,
+                        ``[privacy] suppression_file``)
+``erasures``            one row per erasure request: hashed identifier, status, what was erased
+``erasure_tasks``       what an erasure still owes a destination (a removal, a record deletion),
+                        with the address it needs until the destination confirms
+
+:meth:`Store.compact` rewrites the file so that deleted rows leave no bytes behind (DuckDB
+keeps deleted data in freed blocks): ``segsync forget`` calls it after erasing someone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -138,6 +147,25 @@ _MIGRATIONS: list[list[str]] = [
             trait VARCHAR NOT NULL, kind VARCHAR NOT NULL, status VARCHAR NOT NULL,
             as_of TIMESTAMP NOT NULL, summary JSON NOT NULL)""",
     ],
+    # 8 (issue 15, privacy): suppressions (salted hashes only), erasure records and the work
+    # an erasure still owes destinations; the objection to profiling as a consent answer
+    [
+        """CREATE TABLE suppressions (
+            hash VARCHAR NOT NULL, kind VARCHAR NOT NULL, origin VARCHAR NOT NULL,
+            request_id VARCHAR, added_at TIMESTAMP NOT NULL, applied BOOLEAN NOT NULL)""",
+        """CREATE TABLE erasures (
+            request_id VARCHAR NOT NULL, batch_id VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+            identifier_hash VARCHAR NOT NULL, status VARCHAR NOT NULL,
+            requested_at TIMESTAMP NOT NULL, erased_at TIMESTAMP, completed_at TIMESTAMP,
+            profiles INTEGER, erased JSON)""",
+        """CREATE TABLE erasure_tasks (
+            request_id VARCHAR NOT NULL, task VARCHAR NOT NULL, instance VARCHAR NOT NULL,
+            sync VARCHAR, audience_id VARCHAR, audience_kind VARCHAR, audience_name VARCHAR,
+            member_key VARCHAR, person JSON, status VARCHAR NOT NULL, outcome VARCHAR,
+            error VARCHAR, attempts INTEGER NOT NULL, updated_at TIMESTAMP NOT NULL)""",
+        "ALTER TABLE source_contacts ADD COLUMN consent_do_not_profile BOOLEAN",
+        "ALTER TABLE source_contacts ADD COLUMN consent_do_not_profile_at TIMESTAMP",
+    ],
 ]
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -147,16 +175,22 @@ class Store:
     """An open store. Use :meth:`open` (or :meth:`memory` in tests); close with :meth:`close`
     or as a context manager. Everything the domain runs goes through :attr:`engine`."""
 
-    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(
+        self,
+        path: Path,
+        con: duckdb.DuckDBPyConnection,
+        options: Mapping[str, str | int] | None = None,
+    ) -> None:
         self.path = path
         self.con = con
         self.engine = DuckDBEngine(con)
+        self.options = dict(options or {})
 
     @classmethod
     def memory(cls, *, options: Mapping[str, str | int] | None = None) -> Store:
         """A new, migrated store that lives in memory only: for tests and experiments."""
         con = duckdb.connect(":memory:", config=dict(options or {}))
-        store = cls(Path(":memory:"), con)
+        store = cls(Path(":memory:"), con, options)
         store._migrate(read_only=False)
         return store
 
@@ -184,7 +218,7 @@ class Store:
             raise StoreError(f"{path}: cannot open the store: {text}") from None
         except duckdb.Error as exc:
             raise StoreError(f"{path}: not a segsync store (DuckDB says: {exc})") from None
-        store = cls(path, con)
+        store = cls(path, con, options)
         try:
             store._migrate(read_only=read_only)
         except duckdb.Error as exc:
@@ -252,6 +286,51 @@ class Store:
                 )
             log.info("store %s migrated to schema version %d", self.path, version)
 
+    # -- compaction ---------------------------------------------------------------------
+
+    def compact(self) -> None:
+        """Rewrite the store into a fresh file and put it in place of the old one, so rows
+        deleted before leave no bytes in it: DuckDB marks deleted rows and frees their blocks,
+        but the old bytes stay in the file (and in the ``.wal``) until overwritten.
+
+        Every table, view and the schema version are copied (``COPY FROM DATABASE``); the
+        copy is fsynced and renamed over the store atomically, so a crash leaves either the
+        old or the new file. Temporary tables do not survive. The connection is replaced in
+        place (``self.con`` and ``self.engine`` keep working). An in-memory store is left
+        as it is."""
+        if str(self.path) == ":memory:":
+            return
+        fresh = self.path.with_name(self.path.name + ".compact")
+        for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        name = self.con.execute("SELECT current_database()").fetchone()
+        assert name is not None
+        try:
+            self.con.execute("CHECKPOINT")
+            self.con.execute(f"ATTACH '{_quoted(fresh)}' AS segsync_compact")
+            try:
+                self.con.execute(f'COPY FROM DATABASE "{name[0]}" TO segsync_compact')
+            finally:
+                self.con.execute("DETACH segsync_compact")
+        except duckdb.Error as exc:
+            fresh.unlink(missing_ok=True)
+            raise StoreError(f"{self.path}: cannot compact the store: {exc}") from None
+        self.con.close()
+        with contextlib.suppress(OSError):
+            os.chmod(fresh, self.path.stat().st_mode & 0o777)
+        with open(fresh, "rb") as handle:
+            os.fsync(handle.fileno())
+        self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)  # checkpointed
+        os.replace(fresh, self.path)
+        folder = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+        self.con = duckdb.connect(str(self.path), config=dict(self.options))
+        self.engine.con = self.con
+        log.info("store %s compacted", self.path)
+
     # -- helpers --------------------------------------------------------------------------
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
@@ -271,3 +350,8 @@ class Store:
         cur = self.con.execute(sql, params or [])
         names = [d[0] for d in cur.description or []]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _quoted(path: Path) -> str:
+    """A path inside a single-quoted SQL string."""
+    return str(path).replace("'", "''")

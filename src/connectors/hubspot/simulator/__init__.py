@@ -5,6 +5,7 @@
   paging by id, ``properties``, ``propertiesWithHistory``, ``associations``);
 * :mod:`.search` — ``POST /crm/v3/objects/contacts/search``;
 * :mod:`.batch` — ``POST /crm/v3/objects/contacts/batch/{read,update,upsert}`` (200/207);
+* :mod:`.gdpr` — ``POST /crm/v3/objects/contacts/gdpr-delete`` (204) and the email blocklist;
 * :mod:`.deals` — ``GET /crm/v3/objects/deals`` and deal ↔ contact associations;
 * :mod:`.properties` — contact property definitions;
 * :mod:`.lists` — Lists v3: MANUAL lists and their memberships (``recordsIdsAdded``, sic);

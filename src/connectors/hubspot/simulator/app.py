@@ -6,6 +6,7 @@ Routes (each guarded by its scope and the daily limit, :mod:`.limits`):
 ``GET /crm/v3/objects/contacts[/{id}]``                   :mod:`.objects`
 ``POST /crm/v3/objects/contacts/search``                  :mod:`.search` (+ the search limit)
 ``POST /crm/v3/objects/contacts/batch/{read,update,…}``   :mod:`.batch`
+``POST /crm/v3/objects/contacts/gdpr-delete``            :mod:`.gdpr` (204; blocklist)
 ``GET /crm/v3/objects/deals``                             :mod:`.deals`
 ``GET|POST|PATCH /crm/v3/properties/contacts[/{name}]``   :mod:`.properties`
 ``/crm/v3/lists…``                                        :mod:`.lists`
@@ -47,6 +48,7 @@ from .errors import (
     not_found,
     rate_error,
 )
+from .gdpr import Gdpr
 from .limits import Limits
 from .lists import Lists
 from .objects import Contacts
@@ -78,8 +80,10 @@ class HubSpotSimulator(Simulator):
     ``search_daily_headers`` (False), ``daily_headers`` (True; OAuth calls omit them),
     ``strict_batch_validation`` (True), ``migration_retry_after`` (5 s), ``history_limit_max``
     (50), ``history_on_unchanged_write`` (False), ``custom_objects`` (none), ``portal_id``
-    (1) and ``schemas_scope`` (``crm.schemas.custom.read``). Also inferred: duplicate list
-    names → 400; the ``OBJECT_NOT_FOUND``/``MISSING_SCOPES``/``RATE_LIMITS`` categories;
+    (1), ``schemas_scope`` (``crm.schemas.custom.read``), ``gdpr_unknown_id_status`` (404),
+    ``gdpr_blocklist_deleted`` (True) and ``blocklist_blocks_create`` (True) (:mod:`.gdpr`).
+    Also inferred: duplicate list names → 400; the ``OBJECT_NOT_FOUND``/``MISSING_SCOPES``/
+    ``RATE_LIMITS`` categories;
     numbers accepted as record ids; PATCH replacing the options array; no ``Retry-After`` on
     429s (undocumented).
 
@@ -116,6 +120,9 @@ class HubSpotSimulator(Simulator):
         custom_objects: Iterable[Mapping[str, Any]] = (),
         portal_id: int = 1,
         schemas_scope: str = "crm.schemas.custom.read",
+        gdpr_unknown_id_status: int = 404,
+        gdpr_blocklist_deleted: bool = True,
+        blocklist_blocks_create: bool = True,
     ) -> None:
         super().__init__(
             seed=seed,
@@ -140,6 +147,11 @@ class HubSpotSimulator(Simulator):
         self.history_on_unchanged_write = history_on_unchanged_write
         self.portal_id = portal_id
         self.schemas_scope = schemas_scope
+        if gdpr_unknown_id_status not in (204, 404):
+            raise ValueError("gdpr_unknown_id_status: expected 204 or 404")
+        self.gdpr_unknown_id_status = gdpr_unknown_id_status
+        self.gdpr_blocklist_deleted = gdpr_blocklist_deleted
+        self.blocklist_blocks_create = blocklist_blocks_create
         self.ids = IdSource("hubspot-ids", seed)
         self.version = 0  # bumped on every contact write (search results are kept until then)
         self._last_ms = 0
@@ -155,6 +167,7 @@ class HubSpotSimulator(Simulator):
         self.property_api = Properties(self)
         self.list_api = Lists(self)
         self.schema_api = Schemas(self)
+        self.gdpr_api = Gdpr(self)
         for spec in custom_objects:
             self.schema_api.add(spec)
 
@@ -250,6 +263,7 @@ class HubSpotSimulator(Simulator):
             ("POST", f"{c}/batch/read", batch.read, cr),
             ("POST", f"{c}/batch/update", batch.update, cw),
             ("POST", f"{c}/batch/upsert", batch.upsert, cw),
+            ("POST", f"{c}/gdpr-delete", self.gdpr_api.delete, cw),
             ("GET", f"{c}/{{id}}", contacts.get_contact, cr),
             ("GET", "/crm/v3/objects/deals", self.deal_api.list_deals, "crm.objects.deals.read"),
             ("GET", p, props.list_all, sr),
@@ -311,6 +325,14 @@ class HubSpotSimulator(Simulator):
 
     def list_members(self, list_id: str) -> set[str]:
         return set(self.lists[list_id]["members"])
+
+    def gdpr_deleted(self) -> list[str]:
+        """Ids of the contacts permanently deleted through ``gdpr-delete``, in order."""
+        return list(self.gdpr_api.deleted)
+
+    def blocklisted(self, email: str) -> bool:
+        """Whether ``gdpr-delete`` blocklisted this email."""
+        return email.strip().lower() in self.gdpr_api.blocklist
 
     def property_values(self, name: str) -> dict[str, str]:
         return {

@@ -147,6 +147,9 @@ class Batch:
                     err = ("INVALID_EMAIL", f"Email address {value} is invalid")
                 elif owner is not None and owner != record_id:
                     err = ("CONFLICT", f"Contact already exists. Existing ID: {owner}")
+                elif sim.gdpr_api.blocked(value):
+                    err = ("BLOCKLISTED_EMAIL", f"Email address {value} was permanently "
+                           "deleted under GDPR and is blocklisted")  # fmt: skip
             if err:
                 problems.append({"isValid": False, "message": err[1], "error": err[0],
                                  "name": name, "localizedErrorMessage": err[1]})  # fmt: skip

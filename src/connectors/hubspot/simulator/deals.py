@@ -58,6 +58,12 @@ class Deals:
                 out["deals"] = {"results": rows}
         return out
 
+    def drop_contact(self, record_id: str) -> None:
+        """A contact was deleted for good: its deals lose their association with it."""
+        for deal_id in self._by_contact.pop(record_id, []):
+            contacts = self.sim.deals[deal_id]["contacts"]
+            self.sim.deals[deal_id]["contacts"] = [c for c in contacts if c != record_id]
+
     def seed(self, deals: Iterable[Mapping[str, Any]]) -> list[str]:
         """Add deals: each mapping's ``contacts`` (ids) are associated, the rest are
         properties (e.g. amount, closedate, dealstage). Returns the new deal ids."""

@@ -92,6 +92,14 @@ class Lists:
             order = self._orders[lst["listId"]] = SortedIds(int(i) for i in lst["members"])
         return order
 
+    def drop_record(self, record_id: str) -> None:
+        """A contact was deleted for good: it leaves every list."""
+        for list_id, lst in self.sim.lists.items():
+            if lst["members"].pop(record_id, None) is not None:
+                order = self._orders.get(list_id)
+                if order is not None:
+                    order.discard(int(record_id))
+
     # -- lists -------------------------------------------------------------------------------
 
     async def create(self, request: Request) -> Response:

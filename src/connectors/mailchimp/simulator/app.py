@@ -61,7 +61,10 @@ class MailchimpSimulator(Simulator):
     ``validation_field_errors`` (True: 400 "Invalid Resource" carries ``errors[{field,
     message}]``); ``reject_unknown_merge_fields`` (True; ``skip_merge_validation=true``
     bypasses it and the required-field check); ``default_merge_fields`` (FNAME, LNAME,
-    ADDRESS, PHONE, BIRTHDAY); ``check_datacenter`` (True).
+    ADDRESS, PHONE, BIRTHDAY); ``check_datacenter`` (True); ``forgotten_blocks_reimport``
+    (True: a permanently deleted address cannot be added again through the API, as recorded
+    answers show; Mailchimp lets the person re-subscribe through a hosted form, which is not
+    simulated).
 
     Simplifications: one Mailchimp account shared by every key (the concurrency cap is per
     ``account`` given to :meth:`add_credential`); tag names match exactly; saved segments are
@@ -90,6 +93,7 @@ class MailchimpSimulator(Simulator):
         reject_unknown_merge_fields: bool = True,
         default_merge_fields: Iterable[str] = tuple(DEFAULT_FIELDS),
         check_datacenter: bool = True,
+        forgotten_blocks_reimport: bool = True,
     ) -> None:
         super().__init__(
             seed=seed, rate_limit=RateLimit(concurrency=concurrency), faults=faults, clock=clock
@@ -109,12 +113,14 @@ class MailchimpSimulator(Simulator):
         if unknown:
             raise ValueError(f"unknown default merge fields: {', '.join(unknown)}")
         self.check_datacenter = check_datacenter
+        self.forgotten_blocks_reimport = forgotten_blocks_reimport
         self.ids = IdSource("mailchimp-ids", seed)
         self._request_ids = IdSource("mailchimp-requests", seed)
         self.lists: dict[str, dict[str, Any]] = {}
         self.members: dict[str, dict[str, dict[str, Any]]] = {}  # list id → hash → record
         self.merge_fields: dict[str, list[dict[str, Any]]] = {}
         self.segments: dict[str, dict[int, dict[str, Any]]] = {}  # list id → id → segment
+        self.forgotten: dict[str, set[str]] = {}  # list id → hashes permanently deleted
         self.stores: dict[str, dict[str, Any]] = {}
         self.orders: dict[str, dict[str, dict[str, Any]]] = {}  # store id → order id → order
         self._default_list: str | None = None
@@ -336,6 +342,11 @@ class MailchimpSimulator(Simulator):
         """Lower-cased emails of the members with ``status`` (default: all but archived)."""
         return {r["email_address"].lower() for r in self.members[list_id].values()
                 if (r["status"] == status if status else r["status"] != "archived")}  # fmt: skip
+
+    def forgotten_emails(self, list_id: str, emails: Iterable[str]) -> set[str]:
+        """Which of ``emails`` were permanently deleted from the audience (lower-cased)."""
+        gone = self.forgotten.get(list_id, set())
+        return {e.strip().lower() for e in emails if subscriber_hash(e) in gone}
 
     def tag_members(self, list_id: str, tag_name: str) -> set[str]:
         """Lower-cased emails of the (non-archived) members carrying the tag."""

@@ -56,6 +56,7 @@ class Audiences:
             "modules": [],
         }  # fmt: skip
         sim.members[list_id], sim.merge_fields[list_id], sim.segments[list_id] = {}, [], {}
+        sim.forgotten[list_id] = set()
         for tag in sim.default_merge_fields:
             label, kind, options = DEFAULT_FIELDS[tag]
             sim.merge_field_api.add(list_id, tag, label, kind, options=options)

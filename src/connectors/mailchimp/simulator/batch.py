@@ -66,6 +66,11 @@ class BatchSubscribe:
                 errors.append({"email_address": email, "error": error, "error_code":
                                "ERROR_GENERIC", "field": first["field"],
                                "field_message": first["message"]})  # fmt: skip
+            elif existing is None and api.forgotten(lst["id"], email):
+                why = api.forgotten(lst["id"], email)
+                errors.append({"email_address": email, "error": why, "error_code":
+                               "ERROR_GENERIC", "field": "email_address",
+                               "field_message": why})  # fmt: skip
             elif live and not update:
                 errors.append({"email_address": email, "error": f"{email} is already a list "
                                "member. Use PUT to insert or update list members.",

@@ -8,7 +8,10 @@
 * ``GET|PUT|PATCH|DELETE …/members/{hash}`` where ``hash`` is ``md5(email.lower())`` (a raw
   email is accepted too): ``PUT`` requires ``email_address`` and ``status_if_new`` and the
   hash must be the email's; ``DELETE`` archives (204); ``POST …/members`` creates (an existing
-  member → 400 "Member Exists"); ``POST …/members/{hash}/actions/delete-permanent`` (204).
+  member → 400 "Member Exists"); ``POST …/members/{hash}/actions/delete-permanent`` (204)
+  deletes the member for good and *forgets* the address: adding it again (``PUT``, ``POST``,
+  batch subscribe) is refused with 400 "Forgotten Email Not Subscribed" (recorded answers;
+  ``forgotten_blocks_reimport``), and ``GET`` answers 404.
 * Writes validate statuses, the email, and merge fields (unknown tags with
   ``reject_unknown_merge_fields``, numbers, required fields left blank);
   ``skip_merge_validation=true`` skips the merge-field checks.
@@ -332,6 +335,8 @@ class Members:
             status = str(data["status_if_new"])
         else:
             status = str(data.get("status") or existing["status"])
+        if existing is None:
+            self.refuse_forgotten(lst["id"], str(data["email_address"]))
         record = self.write(lst["id"], data, existing, status)
         return sim.json(request, self.to_json(sim.base(request), record))
 
@@ -353,6 +358,8 @@ class Members:
         if existing is not None and existing["status"] != "archived":
             detail = f"{email} is already a list member. Use PUT to insert or update list members."
             raise MailchimpError(400, "Member Exists", detail)
+        if existing is None:
+            self.refuse_forgotten(lst["id"], email)
         record = self.write(lst["id"], data, existing, str(data["status"]))
         for name in data.get("tags") or []:
             sim.tag_api.tag(lst["id"], record["id"], str(name), True)
@@ -367,9 +374,31 @@ class Members:
         return self.sim.json(request, None, 204)
 
     async def delete(self, request: Request) -> Response:
+        """``POST …/actions/delete-permanent``: the member (archived or not), its tags and
+        personal data go for good; the address is *forgotten* — it cannot be added back
+        through the API (see :meth:`refuse_forgotten`)."""
         record = self.record(request)
         del self.sim.members[record["list_id"]][record["id"]]
         for segment in self.sim.segments[record["list_id"]].values():
             segment["members"].pop(record["id"], None)
+        self.sim.forgotten[record["list_id"]].add(record["id"])
         self.touch(record["list_id"])
         return self.sim.json(request, None, 204)
+
+    def forgotten(self, list_id: str, email: str) -> str | None:
+        """Why ``email`` cannot be added to the audience (it was permanently deleted), or
+        None — Mailchimp's recorded 400 "Forgotten Email Not Subscribed"."""
+        if not self.sim.forgotten_blocks_reimport:
+            return None
+        if subscriber_hash(email) not in self.sim.forgotten[list_id]:
+            return None
+        return (
+            f"{email.strip()} was permanently deleted and cannot be re-imported. The contact "
+            "must re-subscribe to get back on the list."
+        )
+
+    def refuse_forgotten(self, list_id: str, email: str) -> None:
+        """400 "Forgotten Email Not Subscribed" for a permanently deleted address."""
+        why = self.forgotten(list_id, email)
+        if why is not None:
+            raise MailchimpError(400, "Forgotten Email Not Subscribed", why)

@@ -269,6 +269,8 @@ def test_insert_rows_sends_constant_columns_as_one_value() -> None:
     engine.create_empty("m", {"f": "INTEGER", "g": "BOOLEAN"})
     engine.insert_rows("m", ("f", "g"), [(1, True), (True, True)])
     assert [tuple(r) for r in engine.rows(parse("SELECT f, g FROM m"))] == [(1, True), (1, True)]
+
+
 def test_a_version_7_store_is_migrated_to_version_8_keeping_its_records(tmp_path: Path) -> None:
     path = tmp_path / "s.duckdb"
     Store.open(path).close()

@@ -42,7 +42,14 @@ _NOT_DIGIT = re.compile(r"[^0-9]")
 _MAX_INPUT = 250  # phonenumbers refuses longer input as too long
 _MIN_NSN, _MAX_NSN, _MAX_CC = 2, 17, 3
 _NON_GEO = "001"
-_UNSURE: Final = object()
+
+
+class _Sentinel:
+    """A marker (not a result)."""
+
+
+_UNSURE: Final = _Sentinel()
+_INVALID_CODE: Final = _Sentinel()
 
 # _test_number_length's verdicts that keep a number unstripped
 _TOO_SHORT, _LOCAL_ONLY, _INVALID_LENGTH, _TOO_LONG, _POSSIBLE = range(5)
@@ -84,8 +91,10 @@ class _Plan:
         self.national_prefix = _compile(meta.national_prefix_for_parsing)
         self.transform: str | None = meta.national_prefix_transform_rule or None
         self.leading = _compile(meta.leading_digits)
-        types = [meta.premium_rate, meta.toll_free, meta.shared_cost, meta.voip,
-                 meta.personal_number, meta.pager, meta.uan, meta.voicemail, meta.fixed_line]  # fmt: skip
+        types = [
+            meta.premium_rate, meta.toll_free, meta.shared_cost, meta.voip,
+            meta.personal_number, meta.pager, meta.uan, meta.voicemail, meta.fixed_line,
+        ]  # fmt: skip
         if not meta.same_mobile_and_fixed_line_pattern:
             types.append(meta.mobile)
         self.general_desc = _Desc(self.general_lengths, self.general) if general else None
@@ -164,11 +173,11 @@ class PhoneBook:
         if not text:
             return None
         found = self._fast(text, region)
-        if found is _UNSURE:
+        if isinstance(found, _Sentinel):
             self.slow += 1
             return normalize_phone(text, region)
         self.fast += 1
-        return found  # type: ignore[return-value]
+        return found
 
     # -- the fast path --------------------------------------------------------------------
 
@@ -186,7 +195,7 @@ class PhoneBook:
             self._nongeo[code] = _Plan(meta) if meta is not None else None
         return self._nongeo[code]
 
-    def _fast(self, text: str, region: str | None) -> object:
+    def _fast(self, text: str, region: str | None) -> str | _Sentinel | None:
         shape = _SHAPE.fullmatch(text)
         if shape is None or len(text) > _MAX_INPUT:
             return _UNSURE
@@ -200,9 +209,9 @@ class PhoneBook:
             return None  # no region to read it in
         plan = self._plan(region) if region is not None else None
         extracted = self._country_code(plus, digits, plan)
-        if extracted is _UNSURE or extracted is None:
-            return extracted
-        code, national = extracted  # type: ignore[misc]
+        if extracted is None:
+            return None
+        code, national = extracted
         if code:
             main = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code][0]
             if main != region:
@@ -222,22 +231,22 @@ class PhoneBook:
             return None
         return f"+{code}{national}" if self._valid(code, national) else None
 
-    def _country_code(self, plus: bool, digits: str, plan: _Plan | None) -> object:
+    def _country_code(self, plus: bool, digits: str, plan: _Plan | None) -> tuple[int, str] | None:
         """``(code, national number)`` with the code 0 when none was written; None when the
         text is no number; the parse's retry without the ``+`` when no code follows it."""
         found = self._extract(plus, digits, plan)
-        if found is not _INVALID_CODE:
+        if not isinstance(found, _Sentinel):
             return found
         if not plus:
             return None
         again = self._extract(False, digits, plan)
-        if again is _INVALID_CODE or again is None:
-            return None
-        if again[0] == 0:  # type: ignore[index]
+        if isinstance(again, _Sentinel) or again is None or again[0] == 0:
             return None
         return again
 
-    def _extract(self, plus: bool, digits: str, plan: _Plan | None) -> Any:
+    def _extract(
+        self, plus: bool, digits: str, plan: _Plan | None
+    ) -> tuple[int, str] | _Sentinel | None:
         """``_maybe_extract_country_code`` on the digits (``+`` told apart)."""
         number, international = digits, plus
         if not plus and plan is not None:
@@ -281,15 +290,12 @@ class PhoneBook:
                 elif plan.known_type(nsn):
                     region = candidate
                     break
-            if region is None:
-                return False
+        if region is None:
+            return False
         plan = self._plan_for_code(code, region)
         if plan is None or (region != _NON_GEO and plan.country_code != code):
             return False
         return plan.known_type(nsn)
-
-
-_INVALID_CODE: Final = object()
 
 
 def _split_country_code(number: str) -> tuple[int, str]:

@@ -296,6 +296,7 @@ class _Run:
         paths = StorePaths(self.config.store_path)
         paths.clear_staging()
         pulled_at = utcnow()
+        lock = asyncio.Lock()  # the engine reads one source's files at a time
         staged = await asyncio.gather(
             *(
                 stage_source(
@@ -305,6 +306,8 @@ class _Run:
                     cursors={s: self.history.cursor(name, s) for s in source.streams()},
                     pulled_at=pulled_at,
                     full=full,
+                    engine=self.engine,
+                    engine_lock=lock,
                 )
                 for name, source in sources.items()
                 if source is not None

@@ -175,7 +175,7 @@ def _stage(config_path: Path, *, bulk: bool) -> dict[str, Any]:
             cursors={},
             pulled_at=PULLED,
             engine=store.engine if bulk else None,
-        )  # fmt: skip
+        )
     )
     out: dict[str, Any] = {}
     for index, item in enumerate(staged.streams):

@@ -13,22 +13,26 @@ portal) seeded with N contacts, and drives the real CLI in subprocesses:
 4. both syncs again: the number of write calls HubSpot received (expected 0).
 
 Between phases it waits one rate-limit window, so each phase starts with the budget a
-scheduled run would find. Usage:
+scheduled run would find. The pull also reports its CPU seconds per 1,000 contacts (the rate
+limit bounds the wall time, not the work). ``--pull-only`` stops after the pull;
+``--burst N`` raises the simulated portal's limit (to see memory at sizes the default limit
+would take an hour to pull); ``--python`` runs another install's segsync. Usage:
 
     .venv/bin/python benchmarks/hubspot.py [--contacts 100000] [--list-chunk 10000]
-                                           [--skip-property]
+        [--skip-property] [--pull-only] [--burst 100] [--python PY]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from measure import run_cli
+from measure import run_cli_measured
 
 from segsync.connectors.hubspot.simulator import HubSpotSimulator
 
@@ -67,10 +71,12 @@ audience = "everyone"
 """
 
 
-def segsync(folder: Path, *args: str) -> tuple[dict[str, Any], float, int]:
-    """``segsync`` on the benchmark's config: its JSON report, wall seconds, peak RSS (MiB)."""
+def segsync(folder: Path, *args: str, python: str) -> tuple[dict[str, Any], float, int, float]:
+    """``segsync`` on the benchmark's config: its JSON report, wall seconds, peak RSS (MiB),
+    CPU seconds."""
     env = {"SEGSYNC_CONNECTORS__HUBSPOT__TOKEN": TOKEN}
-    return run_cli(folder / "segsync.toml", *args, env=env)
+    report, done = run_cli_measured(folder / "segsync.toml", *args, env=env, python=python)
+    return report, done.wall, done.rss, done.cpu
 
 
 def writes_since(sim: HubSpotSimulator, mark: int) -> int:
@@ -88,22 +94,26 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--list-chunk", type=int, default=10_000)
     parser.add_argument("--skip-property", action="store_true")
+    parser.add_argument("--pull-only", action="store_true")
+    parser.add_argument("--burst", type=int, default=BURST)
+    parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args()
+    burst = args.burst
 
-    sim = HubSpotSimulator(seed=1, burst=BURST, window=WINDOW, daily=10_000_000)
+    sim = HubSpotSimulator(seed=1, burst=burst, window=WINDOW, daily=10_000_000)
     sim.add_credential(TOKEN)
     sim.seed_contacts(
         [{"email": f"bench{i}@example.org", "first_name": f"B{i}"} for i in range(args.contacts)]
     )
-    results: dict[str, Any] = {"contacts": args.contacts, "limits": f"{BURST}/{WINDOW:g}s"}
+    results: dict[str, Any] = {"contacts": args.contacts, "limits": f"{burst}/{WINDOW:g}s"}
     with tempfile.TemporaryDirectory() as tmp, sim.serve() as served:
         folder = Path(tmp)
         (folder / "segsync.toml").write_text(
-            CONFIG.format(base_url=served.base_url, burst=BURST, chunk=args.list_chunk)
+            CONFIG.format(base_url=served.base_url, burst=burst, chunk=args.list_chunk)
         )
-        rate = BURST / WINDOW  # requests per second the limit allows
+        rate = burst / WINDOW  # requests per second the limit allows
 
-        report, wall, rss = segsync(folder, "pull")
+        report, wall, rss, cpu = segsync(folder, "pull", python=args.python)
         pulled = sum(s["records"] for s in report["sources"] if s["stream"] == "contacts")
         ceiling = rate * PAGE
         results["pull"] = {
@@ -113,15 +123,22 @@ def main() -> None:
             "ceiling_per_s": ceiling,
             "fraction_of_ceiling": round(pulled / wall / ceiling, 3),
             "peak_rss_mib": rss,
+            "cpu_seconds": round(cpu, 1),
+            "cpu_ms_per_1000": round(cpu / pulled * 1e6, 1),
             "http": report["http"]["hubspot"],
         }
+        if args.pull_only:
+            print(json.dumps(results, indent=2))
+            return
 
         phases = [("list", "bench_list", args.list_chunk, 1)]
         if not args.skip_property:
             phases.append(("property", "bench_prop", 100, 2))
         for label, sync, per_call, calls_each in phases:
             time.sleep(WINDOW)
-            report, wall, rss = segsync(folder, "run", "--no-pull", "--sync", sync)
+            report, wall, rss, _ = segsync(
+                folder, "run", "--no-pull", "--sync", sync, python=args.python
+            )
             (done,) = report["syncs"]
             ceiling = rate * per_call / calls_each
             results[f"push_{label}"] = {
@@ -138,7 +155,7 @@ def main() -> None:
         mark = len(sim.requests)
         again: list[str] = []
         for _, sync, _, _ in phases:
-            report, _, _ = segsync(folder, "run", "--no-pull", "--sync", sync)
+            report, *_ = segsync(folder, "run", "--no-pull", "--sync", sync, python=args.python)
             again += [f"{s['name']}: +{s['adds']}/-{s['removes']}" for s in report["syncs"]]
         results["second_push"] = {"changes": again, "write_calls": writes_since(sim, mark)}
     print(json.dumps(results, indent=2))

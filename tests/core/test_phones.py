@@ -9,8 +9,12 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
+from segsync.engine import parse
 from segsync.model.identity import normalize_phone
 from segsync.model.phones import PhoneBook
+from segsync.pipeline.bulk_sql import LANE_PHONE
+from segsync.pipeline.phones_sql import read_phones
+from segsync.state.store import Store
 
 TYPES = [t for t in vars(PhoneNumberType).values() if isinstance(t, int) and t >= 0]
 SEPARATORS = [" ", "", "-", ".", " - "]
@@ -44,9 +48,7 @@ def _mutated(rng: random.Random, text: str) -> list[str]:
     return out
 
 
-def test_the_fast_path_agrees_with_phonenumbers_everywhere() -> None:
-    rng = random.Random(18)
-    book = PhoneBook()
+def _cases(rng: random.Random) -> list[tuple[str, str | None]]:
     regions = sorted(phonenumbers.SUPPORTED_REGIONS)
     cases: list[tuple[str, str | None]] = []
     for region in regions:
@@ -67,6 +69,13 @@ def test_the_fast_path_agrees_with_phonenumbers_everywhere() -> None:
               ("06 12 34 56 78", "XX"), ("06 12 34 56 78", "fr"), ("tel: 0612345678", "FR"),
               ("0612345678 ext. 12", "FR"), ("1-800-FLOWERS", "US"), ("+33 6 12 34 56 78", None),
               ("０６１２３４５６７８", "FR"), ("0612345678#", "FR"), ("9" * 300, "FR")]  # fmt: skip
+    return cases
+
+
+def test_the_fast_path_agrees_with_phonenumbers_everywhere() -> None:
+    rng = random.Random(18)
+    book = PhoneBook()
+    cases = _cases(rng)
     wrong = [
         (text, region, got, want)
         for text, region in cases
@@ -75,6 +84,54 @@ def test_the_fast_path_agrees_with_phonenumbers_everywhere() -> None:
     assert not wrong, wrong[:20]
     assert len(cases) > 40_000
     assert book.fast > 0.9 * len(cases)  # the common shape is read without the library
+
+
+def test_sql_reads_phones_as_phonenumbers_does() -> None:
+    """The bulk lane's SQL half (``read_phones``), and PhoneBook for what it leaves, give
+    what ``normalize_phone`` gives, the region coming from each row's country."""
+    rng = random.Random(19)
+    cases = _cases(rng)[::3]
+    store = Store.memory()
+    engine = store.engine
+    engine.create_empty("rows", {"status": "VARCHAR", "phone_t": "VARCHAR",
+                                 "phone_k": "VARCHAR", "country_t": "VARCHAR",
+                                 "country_k": "VARCHAR"})  # fmt: skip
+    rows = [
+        ["ok", text, "string", region or "", "string"] for text, region in cases if text.strip()
+    ]
+    engine.insert_rows("rows", ["status", "phone_t", "phone_k", "country_t", "country_k"], rows)
+    engine.create_empty("out", LANE_PHONE)
+    left = read_phones(engine, "rows", "out", "FR")
+    got = {(r[0], r[2]): r[4] for r in engine.rows(parse("SELECT * FROM out"))}
+    book = PhoneBook()
+    for phone_t, _, country_t, _ in left:
+        got[(phone_t, country_t)] = book.normalize(phone_t, country_t or "FR")
+    wrong = [
+        (text, region, got[(text, region or "")], want)
+        for text, region in cases
+        if text.strip()
+        and got[(text, region or "")] != (want := normalize_phone(text, region or "FR"))
+    ]
+    assert not wrong, wrong[:20]
+    assert len(left) < 0.4 * len(rows)  # this corpus is made of the odd cases
+
+
+def test_sql_reads_the_phones_of_an_export_alone() -> None:
+    from segsync.sandbox.synth import LOCALES
+
+    rng = random.Random(20)
+    store = Store.memory()
+    columns = ["status", "phone_t", "phone_k", "country_t", "country_k"]
+    store.engine.create_empty("rows", dict.fromkeys(columns, "VARCHAR"))
+    rows = []
+    for _ in range(3000):
+        locale = rng.choice(LOCALES)
+        rows.append(["ok", locale.phone(rng), "string", locale.country, "string"])
+    store.engine.insert_rows("rows", columns, rows)
+    store.engine.create_empty("out", LANE_PHONE)
+    assert read_phones(store.engine, "rows", "out", "FR") == []
+    got = dict(store.engine.rows(parse("SELECT phone_t, phone FROM out")))
+    assert all(got[r[1]] == normalize_phone(r[1], r[3]) for r in rows)
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from segsync.errors import InputError
 from segsync.model.identity import mask_identifier, normalize_email
 from segsync.model.phones import PhoneBook
 from segsync.pipeline import bulk_sql as q
+from segsync.pipeline.phones_sql import read_phones
 from segsync.pipeline.staging import (
     CONTACT_COLUMNS,
     EVENT_COLUMNS,
@@ -182,17 +183,13 @@ def _distinct(engine: Engine, query: str) -> list[tuple[Any, ...]]:
 def _lanes(engine: Engine, plan: q.FilePlan) -> None:
     """Ask Python what SQL cannot say, once per distinct value, into the lane tables."""
     if plan.contacts:
-        phones = PhoneBook()
-        pairs = _distinct(
-            engine,
-            f"SELECT DISTINCT phone_t, phone_k, country_t, country_k FROM {_ROWS} "
-            "WHERE status = 'ok' AND phone_k IS NOT NULL",
-        )
         engine.create_empty(_LANE_PHONE, q.LANE_PHONE, temporary=True)
+        left = read_phones(engine, _ROWS, _LANE_PHONE, plan.region)
+        phones = PhoneBook()
         engine.insert_rows(
             _LANE_PHONE,
             list(q.LANE_PHONE),
-            (_phone_lane(phones, plan.region, *pair) for pair in pairs),
+            (_phone_lane(phones, plan.region, *pair) for pair in left),
         )
         emails = _distinct(
             engine, f"SELECT DISTINCT email_t FROM {_ROWS} WHERE status = 'ok' AND email_lane"
@@ -236,9 +233,9 @@ def _keep_fast(engine: Engine, plan: q.FilePlan, warnings: _Warnings) -> str:
     for position, query in plan.warning_queries(source):
         counts: dict[str, int] = {}
         shown: dict[str, list[tuple[int, int, str]]] = {}
-        for kind, n, seq, x, y in engine.rows(query):
+        for kind, n, seq, *values in engine.rows(query):
             counts[kind] = int(n)
-            shown.setdefault(kind, []).append((seq, position, plan.example(kind, (x, y))))
+            shown.setdefault(kind, []).append((seq, position, plan.example(kind, values)))
         for kind, n in counts.items():
             warnings.add(kind, n, shown[kind])
     return source

@@ -539,7 +539,7 @@ class FilePlan:
                 p.phone AS phone, {attributes} AS attributes, {consent}, r.updated_at, r.late,
                 r.email_t, CASE WHEN r.email_lane THEN e.warn ELSE r.warn_email END
                     AS warn_email,
-                p.warn AS warn_phone, p.masked AS phone_masked
+                p.warn AS warn_phone, p.masked AS phone_masked, r.phone_t AS phone_raw
             FROM {rows} r {" ".join(joins)}"""
         )
 
@@ -568,39 +568,46 @@ class FilePlan:
 
     def warning_queries(self, table: str) -> list[tuple[int, exp.Expr]]:
         """Per kind of warning the pages raise on the rows SQL took: its place in a record,
-        and a query of the first three rows of each kind (``kind, n, seq, x, y``: the kind,
-        how many, the row, what its example shows)."""
+        and a query of the first three rows of each kind (``kind, n, seq, x, y, z``: the
+        kind, how many, the row, what its example shows)."""
         if self.contacts:
             kinds = [
-                (lit(WARN_EMAIL), 0, "warn_email", "source_id", "email_t"),
-                ("warn_phone", 1, "warn_phone IS NOT NULL", "source_id", "phone_masked"),
-                (lit(WARN_FUTURE), 2, "late IS NOT NULL", "source_id", "late"),
+                (lit(WARN_EMAIL), 0, "warn_email", "source_id", "email_t", "NULL"),
+                (
+                    "warn_phone",
+                    1,
+                    "warn_phone IS NOT NULL",
+                    "source_id",
+                    "phone_masked",
+                    "phone_raw",
+                ),
+                (lit(WARN_FUTURE), 2, "late IS NOT NULL", "source_id", "late", "NULL"),
             ]
         else:
             kinds = [
-                (lit(WARN_NO_CONTACT), 0, "NOT named", "event_id", "NULL"),
+                (lit(WARN_NO_CONTACT), 0, "NOT named", "event_id", "NULL", "NULL"),
                 (lit(WARN_EVENT_FUTURE), 1, f"occurred_at > {self.limit}", "event_id",
-                 "occurred_at"),
+                 "occurred_at", "NULL"),
             ]  # fmt: skip
         return [
             (
                 position,
                 parse(
-                    f"""SELECT kind, n, seq, x, y FROM (
+                    f"""SELECT kind, n, seq, x, y, z FROM (
                         SELECT {kind} AS kind, count(*) OVER (PARTITION BY {kind}) AS n,
                             row_number() OVER (PARTITION BY {kind} ORDER BY seq) AS i,
-                            seq, {x} AS x, {y} AS y
+                            seq, {x} AS x, {y} AS y, {z} AS z
                         FROM {table} WHERE status = 'ok' AND {condition}) AS w
                     WHERE i <= 3 ORDER BY seq"""
                 ),
             )
-            for kind, position, condition, x, y in kinds
+            for kind, position, condition, x, y, z in kinds
         ]
 
     @staticmethod
-    def example(kind: Any, row: tuple[Any, ...]) -> str:
+    def example(kind: Any, row: Sequence[Any]) -> str:
         """A warning's example, as the pages write it (identifiers masked)."""
-        key, value = row
+        key, value, raw = row
         if kind == WARN_EMAIL:
             return f"contact {key} ({mask_identifier(value)!r})"
         if kind == WARN_FUTURE:
@@ -609,4 +616,5 @@ class FilePlan:
             return f"event {key}"
         if kind == WARN_EVENT_FUTURE:
             return f"event {key} ({value:%Y-%m-%d})"
-        return f"contact {key} ({value!r})"  # a phone, masked by its lane
+        masked = value if value is not None else mask_identifier(raw)  # a phone
+        return f"contact {key} ({masked!r})"

@@ -46,8 +46,7 @@ __all__ = ["stage_files"]
 log = logging.getLogger("segsync.pipeline.bulk")
 
 _FILE_SHIFT = 1 << 40  # seq = file index × this + row number: file order, then row order
-_ROWS, _VIEW, _ACC, _PY = "_bulk_rows", "_bulk_view", "_bulk_acc", "_bulk_py"
-_JOINED = "_bulk_joined"
+_VIEW = "_bulk_view"
 _LANE_PHONE, _LANE_EMAIL, _LANE_ATTR = "_lane_phone", "_lane_email", "_lane_attr"
 
 
@@ -85,6 +84,16 @@ class _RecordingTally(WarningTally):
         self.position += 1
 
 
+@dataclass
+class BulkTables:
+    """What :func:`stage_files` made: the relation holding the staged rows (a view when no
+    copy was needed) and the scratch tables to drop once it is loaded."""
+
+    relation: str
+    view: bool
+    tables: list[str]
+
+
 def stage_files(
     engine: Engine,
     *,
@@ -96,15 +105,20 @@ def stage_files(
     rejects: Rejects,
     tally: WarningTally,
     pulled_at: dt.datetime,
-) -> str:
-    """Read ``read.files`` into a new temporary table of staged rows (the last row of a
-    repeated id kept) and return its name; fills ``summary`` (records, repeats as warnings)
-    and ``tally``; bad rows go to ``rejects`` or raise :class:`InputError`. A file the
-    engine's reader refuses raises :class:`~segsync.engine.ReadError`."""
+) -> BulkTables:
+    """Read ``read.files`` into staged rows (the last row of a repeated id kept); fills
+    ``summary`` (records, repeats as warnings) and ``tally``; bad rows go to ``rejects`` or
+    raise :class:`InputError`. A file the engine's reader refuses raises
+    :class:`~segsync.engine.ReadError`.
+
+    The rows are kept in tables of the store itself, not temporary ones: written compressed
+    and paged out as the engine needs, they keep the pull's memory flat in the files' size."""
     contacts = stream == "contacts"
     columns = CONTACT_COLUMNS if contacts else EVENT_COLUMNS
     settings = rejects.settings
-    engine.create_empty(_ACC, columns, temporary=True)
+    prefix = f"_bulk_{instance}_{stream}"
+    python = f"{prefix}_py"
+    parts: list[str] = []
     warnings = _Warnings()
     recording = _RecordingTally(tally.where)
     encode = (
@@ -112,6 +126,9 @@ def stage_files(
         if contacts
         else event_encoder(instance, recording, rejects, pulled_at)
     )
+    made = BulkTables(relation=prefix, view=False, tables=[])
+    engine.create_empty(python, q.as_text(columns))
+    made.tables.append(python)
     try:
         for index, file in enumerate(read.files):
             plan = q.FilePlan.of(
@@ -120,48 +137,99 @@ def stage_files(
                 region=settings.phone_region or config.settings.resolve.default_region,
                 pulled_at=pulled_at,
             )
-            _read_file(engine, plan, index)
-            _lanes(engine, plan)
-            left = _keep_fast(engine, plan, warnings)
+            rows = f"{prefix}_{index}"
+            made.tables.append(rows)
+            _read_file(engine, plan, index, rows)
+            part = rows
+            if contacts:
+                part = f"{rows}_j"
+                made.tables.append(part)
+                _lanes(engine, plan, rows)
+                _join_lanes(engine, plan, rows, part)
+                engine.drop(rows, _LANE_PHONE, _LANE_EMAIL, _LANE_ATTR)
+            parts.append(part)
+            _warnings(engine, plan, part, warnings)
             _python_rows(
-                engine, file, left, encode, recording, rejects, settings.on_bad_row, columns
-            )
-            engine.drop(left, _LANE_PHONE, _LANE_EMAIL, _LANE_ATTR)
+                engine, file, part, python, encode, recording, rejects, settings.on_bad_row,
+                columns,
+            )  # fmt: skip
         for kind, seq, position, example in recording.seen:
             warnings.add(kind, 1, [(seq, position, example)] if example else [])
         warnings.into(tally)
-        table = f"_bulk_{instance}_{stream}"
         key = "source_id" if contacts else "event_id"
-        summary.records = int(engine.scalar(parse(f"SELECT count(*) FROM {_ACC}")))
-        names = ", ".join(columns)
-        engine.create_table(
-            table,
-            parse(
-                f"""SELECT {names} FROM (SELECT *, row_number() OVER (
-                        PARTITION BY {key} ORDER BY seq DESC) AS _last FROM {_ACC}) AS a
-                    WHERE _last = 1"""
-            ),
-            temporary=True,
-        )
-        kept = int(engine.scalar(parse(f"SELECT count(*) FROM {table}")))
+        _relation(engine, made, columns, parts, python, key, summary)
+    except BaseException:
+        drop_tables(engine, made)
+        raise
     finally:
-        engine.drop(_ACC, _ROWS, _JOINED, _PY, _LANE_PHONE, _LANE_EMAIL, _LANE_ATTR)
         engine.drop(_VIEW, view=True)
-    repeated = summary.records - kept
+    return made
+
+
+def drop_tables(engine: Engine, made: BulkTables) -> None:
+    """Drop what :func:`stage_files` made."""
+    engine.drop(made.relation, view=made.view)
+    engine.drop(*made.tables)
+
+
+def _relation(
+    engine: Engine,
+    made: BulkTables,
+    columns: dict[str, str],
+    parts: list[str],
+    python: str,
+    key: str,
+    summary: SourceSummary,
+) -> None:
+    """The staged rows as one relation: a view over the one part when no id repeats, else a
+    table keeping the last row of each id."""
+    names = ", ".join(columns)
+    selects = [f"SELECT {names} FROM {part} WHERE status = 'ok'" for part in parts]
+    if engine.scalar(parse(f"SELECT count(*) FROM {python}")):
+        selects.append(
+            f"SELECT {', '.join(_typed(c, t) for c, t in columns.items())} FROM {python}"
+        )
+    union = " UNION ALL ".join(selects) if selects else f"SELECT {names} FROM {python}"
+    records, distinct = engine.rows(
+        parse(f"SELECT count(*), count(DISTINCT {key}) FROM ({union}) AS u")
+    )[0]
+    summary.records = int(records)
+    if records == distinct and len(selects) == 1:
+        engine.create_view(made.relation, parse(union), temporary=True)
+        made.view = True
+        return
+    engine.create_table(
+        made.relation,
+        parse(
+            f"""SELECT {names} FROM (SELECT *, row_number() OVER (
+                    PARTITION BY {key} ORDER BY seq DESC) AS _last FROM ({union}) AS u) AS a
+                WHERE _last = 1"""
+        ),
+    )
+    repeated = int(records) - int(distinct)
     if repeated:
         times = f"{repeated:,} × " if repeated > 1 else ""
-        line = f"{instance} {stream}: {times}a record repeated an id; the last one won"
+        line = (
+            f"{summary.instance} {summary.stream}: {times}a record repeated an id; the last one won"
+        )
         summary.warnings += repeated
         summary.warning_samples.append(line)
         log.warning("%s", line)
-    return table
+
+
+def _typed(column: str, type_: str) -> str:
+    return (
+        f"json({column}) AS {column}"
+        if type_ == "JSON"
+        else f"CAST({column} AS {type_}) AS {column}"
+    )
 
 
 # -- one file ------------------------------------------------------------------------------
 
 
-def _read_file(engine: Engine, plan: q.FilePlan, index: int) -> None:
-    """The file, read once into ``_bulk_rows``: every field read, each row's status."""
+def _read_file(engine: Engine, plan: q.FilePlan, index: int, rows: str) -> None:
+    """The file, read once into ``rows``: every field read, each row's status."""
     file = plan.file
     if file.format == "csv":
         engine.read_csv(_VIEW, file.path, plan.view_columns, delimiter=file.delimiter)
@@ -173,18 +241,18 @@ def _read_file(engine: Engine, plan: q.FilePlan, index: int) -> None:
             rest_without=plan.rest_without,
             with_keys=plan.with_keys,
         )
-    engine.create_table(_ROWS, plan.rows_query(_VIEW, index * _FILE_SHIFT), temporary=True)
+    engine.create_table(rows, plan.rows_query(_VIEW, index * _FILE_SHIFT))
 
 
 def _distinct(engine: Engine, query: str) -> list[tuple[Any, ...]]:
     return engine.rows(parse(query))
 
 
-def _lanes(engine: Engine, plan: q.FilePlan) -> None:
+def _lanes(engine: Engine, plan: q.FilePlan, rows: str) -> None:
     """Ask Python what SQL cannot say, once per distinct value, into the lane tables."""
     if plan.contacts:
         engine.create_empty(_LANE_PHONE, q.LANE_PHONE, temporary=True)
-        left = read_phones(engine, _ROWS, _LANE_PHONE, plan.region)
+        left = read_phones(engine, rows, _LANE_PHONE, plan.region)
         phones = PhoneBook()
         engine.insert_rows(
             _LANE_PHONE,
@@ -192,7 +260,7 @@ def _lanes(engine: Engine, plan: q.FilePlan) -> None:
             (_phone_lane(phones, plan.region, *pair) for pair in left),
         )
         emails = _distinct(
-            engine, f"SELECT DISTINCT email_t FROM {_ROWS} WHERE status = 'ok' AND email_lane"
+            engine, f"SELECT DISTINCT email_t FROM {rows} WHERE status = 'ok' AND email_lane"
         )
         engine.create_empty(_LANE_EMAIL, q.LANE_EMAIL, temporary=True)
         engine.insert_rows(_LANE_EMAIL, list(q.LANE_EMAIL), (_email_lane(e) for (e,) in emails))
@@ -200,7 +268,7 @@ def _lanes(engine: Engine, plan: q.FilePlan) -> None:
         for slot, (_, type_name) in enumerate(plan.attribute_slots):
             values = _distinct(
                 engine,
-                f"SELECT DISTINCT a{slot}_t, a{slot}_k FROM {_ROWS} "
+                f"SELECT DISTINCT a{slot}_t, a{slot}_k FROM {rows} "
                 f"WHERE status = 'ok' AND a{slot}_lane",
             )
             engine.insert_rows(
@@ -210,27 +278,20 @@ def _lanes(engine: Engine, plan: q.FilePlan) -> None:
             )
 
 
-def _keep_fast(engine: Engine, plan: q.FilePlan, warnings: _Warnings) -> str:
-    """The rows SQL and the lanes took, appended to the stream's rows, and their warnings;
-    returns the table that says which rows are left for Python."""
-    source = _ROWS
-    if plan.contacts:
-        patterns = [
-            r[0]
-            for r in engine.rows(
-                parse(f"SELECT DISTINCT _keys FROM {_ROWS} WHERE status = 'ok' ORDER BY 1")
-            )
-        ]
-        engine.create_table(_JOINED, plan.lanes_query(_ROWS, patterns), temporary=True)
-        engine.drop(_ROWS)
-        source = _JOINED
-    columns = list(CONTACT_COLUMNS if plan.contacts else EVENT_COLUMNS)
-    engine.insert(
-        _ACC,
-        parse(f"SELECT {', '.join(columns)} FROM {source} WHERE status = 'ok'"),
-        columns=columns,
-    )
-    for position, query in plan.warning_queries(source):
+def _join_lanes(engine: Engine, plan: q.FilePlan, rows: str, part: str) -> None:
+    """Contacts: the lanes' answers joined to the rows, attributes made JSON."""
+    patterns = [
+        r[0]
+        for r in engine.rows(
+            parse(f"SELECT DISTINCT _keys FROM {rows} WHERE status = 'ok' ORDER BY 1")
+        )
+    ]
+    engine.create_table(part, plan.lanes_query(rows, patterns))
+
+
+def _warnings(engine: Engine, plan: q.FilePlan, part: str, warnings: _Warnings) -> None:
+    """The warnings the pages would raise on the rows SQL took."""
+    for position, query in plan.warning_queries(part):
         counts: dict[str, int] = {}
         shown: dict[str, list[tuple[int, int, str]]] = {}
         for kind, n, seq, *values in engine.rows(query):
@@ -238,20 +299,21 @@ def _keep_fast(engine: Engine, plan: q.FilePlan, warnings: _Warnings) -> str:
             shown.setdefault(kind, []).append((seq, position, plan.example(kind, values)))
         for kind, n in counts.items():
             warnings.add(kind, n, shown[kind])
-    return source
 
 
 def _python_rows(
     engine: Engine,
     file: BulkFile,
     source: str,
+    python: str,
     encode: Callable[[Any, int], dict[str, Any] | None],
     recording: _RecordingTally,
     rejects: Rejects,
     on_bad_row: str,
     columns: dict[str, str],
 ) -> None:
-    """The rows SQL could not take, read by the source and encoded as its pages would be."""
+    """The rows SQL could not take, read by the source and encoded as its pages would be,
+    appended (as text) to ``python``."""
     numbered = engine.rows(
         parse(f"SELECT _row, seq FROM {source} WHERE status = 'python' ORDER BY _row")
     )
@@ -277,12 +339,10 @@ def _python_rows(
         staged = encode(record, seq)
         if staged is not None:
             batch.append([_staged_value(staged.get(c)) for c in names])
-    if not batch:
-        return
-    engine.create_empty(_PY, q.as_text(columns), temporary=True)
-    engine.insert_rows(_PY, names, batch)
-    engine.insert(_ACC, q.from_text(_PY, columns), columns=names)
-    engine.drop(_PY)
+        if len(batch) >= 10_000:
+            engine.insert_rows(python, names, batch)
+            batch = []
+    engine.insert_rows(python, names, batch)
 
 
 def _staged_value(value: Any) -> Any:

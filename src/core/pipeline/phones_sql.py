@@ -35,6 +35,13 @@ def _full(column: str, pattern: str) -> str:
     return f"regexp_matches({column}, {lit(f'^(?:{pattern})$')})"
 
 
+def _digits(text: str) -> str:
+    """The digits of a number of the common shape (its other characters removed)."""
+    for char in " .-()+":
+        text = f"replace({text}, {lit(char)}, '')"
+    return text
+
+
 def _in(column: str, values: Iterable[int]) -> str:
     listed = ", ".join(str(v) for v in sorted(set(values)))
     return f"length({column}) IN ({listed})" if listed else "FALSE"
@@ -105,7 +112,7 @@ class PhoneSQL:
         anywhere = by_length.pop(None, [])
         cases = " ".join(
             f"WHEN {size} THEN {_full(nsn, '|'.join(f'(?:{p})' for p in [*patterns, *anywhere]))}"
-            for size, patterns in sorted(by_length.items())  # type: ignore[arg-type]
+            for size, patterns in sorted(by_length.items())
         )
         otherwise = _full(nsn, "|".join(f"(?:{p})" for p in anywhere)) if anywhere else "FALSE"
         checks.append(f"CASE length({nsn}) {cases} ELSE {otherwise} END" if cases else otherwise)
@@ -212,7 +219,7 @@ def read_phones(
                   FROM (SELECT n, {s} AS s, phone_k = 'string' AND length(phone_t) <= 250
                             AND regexp_matches({s}, {lit(_SHAPE)}) AS shaped,
                         regexp_matches({s}, {lit(_PLUS)}) AS plus,
-                        regexp_replace({s}, '[^0-9]', '', 'g') AS digits,
+                        {_digits(s)} AS digits,
                         (country_k IS NULL OR country_k = 'null' OR (country_k = 'string'
                             AND regexp_matches(country_t, '^[\\x00-\\x7f]*$'))) AS country_ok,
                         length({cs}) = 2 AS two,

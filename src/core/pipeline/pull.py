@@ -32,7 +32,7 @@ from segsync.connector import BulkSource, Connector, Page, Source, SourceSetting
 from segsync.engine import Engine, ReadError, parse
 from segsync.errors import ConnectorError, InputError, RetryableError
 from segsync.model.profile import CONSENT_COLUMNS
-from segsync.pipeline.bulk import stage_files
+from segsync.pipeline.bulk import BulkTables, drop_tables, stage_files
 from segsync.pipeline.staging import (
     CONSENT_AT,
     CONTACT_COLUMNS,
@@ -64,7 +64,9 @@ class StagedStream:
     path: Path
     cursor: str | None = None
     table: str | None = None
-    """The temporary table holding the staged records once read for the checks."""
+    """The table (or view) holding the staged records once read for the checks."""
+    bulk: BulkTables | None = None
+    """What the engine made of the files the source handed over (dropped after the load)."""
 
     @property
     def contacts(self) -> bool:
@@ -181,7 +183,7 @@ async def _stage_bulk(
     summary.pages = len(read.files)
     try:
         async with lock:
-            item.table = await asyncio.to_thread(
+            item.bulk = await asyncio.to_thread(
                 stage_files, engine, config=config, instance=instance, stream=stream,
                 read=read, summary=summary, rejects=rejects, tally=tally, pulled_at=pulled_at,
             )  # fmt: skip
@@ -194,6 +196,7 @@ async def _stage_bulk(
         return False
     finally:
         rejects.close()
+    item.table = item.bulk.relation
     item.cursor = read.cursor
     summary.warnings += tally.total
     summary.warning_samples[:0] = tally.lines()
@@ -301,6 +304,9 @@ def load_sources(
     finally:
         for source in sources:
             for item in source.streams:
+                if item.bulk is not None:
+                    drop_tables(engine, item.bulk)
+                    item.bulk = None
                 if item.table is not None:
                     engine.drop(item.table)
                     item.table = None
@@ -441,7 +447,10 @@ def _load(
     staged = str(item.table)
     with engine.transaction():
         if item.contacts:
-            staged = item.table = _keep_times(engine, instance, staged, pulled_at)
+            staged = _keep_times(engine, instance, staged, pulled_at)
+            if item.bulk is None:
+                engine.drop(str(item.table))
+            item.table = staged
         this = exp.column("instance").eq(exp.Literal.string(instance))
         if item.summary.snapshot:
             engine.execute(exp.delete(target).where(this))
@@ -499,5 +508,4 @@ def _keep_times(engine: Engine, instance: str, staged: str, pulled_at: dt.dateti
         ),
         temporary=True,
     )
-    engine.drop(staged)
     return "_staged_dated"

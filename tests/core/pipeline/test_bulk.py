@@ -188,7 +188,7 @@ def _result(store: Store, item: StagedStream, index: int, bulk: bool) -> dict[st
     s = item.summary
     if not s.error:
         if bulk:
-            assert item.table and item.table.startswith("_bulk_"), "read page by page"
+            assert item.bulk is not None, "read page by page"
         elif s.pages:
             _read_staged(store.engine, item, index)  # repeated ids: as loading counts them
     result: dict[str, Any] = {

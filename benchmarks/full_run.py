@@ -2,13 +2,16 @@
 
 Generates a seeded synthetic audience (segsync.sandbox.synth) for the starter config, then:
 
-1. **pull, beside DuckDB alone** (``--rounds`` times, alternating): ``segsync pull`` into a
-   fresh store, and a DuckDB process loading and normalising the same three files into a
+1. **pull, beside DuckDB alone** (``--rounds`` times, alternating): segsync's ingest — every
+   source staged and loaded into a fresh store, as ``segsync pull`` does before it resolves
+   profiles — and a DuckDB process loading and normalising the same three files into a
    fresh database file by hand-written SQL (typed columns, emails trimmed and lower-cased,
    times with offsets to UTC, yes/no to booleans, amounts as DECIMAL(18,4), attributes and
    properties as JSON, the last row of a repeated id kept) — what a DuckDB user would write,
    without what DuckDB cannot do (phone numbers, bad-row accounting, consent dating). Prints
-   wall and CPU seconds and peak RSS of each, the medians, and the ratio of the walls;
+   wall and CPU seconds and peak RSS of each, the medians, and the ratio of the walls; then
+   the whole ``segsync pull`` command once (which also resolves profiles, computes traits,
+   segments and KPIs);
 2. unless ``--skip-run``, the real CLI three times against the starter config: a first run
    (pull, load, resolve, segments, push everything); a re-run with unchanged files (zero
    changes); a re-run after the files changed (regenerated with another seed).
@@ -84,6 +87,36 @@ QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY ordered_at DESC) = 1;
 """
 
 
+INGEST = """
+import asyncio, inspect, sys
+from pathlib import Path
+from segsync.pipeline import load, open_connectors
+from segsync.pipeline.pull import load_sources, stage_source
+from segsync.state.history import History
+from segsync.state.store import Store
+from segsync.state.workspace import StorePaths
+from segsync.values import utcnow
+
+config = load(Path(sys.argv[1]))
+names = [n for n, c in config.connectors.items() if c.cls.capabilities.is_source]
+connectors = open_connectors(config, names)
+paths = StorePaths(config.store_path)
+pulled_at = utcnow()
+with Store.open(config.store_path, options=config.store_options) as store:
+    async def stage():
+        bulk = "engine" in inspect.signature(stage_source).parameters  # not before issue 18
+        extra = {"engine": store.engine, "engine_lock": asyncio.Lock()} if bulk else {}
+        return await asyncio.gather(*(
+            stage_source(config, connectors[n], paths=paths, cursors={}, pulled_at=pulled_at,
+                         **extra)
+            for n in names if connectors[n].source and connectors[n].source.streams()))
+    staged = asyncio.run(stage())
+    load_sources(store.engine, History(store.engine), staged, run_id="bench", force=True,
+                 pulled_at=pulled_at)
+    print(sum(s.records for source in staged for s in source.summaries))
+"""
+
+
 def duckdb_alone(data: Path, store: Path) -> None:
     """(In a child process) load and normalise the three files with DuckDB alone."""
     import duckdb
@@ -112,10 +145,12 @@ def compare_pull(root: Path, config: Path, rounds: int, python: str) -> None:
     others: list[Measured] = []
     for n in range(1, rounds + 1):
         fresh(store, Path(f"{store}.wal"), Path(f"{store}.work"))
-        report, pull = run_cli_measured(config, "pull", python=python)
-        records = sum(s["records"] for s in report["sources"])
+        pull = measured([python, "-c", INGEST, str(config)], cwd=root)
+        if pull.code != 0:
+            raise SystemExit(f"ingest failed:\n{pull.err[-3000:]}")
+        records = int(pull.out.split()[-1])
         pulls.append(pull)
-        print(line(f"pull #{n}", pull) + f"  {records:,} records, {records / pull.wall:,.0f}/s")
+        print(line(f"ingest #{n}", pull) + f"  {records:,} records, {records / pull.wall:,.0f}/s")
         fresh(alone, Path(f"{alone}.wal"))
         other = measured([sys.executable, __file__, "--duckdb-alone", str(root / "data"),
                           str(alone)])  # fmt: skip
@@ -126,11 +161,16 @@ def compare_pull(root: Path, config: Path, rounds: int, python: str) -> None:
     pull_wall = statistics.median(p.wall for p in pulls)
     alone_wall = statistics.median(o.wall for o in others)
     print(
-        f"median pull {pull_wall:.2f}s (peak RSS {max(p.rss for p in pulls)} MiB), DuckDB alone "
-        f"{alone_wall:.2f}s (peak RSS {max(o.rss for o in others)} MiB): "
-        f"pull / DuckDB alone = {pull_wall / alone_wall:.2f}"
+        f"median ingest {pull_wall:.2f}s (peak RSS {max(p.rss for p in pulls)} MiB), DuckDB "
+        f"alone {alone_wall:.2f}s (peak RSS {max(o.rss for o in others)} MiB): "
+        f"ingest / DuckDB alone = {pull_wall / alone_wall:.2f}"
     )
     fresh(store, Path(f"{store}.wal"), Path(f"{store}.work"), alone, Path(f"{alone}.wal"))
+    report, whole = run_cli_measured(config, "pull", python=python)
+    records = sum(s["records"] for s in report["sources"])
+    print(line("segsync pull", whole) + f"  {records:,} records, {records / whole.wall:,.0f}/s "
+          "(ingest, then resolve, traits, segments, KPIs)")  # fmt: skip
+    fresh(store, Path(f"{store}.wal"), Path(f"{store}.work"))
 
 
 def main() -> int:

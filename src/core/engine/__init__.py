@@ -164,11 +164,11 @@ class Engine(Protocol):
         self, view: str, path: Path, columns: Sequence[str], *, delimiter: str = ","
     ) -> None:
         """A temporary view ``view`` of the records of a UTF-8 CSV file after its header line
-        (a byte-order mark is skipped): ``_row``, the record's number (1 for the first after
-        the header; blank lines are not records), then the file's fields in order, named
-        ``columns``, as text (an empty field is NULL). The view is read as it is queried,
-        never held whole; a file the reader refuses (a malformed record, a record with more
-        or fewer fields than ``columns``, bytes that are not UTF-8) raises :class:`ReadError`
+        (a byte-order mark is skipped), in the file's order (blank lines are not records):
+        the file's fields in order, named ``columns``, as text (an empty field is NULL). The
+        view is read as it is queried, never held whole; a file the reader refuses (a
+        malformed record, a record with more or fewer fields than ``columns``, bytes that are
+        not UTF-8) raises :class:`ReadError`
         then."""
 
     def read_jsonl(
@@ -181,7 +181,8 @@ class Engine(Protocol):
         with_keys: bool = False,
     ) -> None:
         """A temporary view ``view`` of the lines of a UTF-8 JSON Lines file (a byte-order
-        mark is skipped), read as it is queried: ``_row`` (the line number), ``_kind``
+        mark is skipped), read as it is queried, one row per line in the file's order:
+        ``_kind``
         (``'blank'`` for a line of white space only, ``'object'`` for a JSON object as
         Python's ``json.loads`` reads one — but for a key named twice, which the engine may
         read first where Python reads it last — ``'other'`` for anything else) and, for a JSON
@@ -192,6 +193,11 @@ class Engine(Protocol):
         holds, in its order, as their indexes joined by ``,``. With ``rest_without``,
         ``_rest`` is the object without those keys (JSON, keys in its order). A file the
         reader refuses raises :class:`ReadError` when the view is read."""
+
+    def position(self) -> exp.Expr:
+        """The 1-based position of a row of a table in the order its rows were inserted: a
+        table made (:meth:`create_table`) from a :meth:`read_csv` or :meth:`read_jsonl`
+        view numbers its rows as the file does (a CSV record's number, a line's number)."""
 
     def line_up(self, into: str, parts: Sequence[tuple[str, Sequence[str]]]) -> None:
         """Make ``into`` from tables that hold one row per profile in the same order

@@ -186,12 +186,12 @@ class DuckDBEngine:
         self, view: str, path: Path, columns: Sequence[str], *, delimiter: str = ","
     ) -> None:
         spec = "{" + ", ".join(f"{_text(c)}: 'VARCHAR'" for c in columns) + "}"
-        names = "".join(f', "{c}"' for c in columns)
+        names = ", ".join(f'"{c}"' for c in columns)
         self._run(
-            f"CREATE OR REPLACE TEMP VIEW {_name(view)} AS SELECT ordinality AS _row{names} "
+            f"CREATE OR REPLACE TEMP VIEW {_name(view)} AS SELECT {names} "
             f"FROM read_csv({_text(str(path))}, header = true, columns = {spec}, "
             f"delim = {_text(delimiter)}, quote = '\"', escape = '\"', auto_detect = false, "
-            "strict_mode = true, encoding = 'utf-8') WITH ORDINALITY"
+            "strict_mode = true, encoding = 'utf-8')"
         )
 
     def read_jsonl(
@@ -220,7 +220,7 @@ class DuckDBEngine:
         read = (
             f"read_csv({_text(str(path))}, header = false, columns = {{'_line': 'VARCHAR'}}, "
             "delim = '\\x01', quote = '', escape = '', auto_detect = false, strict_mode = true, "
-            "encoding = 'utf-8') WITH ORDINALITY"
+            "encoding = 'utf-8')"
         )
         # blank: white space only; an object: what json.loads takes (not a comma before a
         # closing bracket, which DuckDB's JSON takes)
@@ -238,17 +238,21 @@ class DuckDBEngine:
             else "CAST(NULL AS VARCHAR)"
         )
         parsed = (
-            f"SELECT _row, _kind, {keyed} AS _keys, "
+            f"SELECT _kind, {keyed} AS _keys, "
             f"CASE WHEN _kind = 'object' THEN json_type(_line, {paths}) END AS _ty, "
             f"CASE WHEN _kind = 'object' THEN json_extract_string(_line, {paths}) END AS _st"
-            f"{rest} FROM (SELECT _row, _line, {kind} AS _kind FROM (SELECT "
-            f"ordinality AS _row, _line FROM {read}))"
+            f"{rest} FROM (SELECT _line, {kind} AS _kind FROM {read})"
         )
         more = ", _rest" if rest_without is not None else ""
         self._run(
-            f"CREATE OR REPLACE TEMP VIEW {_name(view)} AS SELECT _row, _kind, _keys{fields}"
+            f"CREATE OR REPLACE TEMP VIEW {_name(view)} AS SELECT _kind, _keys{fields}"
             f"{more} FROM ({parsed})"
         )
+
+    def position(self) -> exp.Expr:
+        # a CREATE TABLE … AS keeps the order of its query (preserve_insertion_order), and a
+        # table's row ids count its rows in that order
+        return exp.Add(this=exp.column("rowid"), expression=exp.Literal.number(1))
 
     def line_up(self, into: str, parts: Sequence[tuple[str, Sequence[str]]]) -> None:
         (spine, _), *rest = parts

@@ -193,8 +193,8 @@ class NextUrlPaginator(Paginator):
 
 
 def _request_key(url: str, params: dict[str, Any], json: Any) -> str:
-    merged = httpx.URL(url).copy_merge_params(params) if params else httpx.URL(url)
-    return str(merged) + "\x00" + jsonlib.dumps(json, sort_keys=True, default=str)
+    """What makes two requests the same (without parsing the URL: that costs per page)."""
+    return jsonlib.dumps([url, params, json], sort_keys=True, default=str)
 
 
 async def paginate(

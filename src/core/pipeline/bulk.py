@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlglot import exp
+
 from segsync.config import Config
 from segsync.connector import BulkFile, BulkRead, Reject
 from segsync.engine import Engine, parse
@@ -92,6 +94,7 @@ class BulkTables:
     relation: str
     view: bool
     tables: list[str]
+    views: list[str] = field(default_factory=list)
 
 
 def stage_files(
@@ -111,8 +114,8 @@ def stage_files(
     raise :class:`InputError`. A file the engine's reader refuses raises
     :class:`~segsync.engine.ReadError`.
 
-    The rows are kept in tables of the store itself, not temporary ones: written compressed
-    and paged out as the engine needs, they keep the pull's memory flat in the files' size."""
+    The rows are kept in temporary tables, which the engine spills to disk past its
+    ``memory_limit``."""
     contacts = stream == "contacts"
     columns = CONTACT_COLUMNS if contacts else EVENT_COLUMNS
     settings = rejects.settings
@@ -127,7 +130,7 @@ def stage_files(
         else event_encoder(instance, recording, rejects, pulled_at)
     )
     made = BulkTables(relation=prefix, view=False, tables=[])
-    engine.create_empty(python, q.as_text(columns))
+    engine.create_empty(python, q.as_text(columns), temporary=True)
     made.tables.append(python)
     try:
         for index, file in enumerate(read.files):
@@ -138,7 +141,8 @@ def stage_files(
                 pulled_at=pulled_at,
             )
             rows = f"{prefix}_{index}"
-            made.tables.append(rows)
+            made.tables.append(f"{rows}_read")
+            made.views.append(rows)
             _read_file(engine, plan, index, rows)
             part = rows
             if contacts:
@@ -146,7 +150,8 @@ def stage_files(
                 made.tables.append(part)
                 _lanes(engine, plan, rows)
                 _join_lanes(engine, plan, rows, part)
-                engine.drop(rows, _LANE_PHONE, _LANE_EMAIL, _LANE_ATTR)
+                engine.drop(rows, view=True)
+                engine.drop(f"{rows}_read", _LANE_PHONE, _LANE_EMAIL, _LANE_ATTR)
             parts.append(part)
             _warnings(engine, plan, part, warnings)
             _python_rows(
@@ -169,6 +174,7 @@ def stage_files(
 def drop_tables(engine: Engine, made: BulkTables) -> None:
     """Drop what :func:`stage_files` made."""
     engine.drop(made.relation, view=made.view)
+    engine.drop(*made.views, view=True)
     engine.drop(*made.tables)
 
 
@@ -205,6 +211,7 @@ def _relation(
                     PARTITION BY {key} ORDER BY seq DESC) AS _last FROM ({union}) AS u) AS a
                 WHERE _last = 1"""
         ),
+        temporary=True,
     )
     repeated = int(records) - int(distinct)
     if repeated:
@@ -229,7 +236,9 @@ def _typed(column: str, type_: str) -> str:
 
 
 def _read_file(engine: Engine, plan: q.FilePlan, index: int, rows: str) -> None:
-    """The file, read once into ``rows``: every field read, each row's status."""
+    """The file, read once into ``<rows>_read``: every field read, each row's status; and
+    ``rows``, the same numbered: ``_row`` (its number in the file) and ``seq`` (its place in
+    the stream: file by file, row by row)."""
     file = plan.file
     if file.format == "csv":
         engine.read_csv(_VIEW, file.path, plan.view_columns, delimiter=file.delimiter)
@@ -241,7 +250,20 @@ def _read_file(engine: Engine, plan: q.FilePlan, index: int, rows: str) -> None:
             rest_without=plan.rest_without,
             with_keys=plan.with_keys,
         )
-    engine.create_table(rows, plan.rows_query(_VIEW, index * _FILE_SHIFT))
+    engine.create_table(f"{rows}_read", plan.rows_query(_VIEW), temporary=True)
+    position = engine.position()
+    engine.create_view(
+        rows,
+        exp.select(
+            exp.alias_(position, "_row"),
+            exp.alias_(
+                exp.Add(this=exp.Literal.number(index * _FILE_SHIFT), expression=position.copy()),
+                "seq",
+            ),
+            exp.Star(),
+        ).from_(f"{rows}_read"),
+        temporary=True,
+    )
 
 
 def _distinct(engine: Engine, query: str) -> list[tuple[Any, ...]]:
@@ -286,7 +308,7 @@ def _join_lanes(engine: Engine, plan: q.FilePlan, rows: str, part: str) -> None:
             parse(f"SELECT DISTINCT _keys FROM {rows} WHERE status = 'ok' ORDER BY 1")
         )
     ]
-    engine.create_table(part, plan.lanes_query(rows, patterns))
+    engine.create_table(part, plan.lanes_query(rows, patterns), temporary=True)
 
 
 def _warnings(engine: Engine, plan: q.FilePlan, part: str, warnings: _Warnings) -> None:

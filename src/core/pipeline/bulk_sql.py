@@ -469,9 +469,10 @@ class FilePlan:
 
     # -- the query -----------------------------------------------------------------------
 
-    def rows_query(self, view: str, offset: int) -> exp.Expr:
-        """``_bulk_rows``: one row per row of the file, its fields read and its status."""
-        first = ["_row"]
+    def rows_query(self, view: str) -> exp.Expr:
+        """One row per row of the file, in its order: its fields read and its status (the
+        rows are numbered once made, by their position)."""
+        first = []
         for n, (t, k) in enumerate(self.fields):
             first += [f"{t} AS t_{n}", f"{k} AS k_{n}", f"{strip(t)} AS s_{n}"]
         python = [f"NOT ({c})" for c in self.checks]
@@ -498,9 +499,8 @@ class FilePlan:
             "ELSE 'ok' END"
         )
         return parse(
-            f"""SELECT {offset} + _row AS seq, _row, _keys, {status} AS status,
-                {", ".join(self.third)}
-            FROM (SELECT _row, _kind, _keys, _long, {", ".join(self.second)}
+            f"""SELECT _keys, {status} AS status, {", ".join(self.third)}
+            FROM (SELECT _kind, _keys, _long, {", ".join(self.second)}
                   FROM (SELECT {", ".join(first)}{", FALSE AS _long" if not self.csv else ""}
                         FROM {view}) AS l1) AS l2"""
         )

@@ -124,6 +124,7 @@ class Clock:
 
     def __init__(self, pulled_at: dt.datetime, tally: WarningTally) -> None:
         self.pulled_at = pulled_at
+        self.limit = pulled_at + FUTURE_TOLERANCE
         self.tally = tally
         self.late: dt.datetime | None = None
 
@@ -132,7 +133,7 @@ class Clock:
         if moment is None:
             return None
         utc = to_utc(moment)
-        if utc > self.pulled_at + FUTURE_TOLERANCE:
+        if utc > self.limit:
             self.late = max(self.late or utc, utc)
             utc = self.pulled_at
         return utc.isoformat()
@@ -157,6 +158,8 @@ def contact_encoder(
     region = settings.phone_region or config.settings.resolve.default_region
     clock = Clock(pulled_at, tally)
     phones = PhoneBook()
+    purposes = frozenset(Purpose)
+    consent_columns = [(p, c, CONSENT_AT[p]) for p, c in CONSENT_COLUMNS.items()]
 
     def encode(record: Any, seq: int) -> dict[str, Any] | None:
         if not isinstance(record, Contact):
@@ -165,7 +168,7 @@ def contact_encoder(
             rejects.bad(f"{instance} contact #{seq}", "empty source_id")
             return None
         where = f"contact {record.source_id}"
-        unknown = set(record.consent) - set(Purpose)
+        unknown = set(record.consent) - purposes if record.consent else None
         if unknown:
             rejects.bad(
                 f"{instance} {where}", f"unknown consent purpose(s) {sorted(map(str, unknown))}"
@@ -200,12 +203,14 @@ def contact_encoder(
             "attributes": attributes,
             "updated_at": clock(record.updated_at),
         }
-        for purpose, column in CONSENT_COLUMNS.items():
-            value = record.consent.get(purpose)
-            answered = isinstance(value, bool)
-            row[column] = value if answered else None
-            moment = record.consent_at.get(purpose) if answered else None
-            row[CONSENT_AT[purpose]] = clock(moment)
+        consent, dated = record.consent, record.consent_at
+        for purpose, column, at in consent_columns:
+            value = consent.get(purpose)
+            if isinstance(value, bool):
+                row[column] = value
+                row[at] = clock(dated.get(purpose))
+            else:
+                row[column] = row[at] = None
         clock.done(where)
         return row
 

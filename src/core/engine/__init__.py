@@ -148,7 +148,7 @@ class Engine(Protocol):
     ) -> None:
         """Append Python rows to ``table`` (many at once, without building SQL text)."""
 
-    def load_jsonl(
+    def load_staged(
         self,
         table: str,
         path: Path,
@@ -157,8 +157,10 @@ class Engine(Protocol):
         key: str,
         order: str,
     ) -> int:
-        """Read a JSON Lines staging file into a new temporary ``table`` with typed
-        ``columns``, keeping the row with the highest ``order`` per ``key``; its row count."""
+        """Read a staging file (CSV as :class:`segsync.pipeline.staging.StagingWriter`
+        writes it: no header, NULL as ``\\N``, a leading backslash doubled) into a new
+        temporary ``table`` with typed ``columns``, keeping the row with the highest
+        ``order`` per ``key``; its row count."""
 
     def read_csv(
         self, view: str, path: Path, columns: Sequence[str], *, delimiter: str = ","

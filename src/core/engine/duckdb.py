@@ -163,7 +163,7 @@ class DuckDBEngine:
         values = [list(col) for col in zip(*data, strict=True)]
         self._run(f"INSERT INTO {_name(table)} ({names}) SELECT {lists}", values)
 
-    def load_jsonl(
+    def load_staged(
         self,
         table: str,
         path: Path,
@@ -172,12 +172,14 @@ class DuckDBEngine:
         key: str,
         order: str,
     ) -> int:
-        spec = "{" + ", ".join(f"'{n}': '{t}'" for n, t in columns.items()) + "}"
-        kept = ", ".join(f'"{c}"' for c in columns if c != order)
+        spec = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in columns) + "}"
+        typed = ", ".join(_staged(n, t) for n, t in columns.items() if n != order)
         self._run(
-            f"CREATE OR REPLACE TEMP TABLE {_name(table)} AS SELECT {kept} FROM read_json(?, "
-            f"format = 'newline_delimited', columns = {spec}) "
-            f'QUALIFY row_number() OVER (PARTITION BY "{key}" ORDER BY "{order}" DESC) = 1',
+            f"CREATE OR REPLACE TEMP TABLE {_name(table)} AS SELECT {typed} FROM (SELECT *, "
+            f'row_number() OVER (PARTITION BY "{key}" ORDER BY CAST("{order}" AS BIGINT) DESC) '
+            f"AS _last FROM read_csv(?, header = false, columns = {spec}, nullstr = '\\N', "
+            "quote = '\"', escape = '\"', delim = ',', auto_detect = false, strict_mode = true, "
+            "encoding = 'utf-8')) WHERE _last = 1",
             [str(path)],
         )
         return int(self._run(f"SELECT count(*) FROM {_name(table)}").fetchone()[0])  # type: ignore[index]
@@ -277,6 +279,16 @@ class DuckDBEngine:
             "WHERE k.profile_key IS DISTINCT FROM t.profile_key"
         ).fetchone()
         return int(row[0]) if row else 0
+
+
+def _staged(name: str, type_: str) -> str:
+    """A staging file's text cell as its column's type (see ``load_staged``)."""
+    if type_ == "JSON":
+        return f'json("{name}") AS "{name}"'
+    if type_ == "VARCHAR":
+        escaped = f'starts_with("{name}", chr(92))'  # a leading backslash was doubled
+        return f'CASE WHEN {escaped} THEN substr("{name}", 2) ELSE "{name}" END AS "{name}"'
+    return f'CAST("{name}" AS {type_}) AS "{name}"'
 
 
 def _text(value: str) -> str:

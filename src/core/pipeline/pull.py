@@ -38,9 +38,9 @@ from segsync.pipeline.staging import (
     CONTACT_COLUMNS,
     EVENT_COLUMNS,
     Rejects,
+    StagingWriter,
     contact_encoder,
     event_encoder,
-    write_row,
 )
 from segsync.pipeline.tally import WarningTally
 from segsync.report import SourceSummary
@@ -126,7 +126,7 @@ async def stage_source(
     source = connector.source
     for stream in source.streams() if source is not None else ():
         summary = SourceSummary(instance=instance, stream=stream)
-        path = paths.staging / f"{instance}-{stream}.jsonl"
+        path = paths.staging / f"{instance}-{stream}.csv"
         item = StagedStream(summary=summary, path=path)
         staged.streams.append(item)
         try:
@@ -238,7 +238,8 @@ async def _stage_stream(
     seq = 0
     paths.staging.mkdir(parents=True, exist_ok=True)
     try:
-        with item.path.open("w", encoding="utf-8") as out:
+        with item.path.open("w", encoding="utf-8", newline="") as out:
+            writer = StagingWriter(out, CONTACT_COLUMNS if item.contacts else EVENT_COLUMNS)
             async for page in pages:
                 if summary.pages and page.snapshot != summary.snapshot:
                     raise InputError(
@@ -252,7 +253,7 @@ async def _stage_stream(
                     seq += 1
                     row = encode(record, seq)
                     if row is not None:
-                        write_row(out, row)
+                        writer.write(row)
                         summary.records += 1
                 if page.cursor is not None:
                     item.cursor = page.cursor
@@ -332,7 +333,7 @@ def _read_staged(engine: Engine, item: StagedStream, index: int) -> None:
     key = "source_id" if item.contacts else "event_id"
     table = f"_staged_{index}_{item.summary.stream}"
     # the last occurrence of a key within a pull wins
-    kept = engine.load_jsonl(table, item.path, columns, key=key, order="seq")
+    kept = engine.load_staged(table, item.path, columns, key=key, order="seq")
     item.table = table
     repeated = item.summary.records - kept
     if repeated:

@@ -20,7 +20,7 @@ Usage:
 
     .venv/bin/python benchmarks/full_run.py [--contacts 100000] [--orders 600000] [--rounds 2]
         [--data DIR (generated files to reuse)] [--python PY (the segsync to measure)]
-        [--skip-run]
+        [--memory-limit 1.5GB (DuckDB's, both sides)] [--skip-run]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from measure import Measured, measured, run_cli_measured
 
 from segsync.sandbox.synth import DATA_FILES, generate
 
-MEMORY_LIMIT = "1.5GB"  # segsync's default [store] memory_limit
+MEMORY_LIMIT = "1.5GB"  # segsync's default [store] memory_limit; --memory-limit sets both
 
 DUCKDB_ALONE = """
 CREATE TABLE source_contacts AS
@@ -117,11 +117,11 @@ with Store.open(config.store_path, options=config.store_options) as store:
 """
 
 
-def duckdb_alone(data: Path, store: Path) -> None:
+def duckdb_alone(data: Path, store: Path, memory_limit: str) -> None:
     """(In a child process) load and normalise the three files with DuckDB alone."""
     import duckdb
 
-    con = duckdb.connect(str(store), config={"memory_limit": MEMORY_LIMIT})
+    con = duckdb.connect(str(store), config={"memory_limit": memory_limit})
     con.execute(DUCKDB_ALONE.format(data=data))
     con.close()
 
@@ -138,7 +138,7 @@ def line(label: str, done: Measured) -> str:
     return f"{label:>13}: {done.wall:7.2f}s wall {done.cpu:7.2f}s CPU  peak RSS {done.rss:5d} MiB"
 
 
-def compare_pull(root: Path, config: Path, rounds: int, python: str) -> None:
+def compare_pull(root: Path, config: Path, rounds: int, python: str, memory_limit: str) -> None:
     store = root / "segsync.duckdb"
     alone = root / "alone.duckdb"
     pulls: list[Measured] = []
@@ -153,7 +153,7 @@ def compare_pull(root: Path, config: Path, rounds: int, python: str) -> None:
         print(line(f"ingest #{n}", pull) + f"  {records:,} records, {records / pull.wall:,.0f}/s")
         fresh(alone, Path(f"{alone}.wal"))
         other = measured([sys.executable, __file__, "--duckdb-alone", str(root / "data"),
-                          str(alone)])  # fmt: skip
+                          str(alone), memory_limit])  # fmt: skip
         if other.code != 0:
             raise SystemExit(f"DuckDB alone failed:\n{other.err[-3000:]}")
         others.append(other)
@@ -175,7 +175,7 @@ def compare_pull(root: Path, config: Path, rounds: int, python: str) -> None:
 
 def main() -> int:
     if sys.argv[1:2] == ["--duckdb-alone"]:
-        duckdb_alone(Path(sys.argv[2]), Path(sys.argv[3]))
+        duckdb_alone(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
@@ -185,12 +185,16 @@ def main() -> int:
     parser.add_argument("--data", type=Path, help="a folder of generated files to reuse")
     parser.add_argument("--python", default=sys.executable, help="the segsync to measure")
     parser.add_argument("--skip-run", action="store_true", help="only the pull comparison")
+    parser.add_argument("--memory-limit", default=MEMORY_LIMIT, help="[store] memory_limit")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="segsync-bench-"))
     try:
         config = root / "segsync.toml"
         template = resources.files("segsync").joinpath("templates/segsync.toml")
-        config.write_text(template.read_text("utf-8"), encoding="utf-8")
+        text = template.read_text("utf-8").replace(
+            "[store]\n", f'[store]\nmemory_limit = "{args.memory_limit}"\n', 1
+        )
+        config.write_text(text, encoding="utf-8")
         t = time.perf_counter()
         if args.data:
             (root / "data").mkdir()
@@ -205,7 +209,7 @@ def main() -> int:
                 f"generated {summary.contacts:,} contacts, {summary.newsletter:,} newsletter "
                 f"rows, {summary.orders:,} orders in {time.perf_counter() - t:.1f}s"
             )
-        compare_pull(root, config, args.rounds, args.python)
+        compare_pull(root, config, args.rounds, args.python, args.memory_limit)
         if args.skip_run:
             return 0
         for label, seed in (("first run", None), ("unchanged re-run", None),

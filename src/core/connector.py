@@ -8,7 +8,8 @@ and drives its roles:
 
 * **Source** — segsync calls ``source.contacts(cursor)`` and ``source.events(cursor)`` for the
   streams ``source.streams()`` names, with the cursor the previous successful pull returned.
-  See :class:`Source`.
+  See :class:`Source`. A source whose data sits in files may also hand the files over
+  (:class:`BulkSource`): segsync's engine reads them, much faster than pages.
 * **Destination** — segsync calls ``destination.ensure_audience(spec)`` once per sync, then
   ``destination.apply_batch(batch)`` with batches of at most ``destination.batch_limit(kind)``
   changes, up to ``destination.max_in_flight`` at once. See :class:`Destination`.

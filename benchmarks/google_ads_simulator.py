@@ -28,13 +28,13 @@ import argparse
 import asyncio
 import hashlib
 import json
-import resource
 import subprocess
 import sys
 import time
 from typing import Any
 
 import httpx
+from measure import peak_rss_mib
 
 from segsync.connectors.google_ads.simulator import DataManagerSimulator
 
@@ -117,16 +117,6 @@ async def in_process(args: argparse.Namespace) -> dict[str, Any]:
         ],
         "peak_rss_mib_with_client": peak_rss_mib(),
     }
-
-
-def peak_rss_mib() -> int:
-    """This process's own peak RSS (``VmHWM``: unlike ``ru_maxrss``, not inherited from the
-    parent that forked us)."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) // 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def serve() -> None:

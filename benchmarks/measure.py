@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Measured", "measure", "measured", "run_cli", "run_cli_measured"]
+__all__ = ["Measured", "measure", "measured", "peak_rss_mib", "run_cli", "run_cli_measured"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,17 @@ def run_cli(
     env: Mapping[str, str] | None = None,
     ok: Sequence[int] = (0,),
 ) -> tuple[dict[str, Any], float, int]:
-    """``segsync -c CONFIG ARGS --format json``: ``(report, wall seconds, peak RSS in MiB)``."""
+    """``segsync -c CONFIG ARGS --format json``: ``(report, wall seconds, peak RSS in MiB)``;
+    exits with the stderr tail when the exit code is not in ``ok``."""
     report, done = run_cli_measured(config, *args, env=env, ok=ok)
     return report, done.wall, done.rss
+
+
+def peak_rss_mib() -> int:
+    """This process's own peak RSS (``VmHWM``: unlike ``ru_maxrss``, not inherited from the
+    parent that forked us)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024

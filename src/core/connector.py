@@ -14,6 +14,12 @@ and drives its roles:
   ``destination.apply_batch(batch)`` with batches of at most ``destination.batch_limit(kind)``
   changes, up to ``destination.max_in_flight`` at once. See :class:`Destination`.
 
+* **Eraser** (optional, opt-in per instance) — for a right-to-erasure request
+  (``segsync forget``), segsync removes the person from every audience the ledger says they
+  were delivered to through the destination role, then, where the instance's settings ask for
+  it (``erase_records``), calls ``eraser.erase(people)`` to delete or anonymise the person's
+  records on the platform itself. See :class:`Eraser`.
+
 Members are addressed by ``capabilities.identifier``: ``"email"`` (normalised: trimmed,
 lower-case), ``"phone"`` (E.164) or ``"id"`` (the record id this same connector instance
 returned as ``Contact.source_id``). Profiles lacking it are skipped and counted as unmatched —
@@ -55,10 +61,13 @@ __all__ = [
     "Contact",
     "ContactColumns",
     "Destination",
+    "Eraser",
+    "ErasureResult",
     "Event",
     "EventColumns",
     "Member",
     "Page",
+    "Person",
     "Purpose",
     "RecordResult",
     "Reject",
@@ -76,6 +85,7 @@ class Purpose(StrEnum):
 
 
 Identifier = Literal["email", "phone", "id"]
+EraseMode = Literal["delete", "anonymise"]
 NEW_MEMBER_PREFIX = "new:"
 
 
@@ -95,6 +105,10 @@ class Capabilities:
     max_batch_size: int = 1000
     creates_members: bool = False
     """Whether ``new:`` members (profiles the platform has no record of) can be created."""
+    erases: frozenset[EraseMode] = frozenset()
+    """How the connector can erase a person's records on the platform (:class:`Eraser`):
+    ``"delete"`` and/or ``"anonymise"``; empty when it cannot (segsync then only removes the
+    person from audiences there)."""
 
     @property
     def is_source(self) -> bool:
@@ -289,12 +303,15 @@ class Page(Generic[RecordT]):
     stream is a complete copy of the source: records of this instance that it does not contain
     are gone. It must be the same on every page of one stream. ``rejects`` are the records of
     this page the connector skipped (only when its settings say ``on_bad_row = "skip"``).
+    ``total`` is how many records the whole pull will bring, when the platform says (Mailchimp's
+    ``total_items``): progress bars show it; it changes nothing else.
     """
 
     records: list[RecordT]
     cursor: str | None = None
     snapshot: bool = False
     rejects: list[Reject] = field(default_factory=list)
+    total: int | None = None
 
 
 @dataclass(frozen=True)
@@ -460,6 +477,39 @@ class RecordResult:
 
 
 @dataclass(frozen=True)
+class Person:
+    """Someone to erase at one connector instance, by every way that instance knows them.
+
+    ``key`` is the erasure's own reference for the person (opaque, no personal data): results
+    name it. ``record_ids`` are the ids this instance returned as ``Contact.source_id`` or as
+    ``RecordResult.delivered_key``; ``emails`` (normalised) and ``phones`` (E.164) are what
+    segsync held, for platforms that address people by them."""
+
+    key: str
+    record_ids: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    """The outcome of erasing one :class:`Person` at one platform.
+
+    ``outcome``: ``"deleted"`` / ``"anonymised"`` (done), ``"not_found"`` (the platform holds no
+    record of them: done as well), or ``"failed"`` — retried by later ``forget`` and ``run``
+    invocations unless ``permanent``. ``error`` says why, without personal data."""
+
+    key: str
+    outcome: Literal["deleted", "anonymised", "not_found", "failed"]
+    error: str | None = None
+    permanent: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.outcome != "failed"
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """What ``segsync check`` prints for one connector instance."""
 
@@ -538,6 +588,32 @@ class Destination(Protocol):
         ...
 
 
+@runtime_checkable
+class Eraser(Protocol):
+    """The eraser role: deleting (or anonymising) people's records on the platform itself, for
+    a right-to-erasure request. Optional, and opt-in per instance: a connector that declares
+    ``capabilities.erases`` reads the mode from its settings (``erase_records = "delete"`` /
+    ``"anonymise"`` / ``"off"``, default off) and sets :attr:`Connector.eraser` only when
+    it is on.
+
+    segsync calls :meth:`erase` with at most :attr:`erase_limit` people (one API call's
+    worth where the platform deletes in bulk, else 1), keeping up to :attr:`max_in_flight`
+    calls in flight, after it removed them from the audiences it delivered them to. Erasing
+    must be idempotent (a person already gone is ``not_found``, not a failure).
+    :class:`~segsync.errors.RetryableError` leaves the call's people pending (retried later);
+    :class:`~segsync.errors.FatalError` fails them permanently unless the call held several
+    (then segsync tries them one by one); :class:`~segsync.errors.AuthError` and
+    :class:`~segsync.errors.QuotaError` stop erasing at this instance, everyone pending."""
+
+    max_in_flight: int
+    erase_limit: int
+    mode: EraseMode
+
+    async def erase(self, people: list[Person]) -> list[ErasureResult]:
+        """Erase these people's records; one result per person (by ``key``), in any order."""
+        ...
+
+
 class Connector:
     """Base class of every connector: a type with a name, settings and declared capabilities,
     playing the roles its capabilities say.
@@ -560,6 +636,9 @@ class Connector:
         """The source role, when the connector has one."""
         self.destination: Destination | None = None
         """The destination role, when the connector has one."""
+        self.eraser: Eraser | None = None
+        """The eraser role, when the connector declares ``capabilities.erases`` and the
+        instance's settings turn it on."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.context.instance!r}>"

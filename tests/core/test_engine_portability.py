@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlglot import exp
@@ -64,8 +65,73 @@ lon_column = "revenue"
 
 [traits.persona]
 kind = "cluster"
-features = ["orders_count", "revenue", "orders_90d"]
+features = ["orders_count", "revenue", "orders_90d", "first_order_at"]
 k = 2
+transform = { revenue = "log1p" }
+
+[traits.rfm_shared]
+kind = "rfm"
+event = "order"
+ties = "share"
+
+[traits.tier_shared]
+kind = "value_tier"
+quantiles = { low = 0.5, high = 1.0 }
+ties = "share"
+
+[traits.order_days]
+kind = "aggregate"
+event = "order"
+function = "count_days"
+
+[traits.order_weeks]
+kind = "aggregate"
+event = "order"
+function = "count_weeks"
+
+[traits.first_at]
+kind = "aggregate"
+event = "order"
+function = "first_at"
+
+[traits.age]
+kind = "tenure"
+event = "order"
+
+[traits.span]
+kind = "tenure"
+event = "order"
+end = "last_event"
+
+[traits.clv]
+kind = "clv"
+horizon = "90d"
+min_repeat_buyers = 2
+penalty = 0.1
+
+[traits.clv_weeks]
+kind = "clv"
+period = "week"
+horizon = "12w"
+min_repeat_buyers = 2
+penalty = 0.1
+
+[traits.buy]
+kind = "propensity"
+event = "order"
+window = "60d"
+min_auc = 0.0
+[traits.buy.features.orders]
+event = "order"
+function = "count"
+within = "365d"
+[traits.buy.features.days_since]
+kind = "recency"
+event = "order"
+transform = "log1p"
+
+[segments.lately]
+where = "last_order_at >= current_date - INTERVAL 90 DAY AND first_order_at < now()"
 
 [segments.tiers]
 priority = ["buyers", "french"]
@@ -91,6 +157,14 @@ def statements(project: Project, monkeypatch: pytest.MonkeyPatch) -> list[exp.Ex
         return render(self, statement)
 
     monkeypatch.setattr(DuckDBEngine, "sql", recording)
+    fitted: list[str] = []
+    models = DuckDBEngine.insert_arrays
+
+    def scores(self: DuckDBEngine, table: str, columns: Any) -> None:
+        fitted.append(table)
+        models(self, table, columns)
+
+    monkeypatch.setattr(DuckDBEngine, "insert_arrays", scores)
     project.contacts = [contact(i, country="FR" if i % 2 else "DE") for i in range(1, 30)]
     project.orders = [
         {"order_id": f"O{i}", "customer_id": f"C{i % 20 + 1:05d}",
@@ -99,12 +173,21 @@ def statements(project: Project, monkeypatch: pytest.MonkeyPatch) -> list[exp.Ex
     ]  # fmt: skip
     project.extra_config = TRAITS
     project.write()
-    assert project.cli("run").code == 0
+    first = project.cli("--debug", "run")
+    assert first.code == 0, first.err[-3000:]
     project.contacts = project.contacts[:20]
     project.write()
     assert project.cli("run", "--force").code == 0
     assert project.cli("plan", "--limit", "3").code == 0
     assert project.cli("status").code == 0
+    code, report = project.json("segments", "--as-of", "2026-09-15")
+    assert code == 0, report
+    assert {m["trait"]: m["status"] for m in report["models"]} == {
+        "clv": "fitted",
+        "clv_weeks": "fitted",
+        "buy": "fitted",
+    }  # fmt: skip (the scoring statements of fitted models are checked too)
+    assert {"_segsync_clv_scores_clv", "_segsync_clv_scores_clv_weeks"} <= set(fitted)
     return seen
 
 

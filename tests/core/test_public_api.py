@@ -34,17 +34,46 @@ def test_connector_contract_names() -> None:
         "Contact",
         "ContactColumns",
         "Destination",
+        "Eraser",
+        "ErasureResult",
         "Event",
         "EventColumns",
         "Member",
         "NEW_MEMBER_PREFIX",
         "Page",
+        "Person",
         "Purpose",
         "RecordResult",
         "Reject",
         "Source",
         "SourceSettings",
     }
+
+
+def test_simulator_base_names() -> None:
+    from segsync.testing import simulator
+
+    assert set(simulator.__all__) == {
+        "Faults",
+        "IdSource",
+        "InputError",
+        "PlatformError",
+        "RateLimit",
+        "RequestRecord",
+        "ServedSimulator",
+        "SimulatedDisconnect",
+        "Simulator",
+        "SortedIds",
+        "offset_page",
+        "parse_json",
+        "query_bool",
+        "query_csv",
+        "query_int",
+        "query_param",
+        "json_body",
+    }
+    for name in simulator.__all__:
+        assert getattr(simulator, name).__module__.startswith("segsync.testing.simulator.")
 
 
 def test_error_tree_is_drawn_in_the_module_docstring() -> None:
@@ -90,9 +119,28 @@ def test_every_sync_and_segment_setting_is_in_the_example_config() -> None:
 
     example = (REPO / "config.example.toml").read_text()
     for model in (SegsyncSettings, SyncConfig, SegmentConfig, StoreConfig, SourceSettings):
+        for field, info in model.model_fields.items():
+            alias = info.validation_alias  # [segments] as_of is the field segments_as_of
+            name = alias.rpartition(".")[2] if isinstance(alias, str) else field
+            assert re.search(rf"(^|[\s#\[]){name}\b", example, re.M), (
+                f"{name} not in config.example.toml"
+            )
+
+
+def test_every_setting_of_the_newer_trait_kinds_is_in_the_example_config() -> None:
+    from segsync.traits.cluster import ClusterSettings
+    from segsync.traits.clv import ClvSettings
+    from segsync.traits.propensity import FeatureSpec, PropensitySettings
+    from segsync.traits.rfm import RfmSettings
+    from segsync.traits.tenure import TenureSettings
+
+    example = (REPO / "config.example.toml").read_text()
+    for model in (
+        ClvSettings, PropensitySettings, FeatureSpec, TenureSettings, RfmSettings, ClusterSettings
+    ):  # fmt: skip
         for field in model.model_fields:
-            assert re.search(rf"(^|[\s#\[]){field}\b", example, re.M), (
-                f"{field} not in config.example.toml"
+            assert re.search(rf"(^|[\s#\[{{]){field}\b", example, re.M), (
+                f"{model.__name__}.{field} not in config.example.toml"
             )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import httpx
@@ -13,9 +14,15 @@ from starlette.routing import BaseRoute, Route
 
 from segsync.testing.simulator import (
     Faults,
+    InputError,
+    PlatformError,
     RateLimit,
     SimulatedDisconnect,
     Simulator,
+    json_body,
+    query_bool,
+    query_csv,
+    query_int,
 )
 
 TOKEN = "secret-token"
@@ -285,3 +292,169 @@ def test_serve_refuses_non_loopback_hosts() -> None:
     for host in ("0.0.0.0", "192.168.1.10", "example.com"):
         with pytest.raises(ValueError, match="loopback"):
             sim.serve(host=host)
+
+
+# -- the pipeline: trailing slashes, screening, requests in flight -----------------------------
+
+
+async def test_every_route_answers_with_and_without_a_trailing_slash() -> None:
+    sim = EchoSimulator()
+    async with sim.client(headers=AUTH) as client:
+        assert (await client.post("/items/", json={"n": 1})).status_code == 201
+        plain, slashed = await client.get("/items"), await client.get("/items/")
+        assert (plain.status_code, plain.json()) == (slashed.status_code, slashed.json())
+        assert (await client.get("/_sim/stats/")).json()["requests"] == 3
+        assert (await client.post("/oauth/token/")).status_code == 200  # public, slashed
+    # the log keeps the path as the client sent it
+    assert [r.path for r in sim.requests] == ["/items/", "/items", "/items/", "/oauth/token/"]
+    assert [r.credential for r in sim.requests] == ["acct-1", "acct-1", "acct-1", None]
+
+
+async def test_fault_paths_match_with_and_without_a_trailing_slash() -> None:
+    sim = EchoSimulator(
+        faults=Faults(error_rate=1.0, error_statuses=(503,), only_paths=("/items",))
+    )
+    async with sim.client(headers=AUTH) as client:
+        assert (await client.get("/items/")).status_code == 503
+        assert (await client.post("/oauth/token")).status_code == 200
+
+
+class ScreeningSimulator(EchoSimulator):
+    def screen(self, request: Request) -> tuple[str, Response] | None:
+        if len(request.url.query) > 20:
+            return "too-long", JSONResponse({"error": "uri too long"}, status_code=414)
+        return None
+
+
+async def test_screen_answers_before_auth_and_is_logged() -> None:
+    sim = ScreeningSimulator()
+    async with sim.client() as client:  # no credential: screening comes first
+        refused = await client.get("/items", params={"q": "x" * 30})
+        assert (refused.status_code, refused.json()) == (414, {"error": "uri too long"})
+        assert (await client.get("/items", params={"q": "x"})).status_code == 401
+    assert [(r.status, r.fault, r.credential) for r in sim.requests] == [
+        (414, "too-long", None),
+        (401, "auth", None),
+    ]
+
+
+class FlightSimulator(EchoSimulator):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seen: list[int] = []
+
+    def routes(self) -> list[BaseRoute]:
+        return [*super().routes(), Route("/count", self.count, methods=["GET"])]
+
+    async def count(self, request: Request) -> Response:
+        self.seen.append(self.long_running(request, 5.0))
+        return JSONResponse({"recent": self.recent_requests("acct-1", 1.0)})
+
+
+async def test_long_running_counts_other_requests_in_flight_long_enough() -> None:
+    clock = FakeClock()
+    sim = FlightSimulator(clock=clock, rate_limit=RateLimit(requests=100))
+    sim.gate = asyncio.Event()
+    async with sim.client(headers=AUTH) as client:
+        slow = [asyncio.create_task(client.get("/slow")) for _ in range(2)]
+        while sim.waiting < 2:
+            await asyncio.sleep(0.001)
+        assert (await client.get("/count")).json() == {"recent": 3}
+        clock.now += 6.0  # the two slow ones are now long-running; this one is not
+        assert (await client.get("/count")).json() == {"recent": 1}
+        sim.gate.set()
+        await asyncio.gather(*slow)
+        assert (await client.get("/count")).status_code == 200
+    assert sim.seen == [0, 2, 0]
+
+
+# -- errors in the platform's envelope --------------------------------------------------------
+
+
+class ShopError(PlatformError):
+    def __init__(self, status: int, message: str, code: str) -> None:
+        super().__init__(status, message)
+        self.code = code
+
+
+class ShopSimulator(Simulator):
+    """A platform whose errors are ``{"fault": {"code", "text"}}``."""
+
+    name = "shop"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_credential(TOKEN)
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/orders", self.orders, methods=["GET"]),
+            Route("/orders", self.create, methods=["POST"]),
+            Route("/orders/{id}", self.order, methods=["GET"]),
+        ]
+
+    def error_envelope(self, request: Request, error: PlatformError) -> Response:
+        code = error.code if isinstance(error, ShopError) else f"HTTP_{error.status}"
+        return JSONResponse({"fault": {"code": code, "text": error.message}}, error.status)
+
+    def input_error(self, request: Request, error: InputError) -> PlatformError:
+        return ShopError(422, f"{error.kind}: {error.message}", "BAD_INPUT")
+
+    async def orders(self, request: Request) -> Response:
+        limit = query_int(request, "limit", default=5, low=1, high=50)
+        fields = query_csv(request, "fields", "f")
+        return JSONResponse({"limit": limit, "fields": fields, "paid": query_bool(request, "paid")})
+
+    async def create(self, request: Request) -> Response:
+        body = await json_body(request, expect=dict)
+        return JSONResponse(body, status_code=201)
+
+    async def order(self, request: Request) -> Response:
+        raise ShopError(404, f"no order {request.path_params['id']}", "NO_SUCH_ORDER")
+
+
+async def test_platform_errors_input_errors_and_unrouted_paths_share_the_envelope() -> None:
+    sim = ShopSimulator()
+    async with sim.client(headers=AUTH) as client:
+        ok = await client.get("/orders/", params={"limit": "7", "f": "a, b,,c", "paid": "TRUE"})
+        assert ok.json() == {"limit": 7, "fields": ["a", "b", "c"], "paid": True}
+        missing = await client.get("/orders/9")
+        assert missing.status_code == 404
+        assert missing.json() == {"fault": {"code": "NO_SUCH_ORDER", "text": "no order 9"}}
+        too_big = await client.get("/orders", params={"limit": "51"})
+        assert too_big.status_code == 422
+        assert too_big.json()["fault"]["text"] == "range: limit must be between 1 and 50, got 51"
+        bad_json = await client.post("/orders", content=b"{nope")
+        assert bad_json.json()["fault"]["text"].startswith("json: the body is not valid JSON")
+        not_object = await client.post("/orders", json=[1])
+        assert not_object.json()["fault"]["text"] == "shape: the body must be a JSON object"
+        unknown = await client.get("/nowhere")
+        assert unknown.status_code == 404
+        assert unknown.json() == {"fault": {"code": "HTTP_404", "text": "Not Found"}}
+        wrong_method = await client.delete("/orders")
+        assert wrong_method.status_code == 405
+        assert wrong_method.headers["Allow"] == "GET, HEAD, POST"
+        assert wrong_method.json()["fault"]["code"] == "HTTP_405"
+        sim.set_faults(Faults(error_rate=1.0, error_statuses=(502,)))
+        injected = await client.get("/orders")
+        assert injected.json() == {"fault": {"code": "HTTP_502", "text": "simulated"}}
+    assert [r.status for r in sim.requests] == [200, 404, 422, 422, 422, 404, 405, 502]
+
+
+# -- serving ----------------------------------------------------------------------------------
+
+
+async def test_served_connections_send_without_waiting_for_acks() -> None:
+    """Accepted sockets have TCP_NODELAY: a response written as headers then body is not held
+    back for the client's delayed ACK (some 40 ms a request on a kept-alive connection)."""
+    sim = EchoSimulator()
+    with sim.serve() as served:
+        assert sim.served_url == served.base_url
+        async with httpx.AsyncClient(base_url=served.base_url, headers=AUTH) as client:
+            for _ in range(3):
+                assert (await client.get("/items")).status_code == 200
+            connections = list(served._server.server_state.connections)
+            assert connections
+            for connection in connections:
+                raw = connection.transport.get_extra_info("socket")
+                assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

@@ -44,16 +44,29 @@ def test_store_written_by_newer_segsync_is_refused_untouched(tmp_path: Path) -> 
     path = tmp_path / "s.duckdb"
     Store.open(path).close()
     con = duckdb.connect(str(path))
-    con.execute("UPDATE segsync_meta SET value = '7' WHERE key = 'schema_version'")
+    newer = SCHEMA_VERSION + 1
+    con.execute(f"UPDATE segsync_meta SET value = '{newer}' WHERE key = 'schema_version'")
     con.close()
     before = path.read_bytes()
-    with pytest.raises(StoreError, match=r"newer segsync .*schema version 7"):
+    with pytest.raises(StoreError, match=rf"newer segsync .*schema version {newer}"):
         Store.open(path)
     assert path.read_bytes() == before
 
 
+def _undo_version_7(con: duckdb.DuckDBPyConnection) -> None:
+    """Make a current store look like one written before schema version 7."""
+    con.execute("DROP TABLE trait_models")
+
+
+def _undo_version_6(con: duckdb.DuckDBPyConnection) -> None:
+    """Make a current store look like one written before schema version 6."""
+    _undo_version_7(con)
+    con.execute("DROP TABLE change_log")
+
+
 def _undo_version_5(con: duckdb.DuckDBPyConnection) -> None:
     """Make a current store look like one written before schema version 5."""
+    _undo_version_6(con)
     con.execute("DROP TABLE trait_clusters")
     con.execute("ALTER TABLE profile_events DROP COLUMN instance")
 
@@ -192,6 +205,34 @@ def test_a_version_4_store_is_migrated_to_version_5(tmp_path: Path) -> None:
     con.execute("UPDATE segsync_meta SET value = '4' WHERE key = 'schema_version'")
     con.close()
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 5
+        assert store.schema_version() == SCHEMA_VERSION
         assert store.rows("SELECT trait, persona FROM trait_clusters") == [("p", "three people")]
         assert "instance" in {r[0] for r in store.rows("DESCRIBE profile_events")}
+
+
+def test_a_version_5_store_is_migrated_to_version_6_with_an_empty_change_log(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.duckdb"
+    Store.open(path).close()
+    con = duckdb.connect(str(path))
+    _undo_version_6(con)
+    con.execute("UPDATE segsync_meta SET value = '5' WHERE key = 'schema_version'")
+    con.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.scalar("SELECT count(*) FROM change_log") == 0
+
+
+def test_a_version_6_store_is_migrated_to_version_7(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    Store.open(path).close()
+    con = duckdb.connect(str(path))
+    _undo_version_7(con)
+    con.execute("UPDATE segsync_meta SET value = '6' WHERE key = 'schema_version'")
+    con.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 7
+        assert [r[0] for r in store.rows("DESCRIBE trait_models")] == [
+            "trait", "kind", "status", "as_of", "summary",
+        ]  # fmt: skip

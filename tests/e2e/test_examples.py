@@ -70,5 +70,5 @@ def test_the_example_configs_commented_traits_are_valid(tmp_path: Path) -> None:
     reset_plugins()
     loaded = load_config(config, load_plugins(None))
     kinds = {spec.kind for spec in loaded.traits.values()}
-    assert kinds == {"rfm", "aggregate", "recency", "lifecycle", "value_tier", "score",
-                     "distance", "cluster"}  # fmt: skip
+    assert kinds == {"rfm", "aggregate", "recency", "tenure", "lifecycle", "value_tier",
+                     "score", "distance", "cluster", "clv", "propensity"}  # fmt: skip

@@ -5,52 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
-from pathlib import Path
 
 import duckdb
 import pytest
+from slowkit import slow_project, wait_for
 
 from projectkit import Project, contact
 
 pytestmark = pytest.mark.e2e
-
-SLOW_PLUGIN = '''
-import asyncio
-import os
-from pathlib import Path
-
-from segsync import hookimpl
-from segsync.connectors.files import FilesConnector, FilesDestination
-
-
-class SlowWriter(FilesDestination):
-    """The files destination, one member per batch, pausing after each batch."""
-
-    def batch_limit(self, kind):
-        return 1
-
-    async def apply_batch(self, batch):
-        results = await super().apply_batch(batch)
-        marker = Path(os.environ["SEGSYNC_TEST_MARKER"])
-        done = int(marker.read_text()) if marker.exists() else 0
-        marker.write_text(str(done + 1))
-        await asyncio.sleep(float(os.environ.get("SEGSYNC_TEST_DELAY", "0")))
-        return results
-
-
-class SlowFiles(FilesConnector):
-    name = "slowfiles"
-
-    def __init__(self, settings, context):
-        super().__init__(settings, context)
-        self.destination = SlowWriter(self.settings, context)
-
-
-@hookimpl
-def register_connectors(register):
-    register(SlowFiles)
-'''
 
 FLAKY_PLUGIN = '''
 import os
@@ -242,34 +204,13 @@ def test_permanent_failures_are_not_retried(project: Project) -> None:
     assert row["failed_permanently"] == 1
 
 
-def _slow_project(project: Project) -> Path:
-    plugins = project.root / "plugins"
-    plugins.mkdir()
-    (plugins / "slow.py").write_text(SLOW_PLUGIN)
-    project.destination_type = "slowfiles"
-    project.contacts += [contact(i) for i in range(10, 40)]
-    project.write()
-    return project.root / "marker"
-
-
-def _wait_for(marker: Path, count: int, proc: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if marker.exists() and marker.read_text() and int(marker.read_text()) >= count:
-            return
-        if getattr(proc, "poll")() is not None:  # noqa: B009
-            raise AssertionError("the run ended before it was expected to")
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for the run to push")
-
-
 def test_kill_9_during_push_then_next_run_converges(project: Project) -> None:
-    marker = _slow_project(project)
+    marker = slow_project(project)
     proc = project.spawn(
         "run", env={"SEGSYNC_TEST_MARKER": str(marker), "SEGSYNC_TEST_DELAY": "0.2"}
     )
     try:
-        _wait_for(marker, 5, proc)
+        wait_for(marker, 5, proc)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
@@ -307,12 +248,12 @@ def test_kill_9_during_push_then_next_run_converges(project: Project) -> None:
 
 
 def test_concurrent_run_exits_4_and_names_the_holder(project: Project) -> None:
-    marker = _slow_project(project)
+    marker = slow_project(project)
     proc = project.spawn(
         "run", env={"SEGSYNC_TEST_MARKER": str(marker), "SEGSYNC_TEST_DELAY": "0.5"}
     )
     try:
-        _wait_for(marker, 1, proc)
+        wait_for(marker, 1, proc)
         second = project.spawn("run", env={"SEGSYNC_TEST_MARKER": str(marker)})
         _out, err = second.communicate(timeout=60)
         assert second.returncode == 4, err
@@ -326,10 +267,10 @@ def test_concurrent_run_exits_4_and_names_the_holder(project: Project) -> None:
 
 
 def test_lock_left_by_a_dead_process_is_taken_over(project: Project) -> None:
-    marker = _slow_project(project)
+    marker = slow_project(project)
     proc = project.spawn("run", env={"SEGSYNC_TEST_MARKER": str(marker), "SEGSYNC_TEST_DELAY": "5"})
     try:
-        _wait_for(marker, 1, proc)
+        wait_for(marker, 1, proc)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
@@ -456,7 +397,7 @@ def test_kill_9_during_pull_leaves_the_store_as_it_was(project: Project) -> None
         "run", env={"SEGSYNC_TEST_MARKER": str(marker), "SEGSYNC_TEST_DELAY": "0.2"}
     )
     try:
-        _wait_for(marker, 3, proc)
+        wait_for(marker, 3, proc)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()

@@ -3,7 +3,9 @@
 The API, as a platform's reference would state it:
 
 * ``Authorization: Bearer <token>``; 401 ``{"message": "invalid token"}`` otherwise.
-* ``GET /v1/contacts?limit=N&after=CURSOR`` — ``limit`` ≤ 100; answers
+* Every error is ``{"message": "..."}`` (a 409 adds the ``id`` it conflicts with); unknown
+  paths 404, a known path with another method 405.
+* ``GET /v1/contacts?limit=N&after=CURSOR`` — ``limit`` ≤ 100 (default 50); answers
   ``{"results": [{"id", "email", "first_name", "updated_at"}], "paging": {"next": {"after"}}}``,
   ``paging`` absent on the last page.
 * ``GET /v1/lists?name=NAME`` → ``{"results": [{"id", "name", "size"}]}``;
@@ -14,11 +16,17 @@ The API, as a platform's reference would state it:
 * ``GET /v1/lists/{id}/members`` → ``{"results": [...emails]}``.
 * 50 requests per 10 s and 4 at once per token; every answer carries ``X-Acme-RateLimit-Limit``,
   ``-Remaining`` and ``-Reset`` (seconds); 429 ``{"message": "slow down"}`` with Retry-After.
+
+How it uses the base (:mod:`segsync.testing.simulator`): routes raise :class:`AcmeError`
+(a :class:`~segsync.testing.simulator.PlatformError`) and :meth:`AcmeSimulator.error_envelope`
+renders every error the Acme way; query parameters and bodies are read with ``query_int`` and
+``json_body``, whose refusals :meth:`AcmeSimulator.input_error` words; the base answers paths
+with and without a trailing slash, checks credentials, enforces the rate limit and injects
+faults.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -26,12 +34,28 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from segsync.testing.simulator import RateLimit, Simulator
+from segsync.testing.simulator import (
+    InputError,
+    PlatformError,
+    RateLimit,
+    Simulator,
+    json_body,
+    query_int,
+    query_param,
+)
 
-__all__ = ["MAX_MEMBERS_PER_CALL", "AcmeSimulator"]
+__all__ = ["MAX_MEMBERS_PER_CALL", "AcmeError", "AcmeSimulator"]
 
 MAX_MEMBERS_PER_CALL = 100
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class AcmeError(PlatformError):
+    """An Acme error: ``{"message"}`` plus any ``extra`` keys (a 409's ``id``)."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(status, message)
+        self.extra = extra
 
 
 class AcmeSimulator(Simulator):
@@ -42,9 +66,21 @@ class AcmeSimulator(Simulator):
             rate_limit=rate_limit or RateLimit(requests=50, window=10.0, concurrency=4), **kwargs
         )
         self.contacts: list[dict[str, Any]] = []
+        self._position: dict[str, int] = {}  # contact id → index, so a page is O(page)
         self.lists: dict[str, dict[str, Any]] = {}
 
     # -- what the base asks of a platform ---------------------------------------------------
+
+    def error_envelope(self, request: Request, error: PlatformError) -> Response:
+        extra = error.extra if isinstance(error, AcmeError) else {}
+        return JSONResponse({"message": error.message, **extra}, status_code=error.status)
+
+    def input_error(self, request: Request, error: InputError) -> PlatformError:
+        if error.kind == "integer":
+            return AcmeError(400, f"{error.name} must be a number")
+        if error.kind == "range":
+            return AcmeError(400, f"{error.name} must be between {error.low} and {error.high}")
+        return AcmeError(400, "expected a JSON object")
 
     def unauthorized_response(self, request: Request) -> Response:
         return JSONResponse({"message": "invalid token"}, status_code=401)
@@ -79,6 +115,7 @@ class AcmeSimulator(Simulator):
             }
             for c in contacts
         ]
+        self._position = {c["id"]: i for i, c in enumerate(self.contacts)}
 
     def state(self) -> dict[str, Any]:
         return {
@@ -103,19 +140,20 @@ class AcmeSimulator(Simulator):
             Route("/v1/lists/{id}/members", self._list_members, methods=["GET"]),
         ]
 
+    def _list(self, request: Request) -> dict[str, Any]:
+        lst = self.lists.get(request.path_params["id"])
+        if lst is None:
+            raise AcmeError(404, "no such list")
+        return lst
+
     async def _contacts(self, request: Request) -> Response:
-        try:
-            limit = int(request.query_params.get("limit", "50"))
-        except ValueError:
-            return JSONResponse({"message": "limit must be a number"}, status_code=400)
-        if not 1 <= limit <= 100:
-            return JSONResponse({"message": "limit must be between 1 and 100"}, status_code=400)
-        after = request.query_params.get("after")
+        limit = query_int(request, "limit", default=50, low=1, high=100)
+        after = query_param(request, "after")
         start = 0
         if after is not None:
-            start = next((i + 1 for i, c in enumerate(self.contacts) if c["id"] == after), -1)
-            if start < 0:
-                return JSONResponse({"message": "unknown cursor"}, status_code=400)
+            if after not in self._position:
+                raise AcmeError(400, "unknown cursor")
+            start = self._position[after] + 1
         page = self.contacts[start : start + limit]
         body: dict[str, Any] = {"results": page}
         if start + limit < len(self.contacts):
@@ -123,7 +161,7 @@ class AcmeSimulator(Simulator):
         return JSONResponse(body)
 
     async def _find_list(self, request: Request) -> Response:
-        name = request.query_params.get("name")
+        name = query_param(request, "name")
         found = [
             {"id": i, "name": lst["name"], "size": len(lst["members"])}
             for i, lst in self.lists.items()
@@ -132,33 +170,25 @@ class AcmeSimulator(Simulator):
         return JSONResponse({"results": found})
 
     async def _create_list(self, request: Request) -> Response:
-        body = await _json(request)
-        name = body.get("name") if isinstance(body, dict) else None
+        body = await json_body(request, expect=dict)
+        name = body.get("name")
         if not isinstance(name, str) or not name.strip():
-            return JSONResponse({"message": "name is required"}, status_code=400)
+            raise AcmeError(400, "name is required")
         for list_id, lst in self.lists.items():
             if lst["name"] == name:
-                return JSONResponse(
-                    {"message": "a list with this name exists", "id": list_id}, status_code=409
-                )
+                raise AcmeError(409, "a list with this name exists", id=list_id)
         list_id = f"L{len(self.lists) + 1}"
         self.lists[list_id] = {"name": name, "members": set()}
         return JSONResponse({"id": list_id, "name": name}, status_code=201)
 
     async def _change_members(self, request: Request) -> Response:
-        lst = self.lists.get(request.path_params["id"])
-        if lst is None:
-            return JSONResponse({"message": "no such list"}, status_code=404)
-        body = await _json(request)
-        if not isinstance(body, dict):
-            return JSONResponse({"message": "expected a JSON object"}, status_code=400)
+        lst = self._list(request)
+        body = await json_body(request, expect=dict)
         add, remove = body.get("add", []), body.get("remove", [])
         if not isinstance(add, list) or not isinstance(remove, list):
-            return JSONResponse({"message": "add and remove must be lists"}, status_code=400)
+            raise AcmeError(400, "add and remove must be lists")
         if len(add) + len(remove) > MAX_MEMBERS_PER_CALL:
-            return JSONResponse(
-                {"message": f"at most {MAX_MEMBERS_PER_CALL} emails per call"}, status_code=400
-            )
+            raise AcmeError(400, f"at most {MAX_MEMBERS_PER_CALL} emails per call")
         errors, added, removed = [], 0, 0
         for email in add:
             if not isinstance(email, str) or not _EMAIL.match(email):
@@ -173,14 +203,4 @@ class AcmeSimulator(Simulator):
         return JSONResponse({"added": added, "removed": removed, "errors": errors})
 
     async def _list_members(self, request: Request) -> Response:
-        lst = self.lists.get(request.path_params["id"])
-        if lst is None:
-            return JSONResponse({"message": "no such list"}, status_code=404)
-        return JSONResponse({"results": sorted(lst["members"])})
-
-
-async def _json(request: Request) -> Any:
-    try:
-        return json.loads(await request.body() or b"null")
-    except ValueError:
-        return None
+        return JSONResponse({"results": sorted(self._list(request)["members"])})

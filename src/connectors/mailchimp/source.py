@@ -211,7 +211,12 @@ class MemberReader:
                                          window=self.settings.concurrency,
                                          speculate=True):  # fmt: skip
             members = [m for m in answer.get("members") or [] if isinstance(m, dict)]
-            yield Page([self.contact(m) for m in members], cursor=next_cursor, snapshot=snapshot)
+            yield Page(
+                [self.contact(m) for m in members],
+                cursor=next_cursor,
+                snapshot=snapshot,
+                total=_total(answer) or None,
+            )
 
     # -- orders ------------------------------------------------------------------------------
 

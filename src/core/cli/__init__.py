@@ -20,7 +20,7 @@ from segsync.pipeline import plugins_dir_for
 from segsync.plugins import load_plugins
 from segsync.redaction import redact
 
-from . import inspect, pipeline, setup  # noqa: F401 (registers the commands)
+from . import history, inspect, pipeline, report, scaffold, setup  # noqa: F401 (registers the commands)
 from .app import app, err
 
 __all__ = ["app", "main"]

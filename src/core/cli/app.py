@@ -38,6 +38,7 @@ __all__ = [
     "errors",
     "load_config_",
     "loaded_plugins",
+    "options",
     "out",
 ]
 
@@ -63,6 +64,8 @@ class Options:
     plugins_dir: Path | None = None
     debug: bool = False
     log_format: str = "text"
+    quiet: bool = False
+    verbose: bool = False
 
 
 options = Options()
@@ -110,6 +113,8 @@ def _main(
     options.plugins_dir = plugins_dir
     options.debug = debug
     options.log_format = log_format.value
+    options.quiet = quiet
+    options.verbose = verbose or debug
     setup_logging(log_format.value, verbose=verbose or debug, quiet=quiet)
 
 

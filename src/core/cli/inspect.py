@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from typing import Annotated, Any
@@ -10,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from segsync.config import Config
-from segsync.errors import LockHeldError
+from segsync.errors import ConfigError, LockHeldError
 from segsync.pipeline import new_run_id
 from segsync.report.text import table_from_rows
 from segsync.state.history import History
@@ -18,6 +19,7 @@ from segsync.state.ledger import Ledger
 from segsync.state.lock import describe_holder, read_holder, run_lock
 from segsync.state.store import Store
 from segsync.state.workspace import StorePaths, read_status
+from segsync.traits.base import parse_duration
 
 from .app import Format, FormatOpt, app, errors, load_config_, loaded_plugins, out
 
@@ -73,11 +75,25 @@ def plugins(fmt: FormatOpt = Format.text) -> None:
 @app.command()
 def status(
     limit: Annotated[int, typer.Option(help="How many recent runs to show")] = 10,
+    max_age: Annotated[
+        str | None,
+        typer.Option(
+            "--max-age",
+            help="Exit 1 unless a run succeeded within this long (26h, 2d): for monitors",
+        ),
+    ] = None,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Recent runs, what each sync's audience holds, and pending failures. During a run, what
-    the run is doing (it never delays or fails a run)."""
+    the run is doing (it never delays or fails a run). With --max-age, exit 1 when no run
+    succeeded within that window."""
     with errors(fmt):
+        try:
+            window = parse_duration(max_age) if max_age is not None else None
+        except ValueError:
+            raise ConfigError(
+                f"--max-age: expected a duration such as 26h, 2d or 1w, found {max_age!r}"
+            ) from None
         config = load_config_()
         paths = StorePaths(config.store_path)
         payload: dict[str, Any] = {"store": str(config.store_path), "lock_holder": None}
@@ -87,9 +103,13 @@ def status(
         except LockHeldError:
             payload["lock_holder"] = read_holder(config.store_path)
             payload["live"] = read_status(paths)
+            payload["last_success"] = (payload["live"] or {}).get("last_success")
+        fresh = _freshness(payload, window, max_age) if window is not None else None
     if fmt is Format.json:
         sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
-        return
+        raise typer.Exit(0 if fresh in (None, True) else 1)
+    if fresh is not None:
+        _print_freshness(payload["freshness"])
     holder = payload["lock_holder"]
     if holder is not None:
         out.print(f"the store is busy: {escape(describe_holder(holder))}")
@@ -106,16 +126,57 @@ def status(
                 f"  last finished: {last.get('command')} {last.get('run_id')}: "
                 f"{last.get('status')} (exit {last.get('exit_code')})"
             )
-        return
+        raise typer.Exit(0 if fresh in (None, True) else 1)
     out.print(table_from_rows("Recent runs", payload.get("runs", [])))
     out.print(table_from_rows("Syncs", payload.get("syncs", [])))
+    raise typer.Exit(0 if fresh in (None, True) else 1)
+
+
+def _when(value: Any) -> dt.datetime | None:
+    """A stored time (naive UTC) or an ISO text, as an aware UTC datetime."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _freshness(payload: dict[str, Any], window: dt.timedelta, text: str | None) -> bool:
+    """Whether a ``run`` succeeded within ``window``; recorded in ``payload["freshness"]``."""
+    last = payload.get("last_success")
+    finished = _when((last or {}).get("finished_at"))
+    now = dt.datetime.now(dt.UTC)
+    fresh = finished is not None and now - finished <= window
+    payload["freshness"] = {
+        "max_age": text,
+        "fresh": fresh,
+        "last_success": last,
+        "age_seconds": None if finished is None else round((now - finished).total_seconds()),
+    }
+    return fresh
+
+
+def _print_freshness(info: dict[str, Any]) -> None:
+    last, age = info["last_success"], info["age_seconds"]
+    if last is None:
+        out.print(f"[red]stale[/]: no successful run recorded (--max-age {info['max_age']})")
+        return
+    ago = f"{age / 3600:.1f} h ago"
+    if info["fresh"]:
+        out.print(f"[green]fresh[/]: last successful run {last.get('run_id')} finished {ago}")
+    else:
+        out.print(
+            f"[red]stale[/]: the last successful run ({last.get('run_id')}) finished {ago}, "
+            f"more than --max-age {info['max_age']}"
+        )
 
 
 def _status(config: Config, limit: int) -> dict[str, Any]:
     if not config.store_path.exists():
-        return {"runs": [], "syncs": []}
+        return {"runs": [], "syncs": [], "last_success": None}
     with Store.open(config.store_path, options=config.store_options) as store:
-        runs = History(store.engine).recent_runs(limit)
+        history = History(store.engine)
+        runs = history.recent_runs(limit)
+        last_success = history.last("run", status="ok")
         ledger = Ledger(store.engine).summary()
     for row in runs:
         if row["status"] == "running":  # this process holds the lock: its holder is gone
@@ -135,4 +196,4 @@ def _status(config: Config, limit: int) -> dict[str, Any]:
                 "failed_permanently": known.get("failed_permanently", 0),
             }
         )
-    return {"runs": runs, "syncs": syncs}
+    return {"runs": runs, "syncs": syncs, "last_success": last_success}

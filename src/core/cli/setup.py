@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
+from segsync.config import Config
 from segsync.errors import ConfigError, SegsyncError
 from segsync.pipeline import open_connectors
 
@@ -17,8 +19,14 @@ from .app import app, err, errors, load_config_, loaded_plugins, out
 
 
 @app.command()
-def check() -> None:
-    """Validate the config and check that each connector can reach its data."""
+def check(
+    test_alert: Annotated[
+        bool,
+        typer.Option("--test-alert", help="Also send a test alert to every [alerts] target"),
+    ] = False,
+) -> None:
+    """Validate the config and check that each connector can reach its data (and, with
+    --test-alert, that every alert target can be reached)."""
     with errors():
         config = load_config_()
         config.require_work()
@@ -45,7 +53,29 @@ def check() -> None:
             failed += not ok
             mark = "[green]ok[/]" if ok else "[red]FAILED[/]"
             out.print(f"{mark} {name} ({config.connectors[name].type_name}): {detail}")
+        if test_alert:
+            failed += _test_alerts(config)
     raise typer.Exit(2 if failed else 0)
+
+
+def _test_alerts(config: Config) -> int:
+    """Send a test alert to every target; how many could not be reached."""
+    from segsync.alerts import send_test_alert
+
+    alerts = config.settings.alerts
+    if not alerts.targets:
+        raise ConfigError(
+            f"{config.path}: no alert targets: add [alerts.targets.NAME] tables (see "
+            "config.example.toml)"
+        )
+    results = asyncio.run(send_test_alert(alerts))
+    for name, problem in results.items():
+        kind = alerts.targets[name].type
+        if problem is None:
+            out.print(f"[green]ok[/] alert target {name} ({kind}): test alert sent")
+        else:
+            out.print(f"[red]FAILED[/] alert target {name} ({kind}): {escape(problem)}")
+    return sum(1 for p in results.values() if p is not None)
 
 
 @app.command()

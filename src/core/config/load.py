@@ -3,6 +3,7 @@ resulting :class:`Config`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from .validate import (
 
 __all__ = ["Config", "ConnectorInstance", "find_config_path", "load_config", "read_toml"]
 
-_SELF_CONTAINED = frozenset({"store", "resolve", "kpis", "plugins_dir"})
+_SELF_CONTAINED = frozenset({"store", "resolve", "kpis", "plugins_dir", "privacy", "alerts"})
 """Sections no other section refers to: their problems do not hide the others'."""
 
 
@@ -80,10 +81,23 @@ class Config:
 
     @cached_property
     def segment_book(self) -> SegmentBook:
-        """The segment definitions with the columns their conditions may use."""
+        """The segment definitions with the columns their conditions may use (and the values
+        the traits' text columns can hold)."""
         return SegmentBook(
-            segments=self.settings.segments, columns=self.columns, location=str(self.path)
+            segments=self.settings.segments,
+            columns=self.columns,
+            location=str(self.path),
+            values={
+                column: domain
+                for spec in self.traits.values()
+                for column, domain in spec.trait.text_values().items()
+            },
         )
+
+    @property
+    def run_as_of(self) -> dt.datetime | None:
+        """``[segments] as_of`` (naive UTC), when set."""
+        return self.settings.segments_as_of
 
     def segment_names(self) -> list[str]:
         """Every segment name a sync or ``include``/``exclude`` may use, in the config's

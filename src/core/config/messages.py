@@ -21,7 +21,7 @@ __all__ = ["clean_errors", "format_error", "show", "suggest"]
 _SECRET_KEY_RE = re.compile(r"(token|secret|password|passwd|api_key|private_key)", re.I)
 
 
-_KEYED_MESSAGE = re.compile(r"^([a-z_][a-z0-9_]*): (.+)$", re.S)
+_KEYED_MESSAGE = re.compile(r"^([a-z_][a-z0-9_.]*): (.+)$", re.S)
 
 
 _EXPECTED = {
@@ -70,7 +70,8 @@ def format_error(
     msg = re.sub(r"^(Input should be|Value error,)\s*", "", msg)
     named = _KEYED_MESSAGE.match(msg) if kind == "value_error" and not loc else None
     if named:  # a model-level check about one key ("token_file: cannot read …")
-        return f"{path}: {key}.{named.group(1)}: {named.group(2)}{origin}"
+        where = f"{key}.{named.group(1)}" if full else named.group(1)
+        return f"{path}: {where}: {named.group(2)}{origin}"
     expected = _EXPECTED.get(kind, msg)
     if not expected.startswith("expected"):
         expected = "expected " + expected

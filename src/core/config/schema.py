@@ -11,20 +11,30 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from segsync.config.alerts import AlertsConfig
 from segsync.connector import Purpose
 from segsync.model.profile import AttributeType
-from segsync.traits.base import parse_duration
+from segsync.traits.base import UtcTime, parse_duration
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
     "ENV_PREFIX",
     "HOLDOUT_GROUP",
     "NAME_RE",
+    "RUN_AS_OF",
     "KpiConfig",
     "Percentage",
+    "PrivacyConfig",
     "ResolveConfig",
     "SegmentConfig",
     "SegsyncSettings",
@@ -163,6 +173,15 @@ class KpiConfig(_Model):
         return as_of - parse_duration(self.window), as_of
 
 
+class PrivacyConfig(_Model):
+    """``[privacy]``: how long segsync keeps what it recorded about people."""
+
+    retention_days: int = Field(default=90, ge=1, le=36_500)
+    """Days the change log (who was added, removed or failed, and why) and the stored run
+    reports are kept; older ones are deleted at the end of each ``segsync run``. Segment
+    sizes and KPIs over time hold no one's identity and are kept."""
+
+
 class SyncConfig(_Model):
     segment: str
     destination: str
@@ -184,6 +203,10 @@ class SyncConfig(_Model):
     description: str = ""
 
 
+RUN_AS_OF = "as_of"
+"""``[segments] as_of``: the run's as-of (a key of ``[segments]``, so no segment has this name)."""
+
+
 class SegsyncSettings(BaseSettings):
     """The raw, file-level schema of segsync.toml."""
 
@@ -200,6 +223,30 @@ class SegsyncSettings(BaseSettings):
     segments: dict[str, SegmentConfig] = Field(default_factory=dict)
     syncs: dict[str, SyncConfig] = Field(default_factory=dict)
     kpis: KpiConfig = Field(default_factory=KpiConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    segments_as_of: UtcTime | None = Field(default=None, validation_alias="segments.as_of")
+    """``[segments] as_of``: the moment every trait without its own ``as_of``, the KPIs and
+    ``current_date``/``now()`` in conditions are computed as of (default: the run's start);
+    ``--as-of`` on the command line wins."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _run_as_of(cls, data: Any) -> Any:
+        """``[segments] as_of`` (a value, not a segment's table) → ``segments_as_of``."""
+        if not isinstance(data, dict):
+            return data
+        segments = data.get("segments")
+        if isinstance(segments, dict) and RUN_AS_OF in segments:
+            value = segments[RUN_AS_OF]
+            if isinstance(value, dict):
+                raise ValueError(
+                    "segments.as_of: 'as_of' is the run's as-of date ([segments] as_of = "
+                    "2026-06-30), not a segment name; rename the segment"
+                )
+            rest = {k: v for k, v in segments.items() if k != RUN_AS_OF}
+            data = {**data, "segments": rest, "segments.as_of": value}
+        return data
 
     @classmethod
     def settings_customise_sources(

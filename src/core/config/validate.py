@@ -5,6 +5,7 @@ syncs cross-checked. Each function appends one line per problem to ``problems``.
 from __future__ import annotations
 
 import graphlib
+import importlib
 import logging
 import os
 from collections.abc import Mapping
@@ -200,6 +201,16 @@ def validate_traits(
         if picked is None:
             continue
         _, kind, values = picked
+        missing = _missing_module(kind.needs)
+        if missing is not None:
+            extra = (
+                f"pip install 'segsync[{kind.extra}]'" if kind.extra else f"pip install {missing}"
+            )
+            problems.append(
+                f"{path}: {key}.kind: trait kind {kind.name!r} needs {missing}, which is not "
+                f"installed: {extra}"
+            )
+            continue
         try:
             spec = build_trait(name, kind, values)
         except ValidationError as exc:
@@ -229,6 +240,16 @@ def validate_traits(
         if not clash:
             out[name] = spec
     return _trait_order(path, out, added, columns, problems)
+
+
+def _missing_module(modules: tuple[str, ...]) -> str | None:
+    """The first of ``modules`` that cannot be imported (None when all can)."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return module
+    return None
 
 
 def _trait_order(

@@ -20,6 +20,7 @@ reached.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,15 +74,22 @@ def parse(sql: str, **values: Any) -> exp.Expr:
     A placeholder opening a select list is written in parentheses, ``SELECT (:sync), …``
     (DuckDB reads ``SELECT :x`` as its prefix-alias syntax).
     """
-    import sqlglot
-
-    tree: exp.Expr = sqlglot.parse_one(sql, read="duckdb")
+    tree = _parsed(sql)
     if not values:
-        return tree
+        return tree.copy()
     replaced: exp.Expr = exp.replace_placeholders(
         tree, **{k: _as_expression(v) for k, v in values.items()}
     )
     return replaced
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(sql: str) -> exp.Expr:
+    """The tree of a statement's text, parsed once (callers get copies: trees are mutable)."""
+    import sqlglot
+
+    tree: exp.Expr = sqlglot.parse_one(sql, read="duckdb")
+    return tree
 
 
 def _as_expression(value: Any) -> exp.Expr:
@@ -147,6 +155,15 @@ class Engine(Protocol):
         self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     ) -> None:
         """Append Python rows to ``table`` (many at once, without building SQL text)."""
+
+    def arrays(self, query: exp.Expr) -> dict[str, Any]:
+        """Run a query; its columns as numpy arrays, by name, in the rows' order (for the
+        predictive trait kinds: needs numpy, the ``predict`` extra). A NULL comes back as NaN
+        in a numeric column; keep NULLs out of integer and text columns."""
+
+    def insert_arrays(self, table: str, columns: Mapping[str, Any]) -> None:
+        """Append rows to ``table`` from equal-length numpy arrays, one per column (by name):
+        many rows at once, without Python objects per row."""
 
     def load_staged(
         self,

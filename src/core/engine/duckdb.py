@@ -163,6 +163,28 @@ class DuckDBEngine:
         values = [list(col) for col in zip(*data, strict=True)]
         self._run(f"INSERT INTO {_name(table)} ({names}) SELECT {lists}", values)
 
+    def arrays(self, query: exp.Expr) -> dict[str, Any]:
+        with _translated():
+            columns: dict[str, Any] = self._run(self.sql(query)).fetchnumpy()
+        for name, values in columns.items():
+            mask = getattr(values, "mask", None)  # a masked array: the column held NULLs
+            if mask is not None:
+                if values.dtype.kind in "fiu":
+                    columns[name] = values.astype("float64").filled(float("nan"))
+                else:
+                    columns[name] = values.filled(None)
+        return columns
+
+    def insert_arrays(self, table: str, columns: Mapping[str, Any]) -> None:
+        view = f"_segsync_arrays_{id(columns):x}"
+        names = ", ".join(f'"{c}"' for c in columns)
+        with _translated():
+            self.con.register(view, dict(columns))
+            try:
+                self._run(f"INSERT INTO {_name(table)} ({names}) SELECT {names} FROM {view}")
+            finally:
+                self.con.unregister(view)
+
     def load_staged(
         self,
         table: str,

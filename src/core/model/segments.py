@@ -21,9 +21,11 @@ Some segments have *groups*, segments of their own named ``NAME.GROUP``:
 
 from __future__ import annotations
 
+import datetime as dt
 import graphlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from sqlglot import exp
 
@@ -31,8 +33,9 @@ from segsync.config.messages import suggest
 from segsync.config.schema import HOLDOUT_GROUP, NAME_RE, SegmentConfig, basis_points
 from segsync.errors import ConfigError
 from segsync.model.profile import AttributeType
-from segsync.model.where import compile_where
+from segsync.model.where import check_values, compile_where, pin_clock
 from segsync.traits import SEGMENT_PROFILES_VIEW
+from segsync.traits.notes import ValueDomain
 
 __all__ = ["BUCKETS", "SegmentBook", "split_bucket_sql"]
 
@@ -53,11 +56,13 @@ def _parent(name: str) -> str:
 class SegmentBook:
     """The configured segments, with the columns their conditions may use.
 
-    ``location`` (the config file) prefixes every message."""
+    ``location`` (the config file) prefixes every message; ``values`` are the values the
+    traits' text columns can hold (a condition comparing one with another text is refused)."""
 
     segments: Mapping[str, SegmentConfig]
     columns: Mapping[str, AttributeType]
     location: str = "segsync.toml"
+    values: Mapping[str, ValueDomain] = dataclass_field(default_factory=dict)
 
     # -- names --------------------------------------------------------------------------------
 
@@ -147,10 +152,13 @@ class SegmentBook:
                     )
                 problems.extend(self._check_split(name, segment))
             if segment.where is not None:
+                location = f"{path}: {key}.where"
                 try:
-                    compile_where(segment.where, self.columns, location=f"{path}: {key}.where")
+                    tree = compile_where(segment.where, self.columns, location=location)
                 except ConfigError as exc:
                     problems.append(str(exc))
+                else:
+                    problems.extend(check_values(tree, self.values, location=location))
             for field in ("include", "exclude"):
                 for other in getattr(segment, field):
                     if other == name:
@@ -250,30 +258,36 @@ class SegmentBook:
 
     # -- queries ------------------------------------------------------------------------------
 
-    def statements(self, name: str, members: str) -> list[exp.Select]:
+    def statements(
+        self, name: str, members: str, *, as_of: dt.datetime | None = None
+    ) -> list[exp.Select]:
         """The queries computing segment ``name`` and its groups: each ``SELECT segment,
         profile_key`` rows to append to the ``members`` table, which already holds the
-        members of every segment ``name`` reads (run them in :meth:`order`)."""
+        members of every segment ``name`` reads (run them in :meth:`order`). ``as_of``: see
+        :meth:`query`."""
         segment = self.segments[name]
-        statements = [self.query(name, members)]
+        statements = [self.query(name, members, as_of=as_of)]
         if segment.priority:
             statements.append(_priority_query(name, segment, members))
         elif segment.split:
             statements.append(_split_query(name, segment, members))
         return statements
 
-    def query(self, name: str, members: str) -> exp.Select:
+    def query(self, name: str, members: str, *, as_of: dt.datetime | None = None) -> exp.Select:
         """``SELECT 'name', profile_key FROM segment_profiles WHERE …`` for one segment
         (``segment_profiles``: profiles with their computed traits). For a ``priority``
         segment: the profiles in any listed segment and in no excluded one (the union of its
-        groups). ``members`` holds the members of the segments it reads."""
+        groups). ``members`` holds the members of the segments it reads. With ``as_of`` (the
+        run's, naive UTC), ``current_date``, ``current_timestamp`` and ``now()`` in the
+        condition are that moment (:func:`segsync.model.where.pin_clock`)."""
         segment = self.segments[name]
         conditions: list[exp.Expr] = []
         if segment.where is not None:
             location = f"{self.location}: segments.{name}.where"
-            conditions.append(
-                exp.paren(compile_where(segment.where, self.columns, location=location))
-            )
+            condition = compile_where(segment.where, self.columns, location=location)
+            if as_of is not None:
+                condition = pin_clock(condition, as_of)
+            conditions.append(exp.paren(condition))
         key = exp.column("profile_key")
         if segment.include:
             conditions.append(key.isin(query=_members_of(segment.include, members)))

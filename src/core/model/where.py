@@ -33,9 +33,11 @@ reads the same to DuckDB as the tree checked here.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import TokenType, exp
@@ -44,11 +46,16 @@ from sqlglot.errors import ParseError, TokenError
 
 from segsync.errors import ConfigError
 
+if TYPE_CHECKING:
+    from segsync.traits.notes import ValueDomain
+
 __all__ = [
     "ALLOWED_FUNCTIONS",
     "MAX_DEPTH",
     "MAX_LENGTH",
+    "check_values",
     "compile_where",
+    "pin_clock",
     "referenced_columns",
 ]
 
@@ -133,6 +140,72 @@ def compile_where(text: str, columns: Mapping[str, str], *, location: str) -> ex
             shown = division.sql(dialect=_DIALECT)
             raise _fail(location, f'division by zero: "{shown}"', text)
     return _parenthesise(tree.transform(_normalise).transform(_safe_division))
+
+
+def pin_clock(tree: exp.Expression, as_of: dt.datetime) -> exp.Expression:
+    """``tree`` with the clock pinned to ``as_of`` (naive UTC): ``current_date`` becomes the
+    literal ``DATE`` of ``as_of`` (its UTC day), ``current_timestamp`` and ``now()`` the
+    ``TIMESTAMP`` ``as_of`` — so a condition reads the same moment as the traits and KPIs of
+    the run, whatever the engine's clock and time zone. Returns a new tree."""
+    day = exp.cast(exp.Literal.string(as_of.date().isoformat()), exp.DataType.Type.DATE)
+    moment = exp.cast(
+        exp.Literal.string(as_of.replace(tzinfo=None).isoformat(sep=" ")),
+        exp.DataType.Type.TIMESTAMP,
+    )
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.CurrentDate):
+            return day.copy()
+        if isinstance(node, exp.CurrentTimestamp) or (
+            isinstance(node, exp.Anonymous) and node.name.lower() == "now"
+        ):
+            return moment.copy()
+        return node
+
+    return tree.copy().transform(swap)
+
+
+def check_values(
+    tree: exp.Expression, values: Mapping[str, ValueDomain], *, location: str
+) -> list[str]:
+    """Problems with text literals compared (``=``, ``<>``, ``IN``) with a column whose values
+    are known (a trait's cells, stages, tiers, bands): one line per unknown value, with the
+    column's values, a close match, or what a renamed value is called now."""
+    problems: list[str] = []
+
+    def check(column: exp.Expression, literal: exp.Expression) -> None:
+        if not (isinstance(column, exp.Column) and isinstance(literal, exp.Literal)):
+            return
+        domain = values.get(column.name.lower())
+        if domain is None or not literal.is_string or literal.this in domain.values:
+            return
+        value, name = literal.this, column.name.lower()
+        renamed = domain.renamed.get(value)
+        hint = f"; {value!r} is now called {renamed!r}" if renamed else _close(value, domain.values)
+        problems.append(
+            f"{location}: {name} never holds {value!r}{hint} (its values: "
+            f"{', '.join(domain.values)})"
+        )
+
+    for node in tree.walk():
+        if isinstance(node, exp.EQ | exp.NEQ):
+            check(_bare(node.this), _bare(node.expression))
+            check(_bare(node.expression), _bare(node.this))
+        elif isinstance(node, exp.In):
+            for item in node.expressions:
+                check(_bare(node.this), _bare(item))
+    return problems
+
+
+def _bare(node: exp.Expression) -> exp.Expression:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node
+
+
+def _close(value: str, choices: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def referenced_columns(expr: exp.Expression) -> set[str]:

@@ -36,15 +36,25 @@ from segsync.pipeline.resolve import resolve_profiles
 from segsync.pipeline.segments import Membership, compute_segments
 from segsync.pipeline.traits import compute_traits
 from segsync.plugins import Plugins, load_plugins
+from segsync.progress import Fanout, Progress, StatusFileProgress
 from segsync.report import ProfileSummary, RunReport, SegmentSummary, SourceSummary, SyncReport
 from segsync.state.history import History
 from segsync.state.ledger import Ledger
 from segsync.state.lock import run_lock
+from segsync.state.retention import apply_retention
 from segsync.state.store import Store
 from segsync.state.workspace import RunStatus, StorePaths
 from segsync.values import to_utc, utcnow
 
-__all__ = ["environment_error", "execute", "load", "new_run_id", "open_connectors", "run"]
+__all__ = [
+    "environment_error",
+    "execute",
+    "load",
+    "new_run_id",
+    "open_connectors",
+    "run",
+    "run_as_of",
+]
 
 log = logging.getLogger("segsync.run")
 Command = Literal["run", "plan", "pull", "segments"]
@@ -103,6 +113,8 @@ async def execute(
     syncs: Sequence[str] | None = None,
     full: bool = False,
     preview: int = 0,
+    progress: Progress | None = None,
+    as_of: dt.datetime | None = None,
 ) -> RunReport:
     """Run (or plan) under the store's lock and return the report.
 
@@ -110,7 +122,13 @@ async def execute(
     :class:`segsync.errors.ConfigError` for unknown sync names and for conditions that fail on
     the stored data, and :class:`segsync.errors.StoreError` when the store or its folder cannot
     be written; every other problem is in the report (``report.exit_code``). ``preview`` lists
-    up to that many of each sync's planned adds and removes in the report.
+    up to that many of each sync's planned adds and removes in the report. ``as_of`` (``--as-of``;
+    naive UTC or aware) pins the run's as-of, over ``[segments] as_of`` and the run's start.
+    ``progress`` hears of each stage and of the records pulled and batches pushed (besides
+    ``status.json``, which is always kept up to date).
+
+    After a ``run``, the ``[alerts]`` targets hear of a failure, a guard, deferred work or a
+    recovery (best effort: an alert that cannot be sent is logged, never fails the run).
     """
     selected = list(config.syncs) if syncs is None else list(syncs)
     unknown = [s for s in selected if s not in config.syncs]
@@ -129,15 +147,20 @@ async def execute(
         started_at=dt.datetime.now(dt.UTC),
         forced=force,
     )
+    report.as_of, report.as_of_source = run_as_of(config, as_of, report.started_at)
     paths = StorePaths(config.store_path)
     wait = config.settings.store.lock_wait_seconds
+    previous: dict[str, Any] | None = None
     try:
         with (
             run_lock(config.store_path, command=command, run_id=run_id, wait=wait),
             Store.open(config.store_path, options=config.store_options) as store,
         ):
-            run = _Run(store, config, report, RunStatus(paths, run_id=run_id, command=command))
+            status = RunStatus(paths, run_id=run_id, command=command)
+            observers = [StatusFileProgress(status), *([progress] if progress else [])]
+            run = _Run(store, config, report, status, Fanout(observers))
             run.begin()
+            previous = run.previous
             try:
                 await run.execute(command, force, pull, selected, full, preview)
             except BaseException as exc:
@@ -147,6 +170,7 @@ async def execute(
                 report.status = "error"
                 report.exit_code = failure.exit_code if failure else 5
                 run.end()
+                await _alert(config, report, previous)
                 if failure is not None and failure is not exc:
                     raise failure from None
                 raise
@@ -158,7 +182,32 @@ async def execute(
             raise
         raise failure from None
     _notify(config.plugins, report)
+    await _alert(config, report, previous)
     return report
+
+
+async def _alert(config: Config, report: RunReport, previous: dict[str, Any] | None) -> None:
+    """Tell the ``[alerts]`` targets about a finished ``run`` (never raises)."""
+    if report.command != "run" or report.finished_at is None or not config.settings.alerts.targets:
+        return
+    from segsync.alerts import send_alerts
+
+    try:
+        await send_alerts(config.settings.alerts, report, previous)
+    except Exception:  # an alert must never change a run's outcome
+        log.exception("sending alerts failed")
+
+
+def run_as_of(
+    config: Config, given: dt.datetime | None, started_at: dt.datetime
+) -> tuple[dt.datetime, Literal["run_start", "config", "command_line"]]:
+    """The run's as-of (aware UTC) and where it came from: ``given`` (``--as-of``), else
+    ``[segments] as_of``, else the run's start."""
+    if given is not None:
+        return to_utc(given).replace(tzinfo=dt.UTC), "command_line"
+    if config.run_as_of is not None:
+        return config.run_as_of.replace(tzinfo=dt.UTC), "config"
+    return started_at, "run_start"
 
 
 def environment_error(config: Config, exc: BaseException) -> SegsyncError | None:
@@ -200,7 +249,14 @@ _ADVICE = {
 class _Run:
     """One run's stages over an open store."""
 
-    def __init__(self, store: Store, config: Config, report: RunReport, status: RunStatus):
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        report: RunReport,
+        status: RunStatus,
+        progress: Progress | None = None,
+    ):
         self.store = store
         self.engine = store.engine
         self.config = config
@@ -209,6 +265,9 @@ class _Run:
         self.history = History(store.engine)
         self.ledger = Ledger(store.engine)
         self.planner: Planner | None = None
+        self.progress = progress or Fanout([StatusFileProgress(status)])
+        self.previous: dict[str, Any] | None = None
+        """The last finished run of the same command before this one (alerts: recovered)."""
 
     def begin(self) -> None:
         for killed in self.history.mark_killed():
@@ -218,19 +277,23 @@ class _Run:
                 killed["command"],
                 killed["phase"] or "first",
             )
+        self.previous = self.history.last(self.report.command)
         self.history.start(self.report.run_id, self.report.command, self.report.version)
 
     def phase(self, name: str, **progress: Any) -> None:
         self.history.phase(self.report.run_id, name)
-        self.status.phase(name, **progress)
-        log.debug("phase %s %s", name, progress or "")
+        self.progress.stage(name, **progress)
 
     def end(self) -> None:
         report = self.report
         try:
             self.history.finish(report.run_id, report.status, report.exit_code, stored(report))
+            if report.command == "run":
+                days = self.config.settings.privacy.retention_days
+                apply_retention(self.ledger, self.history, days)
         except StorageError as exc:  # the store itself is what failed: keep the first error
             log.error("could not record the end of run %s: %s", report.run_id, exc)
+        self.progress.close()
         self.status.finish(
             {
                 "run_id": report.run_id,
@@ -308,6 +371,7 @@ class _Run:
                     full=full,
                     engine=self.engine,
                     engine_lock=lock,
+                    progress=self.progress,
                 )
                 for name, source in sources.items()
                 if source is not None
@@ -338,12 +402,13 @@ class _Run:
         resolved = resolve_profiles(self.engine, config.attributes)
         report.profiles = ProfileSummary(**vars(resolved))
         self.phase("traits", traits=len(config.traits))
-        compute_traits(
-            self.engine, config.traits, as_of=report.started_at, location=str(config.path)
-        )
-        as_of = to_utc(report.started_at)
+        as_of = to_utc(report.as_of or report.started_at)
+        traits = compute_traits(self.engine, config.traits, as_of=as_of, location=str(config.path))
+        report.warnings, report.models = traits.warnings, traits.models
+        for warning in traits.warnings:  # once per run: the report lists them too
+            log.warning("%s", warning.message)
         self.phase("segments", segments=len(config.segments))
-        membership = compute_segments(self.engine, config.segment_book, self.history)
+        membership = compute_segments(self.engine, config.segment_book, self.history, as_of=as_of)
         start, end = config.settings.kpis.bounds(as_of)
         compute_kpis(self.engine, membership, start=start, end=end)
         report.segments = [SegmentSummary(**vars(s)) for s in membership.results.values()]
@@ -435,7 +500,7 @@ class _Run:
             batch_size=sync.batch_size,
         )
         try:
-            return await push_sync(plan, target, self.ledger, self.report.run_id)
+            return await push_sync(plan, target, self.ledger, self.report.run_id, self.progress)
         except AudienceRecreated as exc:
             assert self.planner is not None
             log.warning("%s: %s; sending every member again", plan.name, exc)
@@ -448,7 +513,7 @@ class _Run:
                           "skipped"):  # fmt: skip
                 setattr(kept, field, getattr(fresh.report, field))
             fresh.report = kept
-            return await push_sync(fresh, target, self.ledger, self.report.run_id)
+            return await push_sync(fresh, target, self.ledger, self.report.run_id, self.progress)
 
 
 def _stopped(summaries: list[SourceSummary]) -> str | None:
@@ -481,14 +546,18 @@ def run(
     force: bool = False,
     syncs: Sequence[str] | None = None,
     plan_only: bool = False,
+    progress: Progress | None = None,
+    as_of: dt.datetime | None = None,
 ) -> RunReport:
     """Run segsync once, as ``segsync run`` does, and return the report.
 
-    ``config`` is a path (default ``segsync.toml``) or a loaded :class:`Config`. Raises
-    :class:`segsync.errors.SegsyncError` subclasses for configuration errors and a held lock;
-    everything else is in the report.
+    ``config`` is a path (default ``segsync.toml``) or a loaded :class:`Config`; ``as_of``
+    pins the run's as-of as ``--as-of`` does. Raises :class:`segsync.errors.SegsyncError`
+    subclasses for configuration errors and a held lock; everything else is in the report.
+    ``progress`` (a :class:`segsync.progress.Progress`) hears how the run goes.
     """
     loaded = config if isinstance(config, Config) else load(config)
+    command: Command = "plan" if plan_only else "run"
     return asyncio.run(
-        execute(loaded, command="plan" if plan_only else "run", force=force, syncs=syncs)
+        execute(loaded, command=command, force=force, syncs=syncs, progress=progress, as_of=as_of)
     )

@@ -16,7 +16,7 @@ which stay with the engine until push reads them in batches (:meth:`SyncPlan.mem
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,6 +35,7 @@ __all__ = ["Destination", "Planner", "SyncPlan", "sources_feeding"]
 
 Op = Literal["add", "remove"]
 _CHANGES = "_plan_changes"
+_QUEUE = "_push_queue"
 
 
 @dataclass(frozen=True)
@@ -63,33 +64,59 @@ class SyncPlan:
     def name(self) -> str:
         return self.report.name
 
-    def members(self, op: Op, after: str, limit: int) -> list[Member]:
-        """Up to ``limit`` planned changes of ``op``, in key order after ``after``, with the
-        identifiers and consent of their profiles."""
+    def batches(self, op: Op, size: int, *, chunk: int = 20_000) -> Generator[list[Member]]:
+        """The planned changes of ``op`` in batches of ``size``, in key order, with the
+        identifiers and consent of their profiles.
+
+        The changes are put in order once, then read ``chunk`` rows at a time (whole batches),
+        so a push of millions of members costs one sort and a few hundred reads, not a query
+        per batch."""
+        engine = self.engine
         consent = ", ".join(f"p.{c}" for c in CONSENT_COLUMNS.values())
-        rows = self.engine.rows(
+        engine.create_table(
+            _QUEUE,
             parse(
-                f"""SELECT c.member_key, c.profile_key, p.email, p.phone, {consent}
+                f"""SELECT row_number() OVER (ORDER BY c.member_key) AS seq, c.member_key,
+                    c.profile_key, p.email, p.phone, {consent}
                 FROM {_CHANGES} c LEFT JOIN profiles p ON p.profile_key = c.profile_key
-                WHERE c.sync = :sync AND c.op = :op AND c.member_key > :after
-                ORDER BY c.member_key LIMIT :limit""",
+                WHERE c.sync = :sync AND c.op = :op
+                ORDER BY seq""",
                 sync=self.name,
                 op=op,
-                after=after,
-                limit=limit,
-            )
+            ),
+            temporary=True,
         )
         purposes = list(CONSENT_COLUMNS)
-        return [
-            Member(
-                key=row[0],
-                profile_key=row[1],
-                email=row[2],
-                phone=row[3],
-                consent=dict(zip(purposes, row[4:], strict=True)),
-            )
-            for row in rows
-        ]
+        per_read = max(1, chunk // size) * size
+        done = 0
+        try:
+            while True:
+                rows = engine.rows(
+                    parse(
+                        f"""SELECT member_key, profile_key, email, phone,
+                            {", ".join(CONSENT_COLUMNS.values())}
+                        FROM {_QUEUE} WHERE seq > :done AND seq <= :upto ORDER BY seq""",
+                        done=done,
+                        upto=done + per_read,
+                    )
+                )
+                if not rows:
+                    return
+                done += len(rows)
+                members = [
+                    Member(
+                        key=row[0],
+                        profile_key=row[1],
+                        email=row[2],
+                        phone=row[3],
+                        consent=dict(zip(purposes, row[4:], strict=True)),
+                    )
+                    for row in rows
+                ]
+                for start in range(0, len(members), size):
+                    yield members[start : start + size]
+        finally:
+            engine.drop(_QUEUE)
 
 
 class Planner:
@@ -156,7 +183,6 @@ class Planner:
             temporary=True,
         )
         confirmed = self._valid(self.ledger.confirmed(name), fresh)
-        failed = self.ledger.failed(name)
         permanent_adds = self._valid(self.ledger.failed(name, op="add", permanent=True), fresh)
         permanent_removes = self._valid(
             self.ledger.failed(name, op="remove", permanent=True), fresh
@@ -187,7 +213,7 @@ class Planner:
                 confirmed=confirmed.subquery(),
             )
         )[0]
-        retried_adds = self._valid(failed.where("op = 'add'"), fresh)
+        retried_adds = self._valid(self.ledger.pending(name, "add"), fresh)
         engine.insert(
             _CHANGES,
             parse(
@@ -212,7 +238,7 @@ class Planner:
                                             WHERE member_key LIKE '{NEW_MEMBER_PREFIX}%')
                   AND s.member_key NOT IN (SELECT member_key FROM :permanent AS f)""",
                 sync=name,
-                retried=failed.where("op = 'remove'").subquery(),
+                retried=self.ledger.pending(name, "remove").subquery(),
                 confirmed=confirmed.subquery(),
                 permanent=permanent_removes.subquery(),
             ),

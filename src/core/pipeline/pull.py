@@ -43,6 +43,7 @@ from segsync.pipeline.staging import (
     event_encoder,
 )
 from segsync.pipeline.tally import WarningTally
+from segsync.progress import Progress
 from segsync.report import SourceSummary
 from segsync.state.history import History
 from segsync.state.workspace import StorePaths
@@ -114,6 +115,7 @@ async def stage_source(
     full: bool = False,
     engine: Engine | None = None,
     engine_lock: asyncio.Lock | None = None,
+    progress: Progress | None = None,
 ) -> StagedSource:
     """Stage every stream of one source. Failures are caught into the summaries: a source
     that fails stages nothing more (``transient`` says whether a later run may succeed).
@@ -135,11 +137,11 @@ async def stage_source(
             cursor = None if full else cursors.get(stream)
             bulk = engine is not None and await _stage_bulk(
                 config, connector, staged.settings, item, paths, cursor, pulled_at,
-                engine, engine_lock or asyncio.Lock(),
+                engine, engine_lock or asyncio.Lock(), progress or Progress(),
             )  # fmt: skip
             if not bulk:
                 await _stage_stream(
-                    config, connector, staged.settings, item, paths, cursor, pulled_at
+                    config, connector, staged.settings, item, paths, cursor, pulled_at, progress
                 )
         except RetryableError as exc:
             summary.error, summary.transient = str(exc), True
@@ -162,6 +164,7 @@ async def _stage_bulk(
     pulled_at: dt.datetime,
     engine: Engine,
     lock: asyncio.Lock,
+    progress: Progress,
 ) -> bool:
     """Stage a stream from the files its source hands over; False when it hands none over
     (or the engine cannot read them): then it is paged."""
@@ -181,12 +184,15 @@ async def _stage_bulk(
     rejects.path.unlink(missing_ok=True)
     summary.snapshot = read.snapshot
     summary.pages = len(read.files)
+    task = f"pull:{instance}:{stream}"
+    progress.start(task, label=f"pull {instance} {stream}", unit="records")
     try:
         async with lock:
             item.bulk = await asyncio.to_thread(
                 stage_files, engine, config=config, instance=instance, stream=stream,
                 read=read, summary=summary, rejects=rejects, tally=tally, pulled_at=pulled_at,
             )  # fmt: skip
+        progress.advance(task, summary.records, pages=summary.pages)
     except ReadError as exc:
         rejects.close()
         rejects.path.unlink(missing_ok=True)
@@ -195,6 +201,7 @@ async def _stage_bulk(
         log.info("%s %s: read row by row (%s)", instance, stream, exc)
         return False
     finally:
+        progress.finish(task)
         rejects.close()
     item.table = item.bulk.relation
     item.cursor = read.cursor
@@ -220,8 +227,12 @@ async def _stage_stream(
     paths: StorePaths,
     cursor: str | None,
     pulled_at: dt.datetime,
+    progress: Progress | None = None,
 ) -> None:
     instance, summary = connector.context.instance, item.summary
+    progress = progress or Progress()
+    task = f"pull:{instance}:{item.summary.stream}"
+    progress.start(task, label=f"pull {instance} {item.summary.stream}", unit="records")
     stream = summary.stream
     tally = WarningTally(f"{instance} {stream}")
     rejects = Rejects(paths.rejects / f"{instance}-{stream}.csv", settings, summary)
@@ -257,7 +268,9 @@ async def _stage_stream(
                         summary.records += 1
                 if page.cursor is not None:
                     item.cursor = page.cursor
+                progress.advance(task, len(page.records), total=page.total, pages=1)
     finally:
+        progress.finish(task)
         rejects.close()
         summary.warnings = tally.total
         summary.warning_samples = tally.lines()

@@ -22,9 +22,19 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from segsync.connector import AudienceRef, AudienceSpec, Batch, Destination, Member, RecordResult
+from segsync.connector import (
+    NEW_MEMBER_PREFIX,
+    AudienceRef,
+    AudienceSpec,
+    Batch,
+    Destination,
+    Member,
+    Purpose,
+    RecordResult,
+)
 from segsync.errors import AuthError, FatalError, QuotaError, RetryableError
 from segsync.pipeline.plan import SyncPlan
+from segsync.progress import Progress
 from segsync.report import FailureSummary, SyncReport
 from segsync.state.ledger import Ledger, Outcome
 
@@ -51,12 +61,20 @@ class PushTarget:
     """The sync's own ``batch_size`` (capped at the destination's limit)."""
 
 
-async def push_sync(plan: SyncPlan, target: PushTarget, ledger: Ledger, run_id: str) -> SyncReport:
+async def push_sync(
+    plan: SyncPlan,
+    target: PushTarget,
+    ledger: Ledger,
+    run_id: str,
+    progress: Progress | None = None,
+) -> SyncReport:
     """Apply the planned changes of one sync, recording every batch; return its report.
+    ``progress`` hears of each batch recorded, of the batches the plan makes in all.
 
     Raises :class:`AudienceRecreated` (before sending anything) when the audience no longer
     holds what was delivered; the caller plans afresh and calls again."""
     report = plan.report
+    progress = progress or Progress()
     failures: Counter[tuple[str, str, bool]] = Counter()
     try:
         audience = await target.destination.ensure_audience(target.spec)
@@ -71,7 +89,8 @@ async def push_sync(plan: SyncPlan, target: PushTarget, ledger: Ledger, run_id: 
             log.info(
                 "%s: created %s %r at %s", report.name, report.kind, audience.name, target.instance
             )
-        await _Batches(plan, target, ledger, audience, run_id, failures).send()
+        batches = _Batches(plan, target, ledger, audience, run_id, failures, progress)
+        await batches.send()
     except QuotaError as exc:  # a FatalError, caught first: the changes wait for the reset
         report.deferred = f"{report.destination}: {exc}"
     except RetryableError as exc:  # only ensure_audience lets these out; batches keep them
@@ -134,6 +153,7 @@ class _Batches:
         audience: AudienceRef,
         run_id: str,
         failures: Counter[tuple[str, str, bool]],
+        progress: Progress,
     ) -> None:
         self.plan = plan
         self.report = plan.report
@@ -146,26 +166,33 @@ class _Batches:
         self.size = min(target.batch_size or limit, limit)
         self.in_flight = max(1, int(getattr(self.destination, "max_in_flight", 1) or 1))
         self.stop: BaseException | None = None
+        self.progress = progress
+        self.task = f"push:{self.report.name}"
 
     async def send(self) -> None:
-        for op in ("add", "remove"):
-            await self._send(op)
-            if self.stop is not None:
-                raise self.stop
+        report = self.report
+        planned = -(-report.adds // self.size) + -(-report.removes // self.size)
+        self.progress.start(self.task, label=f"push {report.name}", total=planned, unit="batches")
+        try:
+            for op in ("add", "remove"):
+                await self._send(op)
+                if self.stop is not None:
+                    raise self.stop
+        finally:
+            self.progress.finish(self.task)
 
     async def _send(self, op: Op) -> None:
         running: set[asyncio.Task[None]] = set()
-        last = ""
-        while self.stop is None:
-            members = self.plan.members(op, last, self.size)
-            if not members:
-                break
-            last = members[-1].key
-            while len(running) >= self.in_flight:
-                _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            if self.stop is not None:
-                break
-            running.add(asyncio.create_task(self._one(op, members)))
+        batches = self.plan.batches(op, self.size)
+        try:
+            for members in batches:
+                while len(running) >= self.in_flight:
+                    _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                if self.stop is not None:
+                    break
+                running.add(asyncio.create_task(self._one(op, members)))
+        finally:
+            batches.close()
         if running:
             await asyncio.wait(running)
 
@@ -178,17 +205,19 @@ class _Batches:
             return
         self.report.batches += 1
         self._record(op, members, results)
+        self.progress.advance(self.task, 1, changes=len(members))
 
     def _record(self, op: Op, members: list[Member], results: list[RecordResult]) -> None:
-        profile_of = {m.key: m.profile_key for m in members}
+        by_key = {m.key: m for m in members}
         outcomes = [
             Outcome(
                 key=r.key,
-                profile_key=profile_of.get(r.key),
+                profile_key=m.profile_key if (m := by_key.get(r.key)) else None,
                 ok=r.ok,
                 error=r.error,
                 permanent=r.permanent,
                 delivered_key=r.delivered_key,
+                reason=_why(m, op, self.report) if m is not None and r.ok else None,
             )
             for r in results
         ]
@@ -204,6 +233,23 @@ class _Batches:
         for r in results:
             if not r.ok:
                 self.failures[(op, r.error or "failed", r.permanent)] += 1
+
+
+def _why(member: Member, op: Op, report: SyncReport) -> str:
+    """Why a change was made, for the change log (the ``segsync changes`` command)."""
+    segment = report.segment
+    if op == "add":
+        created = (
+            " (created at the destination)" if member.key.startswith(NEW_MEMBER_PREFIX) else ""
+        )
+        return f"in segment {segment!r}{created}"
+    consent = member.consent
+    if member.email is None and member.phone is None and not any(consent.values()):
+        return "no longer in any source"
+    missing = [p for p in report.required_consent if consent.get(Purpose(p)) is not True]
+    if missing:
+        return f"consent not granted: {', '.join(missing)}"
+    return f"not wanted in segment {segment!r} any more (left it, or reached at another address)"
 
 
 async def apply_batch(

@@ -8,6 +8,7 @@ read it through :class:`Membership`'s queries.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -73,14 +74,17 @@ class Membership:
         history.record_segments(self.rows(), self.results.values(), run_id, kpi_window=kpi_window)
 
 
-def compute_segments(engine: Engine, book: SegmentBook, history: History) -> Membership:
+def compute_segments(
+    engine: Engine, book: SegmentBook, history: History, *, as_of: dt.datetime | None = None
+) -> Membership:
     """Compute every segment (and group), and compare with the last run's members.
 
-    Nothing persistent is written. A condition that fails on the stored data is a
-    :class:`ConfigError` naming its segment."""
+    ``as_of`` (the run's as-of, naive UTC) is what ``current_date`` and ``now()`` mean in the
+    conditions; without it they are the engine's clock. Nothing persistent is written. A
+    condition that fails on the stored data is a :class:`ConfigError` naming its segment."""
     engine.create_empty(_TABLE, {"segment": "VARCHAR", "profile_key": "VARCHAR"}, temporary=True)
     for name in book.order():
-        for query in book.statements(name, _TABLE):
+        for query in book.statements(name, _TABLE, as_of=as_of):
             try:
                 engine.insert(_TABLE, query)
             except DataError as exc:

@@ -50,6 +50,7 @@ from .bgnbd import (  # noqa: E402
     expected_purchases_new,
     fit_bgnbd,
     p_alive,
+    p_purchase,
 )
 from .gammagamma import (  # noqa: E402
     GammaGammaFit,
@@ -75,6 +76,7 @@ __all__ = [
     "fit_bgnbd",
     "fit_gammagamma",
     "p_alive",
+    "p_purchase",
     "require",
     "summarize",
 ]

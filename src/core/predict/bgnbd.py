@@ -33,6 +33,13 @@ time unit, the other parameters do not) and ``α`` is scaled back.
   ``1 / (1 + [x > 0] a/(b+x−1) ((α+T)/(α+t_x))^(r+x))`` (Fader, Hardie & Lee 2008, "Computing
   P(alive) using the BG/NBD model"; 1 when ``x = 0``: in this model a customer can only
   drop out right after a repeat purchase).
+- :func:`p_purchase` — the probability of at least one purchase in ``(T, T+t]``:
+  ``P(alive) × (1 − ((α+T)/(α+T+t))^(r+x))``. A customer alive at ``T`` buys nothing in the
+  next ``t`` exactly when her Poisson process has no arrival there (she can only drop out
+  right after a purchase), and given alive her rate is ``Gamma(r+x, α+T)`` (the posterior of
+  the "alive" branch of eq. 6), whose Laplace transform at ``t`` is that power. Unlike
+  P(alive), which is 1 for every customer without a repeat purchase however long ago she
+  bought, it falls as ``T`` grows.
 - :func:`expected_purchases_new` — eq. 7, the expected repeat purchases in ``(0, t]`` of a
   customer who has just made a first purchase.
 - :func:`discounted_expected_purchases` — the horizon cut into equal periods, each period's
@@ -72,6 +79,7 @@ __all__ = [
     "fit_bgnbd",
     "log_likelihood",
     "p_alive",
+    "p_purchase",
 ]
 
 DEFAULT_STARTS: tuple[tuple[float, float, float, float], ...] = (
@@ -353,6 +361,25 @@ def p_alive(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> 
     ``1 / (1 + a/(b+x−1) ((α+T)/(α+t_x))^(r+x))``."""
     xs, txs, ts = _summary(x, t_x, T)
     return np.asarray(expit(-_log_odds_dead(params, xs, txs, ts)), dtype=np.float64)
+
+
+def p_purchase(
+    params: BgNbdParams, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+) -> FloatArray:
+    """P(at least one purchase in (T, T+t] | x, t_x, T), for horizons ``t >= 0`` (broadcast):
+    ``P(alive) × (1 − ((α+T)/(α+T+t))^(r+x))`` (see the module docstring)."""
+    horizon = as_vector("t", t)
+    if (horizon < 0).any():
+        raise ValueError("t: expected horizons >= 0")
+    xs, txs, ts = _summary(x, t_x, T)
+    horizon, xs, txs, ts = (
+        np.ascontiguousarray(v) for v in np.broadcast_arrays(horizon, xs, txs, ts)
+    )
+    p = params
+    # 1 − ((α+T)/(α+T+t))^(r+x) = −expm1((r+x) · log1p(−t/(α+T+t))), exact for small t
+    quiet = -np.expm1((p.r + xs) * np.log1p(-horizon / (p.alpha + ts + horizon)))
+    alive = expit(-_log_odds_dead(p, xs, txs, ts))
+    return np.asarray(alive * quiet, dtype=np.float64)
 
 
 def expected_purchases(

@@ -12,9 +12,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from segsync.traits.notes import CalibrationBin, ModelSummary, TraitWarning
+
 __all__ = [
     "EXIT_CODES",
+    "CalibrationBin",
     "FailureSummary",
+    "ModelSummary",
     "ProfileSummary",
     "RunReport",
     "SegmentSummary",
@@ -22,6 +26,7 @@ __all__ = [
     "SourceSummary",
     "SyncPreview",
     "SyncReport",
+    "TraitWarning",
 ]
 
 EXIT_CODES: dict[int, str] = {
@@ -137,6 +142,9 @@ class SyncReport(BaseModel):
     skipped_reason: str | None = None
     """Why the sync was not pushed this run although nothing is wrong with it (a source that
     feeds it failed or was refused): it runs again next time."""
+    match_rate: float | None = None
+    """Share (0..1) of the members sent that the platform matched to its own users, where the
+    platform reports one (ad audiences: Google Ads Customer Match); None elsewhere."""
     preview: SyncPreview | None = None
     """Who would be added and removed (``segsync plan``; first ``--limit`` of each)."""
     status: Literal[
@@ -163,6 +171,19 @@ class RunReport(BaseModel):
     """``[kpis] window``; the KPIs read orders in ``[kpi_window_start, kpi_window_end)``."""
     kpi_window_start: dt.datetime | None = None
     kpi_window_end: dt.datetime | None = None
+    # -- issue 17: the run's as-of, warnings about the data, fitted models ----------------
+    as_of: dt.datetime | None = None
+    """The moment traits without their own ``as_of``, the KPIs and ``current_date``/``now()``
+    in conditions were computed as of (UTC)."""
+    as_of_source: Literal["run_start", "config", "command_line"] | None = None
+    """Where ``as_of`` came from: the run's start, ``[segments] as_of``, or ``--as-of``."""
+    warnings: list[TraitWarning] = Field(default_factory=list)
+    """Problems with the data that did not stop the run (stale events, ties decided by key,
+    models refused), each once."""
+    models: list[ModelSummary] = Field(default_factory=list)
+    """The models traits fitted this run (``clv``, ``propensity``): parameters, fit quality,
+    holdout AUC and calibration."""
+    # ----------------------------------------------------------------------------------------
     syncs: list[SyncReport] = Field(default_factory=list)
     http: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Per connector instance: requests, retries, by_status, throttled, network_errors, …"""

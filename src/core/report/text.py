@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from segsync.report import RunReport
+from segsync.report import ModelSummary, RunReport
 
 __all__ = ["print_report"]
 
@@ -74,6 +74,55 @@ def _segments(report: RunReport) -> Table:
     return table
 
 
+_AS_OF_SOURCES = {
+    "run_start": "the run's start",
+    "config": "[segments] as_of",
+    "command_line": "--as-of",
+}
+
+
+def _as_of(report: RunReport) -> str | None:
+    if report.as_of is None:
+        return None
+    moment = report.as_of.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"As of {moment} ({_AS_OF_SOURCES.get(report.as_of_source or '', 'the run')})"
+
+
+def _model_line(model: ModelSummary) -> str:
+    if model.status != "fitted":
+        return f"{model.status}: {model.message or ''}"
+    p, m = model.parameters, model.metrics
+    if model.kind == "clv":
+        bands = " / ".join(f"{n} {c:,}" for n, c in model.bands.items())
+        return (
+            f"BG/NBD r={p['r']:.3g} alpha={p['alpha']:.3g} a={p['a']:.3g} b={p['b']:.3g} "
+            f"(per {model.details.get('unit', 'period')}), Gamma-Gamma p={p['p']:.3g} "
+            f"q={p['q']:.3g} v={p['v']:.3g}; {model.rows.get('customers', 0):,} customers, "
+            f"{model.rows.get('repeat_buyers', 0):,} repeat buyers; mean P(alive) "
+            f"{m.get('mean_p_alive') or 0:.3f}; churn risk {bands}"
+        )
+    if model.kind == "propensity":
+        return (
+            f"holdout AUC {m.get('auc') or 0:.3f}, Brier {m.get('brier') or 0:.4f}, base rate "
+            f"{m.get('base_rate') or 0:.1%}; {model.rows.get('train', 0):,} training and "
+            f"{model.rows.get('holdout', 0):,} holdout rows"
+        )
+    shown = ", ".join(f"{k}={v:.4g}" for k, v in list(p.items())[:8])
+    return shown or "fitted"
+
+
+def _models(report: RunReport) -> Table:
+    table = Table(title="Models", title_justify="left")
+    for col in ("trait", "kind", "status", "fit"):
+        table.add_column(col)
+    for model in report.models:
+        style = {"fitted": "green", "refused": "yellow"}.get(model.status, "red")
+        table.add_row(
+            model.trait, model.kind, f"[{style}]{model.status}[/]", escape(_model_line(model))
+        )
+    return table
+
+
 def _syncs(report: RunReport) -> Table:
     applied = report.command == "run"
     table = Table(
@@ -122,6 +171,11 @@ def print_report(report: RunReport, console: Console) -> None:
         f"Profiles: {p.profiles:,} from {p.records:,} records ({p.merged_records:,} merged); "
         f"{p.events:,} events ({p.orphan_events:,} without a profile)"
     )
+    as_of = _as_of(report)
+    if as_of is not None and (report.segments or report.as_of_source != "run_start"):
+        console.print(escape(as_of))
+    if report.models:
+        console.print(_models(report))
     if report.segments:
         console.print(_segments(report))
     for seg in report.segments:
@@ -166,6 +220,10 @@ def print_report(report: RunReport, console: Console) -> None:
     for source in report.sources:
         for line in source.warning_samples:
             console.print(f"[yellow]warning[/] {escape(line)}")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning[/] {escape(warning.message)}")
+    if report.warnings:
+        console.print(f"[yellow]{len(report.warnings):,} warning(s) about the data[/]")
     for error in report.errors:
         console.print(f"[red]error[/]: {escape(error)}")
     colour = "green" if report.exit_code == 0 else "red" if report.exit_code >= 2 else "yellow"

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import os
 import socket
@@ -140,6 +142,79 @@ class History:
             row["seconds"] = round((finished - started).total_seconds(), 1) if finished else None
         return runs
 
+    def runs(self, limit: int, *, command: str | None = None) -> list[dict[str, Any]]:
+        """The latest runs, newest first, with their stored reports parsed (None once purged
+        by ``[privacy] retention_days``): ``run_id``, ``command``, ``started_at``,
+        ``finished_at``, ``status``, ``exit_code``, ``phase``, ``report``."""
+        query = parse(
+            "SELECT run_id, command, started_at, finished_at, status, exit_code, phase, report "
+            "FROM runs ORDER BY started_at DESC, run_id DESC LIMIT :limit",
+            limit=limit,
+        )
+        if command is not None:
+            assert isinstance(query, exp.Select)
+            query = query.where(exp.column("command").eq(exp.Literal.string(command)))
+        rows = self.engine.dicts(query)
+        for row in rows:
+            row["report"] = _parsed(row["report"])
+        return rows
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """One run by id, or by a prefix of its id that only it has (``20260301T06``); None
+        when no run matches. Raises ValueError naming the candidates when several do."""
+        rows = self.engine.dicts(
+            parse(
+                "SELECT run_id, command, started_at, finished_at, status, exit_code, phase, "
+                "report FROM runs WHERE run_id = :id OR starts_with(run_id, :id) "
+                "ORDER BY started_at DESC LIMIT 6",
+                id=run_id,
+            )
+        )
+        exact = [r for r in rows if r["run_id"] == run_id]
+        if len(exact) == 1 or len(rows) == 1:
+            row = (exact or rows)[0]
+            row["report"] = _parsed(row["report"])
+            return row
+        if rows:
+            ids = ", ".join(r["run_id"] for r in rows[:5])
+            raise ValueError(f"{run_id!r} matches several runs: {ids}; give more of the id")
+        return None
+
+    def last(self, command: str, *, status: str | None = None) -> dict[str, Any] | None:
+        """The latest finished run of ``command`` (with ``status`` when given): ``run_id``,
+        ``status``, ``exit_code``, ``finished_at``; None if there is none."""
+        query = parse(
+            "SELECT run_id, status, exit_code, finished_at FROM runs "
+            "WHERE command = :command AND finished_at IS NOT NULL AND status <> 'running' "
+            "ORDER BY finished_at DESC LIMIT 1",
+            command=command,
+        )
+        assert isinstance(query, exp.Select)
+        if status is not None:
+            query = query.where(exp.column("status").eq(exp.Literal.string(status)))
+        rows = self.engine.dicts(query)
+        return rows[0] if rows else None
+
+    def purge_reports(self, before: dt.datetime) -> int:
+        """Drop the stored reports of runs started before ``before`` (their row stays: id,
+        times, status); how many."""
+        condition = parse("started_at < :before AND report IS NOT NULL", before=before)
+        count = int(self.engine.scalar(exp.select("count(*)").from_("runs").where(condition)))
+        if count:
+            self.engine.execute(exp.update("runs", {"report": exp.null()}).where(condition))
+        return count
+
+    def reset_cursors(self, instance: str, stream: str | None = None) -> int:
+        """Forget where ``instance`` (one ``stream``, or all) resumes: its next pull reads
+        from the start. How many cursors were dropped."""
+        condition: exp.Expr = exp.column("instance").eq(exp.Literal.string(instance))
+        if stream is not None:
+            condition = condition.and_(exp.column("stream").eq(exp.Literal.string(stream)))
+        count = int(self.engine.scalar(exp.select("count(*)").from_("cursors").where(condition)))
+        if count:
+            self.engine.execute(exp.delete("cursors").where(condition))
+        return count
+
     # -- segments -----------------------------------------------------------------------------
 
     def last_members(self) -> exp.Select:
@@ -178,3 +253,12 @@ class History:
                     for r in rows
                 ],
             )  # fmt: skip
+
+
+def _parsed(report: Any) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    if isinstance(report, dict):
+        return report
+    value = json.loads(report)
+    return value if isinstance(value, dict) else None

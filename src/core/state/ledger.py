@@ -5,17 +5,21 @@ where.
                 meant to hold when a push last completed (the add guard's baseline)
 ``sync_state``  members each destination *confirmed* — nothing else
 ``failures``    changes that failed, with the reason; retried by later runs unless permanent
+``change_log``  every change each batch applied or failed, with why (who was added, who
+                removed, who failed): written in the batch's own transaction, kept
+                ``[privacy] retention_days`` (:meth:`Ledger.purge_changes`)
 
-Plan reads it (:meth:`Ledger.confirmed`, :meth:`Ledger.failed`); push writes it one batch at a
-time (:meth:`Ledger.record_batch`, in one transaction each, so a crash between a batch and its
-record only means the batch is sent again); status, history, reports and erasure query it
-(:meth:`Ledger.summary`, :meth:`Ledger.deliveries`).
+Plan reads it (:meth:`Ledger.confirmed`, :meth:`Ledger.failed`, :meth:`Ledger.pending`); push
+writes it one batch at a time (:meth:`Ledger.record_batch`, in one transaction each, so a crash
+between a batch and its record only means the batch is sent again); status, history, reports
+and erasure query it (:meth:`Ledger.summary`, :meth:`Ledger.deliveries`, :meth:`Ledger.changes`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlglot import exp
@@ -23,7 +27,7 @@ from sqlglot import exp
 from segsync.engine import Engine, parse
 from segsync.values import utcnow
 
-__all__ = ["AudienceRecord", "Delivery", "Ledger", "Outcome"]
+__all__ = ["AudienceRecord", "Change", "Delivery", "Ledger", "Outcome"]
 
 Op = Literal["add", "remove"]
 
@@ -55,6 +59,26 @@ class Outcome:
     error: str | None = None
     permanent: bool = False
     delivered_key: str | None = None
+    reason: str | None = None
+    """Why the change was made (``entered segment 'vip'``, ``consent withdrawn``), for the
+    change log; a failure's reason is its ``error``."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of the change log: a change a batch applied (``ok``) or failed, and why.
+    ``who`` is the profile's email (else phone, else the member key) as stored, unmasked."""
+
+    run_id: str
+    sync: str
+    op: str
+    who: str
+    member_key: str
+    profile_key: str | None
+    ok: bool
+    permanent: bool
+    reason: str | None
+    logged_at: datetime
 
 
 @dataclass(frozen=True)
@@ -72,6 +96,42 @@ class Delivery:
 
 def _sync(name: str) -> exp.Expr:
     return exp.column("sync").eq(exp.Literal.string(name))
+
+
+_BATCH = "_ledger_batch"
+_BATCH_COLUMNS = {
+    "seq": "INTEGER", "member_key": "VARCHAR", "delivered_key": "VARCHAR",
+    "profile_key": "VARCHAR", "ok": "BOOLEAN", "error": "VARCHAR", "permanent": "BOOLEAN",
+    "reason": "VARCHAR",
+}  # fmt: skip
+# one line per outcome: the key a confirmed change is known by from now on, and why
+_LOG = f"""SELECT (:run), (:sync), (:op),
+        CASE WHEN b.ok THEN coalesce(b.delivered_key, b.member_key) ELSE b.member_key END,
+        b.profile_key, b.ok, b.permanent,
+        CASE WHEN NOT b.ok THEN b.error
+             WHEN f.error IS NULL THEN b.reason
+             WHEN b.reason IS NULL THEN 'retried after failing with: ' || f.error
+             ELSE b.reason || '; retried after failing with: ' || f.error END,
+        (:now)
+    FROM {_BATCH} AS b LEFT JOIN failures AS f
+        ON f.sync = :sync AND f.op = :op AND f.member_key = b.member_key
+    ORDER BY b.seq"""
+# confirmed changes: the key sent and the key delivered leave sync_state and failures
+_FORGET = f"""DELETE FROM {{table}} WHERE sync = :sync AND member_key IN (
+        SELECT member_key FROM {_BATCH} WHERE ok
+        UNION ALL SELECT delivered_key FROM {_BATCH} WHERE ok AND delivered_key IS NOT NULL)"""
+_CONFIRM = f"""SELECT (:sync), coalesce(delivered_key, member_key), profile_key, (:now), (:run)
+    FROM {_BATCH} WHERE ok"""
+_FAILED_AGAIN = f"""UPDATE failures SET attempts = failures.attempts + 1, error = b.error,
+        permanent = b.permanent, last_failed_at = :now, run_id = :run
+    FROM {_BATCH} AS b
+    WHERE NOT b.ok AND failures.sync = :sync AND failures.op = :op
+      AND failures.member_key = b.member_key"""
+_FAILED_FIRST = f"""SELECT (:sync), b.member_key, (:op), b.profile_key, b.error, b.permanent, 1,
+        (:now), (:now), (:run)
+    FROM {_BATCH} AS b
+    WHERE NOT b.ok AND b.member_key NOT IN
+        (SELECT member_key FROM failures WHERE sync = :sync AND op = :op)"""
 
 
 class Ledger:
@@ -148,76 +208,46 @@ class Ledger:
             query = query.where(exp.column("permanent").eq(exp.Boolean(this=permanent)))
         return query
 
+    def pending(self, sync: str, op: Op) -> exp.Select:
+        """``SELECT member_key, op`` of the ``op`` changes of ``sync`` that failed and will be
+        tried again (not permanently)."""
+        return self.failed(sync, op=op, permanent=False)
+
     def record_batch(self, sync: str, op: Op, outcomes: Sequence[Outcome], run_id: str) -> None:
         """Record one batch's outcomes in one transaction: confirmed changes enter (or, for
         removes, leave) ``sync_state`` and clear their failures; failed ones are added to
-        ``failures`` or have their attempt counted."""
-        ok = [o for o in outcomes if o.ok]
-        bad = [o for o in outcomes if not o.ok]
-        now = utcnow()
-        with self.engine.transaction():
-            if ok:
-                delivered = [(o.delivered_key or o.key, o.profile_key) for o in ok]
-                keys = [d[0] for d in delivered] + [o.key for o in ok if o.delivered_key]
-                self._delete_keys("sync_state", sync, keys)
-                self._delete_keys("failures", sync, keys)
-                if op == "add":
-                    self.engine.insert_rows(
-                        "sync_state",
-                        ("sync", "member_key", "profile_key", "delivered_at", "run_id"),
-                        [(sync, key, profile, now, run_id) for key, profile in delivered],
-                    )
-            if bad:
-                self._record_failures(sync, op, bad, now, run_id)
+        ``failures`` or have their attempt counted; every outcome gets a change-log line.
 
-    def _delete_keys(self, table: str, sync: str, keys: Iterable[str]) -> None:
-        self.engine.create_empty("_ledger_keys", {"member_key": "VARCHAR"}, temporary=True)
-        self.engine.insert_rows("_ledger_keys", ("member_key",), [(k,) for k in keys])
-        self.engine.execute(
-            parse(
-                f"DELETE FROM {table} WHERE sync = :sync "
-                "AND member_key IN (SELECT member_key FROM _ledger_keys)",
-                sync=sync,
-            )
-        )
-        self.engine.drop("_ledger_keys")
-
-    def _record_failures(
-        self, sync: str, op: Op, bad: Sequence[Outcome], now: Any, run_id: str
-    ) -> None:
-        self.engine.create_empty(
-            "_ledger_failed",
-            {"member_key": "VARCHAR", "profile_key": "VARCHAR", "error": "VARCHAR",
-             "permanent": "BOOLEAN"},
-            temporary=True,
+        The batch is staged once and then handled set-wise, a fixed handful of statements
+        whatever its size (a push records thousands of batches)."""
+        if not outcomes:
+            return
+        engine = self.engine
+        engine.create_empty(_BATCH, _BATCH_COLUMNS, temporary=True)
+        engine.insert_rows(
+            _BATCH,
+            tuple(_BATCH_COLUMNS),
+            [
+                (i, o.key, o.delivered_key, o.profile_key, o.ok, o.error or "failed",
+                 o.permanent, o.reason)
+                for i, o in enumerate(outcomes)
+            ],
         )  # fmt: skip
-        self.engine.insert_rows(
-            "_ledger_failed",
-            ("member_key", "profile_key", "error", "permanent"),
-            [(o.key, o.profile_key, o.error or "failed", o.permanent) for o in bad],
-        )
-        values = {"sync": sync, "op": op, "now": now, "run": run_id}
-        self.engine.execute(
-            parse(
-                """UPDATE failures SET attempts = failures.attempts + 1, error = f.error,
-                    permanent = f.permanent, last_failed_at = :now, run_id = :run
-                FROM _ledger_failed AS f
-                WHERE failures.sync = :sync AND failures.op = :op
-                  AND failures.member_key = f.member_key""",
-                **values,
-            )
-        )
-        self.engine.insert(
-            "failures",
-            parse(
-                """SELECT (:sync), f.member_key, :op, f.profile_key, f.error, f.permanent, 1,
-                    :now, :now, :run FROM _ledger_failed AS f
-                WHERE f.member_key NOT IN
-                    (SELECT member_key FROM failures WHERE sync = :sync AND op = :op)""",
-                **values,
-            ),
-        )
-        self.engine.drop("_ledger_failed")
+        values = {"sync": sync, "op": op, "now": utcnow(), "run": run_id}
+        any_ok = any(o.ok for o in outcomes)
+        any_bad = not all(o.ok for o in outcomes)
+        with engine.transaction():
+            # the log first: a change retried after a failure says what the failure was
+            engine.insert("change_log", parse(_LOG, **values))
+            if any_ok:
+                for table in ("sync_state", "failures"):
+                    engine.execute(parse(_FORGET.format(table=table), **values))
+                if op == "add":
+                    engine.insert("sync_state", parse(_CONFIRM, **values))
+            if any_bad:
+                engine.execute(parse(_FAILED_AGAIN, **values))
+                engine.insert("failures", parse(_FAILED_FIRST, **values))
+        engine.drop(_BATCH)
 
     # -- questions ----------------------------------------------------------------------------
 
@@ -239,6 +269,66 @@ class Ledger:
             key = "failed_permanently" if permanent else "failed_will_retry"
             out.setdefault(sync, {})[key] = int(count)
         return out
+
+    def changes(
+        self, sync: str, *, run_id: str | None = None, limit: int | None = None
+    ) -> list[Change]:
+        """The change log of ``sync`` in one run (default: the latest run that changed it),
+        in the order the changes were recorded: adds, then removes, then by key."""
+        if run_id is None:
+            run_id = self.last_changed(sync)
+            if run_id is None:
+                return []
+        known = set(self.engine.columns("profiles"))  # email/phone once profiles resolved
+        who = [f"p.{c}" for c in ("email", "phone") if c in known]
+        query = parse(
+            f"""SELECT c.run_id, c.sync, c.op, coalesce({", ".join([*who, "c.member_key"])})
+                    AS who, c.member_key, c.profile_key, c.ok, c.permanent, c.reason, c.logged_at
+            FROM change_log AS c LEFT JOIN profiles AS p ON p.profile_key = c.profile_key
+            WHERE c.sync = :sync AND c.run_id = :run
+            ORDER BY c.logged_at, c.op, c.member_key""",
+            sync=sync,
+            run=run_id,
+        )
+        if limit is not None:
+            assert isinstance(query, exp.Select)
+            query = query.limit(limit)
+        return [Change(**row) for row in self.engine.dicts(query)]
+
+    def last_changed(self, sync: str) -> str | None:
+        """The latest run whose change log has lines for ``sync``, if any."""
+        value = self.engine.scalar(
+            parse(
+                "SELECT run_id FROM change_log WHERE sync = :sync "
+                "ORDER BY logged_at DESC, run_id DESC LIMIT 1",
+                sync=sync,
+            )
+        )
+        return None if value is None else str(value)
+
+    def change_counts(self, run_id: str) -> dict[str, dict[str, int]]:
+        """Per sync, what ``run_id`` logged: ``added``, ``removed``, ``failed``."""
+        out: dict[str, dict[str, int]] = {}
+        for sync, op, ok, count in self.engine.rows(
+            parse(
+                "SELECT sync, op, ok, count(*) FROM change_log WHERE run_id = :run "
+                "GROUP BY sync, op, ok",
+                run=run_id,
+            )
+        ):
+            key = "failed" if not ok else "added" if op == "add" else "removed"
+            counts = out.setdefault(str(sync), {"added": 0, "removed": 0, "failed": 0})
+            counts[key] += int(count)
+        return out
+
+    def purge_changes(self, before: datetime) -> int:
+        """Delete change-log lines logged before ``before`` (``[privacy] retention_days``);
+        how many."""
+        condition = parse("logged_at < :before", before=before)
+        count = int(self.engine.scalar(exp.select("count(*)").from_("change_log").where(condition)))
+        if count:
+            self.engine.execute(exp.delete("change_log").where(condition))
+        return count
 
     def deliveries(self, profile_keys: Iterable[str]) -> list[Delivery]:
         """Where each of these profiles was delivered (confirmed), sync by sync."""

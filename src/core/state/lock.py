@@ -36,7 +36,7 @@ __all__ = ["READ_ONLY_COMMANDS", "describe_holder", "read_holder", "run_lock"]
 
 log = logging.getLogger("segsync.state.lock")
 
-READ_ONLY_COMMANDS = frozenset({"status", "plan", "segments"})
+READ_ONLY_COMMANDS = frozenset({"status", "plan", "segments", "runs", "changes", "report"})
 """Short commands a run waits for rather than failing."""
 _POLL = 0.1
 _UNKNOWN_GRACE = 2.0  # a holder that has not written its description yet

@@ -22,6 +22,10 @@ damaged. Tables:
 ``failures``            changes that failed, with the reason; retried by later runs
 ``runs``                one row per run, with its report
 ``trait_clusters``      the clusters each ``cluster`` trait fitted, with their personas
+``change_log``          every change a push applied or failed, batch by batch: who, what, why
+                        (kept ``[privacy] retention_days``)
+``trait_models``        the latest fit of each ``clv``/``propensity`` trait: status, as-of and
+                        its diagnostics (parameters, fit quality, AUC, calibration) as JSON
 """
 
 from __future__ import annotations
@@ -120,6 +124,19 @@ _MIGRATIONS: list[list[str]] = [
             size BIGINT NOT NULL, centroid JSON, persona VARCHAR)""",
         # the source instance of each profile's event (which syncs a failed source feeds)
         "ALTER TABLE profile_events ADD COLUMN instance VARCHAR",
+    ],
+    # 6 (issue 16, operations): the per-sync change log, written with each batch's record
+    [
+        """CREATE TABLE change_log (
+            run_id VARCHAR NOT NULL, sync VARCHAR NOT NULL, op VARCHAR NOT NULL,
+            member_key VARCHAR NOT NULL, profile_key VARCHAR, ok BOOLEAN NOT NULL,
+            permanent BOOLEAN NOT NULL, reason VARCHAR, logged_at TIMESTAMP NOT NULL)""",
+    ],
+    # 7 (issue 17): the latest fit of each model-fitting trait (clv, propensity)
+    [
+        """CREATE TABLE trait_models (
+            trait VARCHAR NOT NULL, kind VARCHAR NOT NULL, status VARCHAR NOT NULL,
+            as_of TIMESTAMP NOT NULL, summary JSON NOT NULL)""",
     ],
 ]
 

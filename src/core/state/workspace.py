@@ -116,6 +116,7 @@ class RunStatus:
             "phase_started_at": _now(),
             "progress": {},
             "last_finished": previous.get("last_finished"),
+            "last_success": previous.get("last_success"),
         }
 
     def phase(self, name: str, **progress: Any) -> None:
@@ -131,6 +132,8 @@ class RunStatus:
         ``last_finished`` for the next reader."""
         self.data.update(state="finished", phase="finished", phase_started_at=_now())
         self.data["last_finished"] = summary
+        if summary.get("command") == "run" and summary.get("status") == "ok":
+            self.data["last_success"] = summary  # for `segsync status --max-age` during a run
         self._write()
 
     def _write(self) -> None:

@@ -17,7 +17,7 @@ import abc
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
@@ -27,6 +27,8 @@ from segsync.model.profile import ATTRIBUTE_SQL_TYPES, AttributeType
 
 if TYPE_CHECKING:
     from segsync.engine import Engine
+
+    from .notes import ModelSummary, TraitWarning, ValueDomain
 
 __all__ = [
     "EVENTS_TABLE",
@@ -175,6 +177,12 @@ class TraitContext:
     profiles: str = PROFILES_TABLE
     """The table (or view) to read profile columns from: ``profiles``, or, for a trait that
     :meth:`TraitKind.uses` other traits' columns, ``profiles`` with those columns joined."""
+    values: str | None = None
+    """In :meth:`TraitKind.finish` only: the table holding the trait's computed values
+    (``profile_key`` and :meth:`TraitKind.columns`, one row per profile)."""
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Shared by every trait of one computation (the store does not change meanwhile): answers
+    several traits ask for, such as the newest event of a type."""
 
 
 S = TypeVar("S", bound=TraitSettings)
@@ -183,10 +191,18 @@ S = TypeVar("S", bound=TraitSettings)
 class TraitKind(abc.ABC, Generic[S]):
     """A kind of computed trait. Subclasses set ``name`` and ``Settings`` and implement
     :meth:`columns` and :meth:`query`; :meth:`check` may add cross-key problems;
-    :meth:`prepare` may look at the store before the query is built."""
+    :meth:`prepare` may look at the store before the query is built; :meth:`finish` runs
+    after the values are stored (drop working tables, warn about the data); :meth:`model`
+    reports a fitted model; :meth:`text_values` lists what its text columns can hold."""
 
     name: ClassVar[str]
     Settings: ClassVar[type[TraitSettings]]
+    needs: ClassVar[tuple[str, ...]] = ()
+    """Modules the kind imports when it computes (beyond segsync's core dependencies); a
+    config using the kind is refused when the config loads if one is missing, naming
+    :attr:`extra`."""
+    extra: ClassVar[str | None] = None
+    """The optional extra that installs :attr:`needs`: ``pip install 'segsync[EXTRA]'``."""
 
     def __init__(self, trait: str, settings: S) -> None:
         self.trait = trait
@@ -224,6 +240,26 @@ class TraitKind(abc.ABC, Generic[S]):
         It runs inside the traits' transaction (do not open another one) after profiles and
         events are in the store; the default does nothing."""
 
+    def finish(self, engine: Engine, ctx: TraitContext) -> list[TraitWarning]:
+        """Optional step run after this trait's values are stored, with the same ``ctx``:
+        drop the working tables :meth:`prepare` made, and return warnings about the data
+        (:class:`segsync.traits.notes.TraitWarning`: events older than the window, ties
+        that decided scores…), which the run logs once and lists in its report. The default
+        does nothing and finds nothing."""
+        return []
+
+    def model(self) -> ModelSummary | None:
+        """The diagnostics of the model :meth:`prepare` fitted, if the kind fits one
+        (:class:`segsync.traits.notes.ModelSummary`); listed in the run report. Default:
+        None."""
+        return None
+
+    def text_values(self) -> dict[str, ValueDomain]:
+        """The values each text column can hold, when the kind knows them (cells, stages,
+        tiers, bands): a segment condition comparing the column with another text is
+        refused when the config loads. Default: none known."""
+        return {}
+
 
 @dataclass(frozen=True)
 class TraitSpec:
@@ -241,9 +277,18 @@ class TraitSpec:
         return self.trait.columns()
 
     def context(
-        self, run_at: dt.datetime, dialect: str = "duckdb", profiles: str = PROFILES_TABLE
+        self,
+        run_at: dt.datetime,
+        dialect: str = "duckdb",
+        profiles: str = PROFILES_TABLE,
+        memo: dict[Any, Any] | None = None,
     ) -> TraitContext:
-        return TraitContext(as_of=self.settings.as_of or run_at, dialect=dialect, profiles=profiles)
+        return TraitContext(
+            as_of=self.settings.as_of or run_at,
+            dialect=dialect,
+            profiles=profiles,
+            memo={} if memo is None else memo,
+        )
 
 
 # -- SQL helpers ----------------------------------------------------------------------------

@@ -11,11 +11,14 @@ from segsync.hookspecs import hookimpl
 from .aggregate import Aggregate
 from .base import TraitKind
 from .cluster import Cluster
+from .clv import Clv
 from .distance import Distance
 from .lifecycle import Lifecycle
+from .propensity import Propensity
 from .recency import Recency
 from .rfm import Rfm
 from .score import Score
+from .tenure import Tenure
 from .value_tier import ValueTier
 
 __all__ = ["BUILTIN_KINDS", "register_trait_kinds"]
@@ -29,6 +32,9 @@ BUILTIN_KINDS: tuple[type[TraitKind[Any]], ...] = (
     ValueTier,
     Score,
     Distance,
+    Tenure,
+    Clv,
+    Propensity,
 )
 
 

@@ -9,6 +9,7 @@ seed = 42             # default 42
 max_iterations = 50   # default 50
 sample = 200000       # profiles used for the fit (default 200000)
 names = ["lapsed", "occasional", "regulars", "big spenders"]  # optional, k labels
+transform = { revenue = "log1p" }   # optional, per feature: fit on ln(1 + x)
 ```
 
 Adds two columns: ``persona`` (the cluster's label, text) and ``persona_distance`` (double:
@@ -18,9 +19,16 @@ the distance to the cluster's centroid, in standardised units).
 ``source_count``) and numeric attributes — plus the derived ``days_since_last_order`` (whole
 days from ``last_order_at`` to ``as_of``; this name always means the derived feature) — and
 other traits' numeric columns, which are then computed first (read through ``ctx.profiles``).
-Features are checked when the config loads (:meth:`Cluster.check`) and again against the
-table read when the trait is computed; a problem raises ``ConfigError`` naming
-``traits.NAME.features``.
+A timestamp or date column (``first_order_at``, an ``aggregate`` trait's ``first_at``) is read
+as whole days from it to ``as_of``. Features are checked when the config loads
+(:meth:`Cluster.check`) and again against the table read when the trait is computed; a problem
+raises ``ConfigError`` naming ``traits.NAME.features``.
+
+**Transforms**: ``transform = { revenue = "log1p" }`` fits a feature on ``ln(1 + x)`` (NULL
+for ``x ≤ −1``), so a few big spenders do not take a cluster of their own on a heavy-tailed
+scale; ``"none"`` (the default) fits it as it is. Standardising, distances and the
+``_distance`` column are on the transformed scale; centroids are reported in the feature's own
+units (``exp(c) − 1``).
 
 **Fit** (:meth:`Cluster.prepare`, before the traits' query):
 
@@ -48,10 +56,10 @@ The assignment of every profile is SQL over ``profiles``: the centroids and the
 standardisation constants are literals in the trait's query. The fit's clusters are written to
 ``trait_clusters`` (one row per cluster: size over all profiles, centroid in original units
 as JSON, persona text) and each persona is logged at INFO on ``segsync.traits``, e.g.
-``412 people: revenue high (1,240 vs 310), orders_count high (6.1 vs 2.0),
-days_since_last_order low (21 vs 140)`` — features in order of distinctiveness, each the
-centroid against the overall (sample) mean: ``high``/``low`` at ±0.5 standard deviations,
-else ``typical``.
+``412 people: revenue high (median 1,100, mean 1,240; all: median 120, mean 310), …`` —
+features in order of distinctiveness, each with its median and mean among the cluster's
+profiles and among all profiles (NULLs left out; in the feature's own units), and a level by
+the standardised centroid: ``high``/``low`` at ±0.5 standard deviations, else ``typical``.
 """
 
 from __future__ import annotations
@@ -64,9 +72,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal, Self
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from sqlglot import exp
 
 from segsync.engine import parse
@@ -99,6 +107,8 @@ _MAX_FEATURES = 50
 _SAMPLE = "_segsync_cluster_sample"
 _POINTS = "_segsync_cluster_points"
 _DOUBLE = exp.DataType.build("DOUBLE")
+_TIME_TYPES = ("timestamp", "date")
+Transform = Literal["none", "log1p"]
 
 
 class ClusterSettings(TraitSettings):
@@ -111,6 +121,21 @@ class ClusterSettings(TraitSettings):
     """How many profiles the fit uses (a deterministic sample); all profiles are assigned."""
     names: list[str] | None = None
     """The clusters' labels, in centroid order (default ``cluster 1`` … ``cluster k``)."""
+    transform: dict[str, Transform] = Field(default_factory=dict)
+    """Feature → ``"log1p"`` (fit on ``ln(1 + x)``) or ``"none"`` (the default)."""
+
+    @model_validator(mode="after")
+    def _transformed_features(self) -> Self:
+        unknown = [name for name in self.transform if name not in self.features]
+        if unknown:
+            raise ValueError(
+                f"transform: {', '.join(map(repr, unknown))} is not among the features "
+                f"({', '.join(self.features)})"
+            )
+        return self
+
+    def log1p(self, feature: str) -> bool:
+        return self.transform.get(feature) == "log1p"
 
     @field_validator("features")
     @classmethod
@@ -162,9 +187,16 @@ class ClusterFit:
     iterations: int
     converged: bool
 
+    logged: tuple[bool, ...] = ()
+    """Per feature: fitted on ``ln(1 + x)``."""
+
     def original(self, centroid: Sequence[float]) -> tuple[float, ...]:
         """A standardised point in the features' own units."""
-        return tuple(z * s + m for z, s, m in zip(centroid, self.scales, self.means, strict=True))
+        logged = self.logged or (False,) * len(self.features)
+        return tuple(
+            math.expm1(z * s + m) if log else z * s + m
+            for z, s, m, log in zip(centroid, self.scales, self.means, logged, strict=True)
+        )
 
 
 # -- SQL pieces ---------------------------------------------------------------------------
@@ -245,6 +277,8 @@ class Cluster(TraitKind[ClusterSettings]):
         self.fit: ClusterFit | None = None
         """Set by :meth:`prepare`; ``None`` before, or when there was no profile to fit."""
         self._prepared = False
+        self._times: frozenset[str] = frozenset()
+        """The features read from a timestamp or date column (days before ``as_of``)."""
 
     def columns(self) -> dict[str, AttributeType]:
         return {self.trait: "text", f"{self.trait}_distance": "double"}
@@ -259,25 +293,29 @@ class Cluster(TraitKind[ClusterSettings]):
     def check(self, columns: Mapping[str, AttributeType]) -> list[str]:
         """Each feature must be a numeric profile column (or the derived feature)."""
         numeric = sorted(c for c, t in columns.items() if t in ("integer", "decimal", "double"))
+        times = {c for c, t in columns.items() if t in _TIME_TYPES}
         key = f"traits.{self.trait}.features"
         problems = []
         for name in self.settings.features:
-            if name == DAYS_SINCE_LAST_ORDER or name in numeric:
+            if name == DAYS_SINCE_LAST_ORDER or name in numeric or name in times:
                 continue
             what = "not numeric" if name in columns else "unknown profile column"
             problems.append(
                 f"{key}: {what} {name!r}; expected a numeric profile column "
-                f"({', '.join(numeric)}) or {DAYS_SINCE_LAST_ORDER}"
+                f"({', '.join(numeric)}), a timestamp or date column (read as days before "
+                f"as_of) or {DAYS_SINCE_LAST_ORDER}"
             )
         return problems
 
     def _check_features(self, engine: Engine, ctx: TraitContext) -> None:
         types = engine.columns(ctx.profiles)
         numeric = sorted(c for c, t in types.items() if t.is_type(*exp.DataType.NUMERIC_TYPES))
+        times = {c for c, t in types.items() if t.is_type(*exp.DataType.TEMPORAL_TYPES)}
+        self._times = frozenset(times & set(self.settings.features))
         key = f"traits.{self.trait}.features"
         hint = (
-            f"expected a numeric profile column ({', '.join(numeric) or 'none'}) or "
-            f"{DAYS_SINCE_LAST_ORDER}"
+            f"expected a numeric profile column ({', '.join(numeric) or 'none'}), a timestamp "
+            f"or date column, or {DAYS_SINCE_LAST_ORDER}"
         )
         problems = []
         for name in self.settings.features:
@@ -286,7 +324,7 @@ class Cluster(TraitKind[ClusterSettings]):
                     problems.append(f"{key}: {name} needs the profile column last_order_at")
             elif name not in types:
                 problems.append(f"{key}: unknown profile column {name!r}; {hint}")
-            elif name not in numeric:
+            elif name not in numeric and name not in times:
                 shown = types[name].sql(dialect=engine.dialect).lower()
                 problems.append(f"{key}: {name!r} is a {shown} profile column; {hint}")
         if len(problems) == 1:
@@ -295,17 +333,29 @@ class Cluster(TraitKind[ClusterSettings]):
             raise ConfigError(f"{key}: {len(problems)} problem(s)", problems)
 
     def _feature(self, name: str, ctx: TraitContext) -> exp.Expr:
-        """The feature of profile ``p`` as DOUBLE (NULL when missing or not finite)."""
-        if name == DAYS_SINCE_LAST_ORDER:
-            days = days_between(
-                exp.column("last_order_at", table="p"), timestamp_literal(ctx.as_of)
+        """The feature of profile ``p`` as DOUBLE, in its own units (NULL when missing or not
+        finite)."""
+        if name == DAYS_SINCE_LAST_ORDER or name in self._times:
+            column = "last_order_at" if name == DAYS_SINCE_LAST_ORDER else name
+            moment = exp.cast(
+                exp.column(column, table="p", quoted=True), exp.DataType.Type.TIMESTAMP
             )
-            return exp.cast(days, _DOUBLE)
+            return exp.cast(days_between(moment, timestamp_literal(ctx.as_of)), _DOUBLE)
         value = exp.cast(exp.column(name, table="p", quoted=True), _DOUBLE)
         finite = exp.and_(
             exp.not_(exp.IsNan(this=value.copy())), exp.not_(exp.IsInf(this=value.copy()))
         )
         return exp.Case(ifs=[exp.If(this=finite, true=value)])
+
+    def _fitted(self, name: str, ctx: TraitContext) -> exp.Expr:
+        """The feature as the fit reads it: ``ln(1 + x)`` (NULL for ``x ≤ −1``) when
+        transformed, else as it is."""
+        value = self._feature(name, ctx)
+        if not self.settings.log1p(name):
+            return value
+        above = exp.GT(this=value.copy(), expression=exp.Literal.number(-1))
+        shifted = exp.Add(this=exp.Literal.number(1), expression=value)
+        return exp.Case(ifs=[exp.If(this=above, true=exp.Ln(this=shifted))])
 
     def _profiles(self, ctx: TraitContext) -> exp.Expr:
         return exp.alias_(exp.to_table(ctx.profiles), "p", table=True)
@@ -340,7 +390,7 @@ class Cluster(TraitKind[ClusterSettings]):
             exp.select(
                 exp.column("profile_key", table="p"),
                 exp.alias_(hashed, "h"),
-                *(exp.alias_(self._feature(f, ctx), x) for f, x in zip(features, xs, strict=True)),
+                *(exp.alias_(self._fitted(f, ctx), x) for f, x in zip(features, xs, strict=True)),
             )
             .from_(self._profiles(ctx))
             .order_by("h", exp.column("profile_key", table="p"))
@@ -412,6 +462,7 @@ class Cluster(TraitKind[ClusterSettings]):
             sample_size=n,
             iterations=iterations,
             converged=converged,
+            logged=tuple(s.log1p(f) for f in features),
         )
 
     def _assign(self, engine: Engine, dims: int, centroids: Sequence[Sequence[float]]) -> int:
@@ -477,12 +528,7 @@ class Cluster(TraitKind[ClusterSettings]):
         if fit is None:
             log.info("trait %s: no profiles to cluster", self.trait)
             return
-        counted = (
-            exp.select(exp.column(self.trait, quoted=True), "count(*)")
-            .from_(self.query(ctx).subquery("q"))
-            .group_by(exp.column(self.trait, quoted=True))
-        )
-        sizes = dict(engine.rows(counted))
+        sizes, stats, overall = self._stats(engine, ctx, fit)
         state = "converged" if fit.converged else "stopped at max_iterations"
         log.info(
             "trait %s: k-means over %s on %d sampled profiles, %s after %d iteration(s)",
@@ -496,13 +542,55 @@ class Cluster(TraitKind[ClusterSettings]):
         for number, (label, centroid) in enumerate(zip(fit.labels, fit.centroids, strict=True), 1):
             values = fit.original(centroid)
             size = int(sizes.get(label, 0))
-            text = persona(size, fit.features, values, fit.means, centroid)
+            empty = [(None, None)] * len(fit.features)
+            text = persona(size, fit.features, centroid, stats.get(label, empty), overall)
             centre = {f: round(v, 6) for f, v in zip(fit.features, values, strict=True)}
             rows.append((self.trait, number, label, size, json.dumps(centre), text))
             log.info("trait %s: cluster %d %r: %s", self.trait, number, label, text)
         engine.insert_rows(
             CLUSTERS_TABLE, ("trait", "cluster", "label", "size", "centroid", "persona"), rows
         )
+
+    def _stats(
+        self, engine: Engine, ctx: TraitContext, fit: ClusterFit
+    ) -> tuple[
+        dict[str, int],
+        dict[str, list[tuple[float | None, float | None]]],
+        list[tuple[float | None, float | None]],
+    ]:
+        """Per label: size, and each feature's (median, mean) in its own units; and the
+        features' (median, mean) over all profiles (NULLs left out)."""
+        values = exp.select(
+            exp.column("profile_key", table="p"),
+            *(exp.alias_(self._feature(f, ctx), f"x{j}") for j, f in enumerate(fit.features)),
+        ).from_(self._profiles(ctx))
+        label = exp.column(self.trait, table="q", quoted=True)
+        joined = (
+            exp.select(exp.alias_(label, "label"), *(f"v.x{j}" for j in range(len(fit.features))))
+            .from_(self.query(ctx).subquery("q"))
+            .join(values.subquery("v"), using=["profile_key"])
+        )
+        measures = [
+            m
+            for j in range(len(fit.features))
+            for m in (exp.Median(this=exp.column(f"x{j}")), exp.Avg(this=exp.column(f"x{j}")))
+        ]
+        per_label = engine.rows(
+            exp.select("label", exp.Count(this=exp.Star()), *measures)
+            .from_(joined.subquery("j"))
+            .group_by("label")
+        )
+        everyone = engine.rows(
+            exp.select(*(m.copy() for m in measures)).from_(joined.subquery("j"))
+        )[0]
+
+        def pairs(row: Sequence[object]) -> list[tuple[float | None, float | None]]:
+            floats = [None if v is None else float(v) for v in row]  # type: ignore[arg-type]
+            return list(zip(floats[0::2], floats[1::2], strict=True))
+
+        sizes = {str(r[0]): int(r[1]) for r in per_label}
+        stats = {str(r[0]): pairs(r[2:]) for r in per_label}
+        return sizes, stats, pairs(everyone)
 
     # -- assignment -------------------------------------------------------------------
 
@@ -524,7 +612,7 @@ class Cluster(TraitKind[ClusterSettings]):
         source = exp.select(
             exp.column("profile_key", table="p"),
             *(
-                exp.alias_(_standardise(self._feature(f, ctx), m, sd), f"z{j}")
+                exp.alias_(_standardise(self._fitted(f, ctx), m, sd), f"z{j}")
                 for j, (f, m, sd) in enumerate(
                     zip(fit.features, fit.means, fit.scales, strict=True)
                 )

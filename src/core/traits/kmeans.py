@@ -44,7 +44,9 @@ def kmeans_plus_plus(
     return centroids
 
 
-def _number(value: float) -> str:
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
     if abs(value) >= 10:
         return f"{value:,.0f}"
     return f"{round(value, 1) + 0.0:,.1f}"
@@ -53,17 +55,23 @@ def _number(value: float) -> str:
 def persona(
     size: int,
     features: Sequence[str],
-    centroid: Sequence[float],
-    means: Sequence[float],
     standardised: Sequence[float],
+    cluster: Sequence[tuple[float | None, float | None]],
+    everyone: Sequence[tuple[float | None, float | None]],
 ) -> str:
-    """``"412 people: revenue high (1,240 vs 310), orders_count typical (2.1 vs 2.0)"``:
-    each feature's centroid against the overall mean, the most distinctive first."""
+    """``"412 people: revenue high (median 1,100, mean 1,240; all: median 120, mean 310), …"``:
+    each feature's median and mean in the cluster (``cluster``: ``(median, mean)`` per feature)
+    against those of all profiles (``everyone``), the most distinctive feature first;
+    ``high``/``low`` by the standardised centroid (at ±:data:`HIGH_LOW`)."""
     order = sorted(range(len(features)), key=lambda j: (-abs(standardised[j]), j))
     parts = []
     for j in order:
         z = standardised[j]
         level = "high" if z >= HIGH_LOW else "low" if z <= -HIGH_LOW else "typical"
-        parts.append(f"{features[j]} {level} ({_number(centroid[j])} vs {_number(means[j])})")
+        (median, mean), (all_median, all_mean) = cluster[j], everyone[j]
+        parts.append(
+            f"{features[j]} {level} (median {_number(median)}, mean {_number(mean)}; "
+            f"all: median {_number(all_median)}, mean {_number(all_mean)})"
+        )
     who = "person" if size == 1 else "people"
     return f"{size:,} {who}: " + ", ".join(parts)

@@ -29,12 +29,16 @@ Every limit is the start of a half-open window ``[as_of − D days, as_of)`` as 
 ``as_of`` still makes the profile new, one a microsecond earlier does not; an order exactly
 ``lost_days`` ago is at risk, one a microsecond earlier is lost. ``new_days ≤ active_days <
 lost_days`` is required.
+
+When the newest order of all is more than ``lost_days`` before ``as_of`` every customer is
+``lost`` — on historical data with ``as_of`` left at today — and the run warns once
+(``stale_lifecycle``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from pydantic import Field, field_validator, model_validator
 from sqlglot import exp
@@ -52,6 +56,10 @@ from .base import (
     per_profile,
     timestamp_literal,
 )
+from .notes import Limit, TraitWarning, ValueDomain, staleness
+
+if TYPE_CHECKING:
+    from segsync.engine import Engine
 
 __all__ = ["STAGES", "Lifecycle", "LifecycleSettings"]
 
@@ -110,6 +118,20 @@ class Lifecycle(TraitKind[LifecycleSettings]):
 
     def columns(self) -> dict[str, AttributeType]:
         return {self.trait: "text"}
+
+    def text_values(self) -> dict[str, ValueDomain]:
+        names = dict.fromkeys(self.settings.stage_name(stage) for stage in STAGES)
+        return {self.trait: ValueDomain(values=tuple(names))}
+
+    def finish(self, engine: Engine, ctx: TraitContext) -> list[TraitWarning]:
+        s = self.settings
+        lost = s.stage_name("lost")
+        limit = Limit(
+            ctx.as_of - s.lost_days * _DAY,
+            "stale_lifecycle",
+            f"every customer is {lost!r} (no order in the last lost_days = {s.lost_days} days)",
+        )
+        return staleness(engine, self.trait, s, ctx, [limit])
 
     def query(self, ctx: TraitContext) -> exp.Select:
         s = self.settings

@@ -8,12 +8,13 @@ event = "order"
 
 Days are elapsed 24-hour periods, rounded down: an order 23 hours before ``as_of`` is 0 days
 ago, one 24 hours before is 1. Events at or after ``as_of`` are ignored; a profile with no such
-event gets NULL.
+event gets NULL. An event type with no event at all before ``as_of`` warns once per run
+(``no_events``).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlglot import exp
 
@@ -29,6 +30,10 @@ from .base import (
     per_profile,
     timestamp_literal,
 )
+from .notes import TraitWarning, staleness
+
+if TYPE_CHECKING:
+    from segsync.engine import Engine
 
 __all__ = ["MICROSECONDS_PER_DAY", "Recency", "RecencySettings", "days_between"]
 
@@ -61,3 +66,6 @@ class Recency(TraitKind[RecencySettings]):
         )
         days = days_between(exp.column("last", table="a"), timestamp_literal(ctx.as_of))
         return per_profile(last, output(days, self.trait, "integer"))
+
+    def finish(self, engine: Engine, ctx: TraitContext) -> list[TraitWarning]:
+        return staleness(engine, self.trait, self.settings, ctx, [])

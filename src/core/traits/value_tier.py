@@ -7,6 +7,7 @@ kind = "value_tier"
 measure = "total"     # or "average"
 quantiles = { bronze = 0.5, silver = 0.8, gold = 0.95, platinum = 1.0 }
 # thresholds = { bronze = 0, silver = 100, gold = 500 }   # instead of quantiles
+# ties = "share"     # quantiles: equal values, equal tier (default "split")
 # none = "no_orders"  # tier of profiles without a value (default NULL)
 # within = "365d"     # or since/until; default: every order before as_of
 ```
@@ -25,8 +26,13 @@ Exactly one of:
 * ``quantiles`` — tier → cumulative upper bound in (0, 1], the largest being 1.0. Profiles with
   a measure are ranked 1..N by ``(measure, profile_key)``; rank ``i`` goes to the tier with the
   smallest bound ``b`` such that ``i ≤ b × N`` (compared exactly, in integers): with
-  ``bronze = 0.5`` and 4 profiles, ranks 1 and 2 are bronze. Equal values are split by key
-  (the larger key ranks higher), so results are deterministic.
+  ``bronze = 0.5`` and 4 profiles, ranks 1 and 2 are bronze. ``ties``: with ``"split"`` (the
+  default, what configs got before the setting existed) equal values are split by key (the
+  larger key ranks higher); with ``"share"`` every profile of a tie group gets the tier of
+  the group's middle member (the lower of the two middle ones: ``rank + (count − 1) div 2``
+  with ``rank`` SQL's ``RANK()``), the tier ``split`` gives most of the group. With
+  ``"split"``, a tie group of more than 10 % of the valued profiles cut across tiers is
+  reported (a warning naming the numbers).
 * ``thresholds`` — tier → lower bound in currency (at most 4 decimals): a profile gets the tier
   with the highest bound ≤ its measure, compared as DECIMAL (``average`` as
   ``total ≥ bound × count``, exactly). A measure below every bound gets no tier (NULL, or
@@ -37,7 +43,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 from sqlglot import exp
@@ -53,6 +59,11 @@ from .base import (
     output,
     per_profile,
 )
+from .notes import Limit, TraitWarning, ValueDomain, staleness
+from .ties import WARN_SHARE, TieGroup, Ties, straddling, tie_groups
+
+if TYPE_CHECKING:
+    from segsync.engine import Engine
 
 __all__ = ["ValueTier", "ValueTierSettings", "tier_name_error"]
 
@@ -86,6 +97,8 @@ class ValueTierSettings(WindowSettings):
     """Tier → lower bound (currency)."""
     none: str | None = None
     """The tier of profiles without a measure (default NULL)."""
+    ties: Ties | None = None
+    """Quantiles only: ``"share"`` or ``"split"`` (absent: ``"split"``)."""
 
     @field_validator("quantiles")
     @classmethod
@@ -151,7 +164,18 @@ class ValueTierSettings(WindowSettings):
     def _one_cut(self) -> Self:
         if (self.quantiles is None) == (self.thresholds is None):
             raise ValueError("expected exactly one of 'quantiles' or 'thresholds'")
+        if self.ties is not None and self.quantiles is None:
+            raise ValueError(
+                "ties: applies to quantiles only (equal values always share a threshold tier)"
+            )
         return self
+
+    def tier_of_rank(self, rank: int, total: int) -> str:
+        """The quantile tier of 1-based ``rank`` among ``total`` (``split``)."""
+        for bound, name in self.ordered_quantiles():
+            if rank * bound.denominator <= bound.numerator * total:
+                return name
+        return self.ordered_quantiles()[-1][1]
 
     def ordered_quantiles(self) -> list[tuple[Fraction, str]]:
         """(bound, tier), smallest bound first."""
@@ -169,6 +193,13 @@ class ValueTier(TraitKind[ValueTierSettings]):
     def columns(self) -> dict[str, AttributeType]:
         value: AttributeType = "decimal" if self.settings.measure == "total" else "double"
         return {self.trait: "text", f"{self.trait}_value": value}
+
+    def text_values(self) -> dict[str, ValueDomain]:
+        s = self.settings
+        names = [n for _, n in s.ordered_quantiles()] or [n for _, n in s.ordered_thresholds()]
+        if s.none is not None:
+            names.append(s.none)
+        return {self.trait: ValueDomain(values=tuple(dict.fromkeys(names)))}
 
     def query(self, ctx: TraitContext) -> exp.Select:
         s = self.settings
@@ -216,7 +247,7 @@ class ValueTier(TraitKind[ValueTierSettings]):
         """``CASE WHEN rank × den ≤ num × N THEN tier … END`` over the profiles with a value."""
         valued = exp.Case(ifs=[exp.If(this=has_value.copy(), true=exp.Literal.number(0))])
         # ranking only the valued profiles: those without a value sort after all of them
-        rank = exp.Window(
+        rank: exp.Expr = exp.Window(
             this=exp.RowNumber(),
             partition_by=[valued.copy()],
             order=exp.Order(
@@ -226,6 +257,24 @@ class ValueTier(TraitKind[ValueTierSettings]):
                 ]
             ),
         )
+        if self.settings.ties == "share":  # the rank of the tie group's middle member
+            first = exp.Window(
+                this=exp.Rank(),
+                partition_by=[valued.copy()],
+                order=exp.Order(expressions=[exp.Ordered(this=measure.copy(), nulls_first=False)]),
+            )
+            group = exp.Window(
+                this=exp.Count(this=exp.Star()), partition_by=[valued.copy(), measure.copy()]
+            )
+            rank = exp.paren(
+                exp.Add(
+                    this=first,
+                    expression=exp.IntDiv(
+                        this=exp.paren(exp.Sub(this=group, expression=exp.Literal.number(1))),
+                        expression=exp.Literal.number(2),
+                    ),
+                )
+            )
         total = exp.Window(this=exp.Count(this=valued.copy()))
         case = exp.Case(default=none.copy())
         case = case.when(exp.not_(has_value.copy()), none.copy())
@@ -251,3 +300,59 @@ class ValueTier(TraitKind[ValueTierSettings]):
                 limit = exp.Mul(this=literal, expression=n.copy())
             case = case.when(exp.GTE(this=total.copy(), expression=limit), exp.Literal.string(name))
         return case
+
+    def finish(self, engine: Engine, ctx: TraitContext) -> list[TraitWarning]:
+        s = self.settings
+        warnings: list[TraitWarning] = []
+        if s.quantiles is not None and s.ties != "share":
+            warnings.extend(self._split_ties(engine, ctx))
+        start, end = s.bounds(ctx.as_of)
+        limits = []
+        if start is not None:
+            limits.append(
+                Limit(
+                    start,
+                    "stale_window",
+                    f"its window [{start.isoformat(sep=' ')}, {end.isoformat(sep=' ')}) holds "
+                    "none and nobody has a tier",
+                )
+            )
+        return [*warnings, *staleness(engine, self.trait, s, ctx, limits, end=end)]
+
+    def _split_ties(self, engine: Engine, ctx: TraitContext) -> list[TraitWarning]:
+        """A tie group of more than 10 % of the valued profiles that ``split`` cuts across
+        tiers."""
+        if ctx.values is None or self.settings.quantiles is None:
+            return []
+        value = f"{self.trait}_value"
+        total = int(
+            engine.scalar(
+                exp.select(exp.Count(this=exp.column(value, quoted=True))).from_(ctx.values)
+            )
+        )
+        at_least = int(total * WARN_SHARE) + 1
+        groups = [
+            TieGroup(value=v, count=int(n), start=int(st))
+            for v, n, st in engine.rows(tie_groups(ctx.values, value, at_least=at_least))
+        ]
+        found = straddling(groups, total, lambda p: self.settings.tier_of_rank(p + 1, total))
+        out = []
+        for group, low, high in found:
+            shown: Any = group.value
+            implicit = (
+                " (ties is not set, so the rule is 'split')" if self.settings.ties is None else ""
+            )
+            out.append(
+                TraitWarning(
+                    trait=self.trait,
+                    code="ties_split",
+                    message=(
+                        f"traits.{self.trait}: {group.count:,} of {total:,} valued profiles "
+                        f"({group.count / total:.1%}) have the same {self.settings.measure} "
+                        f"({shown}), and ties = 'split' puts them in tiers {low!r} to {high!r} "
+                        f"by profile key{implicit}; set ties = 'share' so equal customers get "
+                        "the same tier"
+                    ),
+                )
+            )
+        return out

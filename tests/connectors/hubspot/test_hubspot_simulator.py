@@ -704,3 +704,141 @@ async def test_sandbox_token_works() -> None:
     async with sim.client(headers={"Authorization": f"Bearer {token}"}) as c:
         r = await c.get(C)
     assert r.status_code == 200
+
+
+# -- trailing slashes, schemas, membership order, kept search results --------------------------
+
+
+async def test_paths_answer_with_and_without_a_trailing_slash(sim: HubSpotSimulator) -> None:
+    async with client(sim) as c:
+        made = await c.post("/crm/v3/lists/", json={"name": "Slashed", "objectTypeId": "0-1",
+                                                   "processingType": "MANUAL"})  # fmt: skip
+        list_id = made.json()["list"]["listId"]
+        fetched = await c.get("/crm/v3/lists/", params={"listIds": [list_id, "77"]})
+        plain, slashed = (
+            await c.get(C, params={"limit": 3}),
+            await c.get(f"{C}/", params={"limit": 3}),
+        )
+        one = await c.get(f"{C}/101/")
+    assert made.status_code == 200 and sim.list_id("Slashed") == list_id
+    assert [x["listId"] for x in fetched.json()["lists"]] == [list_id]
+    assert [r["id"] for r in plain.json()["results"]] == [
+        r["id"] for r in slashed.json()["results"]
+    ]
+    assert one.json()["id"] == "101"
+    assert [r.path for r in sim.requests][:2] == ["/crm/v3/lists/", "/crm/v3/lists/"]
+
+
+@pytest.mark.parametrize("path", ["/crm/v3/schemas", "/crm-object-schemas/v3/schemas"])
+async def test_schemas_list_no_custom_objects_as_empty_results(path: str) -> None:
+    sim = make()
+    async with client(sim) as c:
+        r = await c.get(path)
+        slashed = await c.get(f"{path}/")
+        missing = await c.get(f"{path}/pets")
+    assert r.status_code == 200
+    assert r.json() == {"results": []}
+    assert slashed.json() == {"results": []}
+    assert r.headers["content-type"] == "application/json;charset=utf-8"
+    assert "X-HubSpot-RateLimit-Max" in r.headers
+    assert missing.status_code == 404
+    assert_envelope(missing.json(), "OBJECT_NOT_FOUND")
+
+
+async def test_schemas_of_custom_objects() -> None:
+    pets = {"name": "pets", "labels": {"singular": "Pet", "plural": "Pets"},
+            "requiredProperties": ["pet_name"],
+            "properties": [{"name": "pet_name", "label": "Pet name", "type": "string",
+                            "fieldType": "text"}]}  # fmt: skip
+    sim = make(custom_objects=[pets, {"name": "old_things", "archived": True}], portal_id=42)
+    async with client(sim) as c:
+        live = (await c.get("/crm/v3/schemas")).json()["results"]
+        archived = (await c.get("/crm/v3/schemas", params={"archived": "true"})).json()
+        by_type = await c.get("/crm/v3/schemas/2-1000001")
+        by_name = await c.get("/crm/v3/schemas/p42_pets")
+        bad = await c.get("/crm/v3/schemas", params={"archived": "maybe"})
+    assert [s["name"] for s in live] == ["pets"]
+    schema = live[0]
+    assert schema["objectTypeId"] == "2-1000001"
+    assert schema["fullyQualifiedName"] == "p42_pets"
+    assert schema["labels"] == {"singular": "Pet", "plural": "Pets"}
+    assert schema["primaryDisplayProperty"] == "pet_name"
+    assert schema["requiredProperties"] == ["pet_name"]
+    assert schema["properties"][0]["groupName"] == "pets_information"
+    assert {"associations", "createdAt", "updatedAt", "archived", "id"} <= set(schema)
+    assert [s["name"] for s in archived["results"]] == ["old_things"]
+    assert by_type.json() == schema == by_name.json()
+    assert bad.status_code == 400
+    assert_envelope(bad.json(), "VALIDATION_ERROR")
+
+
+async def test_schemas_need_their_scope() -> None:
+    sim = make()
+    sim.add_credential("pat-contacts", scopes=["crm.objects.contacts.read"])
+    sim.add_credential("pat-schemas", scopes=["crm.schemas.custom.read"])
+    async with sim.client() as c:
+        refused = await c.get("/crm/v3/schemas", headers={"Authorization": "Bearer pat-contacts"})
+        allowed = await c.get("/crm/v3/schemas", headers={"Authorization": "Bearer pat-schemas"})
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["context"]["requiredGranularScopes"] == [
+        "crm.schemas.custom.read"
+    ]
+    assert allowed.status_code == 200
+
+
+async def test_memberships_page_in_record_id_order_however_they_were_added() -> None:
+    import random
+
+    sim = make(burst=10_000)
+    ids = [sim.add_contact(f"m{i}@example.org") for i in range(300)]
+    shuffled = random.Random(5).sample(ids, len(ids))
+    async with client(sim) as c:
+        list_id = (await create_list(c, "Big")).json()["list"]["listId"]
+        base = f"/crm/v3/lists/{list_id}/memberships"
+        for start in range(0, 300, 70):
+            assert (
+                await c.put(f"{base}/add", json=shuffled[start : start + 70])
+            ).status_code == 200
+        await c.put(f"{base}/remove", json=ids[10:20])
+        await c.put(f"{base}/add", json=ids[15:17])  # back in before the next read
+        seen, after = [], None
+        while True:
+            params = {"limit": 37, **({"after": after} if after else {})}
+            page = (await c.get(base, params=params)).json()
+            seen += [m["recordId"] for m in page["results"]]
+            assert page["total"] == 292
+            after = page.get("paging", {}).get("next", {}).get("after")
+            if after is None:
+                break
+        await c.delete(base)
+        emptied = (await c.get(base)).json()
+    expected = [i for i in ids if i not in ids[10:20] or i in ids[15:17]]
+    assert seen == sorted(expected, key=int)
+    assert emptied == {"results": [], "total": 0}
+
+
+async def test_membership_call_with_an_invalid_id_changes_nothing(sim: HubSpotSimulator) -> None:
+    async with client(sim) as c:
+        list_id = (await create_list(c, "Strict")).json()["list"]["listId"]
+        r = await c.put(f"/crm/v3/lists/{list_id}/memberships/add", json=["101", {"id": 2}])
+        both = await c.put(
+            f"/crm/v3/lists/{list_id}/memberships/add-and-remove",
+            json={"recordIdsToAdd": ["102"], "recordIdsToRemove": [True]},
+        )
+    assert r.status_code == 400 and both.status_code == 400
+    assert_envelope(r.json(), "VALIDATION_ERROR")
+    assert sim.list_members(list_id) == set()
+
+
+async def test_search_pages_see_a_write_made_between_them(sim: HubSpotSimulator) -> None:
+    query = {"filterGroups": [{"filters": [{"propertyName": "country", "operator": "EQ",
+                                            "value": "DE"}]}], "limit": 5}  # fmt: skip
+    async with client(sim) as c:
+        first = (await c.post(f"{C}/search", json=query)).json()
+        again = (await c.post(f"{C}/search", json=query)).json()
+        sim.set_properties(first["results"][0]["id"], country="FR")
+        after = (await c.post(f"{C}/search", json=query)).json()
+    assert first == again
+    assert first["total"] == 12
+    assert after["total"] == 11
+    assert after["results"][0]["id"] == first["results"][1]["id"]

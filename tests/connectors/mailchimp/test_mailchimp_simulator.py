@@ -792,3 +792,106 @@ async def test_served_on_loopback(sim: MailchimpSimulator) -> None:
         async with httpx.AsyncClient(base_url=served.base_url, auth=("u", KEY)) as c:
             r = await c.get(members_path(sim), params={"count": 1})
     assert r.status_code == 200 and r.json()["total_items"] == 25
+
+
+# -- trailing slashes, kept query results, trimmed rendering -----------------------------------
+
+
+async def test_paths_answer_with_and_without_a_trailing_slash(sim: MailchimpSimulator) -> None:
+    path = members_path(sim)
+    async with client(sim) as c:
+        plain = await c.get(path, params={"count": 5})
+        slashed = await c.get(f"{path}/", params={"count": 5})
+        root, root_slashed = await c.get("/3.0"), await c.get("/3.0/")
+        ping = await c.get("/3.0/ping/")
+        wrong = await c.delete(f"{path}/")
+    assert plain.json()["members"] == slashed.json()["members"]
+    assert root.json()["account_name"] == root_slashed.json()["account_name"] == "segsync"
+    assert ping.json() == {"health_status": "Everything's Chimpy!"}
+    assert_problem(wrong, 405, "Method Not Allowed")
+
+
+async def test_member_pages_see_every_change_between_them(sim: MailchimpSimulator) -> None:
+    path, list_id = members_path(sim), sim.default_list_id()
+    params = {"count": 10, "status": "subscribed", "fields": "members.email_address,total_items"}
+    async with client(sim) as c:
+        first = (await c.get(path, params=params)).json()
+        await c.patch(f"{path}/{subscriber_hash(email(0))}", json={"status": "unsubscribed"})
+        after_patch = (await c.get(path, params=params)).json()
+        await c.delete(f"{path}/{subscriber_hash(email(1))}")
+        after_archive = (await c.get(path, params=params)).json()
+        sim.seed_members(list_id, [{"email": "late@example.com"}])
+        after_seed = (await c.get(path, params={**params, "offset": 20})).json()
+        stats = (await c.get(f"/3.0/lists/{list_id}")).json()["stats"]
+    assert first["total_items"] == 25
+    assert first["members"][0] == {"email_address": email(0)}
+    assert after_patch["total_items"] == 24
+    assert after_patch["members"][0] == {"email_address": email(1)}
+    assert after_archive["total_items"] == 23
+    assert after_seed["members"][-1] == {"email_address": "late@example.com"}
+    assert (stats["member_count"], stats["unsubscribe_count"], stats["total_contacts"]) == (
+        24,
+        1,
+        25,
+    )
+
+
+async def test_segment_members_and_counts_follow_tag_changes(sim: MailchimpSimulator) -> None:
+    list_id = sim.default_list_id()
+    seg = f"/3.0/lists/{list_id}/segments"
+    async with client(sim) as c:
+        tag = (await c.post(seg, json={"name": "vip", "static_segment": [email(0)]})).json()
+        before = (await c.get(f"{seg}/{tag['id']}/members")).json()
+        await c.post(f"{seg}/{tag['id']}", json={"members_to_add": [email(1), email(2)]})
+        await c.post(f"/3.0/lists/{list_id}/members/{subscriber_hash(email(0))}/tags",
+                     json={"tags": [{"name": "vip", "status": "inactive"}]})  # fmt: skip
+        after = (await c.get(f"{seg}/{tag['id']}/members")).json()
+        count = (await c.get(f"{seg}/{tag['id']}")).json()["member_count"]
+    assert [m["email_address"] for m in before["members"]] == [email(0)]
+    assert [m["email_address"] for m in after["members"]] == [email(1), email(2)]
+    assert count == 2
+
+
+async def test_fields_trim_the_same_answer_the_full_rendering_gives(
+    sim: MailchimpSimulator,
+) -> None:
+    list_id = sim.default_list_id()
+    sim.tag_api.tag(list_id, subscriber_hash(email(3)), "vip", True)
+    path = members_path(sim)
+    async with client(sim) as c:
+        full = (await c.get(path, params={"count": 5, "offset": 2})).json()
+        for fields in (
+            "members.email_address,members.tags_count,total_items",
+            "members.id,members._links,members.location.country_code",
+            "members.merge_fields.FNAME,members.tags.name",
+            "list_id",
+        ):
+            got = (await c.get(path, params={"count": 5, "offset": 2, "fields": fields})).json()
+            assert got == trim(full, fields), fields
+        tagged = await c.post(
+            f"/3.0/lists/{list_id}/segments/{sim.segment_id(list_id, 'vip')}",
+            params={"fields": "members_added.id,members_added.email_address,errors"},
+            json={"members_to_add": [email(4)]},
+        )
+    assert tagged.json() == {
+        "members_added": [{"id": subscriber_hash(email(4)), "email_address": email(4)}],
+        "errors": [],
+    }
+    assert full["members"][1]["tags"][0]["name"] == "vip"
+
+
+def trim(value: Any, fields: str) -> Any:
+    """``fields`` applied by hand: keep only the dotted paths (lists walked through)."""
+    paths = [f.split(".") for f in fields.split(",")]
+
+    def keep(node: Any, rest: list[list[str]]) -> Any:
+        if any(not p for p in rest):
+            return node
+        if isinstance(node, list):
+            return [keep(n, rest) for n in node]
+        if not isinstance(node, dict):
+            return node
+        return {k: keep(v, [p[1:] for p in rest if p[0] == k]) for k, v in node.items()
+                if any(p[0] == k for p in rest)}  # fmt: skip
+
+    return keep(value, paths)

@@ -23,7 +23,7 @@ def confirm(scene: Scene, keys: list[str], *, settled: int | None = None) -> Non
 
 def changes(scene: Scene, op: str) -> list[str]:
     plan = scene.plan(force=True)
-    return [m.key for m in plan.members(op, "", 10_000)]  # type: ignore[arg-type]
+    return [m.key for batch in plan.batches(op, 10_000) for m in batch]  # type: ignore[arg-type]
 
 
 def test_adds_and_removes_come_from_what_was_confirmed() -> None:
@@ -33,9 +33,11 @@ def test_adds_and_removes_come_from_what_was_confirmed() -> None:
     report = plan.report
     assert (report.adds, report.removes, report.in_audience_before) == (4, 1, 7)
     assert report.desired == 10 and report.status == "planned"
-    assert [m.key for m in plan.members("add", "", 100)] == emails(4)
-    assert [m.email for m in plan.members("add", "p0001@example.org", 2)] == emails(2, 2)
-    assert [m.key for m in plan.members("remove", "", 100)] == ["gone@example.org"]
+    assert [m.key for batch in plan.batches("add", 100) for m in batch] == emails(4)
+    # batches of the size asked, in key order, read a few batches at a time
+    batches = list(plan.batches("add", 1, chunk=3))
+    assert [[m.email for m in batch] for batch in batches] == [[e] for e in emails(4)]
+    assert [m.key for batch in plan.batches("remove", 100) for m in batch] == ["gone@example.org"]
 
 
 def test_failures_are_retried_and_permanent_ones_left_out() -> None:

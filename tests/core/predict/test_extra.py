@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 
 def run(code: str) -> str:
@@ -51,3 +52,54 @@ def test_propensity_without_scikit_learn_names_the_extra() -> None:
         "    print(exc)\n"
     )
     assert out.endswith("need sklearn, which is not installed: pip install 'segsync[predict]'")
+
+
+CLV_CONFIG = """
+[connectors.out]
+type = "files"
+output_dir = "out"
+
+[traits.clv]
+kind = "clv"
+horizon = "365d"
+
+[traits.buy]
+kind = "propensity"
+event = "order"
+[traits.buy.features.orders]
+event = "order"
+function = "count"
+
+[segments.at_risk]
+where = "clv_churn_risk = 'high'"
+"""
+
+
+def test_a_config_using_the_predictive_kinds_without_the_extra_is_refused_when_it_loads(
+    tmp_path: Path,
+) -> None:
+    """numpy (and with it scipy and scikit-learn) missing: the config is refused by
+    ``segsync check`` with exit 2 and one line per trait naming the extra."""
+    config = tmp_path / "segsync.toml"
+    config.write_text(CLV_CONFIG, encoding="utf-8")
+    code = (
+        "import sys\n"
+        "for name in ('numpy', 'scipy', 'sklearn'):\n"
+        "    sys.modules[name] = None  # as if they were not installed\n"
+        f"sys.argv = ['segsync', '-c', {str(config)!r}, 'check']\n"
+        "from segsync.cli import main\n"
+        "main()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert proc.returncode == 2, proc.stderr
+    message = " ".join(proc.stderr.split())
+    assert (
+        f"{config}: traits.clv.kind: trait kind 'clv' needs numpy, which is not installed: "
+        "pip install 'segsync[predict]'"
+    ) in message
+    assert (
+        f"{config}: traits.buy.kind: trait kind 'propensity' needs numpy, which is not "
+        "installed: pip install 'segsync[predict]'"
+    ) in message

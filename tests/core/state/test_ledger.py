@@ -84,3 +84,32 @@ def test_status_and_erasure_questions() -> None:
         Delivery("pa", "t", "crm", "list", "News", "id-t", "a@x.org"),
     ]
     assert led.deliveries([]) == []
+
+
+def test_each_batch_is_logged_with_why_and_purged_after_retention() -> None:
+    import datetime as dt
+
+    led = ledger()
+    led.record_batch("s", "add", [Outcome("a", "pa", False, error="transient: 503")], "r1")
+    led.record_batch(
+        "s",
+        "add",
+        [Outcome("a", "pa", True, reason="in segment 'vip'"), Outcome("b", "pb", True)],
+        "r2",
+    )
+    led.record_batch("s", "remove", [Outcome("b", "pb", True, reason="left")], "r3")
+    first = led.changes("s", run_id="r1")
+    assert [(c.op, c.member_key, c.ok, c.reason) for c in first] == [
+        ("add", "a", False, "transient: 503")
+    ]
+    second = {c.member_key: c.reason for c in led.changes("s", run_id="r2")}
+    assert second == {
+        "a": "in segment 'vip'; retried after failing with: transient: 503",
+        "b": None,
+    }
+    assert led.last_changed("s") == "r3"
+    assert [c.op for c in led.changes("s")] == ["remove"]
+    assert led.change_counts("r2") == {"s": {"added": 2, "removed": 0, "failed": 0}}
+    assert led.purge_changes(dt.datetime.now() - dt.timedelta(days=1)) == 0
+    assert led.purge_changes(dt.datetime.now() + dt.timedelta(days=1)) == 4
+    assert led.changes("s") == []

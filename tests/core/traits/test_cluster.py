@@ -191,7 +191,7 @@ def test_null_features_count_as_the_mean(db: TraitDb) -> None:
     assert sum(sizes.values()) == len(rows)
     mean_score = statistics.fmean(r["score"] for r in known)
     persona_text = " ".join(r["persona"] for r in centroids)
-    assert f"vs {mean_score:,.0f})" in persona_text
+    assert f"all: median 30, mean {mean_score:,.0f})" in persona_text
     # null-all sits at the mean: its distance is the centroid's distance from the origin
     label = got["null-all"]["persona"]
     c = json.loads(next(r["centroid"] for r in centroids if r["label"] == label))
@@ -268,19 +268,25 @@ def test_query_needs_the_fit() -> None:
 # -- the persona ----------------------------------------------------------------------------
 
 
-def test_persona_text() -> None:
+def test_persona_text_names_the_median_and_the_mean() -> None:
     text = persona(
         412,
         ["orders_count", "revenue", "days_since_last_order"],
-        [6.1, 1240.0, 21.0],
-        [2.0, 310.0, 140.0],
         [1.2, 2.5, -0.8],
+        [(5.0, 6.1), (1100.0, 1240.0), (14.0, 21.0)],
+        [(1.0, 2.0), (120.0, 310.0), (150.0, 140.0)],
     )
     assert text == (
-        "412 people: revenue high (1,240 vs 310), orders_count high (6.1 vs 2.0), "
-        "days_since_last_order low (21 vs 140)"
+        "412 people: revenue high (median 1,100, mean 1,240; all: median 120, mean 310), "
+        "orders_count high (median 5.0, mean 6.1; all: median 1.0, mean 2.0), "
+        "days_since_last_order low (median 14, mean 21; all: median 150, mean 140)"
     )
-    assert persona(1, ["x"], [0.04], [-0.01], [0.2]) == "1 person: x typical (0.0 vs 0.0)"
+    assert persona(1, ["x"], [0.2], [(0.04, 0.04)], [(0.0, -0.01)]) == (
+        "1 person: x typical (median 0.0, mean 0.0; all: median 0.0, mean 0.0)"
+    )
+    assert persona(2, ["x"], [0.0], [(None, None)], [(1.0, 1.0)]) == (
+        "2 people: x typical (median -, mean -; all: median 1.0, mean 1.0)"
+    )
 
 
 def test_personas_are_recorded_and_logged(db: TraitDb, caplog: pytest.LogCaptureFixture) -> None:
@@ -307,9 +313,15 @@ def test_personas_are_recorded_and_logged(db: TraitDb, caplog: pytest.LogCapture
     assert big["persona"].startswith("40 people: ")
     for feature in features:
         assert all(feature in r["persona"] for r in recorded)
-    assert "revenue high (3,000 vs 1,150)" in big["persona"]
-    assert "days_since_last_order low (5.0 vs 112)" in big["persona"]
-    assert "days_since_last_order high (300 vs 112)" in recorded[0]["persona"]
+    assert "revenue high (median 3,000, mean 3,000; all: median 400, mean 1,150)" in big["persona"]
+    assert (
+        "days_since_last_order low (median 5.0, mean 5.0; all: median 30, mean 112)"
+        in big["persona"]
+    )
+    assert (
+        "days_since_last_order high (median 300, mean 300; all: median 30, mean 112)"
+        in recorded[0]["persona"]
+    )
     logged = [r.getMessage() for r in caplog.records if r.name == "segsync.traits"]
     for r in recorded:
         assert any(r["persona"] in message and r["label"] in message for message in logged)
@@ -327,18 +339,27 @@ def ref_kmeans(
     sample: int,
     max_iterations: int,
     as_of: dt.datetime = AS_OF,
+    transform: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, int], list[list[float]]]:
     """The documented algorithm, written out naively: key → cluster number (1-based, in the
-    documented order), and the standardised centroids in that order."""
+    documented order), and the centroids in the features' own units, in that order. A
+    timestamp feature is days before ``as_of``; ``transform`` maps features to ``log1p``."""
+    logged = {f for f, t in (transform or {}).items() if t == "log1p"}
 
-    def value(row: Row, feature: str) -> float | None:
-        if feature == "days_since_last_order":
+    def raw_value(row: Row, feature: str) -> float | None:
+        if feature in ("days_since_last_order", "last_order_at"):
             last = row.get("last_order_at")
             if last is None:
                 return None
             return float((as_of - last) // DAY)
         raw = row.get(feature)
         return None if raw is None else float(raw)
+
+    def value(row: Row, feature: str) -> float | None:
+        v = raw_value(row, feature)
+        if feature in logged and v is not None:
+            return math.log1p(v) if v > -1 else None
+        return v
 
     def h(row: Row) -> tuple[str, str]:
         key = row["profile_key"]
@@ -414,9 +435,19 @@ def ref_kmeans(
     sizes = Counter(assign)
     order = sorted(range(k), key=lambda c: (centroids[c], -sizes[c], c))
     number = {c: n for n, c in enumerate(order, 1)}
+
+    def own_units(f: str, v: float) -> float:
+        return math.expm1(v) if f in logged else v
+
     return (
         {r["profile_key"]: number[nearest(z(r), centroids)] for r in rows},
-        [[v * s + m for v, s, m in zip(centroids[c], scales, means, strict=True)] for c in order],
+        [
+            [
+                own_units(f, v * s + m)
+                for f, v, s, m in zip(features, centroids[c], scales, means, strict=True)
+            ]
+            for c in order
+        ],
     )
 
 
@@ -458,6 +489,52 @@ def test_matches_a_plain_python_reference(
     )
     assert [list(json.loads(r["centroid"]).values()) for r in recorded] == [
         pytest.approx(c, rel=1e-6, abs=1e-5) for c in centroids
+    ]
+
+
+@pytest.mark.parametrize("seed", [42, 5])
+def test_a_log1p_transform_and_a_time_feature_match_the_reference(db: TraitDb, seed: int) -> None:
+    rows = mixed_rows(70, seed)
+    rng = random.Random(seed)
+    for row in rows[::9]:
+        row["revenue"] = Decimal(rng.randrange(20_000, 90_000))  # a few very big spenders
+    features = ["orders_count", "revenue", "last_order_at"]
+    transform = {"revenue": "log1p"}
+    load(db, rows)
+    trait = cluster(features=features, k=3, seed=seed, transform=transform)
+    got = labels(db, trait)
+    expected, centroids = ref_kmeans(
+        rows, features, k=3, seed=seed, sample=1000, max_iterations=50, transform=transform
+    )
+    assert got == {key: f"cluster {n}" for key, n in expected.items()}
+    recorded = db.store.dicts(
+        "SELECT centroid, persona FROM trait_clusters WHERE trait = 'persona' ORDER BY cluster"
+    )
+    assert [list(json.loads(r["centroid"]).values()) for r in recorded] == [
+        pytest.approx(c, rel=1e-6, abs=1e-5) for c in centroids
+    ]
+    # personas give each cluster's median and mean in the feature's own units
+    members = [k for k, n in expected.items() if n == 1]
+    revenue = sorted(float(r["revenue"]) for r in rows if r["profile_key"] in members
+                     and r.get("revenue") is not None)  # fmt: skip
+    if revenue:
+        median = statistics.median(revenue)
+        shown = f"{median:,.0f}" if abs(median) >= 10 else f"{median:,.1f}"
+        assert f"median {shown}, mean" in recorded[0]["persona"]
+
+
+def test_transform_names_a_feature(tmp_path: Path) -> None:
+    problems = config_problems(
+        tmp_path,
+        """
+        [traits.persona]
+        kind = "cluster"
+        features = ["orders_count"]
+        transform = { revenue = "log1p" }
+        """,
+    )
+    assert problems == [
+        "traits.persona.transform: 'revenue' is not among the features (orders_count)"
     ]
 
 

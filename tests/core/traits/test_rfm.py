@@ -40,8 +40,8 @@ def test_the_default_cells_are_the_documented_grid() -> None:
     from_grid = {(r, f): GRID[r][f - 1] for r in range(1, 6) for f in range(1, 6)}
     assert from_module == from_grid
     assert set(DEFAULT_CELLS) == {
-        "champions", "loyal", "potential_loyalist", "new", "promising", "need_attention",
-        "about_to_sleep", "at_risk", "cannot_lose", "hibernating", "lost",
+        "champions", "regulars", "potential_regulars", "recent_first", "promising",
+        "need_attention", "about_to_sleep", "slipping", "cannot_lose", "hibernating", "dormant",
     }  # fmt: skip
 
 
@@ -88,7 +88,7 @@ def test_fewer_profiles_than_buckets_and_a_single_profile(db: TraitDb) -> None:
     # 2 profiles in 5 buckets: scores 1 and 2 only; the frequency tie goes by key
     assert got == {"a": ("hibernating", 2, 1, 1), "b": ("hibernating", 1, 2, 2)}
     db.load(["solo"], [Ev("solo", "1", AS_OF - DAY)])
-    assert scores(db.compute({"rfm": rfm()}, AS_OF)) == {"solo": ("lost", 1, 1, 1)}
+    assert scores(db.compute({"rfm": rfm()}, AS_OF)) == {"solo": ("dormant", 1, 1, 1)}
 
 
 def test_null_values_add_nothing_to_monetary(db: TraitDb) -> None:
@@ -114,7 +114,7 @@ def test_window_and_as_of(db: TraitDb) -> None:
     db.load(["a", "b", "c"], events)
     got = scores(db.compute({"rfm": rfm(within="30d", buckets=2)}, AS_OF))
     # on 2 buckets, scaled to the 5-point grid: 1 -> 1, 2 -> 5
-    assert got == {"a": ("new", 2, 1, 1), "b": ("cannot_lose", 1, 2, 2), "c": (None,) * 4}
+    assert got == {"a": ("recent_first", 2, 1, 1), "b": ("cannot_lose", 1, 2, 2), "c": (None,) * 4}
     windowed = {
         k: [e for e in events if e.key == k and in_window(e, start=AS_OF - 30 * DAY, end=AS_OF)]
         for k in "abc"

@@ -124,11 +124,13 @@ def test_errors_name_file_key_expected_and_found_all_at_once(tmp_path: Path) -> 
     )
     assert found == [
         "traits.a.kind: unknown trait kind 'agregate' (did you mean 'aggregate'?); "
-        "registered: aggregate, cluster, distance, lifecycle, recency, rfm, score, value_tier",
+        "registered: aggregate, cluster, clv, distance, lifecycle, propensity, recency, rfm, "
+        "score, tenure, value_tier",
         "traits.b.kind: missing; expected one of the registered trait kinds: "
-        "aggregate, cluster, distance, lifecycle, recency, rfm, score, value_tier",
-        "traits.c.function: expected 'count', 'sum', 'avg', 'min', 'max', 'first' or 'last'; "
-        "found 'median' (str)",
+        "aggregate, cluster, clv, distance, lifecycle, propensity, recency, rfm, score, tenure, "
+        "value_tier",
+        "traits.c.function: expected 'count', 'count_days', 'count_weeks', 'sum', 'avg', 'min', "
+        "'max', 'first', 'last', 'first_at' or 'last_at'; found 'median' (str)",
         "traits.c.withn: unknown key (did you mean 'within'?); expected one of: as_of, event, "
         "field, function, since, until, where, within",
         'traits.d.within: expected a duration such as "30d", "12h" or "2w"; '

@@ -63,11 +63,13 @@ def test_builtin_kinds_load_through_the_hook_whatever_the_allowlist(
     plugins = load_plugins(None)
     assert plugins.connectors == {}
     assert sorted(plugins.trait_kinds) == [
-        "aggregate", "cluster", "distance", "lifecycle", "recency", "rfm", "score", "value_tier",
+        "aggregate", "cluster", "clv", "distance", "lifecycle", "propensity", "recency", "rfm",
+        "score", "tenure", "value_tier",
     ]  # fmt: skip
     info = plugins.info[BUILTIN_TRAITS]
     assert info.trait_kinds == [
         "aggregate", "recency", "rfm", "cluster", "lifecycle", "value_tier", "score", "distance",
+        "tenure", "clv", "propensity",
     ]  # fmt: skip
     assert info.hooks == ["register_trait_kinds"]
 

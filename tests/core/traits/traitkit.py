@@ -154,11 +154,11 @@ def ref_ntile(buckets: int, ordered_keys: Sequence[str]) -> dict[str, int]:
 
 # rows R = 5 .. 1, columns F = 1 .. 5: the documented default RFM cells
 GRID = {
-    5: ["new", "potential_loyalist", "potential_loyalist", "champions", "champions"],
-    4: ["promising", "potential_loyalist", "potential_loyalist", "loyal", "loyal"],
-    3: ["about_to_sleep", "about_to_sleep", "need_attention", "loyal", "loyal"],
-    2: ["hibernating", "hibernating", "at_risk", "at_risk", "cannot_lose"],
-    1: ["lost", "hibernating", "at_risk", "at_risk", "cannot_lose"],
+    5: ["recent_first", "potential_regulars", "potential_regulars", "champions", "champions"],
+    4: ["promising", "potential_regulars", "potential_regulars", "regulars", "regulars"],
+    3: ["about_to_sleep", "about_to_sleep", "need_attention", "regulars", "regulars"],
+    2: ["hibernating", "hibernating", "slipping", "slipping", "cannot_lose"],
+    1: ["dormant", "hibernating", "slipping", "slipping", "cannot_lose"],
 }
 
 

@@ -4,8 +4,9 @@
 Every call goes: bearer token (:mod:`.oauth`) → the ``datamanager`` scope → the quota project
 (``x-goog-user-project`` or the credential's own: known, API enabled, allowlisted) → quota
 (:mod:`.quota`) → accepted uploads whose time has come are applied → the route. Every route
-answers with and without a trailing slash and ignores ``$alt`` and other unknown query
-parameters; unknown paths (and known paths with another method) get Google's HTML 404.
+answers with and without a trailing slash (the base's pipeline) and ignores ``$alt`` and other
+unknown query parameters; unknown paths (and known paths with another method) get Google's
+HTML 404.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import hashlib
 import random
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from typing import Any, Literal
@@ -23,10 +23,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from segsync.testing.simulator import Faults, ServedSimulator, Simulator
+from segsync.testing.simulator import (
+    Faults,
+    IdSource,
+    InputError,
+    PlatformError,
+    Simulator,
+)
 
 from .accounts import AdsAccount, Directory, Project
-from .errors import ApiError, error_response
+from .errors import ApiError, error_response, payload_error
 from .ingest import IngestionService
 from .matching import GoogleUsers
 from .oauth import DATAMANAGER_SCOPE, Grant, OAuthServer
@@ -161,8 +167,7 @@ class DataManagerSimulator(Simulator):
         self.not_allowlisted_status = not_allowlisted_status
         self.allow_anonymous = allow_anonymous
         self.enforce_access = enforce_access
-        self.base_url: str | None = None
-        self._error_ids = random.Random(f"datamanager-errors-{seed}")  # noqa: S311 - ids
+        self._error_ids = IdSource("datamanager-errors", seed)
         self.directory = Directory()
         self.oauth = OAuthServer(
             self.now,
@@ -283,7 +288,7 @@ class DataManagerSimulator(Simulator):
         """A service account on ``project`` with a new key; returns its key file (``token_uri``
         points at this simulator once served). Needs ``cryptography``."""
         token_uri = (
-            f"{self.base_url}/token" if self.base_url else "https://oauth2.googleapis.com/token"
+            f"{self.served_url}/token" if self.served_url else "https://oauth2.googleapis.com/token"
         )
         return self.oauth.new_service_account_key(email, project, token_uri)
 
@@ -358,7 +363,7 @@ class DataManagerSimulator(Simulator):
         """A user OAuth client and refresh token for the sandbox user, and the token URI to
         exchange them at (this simulator's ``/token`` once served)."""
         self.ensure_sandbox()
-        token_uri = f"{self.base_url}/token" if self.base_url else "/token"
+        token_uri = f"{self.served_url}/token" if self.served_url else "/token"
         return {
             "client_id": SANDBOX_CLIENT_ID,
             "client_secret": SANDBOX_CLIENT_SECRET,
@@ -376,21 +381,6 @@ class DataManagerSimulator(Simulator):
             "login_account_id": SANDBOX_MANAGER,
             "quota_project": SANDBOX_PROJECT,
         }
-
-    def serve(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        ssl_certfile: str | None = None,
-        ssl_keyfile: str | None = None,
-        ca_bundle: str | None = None,
-    ) -> ServedSimulator:
-        served = super().serve(
-            host, port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, ca_bundle=ca_bundle
-        )
-        self.base_url = served.base_url
-        return served
 
     # -- inspection --------------------------------------------------------------------------
 
@@ -531,51 +521,22 @@ class DataManagerSimulator(Simulator):
         return error_response(ApiError(status, request_info=False), self._error_id())
 
     def _error_id(self) -> str:
-        return f"t-{uuid.UUID(int=self._error_ids.getrandbits(128), version=4)}"
+        return f"t-{self._error_ids.uuid4()}"
 
-    # -- routes ------------------------------------------------------------------------------
+    def error_envelope(self, request: Request, error: PlatformError) -> Response:
+        if not isinstance(error, ApiError):
+            error = ApiError(error.status, message=error.message or None, request_info=False)
+        return error_response(error, self._error_id(), error_info_reason=self.error_info_reason)
 
-    def _endpoint(
-        self, handler: Handler, quota_class: QuotaClass
-    ) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                grant: Grant = request.state.grant
-                if DATAMANAGER_SCOPE not in grant.scopes:
-                    raise ApiError(
-                        403,
-                        message="Request had insufficient authentication scopes.",
-                        reason="ACCESS_TOKEN_SCOPE_INSUFFICIENT",
-                        domain="googleapis.com",
-                        metadata=self._metadata(request),
-                        headers={
-                            "WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", '
-                            f'error="insufficient_scope", scope="{DATAMANAGER_SCOPE}"'
-                        },
-                        request_info=False,
-                    )
-                problem = self.directory.project_problem(grant.project)
-                if problem is not None:
-                    raise problem
-                project = self.directory.projects[grant.project]
-                if not project.allowlisted:
-                    raise ApiError(
-                        self.not_allowlisted_status,
-                        message="The Cloud project is not allowlisted for the Data Manager API.",
-                        reason="NOT_ALLOWLISTED",
-                    )
-                if self.quota is not None:
-                    self.quota.charge(project.project_id, project.number, quota_class)
-                self.ingestion.settle()
-                return await handler(request, grant)
-            except ApiError as err:
-                return error_response(
-                    err, self._error_id(), error_info_reason=self.error_info_reason
-                )
+    def input_error(self, request: Request, error: InputError) -> PlatformError:
+        if error.kind == "boolean":
+            return payload_error(
+                f"Invalid value at '{error.name}' (TYPE_BOOL), \"{error.raw}\"", error.name
+            )
+        return payload_error("Invalid JSON payload received. Unexpected token.")
 
-        return endpoint
-
-    async def _not_found(self, request: Request) -> Response:
+    async def unrouted(self, request: Request, allowed: list[str]) -> Response:
+        """Google's front end's HTML 404, for unknown paths and other methods alike."""
         path = request.url.path
         page = _NOT_FOUND_PAGE.format(
             code=404,
@@ -583,6 +544,43 @@ class DataManagerSimulator(Simulator):
             text=f"The requested URL <code>{path}</code> was not found on this server.",
         )
         return HTMLResponse(page, status_code=404)
+
+    # -- routes ------------------------------------------------------------------------------
+
+    def _endpoint(
+        self, handler: Handler, quota_class: QuotaClass
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            grant: Grant = request.state.grant
+            if DATAMANAGER_SCOPE not in grant.scopes:
+                raise ApiError(
+                    403,
+                    message="Request had insufficient authentication scopes.",
+                    reason="ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                    domain="googleapis.com",
+                    metadata=self._metadata(request),
+                    headers={
+                        "WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", '
+                        f'error="insufficient_scope", scope="{DATAMANAGER_SCOPE}"'
+                    },
+                    request_info=False,
+                )
+            problem = self.directory.project_problem(grant.project)
+            if problem is not None:
+                raise problem
+            project = self.directory.projects[grant.project]
+            if not project.allowlisted:
+                raise ApiError(
+                    self.not_allowlisted_status,
+                    message="The Cloud project is not allowlisted for the Data Manager API.",
+                    reason="NOT_ALLOWLISTED",
+                )
+            if self.quota is not None:
+                self.quota.charge(project.project_id, project.number, quota_class)
+            self.ingestion.settle()
+            return await handler(request, grant)
+
+        return endpoint
 
     def routes(self) -> list[BaseRoute]:
         e, lists = self._endpoint, self.user_lists
@@ -600,10 +598,4 @@ class DataManagerSimulator(Simulator):
             ("POST", "/v1/audienceMembers:removeAll", e(ingestion.remove_all, "IngestionMutate")),
             ("GET", "/v1/requestStatus:retrieve", e(self.statuses.retrieve, "IngestionRead")),
         ]
-        routes: list[BaseRoute] = []
-        for method, path, handler in table:
-            routes.append(Route(path, handler, methods=[method]))
-            routes.append(Route(path + "/", handler, methods=[method]))
-        every = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-        routes.append(Route("/{path:path}", self._not_found, methods=every))
-        return routes
+        return [Route(path, handler, methods=[method]) for method, path, handler in table]

@@ -32,6 +32,8 @@ from typing import Any, Literal
 
 from starlette.responses import Response
 
+from segsync.testing.simulator import PlatformError
+
 __all__ = [
     "DOMAIN",
     "JSON_CT",
@@ -96,12 +98,13 @@ class Violation:
 
 
 @dataclass
-class ApiError(Exception):
+class ApiError(PlatformError):
     """A failed call: HTTP ``code``, an ``ErrorInfo`` (``reason`` in ``domain`` with
-    ``metadata``; none when ``reason`` is None) and field violations."""
+    ``metadata``; none when ``reason`` is None) and field violations. Raised in a route, the
+    simulator renders it with :func:`error_response`."""
 
     code: int
-    message: str | None = None
+    message: str | None = None  # type: ignore[assignment]  # None: worded by the status
     reason: str | None = None
     domain: str = DOMAIN
     metadata: dict[str, str] = field(default_factory=dict)
@@ -111,7 +114,9 @@ class ApiError(Exception):
     extra_details: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        super().__init__(self.message or MESSAGES.get(self.code, "Error"))
+        message = self.message
+        super().__init__(self.code, message or MESSAGES.get(self.code, "Error"))
+        self.message = message  # None: error_response words it by its status
 
 
 class Violations:

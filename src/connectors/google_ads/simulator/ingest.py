@@ -29,7 +29,6 @@ types answer 501, as does ``encryptionInfo`` (encrypted identifiers).
 from __future__ import annotations
 
 import gc
-import json
 import random
 import uuid
 from collections import deque
@@ -40,9 +39,11 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.responses import Response
 
+from segsync.testing.simulator import json_body, parse_json
+
 from .accounts import Directory
 from .audience import KEY_TYPE_OF_DATA, AudienceParser, ParsedMember
-from .errors import ApiError, Violations, json_response, payload_error
+from .errors import ApiError, Violations, json_response
 from .matching import GoogleUsers
 from .oauth import Grant
 from .status import DestinationStats, StatusService, Upload
@@ -104,7 +105,7 @@ class IngestionService:
         return await self._members_call(request, grant, "remove")
 
     async def remove_all(self, request: Request, grant: Grant) -> Response:
-        body = parse_message("RemoveAllAudienceMembersRequest", await _body(request))
+        body = parse_message("RemoveAllAudienceMembersRequest", await json_body(request, empty={}))
         v = Violations()
         targets = self._destinations(body.get("destinations", []), grant, v, None)
         now = self.clock()
@@ -135,7 +136,7 @@ class IngestionService:
         message = (
             "IngestAudienceMembersRequest" if kind == "ingest" else "RemoveAudienceMembersRequest"
         )
-        body = parse_message(message, _parse_json(raw))
+        body = parse_message(message, parse_json(raw, empty={}))
         if "encryptionInfo" in body:
             raise ApiError(501, message="Encrypted user identifiers are not simulated.")
         v = Violations()
@@ -381,19 +382,6 @@ def _echo(dest: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in dest.items() if k != "reference"} | (
         {"reference": dest["reference"]} if dest.get("reference") else {}
     )
-
-
-async def _body(request: Request) -> Any:
-    return _parse_json(await request.body())
-
-
-def _parse_json(raw: bytes) -> Any:
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise payload_error("Invalid JSON payload received. Unexpected token.") from None
 
 
 @contextmanager

@@ -33,6 +33,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from segsync.testing.simulator import json_body, offset_page, query_bool
+
 from .accounts import Directory
 from .errors import ApiError, Violations, json_response, not_found, payload_error
 from .filters import FilterError, matches, parse_filter
@@ -282,8 +284,8 @@ class UserListService:
 
     async def create(self, request: Request, grant: Grant) -> Response:
         account_id = self._account(request, grant)
-        body = parse_message("UserList", await _json_body(request), "user_list")
-        validate_only = _flag(request, "validateOnly", "validate_only")
+        body = parse_message("UserList", await json_body(request, empty={}), "user_list")
+        validate_only = query_bool(request, "validateOnly", "validate_only", strict=True)
         v = Violations()
         name = body.get("displayName", "")
         if not name.strip():
@@ -369,16 +371,16 @@ class UserListService:
             offset = _decode_token(token, bound)
         records = sorted(self.lists.get(account_id, {}).values(), key=lambda r: int(r.list_id))
         kept = [r for r in records if matches(conditions, r.filter_values(), _FILTER_ENUMS)]
-        page = kept[offset : offset + size]
+        page, nxt = offset_page(kept, offset, size)
         out: dict[str, Any] = {"userLists": [self.to_json(r) for r in page]}
-        if offset + size < len(kept):
-            out["nextPageToken"] = _encode_token(offset + size, bound)
+        if nxt is not None:
+            out["nextPageToken"] = _encode_token(nxt, bound)
         return json_response(out)
 
     async def update(self, request: Request, grant: Grant) -> Response:
         rec = self._record(request, grant)
-        body = parse_message("UserList", await _json_body(request), "user_list")
-        validate_only = _flag(request, "validateOnly", "validate_only")
+        body = parse_message("UserList", await json_body(request, empty={}), "user_list")
+        validate_only = query_bool(request, "validateOnly", "validate_only", strict=True)
         mask_text = request.query_params.get("updateMask", request.query_params.get("update_mask"))
         v = Violations()
         if mask_text is None:
@@ -450,7 +452,7 @@ class UserListService:
 
     async def delete(self, request: Request, grant: Grant) -> Response:
         rec = self._record(request, grant)
-        if not _flag(request, "validateOnly", "validate_only"):
+        if not query_bool(request, "validateOnly", "validate_only", strict=True):
             del self.lists[rec.account_id][rec.list_id]
         return json_response({})
 
@@ -501,26 +503,6 @@ def _key_type(info: dict[str, Any], v: Violations) -> tuple[str | None, str | No
             "Contact id info is only for CONTACT_ID lists.",
         )
     return key_type, source, others
-
-
-def _flag(request: Request, *names: str) -> bool:
-    for name in names:
-        value = request.query_params.get(name)
-        if value is not None:
-            if value.lower() not in ("true", "false", "1", "0"):
-                raise payload_error(f"Invalid value at '{name}' (TYPE_BOOL), \"{value}\"", name)
-            return value.lower() in ("true", "1")
-    return False
-
-
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise payload_error("Invalid JSON payload received. Unexpected token.") from None
 
 
 def _encode_token(offset: int, bound: str) -> str:

@@ -3,8 +3,8 @@ touch them. Faithful to ``/work/shared/reference/platform-apis.md`` §3.
 
 Served routes (``{v}`` = ``/services/data/vXX.X``, every version from ``api_version_floor``
 (31.0) to ``latest_api_version`` (68.0); older → 410, newer or malformed → 404). Every path
-answers identically with and without a trailing slash (simple-salesforce sends
-``…/query/?q=``, ``…/sobjects/Contact/``, ``…/limits/``):
+answers identically with and without a trailing slash, as every simulator on the base does
+(simple-salesforce sends ``…/query/?q=``, ``…/sobjects/Contact/``, ``…/limits/``):
 
 * ``GET /services/data`` — the Versions URI (no auth, no ``Sforce-Limit-Info``);
   ``GET {v}`` — the resource directory.
@@ -26,9 +26,10 @@ REST error is a JSON array ``[{"message", "errorCode", "fields"?}]``; unknown pa
 Limits: ``Sforce-Limit-Info: api-usage=N/M`` on every authenticated answer; the daily
 allocation and the long-request cap answer 403 ``REQUEST_LIMIT_EXCEEDED`` (:mod:`.limits`); a
 URI over ``max_uri_bytes`` → 414, URI plus headers over ``max_request_bytes`` → 431 (both
-16,384). Faults come from the base :class:`~segsync.testing.simulator.Faults`: injected error
-statuses answer Salesforce error arrays, injected 429 bursts answer 403 ``REQUEST_LIMIT_EXCEEDED``
-(Salesforce does not use 429).
+16,384; :meth:`SalesforceSimulator.screen`, before auth). Faults come from the base
+:class:`~segsync.testing.simulator.Faults`: injected error statuses answer Salesforce error
+arrays, injected 429 bursts answer 403 ``REQUEST_LIMIT_EXCEEDED`` (Salesforce does not use
+429).
 
 Served with :meth:`SalesforceSimulator.serve` it speaks HTTPS by default (:mod:`.tls`; the
 ``ServedSimulator.ca_bundle`` PEM is the CA to trust); in-process tests use :meth:`client`.
@@ -59,13 +60,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
 
-from segsync.testing.simulator import Faults, RequestRecord, ServedSimulator, Simulator
+from segsync.testing.simulator import (
+    Faults,
+    InputError,
+    PlatformError,
+    ServedSimulator,
+    Simulator,
+)
 
 from .bulk import BulkQueryResource
 from .collections import CollectionsResource
@@ -93,7 +98,6 @@ DEFAULT_CLIENT_ID = "3MVG9sandbox.segsync.simulator.consumer.key"
 DEFAULT_CLIENT_SECRET = "sandbox-consumer-secret"  # noqa: S105 - a public test credential
 DEFAULT_USERNAME = "integration@segsync.sandbox"
 DATA = "/services/data"
-_REQUEST_KEY = "salesforce.request"
 _USER_KEY = "salesforce.user"
 _SESSION_EXPIRED = "Session expired or invalid"
 _ERRORS = {
@@ -174,7 +178,6 @@ class SalesforceSimulator(Simulator):
         self.missing_id_delete_error = missing_id_delete_error
         self.tls_dir = tls_dir
         self.tls: LocalTLS | None = None
-        self.served_url: str | None = None
         self.rng = random.Random(f"salesforce-{seed}")  # noqa: S311 - paging, not secrets
         self.ids = IdFactory(seed)
         self.org = Org(self.ids, self.now_ms, default_member_statuses=default_member_statuses)
@@ -185,7 +188,6 @@ class SalesforceSimulator(Simulator):
             long_request_cap=long_request_cap,
             bulk_query_jobs_per_day=bulk_query_jobs_per_day,
             wall_clock=wall_clock,
-            clock=clock,
         )
         self.oauth = OAuthServer(
             self.org,
@@ -202,8 +204,6 @@ class SalesforceSimulator(Simulator):
         self.sobjects = SObjectResource(self)
         self.collections = CollectionsResource(self)
         self.writer = RecordWriter(self)
-        self._routes: list[BaseRoute] = []
-        self._outer: ASGIApp | None = None
         self.sandbox_app: ConnectedApp | None = None
         self.last_seed: SeedSummary | None = None
         if sandbox_app:
@@ -280,6 +280,47 @@ class SalesforceSimulator(Simulator):
         request.scope[_USER_KEY] = session.user_id
         return self.org.org_id
 
+    def error_envelope(self, request: Request, error: PlatformError) -> Response:
+        if not isinstance(error, ApiError):
+            error = ApiError(error.status, "UNKNOWN_EXCEPTION", error.message)
+        return error.response()
+
+    def input_error(self, request: Request, error: InputError) -> PlatformError:
+        if error.kind == "json":
+            message = f"{error.detail} at [line:{error.line}, column:{error.column}]"
+            return ApiError(400, "JSON_PARSER_ERROR", message)
+        if error.kind == "shape":
+            return ApiError(400, "JSON_PARSER_ERROR", error.message)
+        return ApiError(400, "INVALID_PARAMETER_VALUE", error.message)
+
+    async def unrouted(self, request: Request, allowed: list[str]) -> Response:
+        """405 ``METHOD_NOT_ALLOWED`` naming the allowed methods, else 404 ``NOT_FOUND``."""
+        if allowed:
+            message = (
+                f"HTTP Method '{request.method}' not allowed. Allowed are "
+                f"{','.join(sorted(set(allowed)))}"
+            )
+            raise ApiError(405, "METHOD_NOT_ALLOWED", message)
+        raise ApiError(404, "NOT_FOUND", NOT_FOUND)
+
+    def screen(self, request: Request) -> tuple[str, Response] | None:
+        """414 when the URI is over ``max_uri_bytes``, 431 when URI and headers are over
+        ``max_request_bytes`` (HTML pages, as the front end answers)."""
+        scope = request.scope
+        query: bytes = scope.get("query_string", b"")
+        raw: bytes = scope.get("raw_path") or scope["path"].encode()
+        uri = len(raw) + (len(query) + 1 if query else 0)
+        refused = None
+        if uri > self.max_uri_bytes:
+            refused = 414, "URI Too Long"
+        elif uri + sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > self.max_request_bytes:
+            refused = 431, "Request Header Fields Too Large"
+        if refused is None:
+            return None
+        status, reason = refused
+        page = f"<html><body><h1>{status} {reason}</h1></body></html>"
+        return "oversized", HTMLResponse(page, status_code=status)
+
     def unauthorized_response(self, request: Request) -> Response:
         error = ApiError(401, "INVALID_SESSION_ID", _SESSION_EXPIRED)
         return error.response({"WWW-Authenticate": "Token"})
@@ -319,25 +360,21 @@ class SalesforceSimulator(Simulator):
             *self.sobjects.routes(),
             *self.collections.routes(),
         ]
-        self._routes = [
+        return [
             Route(DATA, self._versions, methods=["GET"]),
             Route("/services/oauth2/token", self.oauth.token_endpoint, methods=["POST"]),
             *(Route(f"{DATA}/{{version}}{sub}", self._rest(h), methods=[m]) for m, sub, h in table),
         ]
-        every = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
-        return [*self._routes, Route("/{path:path}", self._no_route, methods=every)]
 
     def _rest(self, handler: Handler) -> Callable[[Request], Any]:
         """A REST route: limits, then the API version, then the handler; errors as arrays."""
 
         async def endpoint(request: Request) -> Response:
-            try:
-                self.limits.check_long_running(request.scope.get(_REQUEST_KEY))
-                self.limits.count_call()
-                version = self._version(request.path_params["version"])
-                return await handler(request, version)
-            except ApiError as err:
-                return err.response()
+            limits = self.limits
+            limits.check_long_running(self.long_running(request, limits.long_request_seconds))
+            limits.count_call()
+            version = self._version(request.path_params["version"])
+            return await handler(request, version)
 
         return endpoint
 
@@ -370,93 +407,6 @@ class SalesforceSimulator(Simulator):
     async def _limits(self, request: Request, version: str) -> Response:
         return json_response(self.limits.snapshot())
 
-    async def _no_route(self, request: Request) -> Response:
-        allowed = [
-            m
-            for r in self._routes
-            if isinstance(r, Route) and r.matches(request.scope)[0] == Match.PARTIAL
-            for m in (r.methods or ())
-        ]
-        if allowed:
-            message = (
-                f"HTTP Method '{request.method}' not allowed. Allowed are "
-                f"{','.join(sorted(set(allowed)))}"
-            )
-            return ApiError(405, "METHOD_NOT_ALLOWED", message).response()
-        return ApiError(404, "NOT_FOUND", NOT_FOUND).response()
-
-    # -- the outer layer: trailing slashes, size limits, requests in flight -------------------
-
-    @property
-    def app(self) -> ASGIApp:
-        if self._outer is None:
-            inner = super().app
-
-            async def outer(scope: Scope, receive: Receive, send: Send) -> None:
-                if scope["type"] != "http" or scope["path"].startswith("/_sim"):
-                    await inner(scope, receive, send)
-                    return
-                scope = self._normalise(scope)
-                refused = self._oversized(scope)
-                if refused is not None:
-                    await self._refuse(scope, send, *refused)
-                    return
-                number = self.limits.started()
-                scope[_REQUEST_KEY] = number
-                try:
-                    await inner(scope, receive, send)
-                finally:
-                    self.limits.finished(number)
-
-            self._outer = outer
-        return self._outer
-
-    @staticmethod
-    def _normalise(scope: Scope) -> Scope:
-        path: str = scope["path"]
-        if len(path) > 1 and path.endswith("/"):
-            scope = dict(scope)
-            scope["path"] = path.rstrip("/") or "/"
-            raw: bytes | None = scope.get("raw_path")
-            if raw:
-                scope["raw_path"] = raw.rstrip(b"/") or b"/"
-        return scope
-
-    def _oversized(self, scope: Scope) -> tuple[int, str] | None:
-        query: bytes = scope.get("query_string", b"")
-        raw: bytes = scope.get("raw_path") or scope["path"].encode()
-        uri = len(raw) + (len(query) + 1 if query else 0)
-        if uri > self.max_uri_bytes:
-            return 414, "URI Too Long"
-        head = uri + sum(len(k) + len(v) + 4 for k, v in scope["headers"])
-        if head > self.max_request_bytes:
-            return 431, "Request Header Fields Too Large"
-        return None
-
-    async def _refuse(self, scope: Scope, send: Send, status: int, reason: str) -> None:
-        body = f"<html><body><h1>{status} {reason}</h1></body></html>".encode()
-        start: Message = {"type": "http.response.start", "status": status, "headers": []}
-        headers = MutableHeaders(scope=start)
-        headers["content-type"] = "text/html; charset=utf-8"
-        headers["content-length"] = str(len(body))
-        now = self.clock()
-        self.requests.append(
-            RequestRecord(
-                method=scope["method"],
-                path=scope["path"],
-                query=scope.get("query_string", b"").decode("latin-1"),
-                credential=None,
-                status=status,
-                started=now,
-                finished=now,
-                request_bytes=0,
-                response_bytes=len(body),
-                fault="oversized",
-            )
-        )
-        await send(start)
-        await send({"type": "http.response.body", "body": body, "more_body": False})
-
     # -- serving ------------------------------------------------------------------------------
 
     def serve(
@@ -476,11 +426,9 @@ class SalesforceSimulator(Simulator):
                 self.tls = LocalTLS(self.tls_dir)
             ssl_certfile, ssl_keyfile = str(self.tls.certfile), str(self.tls.keyfile)
             ca_bundle = str(self.tls.ca_bundle)
-        served = super().serve(
+        return super().serve(
             host, port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, ca_bundle=ca_bundle
         )
-        self.served_url = served.base_url
-        return served
 
     # -- seeding and inspection ---------------------------------------------------------------
 

@@ -31,9 +31,11 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from segsync.testing.simulator import json_body
+
 from . import engine, soql
 from .data import Record
-from .rest import NOT_FOUND, ApiError, Handler, json_response, read_json
+from .rest import NOT_FOUND, ApiError, Handler, json_response
 from .schema import format_datetime
 
 if TYPE_CHECKING:
@@ -138,7 +140,7 @@ class BulkQueryResource:
         return job
 
     async def create(self, request: Request, version: str) -> Response:
-        body = await read_json(request)
+        body = await json_body(request)
         if not isinstance(body, dict):
             raise ApiError(400, "INVALIDJOB", "The request body must be a JSON object")
         operation = body.get("operation")
@@ -199,7 +201,7 @@ class BulkQueryResource:
 
     async def patch(self, request: Request, version: str) -> Response:
         job = self._job(request)
-        body = await read_json(request)
+        body = await json_body(request)
         if not isinstance(body, dict) or body.get("state") != "Aborted":
             raise ApiError(400, "INVALIDJOB", "A query job can only be set to state Aborted")
         if job.state not in ("UploadComplete", "InProgress"):

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from segsync.testing.simulator import json_body, query_bool
+
 from .ids import to_18
-from .rest import ApiError, Handler, json_response, read_json
+from .rest import ApiError, Handler, json_response
 from .schema import SObjectType, object_type
 from .sobjects import ItemError, duplicate_rule_header
 
@@ -67,7 +69,7 @@ class CollectionsResource:
             raise ApiError(400, "EXCEEDED_ID_LIMIT", _LIMIT.format(n=limit))
 
     async def create(self, request: Request, version: str) -> Response:
-        body = await read_json(request)
+        body = await json_body(request)
         records = body.get("records") if isinstance(body, dict) else None
         if not isinstance(records, list):
             raise ApiError(400, "JSON_PARSER_ERROR", "Expected an object with a 'records' array")
@@ -111,7 +113,7 @@ class CollectionsResource:
             raise ApiError(400, "MISSING_ARGUMENT", "ids parameter is required")
         ids = [i.strip() for i in raw.split(",")]
         self._over_limit(len(ids))
-        all_or_none = _flag(request.query_params.get("allOrNone", "false"))
+        all_or_none = query_bool(request, "allOrNone")
         org = self.sim.org
         code = self.sim.missing_id_delete_error
         missing = ItemError(code, _MISSING_MESSAGES.get(code, code))

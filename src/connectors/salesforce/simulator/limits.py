@@ -28,8 +28,8 @@ LONG_TXN = "ConcurrentPerOrgLongTxn Limit exceeded."
 
 
 class ApiLimits:
-    """Counters of one org. ``wall_clock`` (epoch s) drives the 24-hour windows, ``clock``
-    (monotonic s) the duration of requests in flight."""
+    """Counters of one org. ``wall_clock`` (epoch s) drives the 24-hour windows; how long
+    requests have been in flight comes from the simulator's pipeline."""
 
     def __init__(
         self,
@@ -40,18 +40,15 @@ class ApiLimits:
         long_request_cap: int | None,
         bulk_query_jobs_per_day: int,
         wall_clock: Callable[[], float],
-        clock: Callable[[], float],
     ) -> None:
         self.daily_api_requests = daily_api_requests
         self.api_bursts = api_bursts
         self.long_request_seconds = long_request_seconds
         self.long_request_cap = long_request_cap
         self.bulk_query_jobs_per_day = bulk_query_jobs_per_day
-        self.wall_clock, self.clock = wall_clock, clock
+        self.wall_clock = wall_clock
         self._calls: deque[float] = deque()
         self._bulk_jobs: deque[float] = deque()
-        self._inflight: dict[int, float] = {}  # request number → monotonic start
-        self._next_request = 0
 
     # -- daily allocation ---------------------------------------------------------------------
 
@@ -89,24 +86,11 @@ class ApiLimits:
 
     # -- long-running requests ----------------------------------------------------------------
 
-    def started(self) -> int:
-        """Register a request in flight; returns its number for :meth:`finished`."""
-        self._next_request += 1
-        self._inflight[self._next_request] = self.clock()
-        return self._next_request
-
-    def finished(self, number: int) -> None:
-        self._inflight.pop(number, None)
-
-    def long_running(self, exclude: int | None = None) -> int:
-        """Requests in flight for at least ``long_request_seconds`` (``exclude`` aside)."""
-        threshold = self.clock() - self.long_request_seconds
-        return sum(1 for n, t in self._inflight.items() if n != exclude and t <= threshold)
-
-    def check_long_running(self, number: int | None) -> None:
-        """403 ``REQUEST_LIMIT_EXCEEDED`` when the cap of long-running requests is reached."""
+    def check_long_running(self, long_running: int) -> None:
+        """403 ``REQUEST_LIMIT_EXCEEDED`` when ``long_running`` other requests (in flight for
+        ``long_request_seconds`` or more) reach the cap."""
         cap = self.long_request_cap
-        if cap is not None and self.long_running(exclude=number) >= cap:
+        if cap is not None and long_running >= cap:
             raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", LONG_TXN)
 
     # -- /limits ------------------------------------------------------------------------------

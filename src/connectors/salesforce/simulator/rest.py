@@ -15,6 +15,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from segsync.testing.simulator import PlatformError
+
 __all__ = [
     "JSON_CT",
     "NOT_FOUND",
@@ -22,7 +24,6 @@ __all__ = [
     "Handler",
     "json_response",
     "parse_version",
-    "read_json",
     "release_label",
 ]
 
@@ -33,9 +34,10 @@ Handler = Callable[[Request, str], Awaitable[Response]]
 _VERSION = re.compile(r"^v(\d{2,3})\.0$")
 
 
-class ApiError(Exception):
+class ApiError(PlatformError):
     """An error answer: ``[{"message", "errorCode"[, "fields"]}]`` with ``status``;
-    ``extra`` keys (e.g. ``duplicateResult``) are added to the error object."""
+    ``extra`` keys (e.g. ``duplicateResult``) are added to the error object. Raised in a
+    route, the simulator renders it (:meth:`SalesforceSimulator.error_envelope`)."""
 
     def __init__(
         self,
@@ -45,8 +47,8 @@ class ApiError(Exception):
         fields: list[str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        super().__init__(status, message)
+        self.code = code
         self.fields, self.extra = fields, extra or {}
 
     def body(self) -> list[dict[str, Any]]:
@@ -62,18 +64,6 @@ class ApiError(Exception):
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
     return Response(data, status, headers, media_type=JSON_CT)
-
-
-async def read_json(request: Request) -> Any:
-    """The request's JSON body; 400 ``JSON_PARSER_ERROR`` when it is not JSON."""
-    raw = await request.body()
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        detail = getattr(exc, "msg", str(exc))
-        line, column = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
-        message = f"{detail} at [line:{line}, column:{column}]"
-        raise ApiError(400, "JSON_PARSER_ERROR", message) from None
 
 
 def parse_version(segment: str) -> float | None:

@@ -32,9 +32,11 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from segsync.testing.simulator import json_body
+
 from .data import Record
 from .ids import to_18
-from .rest import NOT_FOUND, ApiError, Handler, json_response, read_json
+from .rest import NOT_FOUND, ApiError, Handler, json_response
 from .schema import OBJECTS, Field, SObjectType, json_value, object_type
 
 if TYPE_CHECKING:
@@ -346,7 +348,7 @@ class SObjectResource:
 
     async def create(self, request: Request, version: str) -> Response:
         obj = self._type(request)
-        data = await read_json(request)
+        data = await json_body(request)
         if not isinstance(data, dict):
             raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object for the record")
         writer = self.sim.writer

@@ -1,0 +1,95 @@
+"""Warnings about stale data: a window or ``lost_days`` that holds no event, a top recency score
+with nobody active, an event type with no event at all — and none once the as-of is right."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from traitkit import Ev, TraitDb, utc
+
+from segsync.pipeline.traits import compute_traits
+from segsync.plugins import reset_plugins
+from segsync.traits import build_trait
+from segsync.traits.notes import TraitWarning
+
+DATA_END = utc("1998-07-01T00:00:00")  # historical data: the last order is on 1998-06-30
+TODAY = utc("2026-03-01T00:00:00")
+DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def db() -> Iterator[TraitDb]:
+    reset_plugins()
+    db = TraitDb()
+    keys = [f"c{i:02d}" for i in range(10)]
+    events = [
+        Ev(k, f"{k}-{j}", DATA_END - (i * 20 + j * 3 + 1) * DAY, Decimal(10 + i))
+        for i, k in enumerate(keys)
+        for j in range(i % 3 + 1)
+    ]
+    db.load(keys, events)
+    yield db
+    reset_plugins()
+
+
+TRAITS: dict[str, dict[str, Any]] = {
+    "rfm": {"kind": "rfm", "event": "order", "ties": "share"},
+    "orders_90d": {"kind": "aggregate", "event": "order", "function": "count", "within": "90d"},
+    "stage": {"kind": "lifecycle"},
+    "days_since": {"kind": "recency", "event": "order"},
+    "visits": {"kind": "aggregate", "event": "visit", "function": "count"},
+}
+
+
+def warnings_at(db: TraitDb, as_of: dt.datetime) -> dict[str, TraitWarning]:
+    specs = {}
+    for name, raw in TRAITS.items():
+        values = dict(raw)
+        specs[name] = build_trait(name, db.kinds[values.pop("kind")], values)
+    results = compute_traits(db.store.engine, specs, as_of=as_of)
+    found = {w.trait: w for w in results.warnings}
+    assert len(found) == len(results.warnings), "one warning per trait at most"
+    return found
+
+
+def test_historical_data_read_as_of_today_warns_per_trait(db: TraitDb) -> None:
+    found = warnings_at(db, TODAY)
+    assert {name: w.code for name, w in found.items()} == {
+        "rfm": "stale_recency",
+        "orders_90d": "stale_window",
+        "stage": "stale_lifecycle",
+        "visits": "no_events",
+    }
+    newest = "1998-06-30 (10,106 days before as_of 2026-03-01)"
+    assert found["rfm"].message == (
+        f"traits.rfm: the newest 'order' event is from {newest}, so the top recency score "
+        "(R = 5) holds nobody with one in the last 365d, and cells such as 'champions' name "
+        "people who have not bought for that long; if the data is historical, pin the run's "
+        "as-of to its end: segsync run --as-of DATE, or [segments] as_of = DATE"
+    )
+    assert f"is from {newest}, so its window [2025-12-01 00:00:00, 2026-03-01 00:00:00)" in (
+        found["orders_90d"].message
+    )
+    assert "holds none and every profile gets 0" in found["orders_90d"].message
+    assert "every customer is 'lost' (no order in the last lost_days = 180 days)" in (
+        found["stage"].message
+    )
+    assert found["visits"].message.startswith(
+        "traits.visits: no 'visit' event before 2026-03-01 00:00:00; check the trait's event"
+    )
+
+
+def test_pinned_to_the_end_of_the_data_nothing_is_stale(db: TraitDb) -> None:
+    found = warnings_at(db, DATA_END)
+    assert {name: w.code for name, w in found.items()} == {"visits": "no_events"}
+
+
+def test_the_window_is_what_counts_not_the_data(db: TraitDb) -> None:
+    # 100 days after the data ends: the 90-day window is empty, lost_days and R are fine
+    found = warnings_at(db, DATA_END + 100 * DAY)
+    assert found["orders_90d"].code == "stale_window"
+    assert "rfm" not in found and "stage" not in found

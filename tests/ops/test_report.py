@@ -1,0 +1,168 @@
+"""The HTML report: what it holds, that it is self-contained and escaped, and — in a real
+headless Chromium — that it renders its charts without a console error. The browser tests
+save full-page screenshots for review and print their paths."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from projectkit import Project, contact, uncomment
+from segsync.sandbox.synth import generate
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TRAITS_BLOCK = "[traits.stage]                        # prospect, new, active, loyal, at_risk, lost"
+
+
+def test_report_of_a_run_is_self_contained_and_escaped(project: Project) -> None:
+    project.extra_config = (
+        '\n[syncs.tricky]\nsegment = "buyers"\ndestination = "out"\n'
+        'audience = "<script>alert(1)</script> & co"\n'
+    )
+    project.write()
+    assert project.cli("run").code == 0
+    project.contacts.append(contact(8, email="eight@example.org"))
+    project.write()
+    out = project.root / "r" / "report.html"
+    result = project.cli("run", "--report", str(out))
+    assert result.code == 0, result.err
+    html = out.read_text()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
+    # nothing fetched from anywhere: no external scripts, styles, fonts or images
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "@import" not in html and "url(" not in html
+    for section in ('id="summary"', 'id="syncs"', 'id="segments"', 'id="kpis"'):
+        assert section in html
+    assert "Succeeded" in html and "french_news" in html
+    assert html.count("<svg") >= 6
+
+    again = project.root / "again.html"
+    runs = project.json("runs")[1]
+    first = runs[-1]["run_id"]
+    written = project.cli("report", first, "--out", str(again))
+    assert written.code == 0 and first in written.out
+    assert first in again.read_text()
+    assert project.cli("report", "nope", "--out", str(again)).code == 2
+
+
+def test_report_of_a_blocked_run_names_the_guard(project: Project) -> None:
+    assert project.cli("run").code == 0
+    project.contacts = [c for c in project.contacts if c["country"] != "FR"]
+    project.write()
+    out = project.root / "blocked.html"
+    assert project.cli("run", "--report", str(out)).code == 3
+    html = out.read_text()
+    assert "Blocked by a guard" in html
+    assert re.search(r"sync french_news</span> — segment &#39;french&#39; computed empty", html)
+
+
+# -- in a real browser ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make demo` with every trait switched on, run twice: the second time the same people
+    have placed more orders, so segments move and syncs change."""
+    from typer.testing import CliRunner
+
+    from segsync.cli import app
+    from segsync.plugins import reset_plugins
+
+    root = tmp_path_factory.mktemp("demo")
+    text = uncomment((REPO / "config.example.toml").read_text(), TRAITS_BLOCK)
+    (root / "segsync.toml").write_text(text)
+    runner = CliRunner()
+    for orders in (24_000, 30_000):  # the same people; more orders the second time
+        generate(root / "demo" / "data", seed=42, contacts=5000, orders=orders)
+        reset_plugins()
+        result = runner.invoke(app, ["-q", "-c", str(root / "segsync.toml"), "run"])
+        assert result.exit_code == 0, result.output
+    reset_plugins()
+    result = runner.invoke(
+        app, ["-c", str(root / "segsync.toml"), "report", "--out", str(root / "report.html")]
+    )
+    assert result.exit_code == 0, result.output
+    reset_plugins()
+    return root
+
+
+def _load(page_path: Path, screenshot: Path) -> dict[str, Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    problems: list[str] = []
+    fetched: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("request", lambda r: fetched.append(r.url))
+            page.goto(page_path.as_uri(), wait_until="load")
+            charts = page.eval_on_selector_all(
+                "svg.chart",
+                """svgs => svgs.map(s => ({
+                    label: s.getAttribute('aria-label'),
+                    marks: s.querySelectorAll('rect, polyline, polygon, circle, path').length,
+                    width: s.getBoundingClientRect().width,
+                    height: s.getBoundingClientRect().height,
+                }))""",
+            )
+            status = page.inner_text("#status")
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    print(f"\nscreenshot of {page_path.name}: {screenshot}")
+    return {"problems": problems, "fetched": fetched, "charts": charts, "status": status}
+
+
+@pytest.mark.browser
+def test_demo_report_renders_in_chromium(demo: Path, tmp_path: Path) -> None:
+    shot = tmp_path / "report-demo.png"
+    seen = _load(demo / "report.html", shot)
+    assert seen["problems"] == []
+    assert seen["fetched"] == [(demo / "report.html").as_uri()]  # nothing else was requested
+    assert seen["status"] == "Succeeded"
+    labels = {c["label"] for c in seen["charts"]}
+    assert {"segment sizes over time", "rfm grid", "stage stages", "changes per sync"} <= labels
+    assert "Conversion rate" in labels and "recent runs" in labels
+    for chart in seen["charts"]:
+        assert chart["marks"] > 0, chart
+        assert chart["width"] > 100 and chart["height"] > 20, chart
+    assert shot.stat().st_size > 50_000
+    keep = Path(REPO / "build" / "screenshots")
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, keep / shot.name)
+
+
+@pytest.mark.browser
+def test_blocked_report_renders_in_chromium(project: Project, tmp_path: Path) -> None:
+    assert project.cli("run").code == 0
+    project.contacts = [c for c in project.contacts if c["country"] != "FR"]
+    project.write()
+    out = tmp_path / "blocked.html"
+    assert project.cli("run", "--report", str(out)).code == 3
+    shot = tmp_path / "report-blocked.png"
+    seen = _load(out, shot)
+    assert seen["problems"] == []
+    assert seen["status"] == "Blocked by a guard"
+    assert all(c["marks"] > 0 for c in seen["charts"] if c["label"] != "no runs yet")
+    keep = Path(REPO / "build" / "screenshots")
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, keep / shot.name)

@@ -1,0 +1,65 @@
+"""A destination slow enough to be killed mid-push, for the killed-run tests (tests/e2e and
+tests/ops)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from projectkit import Project, contact
+
+SLOW_PLUGIN = """
+import asyncio
+import os
+from pathlib import Path
+
+from segsync import hookimpl
+from segsync.connectors.files import FilesConnector, FilesDestination
+
+
+class SlowWriter(FilesDestination):
+    def batch_limit(self, kind):
+        return 1
+
+    async def apply_batch(self, batch):
+        results = await super().apply_batch(batch)
+        marker = Path(os.environ["SEGSYNC_TEST_MARKER"])
+        done = int(marker.read_text()) if marker.exists() else 0
+        marker.write_text(str(done + 1))
+        await asyncio.sleep(float(os.environ.get("SEGSYNC_TEST_DELAY", "0")))
+        return results
+
+
+class SlowFiles(FilesConnector):
+    name = "slowfiles"
+
+    def __init__(self, settings, context):
+        super().__init__(settings, context)
+        self.destination = SlowWriter(self.settings, context)
+
+
+@hookimpl
+def register_connectors(register):
+    register(SlowFiles)
+"""
+
+
+def slow_project(project: Project) -> Path:
+    plugins = project.root / "plugins"
+    plugins.mkdir()
+    (plugins / "slow.py").write_text(SLOW_PLUGIN)
+    project.destination_type = "slowfiles"
+    project.contacts += [contact(i) for i in range(10, 40)]
+    project.write()
+    return project.root / "marker"
+
+
+def wait_for(marker: Path, count: int, proc: object, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if marker.exists() and marker.read_text() and int(marker.read_text()) >= count:
+            return
+        if getattr(proc, "poll")() is not None:  # noqa: B009
+            raise AssertionError("the run ended before it was expected to")
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for the run to push")

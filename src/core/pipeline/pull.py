@@ -183,7 +183,6 @@ async def _stage_bulk(
     rejects = Rejects(paths.rejects / f"{instance}-{stream}.csv", settings, summary)
     rejects.path.unlink(missing_ok=True)
     summary.snapshot = read.snapshot
-    summary.pages = len(read.files)
     task = f"pull:{instance}:{stream}"
     progress.start(task, label=f"pull {instance} {stream}", unit="records")
     try:
@@ -192,6 +191,7 @@ async def _stage_bulk(
                 stage_files, engine, config=config, instance=instance, stream=stream,
                 read=read, summary=summary, rejects=rejects, tally=tally, pulled_at=pulled_at,
             )  # fmt: skip
+        summary.pages = len(read.files)  # a file read whole is a page (none when it failed)
         progress.advance(task, summary.records, pages=summary.pages)
     except ReadError as exc:
         rejects.close()

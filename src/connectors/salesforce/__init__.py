@@ -1,2 +1,2 @@
-"""Salesforce (REST API and Bulk API 2.0): for now only its platform simulator,
-:mod:`segsync.connectors.salesforce.simulator`; the connector comes later."""
+"""Salesforce (REST API and Bulk API 2.0): Contacts, Leads and won Opportunities in, campaigns
+out (:mod:`.connector`), and the platform's simulator (:mod:`.simulator`)."""

@@ -6,20 +6,29 @@ messages. :class:`OAuth2Auth` fetches tokens from the token endpoint through the
 (several clients of one credential share one token), refreshes them 60 s before they expire,
 and on a 401 refreshes once and retries the request once; a second 401 is returned as is, for
 the caller to raise :class:`~segsync.errors.AuthError`.
+
+Refresh-token rotation: when a token answer carries a new ``refresh_token`` (Salesforce apps
+with rotation on, and other providers, invalidate the old one at once), the grant switches to
+it and, given a :class:`RefreshTokenStore` (:class:`FileTokenStore`), persists it, so the next
+process starts from the token that still works.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import importlib
 import json
+import os
+import tempfile
 import threading
 import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -31,10 +40,12 @@ __all__ = [
     "BasicAuth",
     "BearerAuth",
     "ClientCredentialsGrant",
+    "FileTokenStore",
     "Grant",
     "JwtBearerGrant",
     "OAuth2Auth",
     "RefreshTokenGrant",
+    "RefreshTokenStore",
     "Token",
     "TokenCache",
 ]
@@ -105,18 +116,81 @@ def _sha(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
 
 
+class RefreshTokenStore(Protocol):
+    """Where a rotated refresh token is kept between processes."""
+
+    def load(self) -> str | None:
+        """The refresh token to use instead of the configured one, if any."""
+        ...
+
+    def save(self, token: str) -> None:
+        """Keep ``token``: the endpoint rotated to it and invalidated the previous one."""
+        ...
+
+
+class FileTokenStore:
+    """A rotated refresh token in a JSON file (mode 0600, replaced atomically), tied to the
+    configured token it descends from: when the configuration names another refresh token
+    (a new authorisation), the file is ignored and later overwritten.
+
+    The file holds a secret: keep it in a private folder (a connector's work folder)."""
+
+    def __init__(self, path: Path, configured: SecretStr | str) -> None:
+        self.path = path
+        self._origin = hashlib.sha256(_reveal(configured).encode("utf-8")).hexdigest()
+
+    def __repr__(self) -> str:
+        return f"FileTokenStore(path={str(self.path)!r})"
+
+    def load(self) -> str | None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("origin") != self._origin:
+            return None
+        token = data.get("refresh_token")
+        return token if isinstance(token, str) and token else None
+
+    def save(self, token: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps({"origin": self._origin, "refresh_token": token})
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
 @dataclass(frozen=True, repr=False)
 class RefreshTokenGrant:
-    """``grant_type=refresh_token`` (HubSpot, Salesforce, Google, Mailchimp OAuth apps)."""
+    """``grant_type=refresh_token`` (HubSpot, Salesforce, Google, Mailchimp OAuth apps).
+
+    With rotation, the token endpoint answers a new ``refresh_token`` and invalidates the one
+    sent: :meth:`rotated` (called by :class:`OAuth2Auth`) switches to it for every later
+    refresh and saves it in ``store``. A ``store`` holding a token descended from this
+    ``refresh_token`` is used from the start. The credential's identity (``cache_id``) stays
+    the configured token's."""
 
     client_id: str
     client_secret: SecretStr | str
     refresh_token: SecretStr | str
+    store: RefreshTokenStore | None = None
     name: str = field(default="refresh_token", init=False)
+    _current: list[SecretStr] = field(default_factory=list, init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "client_secret", _secret(self.client_secret))
         object.__setattr__(self, "refresh_token", _secret(self.refresh_token))
+        saved = self.store.load() if self.store is not None else None
+        self._current.append(_secret(saved) if saved else _secret(self.refresh_token))
 
     def __repr__(self) -> str:
         return (
@@ -127,12 +201,25 @@ class RefreshTokenGrant:
     def cache_id(self) -> str:
         return f"{self.client_id}:{_sha(_reveal(self.refresh_token))}"
 
+    @property
+    def current_token(self) -> SecretStr:
+        """The refresh token the next refresh sends (the latest rotated one)."""
+        return self._current[-1]
+
+    def rotated(self, token: str) -> None:
+        """The endpoint answered ``token`` as the new refresh token: use and keep it."""
+        if token == _reveal(self._current[-1]):
+            return
+        self._current[:] = [SecretStr(token)]
+        if self.store is not None:
+            self.store.save(token)
+
     def form(self) -> dict[str, str]:
         return {
             "grant_type": "refresh_token",
             "client_id": self.client_id,
             "client_secret": _reveal(self.client_secret),
-            "refresh_token": _reveal(self.refresh_token),
+            "refresh_token": _reveal(self._current[-1]),
         }
 
 
@@ -354,6 +441,8 @@ class OAuth2Auth(httpx.Auth):
         try:
             body: Any = json.loads(response.content) if response.content else {}
         except ValueError:
+            if status < 400:  # a success cut short on the way (a dropped connection)
+                raise RetryableError(f"{where}: the answer is not valid JSON") from None
             body = {}
         if status == 429 or status >= 500:
             raise RetryableError(f"{where} answered {status} to the {self.grant.name} grant")
@@ -376,6 +465,10 @@ class OAuth2Auth(httpx.Auth):
             refresh_at=refresh_at,
             extras={k: v for k, v in body.items() if k not in _SECRET_FIELDS},
         )
+        rotated = body.get("refresh_token")
+        on_rotation = getattr(self.grant, "rotated", None)
+        if isinstance(rotated, str) and rotated and callable(on_rotation):
+            on_rotation(rotated)  # the old refresh token no longer works: keep the new one
         self.cache.put(self.cache_key, token)
         return token
 

@@ -30,7 +30,7 @@ from sqlglot import exp
 from segsync.config import Config
 from segsync.connector import BulkSource, Connector, Page, Source, SourceSettings
 from segsync.engine import Engine, ReadError, parse
-from segsync.errors import ConnectorError, InputError, RetryableError
+from segsync.errors import ConnectorError, InputError, QuotaError, RetryableError
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.bulk import BulkTables, drop_tables, stage_files
 from segsync.pipeline.staging import (
@@ -143,7 +143,7 @@ async def stage_source(
                 await _stage_stream(
                     config, connector, staged.settings, item, paths, cursor, pulled_at, progress
                 )
-        except RetryableError as exc:
+        except (RetryableError, QuotaError) as exc:  # a quota resets: a later run succeeds
             summary.error, summary.transient = str(exc), True
         except (InputError, ConnectorError) as exc:
             summary.error = str(exc)

@@ -250,6 +250,8 @@ async def test_injected_faults_use_salesforce_shapes(make: Make, connect: Connec
     async with connect(sim) as c:
         burst = await c.get(f"{V}/limits")
     assert_error(burst, 403, "REQUEST_LIMIT_EXCEEDED")
+    # a transient refusal: the long-request cap, not the daily allocation (which means: stop)
+    assert burst.json()[0]["message"] == "ConcurrentPerOrgLongTxn Limit exceeded."
 
 
 async def test_a_dropped_connection_still_applies_the_write(make: Make, connect: Connect) -> None:

@@ -195,7 +195,10 @@ async def test_describes(api: httpx.AsyncClient) -> None:
     names = {o["name"]: o["keyPrefix"] for o in every["sobjects"]}
     assert names == {"Contact": "003", "Lead": "00Q", "Campaign": "701", "CampaignMember": "00v",
                      "CampaignMemberStatus": "01Y", "Opportunity": "006",
-                     "OpportunityContactRole": "00K"}  # fmt: skip
+                     "OpportunityContactRole": "00K", "ContactHistory": "017",
+                     "LeadHistory": "017"}  # fmt: skip
+    history = next(o for o in every["sobjects"] if o["name"] == "ContactHistory")
+    assert not history["createable"] and not history["updateable"] and history["queryable"]
     lead = (await api.get(f"{V}/sobjects/Lead/describe/")).json()
     fields = {f["name"]: f for f in lead["fields"]}
     assert fields["Company"]["createable"] and not fields["Company"]["nillable"]

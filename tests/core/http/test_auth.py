@@ -4,6 +4,8 @@ import asyncio
 import base64
 import importlib.util
 import json
+import stat
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import httpx
@@ -16,6 +18,7 @@ from segsync.http import (
     BasicAuth,
     BearerAuth,
     ClientCredentialsGrant,
+    FileTokenStore,
     HttpClient,
     JwtBearerGrant,
     OAuth2Auth,
@@ -189,6 +192,29 @@ async def test_token_endpoint_outage_is_retried(clock: FakeClock) -> None:
     assert len(server.token_requests) == 3
 
 
+async def test_token_answer_cut_short_is_retried(clock: FakeClock) -> None:
+    server, cache = FakeOAuthServer(), TokenCache(clock=clock)
+    cut = [True]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = server(request)
+        if str(request.url) == TOKEN_URL and cut:
+            cut.pop()
+            return httpx.Response(200, content=response.content[:10])
+        return response
+
+    client = HttpClient(
+        "https://api.example.test",
+        auth=refresh_auth(cache),
+        transport=httpx.MockTransport(handler),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    async with client:
+        assert (await client.get("/x")).status_code == 200
+    assert len(server.token_requests) == 2
+
+
 async def test_client_credentials_and_ensure_token(clock: FakeClock) -> None:
     server, cache = FakeOAuthServer(), TokenCache(clock=clock)
     auth = OAuth2Auth(TOKEN_URL, ClientCredentialsGrant("cid", SECRET, scope="api"), cache=cache)
@@ -199,6 +225,55 @@ async def test_client_credentials_and_ensure_token(clock: FakeClock) -> None:
     assert server.issued == 1
     assert server.token_requests[0]["grant_type"] == ["client_credentials"]
     assert server.token_requests[0]["scope"] == ["api"]
+
+
+class RotatingServer(FakeOAuthServer):
+    """Every refresh answers a new refresh token and invalidates the one it was sent."""
+
+    def __init__(self) -> None:
+        super().__init__(expires_in=None)
+        self.refresh_tokens = {REFRESH}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if str(request.url) != TOKEN_URL:
+            return super().__call__(request)
+        sent = parse_qs(request.content.decode())["refresh_token"][0]
+        if sent not in self.refresh_tokens:
+            self.token_requests.append({"refresh_token": [sent]})
+            return httpx.Response(
+                400, json={"error": "invalid_grant", "error_description": "expired"}
+            )
+        response = super().__call__(request)
+        fresh = f"rotated-{self.issued}"
+        self.refresh_tokens = {fresh}
+        return httpx.Response(200, json={**json.loads(response.content), "refresh_token": fresh})
+
+
+async def test_rotated_refresh_token_is_used_and_persisted(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    server, cache = RotatingServer(), TokenCache(clock=clock)
+    path = tmp_path / "oauth" / "refresh.json"
+    grant = RefreshTokenGrant("cid", SECRET, REFRESH, store=FileTokenStore(path, REFRESH))
+    auth = OAuth2Auth(TOKEN_URL, grant, cache=cache)
+    async with oauth_client(server, auth, clock) as client:
+        await client.get("/x")
+        server.valid = set()  # the session expires: the refresh must send the rotated token
+        assert (await client.get("/x")).status_code == 200
+    assert [r["refresh_token"] for r in server.token_requests] == [[REFRESH], ["rotated-1"]]
+    assert "rotated-2" not in repr(grant) and "rotated" not in repr(auth)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "rotated-2" in path.read_text() and REFRESH not in path.read_text()
+
+    # the next process starts from the persisted token; the configured one no longer works
+    later = RefreshTokenGrant("cid", SECRET, REFRESH, store=FileTokenStore(path, REFRESH))
+    assert later.form()["refresh_token"] == "rotated-2"
+    auth = OAuth2Auth(TOKEN_URL, later, cache=TokenCache(clock=clock))
+    async with oauth_client(server, auth, clock) as client:
+        assert (await client.get("/x")).status_code == 200
+    # a newly configured refresh token (a new authorisation) wins over the file
+    other = RefreshTokenGrant("cid", SECRET, "brand-new", store=FileTokenStore(path, "brand-new"))
+    assert other.form()["refresh_token"] == "brand-new"
 
 
 def test_cache_key_separates_credentials() -> None:

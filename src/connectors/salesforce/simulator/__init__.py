@@ -12,11 +12,15 @@ answers identically with and without a trailing slash, as every simulator on the
 * ``GET {v}/query?q=``, ``{v}/queryAll?q=``, ``{v}/query/<0r8 locator>-<offset>`` — :mod:`.query`
   over the SOQL subset of :mod:`.soql`.
 * ``{v}/jobs/query[/{id}[/results]]`` — Bulk API 2.0 query jobs, :mod:`.bulk`.
-* ``{v}/sobjects[/{Type}[/describe|/{id}]]`` — :mod:`.sobjects`;
-  ``{v}/composite/sobjects`` — :mod:`.collections`; ``GET {v}/limits`` — :mod:`.limits`.
+* ``{v}/sobjects[/{Type}[/describe|/{id}]]`` — :mod:`.sobjects` (create, read, update,
+  delete); ``{v}/composite/sobjects[/{Type}]`` — :mod:`.collections` (create, update, retrieve,
+  delete); ``GET {v}/limits`` — :mod:`.limits`.
 
-Objects: Contact, Lead, Campaign, CampaignMember, CampaignMemberStatus, Opportunity and
-OpportunityContactRole (:mod:`.schema`, :mod:`.data`), with real 15/18-character ids.
+Objects: Contact, Lead, Campaign, CampaignMember, CampaignMemberStatus, Opportunity,
+OpportunityContactRole and the field history objects ContactHistory and LeadHistory
+(:mod:`.schema`, :mod:`.data`), with real 15/18-character ids. Updates of tracked fields
+(``tracked_fields``, default ``HasOptedOutOfEmail``) write history rows; :meth:`update` edits a
+record as a user would (history included).
 
 Auth: ``Authorization: Bearer <token>`` (or ``OAuth <token>``) of a live session; otherwise
 401 ``[{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]``. Every
@@ -28,8 +32,10 @@ allocation and the long-request cap answer 403 ``REQUEST_LIMIT_EXCEEDED`` (:mod:
 URI over ``max_uri_bytes`` → 414, URI plus headers over ``max_request_bytes`` → 431 (both
 16,384; :meth:`SalesforceSimulator.screen`, before auth). Faults come from the base
 :class:`~segsync.testing.simulator.Faults`: injected error statuses answer Salesforce error
-arrays, injected 429 bursts answer 403 ``REQUEST_LIMIT_EXCEEDED`` (Salesforce does not use
-429).
+arrays (the token endpoint: 503 ``{"error": "temporarily_unavailable"}``, inferred), injected
+429 bursts answer 403 ``REQUEST_LIMIT_EXCEEDED`` "ConcurrentPerOrgLongTxn
+Limit exceeded." (Salesforce does not use 429; its only transient limit is the long-request
+cap — the daily allocation's "TotalRequests Limit exceeded." means stop for the day).
 
 Served with :meth:`SalesforceSimulator.serve` it speaks HTTPS by default (:mod:`.tls`; the
 ``ServedSimulator.ca_bundle`` PEM is the CA to trust); in-process tests use :meth:`client`.
@@ -44,12 +50,15 @@ Behaviours the reference marks "(inferred)" or leaves open, each a constructor a
 ``maxRecords``), ``bulk_job_not_complete_status`` (412), ``bulk_version_mismatch_status`` (409),
 ``lead_duplicate_rule`` (``"off"``), ``invalid_member_status`` (``"error"``),
 ``default_member_statuses`` (Sent, Responded), ``missing_id_delete_error``
-(``ENTITY_IS_DELETED``).
+(``ENTITY_IS_DELETED``), ``missing_id_update_error`` (``INVALID_CROSS_REFERENCE_KEY``). Org
+features, also arguments: ``tracked_fields`` (field history tracking), ``multi_currency`` and
+``corporate_currency`` (``Opportunity.CurrencyIsoCode`` exists only in a multi-currency org).
 
-Simplifications: one org; ``Name`` is derived, not a compound field; no record updates
-(``PATCH``), upserts, Bulk ingest jobs, composite/batch/tree resources, relationship queries
-or parent-child sub-queries; ``AccountId`` references are only checked for shape; deleted
-records stay as tombstones (nothing is purged from the recycle bin).
+Simplifications: one org; ``Name`` is derived, not a compound field; no upserts, Bulk ingest
+jobs, composite/batch/tree resources, relationship queries or parent-child sub-queries;
+``AccountId`` references are only checked for shape; deleted records stay as tombstones
+(nothing is purged from the recycle bin); history rows are written for field changes only (no
+``created`` rows).
 """
 
 from __future__ import annotations
@@ -76,11 +85,11 @@ from .bulk import BulkQueryResource
 from .collections import CollectionsResource
 from .data import Org
 from .ids import IdFactory, to_18
-from .limits import TOTAL_REQUESTS, ApiLimits
+from .limits import LONG_TXN, ApiLimits
 from .oauth import LOGIN_AUDIENCES, ConnectedApp, OAuthServer
 from .query import QueryResource
 from .rest import NOT_FOUND, ApiError, Handler, json_response, parse_version, release_label
-from .schema import object_type
+from .schema import OPTIONAL_FIELDS, object_type
 from .seed import SeedSummary, seed_org
 from .sobjects import RecordWriter, SObjectResource
 from .tls import LocalTLS
@@ -98,6 +107,8 @@ DEFAULT_CLIENT_ID = "3MVG9sandbox.segsync.simulator.consumer.key"
 DEFAULT_CLIENT_SECRET = "sandbox-consumer-secret"  # noqa: S105 - a public test credential
 DEFAULT_USERNAME = "integration@segsync.sandbox"
 DATA = "/services/data"
+OAUTH = "/services/oauth2/"
+_OAUTH_DOWN = "The service is temporarily unavailable; try again later"
 _USER_KEY = "salesforce.user"
 _SESSION_EXPIRED = "Session expired or invalid"
 _ERRORS = {
@@ -153,6 +164,10 @@ class SalesforceSimulator(Simulator):
             ("Responded", True),
         ),
         missing_id_delete_error: str = "ENTITY_IS_DELETED",
+        missing_id_update_error: str = "INVALID_CROSS_REFERENCE_KEY",
+        tracked_fields: Iterable[str] = ("HasOptedOutOfEmail",),
+        multi_currency: bool = False,
+        corporate_currency: str = "USD",
         sandbox_app: bool = True,
         tls_dir: str | Path | None = None,
     ) -> None:
@@ -176,11 +191,23 @@ class SalesforceSimulator(Simulator):
         self.lead_duplicate_rule = lead_duplicate_rule
         self.invalid_member_status = invalid_member_status
         self.missing_id_delete_error = missing_id_delete_error
+        self.missing_id_update_error = missing_id_update_error
+        self.multi_currency = multi_currency
+        #: (object, field) pairs this org does not have
+        self.hidden_fields: frozenset[tuple[str, str]] = frozenset(
+            pair for pair, feature in OPTIONAL_FIELDS.items() if not getattr(self, feature)
+        )
         self.tls_dir = tls_dir
         self.tls: LocalTLS | None = None
         self.rng = random.Random(f"salesforce-{seed}")  # noqa: S311 - paging, not secrets
         self.ids = IdFactory(seed)
-        self.org = Org(self.ids, self.now_ms, default_member_statuses=default_member_statuses)
+        self.org = Org(
+            self.ids,
+            self.now_ms,
+            default_member_statuses=default_member_statuses,
+            tracked_fields=tracked_fields,
+            corporate_currency=corporate_currency if multi_currency else None,
+        )
         self.limits = ApiLimits(
             daily_api_requests=daily_api_requests,
             api_bursts=api_bursts,
@@ -266,7 +293,7 @@ class SalesforceSimulator(Simulator):
     # -- base hooks ---------------------------------------------------------------------------
 
     def public_paths(self) -> tuple[str, ...]:
-        return ("/services/oauth2/",)
+        return (OAUTH,)
 
     def authenticate(self, request: Request) -> str | None:
         if request.url.path == DATA:
@@ -326,9 +353,14 @@ class SalesforceSimulator(Simulator):
         return error.response({"WWW-Authenticate": "Token"})
 
     def rate_limited_response(self, request: Request, retry_after: float | None) -> Response:
-        return ApiError(403, "REQUEST_LIMIT_EXCEEDED", TOTAL_REQUESTS).response()
+        if request.url.path.startswith(OAUTH):
+            return self.error_response(request, 503)
+        return ApiError(403, "REQUEST_LIMIT_EXCEEDED", LONG_TXN).response()
 
     def error_response(self, request: Request, status: int) -> Response:
+        if request.url.path.startswith(OAUTH):  # the token endpoint's own shape (inferred)
+            body = {"error": "temporarily_unavailable", "error_description": _OAUTH_DOWN}
+            return json_response(body, status, {"Cache-Control": "no-store"})
         code, message = _ERRORS.get(status, ("UNKNOWN_EXCEPTION", "An unexpected error occurred"))
         return ApiError(status, code, message).response()
 
@@ -452,6 +484,40 @@ class SalesforceSimulator(Simulator):
         user = self.org.add_user(DEFAULT_USERNAME)
         record = self.org.insert(obj.name, values, user_id=user, created=created, modified=modified)
         return str(record["Id"])
+
+    def update(
+        self, sobject: str, record_id: str, *, at: float | None = None, **values: Any
+    ) -> None:
+        """Change a record as a user would in Salesforce (no API rules; field names as the API
+        spells them): stamps bumped, history rows written for tracked fields. ``at`` is the
+        time of the change (epoch seconds; default now)."""
+        obj = object_type(sobject)
+        rid = to_18(record_id)
+        if obj is None or rid is None or rid not in self.org.records[obj.name]:
+            raise ValueError(f"no {sobject} with id {record_id!r}")
+        user = self.org.add_user(DEFAULT_USERNAME)
+        modified = None if at is None else int(at * 1000)
+        self.org.update(obj.name, rid, values, modified=modified, user_id=user)
+
+    def delete(self, sobject: str, record_id: str) -> None:
+        """Delete a record as a user would (to the recycle bin; members cascade)."""
+        obj = object_type(sobject)
+        rid = to_18(record_id)
+        if obj is None or rid is None or rid not in self.org.records[obj.name]:
+            raise ValueError(f"no {sobject} with id {record_id!r}")
+        self.org.delete(obj.name, rid)
+
+    def convert_lead(self, lead_id: str, contact_id: str) -> None:
+        """Convert a Lead into an existing Contact (its campaign members keep the LeadId)."""
+        self.org.convert_lead(str(to_18(lead_id)), str(to_18(contact_id)))
+
+    def record(self, sobject: str, record_id: str) -> dict[str, Any] | None:
+        """A record's stored values (tombstones included), or None."""
+        obj = object_type(sobject)
+        rid = to_18(record_id)
+        if obj is None or rid is None:
+            return None
+        return self.org.get(obj.name, rid)
 
     def credentials_for_sandbox(self) -> dict[str, str]:
         """``{"client_id", "client_secret"}`` of the sandbox app (client credentials flow),

@@ -16,7 +16,10 @@ Indexes, so a request never scans the whole org where an index is cheap:
 Side effects of writes: ``Name`` of Contact/Lead, ``IsClosed``/``IsWon`` of an Opportunity
 (from its stage), a CampaignMember's ``LeadOrContactId``/``HasResponded``, a new Campaign's
 default CampaignMemberStatus records; deleting a Campaign, Contact or Lead deletes its members
-(and a Contact's or Opportunity's contact roles).
+(and a Contact's or Opportunity's contact roles). An update of a Contact or Lead that changes a
+*tracked* field (field history tracking: ``tracked_fields``) writes a ``ContactHistory`` /
+``LeadHistory`` row dated by the update, with the old and new values (as the API shows them).
+A new Opportunity in a multi-currency org gets the org's ``corporate_currency``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .ids import IdFactory
-from .schema import OBJECTS, PREFIXES, format_datetime
+from .schema import HISTORY_OBJECTS, OBJECTS, PREFIXES, format_datetime, json_value
 
 __all__ = ["CLOSED_STAGES", "OPEN_STAGES", "Org"]
 
@@ -86,9 +89,13 @@ class Org:
             ("Sent", False),
             ("Responded", True),
         ),
+        tracked_fields: Iterable[str] = ("HasOptedOutOfEmail",),
+        corporate_currency: str | None = None,
     ) -> None:
         self.ids = ids
         self.now_ms = now_ms
+        self.tracked_fields = frozenset(tracked_fields)
+        self.corporate_currency = corporate_currency
         self.default_member_statuses = tuple(default_member_statuses)
         if not self.default_member_statuses:
             raise ValueError("a campaign needs at least one member status")
@@ -200,6 +207,17 @@ class Org:
         created = min(modified, now) if created is None else created
         record: Record = dict.fromkeys(OBJECTS[obj].fields)
         record.update(values)
+        if OBJECTS[obj].history:
+            record.update(
+                Id=self.ids.new(OBJECTS[obj].prefix),
+                IsDeleted=False,
+                CreatedDate=created,
+                CreatedById=user_id,
+            )
+            self.records[obj][record["Id"]] = record
+            self._seq += 1
+            record["_seq"] = self._seq
+            return record
         record.update(
             Id=self.ids.new(OBJECTS[obj].prefix),
             IsDeleted=False,
@@ -232,17 +250,51 @@ class Org:
         return record
 
     def update(
-        self, obj: str, rid: str, values: dict[str, Any], *, modified: int | None = None
+        self,
+        obj: str,
+        rid: str,
+        values: dict[str, Any],
+        *,
+        modified: int | None = None,
+        user_id: str | None = None,
     ) -> Record:
         record = self.records[obj][rid]
         old = dict(record)
         record.update(values)
         stamp = self.now_ms() if modified is None else modified
         record.update(LastModifiedDate=stamp, SystemModstamp=stamp)
+        if user_id is not None:
+            record["LastModifiedById"] = user_id
         self._defaults(obj, record)
         self._unindex(obj, old)
         self._index(obj, record, old)
+        self._track(obj, old, record, stamp, user_id)
         return record
+
+    def _track(self, obj: str, old: Record, new: Record, stamp: int, user_id: str | None) -> None:
+        """History rows for the tracked fields an update changed."""
+        history = next((h for h, (parent, _) in HISTORY_OBJECTS.items() if parent == obj), None)
+        if history is None:
+            return
+        parent_field = HISTORY_OBJECTS[history][1]
+        fields = OBJECTS[obj].fields
+        for name in sorted(self.tracked_fields):
+            f = fields.get(name)
+            if f is None or old.get(name) == new.get(name):
+                continue
+            self.insert(
+                history,
+                {
+                    parent_field: new["Id"],
+                    "Field": name,
+                    "DataType": "Boolean" if f.type == "boolean" else "Text",
+                    "OldValue": json_value(f.type, old.get(name)),
+                    "NewValue": json_value(f.type, new.get(name)),
+                },
+                user_id=user_id or new.get("LastModifiedById"),
+                created=stamp,
+                modified=stamp,
+            )
 
     def delete(self, obj: str, rid: str) -> None:
         """Tombstone a live record and cascade to its members and contact roles."""
@@ -293,6 +345,8 @@ class Org:
             if record["Status"] is None:
                 record["Status"] = "Planned"
         elif obj == "Opportunity":
+            if self.corporate_currency and not record.get("CurrencyIsoCode"):
+                record["CurrencyIsoCode"] = self.corporate_currency
             stage = record["StageName"]
             record["IsClosed"] = stage in CLOSED_STAGES
             record["IsWon"] = CLOSED_STAGES.get(stage, False)

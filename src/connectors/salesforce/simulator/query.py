@@ -85,7 +85,7 @@ class QueryResource:
         if text is None:
             raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
         try:
-            return soql.parse(text, now_ms=self.sim.now_ms())
+            return soql.parse(text, now_ms=self.sim.now_ms(), hidden=self.sim.hidden_fields)
         except soql.SoqlError as err:
             raise ApiError(400, err.code, err.message) from None
 

@@ -3,7 +3,13 @@
 Field names are case-insensitive in SOQL and request bodies; answers use the canonical
 spelling. Value types inside the org: ``datetime`` fields hold epoch milliseconds (``int``),
 ``date`` fields ``YYYY-MM-DD`` strings, ``boolean`` fields ``bool``, ``int``/``double``/
-``currency`` fields numbers, every other type ``str``; ``None`` is null.
+``currency`` fields numbers, ``anyType`` fields (a history row's ``OldValue``/``NewValue``) the
+tracked field's own value, every other type ``str``; ``None`` is null.
+
+``ContactHistory`` and ``LeadHistory`` are field history objects: one row per change of a
+tracked field (``Field``, ``OldValue``, ``NewValue``, ``CreatedDate``), read-only, without
+modification stamps. ``Opportunity.CurrencyIsoCode`` exists only in a multi-currency org
+(:data:`OPTIONAL_FIELDS`).
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
+    "HISTORY_OBJECTS",
     "OBJECTS",
+    "OPTIONAL_FIELDS",
     "PREFIXES",
     "STRING_TYPES",
     "Field",
@@ -48,6 +56,7 @@ class SObjectType:
     by_lower: dict[str, Field] = field(default_factory=dict)  # lower-cased name → field
     required: tuple[Field, ...] = ()  # required on create
     references: tuple[Field, ...] = ()  # references to served objects
+    history: bool = False  # a field history object (read-only, no modification stamps)
 
     def field(self, name: str) -> Field | None:
         """The field called ``name`` (any case), or None."""
@@ -58,6 +67,11 @@ _AUDIT = (
     "Id:id IsDeleted:boolean CreatedDate:datetime CreatedById:reference>User "
     "LastModifiedDate:datetime LastModifiedById:reference>User SystemModstamp:datetime"
 )
+# field history rows are never modified: no LastModifiedDate or SystemModstamp
+_HISTORY_AUDIT = "Id:id IsDeleted:boolean CreatedDate:datetime CreatedById:reference>User"
+_HISTORY_FIELDS = "Field:picklist DataType:picklist OldValue:anyType NewValue:anyType"
+#: the history object of each object whose field changes are tracked → its parent field
+HISTORY_OBJECTS = {"ContactHistory": ("Contact", "ContactId"), "LeadHistory": ("Lead", "LeadId")}
 
 # name:type[>ReferencedObject][+c createable][+r required on create]
 _SPECS: dict[str, tuple[str, str, str]] = {
@@ -66,16 +80,19 @@ _SPECS: dict[str, tuple[str, str, str]] = {
         "Contact",
         """
         AccountId:reference>Account+c LastName:string+c+r FirstName:string+c Name:string
-        Email:email+c Phone:phone+c MobilePhone:phone+c HasOptedOutOfEmail:boolean+c
-        MailingCity:string+c MailingCountry:string+c MailingPostalCode:string+c
-        LeadSource:picklist+c Title:string+c OwnerId:reference>User""",
+        Email:email+c Phone:phone+c MobilePhone:phone+c HomePhone:phone+c OtherPhone:phone+c
+        Fax:phone+c HasOptedOutOfEmail:boolean+c MailingStreet:textarea+c MailingCity:string+c
+        MailingState:string+c MailingCountry:string+c MailingPostalCode:string+c
+        Birthdate:date+c Description:textarea+c LeadSource:picklist+c Title:string+c
+        OwnerId:reference>User""",
     ),
     "Lead": (
         "00Q",
         "Lead",
         """
         LastName:string+c+r FirstName:string+c Name:string Company:string+c+r Email:email+c
-        Phone:phone+c MobilePhone:phone+c City:string+c Country:string+c PostalCode:string+c
+        Phone:phone+c MobilePhone:phone+c Fax:phone+c Street:textarea+c City:string+c
+        State:string+c Country:string+c PostalCode:string+c Title:string+c Description:textarea+c
         Status:picklist+c LeadSource:picklist+c HasOptedOutOfEmail:boolean+c IsConverted:boolean
         ConvertedContactId:reference>Contact ConvertedDate:date OwnerId:reference>User""",
     ),
@@ -108,7 +125,8 @@ _SPECS: dict[str, tuple[str, str, str]] = {
         """
         AccountId:reference>Account+c ContactId:reference>Contact+c Name:string+c+r
         StageName:picklist+c+r Amount:currency+c CloseDate:date+c+r Type:picklist+c
-        LeadSource:picklist+c IsClosed:boolean IsWon:boolean OwnerId:reference>User""",
+        LeadSource:picklist+c IsClosed:boolean IsWon:boolean OwnerId:reference>User
+        CurrencyIsoCode:picklist+c""",
     ),
     "OpportunityContactRole": (
         "00K",
@@ -117,14 +135,19 @@ _SPECS: dict[str, tuple[str, str, str]] = {
         OpportunityId:reference>Opportunity+c+r ContactId:reference>Contact+c+r
         Role:picklist+c IsPrimary:boolean+c""",
     ),
+    "ContactHistory": ("017", "Contact History", "ContactId:reference>Contact " + _HISTORY_FIELDS),
+    "LeadHistory": ("017", "Lead History", "LeadId:reference>Lead " + _HISTORY_FIELDS),
 }
+#: fields that exist only when the org enables a feature: (object, field) → the feature
+OPTIONAL_FIELDS = {("Opportunity", "CurrencyIsoCode"): "multi_currency"}
 
 
 def _build() -> dict[str, SObjectType]:
     objects = {}
     for name, (prefix, label, spec) in _SPECS.items():
-        obj = SObjectType(name, prefix, label)
-        for item in (_AUDIT + " " + spec).split():
+        obj = SObjectType(name, prefix, label, history=name in HISTORY_OBJECTS)
+        audit = _HISTORY_AUDIT if obj.history else _AUDIT
+        for item in (audit + " " + spec).split():
             head, *flags = item.split("+")
             fname, _, ftype = head.partition(":")
             ftype, _, target = ftype.partition(">")
@@ -141,8 +164,8 @@ def _build() -> dict[str, SObjectType]:
 #: canonical object name → type
 OBJECTS: dict[str, SObjectType] = _build()
 _BY_LOWER = {name.lower(): obj for name, obj in OBJECTS.items()}
-#: key prefix → object name
-PREFIXES: dict[str, str] = {obj.prefix: name for name, obj in OBJECTS.items()}
+#: key prefix → object name (history objects share ``017`` and are never addressed by id)
+PREFIXES: dict[str, str] = {obj.prefix: name for name, obj in OBJECTS.items() if not obj.history}
 
 
 def object_type(name: str) -> SObjectType | None:

@@ -8,7 +8,8 @@ Deterministic for a seed. Each row with a name becomes, by a seeded draw:
   ``ConvertedContactId``, ``Status = "Closed - Converted"``.
 
 Besides: about 4% of Contacts with an email get an unconverted Lead with the same email (the
-identity rule must pick one); ``HasOptedOutOfEmail`` is true where ``email_opt_in`` is ``no``;
+identity rule must pick one); ``HasOptedOutOfEmail`` is true where ``email_opt_in`` is ``no``,
+set by an update at ``updated_at`` so the field history holds when the answer was given;
 ``CreatedDate`` comes from ``signup_date`` and ``LastModifiedDate``/``SystemModstamp`` from
 ``updated_at``. About 6% of Contacts have a closed-won Opportunity with a primary
 OpportunityContactRole (a third of those also a non-primary role for another Contact), and a
@@ -74,8 +75,9 @@ def seed_org(org: Org, rows: list[dict[str, Any]], *, seed: int, user_id: str) -
             "LastName": last,
             "Email": email,
             "Phone": str(row.get("phone") or "").strip() or None,
-            "HasOptedOutOfEmail": str(row.get("email_opt_in") or "").lower() == "no",
+            "HasOptedOutOfEmail": False,
         }
+        opted_out = str(row.get("email_opt_in") or "").lower() == "no"
         where = {"City": row.get("city") or None, "Country": row.get("country") or None}
         company = f"{last} {rng.choice(_SUFFIXES)}"
         roll = rng.random()
@@ -95,6 +97,8 @@ def seed_org(org: Org, rows: list[dict[str, Any]], *, seed: int, user_id: str) -
             )
             out.leads += 1
             out.ids_by_row[str(row.get("id"))] = lead["Id"]
+            if opted_out:
+                _opt_out(org, "Lead", lead["Id"], modified, user_id)
             continue
         mailing = {"MailingCity": where["City"], "MailingCountry": where["Country"]}
         if roll < 0.25:
@@ -129,13 +133,20 @@ def seed_org(org: Org, rows: list[dict[str, Any]], *, seed: int, user_id: str) -
                 created=created,
                 modified=modified,
             )
+        if opted_out:
+            _opt_out(org, "Contact", contact["Id"], modified, user_id)
         out.contacts += 1
         contacts.append(contact["Id"])
         out.ids_by_row[str(row.get("id"))] = contact["Id"]
         if email and rng.random() < 0.04:
             org.insert(
                 "Lead",
-                {**person, **where, "Company": f"{last} {rng.choice(_SUFFIXES)}"},
+                {
+                    **person,
+                    **where,
+                    "Company": f"{last} {rng.choice(_SUFFIXES)}",
+                    "HasOptedOutOfEmail": opted_out,
+                },
                 user_id=user_id,
                 created=modified,
                 modified=modified,
@@ -144,6 +155,10 @@ def seed_org(org: Org, rows: list[dict[str, Any]], *, seed: int, user_id: str) -
             out.shared_email_leads += 1
         _opportunities(org, rng, out, contacts, created, modified, user_id)
     return out
+
+
+def _opt_out(org: Org, obj: str, rid: str, when: int, user_id: str) -> None:
+    org.update(obj, rid, {"HasOptedOutOfEmail": True}, modified=when, user_id=user_id)
 
 
 def _opportunities(

@@ -2,7 +2,8 @@
 
 * ``POST /sobjects/{Type}`` → 201 ``{"id", "success": true, "errors": []}``; a refused record
   → 400 ``[{"message", "errorCode", "fields"}]``.
-* ``GET /sobjects/{Type}/{id}[?fields=a,b]`` → the record with ``attributes``; ``DELETE`` → 204.
+* ``GET /sobjects/{Type}/{id}[?fields=a,b]`` → the record with ``attributes``; ``PATCH`` (an
+  update: the body holds the fields to change) → 204; ``DELETE`` → 204.
   A malformed id → 404 "Provided external ID field does not exist or is not accessible: <id>";
   an unknown one → 404 ``NOT_FOUND``; a deleted one → 404 ``ENTITY_IS_DELETED``.
 * ``GET /sobjects`` (describe global), ``GET /sobjects/{Type}`` (basic information) and
@@ -22,6 +23,12 @@ lead"), an existing (campaign, person) pair is ``DUPLICATE_VALUE`` "Already a ca
 Lead whose email a live Lead or Contact already has is ``DUPLICATES_DETECTED`` — an alert rule
 lets it through when ``Sforce-Duplicate-Rule-Header`` says ``allowSave=true``. Campaign names
 are not unique (as in Salesforce).
+
+An update (:meth:`RecordWriter.prepare_update`) is checked the same way for the fields it
+sets, plus: a converted Lead is read-only (``CANNOT_UPDATE_CONVERTED_LEAD`` "cannot reference
+converted lead"), a deleted record is ``ENTITY_IS_DELETED``, and a required field cannot be
+emptied (``REQUIRED_FIELD_MISSING``). Fields the org does not have (``hidden_fields``, e.g.
+``CurrencyIsoCode`` without multi-currency) are unknown fields.
 """
 
 from __future__ import annotations
@@ -115,14 +122,10 @@ class RecordWriter:
         for key, value in data.items():
             if key == "attributes":
                 continue
-            f = obj.field(key)
-            if f is None:
-                raise ItemError(
-                    "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}"
-                )
+            f = self._field(obj, key)
             if f.name == "Id":
                 raise ItemError("INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])
-            if not f.createable:
+            if not f.createable or obj.history:
                 read_only.append(f.name)
                 continue
             values[f.name] = self._coerce(f, value)
@@ -149,6 +152,52 @@ class RecordWriter:
 
     def insert(self, obj: SObjectType, values: dict[str, Any], user_id: str | None) -> Record:
         return self.sim.org.insert(obj.name, values, user_id=user_id)
+
+    def _field(self, obj: SObjectType, key: str) -> Field:
+        f = obj.field(key)
+        if f is None or (obj.name, f.name) in self.sim.hidden_fields:
+            raise ItemError(
+                "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}"
+            )
+        return f
+
+    def prepare_update(
+        self, obj: SObjectType, record: Record, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Canonical values to set on ``record`` (any key ``id``/``Id`` and ``attributes``
+        ignored), or raise :class:`ItemError`."""
+        if record["IsDeleted"]:
+            raise ItemError("ENTITY_IS_DELETED", "entity is deleted")
+        if obj.name == "Lead" and record.get("IsConverted"):
+            raise ItemError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+        values: dict[str, Any] = {}
+        read_only = []
+        for key, value in data.items():
+            if key == "attributes" or key.lower() == "id":
+                continue
+            f = self._field(obj, key)
+            if not f.createable or obj.history:
+                read_only.append(f.name)
+                continue
+            values[f.name] = self._coerce(f, value)
+        if read_only:
+            names = ", ".join(read_only)
+            raise ItemError(
+                "INVALID_FIELD_FOR_INSERT_UPDATE", _READ_ONLY.format(names=names), read_only
+            )
+        emptied = [
+            f.name for f in obj.required if f.name in values and values[f.name] in (None, "")
+        ]
+        if emptied:
+            raise ItemError(
+                "REQUIRED_FIELD_MISSING",
+                f"Required fields are missing: [{', '.join(emptied)}]",
+                emptied,
+            )
+        for f in obj.references:
+            if values.get(f.name):
+                self._check_reference(f, values[f.name])
+        return values
 
     def _coerce(self, f: Field, value: Any) -> Any:
         if value is None:
@@ -295,6 +344,7 @@ class SObjectResource:
             ("POST", "/sobjects/{sobject}", self.create),
             ("GET", "/sobjects/{sobject}/describe", self.describe),
             ("GET", "/sobjects/{sobject}/{record_id}", self.read),
+            ("PATCH", "/sobjects/{sobject}/{record_id}", self.update),
             ("DELETE", "/sobjects/{sobject}/{record_id}", self.delete),
         ]
 
@@ -311,9 +361,9 @@ class SObjectResource:
             "label": obj.label,
             "keyPrefix": obj.prefix,
             "queryable": True,
-            "createable": True,
-            "deletable": True,
-            "updateable": True,
+            "createable": not obj.history,
+            "deletable": not obj.history,
+            "updateable": not obj.history,
             "custom": False,
             "urls": {
                 "sobject": base,
@@ -343,6 +393,7 @@ class SObjectResource:
                 "referenceTo": [f.reference_to] if f.reference_to else [],
             }
             for f in obj.fields.values()
+            if (obj.name, f.name) not in self.sim.hidden_fields
         ]
         return json_response({**self._summary(obj, version), "fields": fields})
 
@@ -394,8 +445,23 @@ class SObjectResource:
             body[f.name] = json_value(f.type, org.getter(obj.name, f.name)(record))
         return json_response(body)
 
+    async def update(self, request: Request, version: str) -> Response:
+        obj = self._type(request)
+        record = self._record(request, obj)
+        data = await json_body(request)
+        if not isinstance(data, dict):
+            raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object for the record")
+        try:
+            values = self.sim.writer.prepare_update(obj, record, data)
+        except ItemError as err:
+            raise err.api_error() from None
+        self.sim.org.update(obj.name, record["Id"], values, user_id=self.sim.user_id(request))
+        return Response(status_code=204)
+
     async def delete(self, request: Request, version: str) -> Response:
         obj = self._type(request)
         record = self._record(request, obj)
+        if obj.history:
+            raise ApiError(400, "INVALID_OPERATION", "entity type cannot be deleted")
         self.sim.org.delete(obj.name, record["Id"])
         return Response(status_code=204)

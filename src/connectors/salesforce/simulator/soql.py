@@ -20,6 +20,9 @@ datetime fields datetime literals, date fields date literals, numbers numbers. E
 ``INVALID_TYPE``, ``INVALID_QUERY_FILTER_OPERATOR``, ``NUMBER_OUTSIDE_VALID_RANGE``) and a
 message in the API's shape: the query line, a caret, ``ERROR at Row:r:Column:c`` and the detail.
 
+``anyType`` fields (a history row's ``OldValue``/``NewValue``) can be selected but not filtered
+or sorted (``INVALID_FIELD``), as in Salesforce.
+
 Not supported (answered ``MALFORMED_QUERY`` with a message saying so): relationship paths
 (``Contact.Email``), sub-queries and semi-joins, aggregate functions other than ``COUNT()``,
 ``GROUP BY``, ``TYPEOF``, ``FIELDS()``, ``INCLUDES``/``EXCLUDES``.
@@ -260,8 +263,8 @@ def _datetime_ms(text: str) -> int:
 
 
 class _Parser:
-    def __init__(self, text: str, now_ms: int) -> None:
-        self.text, self.now_ms = text, now_ms
+    def __init__(self, text: str, now_ms: int, hidden: frozenset[tuple[str, str]]) -> None:
+        self.text, self.now_ms, self.hidden = text, now_ms, hidden
         self.toks = _tokens(text)
         self.i = 0
         self.obj: SObjectType | None = None
@@ -367,7 +370,7 @@ class _Parser:
         if "." in tok.text:
             raise self.fail(tok, f"the relationship path '{tok.text}' {_UNSUPPORTED}")
         f = self.obj.field(tok.text)
-        if f is None:
+        if f is None or (self.obj.name, f.name) in self.hidden:
             detail = _NO_COLUMN.format(name=tok.text, obj=self.obj.name)
             raise self.fail(tok, detail, "INVALID_FIELD")
         return f
@@ -381,7 +384,11 @@ class _Parser:
         return int(tok.text)
 
     def order_item(self) -> Order:
-        f = self.resolve(self.name_token())
+        tok = self.name_token()
+        f = self.resolve(tok)
+        if f.type == "anyType":
+            detail = f"field '{f.name}' can not be sorted in a query call"
+            raise self.fail(tok, detail, "INVALID_FIELD")
         descending = False
         if self.tok.word() in ("asc", "desc"):
             descending = self.advance().word() == "desc"
@@ -418,6 +425,9 @@ class _Parser:
     def predicate(self) -> Node:
         name = self.name_token()
         f = self.resolve(name)
+        if f.type == "anyType":
+            detail = f"field '{f.name}' can not be filtered in a query call"
+            raise self.fail(name, detail, "INVALID_FIELD")
         tok = self.tok
         if tok.kind == "op":
             self.advance()
@@ -530,8 +540,10 @@ class _Parser:
         return self.fail(tok, detail, "INVALID_FIELD")
 
 
-def parse(text: str, *, now_ms: int) -> Query:
-    """Parse and type-check ``text``; ``now_ms`` anchors date literals such as ``TODAY``."""
+def parse(text: str, *, now_ms: int, hidden: frozenset[tuple[str, str]] = frozenset()) -> Query:
+    """Parse and type-check ``text``; ``now_ms`` anchors date literals such as ``TODAY``;
+    ``hidden`` are ``(object, field)`` pairs this org does not have (feature-dependent fields
+    such as ``Opportunity.CurrencyIsoCode`` without multi-currency)."""
     if not text.strip():
         raise SoqlError("MALFORMED_QUERY", "A query string has to be specified")
-    return _Parser(text, now_ms).query()
+    return _Parser(text, now_ms, hidden).query()

@@ -1,71 +1,234 @@
-"""Benchmark: a whole `segsync run` on the files connector, measured as a user runs it.
+"""Benchmark: pulling the demo generator's files, beside DuckDB alone; then whole `segsync run`s.
 
-Generates a seeded synthetic audience (segsync.sandbox.synth), then runs the real CLI in a subprocess
-three times against the starter config:
+Generates a seeded synthetic audience (segsync.sandbox.synth) for the starter config, then:
 
-1. first run: pull, load, resolve, segments, push everything;
-2. re-run with unchanged files (the steady state of a scheduled job): zero changes;
-3. re-run after the files changed (regenerated with another seed, so most records change):
-   full re-read, re-resolve, and the resulting adds/removes.
+1. **pull, beside DuckDB alone** (``--rounds`` times, alternating): segsync's ingest — every
+   source staged and loaded into a fresh store, as ``segsync pull`` does before it resolves
+   profiles — and a DuckDB process loading and normalising the same three files into a
+   fresh database file by hand-written SQL (typed columns, emails trimmed and lower-cased,
+   times with offsets to UTC, yes/no to booleans, amounts as DECIMAL(18,4), attributes and
+   properties as JSON, the last row of a repeated id kept) — what a DuckDB user would write,
+   without what DuckDB cannot do (phone numbers, bad-row accounting, consent dating). Prints
+   wall and CPU seconds and peak RSS of each, the medians, and the ratio of the walls; then
+   the whole ``segsync pull`` command once (which also resolves profiles, computes traits,
+   segments and KPIs);
+2. unless ``--skip-run``, the real CLI three times against the starter config: a first run
+   (pull, load, resolve, segments, push everything); a re-run with unchanged files (zero
+   changes); a re-run after the files changed (regenerated with another seed).
 
-Prints wall time and peak RSS of each run, and records per second for the first. Usage:
+Usage:
 
-    .venv/bin/python benchmarks/full_run.py [--contacts 100000] [--orders 600000]
+    .venv/bin/python benchmarks/full_run.py [--contacts 100000] [--orders 600000] [--rounds 2]
+        [--data DIR (generated files to reuse)] [--python PY (the segsync to measure)]
+        [--memory-limit 1.5GB (DuckDB's, both sides)] [--skip-run]
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
+import sys
 import tempfile
 import time
 from importlib import resources
 from pathlib import Path
 
-from measure import run_cli
+from measure import Measured, measured, run_cli_measured
 
-from segsync.sandbox.synth import generate
+from segsync.sandbox.synth import DATA_FILES, generate
+
+MEMORY_LIMIT = "1.5GB"  # segsync's default [store] memory_limit; --memory-limit sets both
+
+DUCKDB_ALONE = """
+CREATE TABLE source_contacts AS
+SELECT 'shop' AS instance, id AS source_id,
+       CASE WHEN regexp_full_match(lower(trim(email)), '[^@ ]+@[^@ ]+[.][^@ ]+')
+            THEN lower(trim(email)) END AS email,
+       phone,
+       json_object('first_name', first_name, 'last_name', last_name, 'country', country,
+                   'city', city, 'language', language, 'birth_date', CAST(birth_date AS DATE),
+                   'signup_date', CAST(signup_date AS DATE)) AS attributes,
+       CASE lower(trim(email_opt_in)) WHEN 'yes' THEN true WHEN 'no' THEN false END
+           AS consent_email_marketing,
+       CASE lower(trim(ads_opt_in)) WHEN 'yes' THEN true WHEN 'no' THEN false END
+           AS consent_ad_user_data,
+       CASE lower(trim(ads_opt_in)) WHEN 'yes' THEN true WHEN 'no' THEN false END
+           AS consent_ad_personalization,
+       CAST(timezone('UTC', CAST(updated_at AS TIMESTAMPTZ)) AS TIMESTAMP) AS updated_at
+FROM read_csv('{data}/contacts.csv', header = true, all_varchar = true)
+QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) = 1;
+
+INSERT INTO source_contacts (instance, source_id, email, attributes, consent_email_marketing,
+                             updated_at)
+SELECT 'newsletter', email,
+       CASE WHEN regexp_full_match(lower(trim(email)), '[^@ ]+@[^@ ]+[.][^@ ]+')
+            THEN lower(trim(email)) END,
+       json_object('first_name', first_name, 'newsletter_source', source,
+                   'interests', array_to_string(interests, ',')),
+       subscribed,
+       CAST(timezone('UTC', CAST(signed_up_at AS TIMESTAMPTZ)) AS TIMESTAMP)
+FROM read_json('{data}/newsletter.jsonl', format = 'newline_delimited',
+               columns = {{'email': 'VARCHAR', 'first_name': 'VARCHAR', 'subscribed': 'BOOLEAN',
+                          'signed_up_at': 'VARCHAR', 'source': 'VARCHAR',
+                          'interests': 'VARCHAR[]'}})
+QUALIFY row_number() OVER (PARTITION BY email ORDER BY signed_up_at DESC) = 1;
+
+CREATE TABLE events AS
+SELECT 'shop' AS instance, order_id AS event_id, 'order' AS type,
+       CAST(timezone('UTC', CAST(ordered_at AS TIMESTAMPTZ)) AS TIMESTAMP) AS occurred_at,
+       customer_id AS contact_id, CAST(amount AS DECIMAL(18,4)) AS value, currency,
+       json_object('items', items, 'channel', channel, 'status', status) AS properties
+FROM read_json('{data}/orders.jsonl', format = 'newline_delimited',
+               columns = {{'order_id': 'VARCHAR', 'customer_id': 'VARCHAR',
+                          'ordered_at': 'VARCHAR', 'amount': 'VARCHAR', 'currency': 'VARCHAR',
+                          'items': 'BIGINT', 'channel': 'VARCHAR', 'status': 'VARCHAR'}})
+QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY ordered_at DESC) = 1;
+"""
+
+
+INGEST = """
+import asyncio, inspect, sys
+from pathlib import Path
+from segsync.pipeline import load, open_connectors
+from segsync.pipeline.pull import load_sources, stage_source
+from segsync.state.history import History
+from segsync.state.store import Store
+from segsync.state.workspace import StorePaths
+from segsync.values import utcnow
+
+config = load(Path(sys.argv[1]))
+names = [n for n, c in config.connectors.items() if c.cls.capabilities.is_source]
+connectors = open_connectors(config, names)
+paths = StorePaths(config.store_path)
+pulled_at = utcnow()
+with Store.open(config.store_path, options=config.store_options) as store:
+    async def stage():
+        bulk = "engine" in inspect.signature(stage_source).parameters  # not before issue 18
+        extra = {"engine": store.engine, "engine_lock": asyncio.Lock()} if bulk else {}
+        return await asyncio.gather(*(
+            stage_source(config, connectors[n], paths=paths, cursors={}, pulled_at=pulled_at,
+                         **extra)
+            for n in names if connectors[n].source and connectors[n].source.streams()))
+    staged = asyncio.run(stage())
+    load_sources(store.engine, History(store.engine), staged, run_id="bench", force=True,
+                 pulled_at=pulled_at)
+    print(sum(s.records for source in staged for s in source.summaries))
+"""
+
+
+def duckdb_alone(data: Path, store: Path, memory_limit: str) -> None:
+    """(In a child process) load and normalise the three files with DuckDB alone."""
+    import duckdb
+
+    con = duckdb.connect(str(store), config={"memory_limit": memory_limit})
+    con.execute(DUCKDB_ALONE.format(data=data))
+    con.close()
+
+
+def fresh(*paths: Path) -> None:
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def line(label: str, done: Measured) -> str:
+    return f"{label:>13}: {done.wall:7.2f}s wall {done.cpu:7.2f}s CPU  peak RSS {done.rss:5d} MiB"
+
+
+def compare_pull(root: Path, config: Path, rounds: int, python: str, memory_limit: str) -> None:
+    store = root / "segsync.duckdb"
+    alone = root / "alone.duckdb"
+    pulls: list[Measured] = []
+    others: list[Measured] = []
+    for n in range(1, rounds + 1):
+        fresh(store, Path(f"{store}.wal"), Path(f"{store}.work"))
+        pull = measured([python, "-c", INGEST, str(config)], cwd=root)
+        if pull.code != 0:
+            raise SystemExit(f"ingest failed:\n{pull.err[-3000:]}")
+        records = int(pull.out.split()[-1])
+        pulls.append(pull)
+        print(line(f"ingest #{n}", pull) + f"  {records:,} records, {records / pull.wall:,.0f}/s")
+        fresh(alone, Path(f"{alone}.wal"))
+        other = measured([sys.executable, __file__, "--duckdb-alone", str(root / "data"),
+                          str(alone), memory_limit])  # fmt: skip
+        if other.code != 0:
+            raise SystemExit(f"DuckDB alone failed:\n{other.err[-3000:]}")
+        others.append(other)
+        print(line(f"DuckDB alone #{n}", other))
+    pull_wall = statistics.median(p.wall for p in pulls)
+    alone_wall = statistics.median(o.wall for o in others)
+    print(
+        f"median ingest {pull_wall:.2f}s (peak RSS {max(p.rss for p in pulls)} MiB), DuckDB "
+        f"alone {alone_wall:.2f}s (peak RSS {max(o.rss for o in others)} MiB): "
+        f"ingest / DuckDB alone = {pull_wall / alone_wall:.2f}"
+    )
+    fresh(store, Path(f"{store}.wal"), Path(f"{store}.work"), alone, Path(f"{alone}.wal"))
+    report, whole = run_cli_measured(config, "pull", python=python)
+    records = sum(s["records"] for s in report["sources"])
+    print(line("segsync pull", whole) + f"  {records:,} records, {records / whole.wall:,.0f}/s "
+          "(ingest, then resolve, traits, segments, KPIs)")  # fmt: skip
+    fresh(store, Path(f"{store}.wal"), Path(f"{store}.work"))
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--duckdb-alone"]:
+        duckdb_alone(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--orders", type=int, default=600_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--data", type=Path, help="a folder of generated files to reuse")
+    parser.add_argument("--python", default=sys.executable, help="the segsync to measure")
+    parser.add_argument("--skip-run", action="store_true", help="only the pull comparison")
+    parser.add_argument("--memory-limit", default=MEMORY_LIMIT, help="[store] memory_limit")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="segsync-bench-"))
     try:
         config = root / "segsync.toml"
         template = resources.files("segsync").joinpath("templates/segsync.toml")
-        config.write_text(template.read_text("utf-8"), encoding="utf-8")
+        text = template.read_text("utf-8").replace(
+            "[store]\n", f'[store]\nmemory_limit = "{args.memory_limit}"\n', 1
+        )
+        config.write_text(text, encoding="utf-8")
         t = time.perf_counter()
-        summary = generate(
-            root / "data", seed=args.seed, contacts=args.contacts, orders=args.orders
-        )
-        print(
-            f"generated {summary.contacts:,} contacts, {summary.newsletter:,} newsletter rows, "
-            f"{summary.orders:,} orders in {time.perf_counter() - t:.1f}s"
-        )
-        records = summary.contacts + summary.newsletter + summary.orders
-        for label, prepare in (
-            ("first run", None),
-            ("unchanged re-run", None),
-            (
-                "changed files",
-                lambda: generate(
-                    root / "data", seed=args.seed + 1, contacts=args.contacts, orders=args.orders
-                ),
-            ),
-        ):
-            if prepare:
-                prepare()
-            report, elapsed, peak = run_cli(config, "run", "--force", ok=(0, 1, 3))
+        if args.data:
+            (root / "data").mkdir()
+            for name in DATA_FILES:
+                (root / "data" / name).symlink_to((args.data / name).resolve())
+            print(f"reusing the files in {args.data}")
+        else:
+            summary = generate(
+                root / "data", seed=args.seed, contacts=args.contacts, orders=args.orders
+            )
+            print(
+                f"generated {summary.contacts:,} contacts, {summary.newsletter:,} newsletter "
+                f"rows, {summary.orders:,} orders in {time.perf_counter() - t:.1f}s"
+            )
+        compare_pull(root, config, args.rounds, args.python, args.memory_limit)
+        if args.skip_run:
+            return 0
+        for label, seed in (("first run", None), ("unchanged re-run", None),
+                            ("changed files", args.seed + 1)):  # fmt: skip
+            if seed is not None:
+                data = root / "data"
+                for name in DATA_FILES:
+                    (data / name).unlink()
+                generate(data, seed=seed, contacts=args.contacts, orders=args.orders)
+            report, done = run_cli_measured(
+                config, "run", "--force", ok=(0, 1, 3), python=args.python
+            )
             adds = sum(s["applied_adds"] for s in report["syncs"])
             removes = sum(s["applied_removes"] for s in report["syncs"])
+            records = sum(s["records"] for s in report["sources"])
             print(
-                f"{label:>17}: {elapsed:6.2f}s wall, peak RSS {peak:5d} MiB, "
-                f"{report['profiles']['profiles']:,} profiles, +{adds:,} -{removes:,}"
-                + (f", {records / elapsed:,.0f} source records/s" if label == "first run" else "")
+                line(label, done) + f"  {report['profiles']['profiles']:,} profiles, "
+                f"+{adds:,} -{removes:,}"
+                + (f", {records / done.wall:,.0f} source records/s" if label == "first run" else "")
             )
     finally:
         shutil.rmtree(root, ignore_errors=True)

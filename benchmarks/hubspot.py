@@ -13,22 +13,32 @@ portal) seeded with N contacts, and drives the real CLI in subprocesses:
 4. both syncs again: the number of write calls HubSpot received (expected 0).
 
 Between phases it waits one rate-limit window, so each phase starts with the budget a
-scheduled run would find. Usage:
+scheduled run would find. The pull also reports its CPU seconds per 1,000 contacts (the rate
+limit bounds the wall time, not the work). ``--pull-only`` stops after the pull;
+``--burst N`` raises the simulated portal's limit (to see memory at sizes the default limit
+would take an hour to pull); ``--python`` runs another install's segsync.
+
+The CLI runs are started by a helper process forked before the simulator is seeded: a child's
+peak RSS (``ru_maxrss``) counts the memory of the process it was forked from, and this one
+holds the seeded portal (about 2 GB at 1,000,000 contacts), which would hide the CLI's own
+peak. Usage:
 
     .venv/bin/python benchmarks/hubspot.py [--contacts 100000] [--list-chunk 10000]
-                                           [--skip-property]
+        [--skip-property] [--pull-only] [--burst 100] [--python PY]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from measure import run_cli
+from measure import run_cli_measured
 
 from segsync.connectors.hubspot.simulator import HubSpotSimulator
 
@@ -67,10 +77,19 @@ audience = "everyone"
 """
 
 
-def segsync(folder: Path, *args: str) -> tuple[dict[str, Any], float, int]:
-    """``segsync`` on the benchmark's config: its JSON report, wall seconds, peak RSS (MiB)."""
+LAUNCHER = ProcessPoolExecutor(max_workers=1)  # started in main() before the portal is seeded
+
+
+def _run(folder: Path, args: tuple[str, ...], python: str) -> tuple[dict[str, Any], Any]:
     env = {"SEGSYNC_CONNECTORS__HUBSPOT__TOKEN": TOKEN}
-    return run_cli(folder / "segsync.toml", *args, env=env)
+    return run_cli_measured(folder / "segsync.toml", *args, env=env, python=python)
+
+
+def segsync(folder: Path, *args: str, python: str) -> tuple[dict[str, Any], float, int, float]:
+    """``segsync`` on the benchmark's config, started by the launcher process: its JSON report,
+    wall seconds, peak RSS (MiB), CPU seconds."""
+    report, done = LAUNCHER.submit(_run, folder, args, python).result()
+    return report, done.wall, done.rss, done.cpu
 
 
 def writes_since(sim: HubSpotSimulator, mark: int) -> int:
@@ -88,22 +107,27 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--list-chunk", type=int, default=10_000)
     parser.add_argument("--skip-property", action="store_true")
+    parser.add_argument("--pull-only", action="store_true")
+    parser.add_argument("--burst", type=int, default=BURST)
+    parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args()
+    burst = args.burst
+    LAUNCHER.submit(int).result()  # fork the launcher while this process is small
 
-    sim = HubSpotSimulator(seed=1, burst=BURST, window=WINDOW, daily=10_000_000)
+    sim = HubSpotSimulator(seed=1, burst=burst, window=WINDOW, daily=10_000_000)
     sim.add_credential(TOKEN)
     sim.seed_contacts(
         [{"email": f"bench{i}@example.org", "first_name": f"B{i}"} for i in range(args.contacts)]
     )
-    results: dict[str, Any] = {"contacts": args.contacts, "limits": f"{BURST}/{WINDOW:g}s"}
+    results: dict[str, Any] = {"contacts": args.contacts, "limits": f"{burst}/{WINDOW:g}s"}
     with tempfile.TemporaryDirectory() as tmp, sim.serve() as served:
         folder = Path(tmp)
         (folder / "segsync.toml").write_text(
-            CONFIG.format(base_url=served.base_url, burst=BURST, chunk=args.list_chunk)
+            CONFIG.format(base_url=served.base_url, burst=burst, chunk=args.list_chunk)
         )
-        rate = BURST / WINDOW  # requests per second the limit allows
+        rate = burst / WINDOW  # requests per second the limit allows
 
-        report, wall, rss = segsync(folder, "pull")
+        report, wall, rss, cpu = segsync(folder, "pull", python=args.python)
         pulled = sum(s["records"] for s in report["sources"] if s["stream"] == "contacts")
         ceiling = rate * PAGE
         results["pull"] = {
@@ -113,15 +137,22 @@ def main() -> None:
             "ceiling_per_s": ceiling,
             "fraction_of_ceiling": round(pulled / wall / ceiling, 3),
             "peak_rss_mib": rss,
+            "cpu_seconds": round(cpu, 1),
+            "cpu_ms_per_1000": round(cpu / pulled * 1e6, 1),
             "http": report["http"]["hubspot"],
         }
+        if args.pull_only:
+            print(json.dumps(results, indent=2))
+            return
 
         phases = [("list", "bench_list", args.list_chunk, 1)]
         if not args.skip_property:
             phases.append(("property", "bench_prop", 100, 2))
         for label, sync, per_call, calls_each in phases:
             time.sleep(WINDOW)
-            report, wall, rss = segsync(folder, "run", "--no-pull", "--sync", sync)
+            report, wall, rss, _ = segsync(
+                folder, "run", "--no-pull", "--sync", sync, python=args.python
+            )
             (done,) = report["syncs"]
             ceiling = rate * per_call / calls_each
             results[f"push_{label}"] = {
@@ -138,7 +169,7 @@ def main() -> None:
         mark = len(sim.requests)
         again: list[str] = []
         for _, sync, _, _ in phases:
-            report, _, _ = segsync(folder, "run", "--no-pull", "--sync", sync)
+            report, *_ = segsync(folder, "run", "--no-pull", "--sync", sync, python=args.python)
             again += [f"{s['name']}: +{s['adds']}/-{s['removes']}" for s in report["syncs"]]
         results["second_push"] = {"changes": again, "write_calls": writes_since(sim, mark)}
     print(json.dumps(results, indent=2))

@@ -1,7 +1,8 @@
 """Run a command in a subprocess and measure it: the shared helper of the benchmarks.
 
 Peak memory is the child's own ``ru_maxrss`` (from ``os.wait4``), not the maximum over every
-child so far, so each phase of a benchmark is measured on its own.
+child so far, so each phase of a benchmark is measured on its own; CPU time is the child's
+user + system seconds from the same call.
 """
 
 from __future__ import annotations
@@ -14,17 +15,30 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["measure", "peak_rss_mib", "run_cli"]
+__all__ = ["Measured", "measure", "measured", "peak_rss_mib", "run_cli", "run_cli_measured"]
 
 
-def measure(
+@dataclass(frozen=True)
+class Measured:
+    """What one child process did: exit code, output, wall and CPU seconds, peak RSS (MiB)."""
+
+    code: int
+    out: str
+    err: str
+    wall: float
+    cpu: float
+    rss: int
+
+
+def measured(
     argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
-) -> tuple[int, str, str, float, int]:
-    """Run ``argv``: ``(exit code, stdout, stderr, wall seconds, peak RSS in MiB)``. Output goes
-    through files, so a chatty child never blocks on a full pipe."""
+) -> Measured:
+    """Run ``argv`` and measure it. Output goes through files, so a chatty child never blocks
+    on a full pipe."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(
@@ -34,13 +48,39 @@ def measure(
         wall = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
-        return (
-            os.waitstatus_to_exitcode(status),
-            out.read(),
-            err.read(),
-            wall,
-            usage.ru_maxrss // 1024,
+        return Measured(
+            code=os.waitstatus_to_exitcode(status),
+            out=out.read(),
+            err=err.read(),
+            wall=wall,
+            cpu=usage.ru_utime + usage.ru_stime,
+            rss=usage.ru_maxrss // 1024,
         )
+
+
+def measure(
+    argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> tuple[int, str, str, float, int]:
+    """``(exit code, stdout, stderr, wall seconds, peak RSS in MiB)`` of ``argv``."""
+    done = measured(argv, cwd=cwd, env=env)
+    return done.code, done.out, done.err, done.wall, done.rss
+
+
+def run_cli_measured(
+    config: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    ok: Sequence[int] = (0,),
+    python: str = sys.executable,
+) -> tuple[dict[str, Any], Measured]:
+    """``segsync -c CONFIG ARGS --format json`` run by ``python``: its JSON report and the
+    measurement; exits with the stderr tail when the exit code is not in ``ok``."""
+    argv = [python, "-m", "segsync", "-q", "-c", str(config), *args, "--format", "json"]
+    done = measured(argv, cwd=config.parent, env=env)
+    if done.code not in ok:
+        raise SystemExit(f"segsync {' '.join(args)} exited {done.code}:\n{done.err[-3000:]}")
+    report: dict[str, Any] = json.loads(done.out)
+    return report, done
 
 
 def run_cli(
@@ -51,12 +91,8 @@ def run_cli(
 ) -> tuple[dict[str, Any], float, int]:
     """``segsync -c CONFIG ARGS --format json``: ``(report, wall seconds, peak RSS in MiB)``;
     exits with the stderr tail when the exit code is not in ``ok``."""
-    argv = [sys.executable, "-m", "segsync", "-q", "-c", str(config), *args, "--format", "json"]
-    code, out, err, wall, rss = measure(argv, cwd=config.parent, env=env)
-    if code not in ok:
-        raise SystemExit(f"segsync {' '.join(args)} exited {code}:\n{err[-3000:]}")
-    report: dict[str, Any] = json.loads(out)
-    return report, wall, rss
+    report, done = run_cli_measured(config, *args, env=env, ok=ok)
+    return report, done.wall, done.rss
 
 
 def peak_rss_mib() -> int:

@@ -8,7 +8,8 @@ and drives its roles:
 
 * **Source** — segsync calls ``source.contacts(cursor)`` and ``source.events(cursor)`` for the
   streams ``source.streams()`` names, with the cursor the previous successful pull returned.
-  See :class:`Source`.
+  See :class:`Source`. A source whose data sits in files may also hand the files over
+  (:class:`BulkSource`): segsync's engine reads them, much faster than pages.
 * **Destination** — segsync calls ``destination.ensure_audience(spec)`` once per sync, then
   ``destination.apply_batch(batch)`` with batches of at most ``destination.batch_limit(kind)``
   changes, up to ``destination.max_in_flight`` at once. See :class:`Destination`.
@@ -35,7 +36,7 @@ build their client with :func:`segsync.http.connect`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -50,16 +51,21 @@ __all__ = [
     "AudienceSpec",
     "AudienceStats",
     "Batch",
+    "BulkFile",
+    "BulkRead",
+    "BulkSource",
     "Capabilities",
     "CheckResult",
     "Connector",
     "ConnectorContext",
     "ConnectorSettings",
     "Contact",
+    "ContactColumns",
     "Destination",
     "Eraser",
     "ErasureResult",
     "Event",
+    "EventColumns",
     "Member",
     "Page",
     "Person",
@@ -330,6 +336,97 @@ class Page(Generic[RecordT]):
 
 
 @dataclass(frozen=True)
+class ContactColumns:
+    """Which columns of a file hold a :class:`Contact`'s fields (see :class:`BulkFile`).
+
+    Every other column is an attribute of its own name, and ``attributes`` maps an attribute
+    to the column holding it where the names differ (segsync keeps the declared ones).
+    ``consent_updated_at`` dates the row's consent answers (default: ``updated_at``)."""
+
+    id: str
+    email: str | None = None
+    phone: str | None = None
+    country: str | None = None
+    updated_at: str | None = None
+    consent_updated_at: str | None = None
+    consent: Mapping[Purpose, str] = field(default_factory=dict)
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def mapped(self) -> frozenset[str]:
+        """The columns that hold a field rather than an attribute (unless renamed to one)."""
+        named = [self.id, self.email, self.phone, self.updated_at, self.consent_updated_at]
+        return frozenset(c for c in [*named, *self.consent.values()] if c)
+
+
+@dataclass(frozen=True)
+class EventColumns:
+    """Which columns of a file hold an :class:`Event`'s fields (see :class:`BulkFile`).
+
+    Every event is of ``type`` unless ``type_column`` names one; ``currency`` defaults to
+    ``default_currency``; every other column is a property."""
+
+    id: str
+    occurred_at: str
+    type: str = "order"
+    type_column: str | None = None
+    contact_id: str | None = None
+    email: str | None = None
+    value: str | None = None
+    currency: str | None = None
+    default_currency: str | None = None
+
+    def used(self) -> frozenset[str]:
+        """The columns that hold a field rather than a property."""
+        named = [self.id, self.occurred_at, self.type_column, self.contact_id, self.email]
+        return frozenset(c for c in [*named, self.value, self.currency] if c)
+
+
+RowNumbers = Collection[int]
+
+
+@dataclass(frozen=True)
+class BulkFile:
+    """One file a source hands segsync to read with its engine, instead of pages of records.
+
+    segsync reads every row as the fields ``columns`` name, by the rules of
+    :mod:`segsync.values`: ids as text (empty: the row is bad), consent with ``parse_bool``,
+    times with ``parse_datetime`` (an event's is required), amounts with ``parse_amount``,
+    attributes coerced to their declared types. A row it cannot take so is read by the source
+    itself, as its pages would read it: ``rows(numbers)`` yields ``(line, row)`` for those
+    rows (a dict of column → value, or the :class:`~segsync.errors.InputError` saying why it
+    cannot be read), and ``record(line, row)`` makes the record of a row or raises the
+    ``InputError`` naming ``file:line`` — which segsync reports, or with
+    ``on_bad_row = "skip"`` writes to the rejects file. A row's number is its place in the
+    file as the engine counts: a CSV record's after the header (blank lines not counted), a
+    JSON Lines row's line number.
+
+    ``header`` is a CSV file's column names, in order, already checked (unique, the mapped
+    ones present). A file the engine cannot read at all (a malformed CSV record, a record
+    with a field too many, bytes that are not UTF-8) sends the whole stream through the
+    source's pages instead."""
+
+    path: Path
+    format: Literal["csv", "jsonl"]
+    columns: ContactColumns | EventColumns
+    rows: Callable[[RowNumbers], Iterator[tuple[int, dict[str, Any] | Exception]]]
+    record: Callable[[int, dict[str, Any]], Contact | Event]
+    header: tuple[str, ...] = ()
+    delimiter: str = ","
+
+
+@dataclass(frozen=True)
+class BulkRead:
+    """A stream handed over as files (:meth:`BulkSource.bulk_read`): ``files`` in order (a
+    record repeated later wins), the ``cursor`` to store once they are loaded, and whether
+    they are a ``snapshot`` (records of the instance they do not hold are gone). No files:
+    nothing changed since the cursor."""
+
+    files: tuple[BulkFile, ...]
+    cursor: str | None = None
+    snapshot: bool = True
+
+
+@dataclass(frozen=True)
 class AudienceSpec:
     """The audience a sync pushes to, as configured."""
 
@@ -481,6 +578,20 @@ class Source(Protocol):
 
     def events(self, cursor: str | None) -> AsyncIterator[Page[Event]]:
         """Pages of events since ``cursor`` (all of them when None)."""
+        ...
+
+
+@runtime_checkable
+class BulkSource(Protocol):
+    """A source that can also hand a stream over as files its engine reads (fast: no record
+    passes through Python one by one); segsync asks before it pages.
+
+    ``bulk_read(stream, cursor)`` returns a :class:`BulkRead`, or None to be read page by page
+    (a stream it cannot describe as files, an encoding the engine does not read, or a
+    subclass that changed how its pages are made)."""
+
+    def bulk_read(self, stream: str, cursor: str | None) -> BulkRead | None:
+        """The files of ``stream`` changed since ``cursor``, or None for pages."""
         ...
 
 

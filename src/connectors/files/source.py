@@ -1,24 +1,42 @@
 """The ``files`` source: contacts and events from CSV / JSON Lines files.
 
-Each configured file (or glob) is streamed row by row, never loaded whole. The cursor is a
-fingerprint (size and modification time) of every matched file; when none changed, the pull
-yields nothing. When any changed, the stream is a full snapshot of all matched files, so rows
-deleted from a file disappear from segsync too. A UTF-8 byte-order mark is fine; a header
-naming a column twice is refused; a row that cannot be read fails the source, or with
-``on_bad_row = "skip"`` is reported as a :class:`~segsync.connector.Reject`.
+The files are handed to segsync's engine to read (:meth:`FilesSource.bulk_read`): no row
+passes through Python unless the engine cannot take it as it is, and then it is read here,
+exactly as the pages below read it. The pages (:meth:`FilesSource.contacts`,
+:meth:`FilesSource.events`) stream each file row by row, never loading it whole; segsync uses
+them for files not in UTF-8, for a file its engine's reader refuses, and when a subclass makes
+the pages its own way.
+
+The cursor is a fingerprint (size and modification time) of every matched file; when none
+changed, the pull yields nothing. When any changed, the stream is a full snapshot of all
+matched files, so rows deleted from a file disappear from segsync too. A UTF-8 byte-order mark
+is fine; a header naming a column twice is refused; a row that cannot be read fails the
+source, or with ``on_bad_row = "skip"`` is reported as a :class:`~segsync.connector.Reject`.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import glob as globmod
 import json
-from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Generator, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, Literal, TextIO, TypeVar
 
-from segsync.connector import ConnectorContext, Contact, Event, Page, Purpose, Reject
+from segsync.connector import (
+    BulkFile,
+    BulkRead,
+    ConnectorContext,
+    Contact,
+    ContactColumns,
+    Event,
+    EventColumns,
+    Page,
+    Purpose,
+    Reject,
+)
 from segsync.errors import InputError
 from segsync.values import parse_amount, parse_bool, parse_datetime
 
@@ -81,7 +99,7 @@ class FilesSource:
         """(line number, row) pairs, streamed; a row that cannot be read comes as the
         :class:`InputError` saying why (the caller skips it or fails). Problems with the whole
         file (its header, its encoding) raise."""
-        fmt = source.format or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+        fmt = self._format(source, path)
         encoding = "utf-8-sig" if source.encoding.replace("_", "-").lower() in _UTF8 else None
         try:
             handle = path.open(encoding=encoding or source.encoding, newline="")
@@ -106,24 +124,7 @@ class FilesSource:
         self, source: FileSource, path: Path, handle: TextIO
     ) -> Generator[tuple[int, dict[str, Any] | InputError], None, None]:
         reader = csv.reader(handle, delimiter=source.delimiter)
-        try:
-            header = next(reader, None) or []
-        except csv.Error as exc:
-            raise InputError(f"{path}:{reader.line_num}: malformed CSV header: {exc}") from None
-        seen: set[str] = set()
-        for column in header:
-            if column in seen:
-                raise InputError(
-                    f"{path}: the header names column {column!r} twice; expected unique column "
-                    "names (rename one of them)"
-                )
-            seen.add(column)
-        missing = [c for c in source.required_columns() if c not in seen]
-        if missing:
-            raise InputError(
-                f"{path}: missing column(s) {', '.join(map(repr, missing))} set in "
-                f"{self._where(source)}; the header has: {', '.join(header) or '(empty)'}"
-            )
+        header = self._csv_header(source, path, reader)
         while True:
             start = reader.line_num + 1
             try:
@@ -143,34 +144,53 @@ class FilesSource:
                 continue
             yield start, dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
 
-    @staticmethod
+    def _csv_header(self, source: FileSource, path: Path, reader: Any) -> list[str]:
+        """The header row, checked: readable, no column named twice, the mapped ones there."""
+        try:
+            header: list[str] = next(reader, []) or []
+        except csv.Error as exc:
+            raise InputError(f"{path}:{reader.line_num}: malformed CSV header: {exc}") from None
+        seen: set[str] = set()
+        for column in header:
+            if column in seen:
+                raise InputError(
+                    f"{path}: the header names column {column!r} twice; expected unique column "
+                    "names (rename one of them)"
+                )
+            seen.add(column)
+        missing = [c for c in source.required_columns() if c not in seen]
+        if missing:
+            raise InputError(
+                f"{path}: missing column(s) {', '.join(map(repr, missing))} set in "
+                f"{self._where(source)}; the header has: {', '.join(header) or '(empty)'}"
+            )
+        return header
+
+    @classmethod
     def _jsonl_rows(
-        path: Path, handle: TextIO
+        cls, path: Path, handle: TextIO
     ) -> Generator[tuple[int, dict[str, Any] | InputError], None, None]:
         for number, line in enumerate(handle, start=1):
-            if number == 1:
-                line = line.removeprefix("\ufeff")
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield (
-                    number,
-                    InputError(
-                        f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})"
-                    ),
-                )
-                continue
-            if not isinstance(row, dict):
-                yield (
-                    number,
-                    InputError(
-                        f"{path}:{number}: expected a JSON object, found {type(row).__name__}"
-                    ),
-                )
-                continue
-            yield number, row
+            row = cls._json_line(path, number, line)
+            if row is not None:
+                yield number, row
+
+    @staticmethod
+    def _json_line(path: Path, number: int, line: str) -> dict[str, Any] | InputError | None:
+        """A JSON Lines row: its object, the error saying why it is none, None when blank."""
+        if number == 1:
+            line = line.removeprefix("\ufeff")
+        if not line.strip():
+            return None
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            return InputError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})")
+        if not isinstance(row, dict):
+            return InputError(
+                f"{path}:{number}: expected a JSON object, found {type(row).__name__}"
+            )
+        return row
 
     @staticmethod
     def _field(path: Path, line: int, row: dict[str, Any], column: str, what: str) -> Any:
@@ -291,6 +311,95 @@ class FilesSource:
                         page, rejects = [], []
         yield Page(page, cursor=fingerprint, snapshot=True, rejects=rejects)
 
+    # -- bulk: the files for segsync's engine to read -------------------------------------
+
+    def bulk_read(self, stream: str, cursor: str | None) -> BulkRead | None:
+        """The stream's files for the engine to read (:class:`~segsync.connector.BulkSource`);
+        None, to be read page by page, when a subclass makes the stream's pages its own way
+        or a file is not in UTF-8. CSV headers are checked here, as the pages check them."""
+        sources: Sequence[FileSource]
+        if stream == "contacts":
+            sources = self.settings.contact_sources()
+            own_pages = type(self).contacts is FilesSource.contacts
+        else:
+            sources = self.settings.event_sources()
+            own_pages = type(self).events is FilesSource.events
+        if not own_pages or not sources:
+            return None
+        if any(s.encoding.replace("_", "-").lower() not in _UTF8 for s in sources):
+            return None
+        fingerprint = self._fingerprint(list(sources))
+        if fingerprint == cursor:
+            return BulkRead(files=())
+        files: list[BulkFile] = []
+        for source in sources:
+            for path in self._paths(source):
+                fmt = self._format(source, path)
+                files.append(
+                    BulkFile(
+                        path=path,
+                        format=fmt,
+                        columns=_columns(source),
+                        rows=functools.partial(self._numbered_rows, source, path, fmt),
+                        record=functools.partial(self._record, source, path),
+                        header=tuple(self._header(source, path)) if fmt == "csv" else (),
+                        delimiter=source.delimiter,
+                    )
+                )
+        return BulkRead(files=tuple(files), cursor=fingerprint, snapshot=True)
+
+    @staticmethod
+    def _format(source: FileSource, path: Path) -> Literal["csv", "jsonl"]:
+        return source.format or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+
+    def _header(self, source: FileSource, path: Path) -> list[str]:
+        try:
+            handle = path.open(encoding="utf-8-sig", newline="")
+        except OSError as exc:
+            raise InputError(f"{path}: cannot open: {exc.strerror}") from None
+        with handle:
+            try:
+                return self._csv_header(
+                    source, path, csv.reader(handle, delimiter=source.delimiter)
+                )
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{path}: not {source.encoding} text (byte {exc.start}); set 'encoding'"
+                ) from None
+
+    def _numbered_rows(
+        self, source: FileSource, path: Path, fmt: str, numbers: Collection[int]
+    ) -> Iterator[tuple[int, dict[str, Any] | Exception]]:
+        """The rows ``numbers`` (CSV: records after the header, blank lines not counted;
+        JSON Lines: line numbers), as the pages read them, in order."""
+        wanted = set(numbers)
+        last = max(wanted, default=0)
+        if fmt == "csv":
+            rows = self._rows(source, path)
+            try:
+                for count, (line, row) in enumerate(rows, start=1):
+                    if count in wanted:
+                        yield line, row
+                    if count >= last:
+                        return
+            finally:
+                rows.close()
+            return
+        with path.open(encoding="utf-8", newline="") as handle:
+            for number, text in enumerate(handle, start=1):
+                if number in wanted:
+                    parsed = self._json_line(path, number, text)
+                    if parsed is not None:
+                        yield number, parsed
+                if number >= last:
+                    return
+
+    def _record(self, source: FileSource, path: Path, line: int, row: dict[str, Any]) -> Any:
+        if isinstance(source, ContactsSource):
+            return self._contact(source, path, line, row)
+        assert isinstance(source, EventsSource)
+        return self._event(source, path, line, row)
+
     def readable(self) -> list[str]:
         """Open every file and read its header and first row; what ``check`` reports."""
         details: list[str] = []
@@ -301,6 +410,33 @@ class FilesSource:
                 rows.close()
                 details.append(f"{path.name} readable")
         return details
+
+
+def _columns(source: FileSource) -> ContactColumns | EventColumns:
+    """The columns of a file source, as the engine reads them."""
+    if isinstance(source, ContactsSource):
+        return ContactColumns(
+            id=source.id,
+            email=source.email,
+            phone=source.phone,
+            country=source.country,
+            updated_at=source.updated_at,
+            consent_updated_at=source.consent_updated_at,
+            consent=dict(source.consent),
+            attributes=dict(source.attributes),
+        )
+    assert isinstance(source, EventsSource)
+    return EventColumns(
+        id=source.id,
+        occurred_at=source.occurred_at,
+        type=source.type,
+        type_column=source.type_column,
+        contact_id=source.contact_id,
+        email=source.email,
+        value=source.value,
+        currency=source.currency,
+        default_currency=source.default_currency,
+    )
 
 
 def _reason(message: str, location: str) -> str:

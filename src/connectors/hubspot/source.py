@@ -15,7 +15,8 @@
 * **Consent is dated by the property that gives it**, not by ``lastmodifieddate`` (which any
   write bumps, segsync's own included): the contacts with an answer are read again in batches
   of 100 with ``propertiesWithHistory``, and an answer's time is when its property last took
-  its current value.
+  its current value. Pages wait for their batch, at most 5,000 contacts' worth: memory stays
+  flat however many contacts the portal holds.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ __all__ = ["ContactReader", "contact_properties", "parse_time"]
 
 CONTACTS = "/crm/v3/objects/contacts"
 BATCH_MAX = 100
+HELD_MAX = 5000
+"""The most contacts held while gathering answers to date (a batch read of their history)."""
 DEALS = "/crm/v3/objects/deals"
 _BUILTIN = ("email", "phone", "mobilephone", "country", "hs_email_optout", "hs_legal_basis",
             "lastmodifieddate")  # fmt: skip
@@ -131,19 +134,22 @@ class ContactReader:
     ) -> AsyncIterator[list[Contact]]:
         """Contacts from pages of records, their consent answers dated from the properties'
         history: pages are held until 100 contacts with an answer are gathered, whose history
-        is then read in one batch call."""
+        is then read in one batch call — or until :data:`HELD_MAX` records are held, so memory
+        stays bounded where answers are sparse. Pages with no answer to date pass on at once."""
         held: list[list[dict[str, Any]]] = []
         wanted: list[str] = []
+        count = 0
         async for records in pages:
             held.append(records)
+            count += len(records)
             if self.settings.consent_history:
                 wanted += [str(r["id"]) for r in records if _consent(r.get("properties") or {})[1]]
-            if len(wanted) < BATCH_MAX:
+            if wanted and len(wanted) < BATCH_MAX and count < HELD_MAX:
                 continue
-            histories = await self._histories(wanted)
+            histories = await self._histories(wanted) if wanted else {}
             for page in held:
                 yield [self.contact(r, histories.get(str(r["id"]))) for r in page]
-            held, wanted = [], []
+            held, wanted, count = [], [], 0
         histories = await self._histories(wanted) if wanted else {}
         for page in held:
             yield [self.contact(r, histories.get(str(r["id"]))) for r in page]

@@ -11,8 +11,10 @@ Every statement the domain emits transpiles to Spark SQL, Postgres, BigQuery and
 
 Errors come back as segsync's own: :class:`DataError` when a statement fails on the data (a
 cast of text that is not a number, an overflow, a function given the wrong type — the user's
-condition, usually), :class:`StorageError` when the store cannot be written, and
-:class:`OutOfMemory` when the engine's memory limit is reached.
+condition, usually), :class:`ReadError` (a kind of it) when the engine's reader cannot read a
+file it was given (:meth:`Engine.read_csv`, :meth:`Engine.read_jsonl`), :class:`StorageError`
+when the store cannot be written, and :class:`OutOfMemory` when the engine's memory limit is
+reached.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from typing import Any, Protocol
 from sqlglot import exp
 
 __all__ = [
+    "JSON_KINDS",
     "DataError",
     "Engine",
     "EngineError",
     "OutOfMemory",
+    "ReadError",
     "StorageError",
     "column_types",
     "parse",
@@ -44,12 +48,21 @@ class DataError(EngineError):
     """A statement failed on the data: a conversion, an overflow, a type mismatch."""
 
 
+class ReadError(DataError):
+    """A file given to the engine's reader is not what it reads: a malformed CSV record, a
+    record with more or fewer fields than the header, text that is not UTF-8."""
+
+
 class StorageError(EngineError):
     """The store cannot be read or written (disk full, permissions, I/O)."""
 
 
 class OutOfMemory(EngineError):
     """The engine reached its memory limit."""
+
+
+JSON_KINDS = ("null", "string", "boolean", "integer", "number", "array", "object")
+"""The kinds of a JSON value :meth:`Engine.read_jsonl` tells apart (NULL: the key is absent)."""
 
 
 def parse(sql: str, **values: Any) -> exp.Expr:
@@ -152,7 +165,7 @@ class Engine(Protocol):
         """Append rows to ``table`` from equal-length numpy arrays, one per column (by name):
         many rows at once, without Python objects per row."""
 
-    def load_jsonl(
+    def load_staged(
         self,
         table: str,
         path: Path,
@@ -161,8 +174,49 @@ class Engine(Protocol):
         key: str,
         order: str,
     ) -> int:
-        """Read a JSON Lines staging file into a new temporary ``table`` with typed
-        ``columns``, keeping the row with the highest ``order`` per ``key``; its row count."""
+        """Read a staging file (CSV as :class:`segsync.pipeline.staging.StagingWriter`
+        writes it: no header, NULL as ``\\N``, a leading backslash doubled) into a new
+        temporary ``table`` with typed ``columns``, keeping the row with the highest
+        ``order`` per ``key``; its row count."""
+
+    def read_csv(
+        self, view: str, path: Path, columns: Sequence[str], *, delimiter: str = ","
+    ) -> None:
+        """A temporary view ``view`` of the records of a UTF-8 CSV file after its header line
+        (a byte-order mark is skipped), in the file's order (blank lines are not records):
+        the file's fields in order, named ``columns``, as text (an empty field is NULL). The
+        view is read as it is queried, never held whole; a file the reader refuses (a
+        malformed record, a record with more or fewer fields than ``columns``, bytes that are
+        not UTF-8) raises :class:`ReadError`
+        then."""
+
+    def read_jsonl(
+        self,
+        view: str,
+        path: Path,
+        keys: Sequence[str],
+        *,
+        rest_without: Sequence[str] | None = None,
+        with_keys: bool = False,
+    ) -> None:
+        """A temporary view ``view`` of the lines of a UTF-8 JSON Lines file (a byte-order
+        mark is skipped), read as it is queried, one row per line in the file's order:
+        ``_kind``
+        (``'blank'`` for a line of white space only, ``'object'`` for a JSON object as
+        Python's ``json.loads`` reads one — but for a key named twice, which the engine may
+        read first where Python reads it last — ``'other'`` for anything else) and, for a JSON
+        object, per key ``keys[i]`` (top level): ``t{i}``, the kind of its value (one of
+        :data:`JSON_KINDS`, NULL when the key is absent) and ``v{i}``, the value as text (a
+        string's own text; ``true``/``false``; a number as JSON writes it; an array or
+        object as JSON). With ``with_keys``, ``_keys`` lists which of ``keys`` the object
+        holds, in its order, as their indexes joined by ``,``. With ``rest_without``,
+        ``_rest`` is the object without those keys (JSON, keys in its order). A file the
+        reader refuses raises :class:`ReadError` when the view is read."""
+
+    def position(self) -> exp.Expr:
+        """The 1-based position of a row of a table in the order its rows were inserted: a
+        table made (:meth:`create_table`) from a :meth:`read_csv` or :meth:`read_jsonl`
+        view numbers its rows as the file does (a CSV record's number, a line's number)."""
 
     def line_up(self, into: str, parts: Sequence[tuple[str, Sequence[str]]]) -> None:
         """Make ``into`` from tables that hold one row per profile in the same order

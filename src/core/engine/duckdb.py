@@ -11,7 +11,14 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
-from segsync.engine import DataError, EngineError, OutOfMemory, StorageError, column_types
+from segsync.engine import (
+    DataError,
+    EngineError,
+    OutOfMemory,
+    ReadError,
+    StorageError,
+    column_types,
+)
 
 __all__ = ["DuckDBEngine", "translate"]
 
@@ -28,8 +35,33 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
+_READER_ERRORS = ("CSV Error", "CSV Parser", "Invalid unicode", "not utf-8")
+
+# what Python's str.strip() strips (the characters of str.isspace), as an RE2 class
+_WHITE = (
+    "["
+    "\\x{9}\\x{a}\\x{b}\\x{c}\\x{d}\\x{1c}\\x{1d}\\x{1e}"
+    "\\x{1f}\\x{20}\\x{85}\\x{a0}\\x{1680}\\x{2000}\\x{2001}\\x{2002}"
+    "\\x{2003}\\x{2004}\\x{2005}\\x{2006}\\x{2007}\\x{2008}\\x{2009}\\x{200a}"
+    "\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
+    "]"
+)
+# JSON text json.loads refuses that DuckDB's reader takes: a comma before a closing bracket
+_LAX_JSON = ",[ \\t\\r\\n]*[}\\]]"
+_JSON_KIND = (
+    "CASE {v} WHEN 'NULL' THEN 'null' WHEN 'VARCHAR' THEN 'string' WHEN 'BOOLEAN' THEN "
+    "'boolean' WHEN 'UBIGINT' THEN 'integer' WHEN 'BIGINT' THEN 'integer' WHEN 'ARRAY' THEN "
+    "'array' WHEN 'OBJECT' THEN 'object' WHEN 'DOUBLE' THEN 'number' WHEN 'HUGEINT' THEN "
+    "'number' END"
+)
+
+
 def translate(exc: duckdb.Error) -> EngineError | None:
     """The segsync error for a DuckDB exception, or None for one that means a bug."""
+    if isinstance(exc, duckdb.InvalidInputException) and any(
+        marker in str(exc) for marker in _READER_ERRORS
+    ):
+        return ReadError(_first_line(exc))
     if isinstance(exc, duckdb.OutOfMemoryException):
         return OutOfMemory(_first_line(exc))
     if isinstance(exc, duckdb.IOException) or "No space left" in str(exc):
@@ -173,7 +205,7 @@ class DuckDBEngine:
             finally:
                 self.con.unregister(view)
 
-    def load_jsonl(
+    def load_staged(
         self,
         table: str,
         path: Path,
@@ -182,15 +214,89 @@ class DuckDBEngine:
         key: str,
         order: str,
     ) -> int:
-        spec = "{" + ", ".join(f"'{n}': '{t}'" for n, t in columns.items()) + "}"
-        kept = ", ".join(f'"{c}"' for c in columns if c != order)
+        spec = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in columns) + "}"
+        typed = ", ".join(_staged(n, t) for n, t in columns.items() if n != order)
         self._run(
-            f"CREATE OR REPLACE TEMP TABLE {_name(table)} AS SELECT {kept} FROM read_json(?, "
-            f"format = 'newline_delimited', columns = {spec}) "
-            f'QUALIFY row_number() OVER (PARTITION BY "{key}" ORDER BY "{order}" DESC) = 1',
+            f"CREATE OR REPLACE TEMP TABLE {_name(table)} AS SELECT {typed} FROM (SELECT *, "
+            f'row_number() OVER (PARTITION BY "{key}" ORDER BY CAST("{order}" AS BIGINT) DESC) '
+            f"AS _last FROM read_csv(?, header = false, columns = {spec}, nullstr = '\\N', "
+            "quote = '\"', escape = '\"', delim = ',', auto_detect = false, strict_mode = true, "
+            "encoding = 'utf-8')) WHERE _last = 1",
             [str(path)],
         )
         return int(self._run(f"SELECT count(*) FROM {_name(table)}").fetchone()[0])  # type: ignore[index]
+
+    def read_csv(
+        self, view: str, path: Path, columns: Sequence[str], *, delimiter: str = ","
+    ) -> None:
+        spec = "{" + ", ".join(f"{_text(c)}: 'VARCHAR'" for c in columns) + "}"
+        names = ", ".join(f'"{c}"' for c in columns)
+        self._run(
+            f"CREATE OR REPLACE TEMP VIEW {_name(view)} AS SELECT {names} "
+            f"FROM read_csv({_text(str(path))}, header = true, columns = {spec}, "
+            f"delim = {_text(delimiter)}, quote = '\"', escape = '\"', auto_detect = false, "
+            "strict_mode = true, encoding = 'utf-8')"
+        )
+
+    def read_jsonl(
+        self,
+        view: str,
+        path: Path,
+        keys: Sequence[str],
+        *,
+        rest_without: Sequence[str] | None = None,
+        with_keys: bool = False,
+    ) -> None:
+        paths = "[" + ", ".join(_text("$." + _json_key(k)) for k in keys) + "]"
+        wanted = "[" + ", ".join(_text(k) for k in keys) + "]"
+        fields = "".join(
+            f", CASE WHEN _kind = 'object' THEN {_JSON_KIND.format(v=f'_ty[{i + 1}]')} END "
+            f"AS t{i}, CASE WHEN _kind = 'object' THEN _st[{i + 1}] END AS v{i}"
+            for i in range(len(keys))
+        )
+        rest = ""
+        if rest_without is not None:
+            patch = "{" + ", ".join(f"{_json_key(k)}: null" for k in rest_without) + "}"
+            rest = (
+                f", CASE WHEN _kind = 'object' THEN json_merge_patch(_line, {_text(patch)}) "
+                "END AS _rest"
+            )
+        read = (
+            f"read_csv({_text(str(path))}, header = false, columns = {{'_line': 'VARCHAR'}}, "
+            "delim = '\\x01', quote = '', escape = '', auto_detect = false, strict_mode = true, "
+            "encoding = 'utf-8')"
+        )
+        # blank: white space only; an object: what json.loads takes (not a comma before a
+        # closing bracket, which DuckDB's JSON takes)
+        kind = (
+            "CASE WHEN _line IS NULL OR (left(_line, 1) <> '{' "
+            f"AND regexp_full_match(_line, '{_WHITE}*')) THEN 'blank' "
+            "WHEN json_valid(_line) AND json_type(_line) = 'OBJECT' "
+            f"AND NOT regexp_matches(_line, '{_LAX_JSON}') THEN 'object' ELSE 'other' END"
+        )
+        keyed = (
+            f"CASE WHEN _kind = 'object' THEN array_to_string(list_transform(list_filter("
+            f"json_keys(_line), lambda k: list_contains({wanted}, k)), "
+            f"lambda k: list_position({wanted}, k) - 1), ',') END"
+            if with_keys
+            else "CAST(NULL AS VARCHAR)"
+        )
+        parsed = (
+            f"SELECT _kind, {keyed} AS _keys, "
+            f"CASE WHEN _kind = 'object' THEN json_type(_line, {paths}) END AS _ty, "
+            f"CASE WHEN _kind = 'object' THEN json_extract_string(_line, {paths}) END AS _st"
+            f"{rest} FROM (SELECT _line, {kind} AS _kind FROM {read})"
+        )
+        more = ", _rest" if rest_without is not None else ""
+        self._run(
+            f"CREATE OR REPLACE TEMP VIEW {_name(view)} AS SELECT _kind, _keys{fields}"
+            f"{more} FROM ({parsed})"
+        )
+
+    def position(self) -> exp.Expr:
+        # a CREATE TABLE … AS keeps the order of its query (preserve_insertion_order), and a
+        # table's row ids count its rows in that order
+        return exp.Add(this=exp.column("rowid"), expression=exp.Literal.number(1))
 
     def line_up(self, into: str, parts: Sequence[tuple[str, Sequence[str]]]) -> None:
         (spine, _), *rest = parts
@@ -215,6 +321,26 @@ class DuckDBEngine:
             "WHERE k.profile_key IS DISTINCT FROM t.profile_key"
         ).fetchone()
         return int(row[0]) if row else 0
+
+
+def _staged(name: str, type_: str) -> str:
+    """A staging file's text cell as its column's type (see ``load_staged``)."""
+    if type_ == "JSON":
+        return f'json("{name}") AS "{name}"'
+    if type_ == "VARCHAR":
+        escaped = f'starts_with("{name}", chr(92))'  # a leading backslash was doubled
+        return f'CASE WHEN {escaped} THEN substr("{name}", 2) ELSE "{name}" END AS "{name}"'
+    return f'CAST("{name}" AS {type_}) AS "{name}"'
+
+
+def _text(value: str) -> str:
+    """A string literal as DuckDB reads it."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _json_key(key: str) -> str:
+    """A top-level key as a JSON path step: quoted, its quotes and backslashes escaped."""
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _name(name: str) -> str:

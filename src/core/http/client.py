@@ -198,8 +198,10 @@ class HttpClient:
         :class:`~segsync.errors.FatalError`/:class:`~segsync.errors.AuthError` at once.
         """
         method = method.upper()
-        shown = redact_url(url, params)
         last_outcome = ["?"]
+
+        def shown() -> str:  # for errors and logs only: parsing a URL costs
+            return redact_url(url, params)
 
         async def attempt() -> httpx.Response:
             async with self.pacer.slot() as waited:
@@ -212,7 +214,7 @@ class HttpClient:
                 except httpx.TransportError as exc:
                     self.stats.network_errors += 1
                     last_outcome[0] = type(exc).__name__
-                    raise map_transport_error(exc, method, shown.split("?")[0]) from exc
+                    raise map_transport_error(exc, method, shown().split("?")[0]) from exc
             status = response.status_code
             last_outcome[0] = str(status)
             self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
@@ -233,12 +235,12 @@ class HttpClient:
                 raise
             if expect_json and status != 204:
                 try:
-                    response.json()
+                    _keep_json(response)
                 except ValueError:
                     self.stats.malformed += 1
                     last_outcome[0] = f"{status} with a body that is not valid JSON"
                     raise RetryableError(
-                        f"{method} {shown.split('?')[0]}: the response body is not valid JSON"
+                        f"{method} {shown().split('?')[0]}: the response body is not valid JSON"
                     ) from None
             return response
 
@@ -248,7 +250,7 @@ class HttpClient:
                 "%s: %s %s → %s (attempt %d), retrying in %.2fs",
                 self.name,
                 method,
-                shown,
+                shown(),
                 last_outcome[0],
                 number,
                 wait,
@@ -282,3 +284,10 @@ class HttpClient:
     async def delete(self, url: str, **kwargs: Any) -> httpx.Response:
         """``request("DELETE", url, ...)``."""
         return await self.request("DELETE", url, **kwargs)
+
+
+def _keep_json(response: httpx.Response) -> None:
+    """Parse the body once and keep it: ``response.json()`` then answers from memory (the
+    paginators and the connectors read it again; a 100-record page costs ~1 ms to parse)."""
+    parsed = response.json()
+    response.json = lambda **_: parsed  # type: ignore[method-assign]

@@ -404,6 +404,7 @@ class _Run:
         paths = StorePaths(self.config.store_path)
         paths.clear_staging()
         pulled_at = utcnow()
+        lock = asyncio.Lock()  # the engine reads one source's files at a time
         staged = await asyncio.gather(
             *(
                 stage_source(
@@ -413,6 +414,8 @@ class _Run:
                     cursors={s: self.history.cursor(name, s) for s in source.streams()},
                     pulled_at=pulled_at,
                     full=full,
+                    engine=self.engine,
+                    engine_lock=lock,
                     progress=self.progress,
                 )
                 for name, source in sources.items()

@@ -17,73 +17,45 @@ cursor.
 
 from __future__ import annotations
 
-import csv
+import asyncio
 import datetime as dt
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from sqlglot import exp
 
 from segsync.config import Config
-from segsync.connector import (
-    Connector,
-    Contact,
-    Event,
-    Page,
-    Purpose,
-    Reject,
-    Source,
-    SourceSettings,
-)
-from segsync.engine import Engine, parse
+from segsync.connector import BulkSource, Connector, Page, Source, SourceSettings
+from segsync.engine import Engine, ReadError, parse
 from segsync.errors import ConnectorError, InputError, QuotaError, RetryableError
-from segsync.model.identity import mask_identifier, normalize_email, normalize_phone
 from segsync.model.profile import CONSENT_COLUMNS
+from segsync.pipeline.bulk import BulkTables, drop_tables, stage_files
+from segsync.pipeline.staging import (
+    CONSENT_AT,
+    CONTACT_COLUMNS,
+    EVENT_COLUMNS,
+    Rejects,
+    StagingWriter,
+    contact_encoder,
+    event_encoder,
+)
 from segsync.pipeline.tally import WarningTally
 from segsync.progress import Progress
 from segsync.report import SourceSummary
 from segsync.state.history import History
 from segsync.state.workspace import StorePaths
-from segsync.values import AMOUNT_LIMIT, coerce, to_utc
 
 __all__ = ["StagedSource", "load_sources", "stage_source"]
 
 log = logging.getLogger("segsync.pipeline.pull")
 
-FUTURE_TOLERANCE = dt.timedelta(minutes=5)
-"""A record's time may run this far ahead of the pull (clock skew) before it is clamped."""
 GUARD_MINIMUM = 100
 """The source guards look only at what involves this many records or more: a snapshot that
 would delete at least this many, a pull of at least this many events. Smaller changes are
 everyday life (the sync guards still protect every audience)."""
-
-_CONSENT_AT = {p: f"{column}_at" for p, column in CONSENT_COLUMNS.items()}
-_CONTACT_COLUMNS: dict[str, str] = {
-    "seq": "BIGINT",
-    "source_id": "VARCHAR",
-    "email": "VARCHAR",
-    "phone": "VARCHAR",
-    "attributes": "JSON",
-    **{col: "BOOLEAN" for col in CONSENT_COLUMNS.values()},
-    "updated_at": "TIMESTAMP",
-    **{col: "TIMESTAMP" for col in _CONSENT_AT.values()},
-}
-_EVENT_COLUMNS: dict[str, str] = {
-    "seq": "BIGINT",
-    "event_id": "VARCHAR",
-    "type": "VARCHAR",
-    "occurred_at": "TIMESTAMP",
-    "contact_id": "VARCHAR",
-    "email": "VARCHAR",
-    "value": "DECIMAL(18,4)",
-    "currency": "VARCHAR",
-    "properties": "JSON",
-}
 _GUARDS = SourceSettings.model_construct()  # the defaults, for connectors without the base
 
 
@@ -93,7 +65,9 @@ class StagedStream:
     path: Path
     cursor: str | None = None
     table: str | None = None
-    """The temporary table holding the staged records once read for the checks."""
+    """The table (or view) holding the staged records once read for the checks."""
+    bulk: BulkTables | None = None
+    """What the engine made of the files the source handed over (dropped after the load)."""
 
     @property
     def contacts(self) -> bool:
@@ -139,25 +113,36 @@ async def stage_source(
     cursors: dict[str, str | None],
     pulled_at: dt.datetime,
     full: bool = False,
+    engine: Engine | None = None,
+    engine_lock: asyncio.Lock | None = None,
     progress: Progress | None = None,
 ) -> StagedSource:
     """Stage every stream of one source. Failures are caught into the summaries: a source
-    that fails stages nothing more (``transient`` says whether a later run may succeed)."""
+    that fails stages nothing more (``transient`` says whether a later run may succeed).
+
+    A stream the source hands over as files (:class:`~segsync.connector.BulkSource`) is read
+    by ``engine`` (one source at a time, under ``engine_lock``); one it pages, or whose files
+    the engine's reader refuses, is staged page by page."""
     instance = connector.context.instance
     staged = StagedSource(instance=instance, settings=source_settings(connector))
     source = connector.source
     for stream in source.streams() if source is not None else ():
         summary = SourceSummary(instance=instance, stream=stream)
-        path = paths.staging / f"{instance}-{stream}.jsonl"
+        path = paths.staging / f"{instance}-{stream}.csv"
         item = StagedStream(summary=summary, path=path)
         staged.streams.append(item)
         try:
             if stream not in ("contacts", "events"):
                 raise InputError(f"{instance}: unknown source stream {stream!r}")
             cursor = None if full else cursors.get(stream)
-            await _stage_stream(
-                config, connector, staged.settings, item, paths, cursor, pulled_at, progress
-            )
+            bulk = engine is not None and await _stage_bulk(
+                config, connector, staged.settings, item, paths, cursor, pulled_at,
+                engine, engine_lock or asyncio.Lock(), progress or Progress(),
+            )  # fmt: skip
+            if not bulk:
+                await _stage_stream(
+                    config, connector, staged.settings, item, paths, cursor, pulled_at, progress
+                )
         except (RetryableError, QuotaError) as exc:  # a quota resets: a later run succeeds
             summary.error, summary.transient = str(exc), True
         except (InputError, ConnectorError) as exc:
@@ -169,43 +154,69 @@ async def stage_source(
     return staged
 
 
-class _Rejects:
-    """Records a source skipped, written to ``rejects/<instance>-<stream>.csv``."""
-
-    def __init__(self, path: Path, settings: SourceSettings, summary: SourceSummary) -> None:
-        self.path = path
-        self.settings = settings
-        self.summary = summary
-        self._out: TextIO | None = None
-        self._writer: Any = None
-
-    def add(self, reject: Reject) -> None:
-        if self._out is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._out = self.path.open("w", encoding="utf-8", newline="")
-            self._writer = csv.writer(self._out)
-            self._writer.writerow(["location", "reason"])
-            self.summary.rejects_file = str(self.path)
-        self._writer.writerow([reject.location, reject.reason])
-        self.summary.rejected += 1
-        if self.summary.rejected > self.settings.max_bad_rows:
-            self.close()
-            raise InputError(
-                f"{self.summary.instance} {self.summary.stream}: more than max_bad_rows = "
-                f"{self.settings.max_bad_rows} records could not be read; nothing of "
-                f"{self.summary.instance} was loaded (the rejects are listed in {self.path})"
-            )
-
-    def bad(self, location: str, reason: str) -> None:
-        """A record core cannot take: skipped when the source says so, else the source fails."""
-        if self.settings.on_bad_row != "skip":
-            raise InputError(f"{location}: {reason}")
-        self.add(Reject(location, reason))
-
-    def close(self) -> None:
-        if self._out is not None:
-            self._out.close()
-            self._out = None
+async def _stage_bulk(
+    config: Config,
+    connector: Connector,
+    settings: SourceSettings,
+    item: StagedStream,
+    paths: StorePaths,
+    cursor: str | None,
+    pulled_at: dt.datetime,
+    engine: Engine,
+    lock: asyncio.Lock,
+    progress: Progress,
+) -> bool:
+    """Stage a stream from the files its source hands over; False when it hands none over
+    (or the engine cannot read them): then it is paged."""
+    source = connector.source
+    if not isinstance(source, BulkSource):
+        return False
+    instance, summary = connector.context.instance, item.summary
+    stream = summary.stream
+    read = source.bulk_read(stream, cursor)
+    if read is None:
+        return False
+    item.cursor = cursor
+    if not read.files:
+        return True  # nothing changed since the cursor
+    tally = WarningTally(f"{instance} {stream}")
+    rejects = Rejects(paths.rejects / f"{instance}-{stream}.csv", settings, summary)
+    rejects.path.unlink(missing_ok=True)
+    summary.snapshot = read.snapshot
+    task = f"pull:{instance}:{stream}"
+    progress.start(task, label=f"pull {instance} {stream}", unit="records")
+    try:
+        async with lock:
+            item.bulk = await asyncio.to_thread(
+                stage_files, engine, config=config, instance=instance, stream=stream,
+                read=read, summary=summary, rejects=rejects, tally=tally, pulled_at=pulled_at,
+            )  # fmt: skip
+        summary.pages = len(read.files)  # a file read whole is a page (none when it failed)
+        progress.advance(task, summary.records, pages=summary.pages)
+    except ReadError as exc:
+        rejects.close()
+        rejects.path.unlink(missing_ok=True)
+        summary.pages = summary.records = summary.rejected = summary.warnings = 0
+        summary.rejects_file, summary.warning_samples = None, []
+        log.info("%s %s: read row by row (%s)", instance, stream, exc)
+        return False
+    finally:
+        progress.finish(task)
+        rejects.close()
+    item.table = item.bulk.relation
+    item.cursor = read.cursor
+    summary.warnings += tally.total
+    summary.warning_samples[:0] = tally.lines()
+    tally.log(log)
+    if summary.rejected:
+        log.warning(
+            "%s %s: %d record(s) skipped as unreadable; listed in %s",
+            instance,
+            stream,
+            summary.rejected,
+            rejects.path,
+        )
+    return True
 
 
 async def _stage_stream(
@@ -224,21 +235,22 @@ async def _stage_stream(
     progress.start(task, label=f"pull {instance} {item.summary.stream}", unit="records")
     stream = summary.stream
     tally = WarningTally(f"{instance} {stream}")
-    rejects = _Rejects(paths.rejects / f"{instance}-{stream}.csv", settings, summary)
+    rejects = Rejects(paths.rejects / f"{instance}-{stream}.csv", settings, summary)
     rejects.path.unlink(missing_ok=True)
     pages: AsyncIterator[Page[Any]]
     encode: Callable[[Any, int], dict[str, Any] | None]
     if stream == "contacts":
         pages = _source(connector).contacts(cursor)
-        encode = _contact_encoder(config, instance, settings, tally, rejects, pulled_at)
+        encode = contact_encoder(config, instance, settings, tally, rejects, pulled_at)
     else:
         pages = _source(connector).events(cursor)
-        encode = _event_encoder(instance, tally, rejects, pulled_at)
+        encode = event_encoder(instance, tally, rejects, pulled_at)
     item.cursor = cursor
     seq = 0
     paths.staging.mkdir(parents=True, exist_ok=True)
     try:
-        with item.path.open("w", encoding="utf-8") as out:
+        with item.path.open("w", encoding="utf-8", newline="") as out:
+            writer = StagingWriter(out, CONTACT_COLUMNS if item.contacts else EVENT_COLUMNS)
             async for page in pages:
                 if summary.pages and page.snapshot != summary.snapshot:
                     raise InputError(
@@ -252,7 +264,7 @@ async def _stage_stream(
                     seq += 1
                     row = encode(record, seq)
                     if row is not None:
-                        _write(out, row)
+                        writer.write(row)
                         summary.records += 1
                 if page.cursor is not None:
                     item.cursor = page.cursor
@@ -273,149 +285,6 @@ async def _stage_stream(
         )
 
 
-def _write(out: TextIO, row: dict[str, Any]) -> None:
-    out.write(json.dumps(row, ensure_ascii=False, default=_json_default))
-    out.write("\n")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"cannot stage a value of type {type(value).__name__}")
-
-
-class _Clock:
-    """Clamps a record's times to the pull's: a time later than the pull (beyond clock skew)
-    is taken as the pull's time, so it cannot outrank later answers; counted once a record."""
-
-    def __init__(self, pulled_at: dt.datetime, tally: WarningTally) -> None:
-        self.pulled_at = pulled_at
-        self.tally = tally
-        self.late: dt.datetime | None = None
-
-    def __call__(self, moment: dt.datetime | None) -> str | None:
-        """``moment`` as the store keeps it (naive UTC ISO text)."""
-        if moment is None:
-            return None
-        utc = to_utc(moment)
-        if utc > self.pulled_at + FUTURE_TOLERANCE:
-            self.late = max(self.late or utc, utc)
-            utc = self.pulled_at
-        return utc.isoformat()
-
-    def done(self, where: str) -> None:
-        if self.late is not None:
-            self.tally.add(
-                "time in the future, taken as the pull's time", f"{where} ({self.late:%Y-%m-%d})"
-            )
-            self.late = None
-
-
-def _contact_encoder(
-    config: Config,
-    instance: str,
-    settings: SourceSettings,
-    tally: WarningTally,
-    rejects: _Rejects,
-    pulled_at: dt.datetime,
-) -> Callable[[Any, int], dict[str, Any] | None]:
-    attribute_types = config.attributes
-    region = settings.phone_region or config.settings.resolve.default_region
-    clock = _Clock(pulled_at, tally)
-
-    def encode(record: Any, seq: int) -> dict[str, Any] | None:
-        if not isinstance(record, Contact):
-            raise InputError(f"{instance}: contacts stream yielded {type(record).__name__}")
-        if not record.source_id:
-            rejects.bad(f"{instance} contact #{seq}", "empty source_id")
-            return None
-        where = f"contact {record.source_id}"
-        unknown = set(record.consent) - set(Purpose)
-        if unknown:
-            rejects.bad(
-                f"{instance} {where}", f"unknown consent purpose(s) {sorted(map(str, unknown))}"
-            )
-            return None
-        email = normalize_email(record.email)
-        if email is None and str(record.email or "").strip():
-            tally.add("email is not a valid address; ignored", _example(where, record.email))
-        country = record.country.strip().upper() if isinstance(record.country, str) else ""
-        phone = normalize_phone(record.phone, country if len(country) == 2 else region)
-        if phone is None and str(record.phone or "").strip():
-            hint = (
-                ""
-                if region or len(country) == 2
-                else " (set phone_region or resolve.default_region)"
-            )
-            tally.add(f"phone is not a valid number; ignored{hint}", _example(where, record.phone))
-        attributes: dict[str, Any] = {}
-        for name, value in record.attributes.items():
-            type_name = attribute_types.get(name)
-            if type_name is None:
-                continue
-            try:
-                attributes[name] = coerce(type_name, value)
-            except ValueError as exc:
-                tally.add(f"attribute {name!r} {exc}; stored as empty", where)
-        row: dict[str, Any] = {
-            "seq": seq,
-            "source_id": str(record.source_id),
-            "email": email,
-            "phone": phone,
-            "attributes": attributes,
-            "updated_at": clock(record.updated_at),
-        }
-        for purpose, column in CONSENT_COLUMNS.items():
-            value = record.consent.get(purpose)
-            answered = isinstance(value, bool)
-            row[column] = value if answered else None
-            moment = record.consent_at.get(purpose) if answered else None
-            row[_CONSENT_AT[purpose]] = clock(moment)
-        clock.done(where)
-        return row
-
-    return encode
-
-
-def _example(where: str, value: Any) -> str:
-    return f"{where} ({mask_identifier(value)!r})"
-
-
-def _event_encoder(
-    instance: str, tally: WarningTally, rejects: _Rejects, pulled_at: dt.datetime
-) -> Callable[[Any, int], dict[str, Any] | None]:
-    def encode(record: Any, seq: int) -> dict[str, Any] | None:
-        if not isinstance(record, Event):
-            raise InputError(f"{instance}: events stream yielded {type(record).__name__}")
-        if not record.event_id:
-            rejects.bad(f"{instance} event #{seq}", "empty event_id")
-            return None
-        where = f"event {record.event_id}"
-        if record.value is not None and not (-AMOUNT_LIMIT < record.value < AMOUNT_LIMIT):
-            rejects.bad(f"{instance} {where}", f"amount out of range ({record.value:.3e})")
-            return None
-        if record.contact_id is None and record.email is None:
-            tally.add("event names no contact (no contact_id or email)", where)
-        occurred = to_utc(record.occurred_at)
-        if occurred > pulled_at + FUTURE_TOLERANCE:
-            tally.add("event dated in the future", f"{where} ({occurred:%Y-%m-%d})")
-        return {
-            "seq": seq,
-            "event_id": str(record.event_id),
-            "type": record.type,
-            "occurred_at": occurred.isoformat(),
-            "contact_id": None if record.contact_id is None else str(record.contact_id),
-            "email": normalize_email(record.email),
-            "value": None if record.value is None else str(record.value),
-            "currency": record.currency,
-            "properties": record.properties,
-        }
-
-    return encode
-
-
 # -- check and load ------------------------------------------------------------------------
 
 
@@ -434,7 +303,7 @@ def load_sources(
     try:
         for index, source in enumerate(live):
             for item in source.streams:
-                if item.summary.pages:
+                if item.summary.pages and item.table is None:
                     _read_staged(engine, item, index)
         if not force:
             for source in live:
@@ -449,6 +318,9 @@ def load_sources(
     finally:
         for source in sources:
             for item in source.streams:
+                if item.bulk is not None:
+                    drop_tables(engine, item.bulk)
+                    item.bulk = None
                 if item.table is not None:
                     engine.drop(item.table)
                     item.table = None
@@ -470,11 +342,11 @@ def load_sources(
 
 
 def _read_staged(engine: Engine, item: StagedStream, index: int) -> None:
-    columns = _CONTACT_COLUMNS if item.contacts else _EVENT_COLUMNS
+    columns = CONTACT_COLUMNS if item.contacts else EVENT_COLUMNS
     key = "source_id" if item.contacts else "event_id"
     table = f"_staged_{index}_{item.summary.stream}"
     # the last occurrence of a key within a pull wins
-    kept = engine.load_jsonl(table, item.path, columns, key=key, order="seq")
+    kept = engine.load_staged(table, item.path, columns, key=key, order="seq")
     item.table = table
     repeated = item.summary.records - kept
     if repeated:
@@ -582,14 +454,17 @@ def _load(
     run_id: str,
     pulled_at: dt.datetime,
 ) -> None:
-    columns = _CONTACT_COLUMNS if item.contacts else _EVENT_COLUMNS
+    columns = CONTACT_COLUMNS if item.contacts else EVENT_COLUMNS
     target = "source_contacts" if item.contacts else "events"
     key = "source_id" if item.contacts else "event_id"
     names = [c for c in columns if c != "seq"]
     staged = str(item.table)
     with engine.transaction():
         if item.contacts:
-            staged = item.table = _keep_times(engine, instance, staged, pulled_at)
+            staged = _keep_times(engine, instance, staged, pulled_at)
+            if item.bulk is None:
+                engine.drop(str(item.table))
+            item.table = staged
         this = exp.column("instance").eq(exp.Literal.string(instance))
         if item.summary.snapshot:
             engine.execute(exp.delete(target).where(this))
@@ -631,14 +506,14 @@ def _keep_times(engine: Engine, instance: str, staged: str, pulled_at: dt.dateti
             THEN o.updated_at ELSE s.updated_at END AS updated_at"""
     ]
     for purpose, column in CONSENT_COLUMNS.items():
-        at = _CONSENT_AT[purpose]
+        at = CONSENT_AT[purpose]
         times.append(
             f"""CASE
                 WHEN o.source_id IS NULL OR s.{column} IS NULL THEN s.{at}
                 WHEN o.{column} IS NOT DISTINCT FROM s.{column} THEN coalesce(o.{at}, s.{at})
                 ELSE coalesce(s.{at}, :pulled) END AS {at}"""
         )
-    kept = [c for c in _CONTACT_COLUMNS if c not in ("seq", "updated_at", *_CONSENT_AT.values())]
+    kept = [c for c in CONTACT_COLUMNS if c not in ("seq", "updated_at", *CONSENT_AT.values())]
     engine.create_table(
         "_staged_dated",
         parse(
@@ -650,5 +525,4 @@ def _keep_times(engine: Engine, instance: str, staged: str, pulled_at: dt.dateti
         ),
         temporary=True,
     )
-    engine.drop(staged)
     return "_staged_dated"

@@ -96,6 +96,37 @@ def test_legal_basis_of_consent_is_a_grant(tmp_path: Path) -> None:
     assert got.consent == {Purpose.EMAIL_MARKETING: True}
 
 
+def test_pages_pass_on_while_sparse_answers_are_gathered_for_dating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages wait for a batch of answers to date, but never more than HELD_MAX contacts'
+    worth, and a page with no answer waiting before it passes on at once: memory stays flat
+    however large the portal."""
+    from segsync.connectors.hubspot import source as hubspot_source
+
+    monkeypatch.setattr(hubspot_source, "HELD_MAX", 300)
+    sim = sim_with()
+    sim.properties["hs_legal_basis"] = dict(sim.properties["email"], name="hs_legal_basis")
+    for i in range(1000):
+        basis = {"hs_legal_basis": "Freely given consent from contact"} if i % 250 == 7 else {}
+        sim.add_contact(f"p{i}@example.org", **basis)
+
+    async def work(c: HubSpotConnector) -> list[tuple[list[Contact], int]]:
+        def pages_read() -> int:
+            return sum(1 for r in sim.requests if r.method == "GET")
+
+        return [(page.records, pages_read()) async for page in c.source.contacts(None)]
+
+    pages = run(make(sim, tmp_path, page_size=100), work)
+    assert [len(records) for records, _ in pages] == [100] * 10
+    for yielded, (_, read) in enumerate(pages, start=1):
+        assert read <= yielded + 3  # 300 contacts held at most, then their batch is read
+    dated = [c for records, _ in pages for c in records if c.consent]
+    assert len(dated) == 4 and all(c.consent_at for c in dated)
+    batches = [r for r in sim.requests if r.path.endswith("/batch/read")]
+    assert len(batches) == 2  # the answers of each 300 contacts held, in one call
+
+
 def test_incremental_pull_walks_past_the_search_cap(tmp_path: Path) -> None:
     sim = sim_with(search_result_cap=400)
     for i in range(1200):

@@ -29,7 +29,7 @@ from sqlglot import exp
 from segsync.engine import Engine, parse
 from segsync.values import utcnow
 
-__all__ = ["AudienceRecord", "Change", "Delivery", "Ledger", "Outcome"]
+__all__ = ["AudienceRecord", "Change", "Delivery", "Ledger", "Outcome", "OutcomeRow"]
 
 Op = Literal["add", "remove"]
 
@@ -64,6 +64,11 @@ class Outcome:
     reason: str | None = None
     """Why the change was made (``entered segment 'vip'``, ``consent withdrawn``), for the
     change log; a failure's reason is its ``error``."""
+
+
+OutcomeRow = tuple[str, str | None, str | None, bool, str | None, bool, str | None]
+"""An :class:`Outcome` as a tuple: key, delivered_key, profile_key, ok, error, permanent,
+reason (:meth:`Ledger.record_rows`)."""
 
 
 @dataclass(frozen=True)
@@ -229,7 +234,21 @@ class Ledger:
 
         The batch is staged once and then handled set-wise, a fixed handful of statements
         whatever its size (a push records thousands of batches)."""
-        if not outcomes:
+        self.record_rows(
+            sync,
+            op,
+            [
+                (o.key, o.delivered_key, o.profile_key, o.ok, o.error, o.permanent, o.reason)
+                for o in outcomes
+            ],
+            run_id,
+        )
+
+    def record_rows(self, sync: str, op: Op, rows: Sequence[OutcomeRow], run_id: str) -> None:
+        """:meth:`record_batch` for outcomes given as plain tuples (:data:`OutcomeRow`: key,
+        delivered_key, profile_key, ok, error, permanent, reason) — what the push hands over,
+        tens of thousands a batch, without an object per outcome."""
+        if not rows:
             return
         engine = self.engine
         engine.create_empty(_BATCH, _BATCH_COLUMNS, temporary=True)
@@ -237,14 +256,13 @@ class Ledger:
             _BATCH,
             tuple(_BATCH_COLUMNS),
             [
-                (i, o.key, o.delivered_key, o.profile_key, o.ok, o.error or "failed",
-                 o.permanent, o.reason)
-                for i, o in enumerate(outcomes)
+                (i, key, delivered, profile, ok, error or "failed", permanent, reason)
+                for i, (key, delivered, profile, ok, error, permanent, reason) in enumerate(rows)
             ],
-        )  # fmt: skip
+        )
         values = {"sync": sync, "op": op, "now": utcnow(), "run": run_id}
-        any_ok = any(o.ok for o in outcomes)
-        any_bad = not all(o.ok for o in outcomes)
+        any_ok = any(row[3] for row in rows)
+        any_bad = not all(row[3] for row in rows)
         with engine.transaction():
             # the log first: a change retried after a failure says what the failure was
             engine.insert("change_log", parse(_LOG, **values))

@@ -4,8 +4,12 @@ save full-page screenshots for review and print their paths."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -125,11 +129,22 @@ def _load(page_path: Path, screenshot: Path) -> dict[str, Any]:
                 }))""",
             )
             status = page.inner_text("#status")
+            syncs = page.eval_on_selector_all(
+                "#syncs tbody tr", "rows => rows.map(r => Array.from(r.cells, c => c.innerText))"
+            )
+            text = page.inner_text("body")
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()
     print(f"\nscreenshot of {page_path.name}: {screenshot}")
-    return {"problems": problems, "fetched": fetched, "charts": charts, "status": status}
+    return {
+        "problems": problems,
+        "fetched": fetched,
+        "charts": charts,
+        "status": status,
+        "syncs": syncs,
+        "text": text,
+    }
 
 
 @pytest.mark.browser
@@ -166,3 +181,107 @@ def test_blocked_report_renders_in_chromium(project: Project, tmp_path: Path) ->
     keep = Path(REPO / "build" / "screenshots")
     keep.mkdir(parents=True, exist_ok=True)
     shutil.copy(shot, keep / shot.name)
+
+
+# -- a sandbox run with every connector -------------------------------------------------------
+
+PLATFORMS = ("hubspot", "mailchimp", "salesforce", "google_ads")
+SECRET_ENV = re.compile(r"TOKEN|SECRET|PASSWORD|API_KEY", re.I)
+
+
+@pytest.fixture(scope="module")
+def sandbox_all(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """config.example.toml with every platform section uncommented, run twice against one
+    `segsync sandbox` serving all four platforms (the demo's people; more orders the second
+    time), and the report of the second run. Yields the folder, the env and the run's JSON."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    pytest.importorskip("playwright.sync_api")
+    root = tmp_path_factory.mktemp("sandbox-all")
+    people = ["--seed", "42", "--contacts", "600"]
+    platforms = [arg for name in PLATFORMS for arg in ("--platform", name)]
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "segsync", "sandbox", *platforms, *people],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root,
+    )  # fmt: skip
+    try:
+        assert sandbox.stdout is not None
+        lines: dict[str, dict[str, Any]] = {}
+        for _ in PLATFORMS:
+            line = json.loads(sandbox.stdout.readline())
+            lines[line["platform"]] = line
+        hubspot, mailchimp = lines["hubspot"], lines["mailchimp"]
+        salesforce, ads = lines["salesforce"], lines["google_ads"]
+        text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+        for name in PLATFORMS:
+            text = uncomment(text, f"[connectors.{name}]")
+        text = text.replace('"http://127.0.0.1:8787"', f'"{hubspot["base_url"]}"')
+        text = text.replace('"http://127.0.0.1:8788"', f'"{mailchimp["base_url"]}"')
+        text = re.sub(r'list_id = "\w+"', f'list_id = "{mailchimp["settings"]["list_id"]}"', text)
+        text = text.replace('"https://127.0.0.1:8789"', f'"{salesforce["base_url"]}"')
+        text = text.replace("http://127.0.0.1:8790", ads["base_url"])
+        config = root / "segsync.toml"
+        config.write_text(text, encoding="utf-8")
+        secrets = {
+            "SEGSYNC_CONNECTORS__HUBSPOT__TOKEN": hubspot["credentials"]["token"],
+            "SEGSYNC_CONNECTORS__MAILCHIMP__API_KEY": mailchimp["credentials"]["api_key"],
+            "SEGSYNC_CONNECTORS__SALESFORCE__CLIENT_SECRET": salesforce["credentials"][
+                "client_secret"
+            ],
+            "SEGSYNC_CONNECTORS__GOOGLE_ADS__CLIENT_SECRET": ads["credentials"]["client_secret"],
+            "SEGSYNC_CONNECTORS__GOOGLE_ADS__REFRESH_TOKEN": ads["credentials"]["refresh_token"],
+        }
+        env = {
+            **os.environ,
+            **secrets,
+            "SEGSYNC_CONNECTORS__SALESFORCE__CA_BUNDLE": salesforce["settings"]["ca_bundle"],
+        }
+
+        def segsync(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "segsync", "-c", str(config), *args],
+                capture_output=True, text=True, cwd=root, env=env, timeout=300,
+            )  # fmt: skip
+
+        run: dict[str, Any] = {}
+        for orders in (3000, 3600):  # the same people; more orders the second time
+            generate(root / "demo" / "data", seed=42, contacts=600, orders=orders)
+            done = segsync("run", "--format", "json")
+            assert done.returncode in (0, 1), done.stdout + done.stderr
+            run = json.loads(done.stdout)
+        written = segsync("report", "--out", str(root / "report.html"))
+        assert written.returncode == 0, written.stdout + written.stderr
+    finally:
+        sandbox.terminate()
+        sandbox.communicate(timeout=30)
+    return {"root": root, "env": env, "run": run}
+
+
+@pytest.mark.browser
+def test_sandbox_report_with_every_connector_renders_in_chromium(
+    sandbox_all: dict[str, Any],
+) -> None:
+    keep = REPO / "build" / "screenshots"
+    keep.mkdir(parents=True, exist_ok=True)
+    page = sandbox_all["root"] / "report.html"
+    seen = _load(page, keep / "report-sandbox-all.png")
+    assert seen["problems"] == []
+    assert seen["fetched"] == [page.as_uri()]
+    run = sandbox_all["run"]
+    destinations = {s["destination"] for s in run["syncs"]}
+    assert destinations == {"exports", *PLATFORMS}
+    rows = {row[0].splitlines()[0]: row for row in seen["syncs"]}
+    assert set(rows) == {s["name"] for s in run["syncs"]}
+    for sync in run["syncs"]:
+        row = rows[sync["name"]]
+        assert row[1].startswith(f"{sync['destination']} · {sync['kind']}"), row
+        added, removed = sync["applied_adds"], sync["applied_removes"]
+        assert row[3].splitlines()[0] == (f"+{added:,}" if added else "0"), (sync, row)
+        assert row[4].splitlines()[0] == (f"−{removed:,}" if removed else "0"), (sync, row)
+        assert row[5] == f"{sync['failed']:,}", (sync, row)
+    html = page.read_text(encoding="utf-8")
+    for name, value in sandbox_all["env"].items():
+        if SECRET_ENV.search(name) and value:
+            assert value not in html and value not in seen["text"], name
+    for chart in seen["charts"]:
+        assert chart["marks"] > 0, chart

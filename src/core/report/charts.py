@@ -81,9 +81,14 @@ def _ticks(low: float, high: float, count: int = 4) -> list[float]:
     return ticks
 
 
-def _svg(width: int, height: int, body: list[str], label: str) -> Markup:
+def _svg(
+    width: int, height: int, body: list[str], label: str, *, max_scale: float | None = None
+) -> Markup:
+    """``max_scale``: draw at most this many times the natural ``width`` (a diagram alone in a
+    wide card would otherwise grow, its text with it, to the card's width)."""
+    style = f' style="max-width:{width * max_scale:.0f}px;margin:0 auto"' if max_scale else ""
     return Markup(  # noqa: S704 - every text from data in ``body`` is escaped
-        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" '
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%"{style} '
         f'preserveAspectRatio="xMidYMid meet" role="img" aria-label="{escape(label)}" '
         f'xmlns="http://www.w3.org/2000/svg">' + "".join(body) + "</svg>"
     )
@@ -106,6 +111,8 @@ def _thin(
 
 
 def _date(moment: dt.datetime, span: dt.timedelta) -> str:
+    if span <= dt.timedelta(minutes=10):  # runs minutes apart: the minute alone repeats
+        return f"{moment:%H:%M:%S}"
     if span <= dt.timedelta(days=2):
         return f"{moment:%d %b %H:%M}"
     return f"{moment:%d %b %Y}" if span > dt.timedelta(days=300) else f"{moment:%d %b}"
@@ -157,11 +164,16 @@ class _Frame:
         labels = [self.t0] if span.total_seconds() <= 0 else [
             self.t0 + span * i / 4 for i in range(5)
         ]  # fmt: skip
+        shown: set[str] = set()
         for i, moment in enumerate(labels):
+            text = _date(moment, span)
+            if text in shown:  # moments closer than the format's precision: label once
+                continue
+            shown.add(text)
             anchor = "start" if i == 0 else "end" if i == len(labels) - 1 else "middle"
             parts.append(
                 f'<text x="{self.x(moment):.1f}" y="{self.height - 6}" text-anchor="{anchor}" '
-                f'font-size="10" fill="{_TEXT}">{escape(_date(moment, span))}</text>'
+                f'font-size="10" fill="{_TEXT}">{escape(text)}</text>'
             )
         parts.append(
             f'<line x1="{self.left}" x2="{self.right}" y1="{self.bottom}" y2="{self.bottom}" '
@@ -314,7 +326,7 @@ def heatmap(
         f'<text x="{left + size * cell / 2}" y="{height - 8}" text-anchor="middle" '
         f'font-size="11" fill="{_TEXT}">frequency → (recency ↑: most recent on top)</text>'
     )
-    return _svg(width, height, body, label)
+    return _svg(width, height, body, label, max_scale=1.5)
 
 
 def funnel(stages: Sequence[tuple[str, int]], *, width: int = 560, label: str = "funnel") -> Markup:
@@ -339,7 +351,7 @@ def funnel(stages: Sequence[tuple[str, int]], *, width: int = 560, label: str = 
             f'<text x="{left + span + 10}" y="{y + 19}" font-size="12" fill="{_TEXT}">'
             f"{count:,} · {count / total:.0%}</text>"
         )
-    return _svg(width, height, body, label)
+    return _svg(width, height, body, label, max_scale=1.5)
 
 
 def bars(
@@ -347,12 +359,15 @@ def bars(
     *,
     width: int = 720,
     label: str = "bars",
+    nothing: str = "0",
 ) -> Markup:
-    """Horizontal stacked bars: per row, a name and ``(value, colour, what)`` parts."""
+    """Horizontal stacked bars: per row, a name and ``(value, colour, what)`` parts, captioned
+    with each non-zero part ("24 added · 3 removed"; ``nothing`` when every part is zero), never
+    their sum, which adds up figures of different meaning."""
     row, left = 28, 170
     height = 8 + row * max(len(rows), 1)
     peak = max((sum(v for v, _, _ in parts) for _, parts in rows), default=0) or 1
-    span = width - left - 80
+    span = width - left - 200
     body: list[str] = []
     for i, (name, parts) in enumerate(rows):
         y = 4 + i * row
@@ -371,9 +386,10 @@ def bars(
                 f"{escape(what)}</title></rect>"
             )
             x += w
-        total = sum(v for v, _, _ in parts)
+        caption = " · ".join(f"{v:,.0f} {what}" for v, _, what in parts if v > 0) or nothing
         body.append(
-            f'<text x="{x + 6:.1f}" y="{y + 17}" font-size="11" fill="{_TEXT}">{total:,.0f}</text>'
+            f'<text x="{x + 6:.1f}" y="{y + 17}" font-size="11" fill="{_TEXT}">'
+            f"{escape(caption)}</text>"
         )
     return _svg(width, height, body, label)
 

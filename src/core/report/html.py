@@ -60,6 +60,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["num"] = _num
+    env.filters["signed"] = _signed
     env.filters["pct"] = lambda v, digits=1: "–" if v is None else f"{float(v):.{digits}%}"
     env.filters["money"] = lambda v: "–" if v is None else f"{Decimal(v):,.2f}"
     env.filters["when"] = _when
@@ -69,6 +70,12 @@ def _environment() -> jinja2.Environment:
 
 def _num(value: Any) -> str:
     return "–" if value is None else f"{value:,}"
+
+
+def _signed(value: Any, sign: str = "+") -> str:
+    """A count of people added (``+``) or removed (``−``): ``+24``, ``−3``, and ``0`` with no
+    sign, which reads as nothing rather than as a change."""
+    return _num(value) if not value else f"{sign}{value:,}"
 
 
 def _when(value: Any) -> str:
@@ -206,6 +213,7 @@ def _context(data: ReportData, config: Config) -> dict[str, Any]:
             for s in (report.syncs if report else [])
         ],
         label="changes per sync",
+        nothing="no change",
     )
     return {
         "run": run,

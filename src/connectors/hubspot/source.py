@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from segsync.connector import Contact, Event, Page, Purpose
-from segsync.errors import FatalError
+from segsync.cursors import plan_pull
 from segsync.http import CursorPaginator, HttpClient, paginate
 from segsync.values import parse_datetime
 
@@ -167,22 +167,6 @@ class ContactReader:
                 out[str(result.get("id"))] = result
         return out
 
-    def _next_cursor(self, began: float, full_at: int) -> str:
-        """``<since ms>/<last full pull ms>``: where the next incremental pull starts (this
-        pull's start less the overlap), and when the last full pull began."""
-        since = int((began - self.settings.overlap_minutes * 60) * 1000)
-        return f"{since}/{full_at}"
-
-    def _parse_cursor(self, cursor: str) -> tuple[int, int]:
-        since, _, full_at = cursor.partition("/")
-        try:
-            return int(since), int(full_at or since)
-        except ValueError:
-            raise FatalError(
-                f"the stored HubSpot cursor {cursor!r} is not '<epoch ms>/<epoch ms>'; run "
-                "`segsync pull --full` to read every contact again"
-            ) from None
-
     def streams(self) -> tuple[str, ...]:
         return ("contacts", "events") if self.settings.deals else ("contacts",)
 
@@ -191,17 +175,21 @@ class ContactReader:
         return self.orders()
 
     async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
-        began = self.clock()
-        refresh = self.settings.full_refresh_days
-        if cursor is not None:
-            since, full_at = self._parse_cursor(cursor)
-            if refresh is None or began * 1000 - full_at < refresh * 86_400_000:
-                async for page in self._dated(self._changed_since(since)):
-                    yield Page(page, cursor=self._next_cursor(began, full_at))
-                return
+        settings = self.settings
+        read = plan_pull(
+            cursor,
+            began=self.clock(),
+            overlap_minutes=settings.overlap_minutes,
+            full_refresh_days=settings.full_refresh_days,
+            platform="HubSpot",
+        )
+        if read.since is not None:
+            async for page in self._dated(self._changed_since(read.since)):
+                yield Page(page, cursor=read.next_cursor)
+            return
         # first pull, --full, or the periodic full read that notices deleted contacts
         async for page in self._dated(self._full()):
-            yield Page(page, cursor=self._next_cursor(began, int(began * 1000)), snapshot=True)
+            yield Page(page, cursor=read.next_cursor, snapshot=True)
 
     async def _full(self) -> AsyncIterator[list[dict[str, Any]]]:
         params = {"limit": self.settings.page_size, "properties": ",".join(self.properties)}

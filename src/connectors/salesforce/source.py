@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from segsync.connector import Contact, Event, Page, Purpose
-from segsync.errors import FatalError
+from segsync.cursors import plan_pull
 from segsync.values import parse_amount, parse_bool, parse_date, parse_datetime
 
 from .api import SalesforceApi, in_lists, soql_string
@@ -93,35 +93,19 @@ class SalesforceReader:
     def streams(self) -> tuple[str, ...]:
         return ("contacts", "events") if self.settings.opportunities else ("contacts",)
 
-    # -- cursors -----------------------------------------------------------------------------
-
-    def _next_cursor(self, began: float, full_at: int) -> str:
-        since = int((began - self.settings.overlap_minutes * 60) * 1000)
-        return f"{since}/{full_at}"
-
-    def _parse_cursor(self, cursor: str) -> tuple[int, int]:
-        since, _, full_at = cursor.partition("/")
-        try:
-            return int(since), int(full_at or since)
-        except ValueError:
-            raise FatalError(
-                f"the stored Salesforce cursor {cursor!r} is not '<epoch ms>/<epoch ms>'; run "
-                "`segsync pull --full` to read every record again"
-            ) from None
-
     # -- people ------------------------------------------------------------------------------
 
     async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
-        began = self.clock()
-        since: int | None = None
-        full_at = int(began * 1000)
-        if cursor is not None:
-            since, full_at = self._parse_cursor(cursor)
-            refresh = self.settings.full_refresh_days
-            if refresh is not None and began * 1000 - full_at >= refresh * 86_400_000:
-                since, full_at = None, int(began * 1000)
+        settings = self.settings
+        read = plan_pull(
+            cursor,
+            began=self.clock(),
+            overlap_minutes=settings.overlap_minutes,
+            full_refresh_days=settings.full_refresh_days,
+            platform="Salesforce",
+        )
+        since, next_cursor = read.since, read.next_cursor
         snapshot = since is None
-        next_cursor = self._next_cursor(began, full_at)
         where = None if since is None else f"SystemModstamp >= {soql_datetime(since)}"
         history = await self._history(since) if self.settings.consent_history else {}
         sent = False

@@ -216,7 +216,8 @@ class SparkEngine:
         self.session = session
         self.options = options
         self.database = options.database
-        self._temporary: set[str] = set()
+        self._frames: dict[str, DataFrame] = {}
+        """Temporary tables: checkpointed frames, each under a temporary view of its name."""
         self._views: set[str] = set()
         location = options.database_location()
         where = f" LOCATION '{_literal(location)}'" if location else ""
@@ -236,12 +237,10 @@ class SparkEngine:
     def close(self) -> None:
         """Drop this engine's temporary tables and views (the session stays: it is the
         process's)."""
-        for name in sorted(self._views):
+        for name in sorted({*self._views, *self._frames}):
             self.session.catalog.dropTempView(name)
-        for name in sorted(self._temporary):
-            self._sql(f"DROP TABLE IF EXISTS {self._table(name)}")
         self._views.clear()
-        self._temporary.clear()
+        self._frames.clear()
 
     def tables(self) -> set[str]:
         """The names of the tables and views of the store's database."""
@@ -253,13 +252,17 @@ class SparkEngine:
     # -- running ------------------------------------------------------------------------
 
     def sql(self, statement: exp.Expr) -> str:
-        return statement.sql(dialect=self.dialect)
+        return _for_spark(statement).sql(dialect=self.dialect)
 
     def _sql(self, text: str) -> DataFrame:
         with _translated():
             return self.session.sql(text)
 
     def _table(self, name: str) -> str:
+        """How a statement names table ``name``: a temporary one by its view's name, any
+        other in the store's database."""
+        if name in self._frames:
+            return _name(name)
         return f"{_name(self.database)}.{_name(name)}"
 
     def execute(self, statement: exp.Expr) -> None:
@@ -316,17 +319,22 @@ class SparkEngine:
     def _replace(self, name: str, select: str, *, temporary: bool = False) -> None:
         """``name`` holding the rows of ``select`` (which may read ``name`` itself)."""
         self._forget_view(name)
+        if temporary:
+            with _translated():
+                self._hold(name, self.session.sql(select))
+            return
+        self._frames.pop(name, None)
         scratch = f"_segsync_new_{uuid.uuid4().hex[:12]}"
         self._run(f"CREATE TABLE {self._table(scratch)} {self._using()} AS {select}")
         self._run(f"DROP TABLE IF EXISTS {self._table(name)}")
         self._run(f"ALTER TABLE {self._table(scratch)} RENAME TO {self._table(name)}")
-        self._mark(name, temporary)
 
-    def _mark(self, name: str, temporary: bool) -> None:
-        if temporary:
-            self._temporary.add(name)
-        else:
-            self._temporary.discard(name)
+    def _hold(self, name: str, frame: DataFrame) -> None:
+        """Make ``frame`` the temporary table ``name``: computed once, now, and kept by the
+        executors (memory, then their local disk) until dropped — no files, no catalog."""
+        held = frame.localCheckpoint(eager=True)
+        held.createOrReplaceTempView(name)
+        self._frames[name] = held
 
     def _forget_view(self, name: str) -> None:
         if name in self._views:
@@ -341,9 +349,13 @@ class SparkEngine:
             f"{d.this.sql(dialect=self.dialect)} {spark_type(t)}"
             for d, t in zip(column_types(columns), columns.values(), strict=True)
         )
+        if temporary:
+            with _translated():
+                self._hold(name, self.session.createDataFrame([], defs))
+            return
+        self._frames.pop(name, None)
         self._run(f"DROP TABLE IF EXISTS {self._table(name)}")
         self._run(f"CREATE TABLE {self._table(name)} ({defs}) {self._using()}")
-        self._mark(name, temporary)
 
     def create_view(self, name: str, query: exp.Expr, *, temporary: bool = False) -> None:
         if temporary:
@@ -359,13 +371,34 @@ class SparkEngine:
                     self._forget_view(name)
                 else:
                     self._run(f"DROP VIEW IF EXISTS {self._table(name)}")
+            elif name in self._frames:
+                self.session.catalog.dropTempView(name)
+                del self._frames[name]
             else:
                 self._run(f"DROP TABLE IF EXISTS {self._table(name)}")
-                self._temporary.discard(name)
 
     def insert(self, table: str, query: exp.Expr, *, columns: Sequence[str] | None = None) -> None:
+        if table in self._frames:
+            with _translated():
+                self._append(table, self.session.sql(self.sql(query)), columns)
+            return
         names = f" ({', '.join(_quoted(c) for c in columns)})" if columns else ""
         self._run(f"INSERT INTO {self._table(table)}{names} {self.sql(query)}")
+
+    def _append(self, table: str, rows: DataFrame, columns: Sequence[str] | None) -> None:
+        """Append ``rows`` (by position: into ``columns``, else every column) to the
+        temporary table ``table``, cast to its types."""
+        types = self._types(table)
+        names = list(columns or types)
+        given = rows.toDF(*(f"_c{i}" for i in range(len(names))))
+        position = {c: i for i, c in enumerate(names)}
+        shaped = given.selectExpr(
+            *(
+                f"CAST({f'_c{position[c]}' if c in position else 'NULL'} AS {t}) AS {_quoted(c)}"
+                for c, t in types.items()
+            )
+        )
+        self._hold(table, self._frames[table].union(shaped))
 
     def insert_rows(
         self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
@@ -388,6 +421,9 @@ class SparkEngine:
             frame = self.session.createDataFrame(
                 [tuple(None if v is None else _text(v) for v in row) for row in data], schema
             )
+            if table in self._frames:
+                self._append(table, frame, columns)
+                return
             frame.createOrReplaceTempView(view)
             try:
                 casts = ", ".join(f"CAST(c{i} AS {types[c]})" for i, c in enumerate(columns))
@@ -510,7 +546,11 @@ class SparkEngine:
         name = self._target(statement)
         where = statement.args.get("where")
         if where is None:
-            self._run(f"TRUNCATE TABLE {self._table(name)}")
+            if name in self._frames:
+                with _translated():
+                    self._hold(name, self._frames[name].limit(0))
+            else:
+                self._run(f"TRUNCATE TABLE {self._table(name)}")
             return
         condition = self.sql(where.this)
         if not self._sql(f"SELECT 1 FROM {self._table(name)} WHERE {condition} LIMIT 1").collect():
@@ -519,7 +559,7 @@ class SparkEngine:
             name,
             f"SELECT * FROM {self._table(name)} AS {_quoted(name)} "
             f"WHERE NOT coalesce({condition}, false)",
-            temporary=name in self._temporary,
+            temporary=name in self._frames,
         )
 
     def _update(self, statement: exp.Update) -> None:
@@ -554,7 +594,32 @@ class SparkEngine:
         )
         if not self._sql(f"SELECT 1 {tail} WHERE {hit} LIMIT 1").collect():
             return
-        self._replace(name, f"SELECT {projection} {tail}", temporary=name in self._temporary)
+        self._replace(name, f"SELECT {projection} {tail}", temporary=name in self._frames)
+
+
+def _for_spark(statement: exp.Expr) -> exp.Expr:
+    """``statement`` with what Spark reads otherwise than DuckDB rewritten: a hexadecimal
+    text cast to an integer (``CAST('0x' || h AS BIGINT)``, the split buckets) becomes
+    ``CAST(conv(h, 16, 10) AS BIGINT)``."""
+
+    def rewrite(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.INTEGER_TYPES):
+            inner = node.this
+            if (
+                isinstance(inner, exp.DPipe)
+                and isinstance(inner.this, exp.Literal)
+                and inner.this.is_string
+                and inner.this.name.lower() == "0x"
+            ):
+                digits = exp.Anonymous(
+                    this="conv",
+                    expressions=[inner.expression, exp.Literal.number(16), exp.Literal.number(10)],
+                )
+                return exp.Cast(this=digits, to=node.to.copy())
+        return node
+
+    transformed: exp.Expr = statement.transform(rewrite)
+    return transformed
 
 
 def _name(name: str) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
 import tempfile
 import time
@@ -143,8 +144,9 @@ def compare(a: Path, b: Path) -> dict[str, int]:
 
     con = duckdb.connect()
     read = "read_parquet('{}')"
-    one, two = read.format(f"{a}/*.parquet" if a.is_dir() else a), read.format(
-        f"{b}/*.parquet" if b.is_dir() else b
+    one, two = (
+        read.format(f"{a}/*.parquet" if a.is_dir() else a),
+        read.format(f"{b}/*.parquet" if b.is_dir() else b),
     )
     return {
         "rows": int(con.execute(f"SELECT count(*) FROM {one}").fetchone()[0]),  # type: ignore[index]
@@ -216,7 +218,7 @@ def main() -> None:
         results["duckdb"] = {**result, "process_seconds": round(wall, 1), "peak_rss_mib": rss}
         for master in masters:
             write_config(spark, SPARK.format(master=master, partitions=8))
-            out = root / f"members_{master}"
+            out = root / ("members_" + re.sub(r"[^a-z0-9]+", "_", master))
             result, wall, rss = phase(args, "compute", spark, "--out", str(out))
             same = compare(duck_out, out)
             results[f"spark {master}"] = {

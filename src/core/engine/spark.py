@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import decimal
 import logging
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -567,10 +566,7 @@ class SparkEngine:
         types = self._types(name)
         where = statement.args.get("where")
         condition = self.sql(where.this) if where is not None else "true"
-        sets = {
-            s.this.name: self.sql(s.expression)
-            for s in statement.expressions  # type: ignore[attr-defined]
-        }
+        sets = {s.this.name: self.sql(s.expression) for s in statement.expressions}
         source = statement.args.get("from_") or statement.args.get("from")
         me = _quoted(name)
         if source is None:
@@ -650,7 +646,5 @@ def _text(value: Any) -> str:
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value.isoformat(sep=" ")
-    if isinstance(value, float | decimal.Decimal | int | dt.date):
-        return str(value)
+        return str(value.isoformat(sep=" "))
     return str(value)

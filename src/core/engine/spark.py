@@ -485,7 +485,7 @@ class SparkEngine:
         schema = StructType([StructField(c, StringType()) for c in columns])
         view = f"_segsync_json_{uuid.uuid4().hex[:12]}"
         with _translated():
-            self.session.read.schema(schema).json(str(path.resolve())).createOrReplaceTempView(view)
+            self.session.read.schema(schema).json(path.resolve().as_uri()).createOrReplaceTempView(view)
         try:
             casts = ", ".join(
                 f"CAST({_quoted(c)} AS {spark_type(t)}) AS {_quoted(c)}" for c, t in columns.items()

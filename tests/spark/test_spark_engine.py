@@ -221,3 +221,23 @@ def test_the_ledger_on_spark_records_what_duckdb_records(
         assert again.scalar("SELECT count(*) FROM sync_state") == 2
     finally:
         again.close()
+
+
+def test_csv_staging_of_the_vectorised_ingest(engine: SparkEngine, tmp_path: Path) -> None:
+    """The staging format of issue 18's ingest: no header, NULL as \\N, a text starting with
+    a backslash escaped by another, JSON as text; the last row per key wins."""
+    import csv
+
+    path = tmp_path / "staged.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["1", "a", "2026-01-01T10:00:00", "\\N", '{"x": 1}', "true"])
+        writer.writerow(["2", "b", "\\N", "\\\\N is not null", "\\N", "\\N"])
+        writer.writerow(["3", "a", "2026-01-02T10:00:00", 'line\nbreak, "quoted"', "[]", "false"])
+    columns = {"seq": "BIGINT", "id": "VARCHAR", "at": "TIMESTAMP", "note": "VARCHAR",
+               "doc": "JSON", "ok": "BOOLEAN"}  # fmt: skip
+    assert engine.load_staged("staged", path, columns, key="id", order="seq") == 2
+    assert engine.rows(parse("SELECT id, at, note, doc, ok FROM staged ORDER BY id")) == [
+        ("a", dt.datetime(2026, 1, 2, 10), 'line\nbreak, "quoted"', "[]", False),
+        ("b", None, "\\N is not null", None, None),
+    ]

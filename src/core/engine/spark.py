@@ -485,7 +485,9 @@ class SparkEngine:
         schema = StructType([StructField(c, StringType()) for c in columns])
         view = f"_segsync_json_{uuid.uuid4().hex[:12]}"
         with _translated():
-            self.session.read.schema(schema).json(path.resolve().as_uri()).createOrReplaceTempView(view)
+            self.session.read.schema(schema).json(path.resolve().as_uri()).createOrReplaceTempView(
+                view
+            )
         try:
             casts = ", ".join(
                 f"CAST({_quoted(c)} AS {spark_type(t)}) AS {_quoted(c)}" for c, t in columns.items()
@@ -501,6 +503,70 @@ class SparkEngine:
         finally:
             self.session.catalog.dropTempView(view)
         return int(self._sql(f"SELECT count(*) FROM {self._table(table)}").first()[0])  # type: ignore[index]
+
+    def load_staged(
+        self,
+        table: str,
+        path: Path,
+        columns: Mapping[str, str],
+        *,
+        key: str,
+        order: str,
+    ) -> int:
+        """Read a staging file of the vectorised ingest (CSV without a header, NULL as
+        ``\\N``, a text starting with a backslash escaped by another, JSON as text) into a
+        new temporary ``table`` with typed ``columns``, keeping the row with the highest
+        ``order`` per ``key``; its row count."""
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        schema = StructType([StructField(c, StringType()) for c in columns])
+        view = f"_segsync_csv_{uuid.uuid4().hex[:12]}"
+        with _translated():
+            self.session.read.schema(schema).options(
+                header="false",
+                nullValue="\\N",
+                quote='"',
+                escape='"',
+                multiLine="true",
+                mode="FAILFAST",
+                encoding="UTF-8",
+            ).csv(path.resolve().as_uri()).createOrReplaceTempView(view)
+        try:
+            typed = ", ".join(_staged(c, t) for c, t in columns.items() if c != order)
+            self._replace(
+                table,
+                f"SELECT {typed} FROM (SELECT *, row_number() OVER (PARTITION BY {_quoted(key)} "
+                f"ORDER BY CAST({_quoted(order)} AS BIGINT) DESC) AS _segsync_rank "
+                f"FROM {view}) WHERE _segsync_rank = 1",
+                temporary=True,
+            )
+        finally:
+            self.session.catalog.dropTempView(view)
+        return int(self._sql(f"SELECT count(*) FROM {self._table(table)}").first()[0])  # type: ignore[index]
+
+    def read_csv(
+        self, view: str, path: Path, columns: Sequence[str], *, delimiter: str = ","
+    ) -> None:
+        """Not on this engine yet: the files connector's vectorised reader (issue 18,
+        part A) runs on DuckDB; on Spark, use a ``table`` source or stage through a
+        connector."""
+        raise EngineError("read_csv is not on the Spark engine yet (see docs/scaling.md)")
+
+    def read_jsonl(
+        self,
+        view: str,
+        path: Path,
+        keys: Sequence[str],
+        *,
+        rest_without: Sequence[str] | None = None,
+        with_keys: bool = False,
+    ) -> None:
+        """Not on this engine yet (see :meth:`read_csv`)."""
+        raise EngineError("read_jsonl is not on the Spark engine yet (see docs/scaling.md)")
+
+    def position(self) -> exp.Expr:
+        """Not on this engine: Spark tables have no insertion order."""
+        raise EngineError("row positions are not on the Spark engine (see docs/scaling.md)")
 
     def line_up(self, into: str, parts: Sequence[tuple[str, Sequence[str]]]) -> None:
         (spine, _), *rest = parts
@@ -616,6 +682,18 @@ def _for_spark(statement: exp.Expr) -> exp.Expr:
 
     transformed: exp.Expr = statement.transform(rewrite)
     return transformed
+
+
+def _staged(name: str, type_: str) -> str:
+    """A staging file's text cell as its column's type (see ``load_staged``)."""
+    column = _quoted(name)
+    if spark_type(type_) == "STRING" and type_.upper() != "JSON":
+        # a leading backslash was doubled
+        return (
+            f"CASE WHEN startswith({column}, '\\\\') THEN substr({column}, 2) "
+            f"ELSE {column} END AS {column}"
+        )
+    return f"CAST({column} AS {spark_type(type_)}) AS {column}"
 
 
 def _name(name: str) -> str:

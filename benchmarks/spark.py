@@ -216,6 +216,7 @@ def main() -> None:
         duck_out = root / "members_duckdb.parquet"
         result, wall, rss = phase(args, "compute", duck, "--out", str(duck_out))
         results["duckdb"] = {**result, "process_seconds": round(wall, 1), "peak_rss_mib": rss}
+        print(json.dumps({"duckdb": results["duckdb"]}), file=sys.stderr, flush=True)
         for master in masters:
             write_config(spark, SPARK.format(master=master, partitions=8))
             out = root / ("members_" + re.sub(r"[^a-z0-9]+", "_", master))
@@ -227,6 +228,7 @@ def main() -> None:
                 "driver_peak_rss_mib": rss,
                 "membership_vs_duckdb": same,
             }
+            print(json.dumps({master: results[f"spark {master}"]}), file=sys.stderr, flush=True)
             if same["only_first"] or same["only_second"]:
                 print(json.dumps(results, indent=2))
                 raise SystemExit(f"spark {master}: memberships differ from DuckDB's: {same}")

@@ -161,8 +161,11 @@ def _session(options: SparkOptions) -> SparkSession:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """The line that says what went wrong (past py4j's "An error occurred while calling")."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("An error occurred while calling"):
+        return lines[1]
+    return lines[0] if lines else type(exc).__name__
 
 
 def translate(exc: BaseException) -> EngineError | None:

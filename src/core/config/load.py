@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from segsync.connector import Purpose, default_refresh_days
+from segsync.engine.spark import SparkOptions
 from segsync.errors import ConfigError
 from segsync.model.profile import AttributeType
 from segsync.model.segments import SegmentBook
@@ -71,6 +72,25 @@ class Config:
         if store.threads is not None:
             options["threads"] = store.threads
         return options
+
+    @property
+    def spark_options(self) -> SparkOptions | None:
+        """The Spark engine's settings for :meth:`segsync.state.store.Store.open`, when
+        ``[store] engine = "spark"`` (None: the DuckDB file)."""
+        store = self.settings.store
+        if store.engine != "spark":
+            return None
+        spark = store.spark
+        return SparkOptions(
+            home=self.store_path.with_name(self.store_path.name + ".spark"),
+            master=spark.master,
+            remote=spark.remote.get_secret_value() if spark.remote else None,
+            database=spark.database,
+            warehouse=spark.warehouse,
+            location=spark.location,
+            table_format=spark.table_format,
+            conf=dict(spark.conf),
+        )
 
     @property
     def store_path(self) -> Path:

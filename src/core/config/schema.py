@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SecretStr,
     field_validator,
     model_validator,
 )
@@ -63,9 +64,54 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class SparkConfig(_Model):
+    """``[store.spark]``: where the Spark engine runs and keeps its tables
+    (``[store] engine = "spark"``; ``pip install 'segsync[spark]'``, Java 17+)."""
+
+    master: str = "local[*]"
+    """``spark.master``: ``local[*]`` (this machine), ``local-cluster[2,1,1024]``,
+    ``spark://host:7077``, ``yarn``, ``k8s://…``. Ignored in a process that already has a
+    Spark session (a notebook, a Databricks job): segsync uses that one."""
+    remote: SecretStr | None = None
+    """A Spark Connect URL (``sc://host:15002``; it may carry a token, so it is a secret):
+    wins over ``master``. Needs ``pip install 'pyspark[connect]'``."""
+    database: str = "segsync"
+    """The catalog database holding segsync's tables."""
+    warehouse: str | None = None
+    """``spark.sql.warehouse.dir`` (a folder or an ``s3a://``/``abfss://``/``gs://`` URL);
+    default in local mode: ``<store>.spark/warehouse`` beside the store."""
+    location: str | None = None
+    """The database's folder (``CREATE DATABASE … LOCATION``); default: the warehouse's."""
+    table_format: Literal["parquet", "delta", "iceberg"] = "parquet"
+    """Format of the tables segsync writes. Delta and Iceberg (their jars on the cluster)
+    take DELETE/UPDATE natively and commit each statement atomically; Parquet tables are
+    replaced instead (see docs/scaling.md)."""
+    conf: dict[str, str] = Field(default_factory=dict)
+    """Any Spark settings, e.g. ``{ "spark.executor.memory" = "8g" }``."""
+
+    @field_validator("conf", mode="before")
+    @classmethod
+    def _text(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k): str(x).lower() if isinstance(x, bool) else str(x) for k, x in v.items()}
+        return v
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+            raise ValueError("expected a database name of letters, digits and '_'")
+        return v
+
+
 class StoreConfig(_Model):
     path: Path = Path("segsync.duckdb")
-    """The DuckDB file, relative to the config file's folder."""
+    """The DuckDB file, relative to the config file's folder. With ``engine = "spark"``: the
+    run lock, the work folder and the local Spark folder (``<path>.spark``) sit beside it."""
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    """Where segments are computed and the store's tables live: the embedded DuckDB file, or
+    Spark (``[store.spark]``; docs/scaling.md says when to move)."""
+    spark: SparkConfig = Field(default_factory=SparkConfig)
     memory_limit: str = "1.5GB"
     """The most memory DuckDB may use for its work (e.g. "1.5GB", "800MB"); past it, large
     joins and aggregations spill to a temporary folder beside the store instead of growing."""

@@ -47,7 +47,9 @@ from typing import Any
 
 import duckdb
 
+from segsync.engine import Engine
 from segsync.engine.duckdb import DuckDBEngine
+from segsync.engine.spark import SparkOptions
 from segsync.errors import StoreError
 from segsync.values import utcnow
 
@@ -183,7 +185,8 @@ class Store:
     ) -> None:
         self.path = path
         self.con = con
-        self.engine = DuckDBEngine(con)
+        self._duckdb = DuckDBEngine(con)
+        self.engine: Engine = self._duckdb
         self.options = dict(options or {})
 
     @classmethod
@@ -201,9 +204,17 @@ class Store:
         *,
         read_only: bool = False,
         options: Mapping[str, str | int] | None = None,
+        spark: SparkOptions | None = None,
     ) -> Store:
         """Open (creating if needed) and migrate the store at ``path``. ``options`` are DuckDB
-        settings (``memory_limit``, ``threads``: see ``[store]`` in segsync.toml)."""
+        settings (``memory_limit``, ``threads``: see ``[store]`` in segsync.toml). With
+        ``spark`` (``[store] engine = "spark"``) the store's tables live in Spark instead
+        (:class:`segsync.state.spark_store.SparkStore`); ``path`` still names the lock and
+        the work folder."""
+        if spark is not None:
+            from segsync.state.spark_store import SparkStore
+
+            return SparkStore.open(path, spark, read_only=read_only)
         if read_only and not path.exists():
             raise StoreError(f"{path}: no store yet; run 'segsync run' first")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -328,8 +339,35 @@ class Store:
         finally:
             os.close(folder)
         self.con = duckdb.connect(str(self.path), config=dict(self.options))
-        self.engine.con = self.con
+        self._duckdb.con = self.con
         log.info("store %s compacted", self.path)
+    # -- the schema, as other engines build it ---------------------------------------------
+
+    @staticmethod
+    def layout() -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+        """The current schema, described: every table's columns with their (DuckDB) types,
+        and every view's query (DuckDB SQL, portable). Another engine's store
+        (:mod:`segsync.state.spark_store`) builds the same tables from it."""
+        store = Store.memory()
+        try:
+            tables: dict[str, dict[str, str]] = {}
+            for (name,) in store.rows(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                "AND table_type = 'BASE TABLE' ORDER BY table_name"
+            ):
+                tables[name] = {
+                    str(column): str(type_)
+                    for column, type_, *_ in store.rows(f'DESCRIBE "{name}"')
+                }
+            views = dict(
+                store.rows(
+                    "SELECT view_name, sql FROM duckdb_views() WHERE NOT internal "
+                    "AND schema_name = 'main' ORDER BY view_name"
+                )
+            )
+        finally:
+            store.close()
+        return tables, {name: _view_query(sql) for name, sql in views.items()}
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -355,3 +393,11 @@ class Store:
 def _quoted(path: Path) -> str:
     """A path inside a single-quoted SQL string."""
     return str(path).replace("'", "''")
+def _view_query(sql: str) -> str:
+    """The query of a ``CREATE VIEW name AS query`` statement."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    query = tree.expression if isinstance(tree, exp.Create) else tree
+    return str(query.sql(dialect="duckdb"))

@@ -1,0 +1,44 @@
+"""Tests that run a real Spark (local mode, Java 17+: those using ``spark_session``) take
+minutes: they run when asked for (``SEGSYNC_SPARK_TESTS=1``, as ``.ci/run`` does) and are
+skipped otherwise, so a plain ``make test`` stays within its time. They are marked ``spark``
+(``-m spark`` selects them, ``-m "not spark"`` leaves them out)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+WANTED = os.environ.get("SEGSYNC_SPARK_TESTS") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "spark_session" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
+            if not WANTED:
+                item.add_marker(pytest.mark.skip(reason="Spark tests: set SEGSYNC_SPARK_TESTS=1"))
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One local Spark for the whole session (a JVM takes seconds to start): every store
+    opened in the tests uses it, each in its own database."""
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java 17+")
+    from segsync.engine.spark import SparkEngine, SparkOptions
+
+    master = os.environ.get("SEGSYNC_SPARK_MASTER", "local[2]")
+    options = SparkOptions(
+        home=tmp_path_factory.mktemp("spark"),
+        master=master,
+        database="segsync_tests",
+        conf={"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false"},
+    )
+    engine = SparkEngine.open(options)
+    yield engine.session
+    engine.session.stop()

@@ -1,0 +1,96 @@
+"""The Spark engine's settings and its SQL rewrites (no Spark needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import segsync.config
+from segsync.config import load_config
+from segsync.engine import parse
+from segsync.engine.spark import SparkEngine, _for_spark, spark_type
+from segsync.errors import ConfigError
+from segsync.model.segments import split_bucket_sql
+from segsync.plugins import load_plugins, reset_plugins
+
+BASE = """
+[store]
+path = "data/segsync.duckdb"
+{store}
+
+[connectors.out]
+type = "files"
+output_dir = "out"
+"""
+
+
+def config(tmp_path: Path, store: str) -> segsync.config.Config:
+    path = tmp_path / "segsync.toml"
+    path.write_text(BASE.format(store=store), encoding="utf-8")
+    reset_plugins()
+    return load_config(path, load_plugins(None))
+
+
+def test_duckdb_is_the_default_engine(tmp_path: Path) -> None:
+    assert config(tmp_path, "").spark_options is None
+
+
+def test_the_spark_settings_reach_the_engine(tmp_path: Path) -> None:
+    loaded = config(
+        tmp_path,
+        'engine = "spark"\n[store.spark]\nmaster = "local-cluster[2,1,1024]"\n'
+        'database = "crm_segments"\ntable_format = "delta"\n'
+        'conf = { "spark.executor.memory" = "2g", "spark.sql.adaptive.enabled" = true }\n',
+    )
+    options = loaded.spark_options
+    assert options is not None
+    assert options.master == "local-cluster[2,1,1024]"
+    assert options.local and options.native_writes
+    assert options.database == "crm_segments"
+    assert options.conf == {"spark.executor.memory": "2g", "spark.sql.adaptive.enabled": "true"}
+    # the warehouse and metastore of local mode sit beside the store
+    assert options.home == tmp_path / "data" / "segsync.duckdb.spark"
+    assert options.database_location() == str(
+        tmp_path / "data" / "segsync.duckdb.spark" / "warehouse" / "crm_segments.db"
+    )
+
+
+def test_a_spark_connect_url_is_a_secret(tmp_path: Path) -> None:
+    loaded = config(
+        tmp_path, 'engine = "spark"\n[store.spark]\nremote = "sc://host:443/;token=s3cr3t"\n'
+    )
+    assert "s3cr3t" not in repr(loaded.settings.store)
+    options = loaded.spark_options
+    assert options is not None and options.remote == "sc://host:443/;token=s3cr3t"
+    assert not options.local
+    assert options.database_location() is None  # the cluster's catalog decides
+
+
+def test_a_bad_database_name_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="database"):
+        config(tmp_path, 'engine = "spark"\n[store.spark]\ndatabase = "a-b; DROP"\n')
+
+
+def test_duckdb_types_as_spark_keeps_them() -> None:
+    assert spark_type("JSON") == "STRING"
+    assert spark_type("TIMESTAMP") == "TIMESTAMP_NTZ"
+    assert spark_type("VARCHAR") == "STRING"
+    assert spark_type("DECIMAL(38,4)") == "DECIMAL(38, 4)"
+    assert spark_type("HUGEINT") == "DECIMAL(38,0)"
+
+
+def test_split_buckets_read_hex_through_conv() -> None:
+    rendered = _for_spark(split_bucket_sql("seed")).sql(dialect="spark")
+    assert rendered == (
+        "CAST(CONV(SUBSTRING(MD5('seed:' || profile_key), 1, 8), 16, 10) AS BIGINT) % 10000"
+    )
+    # anything else is left as it is
+    plain = parse("SELECT CAST(x AS BIGINT), CAST('1' || y AS BIGINT) FROM t")
+    assert _for_spark(plain).sql(dialect="spark") == plain.sql(dialect="spark")
+
+
+def test_the_engine_renders_in_the_spark_dialect() -> None:
+    engine = SparkEngine.__new__(SparkEngine)
+    rendered = engine.sql(parse('SELECT "a b" FROM t WHERE x IS DISTINCT FROM :v', v=1))
+    assert rendered == "SELECT `a b` FROM t WHERE x IS DISTINCT FROM 1"

@@ -115,6 +115,10 @@ class Engine(Protocol):
     dialect: str
     """The sqlglot dialect statements are rendered in."""
 
+    reads_files: bool
+    """Whether :meth:`read_csv`, :meth:`read_jsonl` and :meth:`position` work here: sources
+    that hand over whole files are read by the engine when True, page by page otherwise."""
+
     def sql(self, statement: exp.Expr) -> str:
         """``statement`` rendered in this engine's dialect."""
 

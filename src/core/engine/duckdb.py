@@ -95,6 +95,7 @@ class DuckDBEngine:
     """An :class:`segsync.engine.Engine` over one DuckDB connection."""
 
     dialect = "duckdb"
+    reads_files = True
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con

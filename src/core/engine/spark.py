@@ -213,6 +213,7 @@ class SparkEngine:
     """An :class:`segsync.engine.Engine` on one Spark session and one database."""
 
     dialect = "spark"
+    reads_files = False  # files sources are paged (see docs/scaling.md)
 
     def __init__(self, session: SparkSession, options: SparkOptions) -> None:
         self.session = session

@@ -169,7 +169,7 @@ async def _stage_bulk(
     """Stage a stream from the files its source hands over; False when it hands none over
     (or the engine cannot read them): then it is paged."""
     source = connector.source
-    if not isinstance(source, BulkSource):
+    if not isinstance(source, BulkSource) or not engine.reads_files:
         return False
     instance, summary = connector.context.instance, item.summary
     stream = summary.stream

@@ -341,6 +341,7 @@ class Store:
         self.con = duckdb.connect(str(self.path), config=dict(self.options))
         self._duckdb.con = self.con
         log.info("store %s compacted", self.path)
+
     # -- the schema, as other engines build it ---------------------------------------------
 
     @staticmethod
@@ -393,6 +394,8 @@ class Store:
 def _quoted(path: Path) -> str:
     """A path inside a single-quoted SQL string."""
     return str(path).replace("'", "''")
+
+
 def _view_query(sql: str) -> str:
     """The query of a ``CREATE VIEW name AS query`` statement."""
     import sqlglot

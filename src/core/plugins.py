@@ -67,11 +67,23 @@ class Plugins:
     pm: pluggy.PluginManager
     info: dict[str, PluginInfo] = field(default_factory=dict)
     connectors: dict[str, type[Connector]] = field(default_factory=dict)
-    simulators: dict[str, Callable[..., Any]] = field(default_factory=dict)
     trait_kinds: dict[str, type[TraitKind[Any]]] = field(default_factory=dict)
+    _simulators: dict[str, Callable[..., Any]] | None = None
 
     def connector(self, type_name: str) -> type[Connector]:
         return self.connectors[type_name]
+
+    @property
+    def simulators(self) -> dict[str, Callable[..., Any]]:
+        """Simulators by connector type, registered on first use: only `segsync sandbox`,
+        `segsync plugins` and tests ask, and importing every platform's simulator (Starlette
+        apps) would cost each `segsync run` a quarter of a second."""
+        if self._simulators is None:
+            self._simulators = {}
+            self.call_register(
+                "register_simulators", lambda name: {"register": _simulator_registrar(self, name)}
+            )
+        return self._simulators
 
     def call_register(self, hook_name: str, make_args: Callable[[str], dict[str, Any]]) -> None:
         """Call a register-style hook plugin by plugin; ``make_args(plugin_name)`` builds the
@@ -152,9 +164,6 @@ def load_plugins(
         "register_connectors", lambda name: {"register": _connector_registrar(plugins, name)}
     )
     plugins.call_register(
-        "register_simulators", lambda name: {"register": _simulator_registrar(plugins, name)}
-    )
-    plugins.call_register(
         "register_trait_kinds", lambda name: {"register": _trait_kind_registrar(plugins, name)}
     )
     _cache[key] = plugins
@@ -198,11 +207,13 @@ def _simulator_registrar(
     def register(connector_type: str, factory: Callable[..., Any]) -> None:
         if not callable(factory):
             raise PluginError(f"plugin {plugin_name!r} registered a simulator that is not callable")
-        if connector_type in plugins.simulators:
+        registered = plugins._simulators
+        assert registered is not None  # registering runs inside Plugins.simulators
+        if connector_type in registered:
             raise PluginError(
                 f"two simulators are registered for connector type {connector_type!r}"
             )
-        plugins.simulators[connector_type] = factory
+        registered[connector_type] = factory
         plugins.info[plugin_name].simulators.append(connector_type)
 
     return register

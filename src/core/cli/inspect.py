@@ -30,6 +30,7 @@ def plugins(fmt: FormatOpt = Format.text) -> None:
     hooks."""
     with errors():
         loaded = loaded_plugins()
+        loaded.simulators  # noqa: B018 — registered on first use; listed per plugin below
     rows: list[dict[str, Any]] = []
     for info in loaded.info.values():
         connectors = [

@@ -234,7 +234,7 @@ def test_segsync_sandbox_serves_it_over_tls() -> None:
     announced line carries an https base URL, client-credentials keys and the CA bundle, and
     a client configured from that line alone logs in and pulls the seeded contacts."""
     plugins = Plugins(
-        pm=pluggy.PluginManager("segsync"), simulators={"salesforce": SalesforceSimulator}
+        pm=pluggy.PluginManager("segsync"), _simulators={"salesforce": SalesforceSimulator}
     )
     out = io.StringIO()
     with serve_sandbox(plugins, seed=3, contacts=300, out=out) as announced:

@@ -9,12 +9,11 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from segsync.connector import Purpose, default_refresh_days
-from segsync.engine.spark import SparkOptions
 from segsync.errors import ConfigError
 from segsync.model.profile import AttributeType
 from segsync.model.segments import SegmentBook
@@ -31,6 +30,9 @@ from .validate import (
     validate_syncs,
     validate_traits,
 )
+
+if TYPE_CHECKING:
+    from segsync.engine.spark import SparkOptions
 
 __all__ = ["Config", "ConnectorInstance", "find_config_path", "load_config", "read_toml"]
 
@@ -80,6 +82,8 @@ class Config:
         store = self.settings.store
         if store.engine != "spark":
             return None
+        from segsync.engine.spark import SparkOptions  # only a Spark store pays for the module
+
         spark = store.spark
         return SparkOptions(
             home=self.store_path.with_name(self.store_path.name + ".spark"),

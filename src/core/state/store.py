@@ -43,15 +43,17 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from segsync.engine import Engine
 from segsync.engine.duckdb import DuckDBEngine
-from segsync.engine.spark import SparkOptions
 from segsync.errors import StoreError
 from segsync.values import utcnow
+
+if TYPE_CHECKING:
+    from segsync.engine.spark import SparkOptions
 
 __all__ = ["SCHEMA_VERSION", "Store", "utcnow"]
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,6 +178,38 @@ def uncomment(text: str, header: str) -> str:
         end += 1
     block = ["" if line == "#" else line.removeprefix("# ") for line in lines[start:end]]
     return "\n".join(lines[:start] + block + lines[end:]) + "\n"
+
+
+def demo_data(folder: Path, *, contacts: int, orders: int) -> None:
+    """The demo's synthetic data (seed 42) in ``folder/demo/data``, as config.example.toml reads
+    it — the same people `segsync sandbox --seed 42` serves."""
+    subprocess.run(
+        [sys.executable, "-m", "segsync.sandbox.synth", "--out", str(folder / "demo" / "data"),
+         "--seed", "42", "--contacts", str(contacts), "--orders", str(orders)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def sandbox(folder: Path, *platforms: str, contacts: int) -> Iterator[dict[str, dict[str, Any]]]:
+    """`segsync sandbox` (seed 42) serving ``platforms`` from ``folder``: the line it announced
+    for each platform (base_url, credentials, settings), by platform; stopped afterwards."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "segsync", "sandbox",
+         *(arg for name in platforms for arg in ("--platform", name)),
+         "--seed", "42", "--contacts", str(contacts)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        lines: dict[str, dict[str, Any]] = {}
+        for _ in platforms:
+            line = json.loads(process.stdout.readline())
+            lines[line["platform"]] = line
+        yield lines
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
 
 
 @dataclass

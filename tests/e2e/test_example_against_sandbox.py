@@ -20,29 +20,15 @@ import duckdb
 import httpx
 import pytest
 
-from projectkit import uncomment
+from projectkit import demo_data, sandbox, uncomment
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
 def test_example_config_runs_against_the_sandbox(tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "segsync.sandbox.synth", "--out", str(tmp_path / "demo" / "data"),
-         "--seed", "42", "--contacts", "300", "--orders", "900"],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "segsync", "sandbox", "--platform", "hubspot",
-         "--platform", "mailchimp", "--seed", "42", "--contacts", "300"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-    )  # fmt: skip
-    try:
-        assert sandbox.stdout is not None
-        lines: dict[str, dict[str, Any]] = {}
-        for _ in range(2):
-            line = json.loads(sandbox.stdout.readline())
-            lines[line["platform"]] = line
+    demo_data(tmp_path, contacts=300, orders=900)
+    with sandbox(tmp_path, "hubspot", "mailchimp", contacts=300) as lines:
         hubspot, mailchimp = lines["hubspot"], lines["mailchimp"]
         text = (REPO / "config.example.toml").read_text(encoding="utf-8")
         text = uncomment(uncomment(text, "[connectors.hubspot]"), "[connectors.mailchimp]")
@@ -92,9 +78,6 @@ def test_example_config_runs_against_the_sandbox(tmp_path: Path) -> None:
         assert all(s["adds"] == s["removes"] == 0 for s in second["syncs"]), second["syncs"]
 
         _forget_one(segsync, tmp_path / "demo" / "segsync.duckdb", hubspot, mailchimp)
-    finally:
-        sandbox.terminate()
-        sandbox.communicate(timeout=30)
 
 
 def _forget_one(

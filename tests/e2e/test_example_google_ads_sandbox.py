@@ -11,32 +11,20 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from projectkit import uncomment
+from projectkit import demo_data, sandbox, uncomment
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
 def test_example_google_ads_section_runs_against_the_sandbox(tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "segsync.sandbox.synth", "--out", str(tmp_path / "demo" / "data"),
-         "--seed", "42", "--contacts", "300", "--orders", "900"],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "segsync", "sandbox", "--platform", "google_ads", "--seed", "42",
-         "--contacts", "300"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-    )  # fmt: skip
-    try:
-        assert sandbox.stdout is not None
-        line: dict[str, Any] = json.loads(sandbox.stdout.readline())
-        assert line["platform"] == "google_ads"
+    demo_data(tmp_path, contacts=300, orders=900)
+    with sandbox(tmp_path, "google_ads", contacts=300) as lines:
+        line = lines["google_ads"]
         base, creds, settings = line["base_url"], line["credentials"], line["settings"]
         text = (REPO / "config.example.toml").read_text(encoding="utf-8")
         text = uncomment(text, "[connectors.google_ads]")
@@ -88,6 +76,3 @@ def test_example_google_ads_section_runs_against_the_sandbox(tmp_path: Path) -> 
         assert int(found["sizeInfo"].get("displayNetworkMembersCount", 0)) == ads["audience_size"]
         second = json.loads(segsync("run", "--format", "json").stdout)
         assert all(s["adds"] == s["removes"] == s["refreshes"] == 0 for s in second["syncs"])
-    finally:
-        sandbox.terminate()
-        sandbox.communicate(timeout=30)

@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from projectkit import CONTACT_COLUMNS, Project, contact, uncomment
+from projectkit import CONTACT_COLUMNS, Project, contact, demo_data, sandbox, uncomment
 from segsync.connectors.hubspot.simulator import HubSpotSimulator
 from segsync.connectors.mailchimp.simulator import MailchimpSimulator
 
@@ -318,22 +318,8 @@ def test_segsyncs_own_tags_never_regrant_a_withdrawn_consent(project: Project) -
 
 
 def test_the_sandbox_quick_start_settles_after_its_first_run(tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "segsync.sandbox.synth", "--out", str(tmp_path / "demo" / "data"),
-         "--seed", "42", "--contacts", "400", "--orders", "1200"],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "segsync", "sandbox", "--platform", "hubspot",
-         "--platform", "mailchimp", "--seed", "42", "--contacts", "400"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-    )  # fmt: skip
-    try:
-        assert sandbox.stdout is not None
-        lines = {}
-        for _ in range(2):
-            line = json.loads(sandbox.stdout.readline())
-            lines[line["platform"]] = line
+    demo_data(tmp_path, contacts=400, orders=1200)
+    with sandbox(tmp_path, "hubspot", "mailchimp", contacts=400) as lines:
         hubspot, mailchimp = lines["hubspot"], lines["mailchimp"]
         text = (REPO / "config.example.toml").read_text(encoding="utf-8")
         text = uncomment(uncomment(text, "[connectors.hubspot]"), "[connectors.mailchimp]")
@@ -363,6 +349,3 @@ def test_the_sandbox_quick_start_settles_after_its_first_run(tmp_path: Path) -> 
         # Mailchimp's phone numbers are read in each member's own country
         mailchimp = next(s for s in first["sources"] if s["instance"] == "mailchimp")
         assert mailchimp["warnings"] <= mailchimp["records"] // 100, mailchimp
-    finally:
-        sandbox.terminate()
-        sandbox.communicate(timeout=30)

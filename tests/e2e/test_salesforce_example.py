@@ -15,29 +15,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from projectkit import uncomment
+from projectkit import demo_data, sandbox, uncomment
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
 def test_example_salesforce_section_runs_against_the_sandbox(tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "segsync.sandbox.synth", "--out", str(tmp_path / "demo" / "data"),
-         "--seed", "42", "--contacts", "300", "--orders", "900"],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "segsync", "sandbox", "--platform", "salesforce", "--seed", "42",
-         "--contacts", "300"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-    )  # fmt: skip
-    try:
-        assert sandbox.stdout is not None
-        line = json.loads(sandbox.stdout.readline())
-        assert line["platform"] == "salesforce" and line["base_url"].startswith(
-            "https://127.0.0.1:"
-        )
+    demo_data(tmp_path, contacts=300, orders=900)
+    with sandbox(tmp_path, "salesforce", contacts=300) as lines:
+        line = lines["salesforce"]
+        assert line["base_url"].startswith("https://127.0.0.1:")
         ca_bundle = line["settings"]["ca_bundle"]
         assert Path(ca_bundle).read_text().startswith("-----BEGIN CERTIFICATE-----")
         text = (REPO / "config.example.toml").read_text(encoding="utf-8")
@@ -90,7 +78,4 @@ def test_example_salesforce_section_runs_against_the_sandbox(tmp_path: Path) -> 
 
         second = json.loads(segsync("run", "--format", "json").stdout)
         assert all(s["adds"] == s["removes"] == 0 for s in second["syncs"]), second["syncs"]
-    finally:
-        sandbox.terminate()
-        sandbox.communicate(timeout=30)
     assert re.search(r"segsync: Big spenders", (REPO / "config.example.toml").read_text())

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from projectkit import Project, contact, uncomment
+from projectkit import Project, contact, sandbox, uncomment
 from segsync.sandbox.synth import generate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -198,18 +198,7 @@ def sandbox_all(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     pytest.importorskip("playwright.sync_api")
     root = tmp_path_factory.mktemp("sandbox-all")
-    people = ["--seed", "42", "--contacts", "600"]
-    platforms = [arg for name in PLATFORMS for arg in ("--platform", name)]
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "segsync", "sandbox", *platforms, *people],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root,
-    )  # fmt: skip
-    try:
-        assert sandbox.stdout is not None
-        lines: dict[str, dict[str, Any]] = {}
-        for _ in PLATFORMS:
-            line = json.loads(sandbox.stdout.readline())
-            lines[line["platform"]] = line
+    with sandbox(root, *PLATFORMS, contacts=600) as lines:
         hubspot, mailchimp = lines["hubspot"], lines["mailchimp"]
         salesforce, ads = lines["salesforce"], lines["google_ads"]
         text = (REPO / "config.example.toml").read_text(encoding="utf-8")
@@ -251,9 +240,6 @@ def sandbox_all(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             run = json.loads(done.stdout)
         written = segsync("report", "--out", str(root / "report.html"))
         assert written.returncode == 0, written.stdout + written.stderr
-    finally:
-        sandbox.terminate()
-        sandbox.communicate(timeout=30)
     return {"root": root, "env": env, "run": run}
 
 

@@ -39,7 +39,7 @@ from segsync.errors import AuthError, FatalError, QuotaError, RetryableError
 from segsync.pipeline.plan import SyncPlan
 from segsync.progress import Progress
 from segsync.report import FailureSummary, SyncReport
-from segsync.state.ledger import Ledger, OutcomeRow
+from segsync.state.ledger import Ledger, Outcome
 
 __all__ = ["AudienceRecreated", "PushTarget", "apply_batch", "push_sync"]
 
@@ -244,14 +244,14 @@ class _Batches:
         report = self.report
         # why each change was made: the same for every add (or refresh) but a created member
         plain = None if planned == "remove" else _why(Member(key=""), planned, report)
-        rows: list[OutcomeRow] = [
-            (
+        outcomes = [
+            Outcome(
                 r.key,
-                r.delivered_key,
                 m.profile_key if (m := by_key.get(r.key)) else None,
                 r.ok,
                 r.error,
                 r.permanent,
+                r.delivered_key,
                 None
                 if m is None or not r.ok
                 else plain
@@ -260,7 +260,7 @@ class _Batches:
             )
             for r in results
         ]
-        self.ledger.record_rows(report.name, op, rows, self.run_id)
+        self.ledger.record_batch(report.name, op, outcomes, self.run_id)
         ok = sum(1 for r in results if r.ok)
         report.created += sum(1 for r in results if r.ok and r.delivered_key)
         if planned == "add":

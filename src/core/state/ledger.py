@@ -22,14 +22,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlglot import exp
 
 from segsync.engine import Engine, parse
 from segsync.values import utcnow
 
-__all__ = ["AudienceRecord", "Change", "Delivery", "Ledger", "Outcome", "OutcomeRow"]
+__all__ = ["AudienceRecord", "Change", "Delivery", "Ledger", "Outcome"]
 
 Op = Literal["add", "remove"]
 
@@ -50,10 +50,11 @@ class AudienceRecord:
         return self.destination, self.kind, self.name
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """One change's result as the ledger records it: ``key`` as sent; ``delivered_key`` the
-    key it is known by at the destination from now on (a created member's new id)."""
+    key it is known by at the destination from now on (a created member's new id). A named
+    tuple: a push hands the ledger tens of thousands a batch, and a frozen dataclass each cost
+    several microseconds."""
 
     key: str
     profile_key: str | None
@@ -64,11 +65,6 @@ class Outcome:
     reason: str | None = None
     """Why the change was made (``entered segment 'vip'``, ``consent withdrawn``), for the
     change log; a failure's reason is its ``error``."""
-
-
-OutcomeRow = tuple[str, str | None, str | None, bool, str | None, bool, str | None]
-"""An :class:`Outcome` as a tuple: key, delivered_key, profile_key, ok, error, permanent,
-reason (:meth:`Ledger.record_rows`)."""
 
 
 @dataclass(frozen=True)
@@ -234,21 +230,7 @@ class Ledger:
 
         The batch is staged once and then handled set-wise, a fixed handful of statements
         whatever its size (a push records thousands of batches)."""
-        self.record_rows(
-            sync,
-            op,
-            [
-                (o.key, o.delivered_key, o.profile_key, o.ok, o.error, o.permanent, o.reason)
-                for o in outcomes
-            ],
-            run_id,
-        )
-
-    def record_rows(self, sync: str, op: Op, rows: Sequence[OutcomeRow], run_id: str) -> None:
-        """:meth:`record_batch` for outcomes given as plain tuples (:data:`OutcomeRow`: key,
-        delivered_key, profile_key, ok, error, permanent, reason) — what the push hands over,
-        tens of thousands a batch, without an object per outcome."""
-        if not rows:
+        if not outcomes:
             return
         engine = self.engine
         engine.create_empty(_BATCH, _BATCH_COLUMNS, temporary=True)
@@ -257,12 +239,14 @@ class Ledger:
             tuple(_BATCH_COLUMNS),
             [
                 (i, key, delivered, profile, ok, error or "failed", permanent, reason)
-                for i, (key, delivered, profile, ok, error, permanent, reason) in enumerate(rows)
+                for i, (key, profile, ok, error, permanent, delivered, reason) in enumerate(
+                    outcomes
+                )
             ],
         )
         values = {"sync": sync, "op": op, "now": utcnow(), "run": run_id}
-        any_ok = any(row[3] for row in rows)
-        any_bad = not all(row[3] for row in rows)
+        any_ok = any(o.ok for o in outcomes)
+        any_bad = not all(o.ok for o in outcomes)
         with engine.transaction():
             # the log first: a change retried after a failure says what the failure was
             engine.insert("change_log", parse(_LOG, **values))

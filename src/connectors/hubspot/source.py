@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from segsync.connector import Contact, Event, Page, Purpose
+from segsync.connector import Contact, ContactBatch, Event, Page, Purpose
 from segsync.cursors import plan_pull
 from segsync.http import CursorPaginator, HttpClient, paginate
 from segsync.values import parse_datetime
@@ -54,6 +54,11 @@ def contact_properties(settings: HubSpotSettings) -> list[str]:
 
 def parse_time(value: Any) -> dt.datetime | None:
     """HubSpot's datetimes: ISO 8601 (``2024-01-02T03:04:05.678Z``) or epoch milliseconds."""
+    if type(value) is str and value[-1:] == "Z":  # the usual form, read at once
+        try:
+            return dt.datetime.fromisoformat(value)  # aware, in UTC
+        except ValueError:
+            pass
     text = "" if value is None else str(value)
     if text.isdigit():
         return dt.datetime.fromtimestamp(int(text) / 1000, tz=dt.UTC)
@@ -71,19 +76,24 @@ def _ms(value: dt.datetime) -> int:
 _CONSENT_PROPERTIES = ("hs_email_optout", "hs_legal_basis")
 
 
-def _consent(props: dict[str, Any]) -> tuple[dict[Purpose, bool | None], str | None]:
-    """Email-marketing consent from HubSpot's own fields, and the property that gave it.
+def _answer(props: dict[str, Any]) -> tuple[bool, str] | None:
+    """Email-marketing consent from HubSpot's own fields (None: no answer), and the property
+    that gave it.
 
     ``hs_email_optout = true`` (unsubscribed from all email) is a denial. A legal basis of
     consent (``hs_legal_basis`` naming "consent", GDPR portals) is a grant. Anything else says
     nothing: not being unsubscribed is not consent.
     """
     if str(props.get("hs_email_optout") or "").lower() == "true":
-        return {Purpose.EMAIL_MARKETING: False}, "hs_email_optout"
-    basis = str(props.get("hs_legal_basis") or "").lower()
-    if "consent" in basis:
-        return {Purpose.EMAIL_MARKETING: True}, "hs_legal_basis"
-    return {}, None
+        return False, "hs_email_optout"
+    if "consent" in str(props.get("hs_legal_basis") or "").lower():
+        return True, "hs_legal_basis"
+    return None
+
+
+def _country(props: dict[str, Any]) -> str | None:
+    country = str(props.get("country") or "").strip()
+    return country.upper() if len(country) == 2 and country.isalpha() else None
 
 
 def _answered_at(record: dict[str, Any], prop: str) -> dt.datetime | None:
@@ -114,24 +124,42 @@ class ContactReader:
     def contact(self, record: dict[str, Any], history: dict[str, Any] | None = None) -> Contact:
         """A contact from a record; ``history`` is the same record read with
         ``propertiesWithHistory`` (when its consent answer is to be dated)."""
-        props: dict[str, Any] = record.get("properties") or {}
-        country = str(props.get("country") or "").strip()
-        consent, given_by = _consent(props)
-        given = _answered_at(history, given_by) if history and given_by else None
-        return Contact(
-            source_id=str(record["id"]),
-            email=props.get("email") or None,
-            phone=props.get("phone") or props.get("mobilephone") or None,
-            attributes={attr: props.get(prop) for attr, prop in self.settings.properties.items()},
-            consent=consent,
-            consent_at={p: given for p in consent} if given else {},
-            updated_at=parse_time(props.get("lastmodifieddate") or record.get("updatedAt")),
-            country=country.upper() if len(country) == 2 and country.isalpha() else None,
+        return self.batch([record], {str(record["id"]): history} if history else {})[0]
+
+    def batch(
+        self, records: list[dict[str, Any]], histories: dict[str, dict[str, Any]]
+    ) -> ContactBatch:
+        """A page of records as columns; ``histories`` holds records read with
+        ``propertiesWithHistory`` by id (those whose consent answer is to be dated)."""
+        props: list[dict[str, Any]] = [r.get("properties") or {} for r in records]
+        ids = [str(r["id"]) for r in records]
+        answers = [_answer(p) for p in props]
+        given: list[dt.datetime | None] = [None] * len(records)
+        if histories:
+            for i, (key, answer) in enumerate(zip(ids, answers, strict=True)):
+                history = histories.get(key)
+                if history and answer:
+                    given[i] = _answered_at(history, answer[1])
+        return ContactBatch(
+            source_id=ids,
+            email=[p.get("email") or None for p in props],
+            phone=[p.get("phone") or p.get("mobilephone") or None for p in props],
+            attributes={
+                attr: [p.get(prop) for p in props]
+                for attr, prop in self.settings.properties.items()
+            },
+            consent={Purpose.EMAIL_MARKETING: [None if a is None else a[0] for a in answers]},
+            consent_at={Purpose.EMAIL_MARKETING: given},
+            updated_at=[
+                parse_time(p.get("lastmodifieddate") or r.get("updatedAt"))
+                for p, r in zip(props, records, strict=True)
+            ],
+            country=[_country(p) if p.get("country") else None for p in props],
         )
 
     async def _dated(
         self, pages: AsyncIterator[list[dict[str, Any]]]
-    ) -> AsyncIterator[list[Contact]]:
+    ) -> AsyncIterator[ContactBatch]:
         """Contacts from pages of records, their consent answers dated from the properties'
         history: pages are held until 100 contacts with an answer are gathered, whose history
         is then read in one batch call — or until :data:`HELD_MAX` records are held, so memory
@@ -143,16 +171,16 @@ class ContactReader:
             held.append(records)
             count += len(records)
             if self.settings.consent_history:
-                wanted += [str(r["id"]) for r in records if _consent(r.get("properties") or {})[1]]
+                wanted += [str(r["id"]) for r in records if _answer(r.get("properties") or {})]
             if wanted and len(wanted) < BATCH_MAX and count < HELD_MAX:
                 continue
             histories = await self._histories(wanted) if wanted else {}
             for page in held:
-                yield [self.contact(r, histories.get(str(r["id"]))) for r in page]
+                yield self.batch(page, histories)
             held, wanted, count = [], [], 0
         histories = await self._histories(wanted) if wanted else {}
         for page in held:
-            yield [self.contact(r, histories.get(str(r["id"]))) for r in page]
+            yield self.batch(page, histories)
 
     async def _histories(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}

@@ -28,10 +28,11 @@ from typing import Any
 from sqlglot import exp
 
 from segsync.config import Config
-from segsync.connector import BulkSource, Connector, Page, Source, SourceSettings
+from segsync.connector import BulkSource, Connector, ContactBatch, Page, Source, SourceSettings
 from segsync.engine import Engine, ReadError, parse
 from segsync.errors import ConnectorError, InputError, QuotaError, RetryableError
 from segsync.model.profile import CONSENT_COLUMNS
+from segsync.pipeline.batches import BatchEncoder
 from segsync.pipeline.bulk import BulkTables, drop_tables, stage_files
 from segsync.pipeline.staging import (
     CONSENT_AT,
@@ -239,9 +240,11 @@ async def _stage_stream(
     rejects.path.unlink(missing_ok=True)
     pages: AsyncIterator[Page[Any]]
     encode: Callable[[Any, int], dict[str, Any] | None]
+    batches: BatchEncoder | None = None
     if stream == "contacts":
         pages = _source(connector).contacts(cursor)
         encode = contact_encoder(config, instance, settings, tally, rejects, pulled_at)
+        batches = BatchEncoder(config, settings, tally, pulled_at)
     else:
         pages = _source(connector).events(cursor)
         encode = event_encoder(instance, tally, rejects, pulled_at)
@@ -260,7 +263,17 @@ async def _stage_stream(
                 summary.pages += 1
                 for reject in page.rejects:
                     rejects.add(reject)
-                for record in page.records:
+                records = page.records
+                if (
+                    batches is not None
+                    and isinstance(records, ContactBatch)
+                    and batches.plain(records)
+                ):
+                    writer.write_rows(batches.encode(records, seq + 1))
+                    seq += len(records)
+                    summary.records += len(records)
+                    records = ()
+                for record in records:
                     seq += 1
                     row = encode(record, seq)
                     if row is not None:

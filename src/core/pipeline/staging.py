@@ -120,6 +120,11 @@ class StagingWriter:
     def write(self, row: dict[str, Any]) -> None:
         self.writer.writerow([_cell(row.get(name), kind) for name, kind in self.columns])
 
+    def write_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows already made of cells, in the columns' order (a page staged as columns:
+        :mod:`segsync.pipeline.batches`)."""
+        self.writer.writerows(rows)
+
 
 def _cell(value: Any, kind: str) -> Any:
     if value is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from segsync.config import Config
@@ -39,6 +39,8 @@ _LATE = "time in the future, taken as the pull's time"
 _json = json.JSONEncoder(ensure_ascii=False, default=json_default).encode
 """What ``json.dumps(value, ensure_ascii=False, default=json_default)`` writes, without making
 an encoder per call."""
+_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+"""A text as JSON, as :data:`_json` writes it (non-ASCII characters as they are)."""
 
 
 class _Where:
@@ -49,6 +51,11 @@ class _Where:
 
     def __getitem__(self, i: int) -> str:
         return f"contact {self.ids[i]}"
+
+
+def _value(value: Any) -> str:
+    """``value`` as :data:`_json` writes it inside an object."""
+    return _string(value) if type(value) is str else _json(value)
 
 
 def _text(values: Iterable[str | None]) -> list[str]:
@@ -182,11 +189,15 @@ class BatchEncoder:
         if not kept:
             return ["{}"] * size
         if all(all(present) for _, _, present in kept):
-            keys = [name for name, _, _ in kept]
-            return [
-                _json(dict(zip(keys, row, strict=True)))
-                for row in zip(*(v for _, v, _ in kept), strict=True)
+            # each value as JSON with its key, a column at a time; a row joins its values
+            keys = [_json(name) for name, _, _ in kept]
+            parts = [
+                [f"{key}: {_value(v)}" for v in values]
+                for key, (_, values, _) in zip(keys, kept, strict=True)
             ]
+            if len(parts) == 1:
+                return [f"{{{part}}}" for part in parts[0]]
+            return ["{" + ", ".join(row) + "}" for row in zip(*parts, strict=True)]
         return [
             _json({name: values[i] for name, values, present in kept if present[i]})
             for i in range(size)
@@ -221,16 +232,23 @@ class BatchEncoder:
         the pull's is noted in ``late`` (the latest one of its row)."""
         out: list[str] = []
         limit, utc = self.limit, dt.UTC
+        aware = limit.replace(tzinfo=utc)
         for i, moment in enumerate(moments):
             if moment is None:
                 out.append(NULL)
-                continue
-            zone = moment.tzinfo
-            if zone is not None:
-                moment = (moment if zone is utc else moment.astimezone(utc)).replace(tzinfo=None)
-            if moment > limit:
-                late[i] = max(late.get(i, moment), moment)
-                out.append(self.pulled)
+            elif moment.tzinfo is utc:  # the usual case: its ISO text less "+00:00"
+                if moment > aware:
+                    moment = moment.replace(tzinfo=None)
+                    late[i] = max(late.get(i, moment), moment)
+                    out.append(self.pulled)
+                else:
+                    out.append(moment.isoformat()[:-6])
             else:
-                out.append(moment.isoformat())
+                if moment.tzinfo is not None:
+                    moment = moment.astimezone(utc).replace(tzinfo=None)
+                if moment > limit:
+                    late[i] = max(late.get(i, moment), moment)
+                    out.append(self.pulled)
+                else:
+                    out.append(moment.isoformat())
         return out

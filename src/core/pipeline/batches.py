@@ -39,7 +39,7 @@ _LATE = "time in the future, taken as the pull's time"
 _json = json.JSONEncoder(ensure_ascii=False, default=json_default).encode
 """What ``json.dumps(value, ensure_ascii=False, default=json_default)`` writes, without making
 an encoder per call."""
-_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_string: Callable[[str], str] = json.encoder.encode_basestring
 """A text as JSON, as :data:`_json` writes it (non-ASCII characters as they are)."""
 
 

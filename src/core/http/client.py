@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -57,6 +58,9 @@ class _RedactHttpxUrls(logging.Filter):
 _httpx_logger = logging.getLogger("httpx")
 if not any(isinstance(f, _RedactHttpxUrls) for f in _httpx_logger.filters):
     _httpx_logger.addFilter(_RedactHttpxUrls())
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+"""A URL that starts with a scheme is absolute (httpx takes it as it is)."""
 
 DEFAULT_THROTTLE_PAUSE = 1.0
 """Seconds the pacer pauses after a 429 that says nothing about when to come back."""
@@ -151,8 +155,23 @@ class HttpClient:
             headers={"User-Agent": USER_AGENT, **(headers or {})},
         )
 
+        base = self._client.base_url  # its path ends with "/"
+        plain = base.is_absolute_url and not (base.userinfo or base.query or base.fragment)
+        self._base = (
+            f"{base.scheme}://{base.netloc.decode('ascii')}{base.raw_path.decode('ascii')}"
+            if plain
+            else None
+        )
+
     def __repr__(self) -> str:
         return f"HttpClient(name={self.name!r}, base_url={str(self._client.base_url)!r})"
+
+    def _absolute(self, url: str) -> str:
+        """``url`` joined to the base URL as httpx joins them (the base's path, then the
+        URL's without its leading slashes): httpx then parses one URL per request, not two."""
+        if self._base is None or url.startswith("//") or "#" in url or _SCHEME.match(url):
+            return url
+        return self._base + url.lstrip("/")
 
     @property
     def raw(self) -> httpx.AsyncClient:
@@ -198,6 +217,7 @@ class HttpClient:
         :class:`~segsync.errors.FatalError`/:class:`~segsync.errors.AuthError` at once.
         """
         method = method.upper()
+        target = self._absolute(url)
         last_outcome = ["?"]
 
         def shown() -> str:  # for errors and logs only: parsing a URL costs
@@ -209,7 +229,7 @@ class HttpClient:
                 self.stats.requests += 1
                 try:
                     response = await self._client.request(
-                        method, url, params=params, json=json, content=content, headers=headers
+                        method, target, params=params, json=json, content=content, headers=headers
                     )
                 except httpx.TransportError as exc:
                     self.stats.network_errors += 1

@@ -115,11 +115,13 @@ def _attempts(count: int) -> str:
 class _Schedule:
     """Tenacity ``wait`` and ``stop`` sharing one clock and one view of the budget."""
 
-    def __init__(self, policy: RetryPolicy, clock: Callable[[], float], rng: random.Random) -> None:
+    def __init__(
+        self, policy: RetryPolicy, clock: Callable[[], float], rng: random.Random, started: float
+    ) -> None:
         self.policy = policy
         self.clock = clock
         self.rng = rng
-        self.started = clock()
+        self.started = started
         self.give_up_reason = ""
 
     def remaining(self) -> float:
@@ -167,13 +169,27 @@ async def with_retries(
     :func:`map_transport_error`. When the attempts or the time run out, the last
     :class:`RetryableError` is re-raised, its message extended with how many attempts were made.
     """
-    schedule = _Schedule(policy, clock, rng or random.Random())  # noqa: S311 - jitter
+    started = clock()
 
     async def attempt() -> T:
         try:
             return await call()
         except httpx.TransportError as exc:
             raise map_transport_error(exc) from exc
+
+    # the first attempt on its own: most calls succeed, and tenacity's machinery costs more
+    # than a small call; a first failure is handed to it as its own first attempt
+    try:
+        return await attempt()
+    except RetryableError as exc:
+        first: list[RetryableError] = [exc]
+
+    async def again() -> T:
+        if first:
+            raise first.pop()
+        return await attempt()
+
+    schedule = _Schedule(policy, clock, rng or random.Random(), started)  # noqa: S311 - jitter
 
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -189,7 +205,7 @@ async def with_retries(
         reraise=True,
     )
     try:
-        return await retrying(attempt)
+        return await retrying(again)
     except RetryableError as exc:
         if schedule.give_up_reason:
             exc.message = f"{exc.message} ({schedule.give_up_reason})"

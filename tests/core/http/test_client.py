@@ -185,3 +185,20 @@ async def test_no_secret_or_personal_data_in_logs_or_errors(
         for secret in (token, password, email, "jane.doe", "example.com"):
             assert secret not in text, (secret, text)
     assert errors[0] == "POST /lists/1/members/… → 400 Bad Request: Invalid Resource"
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["http://127.0.0.1:8000", "https://api.hubapi.com/", "http://h/sub", "https://ex.org:8443/v1/a%20b/",
+     "http://[::1]:9/x", "http://user:pw@h/x", "http://h/x?k=1", "http://H.Example.ORG:80/", "http://h/é/", ""],
+)  # fmt: skip
+def test_a_request_goes_where_httpx_would_send_it(base: str) -> None:
+    """The client joins a relative URL to its base itself (one URL parsed per request, not
+    two): the URL sent is the one httpx makes of the base and the relative URL."""
+    plain = httpx.Client(base_url=base)
+    client = HttpClient(base)
+    for url in ["/crm/v3/x?limit=100&properties=a%2Cb&after=5", "crm/v3/x", "//x/y", "/x#frag",
+                "/a/../b?q=1 2", "/p?x=é", "", "/", "http://other/z", "a:b", "?only=q", "/a b/c"]:  # fmt: skip
+        expected = plain.build_request("GET", url).url
+        sent = plain.build_request("GET", client._absolute(url)).url
+        assert (str(sent), sent.raw_path) == (str(expected), expected.raw_path), url

@@ -33,6 +33,7 @@ def test_connector_contract_names() -> None:
         "ConnectorContext",
         "ConnectorSettings",
         "Contact",
+        "ContactBatch",
         "ContactColumns",
         "Destination",
         "Eraser",

@@ -138,7 +138,10 @@ class Pacer:
             earliest = max(earliest, self._next_start - tolerance)
         if self.requests is not None:
             horizon = self.window * (1.0 + self.margin)
-            self._log = [entry for entry in self._log if entry[0] > now - horizon]
+            # fewer entries than the budget, expired ones included, cannot fill it: the log is
+            # pruned only when it might (once per request at a high limit cost a pull ~4%)
+            if len(self._log) >= self.requests:
+                self._log = [entry for entry in self._log if entry[0] > now - horizon]
             if len(self._log) >= self.requests:
                 times = sorted(entry[0] for entry in self._log)
                 earliest = max(earliest, times[len(times) - self.requests] + horizon)

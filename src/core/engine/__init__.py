@@ -160,6 +160,10 @@ class Engine(Protocol):
     ) -> None:
         """Append Python rows to ``table`` (many at once, without building SQL text)."""
 
+    def insert_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
+        """Append rows to ``table`` given column-wise: equal-length sequences of Python values
+        by column name (what :meth:`insert_rows` takes, without the rows)."""
+
     def arrays(self, query: exp.Expr) -> dict[str, Any]:
         """Run a query; its columns as numpy arrays, by name, in the rows' order (for the
         predictive trait kinds: needs numpy, the ``predict`` extra). A NULL comes back as NaN

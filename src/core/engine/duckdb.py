@@ -166,20 +166,23 @@ class DuckDBEngine:
         self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     ) -> None:
         data = list(rows)
-        if not data:
+        if data:
+            self.insert_columns(table, dict(zip(columns, zip(*data, strict=True), strict=True)))
+
+    def insert_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
+        if not columns or not len(next(iter(columns.values()))):
             return
         names = ", ".join(f'"{c}"' for c in columns)
         # a column holding one value throughout goes as that value, not as a list of it:
         # handing DuckDB a Python list costs per element, and batches of confirmed changes
         # are mostly such columns (ok, permanent, reason, …); one column stays a list, so
         # the statement still makes one row per element
-        columns_data = list(zip(*data, strict=True))
-        constant = [_constant(col) for col in columns_data]
+        constant = [_constant(col) for col in columns.values()]
         if all(constant):
             constant[0] = False
         selects: list[str] = []
         values: list[Any] = []
-        for col, same in zip(columns_data, constant, strict=True):
+        for col, same in zip(columns.values(), constant, strict=True):
             values.append(col[0] if same else list(col))
             selects.append(f"${len(values)}" if same else f"unnest(${len(values)})")
         self._run(f"INSERT INTO {_name(table)} ({names}) SELECT {', '.join(selects)}", values)

@@ -410,6 +410,9 @@ class SparkEngine:
         if data:
             self._insert_frame(table, columns, data)
 
+    def insert_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
+        self.insert_rows(table, list(columns), zip(*columns.values(), strict=True))
+
     def _insert_frame(
         self, table: str, columns: Sequence[str], data: list[tuple[Any, ...]]
     ) -> None:

@@ -240,25 +240,25 @@ class _Batches:
 
     def _record(self, planned: Planned, members: list[Member], results: list[RecordResult]) -> None:
         op: Op = "remove" if planned == "remove" else "add"
-        by_key = {m.key: m for m in members}
         report = self.report
         # why each change was made: the same for every add (or refresh) but a created member
         plain = None if planned == "remove" else _why(Member(key=""), planned, report)
+        # apply_batch answers one result per member, in the members' order
         outcomes = [
             Outcome(
                 r.key,
-                m.profile_key if (m := by_key.get(r.key)) else None,
+                m.profile_key,
                 r.ok,
                 r.error,
                 r.permanent,
                 r.delivered_key,
                 None
-                if m is None or not r.ok
+                if not r.ok
                 else plain
                 if plain is not None and not r.key.startswith(NEW_MEMBER_PREFIX)
                 else _why(m, planned, report),
             )
-            for r in results
+            for m, r in zip(members, results, strict=True)
         ]
         self.ledger.record_batch(report.name, op, outcomes, self.run_id)
         ok = sum(1 for r in results if r.ok)
@@ -336,8 +336,16 @@ async def apply_batch(
 
 
 def _match(members: list[Member], op: Op, results: Any) -> list[RecordResult]:
+    """One result per member, in the members' order, whatever order (or gaps, or strays)
+    the connector answered in."""
+    answered: list[Any] = results if isinstance(results, list) else []
+    if len(answered) == len(members) and all(
+        isinstance(r, RecordResult) and r.key == m.key and r.op == op
+        for r, m in zip(answered, members, strict=True)
+    ):
+        return answered  # the usual answer: already one per member, in order
     by_key: dict[str, RecordResult] = {}
-    for result in results if isinstance(results, list) else []:
+    for result in answered:
         if isinstance(result, RecordResult) and result.op == op:
             by_key.setdefault(result.key, result)
     return [

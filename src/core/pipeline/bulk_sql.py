@@ -298,7 +298,7 @@ class FilePlan:
             plan._plan_attributes(columns, attributes)
             plan._contact_fields(columns)
         else:
-            if file.format == "jsonl":
+            if file.format != "csv":
                 plan.rest_without = sorted(columns.used())
             plan._event_fields(columns)
         return plan

@@ -162,7 +162,7 @@ class TableSource:
                 if stream == "contacts"
                 else self.settings.event_sources()
             )
-            for source, ref, _ in self._tables(sources):
+            for _, ref, _ in self._tables(sources):
                 details.append(f"{stream}: {ref.kind} {ref.location}")
         return details
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-from tablekit import rfm_config, write_lake
 from typer.testing import CliRunner
 
 from segsync.cli import app
@@ -16,6 +14,7 @@ from segsync.plugins import reset_plugins
 from segsync.sandbox.synth import generate
 from segsync.state.spark_store import SparkStore
 from segsync.state.store import Store
+from tablekit import rfm_config, write_lake
 
 AS_OF = ["--as-of", "2026-06-30"]
 CONTACTS = """SELECT instance, source_id, email, phone, consent_email_marketing,

@@ -10,13 +10,13 @@ from typing import Any
 
 import duckdb
 import pytest
-from tablekit import rfm_config, write_lake
 from typer.testing import CliRunner
 
 from segsync.cli import app
 from segsync.plugins import reset_plugins
 from segsync.sandbox.synth import generate
 from segsync.state.store import Store
+from tablekit import rfm_config, write_lake
 
 AS_OF = ["--as-of", "2026-06-30"]
 

@@ -56,3 +56,6 @@ def test_a_table_the_engine_cannot_find_is_a_read_error(tmp_path: Path) -> None:
         engine.read_table("v", TableRef("parquet", f"{tmp_path}/none.parquet"), ["id"])
     with pytest.raises(ReadError):
         engine.read_table("v", TableRef("table", "nowhere.customers"), ["id"])
+    (tmp_path / "csv.parquet").write_text("id,email\n1,a@b.c\n", encoding="utf-8")
+    with pytest.raises(ReadError):
+        engine.read_table("v", TableRef("parquet", f"{tmp_path}/csv.parquet"), ["id"])

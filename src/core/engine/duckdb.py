@@ -311,7 +311,12 @@ class DuckDBEngine:
         with _translated():
             try:
                 described = self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-            except (duckdb.IOException, duckdb.CatalogException, duckdb.BinderException) as exc:
+            except (
+                duckdb.IOException,
+                duckdb.CatalogException,
+                duckdb.BinderException,
+                duckdb.InvalidInputException,
+            ) as exc:
                 raise ReadError(_first_line(exc)) from exc
         types = {str(r[0]): exp.DataType.build(str(r[1]), dialect=self.dialect) for r in described}
         present = ",".join(str(i) for i, k in enumerate(keys) if k in types)

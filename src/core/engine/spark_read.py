@@ -126,7 +126,6 @@ def read_table(
     the same rows, numbered the same), its rows numbered from 1 in partition order — the
     files' order as Spark splits them — without gathering them in one partition: each
     partition's count, on the driver, gives the offset of its first row."""
-    from pyspark.errors import AnalysisException
     from pyspark.sql import functions as F
 
     reader = engine.session.read
@@ -138,12 +137,8 @@ def read_table(
         else:
             frame = engine.session.table(table.location)
         fields = frame.schema.fields
-    except AnalysisException as exc:
+    except Exception as exc:  # no such path or table, not Parquet, no Delta jar: the table's
         raise ReadError(_first_line(exc)) from exc
-    except Exception as exc:  # a missing Delta jar, a reader's own error
-        if "ClassNotFoundException" in str(exc) or "DATA_SOURCE_NOT_FOUND" in str(exc):
-            raise ReadError(_first_line(exc)) from exc
-        raise
     types = {f.name: exp.DataType.build(f.dataType.simpleString(), dialect="spark") for f in fields}
     present = ",".join(str(i) for i, k in enumerate(keys) if k in types)
     columns = ["'object' AS _kind", f"'{present}' AS _keys"]

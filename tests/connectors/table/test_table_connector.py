@@ -130,6 +130,22 @@ def test_bad_rows_fail_the_source_or_are_skipped_and_counted(
     assert "amount out of range" in rejects and rejects.count("empty time") == 2
 
 
+def test_a_table_the_engine_cannot_read_fails_the_source(
+    lake: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data, parquet = lake
+    (tmp_path / "orders.parquet").write_text("order_id\nO1\n", encoding="utf-8")
+    config = rfm_config(tmp_path / "p", data, lake=parquet)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace(f"{parquet}/orders/*.parquet", str(tmp_path / "orders.parquet")),
+        encoding="utf-8",
+    )
+    code, out, err = cli(config, "pull")
+    assert code == 2, out + err
+    assert "connectors.shop.events: cannot read:" in out + err
+
+
 @pytest.mark.parametrize(
     ("change", "says"),
     [

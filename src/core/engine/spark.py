@@ -1,8 +1,10 @@
 """The Spark engine: the same statements on Spark SQL, for data past one machine.
 
-The only module that imports pyspark (extra ``segsync[spark]``) or holds Spark-only SQL. The
-domain's sqlglot expressions are rendered in the ``spark`` dialect; what Spark does its own way
-is here:
+With its siblings the only modules that import pyspark (extra ``segsync[spark]``) or hold
+Spark-only SQL: ``spark_session`` (settings, the session, errors, quoting), ``spark_dialect``
+(statements rewritten where Spark reads them otherwise), ``spark_writes`` (DELETE and UPDATE
+on Parquet), ``spark_read`` (staged files, tables as they stand). The domain's sqlglot
+expressions are rendered in the ``spark`` dialect; what Spark does its own way:
 
 * **Tables** live in one database of the session's catalog (``[store.spark] database``): in
   local mode a Hive metastore and a warehouse folder beside the store (``<store>.spark/``); on
@@ -11,10 +13,11 @@ is here:
   closes (runs and the read-only commands exclude each other by the run lock, so no two
   sessions share one); a temporary view is a Spark temporary view.
 * **Writes.** Tables are created ``USING [store.spark] table_format`` (``parquet`` by default).
-  Parquet tables take ``INSERT`` but not ``DELETE``/``UPDATE``: those are rewritten as a
-  replacement of the table (the rows kept, the rows changed, into a new table that then takes
-  the old one's name). With ``table_format = "delta"`` (or ``"iceberg"``), ``DELETE`` and
-  ``UPDATE`` run as they are, and every statement commits atomically.
+  Parquet tables take ``INSERT`` but not ``DELETE``/``UPDATE``: those are rewritten
+  (``spark_writes``) as a replacement of the table (the rows kept, the rows changed, into a
+  new table that then takes the old one's name). With ``table_format = "delta"`` (or
+  ``"iceberg"``), ``DELETE`` and ``UPDATE`` run as they are, and every statement commits
+  atomically.
 * **Transactions.** Spark has no multi-statement transactions: :meth:`transaction` only
   groups statements. Each stage's writes are idempotent (a replaced table, a delete before an
   insert of the same keys), so a run cut short is finished by the next one. On Parquet a

@@ -84,6 +84,7 @@ __all__ = [
     "Reject",
     "Source",
     "SourceSettings",
+    "TableRef",
     "default_refresh_days",
 ]
 
@@ -395,6 +396,21 @@ RowNumbers = Collection[int]
 
 
 @dataclass(frozen=True)
+class TableRef:
+    """A table for the engine to read as it stands (a :class:`BulkFile` of format ``table``):
+    ``kind`` ``parquet`` (``location``: a Parquet file, a folder of them or a glob), ``delta``
+    (``location``: a Delta table's folder) or ``table`` (``location``: a table's name in the
+    engine's catalog, ``database.table``). Paths may be any URL the engine reads
+    (``s3a://…`` on Spark, ``s3://…`` with DuckDB's httpfs)."""
+
+    kind: Literal["parquet", "delta", "table"]
+    location: str
+
+    def __str__(self) -> str:
+        return self.location
+
+
+@dataclass(frozen=True)
 class BulkFile:
     """One file a source hands segsync to read with its engine, instead of pages of records.
 
@@ -413,15 +429,26 @@ class BulkFile:
     ``header`` is a CSV file's column names, in order, already checked (unique, the mapped
     ones present). A file the engine cannot read at all (a malformed CSV record, a record
     with a field too many, bytes that are not UTF-8) sends the whole stream through the
-    source's pages instead."""
+    source's pages instead.
+
+    Format ``table``: ``table`` names what the engine reads (Parquet, Delta, a catalog
+    table; ``path`` is then only its name in messages) and ``rows`` is None — segsync reads
+    the rows SQL cannot take from the engine, as ``{column: value}`` of the mapped columns
+    (and, for events, the others), numbered in the order the engine reads the table."""
 
     path: Path
-    format: Literal["csv", "jsonl"]
+    format: Literal["csv", "jsonl", "table"]
     columns: ContactColumns | EventColumns
-    rows: Callable[[RowNumbers], Iterator[tuple[int, dict[str, Any] | Exception]]]
+    rows: Callable[[RowNumbers], Iterator[tuple[int, dict[str, Any] | Exception]]] | None
     record: Callable[[int, dict[str, Any]], Contact | Event]
     header: tuple[str, ...] = ()
     delimiter: str = ","
+    table: TableRef | None = None
+
+    @property
+    def where(self) -> str:
+        """What messages call it: the file's path, or the table's location."""
+        return str(self.table) if self.table is not None else str(self.path)
 
 
 @dataclass(frozen=True)

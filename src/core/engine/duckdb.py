@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from sqlglot import exp
@@ -17,8 +17,13 @@ from segsync.engine import (
     OutOfMemory,
     ReadError,
     StorageError,
+    TableKind,
     column_types,
+    table_kind,
 )
+
+if TYPE_CHECKING:
+    from segsync.connector import TableRef
 
 __all__ = ["DuckDBEngine", "translate"]
 
@@ -297,6 +302,48 @@ class DuckDBEngine:
             f"{more} FROM ({parsed})"
         )
 
+    def read_table(
+        self,
+        view: str,
+        table: TableRef,
+        keys: Sequence[str],
+        *,
+        rest_without: Sequence[str] | None = None,
+    ) -> list[str]:
+        source = _table_source(table)
+        with _translated():
+            try:
+                described = self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+            except (
+                duckdb.IOException,
+                duckdb.CatalogException,
+                duckdb.BinderException,
+                duckdb.InvalidInputException,
+            ) as exc:
+                raise ReadError(_first_line(exc)) from exc
+        types = {str(r[0]): exp.DataType.build(str(r[1]), dialect=self.dialect) for r in described}
+        present = ",".join(str(i) for i, k in enumerate(keys) if k in types)
+        fields = []
+        for i, key in enumerate(keys):
+            if key in types:
+                kind, text = _table_field(_column(key), table_kind(types[key]))
+                fields.append(
+                    f"CASE WHEN {_column(key)} IS NULL THEN 'null' ELSE '{kind}' END AS t{i}, "
+                    f"{text} AS v{i}"
+                )
+            else:
+                fields.append(f"CAST(NULL AS VARCHAR) AS t{i}, CAST(NULL AS VARCHAR) AS v{i}")
+        if rest_without is not None:
+            rest = [c for c in types if c not in rest_without]
+            pairs = ", ".join(f"{_text(c)}, {_column(c)}" for c in rest)
+            fields.append(f"CAST(json_object({pairs}) AS VARCHAR) AS _rest")
+        # row_number() OVER () streams in the scan's order (files in order, rows in order)
+        self._run(
+            f"CREATE OR REPLACE TEMP VIEW {_name(view)} AS SELECT row_number() OVER () AS _row, "
+            f"'object' AS _kind, {_text(present)} AS _keys, {', '.join(fields)} FROM {source}"
+        )
+        return list(types)
+
     def position(self) -> exp.Expr:
         # a CREATE TABLE … AS keeps the order of its query (preserve_insertion_order), and a
         # table's row ids count its rows in that order
@@ -335,6 +382,37 @@ def _staged(name: str, type_: str) -> str:
         escaped = f'starts_with("{name}", chr(92))'  # a leading backslash was doubled
         return f'CASE WHEN {escaped} THEN substr("{name}", 2) ELSE "{name}" END AS "{name}"'
     return f'CAST("{name}" AS {type_}) AS "{name}"'
+
+
+def _table_source(table: TableRef) -> str:
+    """What a FROM reads for a table: Parquet files, a Delta table (the ``delta``
+    extension), or a table by name (``database.table``, of an attached database)."""
+    if table.kind == "parquet":
+        return f"read_parquet({_text(table.location)})"
+    if table.kind == "delta":
+        return f"delta_scan({_text(table.location)})"
+    parts = table.location.split(".")
+    return ".".join(_column(p) for p in parts)
+
+
+def _table_field(column: str, kind: TableKind) -> tuple[str, str]:
+    """A table column as ``read_table`` hands it over: (its JSON kind, its text)."""
+    if kind == "boolean":
+        return "boolean", f"CASE WHEN {column} THEN 'true' ELSE 'false' END"
+    if kind in ("string", "integer"):
+        return kind, f"CAST({column} AS VARCHAR)"
+    if kind in ("array", "object"):
+        return kind, f"CAST(to_json({column}) AS VARCHAR)"
+    if kind == "time_tz":
+        return "string", f"CAST(CAST(timezone('UTC', {column}) AS TIMESTAMP) AS VARCHAR)"
+    if kind == "time":
+        return "string", f"CAST(CAST({column} AS TIMESTAMP) AS VARCHAR)"
+    return "string", f"CAST({column} AS VARCHAR)"
+
+
+def _column(name: str) -> str:
+    """A column (or table) name as DuckDB reads it, quoted."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _text(value: str) -> str:

@@ -63,6 +63,10 @@ if TYPE_CHECKING:
 __all__ = ["SparkEngine", "SparkOptions", "spark_type", "translate"]
 
 
+_LINE_UP_STEP = 6
+"""Parts :meth:`SparkEngine.line_up` joins in one step."""
+
+
 class SparkEngine:
     """An :class:`segsync.engine.Engine` on one Spark session and one database."""
 
@@ -397,15 +401,39 @@ class SparkEngine:
         raise EngineError("row positions are not on the Spark engine (see docs/scaling.md)")
 
     def line_up(self, into: str, parts: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """Parts joined to the spine on ``profile_key``, ``_LINE_UP_STEP`` parts a step: each
+        join is a sort-merge join holding its own sort buffers, and a task running twenty at
+        once starves of execution memory (1M profiles on two local workers did); each step
+        is held (checkpointed) before the next."""
         (spine, _), *rest = parts
-        columns = "".join(
-            f", t{i}.{_quoted(c)}" for i, (_, cols) in enumerate(rest, start=1) for c in cols
-        )
-        joins = "".join(
-            f" LEFT JOIN {_name(table)} t{i} ON t{i}.profile_key = t0.profile_key"
-            for i, (table, _) in enumerate(rest, start=1)
-        )
-        self._replace(into, f"SELECT t0.profile_key{columns} FROM {_name(spine)} t0{joins}")
+        if not rest:
+            self._replace(into, f"SELECT t0.profile_key FROM {_name(spine)} t0")
+            return
+        held: list[str] = []
+        base, base_cols = spine, ["profile_key"]
+        try:
+            for start in range(0, len(rest), _LINE_UP_STEP):
+                step = rest[start : start + _LINE_UP_STEP]
+                columns = "".join(f", t0.{_quoted(c)}" for c in base_cols[1:]) + "".join(
+                    f", t{i}.{_quoted(c)}"
+                    for i, (_, cols) in enumerate(step, start=1)
+                    for c in cols
+                )
+                joins = "".join(
+                    f" LEFT JOIN {_name(table)} t{i} ON t{i}.profile_key = t0.profile_key"
+                    for i, (table, _) in enumerate(step, start=1)
+                )
+                select = f"SELECT t0.profile_key{columns} FROM {_name(base)} t0{joins}"
+                if start + _LINE_UP_STEP >= len(rest):
+                    self._replace(into, select)
+                    return
+                base = f"_segsync_line_up_{len(held)}"
+                self._replace(base, select, temporary=True)
+                held.append(base)
+                base_cols = [*base_cols, *(c for _, cols in step for c in cols)]
+        finally:
+            for name in held:
+                self.drop(name)
 
     def columns(self, table: str) -> dict[str, exp.DataType]:
         with _translated():

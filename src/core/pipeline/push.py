@@ -259,25 +259,24 @@ class _Batches:
     def _record(self, planned: Planned, members: list[Member], results: list[RecordResult]) -> None:
         """Record one batch in the ledger (on the recorder's thread)."""
         op: Op = "remove" if planned == "remove" else "add"
-        by_key = {m.key: m for m in members}
         report = self.report
         # why each change was made: the same for every add (or refresh) but a created member
         plain = None if planned == "remove" else _why(Member(key=""), planned, report)
-        outcomes = [
+        outcomes = [  # apply_batch answers one result per member, in order
             Outcome(
                 r.key,
-                m.profile_key if (m := by_key.get(r.key)) else None,
+                m.profile_key,
                 r.ok,
                 r.error,
                 r.permanent,
                 r.delivered_key,
                 None
-                if m is None or not r.ok
+                if not r.ok
                 else plain
                 if plain is not None and not r.key.startswith(NEW_MEMBER_PREFIX)
                 else _why(m, planned, report),
             )
-            for r in results
+            for m, r in zip(members, results, strict=True)
         ]
         self.ledger.record_batch(report.name, op, outcomes, self.run_id)
 

@@ -392,6 +392,15 @@ async def apply_batch(
 
 
 def _match(members: list[Member], op: Op, results: Any) -> list[RecordResult]:
+    if (
+        isinstance(results, list)
+        and len(results) == len(members)
+        and all(
+            isinstance(r, RecordResult) and r.key == m.key and r.op == op
+            for r, m in zip(results, members, strict=True)
+        )
+    ):
+        return results  # already one per member, in order (what most connectors answer)
     by_key: dict[str, RecordResult] = {}
     for result in results if isinstance(results, list) else []:
         if isinstance(result, RecordResult) and result.op == op:

@@ -30,7 +30,7 @@ import gc
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -230,16 +230,28 @@ class _Batches:
     async def _send(self, op: Planned, recorder: ThreadPoolExecutor) -> None:
         running: set[asyncio.Task[None]] = set()
         batches = self.plan.batches(op, self.size)
+        reader = ThreadPoolExecutor(1, thread_name_prefix="segsync-plan")
+        reading: Future[list[Member] | None] | None = None
         try:
             # the next batch is read (on a thread) before a place in flight is free for it
-            while (members := await asyncio.to_thread(_next, batches)) is not None:
+            while True:
+                reading = reader.submit(_next, batches)
+                members = await asyncio.wrap_future(reading)
+                if members is None:
+                    break
                 while len(running) >= self.in_flight:
                     _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 if self.stop is not None:
                     break
                 running.add(asyncio.create_task(self._one(op, members, recorder)))
         finally:
-            batches.close()
+            # a read still going (the push was cancelled meanwhile) closes the plan's reading
+            # when it ends; the reader's thread goes once it has
+            if reading is None or reading.done():
+                batches.close()
+            else:
+                reading.add_done_callback(lambda _: batches.close())
+            reader.shutdown(wait=False)
         if running:
             await asyncio.wait(running)
 

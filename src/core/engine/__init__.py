@@ -161,6 +161,12 @@ class Engine(Protocol):
     def sql(self, statement: exp.Expr) -> str:
         """``statement`` rendered in this engine's dialect."""
 
+    def cursor(self) -> contextlib.AbstractContextManager[Engine]:
+        """An engine on the same database for one other thread, open for the block: its own
+        connection where the engine has them (its own transactions and temporary tables),
+        so that a thread beside the event loop can write while this engine reads. Two
+        engines must not write the same rows at once."""
+
     def execute(self, statement: exp.Expr) -> None:
         """Run a statement that returns nothing."""
 

@@ -111,6 +111,15 @@ class DuckDBEngine:
     def sql(self, statement: exp.Expr) -> str:
         return statement.sql(dialect=self.dialect)
 
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[DuckDBEngine]:
+        """An engine on a connection of its own to the same database (``con.cursor()``)."""
+        con = self.con.cursor()
+        try:
+            yield DuckDBEngine(con)
+        finally:
+            con.close()
+
     def _run(self, sql: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
         with _translated():
             return self.con.execute(sql, params or [])

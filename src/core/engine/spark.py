@@ -115,6 +115,12 @@ class SparkEngine:
     def sql(self, statement: exp.Expr) -> str:
         return _for_spark(statement).sql(dialect=self.dialect)
 
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[SparkEngine]:
+        """This engine: a Spark session runs statements from several threads, and it has no
+        transactions to keep apart."""
+        yield self
+
     def _sql(self, text: str) -> DataFrame:
         with _translated():
             return self.session.sql(text)

@@ -193,7 +193,7 @@ def main() -> None:
         folder = args.folder
         if args.phase == "generate":
             generate(folder, args.profiles, args.events)
-            compute(folder, persist=True)
+            compute(folder, "first", 1)
             more_events(folder, args.profiles, args.events)
             export(folder)
             print("null")

@@ -41,11 +41,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from types import MappingProxyType
 from typing import (
     Any,
     ClassVar,
     Generic,
     Literal,
+    NamedTuple,
     Protocol,
     TypeVar,
     overload,
@@ -84,6 +86,7 @@ __all__ = [
     "Reject",
     "Source",
     "SourceSettings",
+    "TableRef",
     "default_refresh_days",
 ]
 
@@ -461,6 +464,21 @@ RowNumbers = Collection[int]
 
 
 @dataclass(frozen=True)
+class TableRef:
+    """A table for the engine to read as it stands (a :class:`BulkFile` of format ``table``):
+    ``kind`` ``parquet`` (``location``: a Parquet file, a folder of them or a glob), ``delta``
+    (``location``: a Delta table's folder) or ``table`` (``location``: a table's name in the
+    engine's catalog, ``database.table``). Paths may be any URL the engine reads
+    (``s3a://…`` on Spark, ``s3://…`` with DuckDB's httpfs)."""
+
+    kind: Literal["parquet", "delta", "table"]
+    location: str
+
+    def __str__(self) -> str:
+        return self.location
+
+
+@dataclass(frozen=True)
 class BulkFile:
     """One file a source hands segsync to read with its engine, instead of pages of records.
 
@@ -479,15 +497,26 @@ class BulkFile:
     ``header`` is a CSV file's column names, in order, already checked (unique, the mapped
     ones present). A file the engine cannot read at all (a malformed CSV record, a record
     with a field too many, bytes that are not UTF-8) sends the whole stream through the
-    source's pages instead."""
+    source's pages instead.
+
+    Format ``table``: ``table`` names what the engine reads (Parquet, Delta, a catalog
+    table; ``path`` is then only its name in messages) and ``rows`` is None — segsync reads
+    the rows SQL cannot take from the engine, as ``{column: value}`` of the mapped columns
+    (and, for events, the others), numbered in the order the engine reads the table."""
 
     path: Path
-    format: Literal["csv", "jsonl"]
+    format: Literal["csv", "jsonl", "table"]
     columns: ContactColumns | EventColumns
-    rows: Callable[[RowNumbers], Iterator[tuple[int, dict[str, Any] | Exception]]]
+    rows: Callable[[RowNumbers], Iterator[tuple[int, dict[str, Any] | Exception]]] | None
     record: Callable[[int, dict[str, Any]], Contact | Event]
     header: tuple[str, ...] = ()
     delimiter: str = ","
+    table: TableRef | None = None
+
+    @property
+    def where(self) -> str:
+        """What messages call it: the file's path, or the table's location."""
+        return str(self.table) if self.table is not None else str(self.path)
 
 
 @dataclass(frozen=True)
@@ -522,17 +551,19 @@ class AudienceRef:
     created: bool = False
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):
     """A profile as a destination sees it. ``key`` is its address (see ``identifier``); a key
-    starting with :data:`NEW_MEMBER_PREFIX` names a profile to create first (``email`` set)."""
+    starting with :data:`NEW_MEMBER_PREFIX` names a profile to create first (``email`` set).
+
+    Immutable (a named tuple: a push makes one per change, and a frozen dataclass cost
+    several microseconds each)."""
 
     key: str
     profile_key: str | None = None
     email: str | None = None
     phone: str | None = None
-    consent: Mapping[Purpose, bool | None] = field(default_factory=dict)
-    attributes: Mapping[str, Any] = field(default_factory=dict)
+    consent: Mapping[Purpose, bool | None] = MappingProxyType({})
+    attributes: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -565,12 +596,12 @@ class Batch:
         return len(self.adds) + len(self.removes)
 
 
-@dataclass(frozen=True)
-class RecordResult:
+class RecordResult(NamedTuple):
     """The outcome of one change. ``permanent`` failures are not retried by later runs.
 
     ``delivered_key`` is the platform's id for a ``new:`` member the connector created: segsync
-    records that id as delivered (and removes it later by that id).
+    records that id as delivered (and removes it later by that id). Immutable (a named tuple:
+    a destination returns one per change).
     """
 
     key: str
@@ -582,13 +613,13 @@ class RecordResult:
 
     @classmethod
     def success(cls, key: str, op: Literal["add", "remove"]) -> RecordResult:
-        return cls(key=key, op=op, ok=True)
+        return cls(key, op, True)
 
     @classmethod
     def failure(
         cls, key: str, op: Literal["add", "remove"], error: str, *, permanent: bool = False
     ) -> RecordResult:
-        return cls(key=key, op=op, ok=False, error=error, permanent=permanent)
+        return cls(key, op, False, error, permanent)
 
 
 @dataclass(frozen=True)

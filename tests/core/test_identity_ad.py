@@ -221,6 +221,29 @@ def test_email_normalisation_is_idempotent(raw: str) -> None:
         assert once == once.lower() and not any(ch.isspace() for ch in once)
 
 
+_EMAILISH = st.text(alphabet="abcAB0._-+%'@ \t\u00e9\u2028gmailcom", max_size=30)
+
+
+@example("a@b.c")
+@example("first.last+tag@gmail.com")
+@example("a@googlemail.com")
+@example("a@b..c")
+@example("a@.b.c")
+@example("a@b.c.")
+@example("a@b@c.d")
+@example("A@b.c")
+@example("a @b.c")
+@given(st.one_of(_EMAILISH, st.text(), st.emails().map(str)))
+def test_plain_emails_take_the_short_way_to_the_same_answer(raw: str) -> None:
+    """An address already in normal form is answered without being taken apart: the answer
+    is the one the rules give step by step, for any text."""
+    from segsync.model.identity import _check_email
+
+    full = _check_email(raw)
+    assert check_email(raw) == full
+    assert ad_email(raw) == full.value
+
+
 @example("C:\u0327")  # punctuation between a letter and its mark: they compose once it goes
 @given(st.text())
 def test_name_normalisation_is_idempotent(raw: str) -> None:

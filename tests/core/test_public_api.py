@@ -49,6 +49,7 @@ def test_connector_contract_names() -> None:
         "Reject",
         "Source",
         "SourceSettings",
+        "TableRef",
         "default_refresh_days",
     }
 

@@ -132,6 +132,39 @@ def test_parts_line_up_by_profile_key(engine: SparkEngine) -> None:
     ]  # fmt: skip
 
 
+def test_many_parts_line_up_in_steps(engine: SparkEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More parts than one step joins: the steps chain, every column lands, in order, and a
+    profile missing from a part gets NULL there."""
+    import segsync.engine.spark as spark_engine
+
+    monkeypatch.setattr(spark_engine, "_LINE_UP_STEP", 2)
+    engine.create_table(
+        "s0", parse("SELECT * FROM (VALUES ('p1'), ('p2')) AS v(profile_key)"), temporary=True
+    )
+    parts: list[tuple[str, list[str]]] = [("s0", ["profile_key"])]
+    for i in range(1, 6):
+        engine.create_table(
+            f"s{i}",
+            parse(
+                f"SELECT * FROM (VALUES ('p1', {i}, 'a{i}'), ('p2', {10 * i}, 'b{i}')) "
+                f"AS v(profile_key, n{i}, t{i})"
+                if i != 3
+                else "SELECT * FROM (VALUES ('p2', 30, 'b3')) AS v(profile_key, n3, t3)"
+            ),
+            temporary=True,
+        )
+        parts.append((f"s{i}", [f"n{i}", f"t{i}"]))
+    engine.line_up("wide", parts)
+    assert list(engine.columns("wide")) == [
+        "profile_key",
+        *(c for i in range(1, 6) for c in (f"n{i}", f"t{i}")),
+    ]
+    assert engine.rows(parse("SELECT * FROM wide ORDER BY profile_key")) == [
+        ("p1", 1, "a1", 2, "a2", None, None, 4, "a4", 5, "a5"),
+        ("p2", 10, "b1", 20, "b2", 30, "b3", 40, "b4", 50, "b5"),
+    ]
+
+
 def test_arrays_for_the_predictive_kinds(engine: SparkEngine) -> None:
     import numpy as np
 

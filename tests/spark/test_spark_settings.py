@@ -94,3 +94,19 @@ def test_the_engine_renders_in_the_spark_dialect() -> None:
     engine = SparkEngine.__new__(SparkEngine)
     rendered = engine.sql(parse('SELECT "a b" FROM t WHERE x IS DISTINCT FROM :v', v=1))
     assert rendered == "SELECT `a b` FROM t WHERE x IS DISTINCT FROM 1"
+
+
+def test_json_objects_to_json_and_computed_intervals_are_rewritten_for_spark() -> None:
+    statement = parse(
+        "SELECT json_object('a', json(x), 'b', y), json_object(), to_json(CAST(s AS BIGINT)), "
+        "t - INTERVAL (o) MINUTE, t - INTERVAL 3 MINUTE FROM v"
+    )
+    rendered = _for_spark(statement).sql(dialect="spark")
+    listed_y = "TO_JSON(ARRAY(y))"
+    listed_s = "TO_JSON(ARRAY(CAST(s AS BIGINT)))"
+    assert rendered == (
+        "SELECT CONCAT('{', '\"a\":', COALESCE(x, 'null'), ',\"b\":', "
+        f"COALESCE(SUBSTRING({listed_y}, 2, LENGTH({listed_y}) - 2), 'null'), '}}'), '{{}}', "
+        f"SUBSTRING({listed_s}, 2, LENGTH({listed_s}) - 2), "
+        "t - INTERVAL '1' MINUTE * (o), t - INTERVAL '3' MINUTE FROM v"
+    )

@@ -8,29 +8,24 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from segsync.connector import Purpose, SourceSettings
 
-__all__ = ["ContactsSource", "EventsSource", "FileSource", "FilesSettings"]
+__all__ = [
+    "ContactMapping",
+    "ContactsSource",
+    "EventMapping",
+    "EventsSource",
+    "FileSource",
+    "FilesSettings",
+]
 
 
-class FileSource(BaseModel):
-    """One file (or glob of files) to read."""
+class ContactMapping(BaseModel):
+    """Which columns hold a contact's fields (shared by the ``files`` and ``table``
+    connectors)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    path: str
-    """A file path or glob, relative to the config file's folder."""
-    format: Literal["csv", "jsonl"] | None = None
-    """Default: ``jsonl`` for .jsonl/.ndjson files, ``csv`` otherwise."""
     id: str = "id"
     """The column holding the record's unique id."""
-    delimiter: str = Field(default=",", min_length=1, max_length=1)
-    encoding: str = "utf-8"
-    """The files' text encoding; with "utf-8", a byte-order mark (Excel's "CSV UTF-8") is fine."""
-
-    def required_columns(self) -> list[str]:
-        return [self.id]
-
-
-class ContactsSource(FileSource):
     email: str | None = "email"
     phone: str | None = None
     updated_at: str | None = None
@@ -52,13 +47,20 @@ class ContactsSource(FileSource):
         return [c for c in [*named, *self.attributes.values()] if c]
 
 
-class EventsSource(FileSource):
+class EventMapping(BaseModel):
+    """Which columns hold an event's fields (shared by the ``files`` and ``table``
+    connectors)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = "id"
+    """The column holding the record's unique id."""
     type: str = "order"
     """The event type of every row, unless ``type_column`` is set."""
     type_column: str | None = None
     occurred_at: str = "occurred_at"
     contact_id: str | None = "contact_id"
-    """Column holding the contact's id (as in the contacts file of this instance)."""
+    """Column holding the contact's id (as in the contacts of this instance)."""
     email: str | None = None
     """Column holding the contact's email, when events name contacts by email."""
     value: str | None = None
@@ -68,6 +70,33 @@ class EventsSource(FileSource):
     def required_columns(self) -> list[str]:
         named = [self.id, self.occurred_at, self.type_column, self.contact_id, self.email]
         return [c for c in [*named, self.value, self.currency] if c]
+
+
+class FileSource(BaseModel):
+    """One file (or glob of files) to read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    """A file path or glob, relative to the config file's folder."""
+    format: Literal["csv", "jsonl"] | None = None
+    """Default: ``jsonl`` for .jsonl/.ndjson files, ``csv`` otherwise."""
+    id: str = "id"
+    """The column holding the record's unique id."""
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    encoding: str = "utf-8"
+    """The files' text encoding; with "utf-8", a byte-order mark (Excel's "CSV UTF-8") is fine."""
+
+    def required_columns(self) -> list[str]:
+        return [self.id]
+
+
+class ContactsSource(ContactMapping, FileSource):
+    """A contacts file (or glob)."""
+
+
+class EventsSource(EventMapping, FileSource):
+    """An events file (or glob)."""
 
 
 class FilesSettings(SourceSettings):

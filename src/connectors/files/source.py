@@ -17,7 +17,6 @@ source, or with ``on_bad_row = "skip"`` is reported as a :class:`~segsync.connec
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import functools
 import glob as globmod
 import json
@@ -30,16 +29,13 @@ from segsync.connector import (
     BulkRead,
     ConnectorContext,
     Contact,
-    ContactColumns,
     Event,
-    EventColumns,
     Page,
-    Purpose,
     Reject,
 )
 from segsync.errors import InputError
-from segsync.values import parse_amount, parse_bool, parse_datetime
 
+from .records import contact_record, event_record, mapping_columns
 from .settings import ContactsSource, EventsSource, FileSource, FilesSettings
 
 __all__ = ["FilesSource"]
@@ -193,83 +189,12 @@ class FilesSource:
         return row
 
     @staticmethod
-    def _field(path: Path, line: int, row: dict[str, Any], column: str, what: str) -> Any:
-        if column not in row:
-            raise InputError(f"{path}:{line}: missing {what} field {column!r}")
-        return row[column]
-
-    def _contact(
-        self, source: ContactsSource, path: Path, line: int, row: dict[str, Any]
-    ) -> Contact:
-        ident = row.get(source.id)
-        if ident in (None, ""):
-            raise InputError(f"{path}:{line}: empty id (column {source.id!r})")
-        consent: dict[Purpose, bool | None] = {}
-        for purpose, column in source.consent.items():
-            try:
-                consent[purpose] = parse_bool(row.get(column))
-            except ValueError as exc:
-                raise InputError(f"{path}:{line}: column {column!r}: {exc}") from None
-        updated = self._time(path, line, row, source.updated_at)
-        consent_at = self._time(path, line, row, source.consent_updated_at) or updated
-        mapped = {c for c in (source.id, source.email, source.phone, source.updated_at) if c}
-        if source.consent_updated_at:
-            mapped.add(source.consent_updated_at)
-        mapped |= set(source.consent.values())
-        renamed = {column: attr for attr, column in source.attributes.items()}
-        attributes = {
-            renamed.get(column, column): value
-            for column, value in row.items()
-            if column not in mapped or column in renamed
-        }
-        return Contact(
-            source_id=str(ident),
-            email=row.get(source.email) if source.email else None,
-            phone=row.get(source.phone) if source.phone else None,
-            attributes=attributes,
-            consent=consent,
-            updated_at=updated,
-            country=_text(row.get(source.country)) if source.country else None,
-            consent_at={p: consent_at for p, v in consent.items() if v is not None and consent_at},
-        )
+    def _contact(source: ContactsSource, path: Path, line: int, row: dict[str, Any]) -> Contact:
+        return contact_record(source, str(path), line, row)
 
     @staticmethod
-    def _time(path: Path, line: int, row: dict[str, Any], column: str | None) -> dt.datetime | None:
-        if not column:
-            return None
-        try:
-            return parse_datetime(row.get(column))
-        except ValueError as exc:
-            raise InputError(f"{path}:{line}: column {column!r}: {exc}") from None
-
-    def _event(self, source: EventsSource, path: Path, line: int, row: dict[str, Any]) -> Event:
-        ident = row.get(source.id)
-        if ident in (None, ""):
-            raise InputError(f"{path}:{line}: empty id (column {source.id!r})")
-        try:
-            occurred = parse_datetime(self._field(path, line, row, source.occurred_at, "time"))
-            value = parse_amount(row.get(source.value)) if source.value else None
-        except ValueError as exc:
-            raise InputError(f"{path}:{line}: {exc}") from None
-        if occurred is None:
-            raise InputError(f"{path}:{line}: empty time (column {source.occurred_at!r})")
-        type_ = str(row.get(source.type_column) or "") if source.type_column else source.type
-        if not type_:
-            raise InputError(f"{path}:{line}: empty event type (column {source.type_column!r})")
-        used = {source.id, source.occurred_at, source.value, source.currency, source.type_column}
-        used |= {source.contact_id, source.email}
-        return Event(
-            event_id=str(ident),
-            type=type_,
-            occurred_at=occurred,
-            contact_id=_text(row.get(source.contact_id)) if source.contact_id else None,
-            email=_text(row.get(source.email)) if source.email else None,
-            value=value,
-            currency=_text(row.get(source.currency))
-            if source.currency
-            else source.default_currency,
-            properties={k: v for k, v in row.items() if k not in used},
-        )
+    def _event(source: EventsSource, path: Path, line: int, row: dict[str, Any]) -> Event:
+        return event_record(source, str(path), line, row)
 
     async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
         async for page in self._snapshot(self.settings.contact_sources(), cursor, self._contact):
@@ -339,7 +264,7 @@ class FilesSource:
                     BulkFile(
                         path=path,
                         format=fmt,
-                        columns=_columns(source),
+                        columns=mapping_columns(source),
                         rows=functools.partial(self._numbered_rows, source, path, fmt),
                         record=functools.partial(self._record, source, path),
                         header=tuple(self._header(source, path)) if fmt == "csv" else (),
@@ -412,40 +337,6 @@ class FilesSource:
         return details
 
 
-def _columns(source: FileSource) -> ContactColumns | EventColumns:
-    """The columns of a file source, as the engine reads them."""
-    if isinstance(source, ContactsSource):
-        return ContactColumns(
-            id=source.id,
-            email=source.email,
-            phone=source.phone,
-            country=source.country,
-            updated_at=source.updated_at,
-            consent_updated_at=source.consent_updated_at,
-            consent=dict(source.consent),
-            attributes=dict(source.attributes),
-        )
-    assert isinstance(source, EventsSource)
-    return EventColumns(
-        id=source.id,
-        occurred_at=source.occurred_at,
-        type=source.type,
-        type_column=source.type_column,
-        contact_id=source.contact_id,
-        email=source.email,
-        value=source.value,
-        currency=source.currency,
-        default_currency=source.default_currency,
-    )
-
-
 def _reason(message: str, location: str) -> str:
     """A row's error message without the ``file:line: `` it starts with."""
     return message.removeprefix(f"{location}: ")
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None

@@ -20,10 +20,13 @@
 
 The request body is written as JSON text directly (hex digests and fixed names need no
 escaping): a push of a million members spends its time hashing, not encoding dictionaries.
+It is written on a thread beside the event loop, so that the pacer starts the requests
+already written on time while the next one is being written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Sequence
@@ -40,7 +43,7 @@ from segsync.connector import (
 )
 from segsync.errors import FatalError
 from segsync.http import HttpClient
-from segsync.model.identity import HEX_ENCODING, check_email, check_phone, sha256_hex
+from segsync.model.identity import HEX_ENCODING, ad_email, check_email, check_phone, sha256_hex
 
 from .api import INGEST, REMOVE, user_lists_path
 from .settings import GoogleAdsSettings
@@ -178,12 +181,9 @@ class CustomerMatchWriter:
 
     async def apply_batch(self, batch: Batch) -> list[RecordResult]:
         adding = bool(batch.adds)
-        op: Literal["add", "remove"] = "add" if adding else "remove"
-        members = batch.adds if adding else batch.removes
-        encoded, results = self._encode(members, op)
-        if not encoded:
+        body, results = await asyncio.to_thread(self._request, batch, adding)
+        if body is None:
             return results
-        body = self._body(batch.audience.id, encoded, adding)
         await self.ingest.request(
             "POST",
             INGEST if adding else REMOVE,
@@ -191,7 +191,18 @@ class CustomerMatchWriter:
             headers={"Content-Type": "application/json"},
             expect_json=True,
         )
-        return [RecordResult(key, op, True) for key, _ in encoded] + results
+        return results
+
+    def _request(self, batch: Batch, adding: bool) -> tuple[bytes | None, list[RecordResult]]:
+        """The body of the batch's request (None when no member is usable), and the results
+        of the batch once the request succeeds: a success for each member sent, a failure for
+        each one left out."""
+        op: Literal["add", "remove"] = "add" if adding else "remove"
+        encoded, failed = self._encode(batch.adds if adding else batch.removes, op)
+        if not encoded:
+            return None, failed
+        body = self._body(batch.audience.id, encoded, adding)
+        return body, [RecordResult(key, op, True) for key, _ in encoded] + failed
 
     def _encode(
         self, members: Sequence[Member], op: Literal["add", "remove"]
@@ -205,13 +216,14 @@ class CustomerMatchWriter:
         user_data, personalization = _NEEDED
         tail = "]}," + _GRANTED + "}" if adding else "]}}"
         for member in members:
-            email = check_email(member.key)
-            if email.value is None:
+            email = ad_email(member.key)
+            if email is None:
+                reason = check_email(member.key).reason
                 failed.append(
                     RecordResult.failure(
                         member.key,
                         op,
-                        f"not an email address Customer Match can use ({email.reason})",
+                        f"not an email address Customer Match can use ({reason})",
                         permanent=True,
                     )
                 )
@@ -227,7 +239,7 @@ class CustomerMatchWriter:
                     )
                 )  # fmt: skip
                 continue
-            ids = '{"emailAddress":"' + sha256_hex(email.value) + '"}'
+            ids = '{"emailAddress":"' + sha256_hex(email) + '"}'
             phone = member.phone if phones else None
             if phone:
                 e164 = phone if _E164.fullmatch(phone) else check_phone(phone).value

@@ -12,7 +12,8 @@ Every statement the domain emits transpiles to Spark SQL, Postgres, BigQuery and
 Errors come back as segsync's own: :class:`DataError` when a statement fails on the data (a
 cast of text that is not a number, an overflow, a function given the wrong type — the user's
 condition, usually), :class:`ReadError` (a kind of it) when the engine's reader cannot read a
-file it was given (:meth:`Engine.read_csv`, :meth:`Engine.read_jsonl`), :class:`StorageError`
+file or table it was given (:meth:`Engine.read_csv`, :meth:`Engine.read_jsonl`,
+:meth:`Engine.read_table`), :class:`StorageError`
 when the store cannot be written, and :class:`OutOfMemory` when the engine's memory limit is
 reached.
 """
@@ -23,9 +24,12 @@ import contextlib
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sqlglot import exp
+
+if TYPE_CHECKING:
+    from segsync.connector import TableRef
 
 __all__ = [
     "JSON_KINDS",
@@ -37,6 +41,7 @@ __all__ = [
     "StorageError",
     "column_types",
     "parse",
+    "table_kind",
 ]
 
 
@@ -101,6 +106,39 @@ def _as_expression(value: Any) -> exp.Expr:
     return converted
 
 
+TableKind = Literal["string", "integer", "boolean", "number", "time", "time_tz", "date",
+                   "array", "object", "text"]  # fmt: skip
+
+
+def table_kind(type_: exp.DataType) -> TableKind:
+    """How :meth:`Engine.read_table` hands a column of a table over, by its type: as a JSON
+    value of a kind (``string``, ``integer``, ``boolean``, ``array``, ``object``), or as a
+    string written from the typed value — ``number`` (a decimal or floating number, as the
+    shortest text that reads back the same), ``time`` (``YYYY-MM-DD HH:MM:SS[.ffffff]``),
+    ``time_tz`` (the same, in UTC), ``date`` (``YYYY-MM-DD``), ``text`` (anything else, as the
+    engine casts it to text)."""
+    t = exp.DataType.Type
+    if type_.is_type(*exp.DataType.TEXT_TYPES):
+        return "string"
+    if type_.is_type(*exp.DataType.INTEGER_TYPES):
+        return "integer"
+    if type_.is_type(t.BOOLEAN):
+        return "boolean"
+    if type_.is_type(*exp.DataType.REAL_TYPES):
+        return "number"
+    if type_.is_type(t.TIMESTAMPTZ, t.TIMESTAMPLTZ):
+        return "time_tz"
+    if type_.is_type(*exp.DataType.TEMPORAL_TYPES) and not type_.is_type(t.DATE, t.TIME):
+        return "time"
+    if type_.is_type(t.DATE):
+        return "date"
+    if type_.is_type(t.ARRAY, t.LIST):
+        return "array"
+    if type_.is_type(t.STRUCT, t.MAP, t.JSON, t.OBJECT):
+        return "object"
+    return "text"
+
+
 def column_types(columns: Mapping[str, str]) -> list[exp.ColumnDef]:
     """Column definitions (``name TYPE``) for :meth:`Engine.create_empty`."""
     return [
@@ -117,10 +155,17 @@ class Engine(Protocol):
 
     reads_files: bool
     """Whether :meth:`read_csv`, :meth:`read_jsonl` and :meth:`position` work here: sources
-    that hand over whole files are read by the engine when True, page by page otherwise."""
+    that hand over whole files are read by the engine when True, page by page otherwise
+    (:meth:`read_table` works on every engine)."""
 
     def sql(self, statement: exp.Expr) -> str:
         """``statement`` rendered in this engine's dialect."""
+
+    def cursor(self) -> contextlib.AbstractContextManager[Engine]:
+        """An engine on the same database for one other thread, open for the block: its own
+        connection where the engine has them (its own transactions and temporary tables),
+        so that a thread beside the event loop can write while this engine reads. Two
+        engines must not write the same rows at once."""
 
     def execute(self, statement: exp.Expr) -> None:
         """Run a statement that returns nothing."""
@@ -159,6 +204,10 @@ class Engine(Protocol):
         self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     ) -> None:
         """Append Python rows to ``table`` (many at once, without building SQL text)."""
+
+    def insert_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
+        """Append rows to ``table`` given column-wise: equal-length sequences of Python values
+        by column name (what :meth:`insert_rows` takes, without the rows)."""
 
     def arrays(self, query: exp.Expr) -> dict[str, Any]:
         """Run a query; its columns as numpy arrays, by name, in the rows' order (for the
@@ -216,6 +265,26 @@ class Engine(Protocol):
         holds, in its order, as their indexes joined by ``,``. With ``rest_without``,
         ``_rest`` is the object without those keys (JSON, keys in its order). A file the
         reader refuses raises :class:`ReadError` when the view is read."""
+
+    def read_table(
+        self,
+        view: str,
+        table: TableRef,
+        keys: Sequence[str],
+        *,
+        rest_without: Sequence[str] | None = None,
+    ) -> list[str]:
+        """A temporary view ``view`` of a table's rows (Parquet files, a Delta table, a table
+        of the engine's catalog: :class:`~segsync.connector.TableRef`), in the shape of
+        :meth:`read_jsonl`'s view of objects, every row an object whose keys are the table's
+        columns: ``_row`` numbers the rows from 1 in the order the engine reads them (files in
+        order, rows in a file's order, where the engine knows it), ``_kind`` is
+        ``'object'``, ``_keys`` lists which of ``keys`` are columns, ``t{i}``/``v{i}`` are the
+        kind and text of column ``keys[i]`` by :func:`table_kind` (``'null'`` for a NULL;
+        both NULL when the table has no such column), and with ``rest_without``, ``_rest`` is
+        the row's other columns as a JSON object. The view reads the same rows, numbered the
+        same, every time it is queried. Returns the table's columns, in order; a table the
+        engine cannot find or read raises :class:`ReadError`."""
 
     def position(self) -> exp.Expr:
         """The 1-based position of a row of a table in the order its rows were inserted: a

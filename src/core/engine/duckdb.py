@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from sqlglot import exp
@@ -17,8 +17,13 @@ from segsync.engine import (
     OutOfMemory,
     ReadError,
     StorageError,
+    TableKind,
     column_types,
+    table_kind,
 )
+
+if TYPE_CHECKING:
+    from segsync.connector import TableRef
 
 __all__ = ["DuckDBEngine", "translate"]
 
@@ -106,6 +111,15 @@ class DuckDBEngine:
     def sql(self, statement: exp.Expr) -> str:
         return statement.sql(dialect=self.dialect)
 
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[DuckDBEngine]:
+        """An engine on a connection of its own to the same database (``con.cursor()``)."""
+        con = self.con.cursor()
+        try:
+            yield DuckDBEngine(con)
+        finally:
+            con.close()
+
     def _run(self, sql: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
         with _translated():
             return self.con.execute(sql, params or [])
@@ -166,20 +180,23 @@ class DuckDBEngine:
         self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     ) -> None:
         data = list(rows)
-        if not data:
+        if data:
+            self.insert_columns(table, dict(zip(columns, zip(*data, strict=True), strict=True)))
+
+    def insert_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
+        if not columns or not len(next(iter(columns.values()))):
             return
         names = ", ".join(f'"{c}"' for c in columns)
         # a column holding one value throughout goes as that value, not as a list of it:
         # handing DuckDB a Python list costs per element, and batches of confirmed changes
         # are mostly such columns (ok, permanent, reason, …); one column stays a list, so
         # the statement still makes one row per element
-        columns_data = list(zip(*data, strict=True))
-        constant = [_constant(col) for col in columns_data]
+        constant = [_constant(col) for col in columns.values()]
         if all(constant):
             constant[0] = False
         selects: list[str] = []
         values: list[Any] = []
-        for col, same in zip(columns_data, constant, strict=True):
+        for col, same in zip(columns.values(), constant, strict=True):
             values.append(col[0] if same else list(col))
             selects.append(f"${len(values)}" if same else f"unnest(${len(values)})")
         self._run(f"INSERT INTO {_name(table)} ({names}) SELECT {', '.join(selects)}", values)
@@ -294,6 +311,48 @@ class DuckDBEngine:
             f"{more} FROM ({parsed})"
         )
 
+    def read_table(
+        self,
+        view: str,
+        table: TableRef,
+        keys: Sequence[str],
+        *,
+        rest_without: Sequence[str] | None = None,
+    ) -> list[str]:
+        source = _table_source(table)
+        with _translated():
+            try:
+                described = self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+            except (
+                duckdb.IOException,
+                duckdb.CatalogException,
+                duckdb.BinderException,
+                duckdb.InvalidInputException,
+            ) as exc:
+                raise ReadError(_first_line(exc)) from exc
+        types = {str(r[0]): exp.DataType.build(str(r[1]), dialect=self.dialect) for r in described}
+        present = ",".join(str(i) for i, k in enumerate(keys) if k in types)
+        fields = []
+        for i, key in enumerate(keys):
+            if key in types:
+                kind, text = _table_field(_column(key), table_kind(types[key]))
+                fields.append(
+                    f"CASE WHEN {_column(key)} IS NULL THEN 'null' ELSE '{kind}' END AS t{i}, "
+                    f"{text} AS v{i}"
+                )
+            else:
+                fields.append(f"CAST(NULL AS VARCHAR) AS t{i}, CAST(NULL AS VARCHAR) AS v{i}")
+        if rest_without is not None:
+            rest = [c for c in types if c not in rest_without]
+            pairs = ", ".join(f"{_text(c)}, {_column(c)}" for c in rest)
+            fields.append(f"CAST(json_object({pairs}) AS VARCHAR) AS _rest")
+        # row_number() OVER () streams in the scan's order (files in order, rows in order)
+        self._run(
+            f"CREATE OR REPLACE TEMP VIEW {_name(view)} AS SELECT row_number() OVER () AS _row, "
+            f"'object' AS _kind, {_text(present)} AS _keys, {', '.join(fields)} FROM {source}"
+        )
+        return list(types)
+
     def position(self) -> exp.Expr:
         # a CREATE TABLE … AS keeps the order of its query (preserve_insertion_order), and a
         # table's row ids count its rows in that order
@@ -332,6 +391,37 @@ def _staged(name: str, type_: str) -> str:
         escaped = f'starts_with("{name}", chr(92))'  # a leading backslash was doubled
         return f'CASE WHEN {escaped} THEN substr("{name}", 2) ELSE "{name}" END AS "{name}"'
     return f'CAST("{name}" AS {type_}) AS "{name}"'
+
+
+def _table_source(table: TableRef) -> str:
+    """What a FROM reads for a table: Parquet files, a Delta table (the ``delta``
+    extension), or a table by name (``database.table``, of an attached database)."""
+    if table.kind == "parquet":
+        return f"read_parquet({_text(table.location)})"
+    if table.kind == "delta":
+        return f"delta_scan({_text(table.location)})"
+    parts = table.location.split(".")
+    return ".".join(_column(p) for p in parts)
+
+
+def _table_field(column: str, kind: TableKind) -> tuple[str, str]:
+    """A table column as ``read_table`` hands it over: (its JSON kind, its text)."""
+    if kind == "boolean":
+        return "boolean", f"CASE WHEN {column} THEN 'true' ELSE 'false' END"
+    if kind in ("string", "integer"):
+        return kind, f"CAST({column} AS VARCHAR)"
+    if kind in ("array", "object"):
+        return kind, f"CAST(to_json({column}) AS VARCHAR)"
+    if kind == "time_tz":
+        return "string", f"CAST(CAST(timezone('UTC', {column}) AS TIMESTAMP) AS VARCHAR)"
+    if kind == "time":
+        return "string", f"CAST(CAST({column} AS TIMESTAMP) AS VARCHAR)"
+    return "string", f"CAST({column} AS VARCHAR)"
+
+
+def _column(name: str) -> str:
+    """A column (or table) name as DuckDB reads it, quoted."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _text(value: str) -> str:

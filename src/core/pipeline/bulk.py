@@ -15,10 +15,11 @@ its pages would go through, so its record, reject or error is the pages' own.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,7 +144,7 @@ def stage_files(
             rows = f"{prefix}_{index}"
             made.tables.append(f"{rows}_read")
             made.views.append(rows)
-            _read_file(engine, plan, index, rows)
+            _read_file(engine, plan, index, rows, f"connectors.{instance}.{stream}")
             part = rows
             if contacts:
                 part = f"{rows}_j"
@@ -155,7 +156,7 @@ def stage_files(
             parts.append(part)
             _warnings(engine, plan, part, warnings)
             _python_rows(
-                engine, file, part, python, encode, recording, rejects, settings.on_bad_row,
+                engine, plan, part, python, encode, recording, rejects, settings.on_bad_row,
                 columns,
             )  # fmt: skip
         for kind, seq, position, example in recording.seen:
@@ -235,11 +236,24 @@ def _typed(column: str, type_: str) -> str:
 # -- one file ------------------------------------------------------------------------------
 
 
-def _read_file(engine: Engine, plan: q.FilePlan, index: int, rows: str) -> None:
+def _read_file(engine: Engine, plan: q.FilePlan, index: int, rows: str, where: str) -> None:
     """The file, read once into ``<rows>_read``: every field read, each row's status; and
     ``rows``, the same numbered: ``_row`` (its number in the file) and ``seq`` (its place in
-    the stream: file by file, row by row)."""
+    the stream: file by file, row by row). A table's rows come numbered by the engine; a
+    column the mapping names that the table lacks raises :class:`InputError` (``where``:
+    the settings' key)."""
     file = plan.file
+    if file.table is not None:
+        has = engine.read_table(_VIEW, file.table, plan.view_keys, rest_without=plan.rest_without)
+        _check_columns(file, has, where)
+        engine.create_table(f"{rows}_read", plan.rows_query(_VIEW), temporary=True)
+        seq = exp.Add(this=exp.Literal.number(index * _FILE_SHIFT), expression=exp.column("_row"))
+        engine.create_view(
+            rows,
+            exp.select(exp.alias_(seq, "seq"), exp.Star()).from_(f"{rows}_read"),
+            temporary=True,
+        )
+        return
     if file.format == "csv":
         engine.read_csv(_VIEW, file.path, plan.view_columns, delimiter=file.delimiter)
     else:
@@ -264,6 +278,24 @@ def _read_file(engine: Engine, plan: q.FilePlan, index: int, rows: str) -> None:
         ).from_(f"{rows}_read"),
         temporary=True,
     )
+
+
+def _check_columns(file: BulkFile, has: list[str], where: str) -> None:
+    """Every column the settings map is one of the table's."""
+    mapping = dataclasses.asdict(file.columns)
+    named = [(k, v) for k, v in mapping.items() if isinstance(v, str) and k not in _NOT_COLUMNS]
+    named += [(f"consent.{k}", v) for k, v in mapping.get("consent", {}).items()]
+    named += [(f"attributes.{k}", v) for k, v in mapping.get("attributes", {}).items()]
+    missing = [(k, v) for k, v in named if v not in has]
+    if missing:
+        listed = ", ".join(f"{k} = {v!r}" for k, v in missing)
+        raise InputError(
+            f"{where}: {listed}: no such column in {file.where}; its columns are: "
+            f"{', '.join(has) or '(none)'}"
+        )
+
+
+_NOT_COLUMNS = frozenset({"type", "default_currency"})
 
 
 def _distinct(engine: Engine, query: str) -> list[tuple[Any, ...]]:
@@ -325,7 +357,7 @@ def _warnings(engine: Engine, plan: q.FilePlan, part: str, warnings: _Warnings) 
 
 def _python_rows(
     engine: Engine,
-    file: BulkFile,
+    plan: q.FilePlan,
     source: str,
     python: str,
     encode: Callable[[Any, int], dict[str, Any] | None],
@@ -341,14 +373,16 @@ def _python_rows(
     )
     if not numbered:
         return
+    file = plan.file
     seqs = dict(numbered)
     order = [number for number, _ in numbered]
     names = list(columns)
     batch: list[list[Any]] = []
-    for position, (line, row) in enumerate(file.rows(order)):
-        seq = seqs[line if file.format == "jsonl" else order[position]]
+    read = file.rows(order) if file.rows is not None else _table_rows(engine, plan, source)
+    for position, (line, row) in enumerate(read):
+        seq = seqs[line if file.format != "csv" else order[position]]
         recording.seq, recording.position = seq, 0
-        location = f"{file.path}:{line}"
+        location = f"{file.where}:{line}"
         try:
             if isinstance(row, Exception):
                 raise row
@@ -365,6 +399,29 @@ def _python_rows(
             engine.insert_rows(python, names, batch)
             batch = []
     engine.insert_rows(python, names, batch)
+
+
+def _table_rows(
+    engine: Engine, plan: q.FilePlan, source: str
+) -> Iterator[tuple[int, dict[str, Any] | Exception]]:
+    """The python rows of a table, from the engine's view of it: ``(row number, {column:
+    value})`` of the columns read (and, for events, the others), in order."""
+    keys = plan.view_keys
+    fields = "".join(f", v.t{i}, v.v{i}" for i in range(len(keys)))
+    rest = ", v._rest" if plan.rest_without is not None else ""
+    query = parse(
+        f"""SELECT v._row{fields}{rest} FROM {_VIEW} v
+        WHERE v._row IN (SELECT _row FROM {source} WHERE status = 'python') ORDER BY v._row"""
+    )
+    for number, *values in engine.rows(query):
+        row: dict[str, Any] = {}
+        for i, key in enumerate(keys):
+            kind, text = values[2 * i], values[2 * i + 1]
+            if kind is not None:
+                row[key] = _value(text, kind)
+        if rest:
+            row.update(json.loads(values[-1] or "{}"))
+        yield int(number), row
 
 
 def _staged_value(value: Any) -> Any:

@@ -262,6 +262,12 @@ class FilePlan:
         return self.file.format == "csv"
 
     @property
+    def table(self) -> bool:
+        """A table (:meth:`~segsync.engine.Engine.read_table`): read as JSON Lines objects
+        are, its rows numbered by the engine's view (``_row``)."""
+        return self.file.format == "table"
+
+    @property
     def view_columns(self) -> list[str]:
         return [f"c{i}" for i in range(len(self.file.header))]
 
@@ -292,7 +298,7 @@ class FilePlan:
             plan._plan_attributes(columns, attributes)
             plan._contact_fields(columns)
         else:
-            if file.format == "jsonl":
+            if file.format != "csv":
                 plan.rest_without = sorted(columns.used())
             plan._event_fields(columns)
         return plan
@@ -498,10 +504,11 @@ class FilePlan:
             f"CASE WHEN _kind = 'blank' THEN 'skip' WHEN {' OR '.join(python)} THEN 'python' "
             "ELSE 'ok' END"
         )
+        row = "_row, " if self.table else ""
         return parse(
-            f"""SELECT _keys, {status} AS status, {", ".join(self.third)}
-            FROM (SELECT _kind, _keys, _long, {", ".join(self.second)}
-                  FROM (SELECT {", ".join(first)}{", FALSE AS _long" if not self.csv else ""}
+            f"""SELECT {row}_keys, {status} AS status, {", ".join(self.third)}
+            FROM (SELECT {row}_kind, _keys, _long, {", ".join(self.second)}
+                  FROM (SELECT {row}{", ".join(first)}{", FALSE AS _long" if not self.csv else ""}
                         FROM {view}) AS l1) AS l2"""
         )
 

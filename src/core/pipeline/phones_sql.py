@@ -189,7 +189,8 @@ def read_phones(
     engine.create_table(
         _IN,
         parse(
-            f"""SELECT row_number() OVER () AS n, * FROM (
+            f"""SELECT row_number() OVER (ORDER BY phone_t, phone_k, country_t, country_k)
+                AS n, * FROM (
                 SELECT DISTINCT phone_t, phone_k, country_t, country_k FROM {source}
                 WHERE status = 'ok' AND phone_k IS NOT NULL) AS d"""
         ),

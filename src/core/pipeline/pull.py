@@ -167,15 +167,19 @@ async def _stage_bulk(
     lock: asyncio.Lock,
     progress: Progress,
 ) -> bool:
-    """Stage a stream from the files its source hands over; False when it hands none over
-    (or the engine cannot read them): then it is paged."""
+    """Stage a stream from the files (or tables) its source hands over; False when it hands
+    none over (or the engine cannot read them): then it is paged. Tables are read by every
+    engine and never paged: a table the engine cannot read fails the source."""
     source = connector.source
-    if not isinstance(source, BulkSource) or not engine.reads_files:
+    if not isinstance(source, BulkSource):
         return False
     instance, summary = connector.context.instance, item.summary
     stream = summary.stream
     read = source.bulk_read(stream, cursor)
     if read is None:
+        return False
+    tables = bool(read.files) and all(f.table is not None for f in read.files)
+    if not engine.reads_files and not tables:
         return False
     item.cursor = cursor
     if not read.files:
@@ -195,6 +199,8 @@ async def _stage_bulk(
         summary.pages = len(read.files)  # a file read whole is a page (none when it failed)
         progress.advance(task, summary.records, pages=summary.pages)
     except ReadError as exc:
+        if tables:
+            raise InputError(f"connectors.{instance}.{stream}: cannot read: {exc}") from None
         rejects.close()
         rejects.path.unlink(missing_ok=True)
         summary.pages = summary.records = summary.rejected = summary.warnings = 0

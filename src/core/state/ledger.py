@@ -234,19 +234,23 @@ class Ledger:
             return
         engine = self.engine
         engine.create_empty(_BATCH, _BATCH_COLUMNS, temporary=True)
-        engine.insert_rows(
+        keys, profiles, oks, errors, permanents, delivered, reasons = zip(*outcomes, strict=True)
+        any_ok = any(oks)
+        any_bad = not all(oks)
+        engine.insert_columns(
             _BATCH,
-            tuple(_BATCH_COLUMNS),
-            [
-                (i, key, delivered, profile, ok, error or "failed", permanent, reason)
-                for i, (key, profile, ok, error, permanent, delivered, reason) in enumerate(
-                    outcomes
-                )
-            ],
+            {
+                "seq": range(len(keys)),
+                "member_key": keys,
+                "delivered_key": delivered,
+                "profile_key": profiles,
+                "ok": oks,
+                "error": [e or "failed" for e in errors] if any_bad else errors,
+                "permanent": permanents,
+                "reason": reasons,
+            },
         )
         values = {"sync": sync, "op": op, "now": utcnow(), "run": run_id}
-        any_ok = any(o.ok for o in outcomes)
-        any_bad = not all(o.ok for o in outcomes)
         with engine.transaction():
             # the log first: a change retried after a failure says what the failure was
             engine.insert("change_log", parse(_LOG, **values))

@@ -68,6 +68,7 @@ _CONSENT_NAMES = {v: k for k, v in _CONSENT.items()}
 _US_POSTAL = re.compile(r"\d{5}(?:[- ]?\d{4})?")
 _REGION = re.compile(r"[A-Za-z]{2}")
 _HEXISH = re.compile(r"[0-9a-fA-F]{32,}")
+_BOTH_GRANTED = {"adUserData": "CONSENT_GRANTED", "adPersonalization": "CONSENT_GRANTED"}
 _DENIED = "PROCESSING_ERROR_REASON_DENIED_CONSENT"
 _NO_CONSENT = "PROCESSING_ERROR_REASON_NO_CONSENT"
 _UNKNOWN_CONSENT = "PROCESSING_ERROR_REASON_UNKNOWN_CONSENT"
@@ -269,9 +270,13 @@ class AudienceParser:
                         f"{json.dumps(raw_consent)}",
                         f"audience_members[{i}].consent",
                     )
-                consent = self.consent(
-                    raw_consent, request_consent, f"audience_members[{i}].consent"
-                )
+                if raw_consent == _BOTH_GRANTED:
+                    consent = None  # both granted by name (the common case): granted, however
+                    # the member's consent overrides the request's
+                else:
+                    consent = self.consent(
+                        raw_consent, request_consent, f"audience_members[{i}].consent"
+                    )
             member_refs = None
             if "destinationReferences" in member:
                 raw_refs = member["destinationReferences"]

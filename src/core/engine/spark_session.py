@@ -1,0 +1,214 @@
+"""The Spark engine's session and settings: where Spark runs (:class:`SparkOptions`), the
+session segsync starts or joins, how Spark's exceptions become segsync's errors, and the
+quoting of names and values in Spark SQL. Imports pyspark only when a session is made."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from segsync.engine import DataError, EngineError, OutOfMemory, StorageError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = ["SparkOptions", "spark_type", "translate"]
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+# settings that make Spark read segsync's statements as DuckDB does: times are UTC wall
+# clock (TIMESTAMP means TIMESTAMP_NTZ, like DuckDB's TIMESTAMP)
+_SEMANTICS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+}
+_DEFAULTS = {
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.adaptive.enabled": "true",
+}
+# types DuckDB has and Spark has not, as Spark keeps them
+_TYPES = {
+    exp.DataType.Type.JSON: "STRING",
+    exp.DataType.Type.INT128: "DECIMAL(38,0)",
+    exp.DataType.Type.UBIGINT: "DECIMAL(20,0)",
+    exp.DataType.Type.UINT: "BIGINT",
+    exp.DataType.Type.USMALLINT: "INT",
+    exp.DataType.Type.UTINYINT: "SMALLINT",
+    exp.DataType.Type.TIMESTAMPTZ: "TIMESTAMP_NTZ",
+}
+
+
+@dataclass(frozen=True)
+class SparkOptions:
+    """Where the Spark engine runs and keeps its tables (``[store]`` and ``[store.spark]``).
+
+    ``remote`` (a Spark Connect URL, ``sc://host:15002``) wins over ``master``. ``home`` is
+    the local folder beside the store (``<store>.spark``): in local mode it holds the
+    warehouse and the metastore. ``warehouse`` and ``location`` (the database's folder) may
+    be any URL Spark writes to (``s3a://``, ``abfss://``, ``gs://``, ``dbfs:/``)."""
+
+    home: Path
+    master: str = "local[*]"
+    remote: str | None = None
+    database: str = "segsync"
+    warehouse: str | None = None
+    location: str | None = None
+    table_format: str = "parquet"
+    conf: Mapping[str, str] = field(default_factory=dict)
+    app_name: str = "segsync"
+
+    @property
+    def local(self) -> bool:
+        """Spark runs on this machine (``local[...]``, ``local-cluster[...]``)."""
+        return self.remote is None and self.master.startswith("local")
+
+    @property
+    def native_writes(self) -> bool:
+        """The table format takes DELETE and UPDATE itself."""
+        return self.table_format.lower() in ("delta", "iceberg")
+
+    def database_location(self) -> str | None:
+        if self.location:
+            return self.location
+        if self.local:
+            return str(self.home / "warehouse" / f"{self.database}.db")
+        return None
+
+
+def spark_type(type_: str | exp.DataType) -> str:
+    """A column type as Spark keeps it (``type_`` in DuckDB's spelling, or a built type)."""
+    built = (
+        type_ if isinstance(type_, exp.DataType) else exp.DataType.build(type_, dialect="duckdb")
+    )
+    if built.this in _TYPES:
+        return _TYPES[built.this]
+    return built.sql(dialect="spark")
+
+
+def _session(options: SparkOptions) -> SparkSession:
+    """The process's SparkSession: the active one when there is one (a notebook, a Databricks
+    job, a test), else one built from ``options``."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        session: SparkSession = active
+    else:
+        builder: Any = SparkSession.builder.appName(options.app_name)
+        if options.remote:
+            builder = builder.remote(options.remote)
+        else:
+            builder = builder.master(options.master)
+            if options.local:
+                home = options.home.resolve()
+                home.mkdir(parents=True, exist_ok=True)
+                builder = (
+                    builder.config(
+                        "spark.sql.warehouse.dir", options.warehouse or str(home / "warehouse")
+                    )
+                    .config(
+                        "spark.hadoop.javax.jdo.option.ConnectionURL",
+                        f"jdbc:derby:;databaseName={home / 'metastore'};create=true",
+                    )
+                    .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={home}")
+                )
+            elif options.warehouse:
+                builder = builder.config("spark.sql.warehouse.dir", options.warehouse)
+            builder = builder.enableHiveSupport()
+        for key, value in {**_DEFAULTS, **options.conf, **_SEMANTICS}.items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
+    for key, value in _SEMANTICS.items():
+        session.conf.set(key, value)
+    # Spark logs every failed statement at ERROR; segsync reports them as its own errors
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+    if options.remote is None:
+        session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _first_line(exc: BaseException) -> str:
+    """The line that says what went wrong (past py4j's "An error occurred while calling")."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("An error occurred while calling"):
+        return lines[1]
+    return lines[0] if lines else type(exc).__name__
+
+
+def translate(exc: BaseException) -> EngineError | None:
+    """The segsync error for a Spark exception, or None for one that means a bug."""
+    try:
+        from pyspark.errors import (
+            AnalysisException,
+            ArithmeticException,
+            DateTimeException,
+            NumberFormatException,
+            PySparkException,
+        )
+    except ImportError:  # pragma: no cover - pyspark is there when an engine exists
+        return None
+    text = str(exc)
+    if "OutOfMemoryError" in text or "Java heap space" in text:
+        return OutOfMemory(_first_line(exc))
+    if "No space left" in text or "AccessDeniedException" in text:
+        return StorageError(_first_line(exc))
+    if isinstance(
+        exc, ArithmeticException | DateTimeException | NumberFormatException | AnalysisException
+    ):
+        return DataError(_first_line(exc))
+    if isinstance(exc, PySparkException) and any(
+        cls in text for cls in ("CAST_INVALID_INPUT", "DIVIDE_BY_ZERO", "NUMERIC_VALUE_OUT_OF")
+    ):
+        return DataError(_first_line(exc))
+    return None
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except EngineError:
+        raise
+    except Exception as exc:
+        mapped = translate(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def _name(name: str) -> str:
+    """A table or database name as Spark reads it (segsync's own: letters, digits, '_')."""
+    if not name or not set(name.lower()) <= _NAME_CHARS:
+        raise ValueError(f"not a table name: {name!r}")
+    return f"`{name}`"
+
+
+def _quoted(column: str) -> str:
+    return "`" + column.replace("`", "``") + "`"
+
+
+def _literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python values."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and not isinstance(value, str | bytes) else value
+
+
+def _text(value: Any) -> str:
+    """A Python value as text Spark casts back exactly."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return str(value.isoformat(sep=" "))
+    return str(value)

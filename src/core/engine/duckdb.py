@@ -35,6 +35,11 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
+# the CSV reader's buffer: DuckDB's default (16 × its 2 MB longest line) is 32 MB, and a
+# parallel read pins several at once — under a small memory_limit the read alone ran out of
+# memory; 8 MB reads as fast here and still holds the longest line the reader takes (2 MB)
+_CSV_BUFFER = "buffer_size = 8388608"
+
 _READER_ERRORS = ("CSV Error", "CSV Parser", "Invalid unicode", "not utf-8")
 
 # what Python's str.strip() strips (the characters of str.isspace), as an RE2 class
@@ -222,7 +227,7 @@ class DuckDBEngine:
             f'row_number() OVER (PARTITION BY "{key}" ORDER BY CAST("{order}" AS BIGINT) DESC) '
             f"AS _last FROM read_csv(?, header = false, columns = {spec}, nullstr = '\\N', "
             "quote = '\"', escape = '\"', delim = ',', auto_detect = false, strict_mode = true, "
-            "encoding = 'utf-8')) WHERE _last = 1",
+            f"encoding = 'utf-8', {_CSV_BUFFER})) WHERE _last = 1",
             [str(path)],
         )
         return int(self._run(f"SELECT count(*) FROM {_name(table)}").fetchone()[0])  # type: ignore[index]
@@ -236,7 +241,7 @@ class DuckDBEngine:
             f"CREATE OR REPLACE TEMP VIEW {_name(view)} AS SELECT {names} "
             f"FROM read_csv({_text(str(path))}, header = true, columns = {spec}, "
             f"delim = {_text(delimiter)}, quote = '\"', escape = '\"', auto_detect = false, "
-            "strict_mode = true, encoding = 'utf-8')"
+            f"strict_mode = true, encoding = 'utf-8', {_CSV_BUFFER})"
         )
 
     def read_jsonl(
@@ -265,7 +270,7 @@ class DuckDBEngine:
         read = (
             f"read_csv({_text(str(path))}, header = false, columns = {{'_line': 'VARCHAR'}}, "
             "delim = '\\x01', quote = '', escape = '', auto_detect = false, strict_mode = true, "
-            "encoding = 'utf-8')"
+            f"encoding = 'utf-8', {_CSV_BUFFER})"
         )
         # blank: white space only; an object: what json.loads takes (not a comma before a
         # closing bracket, which DuckDB's JSON takes)

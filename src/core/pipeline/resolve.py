@@ -113,6 +113,31 @@ def _people(attributes: Mapping[str, AttributeType]) -> exp.Select:
     )
 
 
+PEOPLE_PER_PASS = 200_000
+"""About how many records one pass of the per-profile aggregate groups (see :func:`_passes`)."""
+
+
+def _passes(records: int) -> list[exp.Expr | None]:
+    """Conditions splitting the profiles into passes of about :data:`PEOPLE_PER_PASS` records
+    (a power of two of them, at most 256), by the leading hexadecimal digits of their key (an
+    md5). The aggregate keeps a state per profile for each attribute and consent purpose —
+    strings, which DuckDB does not spill to disk —, so one pass over a million profiles would
+    hold them all in memory at once. A profile's records are all in one pass, so the rows
+    are the same however many passes there are."""
+    count = 1
+    while count < 256 and records > count * PEOPLE_PER_PASS:
+        count *= 2
+    if count == 1:
+        return [None]
+    key = exp.column("profile_key")
+    bounds = [exp.Literal.string(f"{256 * i // count:02x}") for i in range(1, count)]
+    conditions: list[exp.Expr | None] = [key < bounds[0]]
+    for low, high in zip(bounds, bounds[1:], strict=False):
+        conditions.append(exp.and_(key >= low.copy(), key < high))
+    conditions.append(key >= bounds[-1].copy())
+    return conditions
+
+
 def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) -> ResolveResult:
     """Rebuild ``profiles``, ``profile_identifiers`` and ``profile_events`` from the stored
     records and events; ``attributes`` are the declared profile attributes."""
@@ -120,7 +145,13 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
     declared = "".join(f', p."{name}"' for name in attributes)
     with engine.transaction():
         engine.create_table("_records", _records(), temporary=True)
-        engine.create_table("_people", _people(attributes), temporary=True)
+        records = int(engine.scalar(parse("SELECT count(*) FROM _records")))
+        for index, where in enumerate(_passes(records)):
+            people = _people(attributes) if where is None else _people(attributes).where(where)
+            if index == 0:
+                engine.create_table("_people", people, temporary=True)
+            else:
+                engine.insert("_people", people)
         # objection to profiling (issue 15): such people get no profile, no identifiers and
         # no events; everything after resolve only sees profiles
         engine.create_table(

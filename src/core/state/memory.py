@@ -1,0 +1,60 @@
+"""How much memory the store's engine may use when ``[store] memory_limit`` says ``"auto"``.
+
+DuckDB's own default is 80 % of the machine's memory, and it keeps what it has read (table
+blocks, intermediate results) cached up to that limit: a run's peak memory then follows the
+limit, not the work — on a large host a pull of a million contacts held 1.6 GB that a tenth
+of it would have done nearly as fast. segsync shares its host (a scheduler, other jobs, a
+small container), so ``"auto"`` gives DuckDB a fraction of the memory the process may use
+(:func:`available_memory`: the machine's, or the container's cgroup limit when lower),
+between a floor below which DuckDB cannot work and a cap past which more memory buys little
+for segsync's work (the sizing figures are in docs/user-guide.md, "Throughput and memory").
+Past the limit DuckDB spills to ``<store>.work/spill/`` instead of growing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["AUTO_CAP", "AUTO_FLOOR", "AUTO_FRACTION", "auto_memory_limit", "available_memory"]
+
+MIB = 1 << 20
+AUTO_FRACTION = 0.125
+"""The share of :func:`available_memory` that ``"auto"`` gives DuckDB."""
+AUTO_FLOOR = 64 * MIB
+"""Never less than this (DuckDB needs a few buffers per thread to work at all)."""
+AUTO_CAP = 256 * MIB
+"""Never more than this by default: DuckDB spills past it, and segsync's work (loading,
+resolving, one scan of the events per recompute) streams; set ``memory_limit`` to give it
+more."""
+
+_CGROUP_LIMITS = (
+    Path("/sys/fs/cgroup/memory.max"),  # cgroup v2
+    Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),  # cgroup v1
+)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process may use: the machine's physical memory, or the cgroup's
+    limit (a container's) when that is lower; None when neither can be read."""
+    sizes: list[int] = []
+    try:
+        sizes.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        pass
+    for path in _CGROUP_LIMITS:
+        try:
+            text = path.read_text("ascii").strip()
+        except OSError:
+            continue
+        if text.isdigit() and 0 < int(text) < 1 << 60:  # "max" or a huge number: no limit
+            sizes.append(int(text))
+    return min(sizes) if sizes else None
+
+
+def auto_memory_limit(available: int | None = None) -> str:
+    """``"auto"`` as a DuckDB ``memory_limit``: :data:`AUTO_FRACTION` of ``available`` (default
+    :func:`available_memory`) within [:data:`AUTO_FLOOR`, :data:`AUTO_CAP`], in MiB."""
+    total = available if available is not None else available_memory()
+    share = AUTO_CAP if total is None else int(total * AUTO_FRACTION)
+    return f"{max(AUTO_FLOOR, min(AUTO_CAP, share)) // MIB}MiB"

@@ -20,6 +20,7 @@ gets no profile at all — no identifiers, no events, so no traits, segments or 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -132,7 +133,7 @@ def _passes(records: int) -> list[exp.Expr | None]:
     key = exp.column("profile_key")
     bounds = [exp.Literal.string(f"{256 * i // count:02x}") for i in range(1, count)]
     conditions: list[exp.Expr | None] = [key < bounds[0]]
-    for low, high in zip(bounds, bounds[1:], strict=False):
+    for low, high in itertools.pairwise(bounds):
         conditions.append(exp.and_(key >= low.copy(), key < high))
     conditions.append(key >= bounds[-1].copy())
     return conditions

@@ -13,6 +13,7 @@ Past the limit DuckDB spills to ``<store>.work/spill/`` instead of growing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -38,10 +39,8 @@ def available_memory() -> int | None:
     """Bytes of memory this process may use: the machine's physical memory, or the cgroup's
     limit (a container's) when that is lower; None when neither can be read."""
     sizes: list[int] = []
-    try:
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # not on every platform
         sizes.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, OSError, ValueError):
-        pass
     for path in _CGROUP_LIMITS:
         try:
             text = path.read_text("ascii").strip()

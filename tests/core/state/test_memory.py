@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from segsync.pipeline import load
 from segsync.errors import ConfigError
+from segsync.pipeline import load
 from segsync.state import memory
 from segsync.state.memory import MIB, auto_memory_limit, available_memory
 from segsync.state.store import Store

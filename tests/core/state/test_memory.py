@@ -19,7 +19,7 @@ GIB = 1024 * MIB
     ("available", "limit"),
     [
         (256 * MIB, "64MiB"),  # a tiny container: the floor
-        (1 * GIB, "128MiB"),  # an eighth
+        (768 * MIB, "96MiB"),  # an eighth
         (2 * GIB, "256MiB"),
         (24 * GIB, "256MiB"),  # a large host: the cap
         (None, "256MiB"),  # memory unknown: the cap
@@ -58,12 +58,12 @@ def _config(tmp_path: Path, store: str) -> Path:
 def test_the_default_memory_limit_is_auto_resolved_for_duckdb(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(memory, "available_memory", lambda: 1 * GIB)
+    monkeypatch.setattr(memory, "available_memory", lambda: 768 * MIB)
     config = load(_config(tmp_path, ""))
     assert config.settings.store.memory_limit == "auto"
-    assert config.store_options["memory_limit"] == "128MiB"
+    assert config.store_options["memory_limit"] == "96MiB"
     with Store.open(config.store_path, options=config.store_options) as store:
-        assert store.scalar("SELECT current_setting('memory_limit')") == "128.0 MiB"
+        assert store.scalar("SELECT current_setting('memory_limit')") == "96.0 MiB"
     explicit = load(_config(tmp_path, 'memory_limit = "800MB"\nthreads = 1'))
     assert explicit.store_options == {"memory_limit": "800MB", "threads": 1}
     assert load(_config(tmp_path, 'memory_limit = "AUTO"')).settings.store.memory_limit == "auto"

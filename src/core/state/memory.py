@@ -4,10 +4,11 @@ DuckDB's own default is 80 % of the machine's memory, and it keeps what it has r
 blocks, intermediate results) cached up to its limit: a run's peak memory follows the limit,
 not the work — with segsync's former default of 1.5 GB a pull of a million HubSpot contacts
 peaked at 962 MiB, with 256 MiB at 425 MiB for less CPU. segsync shares its host (a
-scheduler, other jobs, a small container), so ``"auto"`` gives DuckDB a fraction of the memory the process may use
-(:func:`available_memory`: the machine's, or the container's cgroup limit when lower),
-between a floor below which DuckDB cannot work and a cap past which more memory buys little
-for segsync's work (the sizing figures are in docs/user-guide.md, "Throughput and memory").
+scheduler, other jobs, a small container), so ``"auto"`` gives DuckDB a fraction of the
+memory the process may use (:func:`available_memory`: the machine's, or the container's
+cgroup limit when lower), between a floor below which DuckDB cannot work and a cap past which
+more memory buys little for segsync's work (the sizing figures are in docs/user-guide.md,
+"Throughput and memory").
 Past the limit DuckDB spills to ``<store>.work/spill/`` instead of growing.
 """
 

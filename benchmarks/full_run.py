@@ -23,8 +23,9 @@ Usage:
         [--memory-limit auto (DuckDB's, both sides)] [--skip-run]
 
 ``--memory-limit auto`` (the default) leaves ``[store] memory_limit`` unset, so segsync runs
-with its default (``"auto"``: sized to this machine, :mod:`segsync.state.memory`), and gives
-DuckDB alone the same limit.
+with its default (``"auto"``: sized to this machine, :mod:`segsync.state.memory`), and DuckDB
+alone with DuckDB's own default (80 % of the machine's memory: its hand-written statements
+ran out of memory at segsync's 128 MiB). Any other value is given to both.
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ def duckdb_alone(data: Path, store: Path, memory_limit: str) -> None:
     """(In a child process) load and normalise the three files with DuckDB alone."""
     import duckdb
 
-    con = duckdb.connect(str(store), config={"memory_limit": memory_limit})
+    settings = {} if memory_limit == "default" else {"memory_limit": memory_limit}
+    con = duckdb.connect(str(store), config=settings)
     con.execute(DUCKDB_ALONE.format(data=data))
     con.close()
 
@@ -200,8 +202,11 @@ def main() -> int:
         if limit == "auto":
             from segsync.state.memory import auto_memory_limit
 
-            limit = auto_memory_limit()
-            print(f"[store] memory_limit: segsync's default, 'auto' = {limit} on this machine")
+            print(
+                f"[store] memory_limit: segsync's default, 'auto' = {auto_memory_limit()} on "
+                "this machine; DuckDB alone at DuckDB's default"
+            )
+            limit = "default"
         else:
             text = text.replace("[store]\n", f'[store]\nmemory_limit = "{limit}"\n', 1)
         config.write_text(text, encoding="utf-8")

@@ -24,8 +24,8 @@ Usage:
 
 ``--memory-limit auto`` (the default) leaves ``[store] memory_limit`` unset, so segsync runs
 with its default (``"auto"``: sized to this machine, :mod:`segsync.state.memory`), and DuckDB
-alone with DuckDB's own default (80 % of the machine's memory: its hand-written statements
-ran out of memory at segsync's 128 MiB). Any other value is given to both.
+alone with DuckDB's own default (80 % of the machine's memory), as a DuckDB user would run
+it. Any other value is given to both (``--memory-limit 256MiB``: the two at equal memory).
 """
 
 from __future__ import annotations

@@ -114,19 +114,23 @@ def _people(attributes: Mapping[str, AttributeType]) -> exp.Select:
     )
 
 
-PEOPLE_PER_PASS = 200_000
-"""About how many records one pass of the per-profile aggregate groups (see :func:`_passes`)."""
+STATES_PER_PASS = 1_000_000
+"""About how many picked values (records × the strings picked per profile: phone, the consent
+answers, the attributes) one pass of the per-profile aggregate holds (see :func:`_passes`):
+within a 128 MiB ``memory_limit`` with room to spare (1,350,000 records with 9 attributes in
+passes of 170,000 records ran out of memory there)."""
 
 
-def _passes(records: int) -> list[exp.Expr | None]:
-    """Conditions splitting the profiles into passes of about :data:`PEOPLE_PER_PASS` records
-    (a power of two of them, at most 256), by the leading hexadecimal digits of their key (an
-    md5). The aggregate keeps a state per profile for each attribute and consent purpose —
-    strings, which DuckDB does not spill to disk —, so one pass over a million profiles would
-    hold them all in memory at once. A profile's records are all in one pass, so the rows
-    are the same however many passes there are."""
+def _passes(records: int, picked: int = 16) -> list[exp.Expr | None]:
+    """Conditions splitting the profiles into passes of about :data:`STATES_PER_PASS`
+    ``picked`` values (a power of two of passes, at most 256), by the leading hexadecimal
+    digits of their key (an md5). The aggregate keeps a state per profile for each attribute,
+    consent purpose and the phone — strings, which DuckDB does not spill to disk —, so one
+    pass over a million profiles would hold them all in memory at once. A profile's records
+    are all in one pass, so the rows are the same however many passes there are."""
+    per_pass = max(1, STATES_PER_PASS // max(1, picked))
     count = 1
-    while count < 256 and records > count * PEOPLE_PER_PASS:
+    while count < 256 and records > count * per_pass:
         count *= 2
     if count == 1:
         return [None]
@@ -147,7 +151,8 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
     with engine.transaction():
         engine.create_table("_records", _records(), temporary=True)
         records = int(engine.scalar(parse("SELECT count(*) FROM _records")))
-        for index, where in enumerate(_passes(records)):
+        picked = 1 + len(CONSENT_COLUMNS) + len(attributes)
+        for index, where in enumerate(_passes(records, picked)):
             people = _people(attributes) if where is None else _people(attributes).where(where)
             if index == 0:
                 engine.create_table("_people", people, temporary=True)

@@ -3,12 +3,12 @@
 DuckDB's own default is 80 % of the machine's memory, and it keeps what it has read (table
 blocks, intermediate results) cached up to its limit: a run's peak memory follows the limit,
 not the work — with segsync's former default of 1.5 GB a pull of a million HubSpot contacts
-peaked at 962 MiB, with 128 MiB at 292 MiB for less CPU. segsync shares its host (a
-scheduler, other jobs, a small container), so ``"auto"`` gives DuckDB a fraction of the
-memory the process may use (:func:`available_memory`: the machine's, or the container's
-cgroup limit when lower), between a floor below which DuckDB cannot work and a cap past which
-more memory buys little for segsync's work (the sizing figures are in docs/user-guide.md,
-"Throughput and memory").
+peaked at 962 MiB, at 256 MiB at 425 MiB (at 128 MiB, 292 MiB) for less CPU. segsync shares
+its host (a scheduler, other jobs, a small container), so ``"auto"`` gives DuckDB a fraction
+of the memory the process may use (:func:`available_memory`: the machine's, or the
+container's cgroup limit when lower), between a floor below which DuckDB cannot work and a
+cap past which more memory buys little for segsync's work (the sizing figures are in
+docs/user-guide.md, "Throughput and memory").
 Past the limit DuckDB spills to ``<store>.work/spill/`` instead of growing.
 """
 
@@ -25,12 +25,13 @@ AUTO_FRACTION = 0.125
 """The share of :func:`available_memory` that ``"auto"`` gives DuckDB."""
 AUTO_FLOOR = 64 * MIB
 """Never less than this (DuckDB needs a few buffers per thread to work at all)."""
-AUTO_CAP = 128 * MIB
+AUTO_CAP = 256 * MIB
 """Never more than this by default: DuckDB spills past it, and what segsync asks of it is
-shaped to work within it (small reader buffers; resolve in passes): a pull of a million
-HubSpot contacts peaks under 300 MB in all, a million contacts with 6,000,000 orders from
-files under 500 MB. Set ``memory_limit`` to give DuckDB more where memory is plentiful
-(large file loads and recomputes spill less)."""
+shaped to work within it (small reader buffers; resolve in passes). A million contacts with
+6,000,000 orders from files peak under 500 MB in all; a million HubSpot contacts at 425 MB.
+128 MiB brings the HubSpot pull under 300 MB, but the files' pull at that size ran out of
+memory there (sorting 6,000,000 events). Set ``memory_limit`` to give DuckDB more where
+memory is plentiful (large loads and recomputes spill less) or less on a small host."""
 
 _CGROUP_LIMITS = (
     Path("/sys/fs/cgroup/memory.max"),  # cgroup v2

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline import resolve
 from segsync.pipeline.resolve import _passes, resolve_profiles
 from segsync.state.store import Store
@@ -58,8 +59,9 @@ def _tables(store: Store) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_passes_cover_every_key_once() -> None:
     assert _passes(10) == [None]
-    for records, count in ((200_001, 2), (1_000_000, 8), (10**9, 256)):
-        passes = _passes(records)
+    for records, picked, count in ((62_501, 16, 2), (1_000_000, 8, 8), (1_350_000, 16, 32),
+                                   (10**9, 16, 256)):  # fmt: skip
+        passes = _passes(records, picked)
         assert len(passes) == count
         keys = [f"{n:02x}" + "0" * 30 for n in range(256)] + ["ff" + "f" * 30]
         store = Store.memory()
@@ -75,7 +77,7 @@ def test_passes_cover_every_key_once() -> None:
         assert sum(hits) == len(keys) and all(hits)
 
 
-@pytest.mark.parametrize("per_pass", [40, 700])
+@pytest.mark.parametrize("per_pass", [400, 7_000])
 def test_several_passes_resolve_the_same_profiles_as_one(
     per_pass: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -83,8 +85,8 @@ def test_several_passes_resolve_the_same_profiles_as_one(
     several = _seeded_store()
     try:
         whole = resolve_profiles(one.engine, ATTRIBUTES)
-        monkeypatch.setattr(resolve, "PEOPLE_PER_PASS", per_pass)
-        assert len(_passes(3000)) > 1
+        monkeypatch.setattr(resolve, "STATES_PER_PASS", per_pass)
+        assert len(_passes(3000, 1 + len(CONSENT_COLUMNS) + len(ATTRIBUTES))) > 1
         parts = resolve_profiles(several.engine, ATTRIBUTES)
         assert parts == whole
         assert whole.objected and whole.merged_records and whole.orphan_events

@@ -20,7 +20,12 @@ Usage:
 
     .venv/bin/python benchmarks/full_run.py [--contacts 100000] [--orders 600000] [--rounds 2]
         [--data DIR (generated files to reuse)] [--python PY (the segsync to measure)]
-        [--memory-limit 1.5GB (DuckDB's, both sides)] [--skip-run]
+        [--memory-limit auto (DuckDB's, both sides)] [--skip-run]
+
+``--memory-limit auto`` (the default) leaves ``[store] memory_limit`` unset, so segsync runs
+with its default (``"auto"``: sized to this machine, :mod:`segsync.state.memory`), and DuckDB
+alone with DuckDB's own default (80 % of the machine's memory), as a DuckDB user would run
+it. Any other value is given to both (``--memory-limit 256MiB``: the two at equal memory).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from measure import Measured, measured, run_cli_measured
 
 from segsync.sandbox.synth import DATA_FILES, generate
 
-MEMORY_LIMIT = "1.5GB"  # segsync's default [store] memory_limit; --memory-limit sets both
+MEMORY_LIMIT = "auto"  # segsync's default [store] memory_limit; --memory-limit sets both
 
 DUCKDB_ALONE = """
 CREATE TABLE source_contacts AS
@@ -121,7 +126,8 @@ def duckdb_alone(data: Path, store: Path, memory_limit: str) -> None:
     """(In a child process) load and normalise the three files with DuckDB alone."""
     import duckdb
 
-    con = duckdb.connect(str(store), config={"memory_limit": memory_limit})
+    settings = {} if memory_limit == "default" else {"memory_limit": memory_limit}
+    con = duckdb.connect(str(store), config=settings)
     con.execute(DUCKDB_ALONE.format(data=data))
     con.close()
 
@@ -191,9 +197,18 @@ def main() -> int:
     try:
         config = root / "segsync.toml"
         template = resources.files("segsync").joinpath("templates/segsync.toml")
-        text = template.read_text("utf-8").replace(
-            "[store]\n", f'[store]\nmemory_limit = "{args.memory_limit}"\n', 1
-        )
+        text = template.read_text("utf-8")
+        limit = args.memory_limit
+        if limit == "auto":
+            from segsync.state.memory import auto_memory_limit
+
+            print(
+                f"[store] memory_limit: segsync's default, 'auto' = {auto_memory_limit()} on "
+                "this machine; DuckDB alone at DuckDB's default"
+            )
+            limit = "default"
+        else:
+            text = text.replace("[store]\n", f'[store]\nmemory_limit = "{limit}"\n', 1)
         config.write_text(text, encoding="utf-8")
         t = time.perf_counter()
         if args.data:
@@ -209,7 +224,7 @@ def main() -> int:
                 f"generated {summary.contacts:,} contacts, {summary.newsletter:,} newsletter "
                 f"rows, {summary.orders:,} orders in {time.perf_counter() - t:.1f}s"
             )
-        compare_pull(root, config, args.rounds, args.python, args.memory_limit)
+        compare_pull(root, config, args.rounds, args.python, limit)
         if args.skip_run:
             return 0
         for label, seed in (("first run", None), ("unchanged re-run", None),

@@ -68,12 +68,23 @@ class Config:
 
     @property
     def store_options(self) -> dict[str, str | int]:
-        """DuckDB settings for :meth:`segsync.state.store.Store.open`."""
+        """DuckDB settings for :meth:`segsync.state.store.Store.open` (``memory_limit =
+        "auto"`` sized to this machine: :func:`segsync.state.memory.auto_memory_limit`)."""
         store = self.settings.store
-        options: dict[str, str | int] = {"memory_limit": store.memory_limit}
+        options: dict[str, str | int] = {"memory_limit": self.memory_limit}
         if store.threads is not None:
             options["threads"] = store.threads
         return options
+
+    @property
+    def memory_limit(self) -> str:
+        """``[store] memory_limit``, with ``"auto"`` resolved for this machine."""
+        limit = self.settings.store.memory_limit
+        if limit != "auto":
+            return limit
+        from segsync.state.memory import auto_memory_limit
+
+        return auto_memory_limit()
 
     @property
     def spark_options(self) -> SparkOptions | None:

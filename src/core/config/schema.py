@@ -112,9 +112,11 @@ class StoreConfig(_Model):
     """Where segments are computed and the store's tables live: the embedded DuckDB file, or
     Spark (``[store.spark]``; docs/scaling.md says when to move)."""
     spark: SparkConfig = Field(default_factory=SparkConfig)
-    memory_limit: str = "1.5GB"
+    memory_limit: str = "auto"
     """The most memory DuckDB may use for its work (e.g. "1.5GB", "800MB"); past it, large
-    joins and aggregations spill to a temporary folder beside the store instead of growing."""
+    joins, aggregations and temporary tables spill to ``<store>.work/spill/`` instead of
+    growing. ``"auto"``: an eighth of the memory of the machine (or of its container), at
+    least 64 MiB and at most 256 MiB (:mod:`segsync.state.memory`)."""
     threads: int | None = Field(default=None, ge=1, le=256)
     """Threads DuckDB may use (default: one per core)."""
     lock_wait_seconds: float = Field(default=120.0, ge=0.0)
@@ -125,8 +127,12 @@ class StoreConfig(_Model):
     @field_validator("memory_limit", mode="before")
     @classmethod
     def _size(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.strip().lower() == "auto":
+            return "auto"
         if not (isinstance(v, str) and _SIZE_RE.match(v.strip())):
-            raise ValueError("expected a size such as '1.5GB' or '800MB' (KB, MB, GB, TB)")
+            raise ValueError(
+                "expected a size such as '1.5GB' or '800MB' (KB, MB, GB, TB), or 'auto'"
+            )
         return v.strip()
 
 

@@ -40,6 +40,12 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
+# the CSV reader's buffer: DuckDB's default (16 × its 2 MB longest line) is 32 MB, and a
+# parallel read that keeps the file's order pins several at once — under a small memory_limit
+# the read ran out of memory (at 128 MiB, with 8 MB buffers, in 2 of 4 reads of 1,000,000
+# contacts); 4 MB still holds the longest line the reader takes (2 MB)
+_CSV_BUFFER = "buffer_size = 4194304"
+
 _READER_ERRORS = ("CSV Error", "CSV Parser", "Invalid unicode", "not utf-8")
 
 # what Python's str.strip() strips (the characters of str.isspace), as an RE2 class
@@ -239,7 +245,7 @@ class DuckDBEngine:
             f'row_number() OVER (PARTITION BY "{key}" ORDER BY CAST("{order}" AS BIGINT) DESC) '
             f"AS _last FROM read_csv(?, header = false, columns = {spec}, nullstr = '\\N', "
             "quote = '\"', escape = '\"', delim = ',', auto_detect = false, strict_mode = true, "
-            "encoding = 'utf-8')) WHERE _last = 1",
+            f"encoding = 'utf-8', {_CSV_BUFFER})) WHERE _last = 1",
             [str(path)],
         )
         return int(self._run(f"SELECT count(*) FROM {_name(table)}").fetchone()[0])  # type: ignore[index]
@@ -253,7 +259,7 @@ class DuckDBEngine:
             f"CREATE OR REPLACE TEMP VIEW {_name(view)} AS SELECT {names} "
             f"FROM read_csv({_text(str(path))}, header = true, columns = {spec}, "
             f"delim = {_text(delimiter)}, quote = '\"', escape = '\"', auto_detect = false, "
-            "strict_mode = true, encoding = 'utf-8')"
+            f"strict_mode = true, encoding = 'utf-8', {_CSV_BUFFER})"
         )
 
     def read_jsonl(
@@ -282,7 +288,7 @@ class DuckDBEngine:
         read = (
             f"read_csv({_text(str(path))}, header = false, columns = {{'_line': 'VARCHAR'}}, "
             "delim = '\\x01', quote = '', escape = '', auto_detect = false, strict_mode = true, "
-            "encoding = 'utf-8')"
+            f"encoding = 'utf-8', {_CSV_BUFFER})"
         )
         # blank: white space only; an object: what json.loads takes (not a comma before a
         # closing bracket, which DuckDB's JSON takes)

@@ -227,8 +227,9 @@ def environment_error(config: Config, exc: BaseException) -> SegsyncError | None
     store = config.store_path
     if isinstance(exc, OutOfMemory):
         limit = config.settings.store.memory_limit
+        shown = f"{limit!r} ({config.memory_limit})" if limit == "auto" else repr(limit)
         return StoreError(
-            f"{store}: DuckDB ran out of memory within [store] memory_limit = {limit!r}; "
+            f"{store}: DuckDB ran out of memory within [store] memory_limit = {shown}; "
             f"raise it, or lower [store] threads (DuckDB says: {exc})"
         )
     if isinstance(exc, StorageError):

@@ -20,6 +20,7 @@ gets no profile at all — no identifiers, no events, so no traits, segments or 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -113,6 +114,35 @@ def _people(attributes: Mapping[str, AttributeType]) -> exp.Select:
     )
 
 
+STATES_PER_PASS = 1_000_000
+"""About how many picked values (records × the strings picked per profile: phone, the consent
+answers, the attributes) one pass of the per-profile aggregate holds (see :func:`_passes`):
+within a 128 MiB ``memory_limit`` with room to spare (1,350,000 records with 9 attributes in
+passes of 170,000 records ran out of memory there)."""
+
+
+def _passes(records: int, picked: int = 16) -> list[exp.Expr | None]:
+    """Conditions splitting the profiles into passes of about :data:`STATES_PER_PASS`
+    ``picked`` values (a power of two of passes, at most 256), by the leading hexadecimal
+    digits of their key (an md5). The aggregate keeps a state per profile for each attribute,
+    consent purpose and the phone — strings, which DuckDB does not spill to disk —, so one
+    pass over a million profiles would hold them all in memory at once. A profile's records
+    are all in one pass, so the rows are the same however many passes there are."""
+    per_pass = max(1, STATES_PER_PASS // max(1, picked))
+    count = 1
+    while count < 256 and records > count * per_pass:
+        count *= 2
+    if count == 1:
+        return [None]
+    key = exp.column("profile_key")
+    bounds = [exp.Literal.string(f"{256 * i // count:02x}") for i in range(1, count)]
+    conditions: list[exp.Expr | None] = [key < bounds[0]]
+    for low, high in itertools.pairwise(bounds):
+        conditions.append(exp.and_(key >= low.copy(), key < high))
+    conditions.append(key >= bounds[-1].copy())
+    return conditions
+
+
 def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) -> ResolveResult:
     """Rebuild ``profiles``, ``profile_identifiers`` and ``profile_events`` from the stored
     records and events; ``attributes`` are the declared profile attributes."""
@@ -120,7 +150,14 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
     declared = "".join(f', p."{name}"' for name in attributes)
     with engine.transaction():
         engine.create_table("_records", _records(), temporary=True)
-        engine.create_table("_people", _people(attributes), temporary=True)
+        records = int(engine.scalar(parse("SELECT count(*) FROM _records")))
+        picked = 1 + len(CONSENT_COLUMNS) + len(attributes)
+        for index, where in enumerate(_passes(records, picked)):
+            people = _people(attributes) if where is None else _people(attributes).where(where)
+            if index == 0:
+                engine.create_table("_people", people, temporary=True)
+            else:
+                engine.insert("_people", people)
         # objection to profiling (issue 15): such people get no profile, no identifiers and
         # no events; everything after resolve only sees profiles
         engine.create_table(

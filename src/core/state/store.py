@@ -50,6 +50,7 @@ import duckdb
 from segsync.engine import Engine
 from segsync.engine.duckdb import DuckDBEngine
 from segsync.errors import StoreError
+from segsync.state.workspace import StorePaths
 from segsync.values import utcnow
 
 if TYPE_CHECKING:
@@ -209,7 +210,9 @@ class Store:
         spark: SparkOptions | None = None,
     ) -> Store:
         """Open (creating if needed) and migrate the store at ``path``. ``options`` are DuckDB
-        settings (``memory_limit``, ``threads``: see ``[store]`` in segsync.toml). With
+        settings (``memory_limit``, ``threads``: see ``[store]`` in segsync.toml); DuckDB
+        spills past its ``memory_limit`` to ``<store>.work/spill/`` (``temp_directory``, unless
+        ``options`` name another), removed when the store is closed. With
         ``spark`` (``[store] engine = "spark"``) the store's tables live in Spark instead
         (:class:`segsync.state.spark_store.SparkStore`); ``path`` still names the lock and
         the work folder."""
@@ -220,8 +223,9 @@ class Store:
         if read_only and not path.exists():
             raise StoreError(f"{path}: no store yet; run 'segsync run' first")
         path.parent.mkdir(parents=True, exist_ok=True)
+        options = _with_spill(path, options)
         try:
-            con = duckdb.connect(str(path), read_only=read_only, config=dict(options or {}))
+            con = duckdb.connect(str(path), read_only=read_only, config=dict(options))
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" in text.lower():
@@ -391,6 +395,22 @@ class Store:
         cur = self.con.execute(sql, params or [])
         names = [d[0] for d in cur.description or []]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _with_spill(path: Path, options: Mapping[str, str | int] | None) -> dict[str, str | int]:
+    """``options`` with DuckDB's ``temp_directory`` in the store's work folder (beside the
+    store with the other work files, not DuckDB's own ``<store>.tmp``); DuckDB creates the
+    folder when it first spills and removes it on close. Left to DuckDB when the work folder
+    cannot be made (a read-only folder)."""
+    settled = dict(options or {})
+    if "temp_directory" not in settled:
+        work = StorePaths(path).work
+        try:
+            work.mkdir(exist_ok=True)
+        except OSError:
+            return settled
+        settled["temp_directory"] = str(work / "spill")
+    return settled
 
 
 def _quoted(path: Path) -> str:

@@ -10,6 +10,8 @@ projects in one folder (two configs, two stores) never share a file::
         connectors/<instance>/   each connector instance's scratch folder
         rejects/                 rows a source skipped (``on_bad_row = "skip"``), with the reason
         status.json              what the run in progress (or the last one) is doing
+        spill/                   DuckDB's temporary files past [store] memory_limit (while
+                                 the store is open; :mod:`segsync.state.store`)
 
 ``status.json`` is written atomically (a temporary file renamed over it) at every phase of a
 run, so ``segsync status`` can say what a run is doing without opening the store, which DuckDB

@@ -1,0 +1,63 @@
+"""How much memory the store's engine may use when ``[store] memory_limit`` says ``"auto"``.
+
+DuckDB's own default is 80 % of the machine's memory, and it keeps what it has read (table
+blocks, intermediate results) cached up to its limit: a run's peak memory follows the limit,
+not the work — with segsync's former default of 1.5 GB a pull of a million HubSpot contacts
+peaked at 962 MiB, at 256 MiB at 425 MiB (at 128 MiB, 292 MiB) for less CPU. segsync shares
+its host (a scheduler, other jobs, a small container), so ``"auto"`` gives DuckDB a fraction
+of the memory the process may use (:func:`available_memory`: the machine's, or the
+container's cgroup limit when lower), between a floor below which DuckDB cannot work and a
+cap past which more memory buys little for segsync's work (the sizing figures are in
+docs/user-guide.md, "Throughput and memory").
+Past the limit DuckDB spills to ``<store>.work/spill/`` instead of growing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+__all__ = ["AUTO_CAP", "AUTO_FLOOR", "AUTO_FRACTION", "auto_memory_limit", "available_memory"]
+
+MIB = 1 << 20
+AUTO_FRACTION = 0.125
+"""The share of :func:`available_memory` that ``"auto"`` gives DuckDB."""
+AUTO_FLOOR = 64 * MIB
+"""Never less than this (DuckDB needs a few buffers per thread to work at all)."""
+AUTO_CAP = 256 * MIB
+"""Never more than this by default: DuckDB spills past it, and what segsync asks of it is
+shaped to work within it (small reader buffers; resolve in passes). A million contacts with
+6,000,000 orders from files peak under 500 MB in all; a million HubSpot contacts at 425 MB.
+128 MiB brings the HubSpot pull under 300 MB, but the files' pull at that size ran out of
+memory there (sorting 6,000,000 events). Set ``memory_limit`` to give DuckDB more where
+memory is plentiful (large loads and recomputes spill less) or less on a small host."""
+
+_CGROUP_LIMITS = (
+    Path("/sys/fs/cgroup/memory.max"),  # cgroup v2
+    Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),  # cgroup v1
+)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process may use: the machine's physical memory, or the cgroup's
+    limit (a container's) when that is lower; None when neither can be read."""
+    sizes: list[int] = []
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # not on every platform
+        sizes.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    for path in _CGROUP_LIMITS:
+        try:
+            text = path.read_text("ascii").strip()
+        except OSError:
+            continue
+        if text.isdigit() and 0 < int(text) < 1 << 60:  # "max" or a huge number: no limit
+            sizes.append(int(text))
+    return min(sizes) if sizes else None
+
+
+def auto_memory_limit(available: int | None = None) -> str:
+    """``"auto"`` as a DuckDB ``memory_limit``: :data:`AUTO_FRACTION` of ``available`` (default
+    :func:`available_memory`) within [:data:`AUTO_FLOOR`, :data:`AUTO_CAP`], in MiB."""
+    total = available if available is not None else available_memory()
+    share = AUTO_CAP if total is None else int(total * AUTO_FRACTION)
+    return f"{max(AUTO_FLOOR, min(AUTO_CAP, share)) // MIB}MiB"

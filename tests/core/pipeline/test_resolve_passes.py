@@ -1,0 +1,96 @@
+"""Resolve groups large stores' records in several passes: the profiles are the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from segsync.model.profile import CONSENT_COLUMNS
+from segsync.pipeline import resolve
+from segsync.pipeline.resolve import _passes, resolve_profiles
+from segsync.state.store import Store
+
+ATTRIBUTES: dict[str, Any] = {"first_name": "text", "age": "integer", "vip": "boolean"}
+
+
+def _seeded_store() -> Store:
+    """3,000 records of ~1,200 people across two sources (shared emails and phones, some
+    without either, attributes and consent answers missing at random, ties in time) and their
+    orders, by contact id and by email."""
+    store = Store.memory()
+    store.con.execute("SELECT setseed(0.18)")
+    store.con.execute(
+        """INSERT INTO source_contacts (instance, source_id, email, phone, attributes,
+                consent_email_marketing, consent_email_marketing_at, consent_ad_user_data,
+                consent_do_not_profile, updated_at)
+        SELECT CASE WHEN i % 3 = 0 THEN 'crm' ELSE 'shop' END, 'c' || i,
+               CASE WHEN random() < 0.8 THEN 'p' || (i * 7919 % 1200) || '@example.com' END,
+               CASE WHEN random() < 0.5 THEN '+3361234' || lpad(CAST(i % 900 AS VARCHAR), 4, '0')
+               END,
+               json_object('first_name', CASE WHEN random() < 0.7 THEN 'n' || (i % 37) END,
+                           'age', CASE WHEN random() < 0.6 THEN 18 + i % 60 END,
+                           'vip', CASE WHEN random() < 0.5 THEN i % 2 = 0 END),
+               CASE WHEN random() < 0.6 THEN random() < 0.5 END,
+               CASE WHEN random() < 0.5 THEN TIMESTAMP '2024-01-01' + INTERVAL (i % 5) DAY END,
+               CASE WHEN random() < 0.4 THEN random() < 0.5 END,
+               CASE WHEN random() < 0.02 THEN true END,
+               CASE WHEN random() < 0.9 THEN TIMESTAMP '2024-06-01' + INTERVAL (i % 11) HOUR END
+        FROM range(3000) t(i)"""
+    )
+    store.con.execute(
+        """INSERT INTO events (instance, event_id, type, occurred_at, contact_id, email, value)
+        SELECT 'shop', 'o' || i, CASE WHEN i % 4 = 0 THEN 'visit' ELSE 'order' END,
+               TIMESTAMP '2024-01-01' + INTERVAL (i % 300) DAY,
+               CASE WHEN i % 5 <> 0 THEN 'c' || (i * 31 % 3000) END,
+               CASE WHEN i % 5 = 0 THEN 'p' || (i % 1300) || '@example.com' END,
+               CAST(i % 97 AS DECIMAL(18,4))
+        FROM range(8000) t(i)"""
+    )
+    return store
+
+
+def _tables(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        table: store.rows(f"SELECT * FROM {table}")  # in the order the tables hold them
+        for table in ("profiles", "profile_identifiers", "profile_events")
+    }
+
+
+def test_passes_cover_every_key_once() -> None:
+    assert _passes(10) == [None]
+    for records, picked, count in ((62_501, 16, 2), (1_000_000, 8, 8), (1_350_000, 16, 32),
+                                   (10**9, 16, 256)):  # fmt: skip
+        passes = _passes(records, picked)
+        assert len(passes) == count
+        keys = [f"{n:02x}" + "0" * 30 for n in range(256)] + ["ff" + "f" * 30]
+        store = Store.memory()
+        try:
+            store.con.execute("CREATE TABLE k AS SELECT unnest(?) AS profile_key", [keys])
+            hits = [
+                store.scalar(f"SELECT count(*) FROM k WHERE {where.sql(dialect='duckdb')}")
+                for where in passes
+                if where is not None
+            ]
+        finally:
+            store.close()
+        assert sum(hits) == len(keys) and all(hits)
+
+
+@pytest.mark.parametrize("per_pass", [400, 7_000])
+def test_several_passes_resolve_the_same_profiles_as_one(
+    per_pass: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one = _seeded_store()
+    several = _seeded_store()
+    try:
+        whole = resolve_profiles(one.engine, ATTRIBUTES)
+        monkeypatch.setattr(resolve, "STATES_PER_PASS", per_pass)
+        assert len(_passes(3000, 1 + len(CONSENT_COLUMNS) + len(ATTRIBUTES))) > 1
+        parts = resolve_profiles(several.engine, ATTRIBUTES)
+        assert parts == whole
+        assert whole.objected and whole.merged_records and whole.orphan_events
+        assert _tables(several) == _tables(one)
+    finally:
+        one.close()
+        several.close()

@@ -1,0 +1,91 @@
+"""The store's memory: ``[store] memory_limit = "auto"`` and where DuckDB spills."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from segsync.errors import ConfigError
+from segsync.pipeline import load
+from segsync.state import memory
+from segsync.state.memory import MIB, auto_memory_limit, available_memory
+from segsync.state.store import Store
+
+GIB = 1024 * MIB
+
+
+@pytest.mark.parametrize(
+    ("available", "limit"),
+    [
+        (256 * MIB, "64MiB"),  # a tiny container: the floor
+        (768 * MIB, "96MiB"),  # an eighth
+        (2 * GIB, "256MiB"),
+        (24 * GIB, "256MiB"),  # a large host: the cap
+        (None, "256MiB"),  # memory unknown: the cap
+    ],
+)
+def test_auto_is_an_eighth_of_memory_within_floor_and_cap(
+    available: int | None, limit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(memory, "available_memory", lambda: available)
+    assert auto_memory_limit() == limit
+    if available is not None:
+        assert auto_memory_limit(available) == limit
+
+
+def test_available_memory_takes_a_lower_cgroup_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine = available_memory()
+    assert machine is not None and machine > 0
+    v2, v1 = tmp_path / "memory.max", tmp_path / "limit_in_bytes"
+    monkeypatch.setattr(memory, "_CGROUP_LIMITS", (v2, v1))
+    v2.write_text("max\n")  # no limit in this cgroup
+    v1.write_text(f"{machine * 2}\n")  # higher than the machine: the machine's
+    assert available_memory() == machine
+    v1.write_text(f"{512 * MIB}\n")
+    assert available_memory() == 512 * MIB
+    assert auto_memory_limit(available_memory()) == "64MiB"
+
+
+def _config(tmp_path: Path, store: str) -> Path:
+    path = tmp_path / "segsync.toml"
+    path.write_text(f'[store]\npath = "s.duckdb"\n{store}\n', encoding="utf-8")
+    return path
+
+
+def test_the_default_memory_limit_is_auto_resolved_for_duckdb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(memory, "available_memory", lambda: 768 * MIB)
+    config = load(_config(tmp_path, ""))
+    assert config.settings.store.memory_limit == "auto"
+    assert config.store_options["memory_limit"] == "96MiB"
+    with Store.open(config.store_path, options=config.store_options) as store:
+        assert store.scalar("SELECT current_setting('memory_limit')") == "96.0 MiB"
+    explicit = load(_config(tmp_path, 'memory_limit = "800MB"\nthreads = 1'))
+    assert explicit.store_options == {"memory_limit": "800MB", "threads": 1}
+    assert load(_config(tmp_path, 'memory_limit = "AUTO"')).settings.store.memory_limit == "auto"
+    with pytest.raises(ConfigError, match="or 'auto'"):
+        load(_config(tmp_path, 'memory_limit = "lots"'))
+
+
+def test_duckdb_spills_into_the_stores_work_folder(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    spill = tmp_path / "s.duckdb.work" / "spill"
+    with Store.open(path, options={"memory_limit": "32MB", "threads": 1}) as store:
+        assert Path(store.scalar("SELECT current_setting('temp_directory')")) == spill
+        # a temporary table several times the limit: it goes to the spill folder
+        store.con.execute(
+            "CREATE TEMP TABLE big AS SELECT range AS i, md5(CAST(range AS VARCHAR)) AS s "
+            "FROM range(2000000)"
+        )
+        assert store.scalar("SELECT count(*) FROM big") == 2_000_000
+        assert any(spill.iterdir())
+        store.compact()  # a new connection, the same settings
+        assert Path(store.scalar("SELECT current_setting('temp_directory')")) == spill
+    assert not spill.exists()  # DuckDB removes what it spilled when the store closes
+    other = tmp_path / "elsewhere"
+    with Store.open(path, options={"temp_directory": str(other)}) as store:
+        assert Path(store.scalar("SELECT current_setting('temp_directory')")) == other

@@ -15,6 +15,7 @@ __all__ = [
     "EventsSource",
     "FileSource",
     "FilesSettings",
+    "one_or_many",
 ]
 
 
@@ -114,16 +115,17 @@ class FilesSettings(SourceSettings):
         return v
 
     def contact_sources(self) -> list[ContactsSource]:
-        return _as_list(self.contacts)
+        return one_or_many(self.contacts)
 
     def event_sources(self) -> list[EventsSource]:
-        return _as_list(self.events)
+        return one_or_many(self.events)
 
 
 T = TypeVar("T")
 
 
-def _as_list(value: T | list[T] | None) -> list[T]:
+def one_or_many(value: T | list[T] | None) -> list[T]:
+    """A setting given as one table or a list of them, as a list."""
     if value is None:
         return []
     return value if isinstance(value, list) else [value]

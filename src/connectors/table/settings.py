@@ -8,12 +8,12 @@ connector maps a file's (:class:`~segsync.connectors.files.settings.ContactMappi
 
 from __future__ import annotations
 
-from typing import Literal, Self, TypeVar
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from segsync.connector import SourceSettings
-from segsync.connectors.files.settings import ContactMapping, EventMapping
+from segsync.connectors.files.settings import ContactMapping, EventMapping, one_or_many
 
 __all__ = ["TableContacts", "TableEvents", "TableInput", "TableSettings"]
 
@@ -63,16 +63,7 @@ class TableSettings(SourceSettings):
         return self
 
     def contact_sources(self) -> list[TableContacts]:
-        return _as_list(self.contacts)
+        return one_or_many(self.contacts)
 
     def event_sources(self) -> list[TableEvents]:
-        return _as_list(self.events)
-
-
-T = TypeVar("T")
-
-
-def _as_list(value: T | list[T] | None) -> list[T]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
+        return one_or_many(self.events)

@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks plugins
 	$(BIN)/ruff check src tests benchmarks plugins
 	MYPY=$(BIN)/mypy tools/typecheck
+	MYPYPATH=build/typecheck $(BIN)/mypy benchmarks
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks plugins

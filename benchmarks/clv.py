@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from measure import measure
 
@@ -66,7 +66,7 @@ def generate(folder: Path, customers: int, seed: int) -> dict[str, Any]:
     return {"events": int(log.customer.size), "end": str(log.end)}
 
 
-def run(folder: Path, end: str, horizon: float, period: str) -> dict[str, Any]:
+def run(folder: Path, end: str, horizon: float, period: Literal["hour", "day"]) -> dict[str, Any]:
     import numpy as np
 
     from segsync.predict import (

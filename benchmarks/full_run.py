@@ -126,7 +126,9 @@ def duckdb_alone(data: Path, store: Path, memory_limit: str) -> None:
     """(In a child process) load and normalise the three files with DuckDB alone."""
     import duckdb
 
-    settings = {} if memory_limit == "default" else {"memory_limit": memory_limit}
+    settings: dict[str, str | bool | int | float | list[str]] = (
+        {} if memory_limit == "default" else {"memory_limit": memory_limit}
+    )
     con = duckdb.connect(str(store), config=settings)
     con.execute(DUCKDB_ALONE.format(data=data))
     con.close()

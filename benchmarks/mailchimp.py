@@ -72,7 +72,7 @@ def observed_latency(base_url: str, since: int, path_part: str) -> float:
     path contains ``path_part``: the injected latency plus its own processing and queueing."""
     logged = httpx.get(f"{base_url}/_sim/requests", timeout=60).json()[since:]
     spans = [r["finished"] - r["started"] for r in logged if path_part in r["path"]]
-    return sum(spans) / max(len(spans), 1)
+    return float(sum(spans)) / max(len(spans), 1)
 
 
 def logged(base_url: str) -> int:

@@ -412,7 +412,7 @@ def compute_clv(folder: Path) -> dict[str, Any]:
         finally:
             fitting.append(time.perf_counter() - started)
 
-    Clv._fit = timed  # type: ignore[method-assign]
+    Clv._fit = timed  # type: ignore[method-assign, assignment]
     config = load(folder / "segsync.toml")
     with Store.open(config.store_path, options=config.store_options) as store:
         started = time.perf_counter()

@@ -185,7 +185,7 @@ class HubSpot(Platform):
         path, params = "/crm/v3/objects/contacts", {"limit": "100", "properties": "email,firstname"}
         count, after = 0, None
         while True:
-            extra = {"after": after} if after else {}
+            extra: dict[str, str] = {"after": after} if after else {}
             page = check(await self.c.get(path, params={**params, **extra})).json()
             count += len(page["results"])
             after = page.get("paging", {}).get("next", {}).get("after")

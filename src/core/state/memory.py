@@ -28,8 +28,8 @@ AUTO_FLOOR = 64 * MIB
 AUTO_CAP = 256 * MIB
 """Never more than this by default: DuckDB spills past it, and what segsync asks of it is
 shaped to work within it (small reader buffers; resolve in passes). A million contacts with
-6,000,000 orders from files peak under 500 MB in all; a million HubSpot contacts at 425 MB.
-128 MiB brings the HubSpot pull under 300 MB, but the files' pull at that size ran out of
+6,000,000 orders from files peak at 454 MiB in all; a million HubSpot contacts at 425 MiB.
+128 MiB brings that HubSpot pull to 292 MiB, but the files' pull at that size ran out of
 memory there (sorting 6,000,000 events). Set ``memory_limit`` to give DuckDB more where
 memory is plentiful (large loads and recomputes spill less) or less on a small host."""
 

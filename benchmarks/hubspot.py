@@ -18,10 +18,9 @@ limit bounds the wall time, not the work). ``--pull-only`` stops after the pull;
 ``--burst N`` raises the simulated portal's limit (to see memory at sizes the default limit
 would take an hour to pull); ``--python`` runs another install's segsync.
 
-The CLI runs are started by a helper process forked before the simulator is seeded: a child's
-peak RSS (``ru_maxrss``) counts the memory of the process it was forked from, and this one
-holds the seeded portal (about 2 GB at 1,000,000 contacts), which would hide the CLI's own
-peak. Usage:
+The CLI runs are started by :mod:`measure`'s launcher, not by this process, which holds the
+seeded portal (about 2 GB at 1,000,000 contacts): a child's peak RSS would otherwise count it.
+Usage:
 
     .venv/bin/python benchmarks/hubspot.py [--contacts 100000] [--list-chunk 10000]
         [--skip-property] [--pull-only] [--burst 100] [--python PY]
@@ -34,7 +33,6 @@ import json
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -77,18 +75,11 @@ audience = "everyone"
 """
 
 
-LAUNCHER = ProcessPoolExecutor(max_workers=1)  # started in main() before the portal is seeded
-
-
-def _run(folder: Path, args: tuple[str, ...], python: str) -> tuple[dict[str, Any], Any]:
-    env = {"SEGSYNC_CONNECTORS__HUBSPOT__TOKEN": TOKEN}
-    return run_cli_measured(folder / "segsync.toml", *args, env=env, python=python)
-
-
 def segsync(folder: Path, *args: str, python: str) -> tuple[dict[str, Any], float, int, float]:
-    """``segsync`` on the benchmark's config, started by the launcher process: its JSON report,
-    wall seconds, peak RSS (MiB), CPU seconds."""
-    report, done = LAUNCHER.submit(_run, folder, args, python).result()
+    """``segsync`` on the benchmark's config: its JSON report, wall seconds, peak RSS (MiB),
+    CPU seconds."""
+    env = {"SEGSYNC_CONNECTORS__HUBSPOT__TOKEN": TOKEN}
+    report, done = run_cli_measured(folder / "segsync.toml", *args, env=env, python=python)
     return report, done.wall, done.rss, done.cpu
 
 
@@ -112,7 +103,6 @@ def main() -> None:
     parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args()
     burst = args.burst
-    LAUNCHER.submit(int).result()  # fork the launcher while this process is small
 
     sim = HubSpotSimulator(seed=1, burst=burst, window=WINDOW, daily=10_000_000)
     sim.add_credential(TOKEN)

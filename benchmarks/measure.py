@@ -3,11 +3,17 @@
 Peak memory is the child's own ``ru_maxrss`` (from ``os.wait4``), not the maximum over every
 child so far, so each phase of a benchmark is measured on its own; CPU time is the child's
 user + system seconds from the same call.
+
+Children are started by a small launcher process (a ``forkserver``), never by the benchmark
+itself: Linux carries the peak RSS of the process a child was forked (or vforked) from into
+the child's ``ru_maxrss`` across ``exec``, so a benchmark that holds a seeded simulator or a
+million members would otherwise report its own size as the child's.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import resource
 import subprocess
@@ -15,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,13 +44,30 @@ class Measured:
 def measured(
     argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
 ) -> Measured:
-    """Run ``argv`` and measure it. Output goes through files, so a chatty child never blocks
-    on a full pipe."""
+    """Run ``argv`` (started by the launcher, see the module's docstring) and measure it."""
+    full = {**os.environ, **(env or {})}
+    return _launcher().submit(_measured_here, list(argv), cwd, full).result()
+
+
+_LAUNCHER: ProcessPoolExecutor | None = None
+
+
+def _launcher() -> ProcessPoolExecutor:
+    """One small process that starts the measured children (made on first use, from a fresh
+    interpreter whatever this process's size)."""
+    global _LAUNCHER
+    if _LAUNCHER is None:
+        context = multiprocessing.get_context("forkserver")
+        _LAUNCHER = ProcessPoolExecutor(max_workers=1, mp_context=context)
+    return _LAUNCHER
+
+
+def _measured_here(argv: list[str], cwd: Path | None, env: dict[str, str]) -> Measured:
+    """(In the launcher) run ``argv``; output goes through files, so a chatty child never
+    blocks on a full pipe."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            list(argv), cwd=cwd, env={**os.environ, **(env or {})}, stdout=out, stderr=err
-        )
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         out.seek(0)

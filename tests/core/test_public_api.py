@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import segsync
-from segsync import connector, errors, hookspecs
+from segsync import collector, connector, errors, hookspecs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -16,6 +16,19 @@ def test_top_level_names() -> None:
     assert set(segsync.__all__) == {"RunReport", "__version__", "hookimpl", "run"}
     assert callable(segsync.run)
     assert segsync.hookimpl is hookspecs.hookimpl
+
+
+def test_collector_pause_names_and_restores() -> None:
+    import gc
+
+    assert collector.__all__ == ["paused"]
+    assert gc.isenabled()
+    with collector.paused():
+        assert not gc.isenabled()
+        with collector.paused():  # nested: the outer pause stays
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
 
 
 def test_connector_contract_names() -> None:

@@ -25,7 +25,6 @@ stops the sync (its changes stay pending); batches already in flight finish and 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 from collections import Counter
@@ -34,6 +33,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from segsync import collector
 from segsync.connector import (
     NEW_MEMBER_PREFIX,
     AudienceRef,
@@ -218,7 +218,7 @@ class _Batches:
         planned = sum(-(-n // self.size) for n in (report.adds, report.refreshes, report.removes))
         self.progress.start(self.task, label=f"push {report.name}", total=planned, unit="batches")
         try:
-            with _collector_paused():
+            with collector.paused():  # see segsync.collector; cycles: _COLLECT_EVERY
                 planned_ops: tuple[Planned, ...] = ("add", "refresh", "remove")
                 for op in planned_ops:
                     await self._send(op, recorder)
@@ -271,7 +271,7 @@ class _Batches:
         self._count(planned, results)
         self.progress.advance(self.task, 1, changes=len(members))
         if self.report.batches % _COLLECT_EVERY == 0 and not gc.isenabled():
-            gc.collect(0)  # the few cycles the last batches left (see _collector_paused)
+            gc.collect(0)  # the few cycles the last batches left (statement trees)
 
     def _record(self, planned: Planned, members: list[Member], results: list[RecordResult]) -> None:
         """Record one batch in the ledger (on the recorder's thread)."""
@@ -318,26 +318,6 @@ class _Batches:
 
 _COLLECT_EVERY = 20
 """Batches between two collections of the young generation while the collector is paused."""
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the automatic runs of Python's cyclic garbage collector while batches are sent.
-
-    Every batch in flight holds tens of thousands of short-lived objects (members, their
-    results and ledger rows): automatic collections walk them again and again, promote the
-    ones still in flight, and then run full collections of the whole heap several times a
-    second — a third of a push's CPU. They hold no cycles; reference counting frees them. The
-    few cycles a batch does leave (statement trees) are collected with the young generation
-    every :data:`_COLLECT_EVERY` batches. The collector resumes when the push ends (unless
-    something else had paused it)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _next(batches: Iterator[list[Member]]) -> list[Member] | None:

@@ -62,6 +62,10 @@ def test_diagrams_alone_in_a_card_do_not_grow_past_half_again_their_size() -> No
     width = int(re.search(r'viewBox="0 0 (\d+) ', grid).group(1))  # type: ignore[union-attr]
     assert f'style="max-width:{width * 1.5:.0f}px;margin:0 auto"' in grid
     assert "max-width:" in str(charts.funnel([("new", 3), ("active", 5)]))
+    # a few sync bars in a wide section: at most a quarter again their size (text included)
+    assert 'style="max-width:900px;margin:0 auto"' in str(
+        charts.bars([("vip", [(3.0, charts.GREEN, "added")])])
+    )
     # time charts fill their card
     assert "max-width" not in str(charts.line_chart([charts.Series("s", [(T0, 1.0)])]))
 

@@ -391,7 +391,8 @@ def bars(
             f'<text x="{x + 6:.1f}" y="{y + 17}" font-size="11" fill="{_TEXT}">'
             f"{escape(caption)}</text>"
         )
-    return _svg(width, height, body, label)
+    # a few rows in a wide section would otherwise grow, their text with them, to its width
+    return _svg(width, height, body, label, max_scale=1.25)
 
 
 def status_strip(

@@ -77,3 +77,26 @@ def test_a_change_of_zero_reads_0_not_plus_or_minus_0(project: Project) -> None:
     html = out.read_text()
     assert not re.search(r">\s*[+−]0\b", html), re.findall(r".{60}>\s*[+−]0\b.{20}", html)
     assert "0 entered · 0 left this run" in html
+
+
+def test_persona_cards_read_the_features_kmeans_writes() -> None:
+    """The report parses the persona text the cluster kind writes: made here by that kind's
+    own function, so the two cannot drift apart unseen (they had: the cards were empty)."""
+    from segsync.report.data import _features
+    from segsync.traits.kmeans import persona
+
+    text = persona(
+        412,
+        ["revenue", "orders"],
+        [1.4, -0.2],
+        [(1100.0, 1240.5), (3.0, 3.2)],
+        [(120.0, 310.0), (4.0, 4.1)],
+    )
+    got = _features(text)
+    assert [(f["feature"], f["level"]) for f in got] == [("revenue", "high"), ("orders", "typical")]
+    assert "1,100" in got[0]["value"] and "1,240" in got[0]["value"]
+    assert "120" in got[0]["overall"] and "310" in got[0]["overall"]
+    # personas stored before medians were written still read
+    assert _features("9 people: revenue low (12 vs 310)") == [
+        {"feature": "revenue", "level": "low", "value": "12", "overall": "310"}
+    ]

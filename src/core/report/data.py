@@ -22,7 +22,13 @@ from segsync.report import RunReport
 
 __all__ = ["Attention", "ReportData", "gather"]
 
-_FEATURE = re.compile(r"(\w+) (high|low|typical) \(([^)]*?) vs ([^)]*)\)")
+_FEATURE = re.compile(
+    r"(\w+) (high|low|typical) \(median (.*?), mean (.*?); all: median (.*?), mean (.*?)\)"
+)
+"""One feature of a persona (:func:`segsync.traits.kmeans.persona`): name, level, the
+cluster's median and mean, everyone's median and mean."""
+_FEATURE_BEFORE = re.compile(r"(\w+) (high|low|typical) \(([^)]*?) vs ([^)]*)\)")
+"""The same as personas were written before medians (cluster mean vs everyone's)."""
 MAX_RUNS = 400
 _FUNNEL = ("prospect", "new", "active", "loyal", "at_risk", "lost")
 """Lifecycle stages as a customer moves through them (they are decided in another order)."""
@@ -201,6 +207,20 @@ def _stages(engine: Engine, traits: dict[str, Any], columns: set[str]) -> list[S
     return out
 
 
+def _features(persona: str) -> list[dict[str, str]]:
+    """A persona's features: ``"412 people: revenue high (median 1,100, mean 1,240; all:
+    median 120, mean 310), …"`` (or, as written before, ``revenue high (1,240 vs 310)``)."""
+    found = [
+        {"feature": f, "level": level, "value": f"median {median}, mean {mean}",
+         "overall": f"median {all_median}, mean {all_mean}"}
+        for f, level, median, mean, all_median, all_mean in _FEATURE.findall(persona)
+    ]  # fmt: skip
+    return found or [
+        {"feature": f, "level": level, "value": value, "overall": overall}
+        for f, level, value, overall in _FEATURE_BEFORE.findall(persona)
+    ]
+
+
 def _personas(engine: Engine) -> list[Personas]:
     rows = engine.dicts(
         parse(
@@ -216,11 +236,7 @@ def _personas(engine: Engine) -> list[Personas]:
         total = sum(int(c["size"]) for c in clusters) or 1
         for c in clusters:
             c["share"] = int(c["size"]) / total
-            # "412 people: revenue high (1,240 vs 310), …" (segsync.traits.kmeans.persona)
-            c["features"] = [
-                {"feature": f, "level": level, "value": value, "mean": mean}
-                for f, level, value, mean in _FEATURE.findall(str(c.get("persona") or ""))
-            ]
+            c["features"] = _features(str(c.get("persona") or ""))
         personas.append(Personas(trait, clusters))
     return personas
 

@@ -140,7 +140,7 @@ def main() -> None:
             phases.append(("property", "bench_prop", 100, 2))
         for label, sync, per_call, calls_each in phases:
             time.sleep(WINDOW)
-            report, wall, rss, _ = segsync(
+            report, wall, rss, cpu = segsync(
                 folder, "run", "--no-pull", "--sync", sync, python=args.python
             )
             (done,) = report["syncs"]
@@ -152,6 +152,7 @@ def main() -> None:
                 "ceiling_per_s": ceiling,
                 "fraction_of_ceiling": round(done["adds"] / wall / ceiling, 3),
                 "peak_rss_mib": rss,
+                "cpu_seconds": round(cpu, 2),  # the whole run: start-up, recompute, push
                 "http": report["http"]["hubspot"],
             }
 

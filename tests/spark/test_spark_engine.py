@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -183,23 +182,6 @@ def test_a_statement_failing_on_the_data_is_a_data_error(engine: SparkEngine) ->
         engine.rows(parse("SELECT CAST('abc' AS INTEGER)"))
     with pytest.raises(DataError):
         engine.rows(parse("SELECT no_such_column FROM (SELECT 1 AS x) AS t"))
-
-
-def test_jsonl_staging_keeps_the_last_record_per_key(engine: SparkEngine, tmp_path: Path) -> None:
-    path = tmp_path / "staged.jsonl"
-    path.write_text(
-        '{"seq": 1, "id": "a", "at": "2026-01-01 10:00:00", "attrs": {"x": 1}}\n'
-        '{"seq": 2, "id": "b", "at": null, "attrs": null}\n'
-        '{"seq": 3, "id": "a", "at": "2026-01-02 10:00:00", "attrs": {"x": 2}}\n',
-        encoding="utf-8",
-    )
-    columns = {"seq": "BIGINT", "id": "VARCHAR", "at": "TIMESTAMP", "attrs": "JSON"}
-    assert engine.load_jsonl("staged", path, columns, key="id", order="seq") == 2
-    rows = engine.rows(parse("SELECT id, at, attrs FROM staged ORDER BY id"))
-    assert [(k, at, json.loads(a) if a else a) for k, at, a in rows] == [
-        ("a", dt.datetime(2026, 1, 2, 10), {"x": 2}),
-        ("b", None, None),
-    ]
 
 
 def _ledger_story(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:

@@ -345,19 +345,6 @@ class SparkEngine:
         if rows:
             self._insert_frame(table, names, [tuple(_plain(v) for v in r) for r in rows])
 
-    def load_jsonl(
-        self,
-        table: str,
-        path: Path,
-        columns: Mapping[str, str],
-        *,
-        key: str,
-        order: str,
-    ) -> int:
-        """Read a JSON Lines staging file into a new temporary ``table`` (see
-        :func:`segsync.engine.spark_read.load_jsonl`); its row count."""
-        return spark_read.load_jsonl(self, table, path, columns, key=key, order=order)
-
     def load_staged(
         self,
         table: str,

@@ -1,4 +1,4 @@
-"""The Spark engine's readers: staged pages (JSON Lines, the vectorised ingest's CSV) and
+"""The Spark engine's readers: the vectorised ingest's staged CSV and
 tables as they stand (:func:`read_table`: Parquet, Delta, catalog tables) for the ``table``
 connector."""
 
@@ -20,44 +20,10 @@ if TYPE_CHECKING:
     from segsync.connector import TableRef
     from segsync.engine.spark import SparkEngine
 
-__all__ = ["load_jsonl", "load_staged", "read_table"]
+__all__ = ["load_staged", "read_table"]
 
 _IN_PARTITION = (1 << 33) - 1
 """monotonically_increasing_id(): the partition's index above bit 33, the row's below."""
-
-
-def load_jsonl(
-    engine: SparkEngine,
-    table: str,
-    path: Path,
-    columns: Mapping[str, str],
-    *,
-    key: str,
-    order: str,
-) -> int:
-    from pyspark.sql.types import StringType, StructField, StructType
-
-    schema = StructType([StructField(c, StringType()) for c in columns])
-    view = f"_segsync_json_{uuid.uuid4().hex[:12]}"
-    with _translated():
-        engine.session.read.schema(schema).json(path.resolve().as_uri()).createOrReplaceTempView(
-            view
-        )
-    try:
-        casts = ", ".join(
-            f"CAST({_quoted(c)} AS {spark_type(t)}) AS {_quoted(c)}" for c, t in columns.items()
-        )
-        kept = ", ".join(_quoted(c) for c in columns if c != order)
-        engine._replace(
-            table,
-            f"SELECT {kept} FROM (SELECT *, row_number() OVER (PARTITION BY {_quoted(key)} "
-            f"ORDER BY {_quoted(order)} DESC) AS _segsync_rank FROM "
-            f"(SELECT {casts} FROM {view})) WHERE _segsync_rank = 1",
-            temporary=True,
-        )
-    finally:
-        engine.session.catalog.dropTempView(view)
-    return int(engine._sql(f"SELECT count(*) FROM {engine._table(table)}").first()[0])  # type: ignore[index]
 
 
 def load_staged(

@@ -40,7 +40,7 @@ from segsync.pipeline.staging import (
     contact_encoder,
     event_encoder,
 )
-from segsync.pipeline.tally import WarningTally
+from segsync.pipeline.tally import WarningTally, note_repeated_ids
 from segsync.report import SourceSummary
 from segsync.values import coerce
 
@@ -214,15 +214,7 @@ def _relation(
         ),
         temporary=True,
     )
-    repeated = int(records) - int(distinct)
-    if repeated:
-        times = f"{repeated:,} × " if repeated > 1 else ""
-        line = (
-            f"{summary.instance} {summary.stream}: {times}a record repeated an id; the last one won"
-        )
-        summary.warnings += repeated
-        summary.warning_samples.append(line)
-        log.warning("%s", line)
+    note_repeated_ids(summary, int(records) - int(distinct), log)
 
 
 def _typed(column: str, type_: str) -> str:

@@ -43,7 +43,7 @@ from segsync.pipeline.staging import (
     contact_encoder,
     event_encoder,
 )
-from segsync.pipeline.tally import WarningTally
+from segsync.pipeline.tally import WarningTally, note_repeated_ids
 from segsync.progress import Progress
 from segsync.report import SourceSummary
 from segsync.state.history import History
@@ -212,17 +212,8 @@ async def _stage_bulk(
         rejects.close()
     item.table = item.bulk.relation
     item.cursor = read.cursor
-    summary.warnings += tally.total
-    summary.warning_samples[:0] = tally.lines()
-    tally.log(log)
-    if summary.rejected:
-        log.warning(
-            "%s %s: %d record(s) skipped as unreadable; listed in %s",
-            instance,
-            stream,
-            summary.rejected,
-            rejects.path,
-        )
+    _tally_up(summary, tally)
+    _say_rejected(summary, rejects, instance, stream)
     return True
 
 
@@ -291,9 +282,18 @@ async def _stage_stream(
     finally:
         progress.finish(task)
         rejects.close()
-        summary.warnings = tally.total
-        summary.warning_samples = tally.lines()
-        tally.log(log)
+        _tally_up(summary, tally)
+    _say_rejected(summary, rejects, instance, stream)
+
+
+def _tally_up(summary: SourceSummary, tally: WarningTally) -> None:
+    """A stream's warnings into its summary (after any its stager counted) and the log."""
+    summary.warnings += tally.total
+    summary.warning_samples[:0] = tally.lines()
+    tally.log(log)
+
+
+def _say_rejected(summary: SourceSummary, rejects: Rejects, instance: str, stream: str) -> None:
     if summary.rejected:
         log.warning(
             "%s %s: %d record(s) skipped as unreadable; listed in %s",
@@ -367,16 +367,7 @@ def _read_staged(engine: Engine, item: StagedStream, index: int) -> None:
     # the last occurrence of a key within a pull wins
     kept = engine.load_staged(table, item.path, columns, key=key, order="seq")
     item.table = table
-    repeated = item.summary.records - kept
-    if repeated:
-        times = f"{repeated:,} × " if repeated > 1 else ""
-        line = (
-            f"{item.summary.instance} {item.summary.stream}: {times}a record repeated an id; "
-            "the last one won"
-        )
-        item.summary.warnings += repeated
-        item.summary.warning_samples.append(line)
-        log.warning("%s", line)
+    note_repeated_ids(item.summary, item.summary.records - kept, log)
 
 
 def _refuse(source: StagedSource, item: StagedStream, why: str) -> None:

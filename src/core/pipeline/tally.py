@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from typing import TYPE_CHECKING
 
-__all__ = ["WarningTally"]
+if TYPE_CHECKING:
+    from segsync.report import SourceSummary
+
+__all__ = ["WarningTally", "note_repeated_ids"]
 
 SAMPLES = 3
 
@@ -53,3 +57,15 @@ class WarningTally:
     def log(self, logger: logging.Logger) -> None:
         for line in self.lines():
             logger.warning("%s", line)
+
+
+def note_repeated_ids(summary: SourceSummary, repeated: int, log: logging.Logger) -> None:
+    """``repeated`` records of a pull named an id an earlier one had (the last one won): one
+    warning, counted once per repeat."""
+    if not repeated:
+        return
+    times = f"{repeated:,} × " if repeated > 1 else ""
+    line = f"{summary.instance} {summary.stream}: {times}a record repeated an id; the last one won"
+    summary.warnings += repeated
+    summary.warning_samples.append(line)
+    log.warning("%s", line)

@@ -127,13 +127,18 @@ class ContactReader:
         return self.batch([record], {str(record["id"]): history} if history else {})[0]
 
     def batch(
-        self, records: list[dict[str, Any]], histories: dict[str, dict[str, Any]]
+        self,
+        records: list[dict[str, Any]],
+        histories: dict[str, dict[str, Any]],
+        answers: list[tuple[bool, str] | None] | None = None,
     ) -> ContactBatch:
         """A page of records as columns; ``histories`` holds records read with
-        ``propertiesWithHistory`` by id (those whose consent answer is to be dated)."""
+        ``propertiesWithHistory`` by id (those whose consent answer is to be dated);
+        ``answers``, each record's consent answer (:func:`_answer`) when already read."""
         props: list[dict[str, Any]] = [r.get("properties") or {} for r in records]
         ids = [str(r["id"]) for r in records]
-        answers = [_answer(p) for p in props]
+        if answers is None:
+            answers = [_answer(p) for p in props]
         given: list[dt.datetime | None] = [None] * len(records)
         if histories:
             for i, (key, answer) in enumerate(zip(ids, answers, strict=True)):
@@ -164,23 +169,24 @@ class ContactReader:
         history: pages are held until 100 contacts with an answer are gathered, whose history
         is then read in one batch call — or until :data:`HELD_MAX` records are held, so memory
         stays bounded where answers are sparse. Pages with no answer to date pass on at once."""
-        held: list[list[dict[str, Any]]] = []
+        held: list[tuple[list[dict[str, Any]], list[tuple[bool, str] | None]]] = []
         wanted: list[str] = []
         count = 0
         async for records in pages:
-            held.append(records)
+            answers = [_answer(r.get("properties") or {}) for r in records]
+            held.append((records, answers))
             count += len(records)
             if self.settings.consent_history:
-                wanted += [str(r["id"]) for r in records if _answer(r.get("properties") or {})]
+                wanted += [str(r["id"]) for r, a in zip(records, answers, strict=True) if a]
             if wanted and len(wanted) < BATCH_MAX and count < HELD_MAX:
                 continue
             histories = await self._histories(wanted) if wanted else {}
-            for page in held:
-                yield self.batch(page, histories)
+            for page, page_answers in held:
+                yield self.batch(page, histories, page_answers)
             held, wanted, count = [], [], 0
         histories = await self._histories(wanted) if wanted else {}
-        for page in held:
-            yield self.batch(page, histories)
+        for page, page_answers in held:
+            yield self.batch(page, histories, page_answers)
 
     async def _histories(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}

@@ -25,7 +25,10 @@ class SlowWriter(FilesDestination):
         results = await super().apply_batch(batch)
         marker = Path(os.environ["SEGSYNC_TEST_MARKER"])
         done = int(marker.read_text()) if marker.exists() else 0
-        marker.write_text(str(done + 1))
+        # Written aside and renamed into place, so a reader never sees a half-written count.
+        staged = marker.with_name(marker.name + ".tmp")
+        staged.write_text(str(done + 1))
+        os.replace(staged, marker)
         await asyncio.sleep(float(os.environ.get("SEGSYNC_TEST_DELAY", "0")))
         return results
 
@@ -57,7 +60,8 @@ def slow_project(project: Project) -> Path:
 def wait_for(marker: Path, count: int, proc: object, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if marker.exists() and marker.read_text() and int(marker.read_text()) >= count:
+        text = marker.read_text() if marker.exists() else ""
+        if text and int(text) >= count:
             return
         if getattr(proc, "poll")() is not None:  # noqa: B009
             raise AssertionError("the run ended before it was expected to")

@@ -362,7 +362,9 @@ class SlowReader(FilesSource):
         async for page in super().contacts(cursor):
             yield page
             done = int(marker.read_text()) if marker.exists() else 0
-            marker.write_text(str(done + 1))
+            staged = marker.with_name(marker.name + ".tmp")
+            staged.write_text(str(done + 1))
+            os.replace(staged, marker)
             await asyncio.sleep(float(os.environ.get("SEGSYNC_TEST_DELAY", "0")))
 
 

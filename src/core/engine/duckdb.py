@@ -240,15 +240,28 @@ class DuckDBEngine:
     ) -> int:
         spec = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in columns) + "}"
         typed = ", ".join(_staged(n, t) for n, t in columns.items() if n != order)
-        self._run(
-            f"CREATE OR REPLACE TEMP TABLE {_name(table)} AS SELECT {typed} FROM (SELECT *, "
-            f'row_number() OVER (PARTITION BY "{key}" ORDER BY CAST("{order}" AS BIGINT) DESC) '
-            f"AS _last FROM read_csv(?, header = false, columns = {spec}, nullstr = '\\N', "
-            "quote = '\"', escape = '\"', delim = ',', auto_detect = false, strict_mode = true, "
-            f"encoding = 'utf-8', {_CSV_BUFFER})) WHERE _last = 1",
-            [str(path)],
+        read = (
+            f"read_csv(?, header = false, columns = {spec}, nullstr = '\\N', quote = '\"', "
+            "escape = '\"', delim = ',', auto_detect = false, strict_mode = true, "
+            f"encoding = 'utf-8', {_CSV_BUFFER})"
         )
-        return int(self._run(f"SELECT count(*) FROM {_name(table)}").fetchone()[0])  # type: ignore[index]
+        # A key is seldom repeated within a pull: read the file as it is, and only when a key
+        # is repeated read it again keeping the last row of each (a window sorts every row:
+        # twice the work of the plain read)
+        self._run(f"CREATE OR REPLACE TEMP TABLE {_name(table)} AS SELECT {typed} FROM {read}",
+                  [str(path)])  # fmt: skip
+        rows, keys = self._run(
+            f'SELECT count(*), count(DISTINCT "{key}") FROM {_name(table)}'
+        ).fetchone()  # type: ignore[misc]
+        if rows != keys:
+            self._run(
+                f"CREATE OR REPLACE TEMP TABLE {_name(table)} AS SELECT {typed} FROM (SELECT *, "
+                f'row_number() OVER (PARTITION BY "{key}" ORDER BY CAST("{order}" AS BIGINT) '
+                f"DESC) AS _last FROM {read}) WHERE _last = 1",
+                [str(path)],
+            )
+            return int(self._run(f"SELECT count(*) FROM {_name(table)}").fetchone()[0])  # type: ignore[index]
+        return int(rows)
 
     def read_csv(
         self, view: str, path: Path, columns: Sequence[str], *, delimiter: str = ","

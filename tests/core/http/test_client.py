@@ -42,6 +42,28 @@ async def test_user_agent_and_shortcuts(clock: FakeClock) -> None:
     assert client.stats.requests == 5 and client.stats.by_status == {200: 5}
 
 
+async def test_cookies_a_platform_sets_are_sent_back(clock: FakeClock) -> None:
+    """Answers without Set-Cookie skip the cookie jar; one that sets a cookie is kept and sent
+    on the following calls, as httpx does."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/login":
+            return httpx.Response(200, json={}, headers={"Set-Cookie": "sid=abc; Path=/"})
+        return httpx.Response(200, json={})
+
+    async with HttpClient(
+        "https://api.test/", transport=httpx.MockTransport(handler), sleep=clock.sleep
+    ) as client:
+        await client.get("before")
+        await client.get("login")
+        await client.get("after")
+        assert dict(client.raw.cookies) == {"sid": "abc"}
+    assert "cookie" not in seen[0].headers and "cookie" not in seen[1].headers
+    assert seen[2].headers["cookie"] == "sid=abc"
+
+
 async def test_stats_count_everything(clock: FakeClock) -> None:
     script = [
         httpx.Response(429, headers={"Retry-After": "2"}),

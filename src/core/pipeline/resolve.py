@@ -71,31 +71,42 @@ _OBJECTION = CONSENT_COLUMNS[Purpose.DO_NOT_PROFILE]
 
 
 def _records() -> exp.Expr:
-    """Every source record with its profile key, its recency among the profile's records
-    (most recently updated first) and, per consent purpose, the rank of its answer (most
-    recent answer first, a denial before a grant at equal times — an objection before its
-    withdrawal)."""
+    """Every source record with its profile key."""
+    return parse(
+        """SELECT *, md5(CASE
+                WHEN email IS NOT NULL THEN 'email:' || email
+                WHEN phone IS NOT NULL THEN 'phone:' || phone
+                ELSE 'record:' || instance || ':' || source_id END) AS profile_key
+        FROM source_contacts"""
+    )
+
+
+def _ranked(where: exp.Expr | None) -> exp.Select:
+    """The records (of the profiles ``where`` picks) with their recency among their profile's
+    records (most recently updated first) and, per consent purpose, the rank of its answer
+    (most recent answer first, a denial before a grant at equal times — an objection before
+    its withdrawal)."""
     ranks = ", ".join(
         f"row_number() OVER (PARTITION BY profile_key ORDER BY {col}_at DESC NULLS LAST, "
         f"{col} {'DESC' if col == _OBJECTION else 'ASC'}, instance, source_id) AS {col}_rank"
         for col in CONSENT_COLUMNS.values()
     )
-    return parse(
+    ranked = parse(
         f"""SELECT *,
             row_number() OVER (PARTITION BY profile_key
                                ORDER BY updated_at DESC NULLS LAST, instance, source_id)
                 AS recency,
             {ranks}
-        FROM (SELECT *, md5(CASE
-                WHEN email IS NOT NULL THEN 'email:' || email
-                WHEN phone IS NOT NULL THEN 'phone:' || phone
-                ELSE 'record:' || instance || ':' || source_id END) AS profile_key
-              FROM source_contacts) AS r"""
+        FROM _records"""
     )
+    assert isinstance(ranked, exp.Select)
+    return ranked if where is None else ranked.where(where)
 
 
-def _people(attributes: Mapping[str, AttributeType]) -> exp.Select:
-    """One row per profile: identifiers, counts, consent and attributes."""
+def _people(attributes: Mapping[str, AttributeType], where: exp.Expr | None = None) -> exp.Select:
+    """One row per profile (of those ``where`` picks): identifiers, counts, consent and
+    attributes. The records are ranked within the same profiles, so each pass sorts only its
+    own records."""
     consent = [
         exp.alias_(_latest(exp.column(col), f"{col}_rank"), col) for col in CONSENT_COLUMNS.values()
     ]
@@ -109,7 +120,7 @@ def _people(attributes: Mapping[str, AttributeType]) -> exp.Select:
             *consent,
             *(_attribute_column(name, type_) for name, type_ in attributes.items()),
         )
-        .from_("_records")
+        .from_(exp.alias_(exp.Subquery(this=_ranked(where)), "r", table=True))
         .group_by("profile_key")
     )
 
@@ -121,16 +132,28 @@ within a 128 MiB ``memory_limit`` with room to spare (1,350,000 records with 9 a
 passes of 170,000 records ran out of memory there)."""
 
 
+SORTED_ROWS_PER_PASS = 500_000
+"""About how many rows one pass of a sorted table (``profile_events``,
+``profile_identifiers``) sorts (see :func:`_key_ranges`): a sort of 6,000,000 events in one
+statement ran out of memory within a 128 MiB ``memory_limit``."""
+
+
 def _passes(records: int, picked: int = 16) -> list[exp.Expr | None]:
     """Conditions splitting the profiles into passes of about :data:`STATES_PER_PASS`
-    ``picked`` values (a power of two of passes, at most 256), by the leading hexadecimal
-    digits of their key (an md5). The aggregate keeps a state per profile for each attribute,
-    consent purpose and the phone — strings, which DuckDB does not spill to disk —, so one
-    pass over a million profiles would hold them all in memory at once. A profile's records
-    are all in one pass, so the rows are the same however many passes there are."""
-    per_pass = max(1, STATES_PER_PASS // max(1, picked))
+    ``picked`` values (:func:`_key_ranges`). The aggregate keeps a state per profile for each
+    attribute, consent purpose and the phone — strings, which DuckDB does not spill to disk —,
+    so one pass over a million profiles would hold them all in memory at once."""
+    return _key_ranges(records, max(1, STATES_PER_PASS // max(1, picked)))
+
+
+def _key_ranges(rows: int, per_pass: int) -> list[exp.Expr | None]:
+    """Conditions on ``profile_key`` splitting ``rows`` into passes of about ``per_pass``
+    (a power of two of passes, at most 256), by the leading hexadecimal digits of the key
+    (an md5, so evenly spread), in ascending key order; ``[None]``: one pass. A profile's rows
+    are all in one pass, so a per-profile result is the same however many passes there are,
+    and a table sorted by the key first is the passes' sorted rows one after the other."""
     count = 1
-    while count < 256 and records > count * per_pass:
+    while count < 256 and rows > count * per_pass:
         count *= 2
     if count == 1:
         return [None]
@@ -143,6 +166,18 @@ def _passes(records: int, picked: int = 16) -> list[exp.Expr | None]:
     return conditions
 
 
+def _in_passes(engine: Engine, table: str, query: exp.Expr, passes: list[exp.Expr | None]) -> None:
+    """Create ``table`` from ``query`` (a ``SELECT``) run once per pass (each pass's condition
+    added to its ``WHERE``), the passes' rows appended in order."""
+    assert isinstance(query, exp.Select)
+    for index, where in enumerate(passes):
+        part = query if where is None else query.copy().where(where)
+        if index == 0:
+            engine.create_table(table, part)
+        else:
+            engine.insert(table, part)
+
+
 def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) -> ResolveResult:
     """Rebuild ``profiles``, ``profile_identifiers`` and ``profile_events`` from the stored
     records and events; ``attributes`` are the declared profile attributes."""
@@ -153,7 +188,7 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         records = int(engine.scalar(parse("SELECT count(*) FROM _records")))
         picked = 1 + len(CONSENT_COLUMNS) + len(attributes)
         for index, where in enumerate(_passes(records, picked)):
-            people = _people(attributes) if where is None else _people(attributes).where(where)
+            people = _people(attributes, where)
             if index == 0:
                 engine.create_table("_people", people, temporary=True)
             else:
@@ -168,13 +203,17 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         engine.execute(
             parse("DELETE FROM _people WHERE profile_key IN (SELECT profile_key FROM _objected)")
         )
-        engine.create_table(
+        # the sorted tables are sorted in passes too: one sort of millions of rows (with their
+        # strings) runs out of memory where many small ones do not
+        _in_passes(
+            engine,
             "profile_identifiers",
             parse(
                 "SELECT profile_key, instance, source_id FROM _records "
                 "WHERE profile_key NOT IN (SELECT profile_key FROM _objected) "
                 "ORDER BY profile_key, instance, source_id"
             ),
+            _key_ranges(records, SORTED_ROWS_PER_PASS),
         )
         engine.create_table(
             "_event_profiles",
@@ -210,7 +249,13 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                 ORDER BY p.profile_key"""
             ),
         )
-        engine.create_table(
+        events, orphans = engine.rows(
+            parse(
+                "SELECT count(*), count(*) FILTER (WHERE profile_key IS NULL) FROM _event_profiles"
+            )
+        )[0]
+        _in_passes(
+            engine,
             "profile_events",
             parse(
                 """SELECT profile_key, event_id, type, occurred_at,
@@ -219,6 +264,7 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                   AND profile_key NOT IN (SELECT profile_key FROM _objected)
                 ORDER BY profile_key, type, occurred_at, event_id"""
             ),
+            _key_ranges(int(events) - int(orphans), SORTED_ROWS_PER_PASS),
         )
         records, kept = engine.rows(
             parse(
@@ -228,11 +274,6 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         )[0]
         profiles = int(engine.scalar(parse("SELECT count(*) FROM profiles")))
         objected = int(engine.scalar(parse("SELECT count(*) FROM _objected")))
-        events, orphans = engine.rows(
-            parse(
-                "SELECT count(*), count(*) FILTER (WHERE profile_key IS NULL) FROM _event_profiles"
-            )
-        )[0]
     engine.drop("_records", "_event_profiles", "_people", "_objected")
     return ResolveResult(
         records=int(records),

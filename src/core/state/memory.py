@@ -3,9 +3,9 @@
 DuckDB's own default is 80 % of the machine's memory, and it keeps what it has read (table
 blocks, intermediate results) cached up to its limit: a run's peak memory follows the limit,
 not the work — with segsync's former default of 1.5 GB a pull of a million HubSpot contacts
-peaked at 962 MiB, at 256 MiB at 425 MiB (at 128 MiB, 292 MiB) for less CPU. segsync shares
-its host (a scheduler, other jobs, a small container), so ``"auto"`` gives DuckDB a fraction
-of the memory the process may use (:func:`available_memory`: the machine's, or the
+peaked at 962 MiB, at 256 MiB at 425 MiB, at 128 MiB (the default now) at 282 MiB. segsync
+shares its host (a scheduler, other jobs, a small container), so ``"auto"`` gives DuckDB a
+fraction of the memory the process may use (:func:`available_memory`: the machine's, or the
 container's cgroup limit when lower), between a floor below which DuckDB cannot work and a
 cap past which more memory buys little for segsync's work (the sizing figures are in
 docs/user-guide.md, "Throughput and memory").
@@ -25,13 +25,14 @@ AUTO_FRACTION = 0.125
 """The share of :func:`available_memory` that ``"auto"`` gives DuckDB."""
 AUTO_FLOOR = 64 * MIB
 """Never less than this (DuckDB needs a few buffers per thread to work at all)."""
-AUTO_CAP = 256 * MIB
+AUTO_CAP = 128 * MIB
 """Never more than this by default: DuckDB spills past it, and what segsync asks of it is
-shaped to work within it (small reader buffers; resolve in passes). A million contacts with
-6,000,000 orders from files peak at 454 MiB in all; a million HubSpot contacts at 425 MiB.
-128 MiB brings that HubSpot pull to 292 MiB, but the files' pull at that size ran out of
-memory there (sorting 6,000,000 events). Set ``memory_limit`` to give DuckDB more where
-memory is plentiful (large loads and recomputes spill less) or less on a small host."""
+shaped to work within it (small reader buffers; resolve ranks, groups and sorts in passes).
+A run's peak is about 150 MiB (Python, the libraries, the open store) plus this limit: a
+million HubSpot contacts peak at 282 MiB, a million contacts with 6,000,000 orders from files
+at 334 MiB (at 96 MiB, reading either ran out of memory). Set ``memory_limit`` to give DuckDB
+more where memory is plentiful (large loads and recomputes spill less) or less on a small
+host."""
 
 _CGROUP_LIMITS = (
     Path("/sys/fs/cgroup/memory.max"),  # cgroup v2

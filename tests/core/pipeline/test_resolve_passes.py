@@ -1,4 +1,5 @@
-"""Resolve groups large stores' records in several passes: the profiles are the same."""
+"""Resolve groups large stores' records, and sorts their identifiers and events, in several
+passes: the tables are the same."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline import resolve
-from segsync.pipeline.resolve import _passes, resolve_profiles
+from segsync.pipeline.resolve import _key_ranges, _passes, resolve_profiles
 from segsync.state.store import Store
 
 ATTRIBUTES: dict[str, Any] = {"first_name": "text", "age": "integer", "vip": "boolean"}
@@ -86,7 +87,9 @@ def test_several_passes_resolve_the_same_profiles_as_one(
     try:
         whole = resolve_profiles(one.engine, ATTRIBUTES)
         monkeypatch.setattr(resolve, "STATES_PER_PASS", per_pass)
+        monkeypatch.setattr(resolve, "SORTED_ROWS_PER_PASS", per_pass)
         assert len(_passes(3000, 1 + len(CONSENT_COLUMNS) + len(ATTRIBUTES))) > 1
+        assert len(_key_ranges(8000, per_pass)) > 1  # the events are sorted in passes too
         parts = resolve_profiles(several.engine, ATTRIBUTES)
         assert parts == whole
         assert whole.objected and whole.merged_records and whole.orphan_events

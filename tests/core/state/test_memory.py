@@ -20,9 +20,10 @@ GIB = 1024 * MIB
     [
         (256 * MIB, "64MiB"),  # a tiny container: the floor
         (768 * MIB, "96MiB"),  # an eighth
-        (2 * GIB, "256MiB"),
-        (24 * GIB, "256MiB"),  # a large host: the cap
-        (None, "256MiB"),  # memory unknown: the cap
+        (GIB, "128MiB"),
+        (2 * GIB, "128MiB"),
+        (24 * GIB, "128MiB"),  # a large host: the cap
+        (None, "128MiB"),  # memory unknown: the cap
     ],
 )
 def test_auto_is_an_eighth_of_memory_within_floor_and_cap(

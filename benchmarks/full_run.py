@@ -107,7 +107,14 @@ names = [n for n, c in config.connectors.items() if c.cls.capabilities.is_source
 connectors = open_connectors(config, names)
 paths = StorePaths(config.store_path)
 pulled_at = utcnow()
-with Store.open(config.store_path, options=config.store_options) as store:
+import contextlib
+try:
+    from segsync.pipeline import bulk_memory_limit  # what `segsync pull` gives a bulk read
+    limit = bulk_memory_limit(config, [connectors[n].source for n in names])
+except ImportError:  # before it existed
+    limit = None
+with Store.open(config.store_path, options=config.store_options) as store, (
+        store.engine.memory_limit(limit) if limit else contextlib.nullcontext()):
     async def stage():
         bulk = "engine" in inspect.signature(stage_source).parameters  # not before issue 18
         extra = {"engine": store.engine, "engine_lock": asyncio.Lock()} if bulk else {}
@@ -206,7 +213,8 @@ def main() -> int:
 
             print(
                 f"[store] memory_limit: segsync's default, 'auto' = {auto_memory_limit()} on "
-                "this machine; DuckDB alone at DuckDB's default"
+                f"this machine ({auto_memory_limit(bulk=True)} while files are read in bulk); "
+                "DuckDB alone at DuckDB's default"
             )
             limit = "default"
         else:

@@ -182,6 +182,10 @@ class Engine(Protocol):
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         """A transaction: committed when the block ends, rolled back when it raises."""
 
+    def memory_limit(self, limit: str) -> contextlib.AbstractContextManager[None]:
+        """The engine may use ``limit`` (``"256MiB"``) of memory for the block, and what it
+        had again after it (an engine that sets no limit of its own ignores it)."""
+
     def create_table(self, name: str, query: exp.Expr, *, temporary: bool = False) -> None:
         """``name`` (replaced if it exists) holding the rows of ``query``."""
 

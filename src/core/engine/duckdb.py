@@ -158,6 +158,15 @@ class DuckDBEngine:
             raise
         self._run("COMMIT")
 
+    @contextlib.contextmanager
+    def memory_limit(self, limit: str) -> Iterator[None]:
+        before = self._run("SELECT current_setting('memory_limit')").fetchone()[0]  # type: ignore[index]
+        self._run(f"SET memory_limit = {_text(limit)}")
+        try:
+            yield
+        finally:
+            self._run(f"SET memory_limit = {_text(str(before))}")
+
     def create_table(self, name: str, query: exp.Expr, *, temporary: bool = False) -> None:
         temp = "TEMP " if temporary else ""
         self._run(f"CREATE OR REPLACE {temp}TABLE {_name(name)} AS {self.sql(query)}")

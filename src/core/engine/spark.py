@@ -175,6 +175,11 @@ class SparkEngine:
         """Groups statements; Spark commits each on its own (see the module's docstring)."""
         yield
 
+    @contextlib.contextmanager
+    def memory_limit(self, limit: str) -> Iterator[None]:
+        """Spark's memory is the cluster's (``spark.executor.memory``): left as it is."""
+        yield
+
     # -- tables -------------------------------------------------------------------------
 
     def _using(self) -> str:

@@ -14,23 +14,25 @@ synchronous entry point for orchestrators (``segsync.run(...)``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import errno
 import logging
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Literal
 
 from segsync._version import __version__
 from segsync.config import Config, find_config_path, load_config
-from segsync.connector import AudienceSpec, Connector, ConnectorContext
+from segsync.connector import AudienceSpec, BulkSource, Connector, ConnectorContext, Source
 from segsync.engine import OutOfMemory, StorageError
 from segsync.errors import ConfigError, PluginError, SegsyncError, StoreError
 from segsync.pipeline.kpis import compute_kpis
 from segsync.pipeline.plan import Destination, Planner, SyncPlan, sources_feeding
-from segsync.pipeline.pull import load_sources, stage_source
+from segsync.pipeline.pull import StagedSource, load_sources, stage_source
 from segsync.pipeline.push import AudienceRecreated, PushTarget, push_sync
 from segsync.pipeline.resolve import resolve_profiles
 from segsync.pipeline.segments import Membership, compute_segments
@@ -54,6 +56,7 @@ from segsync.state.workspace import RunStatus, StorePaths
 from segsync.values import to_utc, utcnow
 
 __all__ = [
+    "bulk_memory_limit",
     "environment_error",
     "execute",
     "load",
@@ -256,6 +259,20 @@ _ADVICE = {
 }
 
 
+def bulk_memory_limit(config: Config, sources: Iterable[Source | None]) -> str | None:
+    """The engine's memory limit while ``sources`` are staged and loaded, when it differs from
+    the store's: with ``memory_limit = "auto"``, a pull reading files (or tables) in bulk
+    (:class:`~segsync.connector.BulkSource`) gets :data:`~segsync.state.memory.BULK_CAP`
+    rather than the usual cap; a limit the configuration sets is kept as it is."""
+    if config.settings.store.memory_limit != "auto" or not any(
+        isinstance(s, BulkSource) for s in sources
+    ):
+        return None
+    from segsync.state.memory import auto_memory_limit
+
+    return auto_memory_limit(bulk=True)
+
+
 class _Run:
     """One run's stages over an open store."""
 
@@ -408,6 +425,32 @@ class _Run:
         paths.clear_staging()
         pulled_at = utcnow()
         lock = asyncio.Lock()  # the engine reads one source's files at a time
+        with self._bulk_memory(sources.values()):
+            staged = await self._stage(connectors, sources, paths, pulled_at, full, force, lock)
+        paths.clear_staging()
+        self.report.sources = [summary for source in staged for summary in source.summaries]
+        stopped = {}
+        for source in staged:
+            why = _stopped(source.summaries)
+            if why:
+                stopped[source.instance] = why
+        return stopped
+
+    def _bulk_memory(self, sources: Iterable[Source | None]) -> AbstractContextManager[None]:
+        limit = bulk_memory_limit(self.config, sources)
+        return contextlib.nullcontext() if limit is None else self.engine.memory_limit(limit)
+
+    async def _stage(
+        self,
+        connectors: dict[str, Connector],
+        sources: dict[str, Source | None],
+        paths: StorePaths,
+        pulled_at: dt.datetime,
+        full: bool,
+        force: bool,
+        lock: asyncio.Lock,
+    ) -> list[StagedSource]:
+        """Stage every source (at once; the engine's reads one at a time) and load them."""
         staged = await asyncio.gather(
             *(
                 stage_source(
@@ -434,14 +477,7 @@ class _Run:
             force=force,
             pulled_at=pulled_at,
         )
-        paths.clear_staging()
-        self.report.sources = [summary for source in staged for summary in source.summaries]
-        stopped = {}
-        for source in staged:
-            why = _stopped(source.summaries)
-            if why:
-                stopped[source.instance] = why
-        return stopped
+        return list(staged)
 
     def _compute(self) -> Membership:
         """Resolve profiles, compute traits, segments and their KPIs."""

@@ -90,3 +90,31 @@ def test_duckdb_spills_into_the_stores_work_folder(tmp_path: Path) -> None:
     other = tmp_path / "elsewhere"
     with Store.open(path, options={"temp_directory": str(other)}) as store:
         assert Path(store.scalar("SELECT current_setting('temp_directory')")) == other
+
+
+@pytest.mark.parametrize(
+    ("available", "limit"),
+    [(256 * MIB, "64MiB"), (GIB, "128MiB"), (2 * GIB, "256MiB"), (24 * GIB, "256MiB")],
+)
+def test_a_bulk_read_of_files_gets_a_higher_cap(available: int, limit: str) -> None:
+    assert auto_memory_limit(available, bulk=True) == limit
+
+
+def test_a_files_pull_reads_in_bulk_at_the_bulk_limit_and_then_returns_to_the_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from segsync.pipeline import bulk_memory_limit, open_connectors
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 24 * GIB)
+    (tmp_path / "c.csv").write_text("id,email\n1,a@example.org\n", encoding="utf-8")
+    files = '[connectors.shop]\ntype = "files"\ncontacts = { path = "c.csv" }\n'
+    config = load(_config(tmp_path, files))
+    sources = [c.source for c in open_connectors(config, ["shop"]).values()]
+    assert bulk_memory_limit(config, sources) == "256MiB"
+    assert bulk_memory_limit(config, [None]) is None  # no source that reads files
+    explicit = load(_config(tmp_path, 'memory_limit = "100MB"\n' + files))
+    assert bulk_memory_limit(explicit, sources) is None  # the configuration's limit holds
+    with Store.open(config.store_path, options=config.store_options) as store:
+        with store.engine.memory_limit("256MiB"):
+            assert store.scalar("SELECT current_setting('memory_limit')") == "256.0 MiB"
+        assert store.scalar("SELECT current_setting('memory_limit')") == "128.0 MiB"

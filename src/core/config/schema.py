@@ -116,7 +116,8 @@ class StoreConfig(_Model):
     """The most memory DuckDB may use for its work (e.g. "1.5GB", "800MB"); past it, large
     joins, aggregations and temporary tables spill to ``<store>.work/spill/`` instead of
     growing. ``"auto"``: an eighth of the memory of the machine (or of its container), at
-    least 64 MiB and at most 128 MiB (:mod:`segsync.state.memory`)."""
+    least 64 MiB and at most 128 MiB, or 256 MiB while a pull reads files in bulk
+    (:mod:`segsync.state.memory`)."""
     threads: int | None = Field(default=None, ge=1, le=256)
     """Threads DuckDB may use (default: one per core)."""
     lock_wait_seconds: float = Field(default=120.0, ge=0.0)

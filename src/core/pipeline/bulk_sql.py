@@ -75,9 +75,12 @@ _WHITE_IN = ", ".join(lit(c) for c in WHITESPACE)
 
 def strip(text: str) -> str:
     """``text.strip()``: trimmed only when it starts or ends with white space (rare, and
-    trimming a set of characters is slow)."""
+    trimming a set of characters is slow). A text that starts and ends with a printable
+    ASCII character (most) is taken as it is before any comparison with the white space."""
     return (
-        f"CASE WHEN left({text}, 1) IN ({_WHITE_IN}) OR right({text}, 1) IN ({_WHITE_IN}) "
+        f"CASE WHEN unicode({text}) BETWEEN 33 AND 126 "
+        f"AND unicode(right({text}, 1)) BETWEEN 33 AND 126 THEN {text} "
+        f"WHEN left({text}, 1) IN ({_WHITE_IN}) OR right({text}, 1) IN ({_WHITE_IN}) "
         f"THEN trim({text}, {lit(WHITESPACE)}) ELSE {text} END"
     )
 
@@ -144,14 +147,19 @@ def boolean(src: Src) -> tuple[str, str]:
 
 
 def moment(src: Src) -> str:
-    """``parse_datetime`` to naive UTC, or NULL (blank, or a shape SQL does not read)."""
+    """``parse_datetime`` to naive UTC, or NULL (blank, or a shape SQL does not read).
+
+    Once the text has the shape, its suffix is told by its length and last characters: a
+    ``Z`` (one character) or ``±HH:MM`` (six, the sign where a date-only text has its
+    second ``-``, so only past the date and hours); what precedes it is the local time."""
     s = src.s
-    local = (
-        f"TRY_CAST(substr({s}, 1, 10) || ' ' || coalesce(nullif(regexp_extract({s}, "
-        f"'^.{{11}}([0-9:.]+)', 1), ''), '00:00:00') AS TIMESTAMP)"
+    suffix = (
+        f"CASE WHEN right({s}, 1) = 'Z' THEN 1 "
+        f"WHEN length({s}) > 16 AND left(right({s}, 6), 1) IN ('+', '-') THEN 6 ELSE 0 END"
     )
+    local = f"TRY_CAST(left({s}, length({s}) - ({suffix})) AS TIMESTAMP)"
     offset = (
-        f"CASE WHEN regexp_matches({s}, '[+-][0-9]{{2}}:[0-9]{{2}}$') THEN "
+        f"CASE WHEN length({s}) > 16 AND left(right({s}, 6), 1) IN ('+', '-') THEN "
         f"(CASE WHEN left(right({s}, 6), 1) = '-' THEN -1 ELSE 1 END) * "
         f"(CAST(left(right({s}, 5), 2) AS INTEGER) * 60 + CAST(right({s}, 2) AS INTEGER)) "
         "ELSE 0 END"
@@ -163,10 +171,13 @@ def moment(src: Src) -> str:
 def amount(src: Src) -> str:
     """``parse_amount`` as DECIMAL(18,4), or NULL (blank, or a shape SQL does not read)."""
     s = src.s
+    # at most 14 digits before the point, leading zeros aside: any text of 14 characters
+    short = f"length({s}) <= 14"
     fits = (
         f"({src.k} = 'string' AND regexp_matches({s}, {lit(_AMOUNT)}) "
-        f"AND length(regexp_extract({s}, '^[+-]?0*([0-9]*)', 1)) <= 14) "
-        f"OR ({src.k} = 'integer' AND length(regexp_extract({s}, '^-?0*([0-9]*)', 1)) <= 14)"
+        f"AND ({short} OR length(regexp_extract({s}, '^[+-]?0*([0-9]*)', 1)) <= 14)) "
+        f"OR ({src.k} = 'integer' "
+        f"AND ({short} OR length(regexp_extract({s}, '^-?0*([0-9]*)', 1)) <= 14))"
     )
     return f"CASE WHEN {fits} THEN TRY_CAST({s} AS DECIMAL(18,4)) END"
 

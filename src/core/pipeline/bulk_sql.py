@@ -149,23 +149,24 @@ def boolean(src: Src) -> tuple[str, str]:
 def moment(src: Src) -> str:
     """``parse_datetime`` to naive UTC, or NULL (blank, or a shape SQL does not read).
 
-    Once the text has the shape, its suffix is told by its length and last characters: a
-    ``Z`` (one character) or ``±HH:MM`` (six, the sign where a date-only text has its
-    second ``-``, so only past the date and hours); what precedes it is the local time."""
+    Once the text has the shape, its suffix is told by its last characters: a ``Z``, or a
+    ``±HH:MM`` (its sign where a date-only text has its second ``-``: so only past 16
+    characters); what precedes the suffix is the local time."""
     s = src.s
-    suffix = (
-        f"CASE WHEN right({s}, 1) = 'Z' THEN 1 "
-        f"WHEN length({s}) > 16 AND left(right({s}, 6), 1) IN ('+', '-') THEN 6 ELSE 0 END"
+    sign = f"substr({s}, length({s}) - 5, 1)"
+    minutes = (
+        f"(CAST(substr({s}, length({s}) - 4, 2) AS INTEGER) * 60 "
+        f"+ CAST(substr({s}, length({s}) - 1, 2) AS INTEGER))"
     )
-    local = f"TRY_CAST(left({s}, length({s}) - ({suffix})) AS TIMESTAMP)"
-    offset = (
-        f"CASE WHEN length({s}) > 16 AND left(right({s}, 6), 1) IN ('+', '-') THEN "
-        f"(CASE WHEN left(right({s}, 6), 1) = '-' THEN -1 ELSE 1 END) * "
-        f"(CAST(left(right({s}, 5), 2) AS INTEGER) * 60 + CAST(right({s}, 2) AS INTEGER)) "
-        "ELSE 0 END"
-    )
+    local = f"TRY_CAST(left({s}, length({s}) - 6) AS TIMESTAMP)"
     shaped = f"({src.k} = 'string' AND regexp_matches({s}, {lit(_TIME)}))"
-    return f"CASE WHEN {shaped} THEN {local} - INTERVAL ({offset}) MINUTE END"
+    return (
+        f"CASE WHEN {shaped} THEN CASE "
+        f"WHEN right({s}, 1) = 'Z' THEN TRY_CAST(left({s}, length({s}) - 1) AS TIMESTAMP) "
+        f"WHEN length({s}) > 16 AND {sign} = '+' THEN {local} - INTERVAL ({minutes}) MINUTE "
+        f"WHEN length({s}) > 16 AND {sign} = '-' THEN {local} + INTERVAL ({minutes}) MINUTE "
+        f"ELSE TRY_CAST({s} AS TIMESTAMP) END END"
+    )
 
 
 def amount(src: Src) -> str:

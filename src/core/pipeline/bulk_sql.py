@@ -75,12 +75,11 @@ _WHITE_IN = ", ".join(lit(c) for c in WHITESPACE)
 
 def strip(text: str) -> str:
     """``text.strip()``: trimmed only when it starts or ends with white space (rare, and
-    trimming a set of characters is slow). A text that starts and ends with a printable
-    ASCII character (most) is taken as it is before any comparison with the white space."""
+    trimming a set of characters is slow). (A printable-ASCII fast path before these
+    comparisons, ``unicode()`` of both ends, saved under 1 CPU-s in 6M orders and made the
+    read run on one thread at 128 MiB: DuckDB 1.x.)"""
     return (
-        f"CASE WHEN unicode({text}) BETWEEN 33 AND 126 "
-        f"AND unicode(right({text}, 1)) BETWEEN 33 AND 126 THEN {text} "
-        f"WHEN left({text}, 1) IN ({_WHITE_IN}) OR right({text}, 1) IN ({_WHITE_IN}) "
+        f"CASE WHEN left({text}, 1) IN ({_WHITE_IN}) OR right({text}, 1) IN ({_WHITE_IN}) "
         f"THEN trim({text}, {lit(WHITESPACE)}) ELSE {text} END"
     )
 

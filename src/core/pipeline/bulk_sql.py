@@ -171,13 +171,10 @@ def moment(src: Src) -> str:
 def amount(src: Src) -> str:
     """``parse_amount`` as DECIMAL(18,4), or NULL (blank, or a shape SQL does not read)."""
     s = src.s
-    # at most 14 digits before the point, leading zeros aside: any text of 14 characters
-    short = f"length({s}) <= 14"
     fits = (
         f"({src.k} = 'string' AND regexp_matches({s}, {lit(_AMOUNT)}) "
-        f"AND ({short} OR length(regexp_extract({s}, '^[+-]?0*([0-9]*)', 1)) <= 14)) "
-        f"OR ({src.k} = 'integer' "
-        f"AND ({short} OR length(regexp_extract({s}, '^-?0*([0-9]*)', 1)) <= 14))"
+        f"AND length(regexp_extract({s}, '^[+-]?0*([0-9]*)', 1)) <= 14) "
+        f"OR ({src.k} = 'integer' AND length(regexp_extract({s}, '^-?0*([0-9]*)', 1)) <= 14)"
     )
     return f"CASE WHEN {fits} THEN TRY_CAST({s} AS DECIMAL(18,4)) END"
 

@@ -75,7 +75,9 @@ _WHITE_IN = ", ".join(lit(c) for c in WHITESPACE)
 
 def strip(text: str) -> str:
     """``text.strip()``: trimmed only when it starts or ends with white space (rare, and
-    trimming a set of characters is slow)."""
+    trimming a set of characters is slow). (A printable-ASCII fast path before these
+    comparisons, ``unicode()`` of both ends, saved under 1 CPU-s in 6M orders and made the
+    read run on one thread at 128 MiB: DuckDB 1.x.)"""
     return (
         f"CASE WHEN left({text}, 1) IN ({_WHITE_IN}) OR right({text}, 1) IN ({_WHITE_IN}) "
         f"THEN trim({text}, {lit(WHITESPACE)}) ELSE {text} END"
@@ -144,20 +146,26 @@ def boolean(src: Src) -> tuple[str, str]:
 
 
 def moment(src: Src) -> str:
-    """``parse_datetime`` to naive UTC, or NULL (blank, or a shape SQL does not read)."""
+    """``parse_datetime`` to naive UTC, or NULL (blank, or a shape SQL does not read).
+
+    Once the text has the shape, its suffix is told by its last characters: a ``Z``, or a
+    ``±HH:MM`` (its sign where a date-only text has its second ``-``: so only past 16
+    characters); what precedes the suffix is the local time."""
     s = src.s
-    local = (
-        f"TRY_CAST(substr({s}, 1, 10) || ' ' || coalesce(nullif(regexp_extract({s}, "
-        f"'^.{{11}}([0-9:.]+)', 1), ''), '00:00:00') AS TIMESTAMP)"
+    sign = f"substr({s}, length({s}) - 5, 1)"
+    minutes = (
+        f"(CAST(substr({s}, length({s}) - 4, 2) AS INTEGER) * 60 "
+        f"+ CAST(substr({s}, length({s}) - 1, 2) AS INTEGER))"
     )
-    offset = (
-        f"CASE WHEN regexp_matches({s}, '[+-][0-9]{{2}}:[0-9]{{2}}$') THEN "
-        f"(CASE WHEN left(right({s}, 6), 1) = '-' THEN -1 ELSE 1 END) * "
-        f"(CAST(left(right({s}, 5), 2) AS INTEGER) * 60 + CAST(right({s}, 2) AS INTEGER)) "
-        "ELSE 0 END"
-    )
+    local = f"TRY_CAST(left({s}, length({s}) - 6) AS TIMESTAMP)"
     shaped = f"({src.k} = 'string' AND regexp_matches({s}, {lit(_TIME)}))"
-    return f"CASE WHEN {shaped} THEN {local} - INTERVAL ({offset}) MINUTE END"
+    return (
+        f"CASE WHEN {shaped} THEN CASE "
+        f"WHEN right({s}, 1) = 'Z' THEN TRY_CAST(left({s}, length({s}) - 1) AS TIMESTAMP) "
+        f"WHEN length({s}) > 16 AND {sign} = '+' THEN {local} - INTERVAL ({minutes}) MINUTE "
+        f"WHEN length({s}) > 16 AND {sign} = '-' THEN {local} + INTERVAL ({minutes}) MINUTE "
+        f"ELSE TRY_CAST({s} AS TIMESTAMP) END END"
+    )
 
 
 def amount(src: Src) -> str:

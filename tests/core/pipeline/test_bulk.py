@@ -72,10 +72,15 @@ value = "amount"
 TIMES = ["2026-01-02T03:04:05Z", "2026-01-02T03:04:05+02:00", "2026-01-02", "2026-01-02 03:04",
          " 2026-01-02T03:04:05.5-05:30 ", "2026-01-02T03:04:05.1234567", "2099-01-01T00:00:00Z",
          "2026-06-01T12:04:00", "2026-06-01T12:06:00", "2026-W01-1", "20260102T030405",
-         "2026-01-02T03", "0999-01-01", "", "  ", "soon", "2026-02-30", "2026-01-02T24:00"]  # fmt: skip
-BOOLS = ["yes", "NO", " Granted ", "opt-in", "opted_out", "1", "0", "T", "", " ", "maybe", "2"]
+         "2026-01-02T03", "0999-01-01", "", "  ", "soon", "2026-02-30", "2026-01-02T24:00",
+         "2026-01-02T03:04Z", "2026-01-02 03:04-01:30", "2026-01-02T03:04:05.123456+00:00",
+         "\u30002026-01-02T03:04:05Z\u2009", "2026-01-02Z", "2026-01-02+01:00",
+         "2026-01-02T03:04:05.12Z", "9998-12-31T23:59:59-01:00"]  # fmt: skip
+BOOLS = ["yes", "NO", " Granted ", "opt-in", "opted_out", "1", "0", "T", "", " ", "maybe", "2",
+         "\u3000yes", "no\x85", "\x1cy"]  # fmt: skip
 EMAILS = ["Ann@Example.org", " bob@example.org ", "not an email", "a@b", "@x.org", "x@y.org ",
-          "JOSÉ@EXAMPLE.ORG", "zoë@exämple.org", "", "  ", "two@@x.org", "a b@x.org"]  # fmt: skip
+          "JOSÉ@EXAMPLE.ORG", "zoë@exämple.org", "", "  ", "two@@x.org", "a b@x.org",
+          "\u2003ann@example.org", "ann@example.org\u00a0", "éve@x.org", "ann@x.fr\u200b"]  # fmt: skip
 PHONES = ["06 12 34 56 78", "+33 6 12 34 56 78", "0612345678", "(415) 777-1234", "12", "",
           "+44 7400 123456", "0151 23456789", "abc", "+1-800-FLOWERS", "０６１２３４５６７８"]  # fmt: skip
 COUNTRIES = ["FR", "fr ", "US", "DE", "GB", "", "Fra", "ß"]
@@ -83,7 +88,8 @@ NUMBERS = ["42", " 7 ", "+3", "1.0", "1e3", "abc", "", "-0", "12.50", "0.0000001
            "3.14159", "-2.5", "99999999999999999999", "007"]  # fmt: skip
 DATES = ["1990-05-17", "2026-02-30", "0000-01-01", "19900517", "", "1990-5-17"]
 AMOUNTS = ["12.30", "+5", ".5", "5.", "1e3", "-0", "", "  ", "abc", "99999999999999.99",
-           "100000000000000", "1e30", "NaN", "007.50", "0.00005"]  # fmt: skip
+           "100000000000000", "1e30", "NaN", "007.50", "0.00005", "\u00a012.5", "12345678901234",
+           "-0000000000000000012.5", "123456789012345.0", "+1234567890123.5"]  # fmt: skip
 
 
 def _contact_rows(rng: random.Random, n: int) -> list[dict[str, str]]:
@@ -94,7 +100,7 @@ def _contact_rows(rng: random.Random, n: int) -> list[dict[str, str]]:
             "email": rng.choice(EMAILS), "phone": rng.choice(PHONES),
             "country": rng.choice(COUNTRIES), "updated_at": rng.choice(TIMES),
             "given": rng.choice(TIMES), "opt": rng.choice(BOOLS), "ads": rng.choice(BOOLS),
-            "fname": rng.choice(["Zoë", " Ann ", "", "Ö" * 3, 'He said "hi", twice']),
+            "fname": rng.choice(["Zoë", " Ann ", "", "Ö" * 3, 'He said "hi", twice', "\u3000Ann", "Ann\u2028", "~"]),
             "first_name": rng.choice(["shadowed", ""]), "age": rng.choice(NUMBERS),
             "score": rng.choice(NUMBERS), "ratio": rng.choice(NUMBERS),
             "vip": rng.choice(BOOLS), "born": rng.choice(DATES), "seen": rng.choice(TIMES),

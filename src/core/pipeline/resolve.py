@@ -21,7 +21,7 @@ gets no profile at all — no identifiers, no events, so no traits, segments or 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -166,16 +166,23 @@ def _key_ranges(rows: int, per_pass: int) -> list[exp.Expr | None]:
     return conditions
 
 
-def _in_passes(engine: Engine, table: str, query: exp.Expr, passes: list[exp.Expr | None]) -> None:
-    """Create ``table`` from ``query`` (a ``SELECT``) run once per pass (each pass's condition
-    added to its ``WHERE``), the passes' rows appended in order."""
-    assert isinstance(query, exp.Select)
-    for index, where in enumerate(passes):
-        part = query if where is None else query.copy().where(where)
+def _in_passes(
+    engine: Engine, table: str, parts: Iterable[exp.Expr], *, temporary: bool = False
+) -> None:
+    """Create ``table`` from the first of ``parts`` (one query per pass) and append the
+    others' rows in order."""
+    for index, part in enumerate(parts):
         if index == 0:
-            engine.create_table(table, part)
+            engine.create_table(table, part, temporary=temporary)
         else:
             engine.insert(table, part)
+
+
+def _each_pass(query: exp.Expr, passes: list[exp.Expr | None]) -> Iterator[exp.Expr]:
+    """``query`` (a ``SELECT``) once per pass, each pass's condition added to its ``WHERE``."""
+    assert isinstance(query, exp.Select)
+    for where in passes:
+        yield query if where is None else query.copy().where(where)
 
 
 def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) -> ResolveResult:
@@ -187,12 +194,12 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         engine.create_table("_records", _records(), temporary=True)
         records = int(engine.scalar(parse("SELECT count(*) FROM _records")))
         picked = 1 + len(CONSENT_COLUMNS) + len(attributes)
-        for index, where in enumerate(_passes(records, picked)):
-            people = _people(attributes, where)
-            if index == 0:
-                engine.create_table("_people", people, temporary=True)
-            else:
-                engine.insert("_people", people)
+        _in_passes(
+            engine,
+            "_people",
+            (_people(attributes, where) for where in _passes(records, picked)),
+            temporary=True,
+        )
         # objection to profiling (issue 15): such people get no profile, no identifiers and
         # no events; everything after resolve only sees profiles
         engine.create_table(
@@ -208,12 +215,14 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         _in_passes(
             engine,
             "profile_identifiers",
-            parse(
-                "SELECT profile_key, instance, source_id FROM _records "
-                "WHERE profile_key NOT IN (SELECT profile_key FROM _objected) "
-                "ORDER BY profile_key, instance, source_id"
+            _each_pass(
+                parse(
+                    "SELECT profile_key, instance, source_id FROM _records "
+                    "WHERE profile_key NOT IN (SELECT profile_key FROM _objected) "
+                    "ORDER BY profile_key, instance, source_id"
+                ),
+                _key_ranges(records, SORTED_ROWS_PER_PASS),
             ),
-            _key_ranges(records, SORTED_ROWS_PER_PASS),
         )
         engine.create_table(
             "_event_profiles",
@@ -257,14 +266,16 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         _in_passes(
             engine,
             "profile_events",
-            parse(
-                """SELECT profile_key, event_id, type, occurred_at,
-                       CAST(value AS DECIMAL(18,4)) AS value, properties, instance
-                FROM _event_profiles WHERE profile_key IS NOT NULL
-                  AND profile_key NOT IN (SELECT profile_key FROM _objected)
-                ORDER BY profile_key, type, occurred_at, event_id"""
+            _each_pass(
+                parse(
+                    """SELECT profile_key, event_id, type, occurred_at,
+                           CAST(value AS DECIMAL(18,4)) AS value, properties, instance
+                    FROM _event_profiles WHERE profile_key IS NOT NULL
+                      AND profile_key NOT IN (SELECT profile_key FROM _objected)
+                    ORDER BY profile_key, type, occurred_at, event_id"""
+                ),
+                _key_ranges(int(events) - int(orphans), SORTED_ROWS_PER_PASS),
             ),
-            _key_ranges(int(events) - int(orphans), SORTED_ROWS_PER_PASS),
         )
         records, kept = engine.rows(
             parse(

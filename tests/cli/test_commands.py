@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -100,6 +101,31 @@ def test_help_documents_exit_codes() -> None:
     assert proc.returncode == 0
     for code in range(6):
         assert f"{code} " in proc.stdout
+
+
+def _help(*args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "segsync", *args, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return " ".join(proc.stdout.replace("│", " ").split())
+
+
+def test_help_keeps_config_keys_in_brackets_and_whole_sentences() -> None:
+    """Config keys in square brackets are shown (Rich markup would drop them as style tags),
+    and a command's summary in the list reads as one sentence, not broken at its docstring's
+    line ends."""
+    main = _help()
+    assert "[env SEGSYNC_CONFIG; default ./segsync.toml]" in main
+    assert "kept [privacy] retention_days" in main
+    assert "whose erase_records is on, every trace deleted from the store" in main
+    assert "The sync, as named in [syncs.NAME]" in _help("changes")
+    assert "[config: [segments] as_of]" in _help("run")
+    assert "every [alerts] target" in _help("check")
 
 
 def test_status_before_any_run(project: Project) -> None:

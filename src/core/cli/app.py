@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Literal, NoReturn
 
 import typer
 from rich.console import Console
@@ -70,12 +70,18 @@ class Options:
 
 options = Options()
 
+# Help texts are rendered as Markdown, not Rich markup: Rich would read a config key such as
+# "[privacy] retention_days" as a style tag and drop it, and would keep a docstring's line
+# breaks in the command list.
+HELP_MARKUP: Literal["markdown"] = "markdown"
+
 app = typer.Typer(
     name="segsync",
     help="Audience segment sync hub: pull contacts, compute segments, push audiences safely.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=HELP_MARKUP,
     epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
 )
 

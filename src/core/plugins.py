@@ -10,6 +10,7 @@ loose file stems. Unset means all; an empty value means none.
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import os
 import re
@@ -156,10 +157,7 @@ def load_plugins(
             module = _load_file(path)
             version = str(getattr(module, "__version__", "-"))
             _register(plugins, path.stem, module, f"file {path}", version)
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {exc.plugin!r}: {exc}") from exc
+    _check_hook_names(plugins)
     plugins.call_register(
         "register_connectors", lambda name: {"register": _connector_registrar(plugins, name)}
     )
@@ -182,6 +180,26 @@ def _register(plugins: Plugins, name: str, module: ModuleType, origin: str, vers
         h.name for h in plugins.pm.get_hookcallers(module) or [] if not h.name.startswith("_")
     )
     plugins.info[name] = PluginInfo(name=name, origin=origin, version=version, hooks=hooks)
+
+
+def _check_hook_names(plugins: Plugins) -> None:
+    """Refuse a hook implementation whose name is no hook (``register_conectors``), naming the
+    plugin by its name and origin, and the hook it was probably meant to be."""
+    callers = {n: c for n, c in vars(plugins.pm.hook).items() if not n.startswith("_")}
+    known = sorted(n for n, c in callers.items() if c.has_spec())
+    for hook_name, caller in sorted(callers.items()):
+        if caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.optionalhook:
+                continue
+            info = plugins.info.get(impl.plugin_name)
+            where = f"{impl.plugin_name!r} ({info.origin})" if info else repr(impl.plugin_name)
+            close = difflib.get_close_matches(hook_name, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise PluginError(
+                f"plugin {where}: unknown hook {hook_name!r} ({hint}hooks: {', '.join(known)})"
+            )
 
 
 def _connector_registrar(plugins: Plugins, plugin_name: str) -> Callable[[type[Connector]], None]:

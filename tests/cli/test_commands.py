@@ -58,6 +58,8 @@ def test_plugins_lists_origin_version_connectors_and_capabilities(project: Proje
     text = project.cli("plugins", env={"COLUMNS": "250"})
     assert "files (contacts, events, audience:csv)" in text.out
     assert "trait kinds: aggregate, recency, rfm" in text.out
+    # what the plugin guide promises a new connector's author: its simulator is listed too
+    assert "simulators: hubspot" in text.out and "simulators: google_ads" in text.out
 
 
 def test_example_plugin_uses_every_hook(project: Project) -> None:

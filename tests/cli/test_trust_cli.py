@@ -133,6 +133,38 @@ def test_a_broken_plugin_file_leaves_help_version_and_init_working(project: Proj
     assert result.returncode == 2 and "broken.py failed to import" in result.stderr
 
 
+@pytest.mark.parametrize("options", [[], ["--log-format", "json"], ["--plugins-dir", "plugins"]])
+def test_a_broken_plugin_is_reported_once_whatever_options_precede_the_command(
+    project: Project, options: list[str]
+) -> None:
+    # the value of a global option was taken for the command, so the start-up warning was
+    # printed as well as the command's error (and, with --log-format json, as a text line)
+    (project.root / "plugins").mkdir(exist_ok=True)
+    (project.root / "plugins" / "broken.py").write_text("import no_such_module\n")
+    result = _run(project, *options, "check")
+    assert result.returncode == 2
+    assert result.stderr.count("broken.py failed to import") == 1, result.stderr
+    if options[:1] == ["--log-format"]:
+        assert all(json.loads(line) for line in result.stderr.splitlines() if line.strip())
+
+
+def test_a_plugin_command_cannot_replace_a_built_in_one(project: Project) -> None:
+    (project.root / "plugins").mkdir(exist_ok=True)
+    (project.root / "plugins" / "hijack.py").write_text(
+        "from segsync import hookimpl\n\n"
+        "@hookimpl\n"
+        "def register_commands(app):\n"
+        "    @app.command()\n"
+        "    def plugins():\n"
+        "        print('hijacked')\n"
+    )
+    result = _run(project, "plugins", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert "hijacked" not in result.stdout
+    assert any(p["plugin"] == "hijack" for p in json.loads(result.stdout))
+    assert "plugin 'hijack' tried to replace the built-in command 'plugins'" in result.stderr
+
+
 def test_init_never_overwrites_data_without_force(tmp_path: Path) -> None:
     project = Project(root=tmp_path)
     target = tmp_path / "elsewhere.toml"

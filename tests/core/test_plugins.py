@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from segsync.errors import PluginError
+from segsync.pipeline import load, open_connectors
 from segsync.plugins import load_plugins, reset_plugins
 
 GOOD = """
@@ -72,8 +73,13 @@ def test_misspelt_hook_fails_loudly(tmp_path: Path) -> None:
         "typo",
         "from segsync import hookimpl\n\n@hookimpl\ndef register_conectors(register):\n    pass\n",
     )
-    with pytest.raises(PluginError, match="register_conectors"):
+    with pytest.raises(PluginError) as info:
         load_plugins(folder)
+    # named as the user knows it (not a module repr), with the hook it was meant to be
+    assert str(info.value).startswith(
+        f"plugin 'typo' (file {folder / 'typo.py'}): unknown hook 'register_conectors' "
+        "(did you mean 'register_connectors'?"
+    )
 
 
 def test_import_error_names_the_file(tmp_path: Path) -> None:
@@ -113,3 +119,31 @@ def test_contract_violations_are_plugin_errors(tmp_path: Path, body: str, messag
     folder = write(tmp_path, "bad", text)
     with pytest.raises(PluginError, match=message):
         load_plugins(folder)
+
+
+def test_a_connector_that_raises_when_it_starts_is_named(tmp_path: Path) -> None:
+    # it was an internal error (exit 5, "please report it") that named no connector
+    folder = write(
+        tmp_path,
+        "crashy",
+        "from segsync import hookimpl\n"
+        "from segsync.connector import Capabilities, Connector\n\n"
+        "class Crashy(Connector):\n"
+        "    name = 'crashy'\n"
+        "    capabilities = Capabilities(audience_kinds={'list': frozenset()})\n\n"
+        "    def __init__(self, settings, context):\n"
+        "        super().__init__(settings, context)\n"
+        "        {}['oops']\n\n"
+        "@hookimpl\n"
+        "def register_connectors(register):\n"
+        "    register(Crashy)\n",
+    )
+    config = tmp_path / "segsync.toml"
+    config.write_text('[store]\npath = "s.duckdb"\n\n[connectors.out]\ntype = "crashy"\n')
+    with pytest.raises(PluginError) as info:
+        open_connectors(load(config, plugins_dir=folder), ["out"])
+    assert info.value.exit_code == 2
+    assert str(info.value) == (
+        "connectors.out: connector 'crashy' failed to start: KeyError: 'oops' "
+        "(a bug in the plugin providing it)"
+    )

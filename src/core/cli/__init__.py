@@ -18,7 +18,7 @@ from rich.markup import escape
 from segsync.config import find_config_path
 from segsync.errors import SegsyncError
 from segsync.pipeline import plugins_dir_for
-from segsync.plugins import load_plugins
+from segsync.plugins import Plugins, load_plugins
 from segsync.redaction import redact
 
 from . import history, inspect, pipeline, privacy, report, scaffold, setup  # noqa: F401 (registers the commands)
@@ -27,8 +27,26 @@ from .app import app, err
 __all__ = ["app", "main"]
 
 
-def _preload_plugins() -> None:
-    """Load plugins before parsing the command line so they can add commands."""
+_VALUE_OPTIONS = ("--config", "-c", "--plugins-dir", "--log-format")
+"""The global options that take a value (``segsync -c FILE run``): what follows them is not
+the command."""
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The command ``argv`` names: its first word that is neither an option nor the value of
+    a global option."""
+    words = iter(argv)
+    for arg in words:
+        if arg in _VALUE_OPTIONS:
+            next(words, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _preload_plugins() -> list[str]:
+    """Load plugins before parsing the command line so they can add commands. Returns
+    warnings: a command a plugin added under a built-in name is dropped, the built-in kept."""
     argv = sys.argv[1:]
     config = plugins_dir = None
     for i, arg in enumerate(argv):
@@ -53,10 +71,23 @@ def _preload_plugins() -> None:
     builtin = {c.name or c.callback.__name__ for c in app.registered_commands if c.callback}
     before = len(app.registered_commands)
     loaded.call_register("register_commands", lambda name: {"app": app})
+    warnings = []
     for command in app.registered_commands[before:]:
         name = command.name or (command.callback.__name__ if command.callback else "")
         if name.replace("_", "-") in builtin or name in builtin:
-            raise SegsyncError(f"a plugin tried to replace the built-in command {name!r}")
+            app.registered_commands.remove(command)
+            warnings.append(
+                f"plugin {_plugin_of(loaded, command.callback)!r} tried to replace the built-in "
+                f"command {name!r}; its command is ignored"
+            )
+    return warnings
+
+
+def _plugin_of(loaded: Plugins, callback: object) -> str:
+    """The name of the plugin whose module defined ``callback``."""
+    module = sys.modules.get(getattr(callback, "__module__", ""))
+    name = loaded.pm.get_name(module) if module is not None else None
+    return name or str(getattr(callback, "__module__", "?"))
 
 
 def main() -> None:
@@ -66,13 +97,13 @@ def main() -> None:
     commands that need plugins report it (and exit 2)."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     try:
-        _preload_plugins()
+        for warning in _preload_plugins():
+            err.print(f"[yellow]warning[/]: {escape(redact(warning))}")
     except SegsyncError as exc:
         builtin = {
             c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands
         }
-        words = [a for a in sys.argv[1:] if not a.startswith("-")]
-        needs_plugins = bool(words) and words[0] in builtin - {"init"}
+        needs_plugins = _command_word(sys.argv[1:]) in builtin - {"init"}
         if not needs_plugins:  # the command itself reports the error otherwise
             err.print(f"[yellow]warning[/]: plugins not loaded: {escape(redact(str(exc)))}")
     # what start-up made (modules, plugins, models) lives as long as the process: the cyclic

@@ -26,8 +26,8 @@ from .app import Format, FormatOpt, app, errors, load_config_, loaded_plugins, o
 
 @app.command()
 def plugins(fmt: FormatOpt = Format.text) -> None:
-    """List loaded plugins: origin, version, connectors and their capabilities, trait kinds,
-    hooks."""
+    """List loaded plugins: origin, version, connectors and their capabilities, simulators,
+    trait kinds, hooks."""
     with errors():
         loaded = loaded_plugins()
         loaded.simulators  # noqa: B018 — registered on first use; listed per plugin below
@@ -62,6 +62,7 @@ def plugins(fmt: FormatOpt = Format.text) -> None:
             "version": r["version"],
             "provides": "; ".join(
                 [f"{c['name']} ({', '.join(c['capabilities'])})" for c in r["connectors"]]
+                + ([f"simulators: {', '.join(r['simulators'])}"] if r["simulators"] else [])
                 + ([f"trait kinds: {', '.join(r['trait_kinds'])}"] if r["trait_kinds"] else [])
             )
             or "-",

@@ -102,7 +102,15 @@ def open_connectors(config: Config, names: Sequence[str]) -> dict[str, Connector
             base_dir=config.base_dir.resolve(),
             work_dir=paths.connector_dir(name),
         )
-        connector = instance.cls(instance.settings, context)
+        try:
+            connector = instance.cls(instance.settings, context)
+        except SegsyncError:
+            raise
+        except Exception as exc:  # a bug of the plugin's, named as one
+            raise PluginError(
+                f"connectors.{name}: connector {instance.type_name!r} failed to start: "
+                f"{type(exc).__name__}: {exc} (a bug in the plugin providing it)"
+            ) from exc
         caps = instance.cls.capabilities
         for role, declared in (("source", caps.is_source), ("destination", caps.is_destination)):
             if declared and getattr(connector, role, None) is None:

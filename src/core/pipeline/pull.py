@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,6 +252,7 @@ async def _stage_stream(
         with item.path.open("w", encoding="utf-8", newline="") as out:
             writer = StagingWriter(out, CONTACT_COLUMNS if item.contacts else EVENT_COLUMNS)
             async for page in pages:
+                _check_page(page, instance, stream)
                 if summary.pages and page.snapshot != summary.snapshot:
                     raise InputError(
                         f"{instance}: the {stream} stream mixed snapshot and delta pages"
@@ -284,6 +285,21 @@ async def _stage_stream(
         rejects.close()
         _tally_up(summary, tally)
     _say_rejected(summary, rejects, instance, stream)
+
+
+def _check_page(page: Any, instance: str, stream: str) -> None:
+    """A connector bug named as one: a stream must yield :class:`Page` objects whose
+    ``records`` are a sequence."""
+    if not isinstance(page, Page):
+        raise InputError(
+            f"{instance}: the {stream} stream yielded {type(page).__name__}, expected a Page "
+            "(segsync.connector.Page)"
+        )
+    if not isinstance(page.records, Sequence):
+        raise InputError(
+            f"{instance}: a {stream} page's records are {type(page.records).__name__}, "
+            "expected a sequence (a list of records or a ContactBatch)"
+        )
 
 
 def _tally_up(summary: SourceSummary, tally: WarningTally) -> None:

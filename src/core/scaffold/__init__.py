@@ -18,8 +18,10 @@ TOML brackets and braces they contain need no escaping).
 from __future__ import annotations
 
 import keyword
+import re
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import jinja2
@@ -70,12 +72,9 @@ def _environment() -> jinja2.Environment:
 
 def generate(name: str, out_dir: Path, *, force: bool = False) -> Created:
     """Write the package ``segsync-NAME`` into ``out_dir``; raise :class:`ConfigError` for a
-    name that cannot be a connector type, or a folder that exists (unless ``force``)."""
-    if not NAME_RE.match(name) or keyword.iskeyword(name):
-        raise ConfigError(
-            f"{name!r} cannot name a connector: expected lower-case letters, digits and '_', "
-            'starting with a letter (it becomes `type = "NAME"` and a Python package name)'
-        )
+    name that cannot be a connector type and a distribution name, the name of a plugin another
+    package installed, or a folder that exists (unless ``force``)."""
+    _check_name(name)
     root = out_dir / f"segsync-{name.replace('_', '-')}"
     if root.exists() and any(root.iterdir()) and not force:
         raise ConfigError(f"{root} exists and is not empty; pass --force to overwrite it")
@@ -96,6 +95,38 @@ def generate(name: str, out_dir: Path, *, force: bool = False) -> Created:
         path.write_text(env.get_template(template).render(**values), encoding="utf-8")
         created.files.append(path)
     return created
+
+
+def _check_name(name: str) -> None:
+    """Refuse a name that cannot be a connector type, a Python package and a distribution
+    name, or that an installed plugin already uses, saying why and what would do."""
+    why = 'it becomes `type = "NAME"`, the package segsync_NAME and the distribution segsync-NAME'
+    if not NAME_RE.match(name):
+        guess = re.sub(r"_+", "_", re.sub(r"[^a-z0-9]", "_", name.lower())).strip("_")
+        hint = f" (try {guess!r})" if NAME_RE.match(guess) and not keyword.iskeyword(guess) else ""
+        raise ConfigError(
+            f"{name!r} cannot name a connector: expected lower-case letters, digits and '_', "
+            f"starting with a letter{hint}; {why}"
+        )
+    if keyword.iskeyword(name):
+        raise ConfigError(f"{name!r} cannot name a connector: it is a Python keyword; {why}")
+    if name.endswith("_"):
+        raise ConfigError(
+            f"{name!r} cannot name a connector: it may not end with '_' (try "
+            f"{name.rstrip('_')!r}); {why}, and a distribution name cannot end with '-'"
+        )
+    distribution = f"segsync-{name.replace('_', '-')}"
+    for ep in entry_points(group="segsync", name=name):
+        owner = ep.dist.name if ep.dist else "an installed package"
+        if _canonical(owner) != _canonical(distribution):
+            raise ConfigError(
+                f"{name!r} is already a plugin installed by {owner} (see 'segsync plugins'); "
+                "a second one of that name would stop segsync loading plugins: pick another name"
+            )
+
+
+def _canonical(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def templates() -> list[str]:

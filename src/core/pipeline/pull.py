@@ -30,7 +30,7 @@ from sqlglot import exp
 from segsync.config import Config
 from segsync.connector import BulkSource, Connector, ContactBatch, Page, Source, SourceSettings
 from segsync.engine import Engine, ReadError, parse
-from segsync.errors import ConnectorError, InputError, QuotaError, RetryableError
+from segsync.errors import ConnectorError, InputError, QuotaError, RetryableError, SegsyncError
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.batches import BatchEncoder
 from segsync.pipeline.bulk import BulkTables, drop_tables, stage_files
@@ -45,6 +45,7 @@ from segsync.pipeline.staging import (
 )
 from segsync.pipeline.tally import WarningTally, note_repeated_ids
 from segsync.progress import Progress
+from segsync.redaction import redact
 from segsync.report import SourceSummary
 from segsync.state.history import History
 from segsync.state.workspace import StorePaths
@@ -239,11 +240,11 @@ async def _stage_stream(
     encode: Callable[[Any, int], dict[str, Any] | None]
     batches: BatchEncoder | None = None
     if stream == "contacts":
-        pages = _source(connector).contacts(cursor)
+        pages = _guarded(_source(connector).contacts(cursor), instance, stream)
         encode = contact_encoder(config, instance, settings, tally, rejects, pulled_at)
         batches = BatchEncoder(config, settings, tally, pulled_at)
     else:
-        pages = _source(connector).events(cursor)
+        pages = _guarded(_source(connector).events(cursor), instance, stream)
         encode = event_encoder(instance, tally, rejects, pulled_at)
     item.cursor = cursor
     seq = 0
@@ -285,6 +286,31 @@ async def _stage_stream(
         rejects.close()
         _tally_up(summary, tally)
     _say_rejected(summary, rejects, instance, stream)
+
+
+async def _guarded(
+    pages: AsyncIterator[Page[Any]], instance: str, stream: str
+) -> AsyncIterator[Page[Any]]:
+    """The source's pages, with an exception the source raises that is not one of segsync's
+    (a bug in its plugin: a ``KeyError``, a ``ValueError``, a library's own error) turned into
+    a :class:`ConnectorError` naming the instance and stream: that source fails, as one whose
+    platform failed does, instead of the whole run stopping on an "internal error". The
+    traceback is logged at debug level (``--verbose`` shows where it was raised)."""
+    iterator = aiter(pages)
+    while True:
+        try:
+            page = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except SegsyncError:
+            raise
+        except Exception as exc:
+            log.debug("%s %s: the source raised", instance, stream, exc_info=True)
+            raise ConnectorError(
+                f"{instance}: the {stream} stream failed: {type(exc).__name__}: {redact(str(exc))} "
+                "(a bug in the connector plugin; --verbose shows where)"
+            ) from exc
+        yield page
 
 
 def _check_page(page: Any, instance: str, stream: str) -> None:

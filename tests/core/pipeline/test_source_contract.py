@@ -85,3 +85,38 @@ def test_a_source_breaking_the_page_contract_fails_naming_it(
     (stream,) = staged.streams
     assert stream.summary.error is not None and expected in stream.summary.error
     assert staged.failed
+
+
+class _Raising(_Source):
+    """A source whose second page raises what a plugin's bug raises."""
+
+    async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
+        yield Page([Contact(source_id="1", email="a@example.com")])
+        raise self.yielded
+
+
+@pytest.mark.parametrize("error", [ValueError("zzz"), KeyError("properties")])
+def test_a_source_raising_a_plugin_bug_fails_that_source_naming_it(
+    tmp_path: Path, error: Exception
+) -> None:
+    """Not an "internal error" that stops the run and blames segsync: the source fails, as
+    one whose platform failed does, named, and not to be retried as if transient."""
+    (tmp_path / "segsync.toml").write_text(CONFIG, encoding="utf-8")
+    config = load(tmp_path / "segsync.toml")
+    context = ConnectorContext(instance="shop", base_dir=tmp_path, work_dir=tmp_path / "w")
+    connector = _Broken(SourceSettings(), context)
+    connector.source = _Raising(error)
+    staged = asyncio.run(
+        stage_source(
+            config,
+            connector,
+            paths=StorePaths(tmp_path / "store.duckdb"),
+            cursors={},
+            pulled_at=PULLED,
+        )
+    )
+    (stream,) = staged.streams
+    expected = f"shop: the contacts stream failed: {type(error).__name__}: {error} (a bug in"
+    assert stream.summary.error is not None and expected in stream.summary.error
+    assert not stream.summary.transient
+    assert staged.failed

@@ -312,3 +312,26 @@ def test_small_rfm_grids_keep_every_text_inside_the_picture(tmp_path: Path) -> N
         finally:
             browser.close()
     assert outside == []
+
+
+def _segment_rows(html: str) -> list[str]:
+    section = html[html.index('<section id="segments">') :]
+    table = section[: section.index("</table>")]
+    return re.findall(r'<td><span class="swatch"[^>]*></span>([^<]+)</td>', table)
+
+
+def test_report_segments_are_this_runs_in_the_configs_order(project: Project) -> None:
+    """The table ('Sizes as of this run') and the cards list the run's segments in the
+    config's order, a priority segment's groups in priority order; a segment no longer in
+    the config is not shown with the size it had at an earlier run."""
+    tiers = '\n[segments.tier]\npriority = ["french", "buyers"]\n'
+    project.extra_config = tiers + "\n[segments.old_news]\nwhere = \"country = 'FR'\"\n"
+    project.write()
+    assert project.cli("run").code == 0
+    project.extra_config = tiers
+    project.write()
+    out = project.root / "report.html"
+    assert project.cli("run", "--report", str(out)).code == 0
+    html = out.read_text()
+    assert _segment_rows(html) == ["french", "buyers", "tier", "tier.french", "tier.buyers"]
+    assert "old_news" not in html

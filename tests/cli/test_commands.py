@@ -134,3 +134,22 @@ def test_status_before_any_run(project: Project) -> None:
     result = project.cli("status", "--format", "json")
     assert result.code == 0
     assert json.loads(result.out)["runs"] == []
+
+
+def test_init_into_a_folder_or_another_file_says_how_to_run_it(tmp_path: Path) -> None:
+    """`segsync init FOLDER` writes FOLDER/segsync.toml (it failed: 'FOLDER already exists',
+    and with --force an internal error); a config written anywhere but ./segsync.toml is
+    followed by commands naming it (plain 'segsync check' would read ./segsync.toml)."""
+    project = Project(root=tmp_path)
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    result = project.cli("init", str(folder), "--sample-data")
+    assert result.code == 0, result.err
+    config = folder / "segsync.toml"
+    assert config.is_file() and (folder / "data" / "contacts.csv").is_file()
+    assert f"'segsync -c {config} check'" in " ".join(result.out.split())
+    assert project.cli("init", str(folder), "--force").code == 0
+    other = tmp_path / "my-project.toml"
+    result = project.cli("init", str(other))
+    assert result.code == 0, result.err
+    assert f"'segsync -c {other} run'" in " ".join(result.out.split())

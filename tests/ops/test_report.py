@@ -271,3 +271,67 @@ def test_sandbox_report_with_every_connector_renders_in_chromium(
             assert value not in html and value not in seen["text"], name
     for chart in seen["charts"]:
         assert chart["marks"] > 0, chart
+
+
+@pytest.mark.browser
+def test_small_rfm_grids_keep_every_text_inside_the_picture(tmp_path: Path) -> None:
+    """A 2- or 3-bucket grid is narrower than its caption; the caption was cut off at the
+    right edge ('frequency → (recency ↑: most recent on t')."""
+    from segsync.report import charts
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    grids = [
+        charts.heatmap({(r, f): r * f for r in range(1, n + 1) for f in range(1, n + 1)}, n)
+        for n in (2, 3, 5)
+    ]
+    page_path = tmp_path / "grids.html"
+    page_path.write_text(
+        "<!doctype html><meta charset='utf-8'><body style='font: 14px/1.5 system-ui, "
+        '-apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif\'>'
+        + "".join(f"<div style='width:600px'>{g}</div>" for g in grids),
+        encoding="utf-8",
+    )
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 800, "height": 900})
+            page.goto(page_path.as_uri(), wait_until="load")
+            outside = page.eval_on_selector_all(
+                "svg.chart",
+                """svgs => svgs.flatMap(s => {
+                    const box = s.viewBox.baseVal;
+                    return Array.from(s.querySelectorAll('text'), t => {
+                        const b = t.getBBox();
+                        return (b.x < 0 || b.x + b.width > box.width)
+                            ? `${box.width}: ${t.textContent} ${b.x}..${b.x + b.width}` : null;
+                    }).filter(x => x);
+                })""",
+            )
+        finally:
+            browser.close()
+    assert outside == []
+
+
+def _segment_rows(html: str) -> list[str]:
+    section = html[html.index('<section id="segments">') :]
+    table = section[: section.index("</table>")]
+    return re.findall(r'<td><span class="swatch"[^>]*></span>([^<]+)</td>', table)
+
+
+def test_report_segments_are_this_runs_in_the_configs_order(project: Project) -> None:
+    """The table ('Sizes as of this run') and the cards list the run's segments in the
+    config's order, a priority segment's groups in priority order; a segment no longer in
+    the config is not shown with the size it had at an earlier run."""
+    tiers = '\n[segments.tier]\npriority = ["french", "buyers"]\n'
+    project.extra_config = tiers + "\n[segments.old_news]\nwhere = \"country = 'FR'\"\n"
+    project.write()
+    assert project.cli("run").code == 0
+    project.extra_config = tiers
+    project.write()
+    out = project.root / "report.html"
+    assert project.cli("run", "--report", str(out)).code == 0
+    html = out.read_text()
+    assert _segment_rows(html) == ["french", "buyers", "tier", "tier.french", "tier.buyers"]
+    assert "old_news" not in html

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sys
 from importlib import resources
 from pathlib import Path
@@ -80,7 +81,9 @@ def _test_alerts(config: Config) -> int:
 
 @app.command()
 def init(
-    path: Annotated[Path, typer.Argument(help="Where to write the config")] = Path("segsync.toml"),
+    path: Annotated[
+        Path, typer.Argument(help="Where to write the config (a folder: FOLDER/segsync.toml)")
+    ] = Path("segsync.toml"),
     sample_data: Annotated[
         bool, typer.Option("--sample-data", help="Also write a synthetic audience into data/")
     ] = False,
@@ -90,6 +93,8 @@ def init(
     from segsync.sandbox.synth import DATA_FILES, generate
 
     with errors():
+        if path.is_dir():
+            path = path / "segsync.toml"
         data_dir = path.parent / "data"
         targets = [path, *((data_dir / f for f in DATA_FILES) if sample_data else ())]
         existing = [str(t) for t in targets if t.exists()]
@@ -109,7 +114,11 @@ def init(
                 f"wrote {summary.contacts:,} contacts, {summary.newsletter:,} newsletter sign-ups "
                 f"and {summary.orders:,} orders into {path.parent / 'data'}"
             )
-        out.print("next: 'segsync check', then 'segsync plan', then 'segsync run'")
+        # plain `segsync` reads ./segsync.toml: a config written elsewhere is named
+        use = "segsync" if path == Path("segsync.toml") else f"segsync -c {shlex.quote(str(path))}"
+        out.print(
+            escape(f"next: '{use} check', then '{use} plan', then '{use} run'"), soft_wrap=True
+        )
 
 
 @app.command()

@@ -275,6 +275,9 @@ def mirrored_bars(
     return _svg(width, height, body, label)
 
 
+_CAPTION_HALF = 140  # half the width the heat map's caption needs, with a margin
+
+
 def heatmap(
     cells: dict[tuple[int, int], int],
     size: int,
@@ -285,7 +288,13 @@ def heatmap(
     """The R×F grid: recency down the side (most recent on top), frequency along the bottom;
     each cell's shade is its share of the busiest cell, with the count and the cell's name."""
     cell, left, top = 64, 70, 10
-    width, height = left + size * cell + 12, top + size * cell + 46
+    # the caption (about 250 px of text) is centred under the grid, but a grid of 2 or 3
+    # buckets is narrower than it: room is made on both sides of its centre
+    middle = max(left + size * cell / 2, _CAPTION_HALF)
+    width, height = (
+        max(left + size * cell + 12, round(middle + _CAPTION_HALF)),
+        top + size * cell + 46,
+    )
     peak = max(cells.values(), default=0) or 1
     total = sum(cells.values()) or 1
     body: list[str] = []
@@ -323,7 +332,7 @@ def heatmap(
             f'text-anchor="middle" font-size="11" fill="{_TEXT}">F {f}</text>'
         )
     body.append(
-        f'<text x="{left + size * cell / 2}" y="{height - 8}" text-anchor="middle" '
+        f'<text x="{middle:g}" y="{height - 8}" text-anchor="middle" '
         f'font-size="11" fill="{_TEXT}">frequency → (recency ↑: most recent on top)</text>'
     )
     return _svg(width, height, body, label, max_scale=1.5)

@@ -127,6 +127,16 @@ def _segments(engine: Engine, until: dt.datetime) -> list[SegmentTrend]:
     return list(trends.values())
 
 
+def _this_runs(trends: list[SegmentTrend], report: RunReport | None) -> list[SegmentTrend]:
+    """The segments of the run's report, in its order (the config's, each segment's groups
+    after it); a segment no longer configured is left out rather than shown with the size it
+    had at an earlier run. Without a report (a killed run), every segment with history."""
+    if report is None:
+        return trends
+    order = {s.name: i for i, s in enumerate(report.segments)}
+    return sorted((t for t in trends if t.name in order), key=lambda t: order[t.name])
+
+
 def _syncs(runs: list[dict[str, Any]]) -> list[SyncTrend]:
     trends: dict[str, SyncTrend] = {}
     for row in runs:
@@ -309,7 +319,7 @@ def gather(engine: Engine, run: dict[str, Any], traits: dict[str, Any]) -> Repor
         run=run,
         report=report,
         runs=[(r["run_id"], r["status"], r["started_at"]) for r in runs],
-        segments=_segments(engine, until),
+        segments=_this_runs(_segments(engine, until), report),
         syncs=_syncs(runs),
         rfm=_rfm(engine, traits, columns),
         stages=_stages(engine, traits, columns),

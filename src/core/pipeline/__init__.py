@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import errno
 import logging
 import os
 import secrets
@@ -52,7 +51,7 @@ from segsync.state.ledger import Ledger
 from segsync.state.lock import run_lock
 from segsync.state.retention import apply_retention
 from segsync.state.store import Store
-from segsync.state.workspace import RunStatus, StorePaths
+from segsync.state.workspace import RunStatus, StorePaths, os_error
 from segsync.values import to_utc, utcnow
 
 __all__ = [
@@ -240,23 +239,9 @@ def environment_error(config: Config, exc: BaseException) -> SegsyncError | None
             f"{store}: cannot write the store ({exc}); free disk space or fix the folder's "
             "permissions, then run again — what was committed before is intact"
         )
-    if isinstance(exc, OSError) and exc.errno in _ADVICE:
-        where = exc.filename or store.parent
-        return StoreError(f"{where}: {exc.strerror}; {_ADVICE[exc.errno]}, then run again")
+    if isinstance(exc, OSError):
+        return os_error(exc, store.parent)
     return None
-
-
-_ELSEWHERE = "a file stands where a folder is needed: point [store] path elsewhere"
-_PERMISSIONS = "fix the folder's permissions or point [store] path elsewhere"
-_ADVICE = {
-    errno.ENOSPC: "free disk space",
-    errno.EDQUOT: "free disk space (quota)",
-    errno.EACCES: _PERMISSIONS,
-    errno.EPERM: _PERMISSIONS,
-    errno.EROFS: "the file system is read-only: point [store] path at a writable folder",
-    errno.EEXIST: _ELSEWHERE,
-    errno.ENOTDIR: _ELSEWHERE,
-}
 
 
 def bulk_memory_limit(config: Config, sources: Iterable[Source | None]) -> str | None:

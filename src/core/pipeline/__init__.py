@@ -175,6 +175,11 @@ async def execute(
             try:
                 await run.execute(command, force, pull, selected, full, preview)
             except BaseException as exc:
+                if _interruption(exc):
+                    _interrupted(store)
+                    if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
+                        raise
+                    raise asyncio.CancelledError from None  # asyncio.run: KeyboardInterrupt
                 failure = environment_error(config, exc)
                 report.errors.append(str(failure or f"{type(exc).__name__}: {exc}"))
                 report.finish()
@@ -195,6 +200,26 @@ async def execute(
     _notify(config.plugins, report)
     await _alert(config, report, previous)
     return report
+
+
+def _interruption(exc: BaseException) -> bool:
+    """Whether the run is ending because of Ctrl-C: the interrupt itself, or anything raised
+    while this task unwinds from the cancellation asyncio turns it into (a statement refused
+    because a worker thread still held the connection). A timeout's cancellation is not one:
+    it is withdrawn before its error is raised."""
+    task = asyncio.current_task()
+    return isinstance(exc, KeyboardInterrupt) or (task is not None and task.cancelling() > 0)
+
+
+def _interrupted(store: Store) -> None:
+    """A run stopped by Ctrl-C (SIGINT) is left as a killed run is: its row stays
+    ``running`` with the phase it was in, so ``status``, ``runs`` and the next run (which
+    marks it ``killed``) say where it stopped — it is not recorded as an error of segsync's
+    (exit 5). A worker thread may still be inside a statement (a bulk read, a batch being
+    recorded): it is interrupted (its transaction rolls back; the next run re-sends at most
+    that batch) so the store closes cleanly and the exit stays 130, "interrupted"."""
+    if not store.settle():
+        log.warning("the store was still busy after the interruption")
 
 
 async def _alert(config: Config, report: RunReport, previous: dict[str, Any] | None) -> None:

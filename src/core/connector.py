@@ -56,6 +56,8 @@ from typing import (
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from segsync.model.identity import phone_region
+
 __all__ = [
     "NEW_MEMBER_PREFIX",
     "AudienceRef",
@@ -243,9 +245,7 @@ class SourceSettings(ConnectorSettings):
     @field_validator("phone_region")
     @classmethod
     def _region(cls, v: str | None) -> str | None:
-        if v is not None and not (len(v) == 2 and v.isascii() and v.isalpha()):
-            raise ValueError("expected a two-letter country code such as 'FR'")
-        return v.upper() if v else v
+        return phone_region(v) if v is not None else None
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,18 @@ CASES: list[tuple[str, object, dict[str, str], list[str]]] = [
         {"SEGSYNC_RESOLVE__DEFAULT_REGION": "France"},
         ["resolve.default_region", "two-letter"],
     ),
+    (
+        "region-not-a-country",
+        lambda t: t.replace('default_region = "FR"', 'default_region = "XX"'),
+        {},
+        ["resolve.default_region", "'XX' is not a country", "'FR'"],
+    ),
+    (
+        "phone-region-not-a-country",
+        lambda t: t.replace('type = "files"\n', 'type = "files"\nphone_region = "zz"\n', 1),
+        {},
+        ["connectors.shop.phone_region", "'ZZ' is not a country"],
+    ),
 ]
 
 

@@ -259,3 +259,22 @@ def test_csv_exports_as_spreadsheets_write_them(project: Project) -> None:
     result = project.cli("run")
     assert result.code == 2
     assert "contacts.csv:3: malformed CSV: a field is longer than" in result.err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["run"], ["status"], ["runs"], ["changes", "buyers"], ["erasures"], ["suppressions", "list"]],
+)
+def test_a_lock_file_that_cannot_be_opened_is_named_not_a_bug(
+    project: Project, command: list[str]
+) -> None:
+    """Every command takes the store's lock first; a lock file it cannot open (here a folder
+    stands in its place) is the machine's problem: exit 2 naming it, never exit 5."""
+    assert project.cli("run").code == 0
+    lock = project.root / "segsync.duckdb.lock"
+    lock.unlink()
+    lock.mkdir()
+    result = project.cli(*command)
+    assert result.code == 2, result.err
+    assert "internal error" not in result.err
+    assert "segsync.duckdb.lock" in result.err and "a folder stands where a file" in result.err

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -288,3 +291,34 @@ def test_a_version_7_store_is_migrated_to_version_8_keeping_its_records(tmp_path
         ) == [("a@x.org", None, None)]
         for table in ("suppressions", "erasures", "erasure_tasks"):
             assert store.scalar(f"SELECT count(*) FROM {table}") == 0
+
+
+def test_closing_a_store_a_worker_thread_still_uses_interrupts_it(tmp_path: Path) -> None:
+    """A run cancelled by Ctrl-C leaves a worker thread inside a statement (a bulk read, a
+    batch being recorded): closing the store interrupts that statement and waits for the
+    connection instead of failing with DuckDB's "connection is busy"."""
+    store = Store.open(tmp_path / "s.duckdb")
+    outcome: list[str] = []
+    started = threading.Event()
+
+    def work() -> None:
+        started.set()
+        try:  # minutes of work unless interrupted
+            store.con.execute(
+                "SELECT sum(hash(a.range * b.range)) FROM range(1000000) a, range(1000000) b"
+            ).fetchall()
+            outcome.append("finished")
+        except duckdb.InterruptException:
+            outcome.append("interrupted")
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    started.wait(10)
+    time.sleep(0.3)  # the statement is under way
+    try:
+        store.close()
+    finally:
+        with contextlib.suppress(duckdb.ConnectionException):  # stop the worker all the same
+            store.con.interrupt()
+        worker.join(timeout=30)
+    assert outcome == ["interrupted"]

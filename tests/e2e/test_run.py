@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
+import threading
+from typing import Any
 
 import duckdb
 import pytest
@@ -245,6 +248,74 @@ def test_kill_9_during_push_then_next_run_converges(project: Project) -> None:
         con.close()
     assert statuses.get("killed") == 1  # the run that took over marked the killed one
     assert delivered == (len(expected),)
+
+
+def test_ctrl_c_is_exit_130_and_leaves_the_run_killed_in_its_phase(project: Project) -> None:
+    """Ctrl-C (SIGINT) mid-push is an interruption, not a bug: exit 130 and "interrupted",
+    the run shown killed in the phase it was in (as a killed run is), and the next run
+    finishes the push."""
+    marker = slow_project(project)
+    proc = project.spawn(
+        "run", env={"SEGSYNC_TEST_MARKER": str(marker), "SEGSYNC_TEST_DELAY": "0.3"}
+    )
+    try:
+        wait_for(marker, 2, proc)
+        os.kill(proc.pid, signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "internal error" not in err
+    status = json.loads(project.cli("status", "--format", "json").out)
+    assert [(r["status"], r.get("phase")) for r in status["runs"]] == [("killed", "push")]
+    result = project.cli("run", env={"SEGSYNC_TEST_MARKER": str(marker)})
+    assert result.code == 0, result.err
+    plan = json.loads(
+        project.cli("plan", "--format", "json", env={"SEGSYNC_TEST_MARKER": str(marker)}).out
+    )
+    assert all((s["adds"], s["removes"]) == (0, 0) for s in plan["syncs"])
+
+
+def test_ctrl_c_while_a_worker_thread_is_inside_a_statement(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while a file is being read in bulk (on a worker thread, inside a DuckDB
+    statement): the statement is interrupted and the run ends as interrupted, never with
+    DuckDB's "connection is busy" as an internal error."""
+    from segsync.pipeline import execute, load, pull
+
+    project.write()
+    config = load(project.config)
+    started = threading.Event()
+    real = pull.stage_files
+
+    def slow_stage(engine: Any, **kwargs: Any) -> Any:
+        started.set()
+        timer = threading.Timer(20, engine.con.interrupt)  # never hang the suite
+        timer.start()
+        try:
+            engine.con.execute(
+                "SELECT sum(hash(a.range * b.range)) FROM range(1000000) a, range(1000000) b"
+            ).fetchall()
+        finally:
+            timer.cancel()
+        return real(engine, **kwargs)
+
+    monkeypatch.setattr(pull, "stage_files", slow_stage)
+
+    async def interrupted_run() -> None:
+        task = asyncio.create_task(execute(config))
+        await asyncio.to_thread(started.wait, 30)
+        await asyncio.sleep(0.3)  # the statement is under way
+        task.cancel()  # what asyncio.run does on SIGINT
+        await task
+
+    with pytest.raises(asyncio.CancelledError):  # asyncio.run makes it KeyboardInterrupt on SIGINT
+        asyncio.run(interrupted_run())
+    monkeypatch.undo()
+    runs = json.loads(project.cli("runs", "--format", "json").out)
+    assert (runs[0]["status"], runs[0]["phase"]) == ("killed", "pull")
+    assert project.cli("run").code == 0
 
 
 def test_concurrent_run_exits_4_and_names_the_holder(project: Project) -> None:

@@ -249,3 +249,31 @@ def test_progress_lines_on_stderr_without_a_terminal(project: Project) -> None:
     assert not [line for line in project.cli("run").err.splitlines() if line.startswith("{")]
     lines = project.cli("--log-format", "json", "run").err.splitlines()
     assert any(json.loads(line).get("message") == "stage pull" for line in lines)
+
+
+def test_status_lines_up_a_killed_runs_phase_with_the_other_runs(project: Project) -> None:
+    """Only a killed run has a phase: the other runs' cells stay under their own headers."""
+    from slowkit import slow_project, wait_for
+
+    marker = slow_project(project)
+    proc = project.spawn(
+        "run", env={"SEGSYNC_TEST_MARKER": str(marker), "SEGSYNC_TEST_DELAY": "0.3"}
+    )
+    try:
+        wait_for(marker, 3, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    assert project.cli("run", env={"SEGSYNC_TEST_MARKER": str(marker)}).code == 0
+    text = project.cli("status", env={"COLUMNS": "250"}).out
+    lines = [line for line in text.splitlines() if "┃" in line or "│" in line]
+    header = [c.strip() for c in lines[0].strip("┃").split("┃")]
+    assert {"run_id", "status", "phase", "started", "seconds"} <= set(header)
+    cells = {
+        row[2]: dict(zip(header, row, strict=True))
+        for row in ([c.strip() for c in line.strip("│").split("│")] for line in lines[1:])
+        if len(row) == len(header) and row[1] == "run"
+    }
+    assert cells["killed"]["phase"] == "push" and cells["ok"]["phase"] == ""
+    assert cells["killed"]["started"].endswith("UTC") and cells["ok"]["started"].endswith("UTC")

@@ -64,6 +64,22 @@ def test_report_of_a_run_is_self_contained_and_escaped(project: Project) -> None
     assert project.cli("report", "nope", "--out", str(again)).code == 2
 
 
+def test_report_that_cannot_be_written_names_the_path(project: Project) -> None:
+    """--out naming a folder, or a path under a file, is the user's error (exit 2, naming
+    it), not an internal error; nothing is left behind."""
+    assert project.cli("run").code == 0
+    folder = project.root / "reports"
+    folder.mkdir()
+    (project.root / "afile").write_text("")
+    for target in (folder, project.root / "afile" / "report.html"):
+        result = project.cli("report", "--out", str(target))
+        assert result.code == 2, result.err
+        assert "internal error" not in result.err
+        assert f"{target}: cannot write the report there" in " ".join(result.err.split())
+    assert list(folder.iterdir()) == []
+    assert sorted(p.name for p in project.root.iterdir() if p.name.endswith(".tmp")) == []
+
+
 def test_report_of_a_blocked_run_names_the_guard(project: Project) -> None:
     assert project.cli("run").code == 0
     project.contacts = [c for c in project.contacts if c["country"] != "FR"]

@@ -181,7 +181,8 @@ class FilesSource:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            return InputError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})")
+            why = exc.msg.removesuffix(" at")  # "Unterminated string starting at", …
+            return InputError(f"{path}:{number}: not valid JSON ({why} at column {exc.colno})")
         if not isinstance(row, dict):
             return InputError(
                 f"{path}:{number}: expected a JSON object, found {type(row).__name__}"

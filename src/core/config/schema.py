@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from segsync.config.alerts import AlertsConfig
 from segsync.connector import Purpose
+from segsync.model.identity import phone_region
 from segsync.model.profile import AttributeType
 from segsync.traits.base import UtcTime, parse_duration
 
@@ -144,9 +145,7 @@ class ResolveConfig(_Model):
     @field_validator("default_region")
     @classmethod
     def _region(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(r"[A-Za-z]{2}", v):
-            raise ValueError("expected a two-letter country code such as 'FR'")
-        return v.upper() if v else v
+        return phone_region(v) if v is not None else None
 
 
 HOLDOUT_GROUP = "holdout"

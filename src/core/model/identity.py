@@ -78,6 +78,7 @@ __all__ = [
     "mask_text",
     "normalize_email",
     "normalize_phone",
+    "phone_region",
     "sha256_base64",
     "sha256_hex",
 ]
@@ -116,6 +117,21 @@ def normalize_phone(raw: object, default_region: str | None) -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def phone_region(value: str) -> str:
+    """``value`` as a region to read national phone numbers in (``"fr"`` → ``"FR"``); raises
+    ValueError (said for a config key) unless it is a country ``phonenumbers`` knows — in an
+    unknown one every national number would be unreadable."""
+    code = value.strip().upper()
+    if not (len(code) == 2 and code.isascii() and code.isalpha()):
+        raise ValueError("expected a two-letter country code such as 'FR'")
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(
+            f"expected a two-letter country code such as 'FR'; {code!r} is not a country "
+            "whose phone numbers can be read"
+        )
+    return code
 
 
 def mask_email(email: str) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import errno
 import logging
 import os
 import secrets
@@ -52,7 +51,7 @@ from segsync.state.ledger import Ledger
 from segsync.state.lock import run_lock
 from segsync.state.retention import apply_retention
 from segsync.state.store import Store
-from segsync.state.workspace import RunStatus, StorePaths
+from segsync.state.workspace import RunStatus, StorePaths, os_error
 from segsync.values import to_utc, utcnow
 
 __all__ = [
@@ -184,6 +183,11 @@ async def execute(
             try:
                 await run.execute(command, force, pull, selected, full, preview)
             except BaseException as exc:
+                if _interruption(exc):
+                    _interrupted(store)
+                    if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
+                        raise
+                    raise asyncio.CancelledError from None  # asyncio.run: KeyboardInterrupt
                 failure = environment_error(config, exc)
                 report.errors.append(str(failure or f"{type(exc).__name__}: {exc}"))
                 report.finish()
@@ -204,6 +208,26 @@ async def execute(
     _notify(config.plugins, report)
     await _alert(config, report, previous)
     return report
+
+
+def _interruption(exc: BaseException) -> bool:
+    """Whether the run is ending because of Ctrl-C: the interrupt itself, or anything raised
+    while this task unwinds from the cancellation asyncio turns it into (a statement refused
+    because a worker thread still held the connection). A timeout's cancellation is not one:
+    it is withdrawn before its error is raised."""
+    task = asyncio.current_task()
+    return isinstance(exc, KeyboardInterrupt) or (task is not None and task.cancelling() > 0)
+
+
+def _interrupted(store: Store) -> None:
+    """A run stopped by Ctrl-C (SIGINT) is left as a killed run is: its row stays
+    ``running`` with the phase it was in, so ``status``, ``runs`` and the next run (which
+    marks it ``killed``) say where it stopped — it is not recorded as an error of segsync's
+    (exit 5). A worker thread may still be inside a statement (a bulk read, a batch being
+    recorded): it is interrupted (its transaction rolls back; the next run re-sends at most
+    that batch) so the store closes cleanly and the exit stays 130, "interrupted"."""
+    if not store.settle():
+        log.warning("the store was still busy after the interruption")
 
 
 async def _alert(config: Config, report: RunReport, previous: dict[str, Any] | None) -> None:
@@ -248,23 +272,9 @@ def environment_error(config: Config, exc: BaseException) -> SegsyncError | None
             f"{store}: cannot write the store ({exc}); free disk space or fix the folder's "
             "permissions, then run again — what was committed before is intact"
         )
-    if isinstance(exc, OSError) and exc.errno in _ADVICE:
-        where = exc.filename or store.parent
-        return StoreError(f"{where}: {exc.strerror}; {_ADVICE[exc.errno]}, then run again")
+    if isinstance(exc, OSError):
+        return os_error(exc, store.parent)
     return None
-
-
-_ELSEWHERE = "a file stands where a folder is needed: point [store] path elsewhere"
-_PERMISSIONS = "fix the folder's permissions or point [store] path elsewhere"
-_ADVICE = {
-    errno.ENOSPC: "free disk space",
-    errno.EDQUOT: "free disk space (quota)",
-    errno.EACCES: _PERMISSIONS,
-    errno.EPERM: _PERMISSIONS,
-    errno.EROFS: "the file system is read-only: point [store] path at a writable folder",
-    errno.EEXIST: _ELSEWHERE,
-    errno.ENOTDIR: _ELSEWHERE,
-}
 
 
 def bulk_memory_limit(config: Config, sources: Iterable[Source | None]) -> str | None:

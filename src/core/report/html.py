@@ -280,6 +280,8 @@ def write_report(config: Config, path: Path, *, run_id: str | None = None) -> Wr
     ``path``, atomically. Holds the store's lock as a short read-only command."""
     if not config.store_path.exists():
         raise ConfigError(f"{config.store_path}: no store yet; run 'segsync run' first")
+    if path.is_dir():
+        raise ConfigError(_cannot_write(path, "it is a folder"))
     wait = config.settings.store.lock_wait_seconds
     with (
         run_lock(config.store_path, command="report", run_id=f"report-{os.getpid()}", wait=wait),
@@ -290,6 +292,22 @@ def write_report(config: Config, path: Path, *, run_id: str | None = None) -> Wr
         row = _pick(History(store.engine), run_id)
         data = gather(store.engine, row, config.traits)
     text = render(data, config)
+    try:
+        _write_atomically(path, text)
+    except OSError as exc:
+        raise ConfigError(_cannot_write(path, exc.strerror or str(exc))) from None
+    return Written(run_id=row["run_id"], size=len(text.encode("utf-8")))
+
+
+def _cannot_write(path: Path, why: str) -> str:
+    return (
+        f"{path}: cannot write the report there ({why}); give the path of a file in a folder "
+        "you can write to"
+    )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """``text`` into ``path`` through a temporary file beside it, renamed over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -300,4 +318,3 @@ def write_report(config: Config, path: Path, *, run_id: str | None = None) -> Wr
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return Written(run_id=row["run_id"], size=len(text.encode("utf-8")))

@@ -290,8 +290,11 @@ def table_from_rows(title: str, rows: list[dict[str, Any]]) -> Table:
     if not rows:
         table.add_column("(none)")
         return table
-    for col in rows[0]:
+    # every key any row has, in order of appearance: a key only some rows hold (a killed
+    # run's phase) gets its column, and each value goes under its own header
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    for col in columns:
         table.add_column(col)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
+        table.add_row(*("" if row.get(c) is None else str(row[c]) for c in columns))
     return table

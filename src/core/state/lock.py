@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from segsync.errors import LockHeldError
-from segsync.state.workspace import StorePaths
+from segsync.state.workspace import StorePaths, os_error
 
 __all__ = ["READ_ONLY_COMMANDS", "describe_holder", "read_holder", "run_lock"]
 
@@ -125,8 +125,11 @@ def run_lock(
     read-only command holding the lock (see the module docstring).
     """
     path = lock_path(store_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # every command takes the lock first: say it, never exit 5
+        raise os_error(exc, path) or exc from None
     try:
         _acquire(fd, store_path, wait)
         previous = read_holder(store_path)

@@ -65,6 +65,10 @@ class SparkStore(Store):
     def close(self) -> None:
         self.spark.close()
 
+    def settle(self, timeout: float = 0.0) -> bool:
+        """Nothing to wait for: Spark jobs are not this process's connection."""
+        return True
+
     def compact(self) -> None:
         """Leave no deleted row's bytes behind (``segsync forget``). On Parquet a DELETE
         already rebuilds the table and drops the old one with its files, so there is nothing

@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,9 @@ if TYPE_CHECKING:
     from segsync.engine.spark import SparkOptions
 
 __all__ = ["SCHEMA_VERSION", "Store", "utcnow"]
+
+_SETTLE_SECONDS = 30.0
+"""How long closing (or settling) a store waits for a cancelled worker's statement to stop."""
 
 log = logging.getLogger("segsync.state.store")
 
@@ -252,7 +256,34 @@ class Store:
         return store
 
     def close(self) -> None:
-        self.con.close()
+        """Close the connection; a statement a cancelled run's worker thread is still inside
+        (Ctrl-C during a bulk read or while a batch is recorded) is interrupted first."""
+        deadline = time.monotonic() + _SETTLE_SECONDS
+        while True:
+            try:
+                self.con.close()
+                return
+            except duckdb.ResourceInUseException:
+                if time.monotonic() >= deadline:
+                    raise
+                self.con.interrupt()
+                time.sleep(0.02)
+
+    def settle(self, timeout: float = _SETTLE_SECONDS) -> bool:
+        """Make the connection free again after a run was cancelled (Ctrl-C) while one of its
+        worker threads was inside a statement (a bulk read, a batch being recorded): interrupt
+        that statement (a transaction it was in rolls back) and wait, up to ``timeout``
+        seconds, until the connection answers. True when it does."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.con.execute("SELECT 1").fetchall()
+                return True
+            except duckdb.ResourceInUseException:
+                if time.monotonic() >= deadline:
+                    return False
+                self.con.interrupt()
+                time.sleep(0.02)
 
     def __enter__(self) -> Store:
         return self

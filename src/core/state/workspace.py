@@ -21,6 +21,7 @@ does not allow while a run writes to it.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
 import os
@@ -31,9 +32,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunStatus", "StorePaths", "read_status"]
+from segsync.errors import StoreError
+
+__all__ = ["RunStatus", "StorePaths", "os_error", "read_status"]
 
 log = logging.getLogger("segsync.state.workspace")
+
+_ELSEWHERE = "a file stands where a folder is needed: point [store] path elsewhere"
+_PERMISSIONS = "fix the folder's permissions or point [store] path elsewhere"
+_ADVICE = {
+    errno.ENOSPC: "free disk space",
+    errno.EDQUOT: "free disk space (quota)",
+    errno.EACCES: _PERMISSIONS,
+    errno.EPERM: _PERMISSIONS,
+    errno.EROFS: "the file system is read-only: point [store] path at a writable folder",
+    errno.EEXIST: _ELSEWHERE,
+    errno.ENOTDIR: _ELSEWHERE,
+    errno.EISDIR: "a folder stands where a file is needed: move it away or point [store] "
+    "path elsewhere",
+}
+
+
+def os_error(exc: OSError, where: Path) -> StoreError | None:
+    """``exc``, met writing a store's files, said in the user's terms (the file, what the
+    system said, what to do; ``where`` when the error names no file), or None when it is not
+    the machine's problem (a full disk, permissions, a read-only file system, a file or
+    folder in the way) but a bug."""
+    if exc.errno not in _ADVICE:
+        return None
+    return StoreError(
+        f"{exc.filename or where}: {exc.strerror}; {_ADVICE[exc.errno]}, then run again"
+    )
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,17 @@ def test_bad_input_names_file_line_and_expectation(
         collect(conn.source.contacts(None))
 
 
+def test_a_broken_json_line_is_named_with_its_column(tmp_path: Path) -> None:
+    """json's own wording ("Invalid control character at") reads on into the column, once."""
+    (tmp_path / "c.jsonl").write_text('{"id": "1", "email": "x@y.org"}\n{"id": "2", "email": "x@\n')
+    conn = make(tmp_path, contacts={"path": "c.jsonl"})
+    with pytest.raises(InputError) as raised:
+        collect(conn.source.contacts(None))
+    assert str(raised.value).endswith(
+        "c.jsonl:2: not valid JSON (Invalid control character at column 25)"
+    )
+
+
 def test_non_utf8_file(tmp_path: Path) -> None:
     (tmp_path / "c.csv").write_bytes("id,email\n1,é@x.org\n".encode("latin-1"))
     conn = make(tmp_path, contacts={"path": "c.csv"})

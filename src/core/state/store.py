@@ -199,7 +199,7 @@ class Store:
     @classmethod
     def memory(cls, *, options: Mapping[str, str | int] | None = None) -> Store:
         """A new, migrated store that lives in memory only: for tests and experiments."""
-        con = duckdb.connect(":memory:", config=dict(options or {}))
+        con = duckdb.connect(":memory:", config=_in_order(options))
         store = cls(Path(":memory:"), con, options)
         store._migrate(read_only=False)
         return store
@@ -229,7 +229,7 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         options = _with_spill(path, options)
         try:
-            con = duckdb.connect(str(path), read_only=read_only, config=dict(options))
+            con = duckdb.connect(str(path), read_only=read_only, config=_in_order(options))
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" in text.lower():
@@ -375,7 +375,7 @@ class Store:
             os.fsync(folder)
         finally:
             os.close(folder)
-        self.con = duckdb.connect(str(self.path), config=dict(self.options))
+        self.con = duckdb.connect(str(self.path), config=_in_order(self.options))
         self._duckdb.con = self.con
         log.info("store %s compacted", self.path)
 
@@ -426,6 +426,25 @@ class Store:
         cur = self.con.execute(sql, params or [])
         names = [d[0] for d in cur.description or []]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+_REORDERING = "in_clause"
+"""DuckDB optimizers that reorder rows: ``in_clause`` turns ``x IN (5 or more constants)``
+into a join, and a ``CREATE TABLE … AS`` through that join no longer keeps its query's row
+order (DuckDB 2.0, two threads or more). segsync numbers a file's rows by that order
+(:meth:`~segsync.engine.Engine.position`) and lines trait tables up by it, so the store's
+connections run without them: the ``IN`` is then a chain of comparisons."""
+
+
+def _in_order(options: Mapping[str, str | int] | None) -> dict[str, str | int]:
+    """DuckDB's settings for a store's connection: ``options``, with the optimizers that
+    reorder rows (:data:`_REORDERING`) disabled besides any ``options`` disables."""
+    settled = dict(options or {})
+    named = [n.strip() for n in str(settled.get("disabled_optimizers", "")).split(",")]
+    settled["disabled_optimizers"] = ",".join(
+        [n for n in named if n and n != _REORDERING] + [_REORDERING]
+    )
+    return settled
 
 
 def _with_spill(path: Path, options: Mapping[str, str | int] | None) -> dict[str, str | int]:

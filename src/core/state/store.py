@@ -436,10 +436,12 @@ order (DuckDB 2.0, two threads or more). segsync numbers a file's rows by that o
 connections run without them: the ``IN`` is then a chain of comparisons."""
 
 
-def _in_order(options: Mapping[str, str | int] | None) -> dict[str, str | int]:
+def _in_order(
+    options: Mapping[str, str | int] | None,
+) -> dict[str, str | bool | int | float | list[str]]:
     """DuckDB's settings for a store's connection: ``options``, with the optimizers that
     reorder rows (:data:`_REORDERING`) disabled besides any ``options`` disables."""
-    settled = dict(options or {})
+    settled: dict[str, str | bool | int | float | list[str]] = dict(options or {})
     named = [n.strip() for n in str(settled.get("disabled_optimizers", "")).split(",")]
     settled["disabled_optimizers"] = ",".join(
         [n for n in named if n and n != _REORDERING] + [_REORDERING]

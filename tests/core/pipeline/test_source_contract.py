@@ -22,7 +22,7 @@ from segsync.connector import (
     SourceSettings,
 )
 from segsync.pipeline import load
-from segsync.pipeline.pull import stage_source
+from segsync.pipeline.pull import StagedSource, stage_source
 from segsync.state.workspace import StorePaths
 
 PULLED = dt.datetime(2026, 6, 1, 12, 0)
@@ -57,6 +57,24 @@ class _Broken(Connector):
     capabilities = Capabilities(contacts=True)
 
 
+def _stage(tmp_path: Path, source: _Source) -> StagedSource:
+    """Stage instance ``shop`` of a connector whose source is ``source``."""
+    (tmp_path / "segsync.toml").write_text(CONFIG, encoding="utf-8")
+    config = load(tmp_path / "segsync.toml")
+    context = ConnectorContext(instance="shop", base_dir=tmp_path, work_dir=tmp_path / "w")
+    connector = _Broken(SourceSettings(), context)
+    connector.source = source
+    return asyncio.run(
+        stage_source(
+            config,
+            connector,
+            paths=StorePaths(tmp_path / "store.duckdb"),
+            cursors={},
+            pulled_at=PULLED,
+        )
+    )
+
+
 @pytest.mark.parametrize(
     ("yielded", "expected"),
     [
@@ -68,20 +86,7 @@ class _Broken(Connector):
 def test_a_source_breaking_the_page_contract_fails_naming_it(
     tmp_path: Path, yielded: Any, expected: str
 ) -> None:
-    (tmp_path / "segsync.toml").write_text(CONFIG, encoding="utf-8")
-    config = load(tmp_path / "segsync.toml")
-    context = ConnectorContext(instance="shop", base_dir=tmp_path, work_dir=tmp_path / "w")
-    connector = _Broken(SourceSettings(), context)
-    connector.source = _Source(yielded)
-    staged = asyncio.run(
-        stage_source(
-            config,
-            connector,
-            paths=StorePaths(tmp_path / "store.duckdb"),
-            cursors={},
-            pulled_at=PULLED,
-        )
-    )
+    staged = _stage(tmp_path, _Source(yielded))
     (stream,) = staged.streams
     assert stream.summary.error is not None and expected in stream.summary.error
     assert staged.failed
@@ -101,20 +106,7 @@ def test_a_source_raising_a_plugin_bug_fails_that_source_naming_it(
 ) -> None:
     """Not an "internal error" that stops the run and blames segsync: the source fails, as
     one whose platform failed does, named, and not to be retried as if transient."""
-    (tmp_path / "segsync.toml").write_text(CONFIG, encoding="utf-8")
-    config = load(tmp_path / "segsync.toml")
-    context = ConnectorContext(instance="shop", base_dir=tmp_path, work_dir=tmp_path / "w")
-    connector = _Broken(SourceSettings(), context)
-    connector.source = _Raising(error)
-    staged = asyncio.run(
-        stage_source(
-            config,
-            connector,
-            paths=StorePaths(tmp_path / "store.duckdb"),
-            cursors={},
-            pulled_at=PULLED,
-        )
-    )
+    staged = _stage(tmp_path, _Raising(error))
     (stream,) = staged.streams
     expected = f"shop: the contacts stream failed: {type(error).__name__}: {error} (a bug in"
     assert stream.summary.error is not None and expected in stream.summary.error

@@ -3,6 +3,9 @@ tests/ops)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -67,3 +70,18 @@ def wait_for(marker: Path, count: int, proc: object, timeout: float = 30) -> Non
             raise AssertionError("the run ended before it was expected to")
         time.sleep(0.02)
     raise AssertionError("timed out waiting for the run to push")
+
+
+def kill_run(project: Project, marker: Path, count: int, delay: str) -> subprocess.Popen[str]:
+    """Start ``segsync run`` with the slow plugin pausing ``delay`` seconds a batch (or a
+    page), and kill -9 it once ``marker`` counts ``count``; the killed process."""
+    proc = project.spawn(
+        "run", env={"SEGSYNC_TEST_MARKER": str(marker), "SEGSYNC_TEST_DELAY": delay}
+    )
+    try:
+        wait_for(marker, count, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    return proc

@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from slowkit import slow_project, wait_for
+from slowkit import kill_run, slow_project, wait_for
 
 from projectkit import Project, contact
 
@@ -209,15 +209,7 @@ def test_permanent_failures_are_not_retried(project: Project) -> None:
 
 def test_kill_9_during_push_then_next_run_converges(project: Project) -> None:
     marker = slow_project(project)
-    proc = project.spawn(
-        "run", env={"SEGSYNC_TEST_MARKER": str(marker), "SEGSYNC_TEST_DELAY": "0.2"}
-    )
-    try:
-        wait_for(marker, 5, proc)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.communicate(timeout=30)
+    proc = kill_run(project, marker, 5, "0.2")
     assert proc.returncode == -signal.SIGKILL
     partial = project.audience("French_newsletter")
     assert 1 <= len(partial) < 32
@@ -339,13 +331,7 @@ def test_concurrent_run_exits_4_and_names_the_holder(project: Project) -> None:
 
 def test_lock_left_by_a_dead_process_is_taken_over(project: Project) -> None:
     marker = slow_project(project)
-    proc = project.spawn("run", env={"SEGSYNC_TEST_MARKER": str(marker), "SEGSYNC_TEST_DELAY": "5"})
-    try:
-        wait_for(marker, 1, proc)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.communicate(timeout=30)
+    kill_run(project, marker, 1, "5")
     assert (
         project.root / "segsync.duckdb.lock"
     ).read_text()  # the dead holder's note is still there
@@ -466,15 +452,7 @@ def test_kill_9_during_pull_leaves_the_store_as_it_was(project: Project) -> None
     )
     project.config.write_text(text)
     marker = project.root / "pull-marker"
-    proc = project.spawn(
-        "run", env={"SEGSYNC_TEST_MARKER": str(marker), "SEGSYNC_TEST_DELAY": "0.2"}
-    )
-    try:
-        wait_for(marker, 3, proc)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.communicate(timeout=30)
+    kill_run(project, marker, 3, "0.2")
     # nothing of the interrupted pull was committed: same audience, same cursor
     assert project.audience("French_newsletter") == before
     env = {

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import signal
 
 import duckdb
 import pytest
@@ -131,18 +129,10 @@ def test_runs_lists_and_shows_runs(project: Project) -> None:
 
 
 def test_runs_show_of_a_killed_run_says_killed_and_its_phase(project: Project) -> None:
-    from slowkit import slow_project, wait_for
+    from slowkit import kill_run, slow_project
 
     marker = slow_project(project)
-    proc = project.spawn(
-        "run", env={"SEGSYNC_TEST_MARKER": str(marker), "SEGSYNC_TEST_DELAY": "0.3"}
-    )
-    try:
-        wait_for(marker, 3, proc)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.communicate(timeout=30)
+    kill_run(project, marker, 3, "0.3")
     code, runs = project.json("runs")
     assert (runs[0]["status"], runs[0]["phase"]) == ("killed", "push")
     killed = runs[0]["run_id"]
@@ -253,18 +243,10 @@ def test_progress_lines_on_stderr_without_a_terminal(project: Project) -> None:
 
 def test_status_lines_up_a_killed_runs_phase_with_the_other_runs(project: Project) -> None:
     """Only a killed run has a phase: the other runs' cells stay under their own headers."""
-    from slowkit import slow_project, wait_for
+    from slowkit import kill_run, slow_project
 
     marker = slow_project(project)
-    proc = project.spawn(
-        "run", env={"SEGSYNC_TEST_MARKER": str(marker), "SEGSYNC_TEST_DELAY": "0.3"}
-    )
-    try:
-        wait_for(marker, 3, proc)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.communicate(timeout=30)
+    kill_run(project, marker, 3, "0.3")
     assert project.cli("run", env={"SEGSYNC_TEST_MARKER": str(marker)}).code == 0
     text = project.cli("status", env={"COLUMNS": "250"}).out
     lines = [line for line in text.splitlines() if "┃" in line or "│" in line]

@@ -37,6 +37,8 @@ EXIT_CODES: dict[int, str] = {
     3: "a guard stopped a source or a sync (review with 'segsync plan', then --force)",
     4: "another segsync process holds the store's lock",
     5: "unexpected internal error (a bug: rerun with --debug and report it)",
+    6: "changes are pending ('plan --detailed-exitcode' only)",
+    130: "interrupted (Ctrl-C): the run shows as killed in its phase; the next run carries on",
 }
 
 

@@ -9,7 +9,7 @@ import json
 from rich.console import Console
 
 from segsync.report import CalibrationBin, ModelSummary, RunReport, TraitWarning
-from segsync.report.text import print_report
+from segsync.report.text import print_report, table_from_rows
 
 AS_OF = dt.datetime(1998, 7, 1, tzinfo=dt.UTC)
 
@@ -95,3 +95,19 @@ def test_text_shows_the_as_of_the_models_and_counts_the_warnings() -> None:
     assert "refused: holdout AUC 0.512 is below the minimum 0.600" in text
     assert "warning traits.stage: old" in text
     assert "1 warning(s) about the data" in text
+
+
+def test_a_table_of_rows_reads_as_words_and_numbers() -> None:
+    """status and friends: headers without underscores, yes/no for booleans, thousands
+    separated and right-aligned counts, an empty cell for nothing."""
+    rows = [
+        {"sync": "newsletter_fr", "configured": True, "members": 1503, "failed_will_retry": 0},
+        {"sync": "old_list", "configured": False, "members": None, "failed_will_retry": 2},
+    ]
+    console = Console(width=120, record=True)
+    console.print(table_from_rows("Syncs", rows))
+    text = console.export_text()
+    assert "failed will retry" in text and "failed_will_retry" not in text
+    assert "│ newsletter_fr │ yes        │   1,503 │" in text
+    assert "│ old_list      │ no         │         │" in text
+    assert "True" not in text

@@ -251,7 +251,7 @@ def test_status_lines_up_a_killed_runs_phase_with_the_other_runs(project: Projec
     text = project.cli("status", env={"COLUMNS": "250"}).out
     lines = [line for line in text.splitlines() if "┃" in line or "│" in line]
     header = [c.strip() for c in lines[0].strip("┃").split("┃")]
-    assert {"run_id", "status", "phase", "started", "seconds"} <= set(header)
+    assert {"run id", "status", "phase", "started", "seconds"} <= set(header)
     cells = {
         row[2]: dict(zip(header, row, strict=True))
         for row in ([c.strip() for c in line.strip("│").split("│")] for line in lines[1:])

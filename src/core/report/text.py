@@ -294,7 +294,23 @@ def table_from_rows(title: str, rows: list[dict[str, Any]]) -> Table:
     # run's phase) gets its column, and each value goes under its own header
     columns = list(dict.fromkeys(key for row in rows for key in row))
     for col in columns:
-        table.add_column(col)
+        numbers = all(_number(row.get(col)) for row in rows if row.get(col) is not None)
+        table.add_column(col.replace("_", " "), justify="right" if numbers else "left")
     for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row[c]) for c in columns))
+        table.add_row(*(_cell(row.get(c)) for c in columns))
     return table
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _cell(value: Any) -> str:
+    """A value as a person reads it: yes/no, thousands separated, nothing for None."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)

@@ -158,6 +158,13 @@ def mask_text(value: str) -> str:
     return f"{text[:1]}{'*' * min(len(text) - 2, 8)}{text[-1:]}"
 
 
+def shown_id(value: object) -> str:
+    """A record's id as warnings show it: masked when it is an email address (a source keyed
+    by email), as it is otherwise (``C0042``: no personal data, and needed to find it)."""
+    text = str(value)
+    return mask_email(text.strip()) if "@" in text else text
+
+
 def mask_identifier(value: object) -> str:
     """An email, phone number or other identifier, masked for logs and stored samples."""
     text = str(value)

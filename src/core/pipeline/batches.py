@@ -20,7 +20,7 @@ from typing import Any
 
 from segsync.config import Config
 from segsync.connector import ContactBatch, Purpose, SourceSettings
-from segsync.model.identity import normalize_email
+from segsync.model.identity import normalize_email, shown_id
 from segsync.model.phones import PhoneBook
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.staging import (
@@ -50,7 +50,7 @@ class _Where:
         self.ids = ids
 
     def __getitem__(self, i: int) -> str:
-        return f"contact {self.ids[i]}"
+        return f"contact {shown_id(self.ids[i])}"
 
 
 def _value(value: Any) -> str:

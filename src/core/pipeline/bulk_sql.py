@@ -31,7 +31,7 @@ from sqlglot import exp
 
 from segsync.connector import BulkFile, ContactColumns, EventColumns
 from segsync.engine import parse
-from segsync.model.identity import mask_identifier
+from segsync.model.identity import mask_identifier, shown_id
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.staging import CONSENT_AT, FUTURE_TOLERANCE
 
@@ -626,6 +626,8 @@ class FilePlan:
     def example(kind: Any, row: Sequence[Any]) -> str:
         """A warning's example, as the pages write it (identifiers masked)."""
         key, value, raw = row
+        if kind not in (WARN_NO_CONTACT, WARN_EVENT_FUTURE):  # a contact's id: an email?
+            key = shown_id(key)
         if kind == WARN_EMAIL:
             return f"contact {key} ({mask_identifier(value)!r})"
         if kind == WARN_FUTURE:

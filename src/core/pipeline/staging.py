@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from segsync.config import Config
 from segsync.connector import Contact, Event, Purpose, Reject, SourceSettings
 from segsync.errors import InputError
-from segsync.model.identity import mask_identifier, normalize_email
+from segsync.model.identity import mask_identifier, normalize_email, shown_id
 from segsync.model.phones import PhoneBook
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.tally import WarningTally
@@ -202,7 +202,7 @@ def contact_encoder(
         if not record.source_id:
             rejects.bad(f"{instance} contact #{seq}", "empty source_id")
             return None
-        where = f"contact {record.source_id}"
+        where = f"contact {shown_id(record.source_id)}"
         unknown = set(record.consent) - purposes if record.consent else None
         if unknown:
             rejects.bad(

@@ -361,3 +361,25 @@ def test_a_bad_row_far_into_a_large_file_is_named_by_its_own_line(
     source = EVENTS.format(path="e.jsonl", currency="", kind="")
     got = _stage_bulk(_project(tmp_path, source), threads)["events"]
     assert got["error"] and "e.jsonl:40000:" in got["error"], got["error"]
+
+
+def test_warning_examples_mask_a_contact_id_that_is_an_email(tmp_path: Path) -> None:
+    """A source keyed by email (a sign-up form's export) names its rows in warnings by a
+    masked id, in both ways of staging: the examples are kept in run reports."""
+    rows = [
+        {"mail": "jonas.meyer@example.org", "at": "2099-01-01T00:00:00Z", "tel": "12"},
+        {"mail": "ann@example.org", "at": "2026-01-02T00:00:00Z", "tel": "06 12 34 56 78"},
+    ]
+    (tmp_path / "n.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    source = """
+[connectors.src.contacts]
+path = "n.jsonl"
+id = "mail"
+email = "mail"
+phone = "tel"
+updated_at = "at"
+"""
+    got = _same(tmp_path, source)["contacts"]
+    samples = " ".join(str(s) for s in got["samples"])
+    assert got["warnings"] >= 2 and "jonas.meyer@example.org" not in samples, samples
+    assert "contact j***@example.org" in samples, samples

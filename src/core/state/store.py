@@ -42,7 +42,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -258,26 +258,23 @@ class Store:
     def close(self) -> None:
         """Close the connection; a statement a cancelled run's worker thread is still inside
         (Ctrl-C during a bulk read or while a batch is recorded) is interrupted first."""
-        deadline = time.monotonic() + _SETTLE_SECONDS
-        while True:
-            try:
-                self.con.close()
-                return
-            except duckdb.ResourceInUseException:
-                if time.monotonic() >= deadline:
-                    raise
-                self.con.interrupt()
-                time.sleep(0.02)
+        if not self._when_free(self.con.close, _SETTLE_SECONDS):
+            self.con.close()  # still busy: DuckDB's own error
 
     def settle(self, timeout: float = _SETTLE_SECONDS) -> bool:
         """Make the connection free again after a run was cancelled (Ctrl-C) while one of its
         worker threads was inside a statement (a bulk read, a batch being recorded): interrupt
         that statement (a transaction it was in rolls back) and wait, up to ``timeout``
         seconds, until the connection answers. True when it does."""
+        return self._when_free(lambda: self.con.execute("SELECT 1").fetchall(), timeout)
+
+    def _when_free(self, action: Callable[[], object], timeout: float) -> bool:
+        """Do ``action`` on the connection, interrupting whatever statement keeps it busy,
+        until it succeeds (True) or ``timeout`` seconds have passed (False)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self.con.execute("SELECT 1").fetchall()
+                action()
                 return True
             except duckdb.ResourceInUseException:
                 if time.monotonic() >= deadline:

@@ -253,7 +253,6 @@ async def _stage_stream(
         with item.path.open("w", encoding="utf-8", newline="") as out:
             writer = StagingWriter(out, CONTACT_COLUMNS if item.contacts else EVENT_COLUMNS)
             async for page in pages:
-                _check_page(page, instance, stream)
                 if summary.pages and page.snapshot != summary.snapshot:
                     raise InputError(
                         f"{instance}: the {stream} stream mixed snapshot and delta pages"
@@ -291,7 +290,8 @@ async def _stage_stream(
 async def _guarded(
     pages: AsyncIterator[Page[Any]], instance: str, stream: str
 ) -> AsyncIterator[Page[Any]]:
-    """The source's pages, with an exception the source raises that is not one of segsync's
+    """The source's pages, each checked against the contract (:func:`_check_page`), with an
+    exception the source raises that is not one of segsync's
     (a bug in its plugin: a ``KeyError``, a ``ValueError``, a library's own error) turned into
     a :class:`ConnectorError` naming the instance and stream: that source fails, as one whose
     platform failed does, instead of the whole run stopping on an "internal error". The
@@ -310,6 +310,7 @@ async def _guarded(
                 f"{instance}: the {stream} stream failed: {type(exc).__name__}: {redact(str(exc))} "
                 "(a bug in the connector plugin; --verbose shows where)"
             ) from exc
+        _check_page(page, instance, stream)
         yield page
 
 

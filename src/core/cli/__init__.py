@@ -28,44 +28,32 @@ __all__ = ["app", "main"]
 
 
 _VALUE_OPTIONS = ("--config", "-c", "--plugins-dir", "--log-format")
-"""The global options that take a value (``segsync -c FILE run``): what follows them is not
-the command."""
+"""The global options that take a value (``segsync -c FILE run``, ``--config=FILE``): what
+follows them is not the command."""
 
 
-def _command_word(argv: list[str]) -> str | None:
-    """The command ``argv`` names: its first word that is neither an option nor the value of
-    a global option."""
+def _global_options(argv: list[str]) -> tuple[dict[str, str], str | None]:
+    """The global options' values ``argv`` gives (by long name: ``{"--config": FILE}``) and
+    the command it names: its first word that is neither an option nor such a value."""
+    values: dict[str, str] = {}
     words = iter(argv)
     for arg in words:
-        if arg in _VALUE_OPTIONS:
-            next(words, None)
+        flag, equals, value = arg.partition("=")
+        if flag in _VALUE_OPTIONS:
+            given = value if equals else next(words, None)
+            if given is not None:
+                values["--config" if flag == "-c" else flag] = given
         elif not arg.startswith("-"):
-            return arg
-    return None
+            return values, arg
+    return values, None
 
 
 def _preload_plugins() -> list[str]:
     """Load plugins before parsing the command line so they can add commands. Returns
     warnings: a command a plugin added under a built-in name is dropped, the built-in kept."""
-    argv = sys.argv[1:]
-    config = plugins_dir = None
-    for i, arg in enumerate(argv):
-        for flag, setter in (
-            ("--config", "config"),
-            ("-c", "config"),
-            ("--plugins-dir", "plugins_dir"),
-        ):
-            if arg == flag and i + 1 < len(argv):
-                if setter == "config":
-                    config = Path(argv[i + 1])
-                else:
-                    plugins_dir = Path(argv[i + 1])
-            elif arg.startswith(flag + "="):
-                value = Path(arg.split("=", 1)[1])
-                if setter == "config":
-                    config = value
-                else:
-                    plugins_dir = value
+    values, _ = _global_options(sys.argv[1:])
+    config = Path(values["--config"]) if "--config" in values else None
+    plugins_dir = Path(values["--plugins-dir"]) if "--plugins-dir" in values else None
     path = find_config_path(config)
     loaded = load_plugins(plugins_dir or plugins_dir_for(path))
     builtin = {c.name or c.callback.__name__ for c in app.registered_commands if c.callback}
@@ -103,7 +91,7 @@ def main() -> None:
         builtin = {
             c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands
         }
-        needs_plugins = _command_word(sys.argv[1:]) in builtin - {"init"}
+        needs_plugins = _global_options(sys.argv[1:])[1] in builtin - {"init"}
         if not needs_plugins:  # the command itself reports the error otherwise
             err.print(f"[yellow]warning[/]: plugins not loaded: {escape(redact(str(exc)))}")
     # what start-up made (modules, plugins, models) lives as long as the process: the cyclic

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
@@ -73,7 +73,13 @@ options = Options()
 # Help texts are rendered as Markdown, not Rich markup: Rich would read a config key such as
 # "[privacy] retention_days" as a style tag and drop it, and would keep a docstring's line
 # breaks in the command list.
-HELP_MARKUP: Literal["markdown"] = "markdown"
+_HELP_MARKUP: Literal["markdown"] = "markdown"
+
+
+def command_group(help: str, **settings: Any) -> typer.Typer:
+    """A group of subcommands (``segsync runs …``), its help rendered as the main app's."""
+    return typer.Typer(help=help, rich_markup_mode=_HELP_MARKUP, **settings)
+
 
 app = typer.Typer(
     name="segsync",
@@ -81,7 +87,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode=HELP_MARKUP,
+    rich_markup_mode=_HELP_MARKUP,
     epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
 )
 

@@ -24,20 +24,18 @@ from segsync.state.ledger import Change, Ledger
 from segsync.state.lock import run_lock
 from segsync.state.store import Store
 
-from .app import HELP_MARKUP, Format, FormatOpt, app, err, errors, load_config_, out
+from .app import Format, FormatOpt, app, command_group, err, errors, load_config_, out
 
 __all__ = ["open_store", "runs_app", "state_app"]
 
-runs_app = typer.Typer(
-    help="Past runs: when, how long, how they ended, what each changed.",
+runs_app = command_group(
+    "Past runs: when, how long, how they ended, what each changed.",
     invoke_without_command=True,
     no_args_is_help=False,
-    rich_markup_mode=HELP_MARKUP,
 )
-state_app = typer.Typer(
-    help="Sanctioned backfills: make segsync send a sync again, or read a source again.",
+state_app = command_group(
+    "Sanctioned backfills: make segsync send a sync again, or read a source again.",
     no_args_is_help=True,
-    rich_markup_mode=HELP_MARKUP,
 )
 app.add_typer(runs_app, name="runs")
 app.add_typer(state_app, name="state")

@@ -24,15 +24,13 @@ from segsync.privacy.identifiers import (
 from segsync.privacy.receipt import ForgetReceipt
 from segsync.privacy.suppression import Suppressions
 
-from .app import HELP_MARKUP, Format, FormatOpt, app, err, errors, load_config_, out
+from .app import Format, FormatOpt, app, command_group, err, errors, load_config_, out
 from .history import open_store
 
 __all__ = ["suppressions_app"]
 
-suppressions_app = typer.Typer(
-    help="People never to profile or push again (salted hashes only).",
-    no_args_is_help=True,
-    rich_markup_mode=HELP_MARKUP,
+suppressions_app = command_group(
+    "People never to profile or push again (salted hashes only).", no_args_is_help=True
 )
 app.add_typer(suppressions_app, name="suppressions")
 

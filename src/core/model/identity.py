@@ -162,7 +162,7 @@ def shown_id(value: object) -> str:
     """A record's id as warnings show it: masked when it is an email address (a source keyed
     by email), as it is otherwise (``C0042``: no personal data, and needed to find it)."""
     text = str(value)
-    return mask_email(text.strip()) if "@" in text else text
+    return mask_identifier(text) if "@" in text else text
 
 
 def mask_identifier(value: object) -> str:

@@ -117,7 +117,9 @@ with Store.open(config.store_path, options=config.store_options) as store, (
         store.engine.memory_limit(limit) if limit else contextlib.nullcontext()):
     async def stage():
         bulk = "engine" in inspect.signature(stage_source).parameters  # not before issue 18
-        extra = {"engine": store.engine, "engine_lock": asyncio.Lock()} if bulk else {}
+        extra = {"engine": store.engine} if bulk else {}
+        if "engine_lock" in inspect.signature(stage_source).parameters:  # one read at a time
+            extra["engine_lock"] = asyncio.Lock()
         return await asyncio.gather(*(
             stage_source(config, connectors[n], paths=paths, cursors={}, pulled_at=pulled_at,
                          **extra)

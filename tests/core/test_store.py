@@ -322,3 +322,42 @@ def test_closing_a_store_a_worker_thread_still_uses_interrupts_it(tmp_path: Path
             store.con.interrupt()
         worker.join(timeout=30)
     assert outcome == ["interrupted"]
+
+
+def test_scratch_engines_stage_side_by_side_for_the_store_to_read(tmp_path: Path) -> None:
+    """Two threads make temporary tables on scratch engines at once; the store's engine reads
+    them after, under the same names, drops them, and writes its own tables to the store —
+    nothing of the scratch ones is kept in the file (whose name needs quoting)."""
+    path = tmp_path / "my-store.duckdb"
+    started = threading.Barrier(2)
+    with Store.open(path) as store:
+        engine = store.engine
+
+        def stage(name: str, n: int) -> None:
+            with engine.scratch() as scratch:
+                started.wait(timeout=10)
+                scratch.create_table(
+                    f"{name}_rows", parse(f"SELECT range AS i FROM range({n})"), temporary=True
+                )
+                scratch.create_view(
+                    name, parse(f"SELECT count(*) AS n FROM {name}_rows"), temporary=True
+                )
+                # the store's own tables are read from a scratch engine too
+                assert scratch.scalar(parse("SELECT count(*) FROM profiles")) == 0
+
+        threads = [threading.Thread(target=stage, args=(f"_s{k}", 1000 * k)) for k in (1, 2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert engine.scalar(parse("SELECT n FROM _s1")) == 1000
+        assert engine.scalar(parse("SELECT n FROM _s2")) == 2000
+        engine.drop("_s1", view=True)
+        engine.drop("_s1_rows")
+        with pytest.raises(Exception, match="_s1"):
+            engine.scalar(parse("SELECT n FROM _s1"))
+        engine.create_table("kept", parse("SELECT 1 AS one"))
+    with Store.open(path) as store:
+        assert store.engine.scalar(parse("SELECT one FROM kept")) == 1
+        with pytest.raises(Exception, match="_s2"):
+            store.engine.scalar(parse("SELECT n FROM _s2"))

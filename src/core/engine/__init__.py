@@ -167,6 +167,14 @@ class Engine(Protocol):
         so that a thread beside the event loop can write while this engine reads. Two
         engines must not write the same rows at once."""
 
+    def scratch(self) -> contextlib.AbstractContextManager[Engine]:
+        """An engine for one other thread to stage rows in, open for the block, beside other
+        scratch engines of this one: its *temporary* tables and views stay readable by this
+        engine (under the same names) after the block, until this engine drops them, so
+        several sources' files can be read at once and loaded afterwards. Scratch engines
+        share one namespace for them: concurrent users give their objects distinct names.
+        An engine that cannot read concurrently hands out one scratch engine at a time."""
+
     def execute(self, statement: exp.Expr) -> None:
         """Run a statement that returns nothing."""
 

@@ -4,6 +4,8 @@ DuckDB (its dialect, its readers, its driver's exceptions)."""
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,10 @@ from segsync.engine import (
 if TYPE_CHECKING:
     from segsync.connector import TableRef
 
-__all__ = ["DuckDBEngine", "translate"]
+__all__ = ["SCRATCH", "DuckDBEngine", "translate"]
+
+SCRATCH = "segsync_scratch"
+"""The in-memory database :meth:`DuckDBEngine.scratch` engines make their temporary objects in."""
 
 _DATA_ERRORS = (
     duckdb.ConversionException,
@@ -108,8 +113,14 @@ class DuckDBEngine:
     dialect = "duckdb"
     reads_files = True
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, scratch: bool = False) -> None:
         self.con = con
+        self._temp = "" if scratch else "TEMP "
+        """How a *temporary* object is made: a scratch engine's (:meth:`scratch`) are ordinary
+        ones of the scratch database, which its parent reads."""
+        self._scratch_lock = threading.Lock()
+        self._scratches: set[duckdb.DuckDBPyConnection] = set()
+        """The connections of the scratch engines open now (:meth:`interrupt_scratch`)."""
 
     def __repr__(self) -> str:
         return "<DuckDBEngine>"
@@ -125,6 +136,51 @@ class DuckDBEngine:
             yield DuckDBEngine(con)
         finally:
             con.close()
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[DuckDBEngine]:
+        """An engine on a connection of its own whose temporary tables and views this engine
+        reads: they are made in an in-memory database attached beside the store (:data:`SCRATCH`,
+        which spills to disk past the memory limit like temporary tables), which this engine
+        looks names up in after its own. Several run at once (DuckDB runs their statements
+        side by side); they share that database's names."""
+        with self._scratch_lock:
+            store = self._run("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+            attached = self._run(
+                "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [SCRATCH]
+            ).fetchone()[0]  # type: ignore[index]
+            if not attached:
+                self._run(f"ATTACH ':memory:' AS {SCRATCH}")
+                self._run(f"SET search_path = {_text(f'{_column(store)}.main,{SCRATCH}.main')}")
+        con = self.con.cursor()
+        with self._scratch_lock:
+            self._scratches.add(con)
+        try:
+            with _translated():
+                con.execute(f"USE {SCRATCH}")
+                con.execute(f"SET search_path = {_text(f'{SCRATCH}.main,{_column(store)}.main')}")
+            yield DuckDBEngine(con, scratch=True)
+        finally:
+            con.close()
+            with self._scratch_lock:
+                self._scratches.discard(con)
+
+    def interrupt_scratch(self, timeout: float) -> bool:
+        """Interrupt whatever the open scratch engines run (a cancelled run's threads reading
+        files), until their blocks have closed them or ``timeout`` seconds have passed; True
+        when none is left open."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._scratch_lock:
+                open_now = list(self._scratches)
+            if not open_now:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            for con in open_now:
+                with contextlib.suppress(duckdb.Error):
+                    con.interrupt()
+            time.sleep(0.02)
 
     def _run(self, sql: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
         with _translated():
@@ -168,18 +224,18 @@ class DuckDBEngine:
             self._run(f"SET memory_limit = {_text(str(before))}")
 
     def create_table(self, name: str, query: exp.Expr, *, temporary: bool = False) -> None:
-        temp = "TEMP " if temporary else ""
+        temp = self._temp if temporary else ""
         self._run(f"CREATE OR REPLACE {temp}TABLE {_name(name)} AS {self.sql(query)}")
 
     def create_empty(
         self, name: str, columns: Mapping[str, str], *, temporary: bool = False
     ) -> None:
-        temp = "TEMP " if temporary else ""
+        temp = self._temp if temporary else ""
         defs = ", ".join(d.sql(dialect=self.dialect) for d in column_types(columns))
         self._run(f"CREATE OR REPLACE {temp}TABLE {_name(name)} ({defs})")
 
     def create_view(self, name: str, query: exp.Expr, *, temporary: bool = False) -> None:
-        temp = "TEMP " if temporary else ""
+        temp = self._temp if temporary else ""
         self._run(f"CREATE OR REPLACE {temp}VIEW {_name(name)} AS {self.sql(query)}")
 
     def drop(self, *names: str, view: bool = False) -> None:

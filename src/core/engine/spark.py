@@ -32,6 +32,7 @@ expressions are rendered in the ``spark`` dialect; what Spark does its own way:
 from __future__ import annotations
 
 import contextlib
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -80,6 +81,7 @@ class SparkEngine:
         self._frames: dict[str, DataFrame] = {}
         """Temporary tables: checkpointed frames, each under a temporary view of its name."""
         self._views: set[str] = set()
+        self._scratch_lock = threading.Lock()
         location = options.database_location()
         where = f" LOCATION '{_literal(location)}'" if location else ""
         with _translated():
@@ -120,6 +122,13 @@ class SparkEngine:
         """This engine: a Spark session runs statements from several threads, and it has no
         transactions to keep apart."""
         yield self
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[SparkEngine]:
+        """This engine, to one thread at a time: its temporary tables already outlive any
+        block, but the bookkeeping of them is not made for several threads at once."""
+        with self._scratch_lock:
+            yield self
 
     def _sql(self, text: str) -> DataFrame:
         with _translated():

@@ -442,9 +442,8 @@ class _Run:
         paths = StorePaths(self.config.store_path)
         paths.clear_staging()
         pulled_at = utcnow()
-        lock = asyncio.Lock()  # the engine reads one source's files at a time
         with self._bulk_memory(sources.values()):
-            staged = await self._stage(connectors, sources, paths, pulled_at, full, force, lock)
+            staged = await self._stage(connectors, sources, paths, pulled_at, full, force)
         paths.clear_staging()
         self.report.sources = [summary for source in staged for summary in source.summaries]
         stopped = {}
@@ -466,9 +465,9 @@ class _Run:
         pulled_at: dt.datetime,
         full: bool,
         force: bool,
-        lock: asyncio.Lock,
     ) -> list[StagedSource]:
-        """Stage every source (at once; the engine's reads one at a time) and load them."""
+        """Stage every source (at once: the engine reads several sources' files side by side)
+        and load them."""
         staged = await asyncio.gather(
             *(
                 stage_source(
@@ -479,7 +478,6 @@ class _Run:
                     pulled_at=pulled_at,
                     full=full,
                     engine=self.engine,
-                    engine_lock=lock,
                     progress=self.progress,
                 )
                 for name, source in sources.items()

@@ -49,8 +49,6 @@ __all__ = ["stage_files"]
 log = logging.getLogger("segsync.pipeline.bulk")
 
 _FILE_SHIFT = 1 << 40  # seq = file index × this + row number: file order, then row order
-_VIEW = "_bulk_view"
-_LANE_PHONE, _LANE_EMAIL, _LANE_ATTR = "_lane_phone", "_lane_email", "_lane_attr"
 
 
 @dataclass
@@ -143,7 +141,7 @@ def stage_files(
             )
             rows = f"{prefix}_{index}"
             made.tables.append(f"{rows}_read")
-            made.views.append(rows)
+            made.views.extend((rows, _view(rows)))
             _read_file(engine, plan, index, rows, f"connectors.{instance}.{stream}")
             part = rows
             if contacts:
@@ -152,13 +150,14 @@ def stage_files(
                 _lanes(engine, plan, rows)
                 _join_lanes(engine, plan, rows, part)
                 engine.drop(rows, view=True)
-                engine.drop(f"{rows}_read", _LANE_PHONE, _LANE_EMAIL, _LANE_ATTR)
+                engine.drop(f"{rows}_read", *_lane_tables(rows))
             parts.append(part)
             _warnings(engine, plan, part, warnings)
             _python_rows(
-                engine, plan, part, python, encode, recording, rejects, settings.on_bad_row,
-                columns,
+                engine, plan, part, _view(rows), python, encode, recording, rejects,
+                settings.on_bad_row, columns,
             )  # fmt: skip
+            engine.drop(_view(rows), view=True)
         for kind, seq, position, example in recording.seen:
             warnings.add(kind, 1, [(seq, position, example)] if example else [])
         warnings.into(tally)
@@ -167,8 +166,6 @@ def stage_files(
     except BaseException:
         drop_tables(engine, made)
         raise
-    finally:
-        engine.drop(_VIEW, view=True)
     return made
 
 
@@ -228,17 +225,22 @@ def _typed(column: str, type_: str) -> str:
 # -- one file ------------------------------------------------------------------------------
 
 
+def _view(rows: str) -> str:
+    """The engine's view of the file read into ``rows``."""
+    return f"{rows}_view"
+
+
 def _read_file(engine: Engine, plan: q.FilePlan, index: int, rows: str, where: str) -> None:
     """The file, read once into ``<rows>_read``: every field read, each row's status; and
     ``rows``, the same numbered: ``_row`` (its number in the file) and ``seq`` (its place in
     the stream: file by file, row by row). A table's rows come numbered by the engine; a
     column the mapping names that the table lacks raises :class:`InputError` (``where``:
     the settings' key)."""
-    file = plan.file
+    file, view = plan.file, _view(rows)
     if file.table is not None:
-        has = engine.read_table(_VIEW, file.table, plan.view_keys, rest_without=plan.rest_without)
+        has = engine.read_table(view, file.table, plan.view_keys, rest_without=plan.rest_without)
         _check_columns(file, has, where)
-        engine.create_table(f"{rows}_read", plan.rows_query(_VIEW), temporary=True)
+        engine.create_table(f"{rows}_read", plan.rows_query(view), temporary=True)
         seq = exp.Add(this=exp.Literal.number(index * _FILE_SHIFT), expression=exp.column("_row"))
         engine.create_view(
             rows,
@@ -247,16 +249,16 @@ def _read_file(engine: Engine, plan: q.FilePlan, index: int, rows: str, where: s
         )
         return
     if file.format == "csv":
-        engine.read_csv(_VIEW, file.path, plan.view_columns, delimiter=file.delimiter)
+        engine.read_csv(view, file.path, plan.view_columns, delimiter=file.delimiter)
     else:
         engine.read_jsonl(
-            _VIEW,
+            view,
             file.path,
             plan.view_keys,
             rest_without=plan.rest_without,
             with_keys=plan.with_keys,
         )
-    engine.create_table(f"{rows}_read", plan.rows_query(_VIEW), temporary=True)
+    engine.create_table(f"{rows}_read", plan.rows_query(view), temporary=True)
     position = engine.position()
     engine.create_view(
         rows,
@@ -294,23 +296,30 @@ def _distinct(engine: Engine, query: str) -> list[tuple[Any, ...]]:
     return engine.rows(parse(query))
 
 
+def _lane_tables(rows: str) -> tuple[str, str, str]:
+    """The lane tables of ``rows``: phones, emails, attributes (named after the rows: several
+    sources' files are read at once, their temporary tables side by side)."""
+    return f"{rows}_lane_phone", f"{rows}_lane_email", f"{rows}_lane_attr"
+
+
 def _lanes(engine: Engine, plan: q.FilePlan, rows: str) -> None:
     """Ask Python what SQL cannot say, once per distinct value, into the lane tables."""
     if plan.contacts:
-        engine.create_empty(_LANE_PHONE, q.LANE_PHONE, temporary=True)
-        left = read_phones(engine, rows, _LANE_PHONE, plan.region)
+        lane_phone, lane_email, lane_attr = _lane_tables(rows)
+        engine.create_empty(lane_phone, q.LANE_PHONE, temporary=True)
+        left = read_phones(engine, rows, lane_phone, plan.region, prefix=f"{rows}_phones")
         phones = PhoneBook()
         engine.insert_rows(
-            _LANE_PHONE,
+            lane_phone,
             list(q.LANE_PHONE),
             (_phone_lane(phones, plan.region, *pair) for pair in left),
         )
         emails = _distinct(
             engine, f"SELECT DISTINCT email_t FROM {rows} WHERE status = 'ok' AND email_lane"
         )
-        engine.create_empty(_LANE_EMAIL, q.LANE_EMAIL, temporary=True)
-        engine.insert_rows(_LANE_EMAIL, list(q.LANE_EMAIL), (_email_lane(e) for (e,) in emails))
-        engine.create_empty(_LANE_ATTR, q.LANE_ATTR, temporary=True)
+        engine.create_empty(lane_email, q.LANE_EMAIL, temporary=True)
+        engine.insert_rows(lane_email, list(q.LANE_EMAIL), (_email_lane(e) for (e,) in emails))
+        engine.create_empty(lane_attr, q.LANE_ATTR, temporary=True)
         for slot, (_, type_name) in enumerate(plan.attribute_slots):
             values = _distinct(
                 engine,
@@ -318,7 +327,7 @@ def _lanes(engine: Engine, plan: q.FilePlan, rows: str) -> None:
                 f"WHERE status = 'ok' AND a{slot}_lane",
             )
             engine.insert_rows(
-                _LANE_ATTR,
+                lane_attr,
                 list(q.LANE_ATTR),
                 (_attribute_lane(slot, type_name, t, k) for t, k in values),
             )
@@ -332,7 +341,7 @@ def _join_lanes(engine: Engine, plan: q.FilePlan, rows: str, part: str) -> None:
             parse(f"SELECT DISTINCT _keys FROM {rows} WHERE status = 'ok' ORDER BY 1")
         )
     ]
-    engine.create_table(part, plan.lanes_query(rows, patterns), temporary=True)
+    engine.create_table(part, plan.lanes_query(rows, patterns, rows + "_lane"), temporary=True)
 
 
 def _warnings(engine: Engine, plan: q.FilePlan, part: str, warnings: _Warnings) -> None:
@@ -351,6 +360,7 @@ def _python_rows(
     engine: Engine,
     plan: q.FilePlan,
     source: str,
+    view: str,
     python: str,
     encode: Callable[[Any, int], dict[str, Any] | None],
     recording: _RecordingTally,
@@ -358,8 +368,9 @@ def _python_rows(
     on_bad_row: str,
     columns: dict[str, str],
 ) -> None:
-    """The rows SQL could not take, read by the source and encoded as its pages would be,
-    appended (as text) to ``python``."""
+    """The rows SQL could not take, read by the source (a table's: from ``view``, the
+    engine's view of it) and encoded as its pages would be, appended (as text) to
+    ``python``."""
     numbered = engine.rows(
         parse(f"SELECT _row, seq FROM {source} WHERE status = 'python' ORDER BY _row")
     )
@@ -370,7 +381,7 @@ def _python_rows(
     order = [number for number, _ in numbered]
     names = list(columns)
     batch: list[list[Any]] = []
-    read = file.rows(order) if file.rows is not None else _table_rows(engine, plan, source)
+    read = file.rows(order) if file.rows is not None else _table_rows(engine, plan, source, view)
     for position, (line, row) in enumerate(read):
         seq = seqs[line if file.format != "csv" else order[position]]
         recording.seq, recording.position = seq, 0
@@ -394,7 +405,7 @@ def _python_rows(
 
 
 def _table_rows(
-    engine: Engine, plan: q.FilePlan, source: str
+    engine: Engine, plan: q.FilePlan, source: str, view: str
 ) -> Iterator[tuple[int, dict[str, Any] | Exception]]:
     """The python rows of a table, from the engine's view of it: ``(row number, {column:
     value})`` of the columns read (and, for events, the others), in order."""
@@ -402,7 +413,7 @@ def _table_rows(
     fields = "".join(f", v.t{i}, v.v{i}" for i in range(len(keys)))
     rest = ", v._rest" if plan.rest_without is not None else ""
     query = parse(
-        f"""SELECT v._row{fields}{rest} FROM {_VIEW} v
+        f"""SELECT v._row{fields}{rest} FROM {view} v
         WHERE v._row IN (SELECT _row FROM {source} WHERE status = 'python') ORDER BY v._row"""
     )
     for number, *values in engine.rows(query):

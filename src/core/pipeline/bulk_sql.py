@@ -525,20 +525,21 @@ class FilePlan:
 
     # -- after the lanes --------------------------------------------------------------------
 
-    def lanes_query(self, rows: str, patterns: Sequence[str]) -> exp.Expr:
+    def lanes_query(self, rows: str, patterns: Sequence[str], lanes: str) -> exp.Expr:
         """Contacts: the rows with the lanes' answers joined in, attributes made JSON, and
-        rows whose attribute no lane could coerce made python rows."""
+        rows whose attribute no lane could coerce made python rows. The lanes are the tables
+        ``<lanes>_phone``, ``<lanes>_email`` and ``<lanes>_attr``."""
         joins = [
-            "LEFT JOIN _lane_phone p ON r.phone_k IS NOT NULL AND p.phone_t = r.phone_t "
+            f"LEFT JOIN {lanes}_phone p ON r.phone_k IS NOT NULL AND p.phone_t = r.phone_t "
             "AND p.phone_k = r.phone_k AND p.country_t IS NOT DISTINCT FROM r.country_t "
             "AND p.country_k IS NOT DISTINCT FROM r.country_k",
-            "LEFT JOIN _lane_email e ON r.email_lane AND e.raw = r.email_t",
+            f"LEFT JOIN {lanes}_email e ON r.email_lane AND e.raw = r.email_t",
         ]
         failed = []
         fragments = []
         for slot in range(len(self.attribute_slots)):
             joins.append(
-                f"LEFT JOIN _lane_attr l{slot} ON r.a{slot}_lane AND l{slot}.slot = {slot} "
+                f"LEFT JOIN {lanes}_attr l{slot} ON r.a{slot}_lane AND l{slot}.slot = {slot} "
                 f"AND l{slot}.t IS NOT DISTINCT FROM r.a{slot}_t "
                 f"AND l{slot}.k IS NOT DISTINCT FROM r.a{slot}_k"
             )

@@ -180,14 +180,16 @@ def country_codes() -> dict[int, list[str]]:
 
 
 def read_phones(
-    engine: Engine, source: str, out: str, default: str | None
+    engine: Engine, source: str, out: str, default: str | None, *, prefix: str = "_phones"
 ) -> list[tuple[Any, ...]]:
     """The phone lane's SQL half: every distinct (phone, country) of ``source``'s good rows
     that SQL reads is written to ``out`` (its E.164 form and warning); the others are
-    returned, for :class:`~segsync.model.phones.PhoneBook` to read."""
+    returned, for :class:`~segsync.model.phones.PhoneBook` to read. Its working tables are
+    named ``<prefix>_in``, ``<prefix>_1`` and ``<prefix>_2`` (temporary, dropped)."""
+    t_in, t_1, t_2 = f"{prefix}_in", f"{prefix}_1", f"{prefix}_2"
     sql = PhoneSQL()
     engine.create_table(
-        _IN,
+        t_in,
         parse(
             f"""SELECT row_number() OVER (ORDER BY phone_t, phone_k, country_t, country_k)
                 AS n, * FROM (
@@ -206,7 +208,7 @@ def read_phones(
     )
     s, cs = strip("phone_t"), strip("country_t")
     engine.create_table(
-        _P1,
+        t_1,
         parse(
             f"""SELECT n, readable, plus, region, two, digits,
                 (NOT viable OR (region IS NULL AND NOT plus)) AS none,
@@ -226,7 +228,7 @@ def read_phones(
                         length({cs}) = 2 AS two,
                         CASE WHEN country_k = 'string' AND length({cs}) = 2 THEN upper({cs})
                              ELSE {fallback} END AS region
-                        FROM {_IN}) AS a) AS b"""
+                        FROM {t_in}) AS a) AS b"""
         ),
         temporary=True,
     )
@@ -234,7 +236,7 @@ def read_phones(
         k
         for (k,) in engine.rows(
             parse(
-                f"""SELECT DISTINCT CASE WHEN plus THEN '+' || cc ELSE region END FROM {_P1}
+                f"""SELECT DISTINCT CASE WHEN plus THEN '+' || cc ELSE region END FROM {t_1}
                 WHERE readable AND NOT none AND (cc IS NOT NULL OR NOT plus)"""
             )
         )
@@ -249,7 +251,7 @@ def read_phones(
     code = " ".join(f"WHEN {lit(k)} THEN {lit(b[2])}" for k, b in branches.items())
     hint = "" if default else " (set phone_region or resolve.default_region)"
     engine.create_table(
-        _P2,
+        t_2,
         parse(
             f"""SELECT n, decided, CASE WHEN NOT none AND length(nsn) BETWEEN 2 AND 17
                     AND (CASE key {valid or "WHEN NULL THEN FALSE"} END)
@@ -262,7 +264,7 @@ def read_phones(
                   FROM (SELECT *, CASE WHEN plus THEN '+' || cc ELSE region END AS key,
                             CASE WHEN plus THEN substr(digits, length(cc) + 1) ELSE digits END
                                 AS number
-                        FROM {_P1}) AS k) AS v"""
+                        FROM {t_1}) AS k) AS v"""
         ),
         temporary=True,
     )
@@ -272,18 +274,15 @@ def read_phones(
             f"""SELECT i.phone_t, i.phone_k, i.country_t, i.country_k, p.phone,
                 CASE WHEN p.phone IS NULL THEN 'phone is not a valid number; ignored'
                     || CASE WHEN p.two THEN '' ELSE :hint END END, NULL
-            FROM {_IN} i JOIN {_P2} p ON p.n = i.n WHERE p.decided""",
+            FROM {t_in} i JOIN {t_2} p ON p.n = i.n WHERE p.decided""",
             hint=hint,
         ),
     )
     left = engine.rows(
         parse(
             f"""SELECT i.phone_t, i.phone_k, i.country_t, i.country_k
-            FROM {_IN} i JOIN {_P2} p ON p.n = i.n WHERE NOT p.decided"""
+            FROM {t_in} i JOIN {t_2} p ON p.n = i.n WHERE NOT p.decided"""
         )
     )
-    engine.drop(_IN, _P1, _P2)
+    engine.drop(t_in, t_1, t_2)
     return left
-
-
-_IN, _P1, _P2 = "_phones_in", "_phones_1", "_phones_2"

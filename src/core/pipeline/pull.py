@@ -116,30 +116,37 @@ async def stage_source(
     pulled_at: dt.datetime,
     full: bool = False,
     engine: Engine | None = None,
-    engine_lock: asyncio.Lock | None = None,
     progress: Progress | None = None,
 ) -> StagedSource:
     """Stage every stream of one source. Failures are caught into the summaries: a source
     that fails stages nothing more (``transient`` says whether a later run may succeed).
 
     A stream the source hands over as files (:class:`~segsync.connector.BulkSource`) is read
-    by ``engine`` (one source at a time, under ``engine_lock``); one it pages, or whose files
-    the engine's reader refuses, is staged page by page."""
+    by ``engine``, each stream on a scratch engine of its own (:meth:`Engine.scratch`), all
+    of a source's streams at once and beside other sources' (a stream whose files the
+    engine's reader refuses is then paged); the streams of other sources are paged one after
+    the other."""
     instance = connector.context.instance
     staged = StagedSource(instance=instance, settings=source_settings(connector))
     source = connector.source
-    for stream in source.streams() if source is not None else ():
-        summary = SourceSummary(instance=instance, stream=stream)
-        path = paths.staging / f"{instance}-{stream}.csv"
-        item = StagedStream(summary=summary, path=path)
-        staged.streams.append(item)
+    streams = list(source.streams()) if source is not None else []
+    items = [
+        StagedStream(
+            summary=SourceSummary(instance=instance, stream=stream),
+            path=paths.staging / f"{instance}-{stream}.csv",
+        )
+        for stream in streams
+    ]
+
+    async def stage(item: StagedStream) -> None:
+        summary, stream = item.summary, item.summary.stream
         try:
             if stream not in ("contacts", "events"):
                 raise InputError(f"{instance}: unknown source stream {stream!r}")
             cursor = None if full else cursors.get(stream)
             bulk = engine is not None and await _stage_bulk(
                 config, connector, staged.settings, item, paths, cursor, pulled_at,
-                engine, engine_lock or asyncio.Lock(), progress or Progress(),
+                engine, progress or Progress(),
             )  # fmt: skip
             if not bulk:
                 await _stage_stream(
@@ -152,8 +159,33 @@ async def stage_source(
         if summary.error:
             what = "failed, will retry next run" if summary.transient else "failed"
             log.error("pull of %s %s %s: %s", instance, stream, what, summary.error)
+
+    if engine is not None and isinstance(source, BulkSource):
+        # each stream runs to its end (none left reading the store when this returns)
+        done = await asyncio.gather(*(stage(item) for item in items), return_exceptions=True)
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        failed = next((n for n, item in enumerate(items) if item.summary.error), len(items))
+        for item in items[failed + 1 :]:  # as if staging had stopped at the failure
+            _unstage(engine, item)
+        staged.streams.extend(items[: failed + 1])
+        return staged
+    for item in items:
+        staged.streams.append(item)
+        await stage(item)
+        if item.summary.error:
             break
     return staged
+
+
+def _unstage(engine: Engine, item: StagedStream) -> None:
+    """Forget what was staged of ``item`` (read beside a stream that failed)."""
+    if item.bulk is not None:
+        drop_tables(engine, item.bulk)
+        item.bulk = item.table = None
+    if item.summary.rejects_file:
+        Path(item.summary.rejects_file).unlink(missing_ok=True)
 
 
 async def _stage_bulk(
@@ -165,7 +197,6 @@ async def _stage_bulk(
     cursor: str | None,
     pulled_at: dt.datetime,
     engine: Engine,
-    lock: asyncio.Lock,
     progress: Progress,
 ) -> bool:
     """Stage a stream from the files (or tables) its source hands over; False when it hands
@@ -191,12 +222,16 @@ async def _stage_bulk(
     summary.snapshot = read.snapshot
     task = f"pull:{instance}:{stream}"
     progress.start(task, label=f"pull {instance} {stream}", unit="records")
-    try:
-        async with lock:
-            item.bulk = await asyncio.to_thread(
-                stage_files, engine, config=config, instance=instance, stream=stream,
-                read=read, summary=summary, rejects=rejects, tally=tally, pulled_at=pulled_at,
+
+    def read_files() -> BulkTables:
+        with engine.scratch() as scratch:
+            return stage_files(
+                scratch, config=config, instance=instance, stream=stream, read=read,
+                summary=summary, rejects=rejects, tally=tally, pulled_at=pulled_at,
             )  # fmt: skip
+
+    try:
+        item.bulk = await asyncio.to_thread(read_files)
         summary.pages = len(read.files)  # a file read whole is a page (none when it failed)
         progress.advance(task, summary.records, pages=summary.pages)
     except ReadError as exc:

@@ -258,6 +258,7 @@ class Store:
     def close(self) -> None:
         """Close the connection; a statement a cancelled run's worker thread is still inside
         (Ctrl-C during a bulk read or while a batch is recorded) is interrupted first."""
+        self._duckdb.interrupt_scratch(_SETTLE_SECONDS)
         if not self._when_free(self.con.close, _SETTLE_SECONDS):
             self.con.close()  # still busy: DuckDB's own error
 
@@ -265,7 +266,10 @@ class Store:
         """Make the connection free again after a run was cancelled (Ctrl-C) while one of its
         worker threads was inside a statement (a bulk read, a batch being recorded): interrupt
         that statement (a transaction it was in rolls back) and wait, up to ``timeout``
-        seconds, until the connection answers. True when it does."""
+        seconds, until the connection answers (and the threads reading files on scratch
+        engines have stopped). True when it does."""
+        if not self._duckdb.interrupt_scratch(timeout):
+            return False
         return self._when_free(lambda: self.con.execute("SELECT 1").fetchall(), timeout)
 
     def _when_free(self, action: Callable[[], object], timeout: float) -> bool:

@@ -373,7 +373,8 @@ class DuckDBEngine:
         kind = (
             "CASE WHEN _line IS NULL OR (left(_line, 1) <> '{' "
             f"AND regexp_full_match(_line, '{_WHITE}*')) THEN 'blank' "
-            "WHEN json_valid(_line) AND json_type(_line) = 'OBJECT' "
+            # valid JSON that opens with '{' is an object: json_type parses only the others
+            "WHEN json_valid(_line) AND (left(_line, 1) = '{' OR json_type(_line) = 'OBJECT') "
             f"AND NOT regexp_matches(_line, '{_LAX_JSON}') THEN 'object' ELSE 'other' END"
         )
         keyed = (

@@ -174,10 +174,13 @@ def moment(src: Src) -> str:
 def amount(src: Src) -> str:
     """``parse_amount`` as DECIMAL(18,4), or NULL (blank, or a shape SQL does not read)."""
     s = src.s
+    # at most 14 digits before the point (leading zeros aside): a text of 14 characters or
+    # fewer holds no more, so only a longer one is taken apart
     fits = (
-        f"({src.k} = 'string' AND regexp_matches({s}, {lit(_AMOUNT)}) "
-        f"AND length(regexp_extract({s}, '^[+-]?0*([0-9]*)', 1)) <= 14) "
-        f"OR ({src.k} = 'integer' AND length(regexp_extract({s}, '^-?0*([0-9]*)', 1)) <= 14)"
+        f"({src.k} = 'string' AND regexp_matches({s}, {lit(_AMOUNT)}) AND (length({s}) <= 14 "
+        f"OR length(regexp_extract({s}, '^[+-]?0*([0-9]*)', 1)) <= 14)) "
+        f"OR ({src.k} = 'integer' AND (length({s}) <= 14 "
+        f"OR length(regexp_extract({s}, '^-?0*([0-9]*)', 1)) <= 14))"
     )
     return f"CASE WHEN {fits} THEN TRY_CAST({s} AS DECIMAL(18,4)) END"
 

@@ -251,7 +251,7 @@ def test_csv_staging_of_the_vectorised_ingest(engine: SparkEngine, tmp_path: Pat
         writer.writerow(["3", "a", "2026-01-02T10:00:00", 'line\nbreak, "quoted"', "[]", "false"])
     columns = {"seq": "BIGINT", "id": "VARCHAR", "at": "TIMESTAMP", "note": "VARCHAR",
                "doc": "JSON", "ok": "BOOLEAN"}  # fmt: skip
-    assert engine.load_staged("staged", path, columns, key="id", order="seq") == 2
+    assert engine.load_staged("staged", path, columns, key="id", order="seq") == (2, ["a"])
     assert engine.rows(parse("SELECT id, at, note, doc, ok FROM staged ORDER BY id")) == [
         ("a", dt.datetime(2026, 1, 2, 10), 'line\nbreak, "quoted"', "[]", False),
         ("b", None, "\\N is not null", None, None),

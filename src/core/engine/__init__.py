@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JSON_KINDS",
+    "REPEATED_EXAMPLES",
     "DataError",
     "Engine",
     "EngineError",
@@ -65,6 +66,10 @@ class StorageError(EngineError):
 class OutOfMemory(EngineError):
     """The engine reached its memory limit."""
 
+
+REPEATED_EXAMPLES = 4
+"""How many repeated keys :meth:`Engine.load_staged` names: a warning shows three, and a
+fourth tells it there are more."""
 
 JSON_KINDS = ("null", "string", "boolean", "integer", "number", "array", "object")
 """The kinds of a JSON value :meth:`Engine.read_jsonl` tells apart (NULL: the key is absent)."""
@@ -238,11 +243,12 @@ class Engine(Protocol):
         *,
         key: str,
         order: str,
-    ) -> int:
+    ) -> tuple[int, list[str]]:
         """Read a staging file (CSV as :class:`segsync.pipeline.staging.StagingWriter`
         writes it: no header, NULL as ``\\N``, a leading backslash doubled) into a new
         temporary ``table`` with typed ``columns``, keeping the row with the highest
-        ``order`` per ``key``; its row count."""
+        ``order`` per ``key``; its row count, and the first keys (at most
+        :data:`REPEATED_EXAMPLES`, in the file's order) that more than one row had."""
 
     def read_csv(
         self, view: str, path: Path, columns: Sequence[str], *, delimiter: str = ","

@@ -14,6 +14,7 @@ import duckdb
 from sqlglot import exp
 
 from segsync.engine import (
+    REPEATED_EXAMPLES,
     DataError,
     EngineError,
     OutOfMemory,
@@ -302,7 +303,7 @@ class DuckDBEngine:
         *,
         key: str,
         order: str,
-    ) -> int:
+    ) -> tuple[int, list[str]]:
         spec = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in columns) + "}"
         typed = ", ".join(_staged(n, t) for n, t in columns.items() if n != order)
         read = (
@@ -319,14 +320,20 @@ class DuckDBEngine:
             f'SELECT count(*), count(DISTINCT "{key}") FROM {_name(table)}'
         ).fetchone()  # type: ignore[misc]
         if rows != keys:
+            # the file's order is the table's (rowid)
+            repeated = self._run(
+                f'SELECT "{key}" FROM {_name(table)} GROUP BY 1 HAVING count(*) > 1 '
+                f"ORDER BY min(rowid) LIMIT {REPEATED_EXAMPLES}"
+            ).fetchall()
             self._run(
                 f"CREATE OR REPLACE TEMP TABLE {_name(table)} AS SELECT {typed} FROM (SELECT *, "
                 f'row_number() OVER (PARTITION BY "{key}" ORDER BY CAST("{order}" AS BIGINT) '
                 f"DESC) AS _last FROM {read}) WHERE _last = 1",
                 [str(path)],
             )
-            return int(self._run(f"SELECT count(*) FROM {_name(table)}").fetchone()[0])  # type: ignore[index]
-        return int(rows)
+            kept = int(self._run(f"SELECT count(*) FROM {_name(table)}").fetchone()[0])  # type: ignore[index]
+            return kept, [str(r[0]) for r in repeated]
+        return int(rows), []
 
     def read_csv(
         self, view: str, path: Path, columns: Sequence[str], *, delimiter: str = ","

@@ -367,9 +367,10 @@ class SparkEngine:
         *,
         key: str,
         order: str,
-    ) -> int:
+    ) -> tuple[int, list[str]]:
         """Read a staging file of the vectorised ingest into a new temporary ``table`` (see
-        :func:`segsync.engine.spark_read.load_staged`); its row count."""
+        :func:`segsync.engine.spark_read.load_staged`); its row count and the first keys
+        repeated."""
         return spark_read.load_staged(self, table, path, columns, key=key, order=order)
 
     def read_csv(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from segsync.engine import ReadError, TableKind, table_kind
+from segsync.engine import REPEATED_EXAMPLES, ReadError, TableKind, table_kind
 from segsync.engine.spark_session import _first_line, _literal, _quoted, _translated, spark_type
 
 if TYPE_CHECKING:
@@ -34,11 +34,11 @@ def load_staged(
     *,
     key: str,
     order: str,
-) -> int:
+) -> tuple[int, list[str]]:
     """Read a staging file of the vectorised ingest (CSV without a header, NULL as
     ``\\N``, a text starting with a backslash escaped by another, JSON as text) into a
     new temporary ``table`` with typed ``columns``, keeping the row with the highest
-    ``order`` per ``key``; its row count."""
+    ``order`` per ``key``; its row count and the first keys repeated (in ``order``)."""
     from pyspark.sql.types import StringType, StructField, StructType
 
     schema = StructType([StructField(c, StringType()) for c in columns])
@@ -62,9 +62,20 @@ def load_staged(
             f"FROM {view}) WHERE _segsync_rank = 1",
             temporary=True,
         )
+        kept = int(engine._sql(f"SELECT count(*) FROM {engine._table(table)}").first()[0])  # type: ignore[index]
+        repeated: list[str] = []
+        if int(engine._sql(f"SELECT count(*) FROM {view}").first()[0]) != kept:  # type: ignore[index]
+            repeated = [
+                str(r[0])
+                for r in engine._sql(
+                    f"SELECT k FROM (SELECT {_quoted(key)} AS k, min(CAST({_quoted(order)} AS "
+                    f"BIGINT)) AS o FROM {view} GROUP BY {_quoted(key)} HAVING count(*) > 1) "
+                    f"ORDER BY o LIMIT {REPEATED_EXAMPLES}"
+                ).collect()
+            ]
     finally:
         engine.session.catalog.dropTempView(view)
-    return int(engine._sql(f"SELECT count(*) FROM {engine._table(table)}").first()[0])  # type: ignore[index]
+    return kept, repeated
 
 
 def _staged(name: str, type_: str) -> str:

@@ -27,7 +27,7 @@ from sqlglot import exp
 
 from segsync.config import Config
 from segsync.connector import BulkFile, BulkRead, Reject
-from segsync.engine import Engine, parse
+from segsync.engine import REPEATED_EXAMPLES, Engine, parse
 from segsync.errors import InputError
 from segsync.model.identity import mask_identifier, normalize_email
 from segsync.model.phones import PhoneBook
@@ -211,7 +211,13 @@ def _relation(
         ),
         temporary=True,
     )
-    note_repeated_ids(summary, int(records) - int(distinct), log)
+    repeated = engine.rows(
+        parse(
+            f"""SELECT {key} FROM ({union}) AS u GROUP BY {key} HAVING count(*) > 1
+            ORDER BY min(seq) LIMIT {REPEATED_EXAMPLES}"""
+        )
+    )
+    note_repeated_ids(summary, int(records) - int(distinct), log, [r[0] for r in repeated])
 
 
 def _typed(column: str, type_: str) -> str:

@@ -443,9 +443,9 @@ def _read_staged(engine: Engine, item: StagedStream, index: int) -> None:
     key = "source_id" if item.contacts else "event_id"
     table = f"_staged_{index}_{item.summary.stream}"
     # the last occurrence of a key within a pull wins
-    kept = engine.load_staged(table, item.path, columns, key=key, order="seq")
+    kept, repeated = engine.load_staged(table, item.path, columns, key=key, order="seq")
     item.table = table
-    note_repeated_ids(item.summary, item.summary.records - kept, log)
+    note_repeated_ids(item.summary, item.summary.records - kept, log, repeated)
 
 
 def _refuse(source: StagedSource, item: StagedStream, why: str) -> None:

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from segsync.model.identity import shown_id
 
 if TYPE_CHECKING:
     from segsync.report import SourceSummary
@@ -59,13 +62,26 @@ class WarningTally:
             logger.warning("%s", line)
 
 
-def note_repeated_ids(summary: SourceSummary, repeated: int, log: logging.Logger) -> None:
+def note_repeated_ids(
+    summary: SourceSummary,
+    repeated: int,
+    log: logging.Logger,
+    examples: Sequence[object] = (),
+) -> None:
     """``repeated`` records of a pull named an id an earlier one had (the last one won): one
-    warning, counted once per repeat."""
+    warning, counted once per repeat, naming the first ids repeated (``examples``, in the
+    pull's order: the first :data:`SAMPLES`, an email address masked, and "…" past them)."""
     if not repeated:
         return
     times = f"{repeated:,} × " if repeated > 1 else ""
-    line = f"{summary.instance} {summary.stream}: {times}a record repeated an id; the last one won"
+    noun = "contact" if summary.stream == "contacts" else "event"
+    shown = [f"{noun} {shown_id(key)}" for key in examples[:SAMPLES]]
+    more = ", …" if len(examples) > SAMPLES else ""
+    e_g = f"; e.g. {', '.join(shown)}{more}" if shown else ""
+    line = (
+        f"{summary.instance} {summary.stream}: {times}a record repeated an id; the last one "
+        f"won{e_g}"
+    )
     summary.warnings += repeated
     summary.warning_samples.append(line)
     log.warning("%s", line)

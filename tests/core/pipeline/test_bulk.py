@@ -383,3 +383,35 @@ updated_at = "at"
     samples = " ".join(str(s) for s in got["samples"])
     assert got["warnings"] >= 2 and "jonas.meyer@example.org" not in samples, samples
     assert "contact j***@example.org" in samples, samples
+
+
+def test_a_repeated_id_is_named_in_the_warning(tmp_path: Path) -> None:
+    """The warning about repeated ids names the first ids repeated, in the file's order (an
+    email masked), the same by pages and by the engine, so a person can find the rows."""
+    rows = [
+        {"mail": "zoe@example.org", "at": "2026-01-01T00:00:00Z"},
+        {"mail": "ann@example.org", "at": "2026-01-02T00:00:00Z"},
+        {"mail": "bob@example.org", "at": "2026-01-02T00:00:00Z"},
+        {"mail": "ann@example.org", "at": "2026-01-03T00:00:00Z"},
+        {"mail": "zoe@example.org", "at": "2026-01-04T00:00:00Z"},
+        {"mail": "ann@example.org", "at": "2026-01-05T00:00:00Z"},
+    ]
+    (tmp_path / "n.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    events = [{"oid": f"O{i}", "at": "2026-01-01", "cid": "C1"} for i in (1, 2, 1, 3, 2, 4)]
+    (tmp_path / "e.jsonl").write_text("\n".join(json.dumps(r) for r in events) + "\n")
+    source = """
+[connectors.src.contacts]
+path = "n.jsonl"
+id = "mail"
+email = "mail"
+updated_at = "at"
+""" + EVENTS.format(path="e.jsonl", currency="", kind="")
+    got = _same(tmp_path, source)
+    assert got["contacts"]["samples"] == [
+        "src contacts: 3 × a record repeated an id; the last one won; e.g. contact "
+        "z***@example.org, contact a***@example.org"
+    ]
+    assert got["contacts"]["records"] == 6 and len(got["contacts"]["rows"]) == 3
+    assert got["events"]["samples"] == [
+        "src events: 2 × a record repeated an id; the last one won; e.g. event O1, event O2"
+    ]

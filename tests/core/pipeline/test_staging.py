@@ -31,7 +31,10 @@ def test_a_staging_file_round_trips(tmp_path: Path) -> None:
         for row in rows:
             writer.write(row)
     store = Store.memory()
-    assert store.engine.load_staged("t", path, EVENT_COLUMNS, key="event_id", order="seq") == 3
+    assert store.engine.load_staged("t", path, EVENT_COLUMNS, key="event_id", order="seq") == (
+        3,
+        ["a"],
+    )
     got = {r["event_id"]: r for r in store.engine.dicts(parse("SELECT * FROM t"))}
     assert got["a"]["type"] == "later" and got["a"]["contact_id"] == "\\"
     assert got["a"]["email"] == "" and got["a"]["currency"] is None
@@ -44,3 +47,23 @@ def test_a_staging_file_round_trips(tmp_path: Path) -> None:
     assert (c["type"], c["email"], c["currency"], c["contact_id"]) == ("", "\\N", "\\x", None)
     assert c["value"] == Decimal("12.3400") and c["occurred_at"].microsecond == 6
     assert c["properties"] == '{"note":"line\\nbreak, \\"quoted\\"","when":"2026-01-02","n":1.5}'
+
+
+def test_repeated_ids_show_three_examples_and_say_there_are_more() -> None:
+    """The engine names up to four repeated keys: three are shown, a fourth adds "…"."""
+    import logging
+
+    from segsync.pipeline.tally import note_repeated_ids
+    from segsync.report import SourceSummary
+
+    log = logging.getLogger("test")
+    summary = SourceSummary(instance="crm", stream="contacts", records=10)
+    note_repeated_ids(summary, 5, log, ["C1", "x@example.org", "C3", "C4"])
+    note_repeated_ids(summary, 1, log, ["C9"])
+    note_repeated_ids(summary, 0, log, [])
+    assert summary.warning_samples == [
+        "crm contacts: 5 × a record repeated an id; the last one won; e.g. contact C1, "
+        "contact x***@example.org, contact C3, …",
+        "crm contacts: a record repeated an id; the last one won; e.g. contact C9",
+    ]
+    assert summary.warnings == 6

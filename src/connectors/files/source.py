@@ -16,6 +16,7 @@ source, or with ``on_bad_row = "skip"`` is reported as a :class:`~segsync.connec
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import glob as globmod
@@ -130,15 +131,38 @@ class FilesSource:
             except csv.Error as exc:
                 reason = str(exc)
                 if "field larger than field limit" in reason:
-                    reason = f"a field is longer than {csv.field_size_limit():,} characters"
+                    reason = (
+                        f"a field is longer than {csv.field_size_limit():,} characters (is a "
+                        "quote left open on this line?)"
+                    )
                 yield start, InputError(f"{path}:{start}: malformed CSV: {reason}")
                 continue
             if not cells:
                 continue
             if len(cells) > len(header):
-                yield start, InputError(f"{path}:{start}: more fields than the header has")
+                yield (
+                    start,
+                    InputError(
+                        f"{path}:{start}: {len(cells)} fields where the header has {len(header)} "
+                        "(a separator inside a value that is not quoted?)"
+                    ),
+                )
                 continue
-            yield start, dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
+            if len(cells) == len(header) and reader.line_num == start:
+                yield start, dict(zip(header, cells, strict=True))
+                continue
+            row = CsvRow(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
+            if reader.line_num > start:
+                row.shape = (
+                    f"this record runs from line {start} to line {reader.line_num}: "
+                    "is a quote left open?"
+                )
+            else:
+                row.shape = (
+                    f"this row has {len(cells)} fields where the header has {len(header)}: "
+                    "is a quote left open, or a separator missing?"
+                )
+            yield start, row
 
     def _csv_header(self, source: FileSource, path: Path, reader: Any) -> list[str]:
         """The header row, checked: readable, no column named twice, the mapped ones there."""
@@ -191,11 +215,13 @@ class FilesSource:
 
     @staticmethod
     def _contact(source: ContactsSource, path: Path, line: int, row: dict[str, Any]) -> Contact:
-        return contact_record(source, str(path), line, row)
+        with _shaped(row):
+            return contact_record(source, str(path), line, row)
 
     @staticmethod
     def _event(source: EventsSource, path: Path, line: int, row: dict[str, Any]) -> Event:
-        return event_record(source, str(path), line, row)
+        with _shaped(row):
+            return event_record(source, str(path), line, row)
 
     async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
         async for page in self._snapshot(self.settings.contact_sources(), cursor, self._contact):
@@ -341,3 +367,22 @@ class FilesSource:
 def _reason(message: str, location: str) -> str:
     """A row's error message without the ``file:line: `` it starts with."""
     return message.removeprefix(f"{location}: ")
+
+
+class CsvRow(dict[str, Any]):
+    """A CSV record of an unusual shape — fewer fields than the header (the missing ones
+    read as empty), or quoted line breaks — and ``shape``, what to say of it should the
+    record fail: a quote left open reads on into the next separators or lines."""
+
+    shape: str = ""
+
+
+@contextlib.contextmanager
+def _shaped(row: dict[str, Any]) -> Iterator[None]:
+    """A record's error, with what its CSV row's shape suggests (see :class:`CsvRow`)."""
+    try:
+        yield
+    except InputError as exc:
+        if isinstance(row, CsvRow) and row.shape:
+            raise InputError(f"{exc} ({row.shape})") from None
+        raise

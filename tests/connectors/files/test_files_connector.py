@@ -96,7 +96,11 @@ def test_glob_and_missing_file_errors(tmp_path: Path) -> None:
     [
         ("email\nx@y.org\n", {}, r"missing column\(s\) 'id'.*the header has: email"),
         ("id,email\n,x@y.org\n", {}, r"c\.csv:2: empty id"),
-        ("id,email\n1,x@y.org,extra\n", {}, r"c\.csv:2: more fields than the header"),
+        (
+            "id,email\n1,x@y.org,extra\n",
+            {},
+            r"c\.csv:2: 3 fields where the header has 2 \(a separator",
+        ),
         (
             "id,email,opt\n1,x@y.org,perhaps\n",
             {"consent": {"email_marketing": "opt"}},
@@ -106,6 +110,24 @@ def test_glob_and_missing_file_errors(tmp_path: Path) -> None:
             "id,email,u\n1,x@y.org,yesterday\n",
             {"updated_at": "u"},
             r"c\.csv:2: column 'u': expected an ISO 8601",
+        ),
+        (  # a quote left open swallows a separator: the values shift left
+            'id,email,opt,u\n1,"x@y.org,"yes,2026-01-01\n',
+            {"consent": {"email_marketing": "opt"}, "updated_at": "u"},
+            r"c\.csv:2: column 'opt': expected yes/no.*found '2026-01-01' \(this row has 3 "
+            r"fields where the header has 4: is a quote left open, or a separator missing\?\)$",
+        ),
+        (  # ... or the lines after it, up to the next quote
+            'id,email,opt\n1,"x@y.org,yes\n2,y@y.org,no\n3,z@y.org",maybe\n',
+            {"consent": {"email_marketing": "opt"}},
+            r"c\.csv:2: column 'opt': expected yes/no.*found 'maybe' \(this record runs from "
+            r"line 2 to line 4: is a quote left open\?\)$",
+        ),
+        (  # ... or the rest of the file
+            'id,email\n1,"x@y.org\n' + "2,y@y.org\n" * 20_000,
+            {},
+            r"c\.csv:2: malformed CSV: a field is longer than 131,072 characters \(is a quote "
+            r"left open on this line\?\)",
         ),
     ],
 )

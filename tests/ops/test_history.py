@@ -80,6 +80,7 @@ def test_changes_lists_exactly_who_the_ledger_recorded(project: Project) -> None
     assert got == {("added", "new@example.org"), ("removed", "alice@example.org")}
     assert doc["counts"] == {"added": 1, "removed": 1, "failed": 0}
     why = {c["who"]: c["reason"] for c in doc["changes"]}
+    assert all(c["logged_at"].endswith("Z") for c in doc["changes"])
     assert why["alice@example.org"] == "consent not granted: email_marketing"
     assert why["new@example.org"] == "in segment 'french'"
     # exactly what the ledger holds for that run
@@ -111,7 +112,16 @@ def test_runs_lists_and_shows_runs(project: Project) -> None:
     run = runs[1]
     assert run["status"] == "ok" and run["exit_code"] == 0
     assert run["changes"] == "french_news +2/-0, buyers +2/-0"
+    assert [(c["sync"], c["adds"], c["removes"], c["planned"]) for c in run["sync_changes"]] == [
+        ("french_news", 2, 0, False),
+        ("buyers", 2, 0, False),
+    ]
+    assert all(c["planned"] for c in runs[0]["sync_changes"])  # a plan's are planned
     assert run["duration_seconds"] is not None
+    # times in ISO 8601 UTC, as run reports write them
+    started, finished = (dt.datetime.fromisoformat(run[k]) for k in ("started", "finished"))
+    assert run["started"].endswith("Z") and started.tzinfo is not None
+    assert (finished - started).total_seconds() == pytest.approx(run["duration_seconds"], abs=0.1)
     text = project.cli("runs").out
     assert run["run_id"] in text and "french_news +2/-0" in text
 
@@ -189,6 +199,7 @@ def test_retention_purges_old_change_log_lines_and_reports(project: Project) -> 
     assert reports == [(True,), (False,)]  # the old run keeps its row, not its report
     runs = json.loads(project.cli("runs", "--format", "json").out)
     assert runs[1]["status"] == "ok" and runs[1]["changes"] == ""
+    assert runs[1]["sync_changes"] == []
     old_id = runs[1]["run_id"]
     assert "no longer kept" in project.cli("runs", "show", old_id).out
 
@@ -201,6 +212,10 @@ def test_status_max_age_exits_1_without_a_recent_success(project: Project) -> No
     assert fresh.code == 0 and "fresh" in fresh.out
     code, doc = project.json("status", "--max-age", "26h")
     assert code == 0 and doc["freshness"]["fresh"] is True
+    # a monitor reads the times as UTC: ISO 8601 with a zone, as run reports write them
+    finished = doc["freshness"]["last_success"]["finished_at"]
+    assert finished.endswith("Z") and dt.datetime.fromisoformat(finished).tzinfo is not None
+    assert all(run["started"].endswith("Z") for run in doc["runs"])
     store = project.root / "segsync.duckdb"
     con = duckdb.connect(str(store))
     con.execute("UPDATE runs SET finished_at = finished_at - INTERVAL 2 DAY")

@@ -4,6 +4,7 @@ place errors become messages and exit codes."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 import sys
@@ -171,6 +172,19 @@ def fail(message: str, code: int, fmt: Format | None, *, label: str = "error") -
         payload = {"status": status, "exit_code": code, "errors": [message]}
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     raise typer.Exit(code) from None
+
+
+def write_json(payload: Any) -> None:
+    """``payload`` as indented JSON on stdout: times in ISO 8601 UTC with a ``Z``, as run
+    reports write them (the store keeps naive UTC), anything else JSON lacks as its text."""
+    sys.stdout.write(json.dumps(payload, indent=2, default=_json_value) + "\n")
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        utc = value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return utc.isoformat().replace("+00:00", "Z")
+    return str(value)
 
 
 def loaded_plugins() -> Plugins:

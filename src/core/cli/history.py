@@ -24,7 +24,17 @@ from segsync.state.ledger import Change, Ledger
 from segsync.state.lock import run_lock
 from segsync.state.store import Store
 
-from .app import Format, FormatOpt, app, command_group, err, errors, load_config_, out
+from .app import (
+    Format,
+    FormatOpt,
+    app,
+    command_group,
+    err,
+    errors,
+    load_config_,
+    out,
+    write_json,
+)
 
 __all__ = ["open_store", "runs_app", "state_app"]
 
@@ -59,33 +69,54 @@ def open_store(config: Config, command: str) -> Iterator[Store]:
         yield store
 
 
-def _changes_of(report: dict[str, Any] | None) -> str:
+def _changes_of(report: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """What each sync of a run changed (a ``run``: applied) or would change (the others:
+    planned); nothing once the report is purged."""
     if not report:
-        return ""
+        return []
+    planned = report.get("command") != "run"
+    return [
+        {
+            "sync": sync.get("name"),
+            "adds": sync.get("adds" if planned else "applied_adds", 0),
+            "removes": sync.get("removes" if planned else "applied_removes", 0),
+            "planned": planned,
+            "failed": sync.get("failed", 0),
+            "status": sync.get("status"),
+        }
+        for sync in report.get("syncs") or []
+    ]
+
+
+def _changes_text(changes: list[dict[str, Any]]) -> str:
     parts = []
-    for sync in report.get("syncs") or []:
-        applied = f"+{sync.get('applied_adds', 0):,}/-{sync.get('applied_removes', 0):,}"
-        if report.get("command") != "run":
-            applied = f"+{sync.get('adds', 0):,}/-{sync.get('removes', 0):,} planned"
-        extra = f" ({sync['failed']:,} failed)" if sync.get("failed") else ""
-        if sync.get("status") in ("blocked", "skipped", "disabled", "error", "deferred"):
-            extra += f" [{sync['status']}]"
-        parts.append(f"{sync.get('name')} {applied}{extra}")
+    for change in changes:
+        text = f"{change['sync']} +{change['adds']:,}/-{change['removes']:,}"
+        if change["planned"]:
+            text += " planned"
+        if change["failed"]:
+            text += f" ({change['failed']:,} failed)"
+        if change["status"] in ("blocked", "skipped", "disabled", "error", "deferred"):
+            text += f" [{change['status']}]"
+        parts.append(text)
     return ", ".join(parts)
 
 
 def _run_row(row: dict[str, Any]) -> dict[str, Any]:
     started, finished = row["started_at"], row["finished_at"]
     status = "killed" if row["status"] == "running" else row["status"]  # we hold the lock
+    changes = _changes_of(row["report"])
     return {
         "run_id": row["run_id"],
         "command": row["command"],
-        "started": f"{started:%Y-%m-%d %H:%M:%S} UTC",
+        "started": started,
+        "finished": finished,
         "duration_seconds": round((finished - started).total_seconds(), 1) if finished else None,
         "status": status,
         "phase": row["phase"] if status == "killed" else None,
         "exit_code": row["exit_code"],
-        "changes": _changes_of(row["report"]),
+        "changes": _changes_text(changes),
+        "sync_changes": changes,
     }
 
 
@@ -107,7 +138,7 @@ def runs(
         with open_store(config, "runs") as store:
             rows = [_run_row(r) for r in History(store.engine).runs(limit, command=command)]
     if fmt is Format.json:
-        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        write_json(rows)
         return
     table = Table(title="Runs (newest first)", title_justify="left")
     for col in ("run", "command", "started", "took", "status", "exit", "changes (applied +/-)"):
@@ -119,7 +150,7 @@ def runs(
         table.add_row(
             r["run_id"],
             r["command"],
-            r["started"],
+            f"{r['started']:%Y-%m-%d %H:%M:%S} UTC",
             took,
             f"[{style.get(r['status'], 'yellow')}]{escape(shown)}[/]",
             "-" if r["exit_code"] is None else str(r["exit_code"]),
@@ -162,7 +193,7 @@ def runs_show(
                 "finished_at": row["finished_at"],
                 "report": None,
             }
-            sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+            write_json(doc)
         return
     if killed:
         out.print(
@@ -231,7 +262,7 @@ def changes(
     rows = [_change_dict(c, reveal) for c in lines]
     if fmt is Format.json:
         doc = {"sync": sync, "run_id": run_id, "counts": counts, "changes": rows}
-        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        write_json(doc)
         return
     if run_id is None:
         out.print(

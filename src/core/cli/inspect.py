@@ -21,7 +21,7 @@ from segsync.state.store import Store
 from segsync.state.workspace import StorePaths, read_status
 from segsync.traits.base import parse_duration
 
-from .app import Format, FormatOpt, app, errors, load_config_, loaded_plugins, out
+from .app import Format, FormatOpt, app, errors, load_config_, loaded_plugins, out, write_json
 
 
 @app.command()
@@ -108,7 +108,7 @@ def status(
             payload["last_success"] = (payload["live"] or {}).get("last_success")
         fresh = _freshness(payload, window, max_age) if window is not None else None
     if fmt is Format.json:
-        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        write_json(payload)
         raise typer.Exit(0 if fresh in (None, True) else 1)
     if fresh is not None:
         _print_freshness(payload["freshness"])
@@ -129,7 +129,11 @@ def status(
                 f"{last.get('status')} (exit {last.get('exit_code')})"
             )
         raise typer.Exit(0 if fresh in (None, True) else 1)
-    out.print(table_from_rows("Recent runs", payload.get("runs", [])))
+    runs = [
+        {**run, "started": f"{run['started']:%Y-%m-%d %H:%M:%S} UTC"}
+        for run in payload.get("runs", [])
+    ]
+    out.print(table_from_rows("Recent runs", runs))
     out.print(table_from_rows("Syncs", payload.get("syncs", [])))
     raise typer.Exit(0 if fresh in (None, True) else 1)
 

@@ -128,7 +128,8 @@ class History:
         )
 
     def recent_runs(self, limit: int) -> list[dict[str, Any]]:
-        """The latest runs, newest first: id, command, start, seconds, status, exit, phase."""
+        """The latest runs, newest first: id, command, start (naive UTC), seconds, status,
+        exit, phase."""
         runs = self.engine.dicts(
             parse(
                 "SELECT run_id, command, started_at, finished_at, status, exit_code, phase "
@@ -138,7 +139,7 @@ class History:
         )
         for row in runs:
             started, finished = row.pop("started_at"), row.pop("finished_at")
-            row["started"] = f"{started:%Y-%m-%d %H:%M:%S} UTC"
+            row["started"] = started
             row["seconds"] = round((finished - started).total_seconds(), 1) if finished else None
         return runs
 

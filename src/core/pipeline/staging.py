@@ -23,6 +23,7 @@ from segsync.errors import InputError
 from segsync.model.identity import mask_identifier, normalize_email, shown_id
 from segsync.model.phones import PhoneBook
 from segsync.model.profile import CONSENT_COLUMNS
+from segsync.pipeline.contract import check_contact, check_event
 from segsync.pipeline.tally import WarningTally
 from segsync.report import SourceSummary
 from segsync.values import AMOUNT_LIMIT, coerce, to_utc
@@ -202,6 +203,7 @@ def contact_encoder(
         if not record.source_id:
             rejects.bad(f"{instance} contact #{seq}", "empty source_id")
             return None
+        check_contact(instance, record)
         where = f"contact {shown_id(record.source_id)}"
         unknown = set(record.consent) - purposes if record.consent else None
         if unknown:
@@ -265,6 +267,7 @@ def event_encoder(
         if not record.event_id:
             rejects.bad(f"{instance} event #{seq}", "empty event_id")
             return None
+        check_event(instance, record)
         where = f"event {record.event_id}"
         if record.value is not None and not (-AMOUNT_LIMIT < record.value < AMOUNT_LIMIT):
             rejects.bad(f"{instance} {where}", f"amount out of range ({record.value:.3e})")

@@ -17,8 +17,10 @@ from segsync.connector import (
     Connector,
     ConnectorContext,
     Contact,
+    ContactBatch,
     Event,
     Page,
+    Purpose,
     SourceSettings,
 )
 from segsync.pipeline import load
@@ -112,3 +114,118 @@ def test_a_source_raising_a_plugin_bug_fails_that_source_naming_it(
     assert stream.summary.error is not None and expected in stream.summary.error
     assert not stream.summary.transient
     assert staged.failed
+
+
+class _Events(_Source):
+    def streams(self) -> tuple[str, ...]:
+        return ("events",)
+
+    async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
+        return
+        yield
+
+    async def events(self, cursor: str | None) -> AsyncIterator[Page[Event]]:
+        yield self.yielded
+
+
+_AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+_BUG = "(a bug in the connector plugin)"
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (
+            Contact(source_id="C1", updated_at="2026-01-01T00:00:00Z"),  # type: ignore[arg-type]
+            "shop: contact C1: updated_at is a str, expected a datetime or None",
+        ),
+        (
+            Contact(source_id="C1", attributes=["vip"]),  # type: ignore[arg-type]
+            "shop: contact C1: attributes is a list, expected a dict",
+        ),
+        (  # read as no answer, silently, before
+            Contact(source_id="C1", consent={Purpose.EMAIL_MARKETING: "yes"}),  # type: ignore[dict-item]
+            "shop: contact C1: consent[email_marketing] is a str, expected True, False or None",
+        ),
+        (
+            Contact(
+                source_id="ann@example.org",
+                consent={Purpose.EMAIL_MARKETING: True},
+                consent_at={Purpose.EMAIL_MARKETING: "2026-01-01"},  # type: ignore[dict-item]
+            ),
+            "shop: contact a***@example.org: consent_at[email_marketing] is a str, expected a "
+            "datetime",
+        ),
+        (
+            Contact(source_id="C1", country=33),  # type: ignore[arg-type]
+            "shop: contact C1: country is an int, expected a country code (str)",
+        ),
+        (
+            Event(event_id="E1", type="order", occurred_at=dt.date(2026, 1, 1)),  # type: ignore[arg-type]
+            "shop: event E1: occurred_at is a date, expected a datetime",
+        ),
+        (
+            Event(event_id="E1", type="order", occurred_at=_AT, value=12.5),  # type: ignore[arg-type]
+            "shop: event E1: value is a float, expected a Decimal, an int or None (Decimal(str(x)) "
+            "for a float)",
+        ),
+        (
+            Event(event_id="E1", type="order", occurred_at=_AT, value="12.50"),  # type: ignore[arg-type]
+            "shop: event E1: value is a str, expected a Decimal, an int or None",
+        ),
+        (  # failed later, at the load, as an internal error
+            Event(event_id="E1", type=None, occurred_at=_AT),  # type: ignore[arg-type]
+            "shop: event E1: type is None, expected a non-empty str",
+        ),
+        (
+            Event(event_id="E1", type="order", occurred_at=_AT, properties=[1]),  # type: ignore[arg-type]
+            "shop: event E1: properties is a list, expected a dict",
+        ),
+        (
+            Event(event_id="E1", type="order", occurred_at=_AT, properties={"tags": {"a"}}),
+            "shop: event E1: properties: cannot stage a value of type set; expected JSON values",
+        ),
+    ],
+)
+def test_a_record_of_the_wrong_types_fails_its_source_naming_the_field(
+    tmp_path: Path, record: Contact | Event, expected: str
+) -> None:
+    """A plugin's record whose field has the wrong type fails the source with the record and
+    the field named — not an internal error about an attribute ('str' object has no attribute
+    'tzinfo'), and not data silently lost — and shows no value (it may be personal data)."""
+    source = _Source(Page([record])) if isinstance(record, Contact) else _Events(Page([record]))
+    staged = _stage(tmp_path, source)
+    (stream,) = staged.streams
+    error = stream.summary.error
+    assert error is not None and expected in error and error.endswith(_BUG), error
+    assert "ann@example.org" not in error and "2026-01-01" not in error
+    assert staged.failed and not stream.summary.transient
+
+
+def test_a_page_of_columns_of_the_wrong_types_names_the_record(tmp_path: Path) -> None:
+    """The same for a page given as columns (ContactBatch): the first record at fault."""
+    batch = ContactBatch(
+        source_id=["C1", "C2"],
+        updated_at=[_AT, "yesterday"],  # type: ignore[list-item]
+    )
+    staged = _stage(tmp_path, _Source(Page(batch)))
+    (stream,) = staged.streams
+    assert stream.summary.error == (
+        "shop: contact C2: updated_at is a str, expected a datetime or None " + _BUG
+    )
+
+
+def test_records_of_the_right_types_stage(tmp_path: Path) -> None:
+    """What the contract allows: an int id or amount, naive or aware times, no consent."""
+    from decimal import Decimal
+
+    staged = _stage(
+        tmp_path,
+        _Events(Page([
+            Event(event_id=1, type="order", occurred_at=dt.datetime(2026, 1, 1), value=12),  # type: ignore[arg-type]
+            Event(event_id="E2", type="order", occurred_at=_AT, value=Decimal("1.5"),
+                  currency="EUR", properties={"at": _AT, "n": [1, None]}),
+        ])),
+    )  # fmt: skip
+    (stream,) = staged.streams
+    assert stream.summary.error is None and stream.summary.records == 2

@@ -1,0 +1,86 @@
+"""The types a source's records must have (:class:`~segsync.connector.Contact`,
+:class:`~segsync.connector.Event`), checked as they are staged.
+
+A connector plugin that hands over a time as text, an amount as a float or attributes as a
+list has a bug; without these checks it surfaced as an internal error about an attribute
+(``'str' object has no attribute 'tzinfo'``) that blamed segsync, or — worse — as data
+silently lost (a consent answer of ``"yes"`` read as no answer). The error names the
+instance, the stream, the record and the field, and says what was expected; the value itself
+is never shown (it may be personal data).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from segsync.connector import Contact, Event
+from segsync.errors import InputError
+from segsync.model.identity import shown_id
+
+__all__ = ["check_contact", "check_event", "first_broken"]
+
+_BUG = "(a bug in the connector plugin)"
+
+
+def _kind(value: Any) -> str:
+    """``a str``, ``an int``: the value's type with its article."""
+    name = type(value).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
+
+
+def _broken(instance: str, where: str, field: str, value: Any, expected: str) -> InputError:
+    return InputError(f"{instance}: {where}: {field} is {_kind(value)}, expected {expected} {_BUG}")
+
+
+def check_contact(instance: str, record: Contact) -> None:
+    """Raise :class:`InputError` for the first field of ``record`` of the wrong type."""
+    where = f"contact {shown_id(record.source_id)}"
+    if not isinstance(record.attributes, dict):
+        raise _broken(instance, where, "attributes", record.attributes, "a dict")
+    if not isinstance(record.consent, dict):
+        raise _broken(instance, where, "consent", record.consent, "a dict of purposes")
+    for purpose, answer in record.consent.items():
+        if answer is not None and not isinstance(answer, bool):
+            raise _broken(instance, where, f"consent[{purpose!s}]", answer, "True, False or None")
+    if not isinstance(record.consent_at, dict):
+        raise _broken(instance, where, "consent_at", record.consent_at, "a dict of purposes")
+    for purpose, moment in record.consent_at.items():
+        if moment is not None and not isinstance(moment, dt.datetime):
+            raise _broken(instance, where, f"consent_at[{purpose!s}]", moment, "a datetime")
+    if record.updated_at is not None and not isinstance(record.updated_at, dt.datetime):
+        raise _broken(instance, where, "updated_at", record.updated_at, "a datetime or None")
+    if record.country is not None and not isinstance(record.country, str):
+        raise _broken(instance, where, "country", record.country, "a country code (str)")
+
+
+def check_event(instance: str, record: Event) -> None:
+    """Raise :class:`InputError` for the first field of ``record`` of the wrong type."""
+    where = f"event {shown_id(record.event_id)}"
+    if not isinstance(record.type, str) or not record.type:
+        kind = record.type
+        shown = repr(kind) if kind is None or isinstance(kind, str) else _kind(kind)
+        raise InputError(f"{instance}: {where}: type is {shown}, expected a non-empty str {_BUG}")
+    if not isinstance(record.occurred_at, dt.datetime):
+        raise _broken(instance, where, "occurred_at", record.occurred_at, "a datetime")
+    value = record.value
+    if value is not None and (isinstance(value, bool) or not isinstance(value, Decimal | int)):
+        hint = " (Decimal(str(x)) for a float)" if isinstance(value, float) else ""
+        raise _broken(instance, where, "value", value, f"a Decimal, an int or None{hint}")
+    if record.currency is not None and not isinstance(record.currency, str):
+        raise _broken(instance, where, "currency", record.currency, "a currency code (str)")
+    if not isinstance(record.properties, dict):
+        raise _broken(instance, where, "properties", record.properties, "a dict")
+
+
+def first_broken(instance: str, records: Iterable[Contact]) -> InputError | None:
+    """The error of the first contact of ``records`` of the wrong type (a page given as
+    columns failed to stage: which record, which field)."""
+    for record in records:
+        try:
+            check_contact(instance, record)
+        except InputError as exc:
+            return exc
+    return None

@@ -31,13 +31,24 @@ def _kind(value: Any) -> str:
     return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 
-def _broken(instance: str, where: str, field: str, value: Any, expected: str) -> InputError:
-    return InputError(f"{instance}: {where}: {field} is {_kind(value)}, expected {expected} {_BUG}")
+def _broken(
+    instance: str, where: Contact | Event, field: str, value: Any, expected: str
+) -> InputError:
+    """The error; the record is named only now (the checks run on every record)."""
+    return InputError(
+        f"{instance}: {_named(where)}: {field} is {_kind(value)}, expected {expected} {_BUG}"
+    )
+
+
+def _named(record: Contact | Event) -> str:
+    if isinstance(record, Contact):
+        return f"contact {shown_id(record.source_id)}"
+    return f"event {shown_id(record.event_id)}"
 
 
 def check_contact(instance: str, record: Contact) -> None:
     """Raise :class:`InputError` for the first field of ``record`` of the wrong type."""
-    where = f"contact {shown_id(record.source_id)}"
+    where = record
     if not isinstance(record.attributes, dict):
         raise _broken(instance, where, "attributes", record.attributes, "a dict")
     if not isinstance(record.consent, dict):
@@ -58,11 +69,13 @@ def check_contact(instance: str, record: Contact) -> None:
 
 def check_event(instance: str, record: Event) -> None:
     """Raise :class:`InputError` for the first field of ``record`` of the wrong type."""
-    where = f"event {shown_id(record.event_id)}"
+    where = record
     if not isinstance(record.type, str) or not record.type:
         kind = record.type
         shown = repr(kind) if kind is None or isinstance(kind, str) else _kind(kind)
-        raise InputError(f"{instance}: {where}: type is {shown}, expected a non-empty str {_BUG}")
+        raise InputError(
+            f"{instance}: {_named(where)}: type is {shown}, expected a non-empty str {_BUG}"
+        )
     if not isinstance(record.occurred_at, dt.datetime):
         raise _broken(instance, where, "occurred_at", record.occurred_at, "a datetime")
     value = record.value

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import sqlglot
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -43,6 +43,7 @@ from segsync.model.profile import BUILTIN_COLUMNS, AttributeType
 from segsync.model.where import compile_where
 
 from .base import (
+    EventSettings,
     EventSummary,
     TraitContext,
     TraitKind,
@@ -53,6 +54,10 @@ from .base import (
     parse_duration,
     timestamp_literal,
 )
+from .notes import TraitWarning, staleness, watch
+
+if TYPE_CHECKING:
+    from segsync.engine import Engine
 
 __all__ = ["Score", "ScoreRule", "ScoreSettings", "compile_condition"]
 
@@ -204,7 +209,27 @@ class Score(TraitKind[ScoreSettings]):
             columns[f"r{i}"] = exp.Mul(this=points, expression=agg)
         if not columns:
             return None
-        return EventSummary(where=exp.or_(*filters), columns=columns)
+        newest = dict(watch(settings, ctx) for settings in self._event_types())
+        return EventSummary(where=exp.or_(*filters), columns=columns, newest=tuple(newest.items()))
+
+    def _event_types(self) -> list[EventSettings]:
+        """The event types (and property filters) the event rules read, each once."""
+        found: dict[tuple[str, tuple[Any, ...]], EventSettings] = {}
+        for rule in self.settings.rules:
+            if rule.event is not None:
+                key = (rule.event, tuple(sorted(rule.where.items())))
+                found.setdefault(key, EventSettings(event=rule.event, where=rule.where))
+        return list(found.values())
+
+    def finish(self, engine: Engine, ctx: TraitContext) -> list[TraitWarning]:
+        """``no_events`` for an event rule whose type (and ``where``) has no event at all
+        before the as-of: a misspelt type scores nobody, silently, otherwise. (A rule's window
+        being empty is not warned about: a score counts recent events by design.)"""
+        return [
+            warning
+            for settings in self._event_types()
+            for warning in staleness(engine, self.trait, settings, ctx, [])
+        ]
 
     def query(self, ctx: TraitContext) -> exp.Select:
         p_key = exp.column("profile_key", table="p")

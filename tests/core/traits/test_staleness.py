@@ -93,3 +93,25 @@ def test_the_window_is_what_counts_not_the_data(db: TraitDb) -> None:
     found = warnings_at(db, DATA_END + 100 * DAY)
     assert found["orders_90d"].code == "stale_window"
     assert "rfm" not in found and "stage" not in found
+
+
+@pytest.mark.parametrize("one_scan", [True, False])
+def test_a_score_rule_whose_event_type_has_no_event_warns(db: TraitDb, one_scan: bool) -> None:
+    """A misspelt event type in a score rule scores nobody: said once per type, as the other
+    event-based kinds say it; a rule reading events that exist, or a window that is empty,
+    says nothing (a score counts recent events by design)."""
+    rules = [
+        {"event": "vist", "points": 1, "per_event": True},
+        {"event": "vist", "points": 2, "within": "7d"},
+        {"event": "order", "points": 5, "within": "7d"},
+        {"event": "order", "points": 1, "where": {"channel": "web"}},
+    ]
+    spec = build_trait("lead", db.kinds["score"], {"rules": rules})
+    results = compute_traits(db.store.engine, {"lead": spec}, as_of=TODAY, one_scan=one_scan)
+    assert [(w.trait, w.code) for w in results.warnings] == [
+        ("lead", "no_events"),
+        ("lead", "no_events"),
+    ]
+    first, second = (w.message for w in results.warnings)
+    assert first.startswith("traits.lead: no 'vist' event before 2026-03-01 00:00:00")
+    assert second.startswith("traits.lead: no 'order' event matching {channel = 'web'} before")

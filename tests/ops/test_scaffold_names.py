@@ -37,3 +37,15 @@ def test_a_plain_name_is_generated(tmp_path: Path) -> None:
     pyproject = (created.root / "pyproject.toml").read_text(encoding="utf-8")
     assert 'name = "segsync-my-crm"' in pyproject
     assert 'my_crm = "segsync_my_crm.plugin"' in pyproject
+
+
+def test_the_package_names_what_its_tests_need(tmp_path: Path) -> None:
+    """The conformance suite runs under pytest, which segsync itself does not install: the
+    package's ``test`` extra brings it, and its README says to install with it."""
+    import tomllib
+
+    created = generate("my_crm", tmp_path)
+    project = tomllib.loads((created.root / "pyproject.toml").read_text(encoding="utf-8"))
+    extra = project["project"]["optional-dependencies"]["test"]
+    assert any(requirement.startswith("pytest") for requirement in extra)
+    assert "pip install -e '.[test]'" in (created.root / "README.md").read_text(encoding="utf-8")

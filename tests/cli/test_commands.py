@@ -31,6 +31,9 @@ def test_init_writes_a_starter_config_that_runs(tmp_path: Path) -> None:
     code, report = project.json("run")
     assert code == 0, report
     assert report["profiles"]["profiles"] > 4000
+    # the sample shop sells in four currencies: revenue adds them as they are, and says so
+    assert set(report["profiles"]["order_currencies"]) == {"EUR", "GBP", "USD", "PLN"}
+    assert "mixed_currencies" in [w["code"] for w in report["warnings"]]
     assert all(s["applied_adds"] == s["adds"] for s in report["syncs"])
     assert all(s["adds"] > 0 for s in report["syncs"])
 

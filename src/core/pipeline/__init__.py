@@ -33,7 +33,7 @@ from segsync.pipeline.kpis import compute_kpis
 from segsync.pipeline.plan import Destination, Planner, SyncPlan, sources_feeding
 from segsync.pipeline.pull import StagedSource, load_sources, stage_source
 from segsync.pipeline.push import AudienceRecreated, PushTarget, push_sync
-from segsync.pipeline.resolve import resolve_profiles
+from segsync.pipeline.resolve import mixed_currencies, resolve_profiles
 from segsync.pipeline.segments import Membership, compute_segments
 from segsync.pipeline.traits import compute_traits
 from segsync.plugins import Plugins, load_plugins
@@ -504,8 +504,11 @@ class _Run:
         self.phase("traits", traits=len(config.traits))
         as_of = to_utc(report.as_of or report.started_at)
         traits = compute_traits(self.engine, config.traits, as_of=as_of, location=str(config.path))
-        report.warnings, report.models = traits.warnings, traits.models
-        for warning in traits.warnings:  # once per run: the report lists them too
+        report.warnings, report.models = list(traits.warnings), traits.models
+        mixed = mixed_currencies(resolved.order_currencies)
+        if mixed is not None:
+            report.warnings.insert(0, mixed)
+        for warning in report.warnings:  # once per run: the report lists them too
             log.warning("%s", warning.message)
         self.phase("segments", segments=len(config.segments))
         membership = compute_segments(self.engine, config.segment_book, self.history, as_of=as_of)

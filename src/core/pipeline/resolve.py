@@ -22,15 +22,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlglot import exp
 
 from segsync.connector import Purpose
 from segsync.engine import Engine, parse
 from segsync.model.profile import ATTRIBUTE_SQL_TYPES, CONSENT_COLUMNS, AttributeType
+from segsync.traits.notes import TraitWarning
 
-__all__ = ["ResolveResult", "resolve_profiles"]
+__all__ = ["ResolveResult", "mixed_currencies", "resolve_profiles"]
 
 
 @dataclass
@@ -43,6 +44,28 @@ class ResolveResult:
     objected: int = 0
     """People who object to profiling (``do_not_profile``): kept out of the profiles, their
     records and events left unused."""
+    order_currencies: dict[str, int] = field(default_factory=dict)
+    """The currencies of the orders' values summed into ``revenue`` (those that name one),
+    with how many orders each, the most common first."""
+
+
+def mixed_currencies(currencies: Mapping[str, int]) -> TraitWarning | None:
+    """The warning (``mixed_currencies``) when the orders summed into ``revenue`` name more
+    than one currency: segsync adds amounts as they are, so 1,000 PLN and 1,000 EUR count
+    alike in ``revenue`` and in every trait over order values."""
+    if len(currencies) < 2:
+        return None
+    shown = ", ".join(f"{currency} {count:,}" for currency, count in currencies.items())
+    return TraitWarning(
+        trait="revenue",
+        code="mixed_currencies",
+        message=(
+            f"revenue: the orders are in {len(currencies)} currencies (orders: {shown}), "
+            "whose amounts are added as they are — in revenue and in every trait over order "
+            "values (rfm's monetary score, value_tier, sums, clv); convert the amounts to one "
+            "currency before loading"
+        ),
+    )
 
 
 def _latest(value: exp.Expr, rank: str) -> exp.Expr:
@@ -227,7 +250,8 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         engine.create_table(
             "_event_profiles",
             parse(
-                """SELECT e.instance, e.event_id, e.type, e.occurred_at, e.value, e.properties,
+                """SELECT e.instance, e.event_id, e.type, e.occurred_at, e.value, e.currency,
+                       e.properties,
                        coalesce(i.profile_key, m.profile_key) AS profile_key
                 FROM events e
                 LEFT JOIN profile_identifiers i
@@ -285,6 +309,14 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         )[0]
         profiles = int(engine.scalar(parse("SELECT count(*) FROM profiles")))
         objected = int(engine.scalar(parse("SELECT count(*) FROM _objected")))
+        currencies = engine.rows(
+            parse(
+                """SELECT currency, count(*) FROM _event_profiles
+                WHERE type = 'order' AND profile_key IS NOT NULL AND value IS NOT NULL
+                  AND currency IS NOT NULL
+                GROUP BY currency ORDER BY count(*) DESC, currency"""
+            )
+        )
     engine.drop("_records", "_event_profiles", "_people", "_objected")
     return ResolveResult(
         records=int(records),
@@ -293,4 +325,5 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         events=int(events),
         orphan_events=int(orphans),
         objected=objected,
+        order_currencies={str(c): int(n) for c, n in currencies},
     )

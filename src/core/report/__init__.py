@@ -71,6 +71,9 @@ class ProfileSummary(BaseModel):
     orphan_events: int = 0
     objected: int = 0
     """People who object to profiling (``do_not_profile``): no profile, never pushed."""
+    order_currencies: dict[str, int] = Field(default_factory=dict)
+    """Currency → how many orders with a value in it ``revenue`` sums (the most common
+    first); more than one warns (``mixed_currencies``): the amounts are added as they are."""
 
 
 class SegmentSummary(BaseModel):

@@ -97,3 +97,36 @@ def test_several_passes_resolve_the_same_profiles_as_one(
     finally:
         one.close()
         several.close()
+
+
+def test_orders_in_several_currencies_are_counted_and_warned_about() -> None:
+    """revenue adds amounts as they are: the orders' currencies are counted (orders with a
+    value and a profile, a currency named), and more than one is a warning that says so."""
+    from segsync.pipeline.resolve import mixed_currencies
+
+    store = Store.memory()
+    store.con.execute(
+        """INSERT INTO source_contacts (instance, source_id, email) VALUES
+           ('shop', 'c1', 'a@example.com'), ('shop', 'c2', 'b@example.com')"""
+    )
+    store.con.execute(
+        """INSERT INTO events (instance, event_id, type, occurred_at, contact_id, value,
+                               currency) VALUES
+           ('shop', 'o1', 'order', TIMESTAMP '2026-01-01', 'c1', 10, 'EUR'),
+           ('shop', 'o2', 'order', TIMESTAMP '2026-01-02', 'c1', 20, 'EUR'),
+           ('shop', 'o3', 'order', TIMESTAMP '2026-01-03', 'c2', 1000, 'PLN'),
+           ('shop', 'o4', 'order', TIMESTAMP '2026-01-04', 'c2', 5, NULL),
+           ('shop', 'o5', 'order', TIMESTAMP '2026-01-05', 'c2', NULL, 'USD'),
+           ('shop', 'o6', 'order', TIMESTAMP '2026-01-06', 'nobody', 7, 'GBP'),
+           ('shop', 'v1', 'visit', TIMESTAMP '2026-01-06', 'c1', 3, 'CHF')"""
+    )
+    result = resolve_profiles(store.engine, {})
+    assert result.order_currencies == {"EUR": 2, "PLN": 1}
+    warning = mixed_currencies(result.order_currencies)
+    assert warning is not None and (warning.trait, warning.code) == ("revenue", "mixed_currencies")
+    assert warning.message.startswith(
+        "revenue: the orders are in 2 currencies (orders: EUR 2, PLN 1), whose amounts are "
+        "added as they are"
+    )
+    assert mixed_currencies({"EUR": 5}) is None and mixed_currencies({}) is None
+    store.close()

@@ -17,6 +17,10 @@ scheduled run would find. The pull also reports its CPU seconds per 1,000 contac
 limit bounds the wall time, not the work). ``--pull-only`` stops after the pull;
 ``--burst N`` raises the simulated portal's limit (to see memory at sizes the default limit
 would take an hour to pull); ``--python`` runs another install's segsync.
+``--against PY`` pulls with this install and with another (the code before a change: a
+``git worktree`` with its own virtualenv), alternating ``--rounds`` times, and prints the ratio
+of their CPU per contact — figures from different days differ by a third on a shared machine,
+a ratio from the same hour does not.
 
 The CLI runs are started by :mod:`measure`'s launcher, not by this process, which holds the
 seeded portal (about 2 GB at 1,000,000 contacts): a child's peak RSS would otherwise count it.
@@ -24,12 +28,15 @@ Usage:
 
     .venv/bin/python benchmarks/hubspot.py [--contacts 100000] [--list-chunk 10000]
         [--skip-property] [--pull-only] [--burst 100] [--python PY]
+        [--against PY [--rounds 3]]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -93,6 +100,33 @@ def writes_since(sim: HubSpotSimulator, mark: int) -> int:
     )
 
 
+def compare_pulls(folder: Path, python: str, against: str, rounds: int) -> None:
+    """Pulls by ``python`` and by ``against``, alternating, each into a fresh store after a
+    rate-limit window: CPU per 1,000 contacts of each, their medians and ratio. The same
+    hour, the same machine: its speed, which moves by a third from day to day on a shared
+    host, cancels out of the ratio."""
+    sides: dict[str, list[float]] = {"this": [], "against": []}
+    for n in range(1, rounds + 1):
+        for label, py in (("this", python), ("against", against)):
+            for leftover in folder.glob("bench.duckdb*"):
+                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+            time.sleep(WINDOW)
+            report, wall, rss, cpu = segsync(folder, "pull", python=py)
+            pulled = sum(s["records"] for s in report["sources"] if s["stream"] == "contacts")
+            per_1000 = cpu / pulled * 1e6
+            sides[label].append(per_1000)
+            print(
+                f"{label:>8} #{n}: {per_1000:6.1f} ms CPU per 1,000 contacts "
+                f"({pulled:,} in {wall:.1f}s, peak RSS {rss} MiB)",
+                flush=True,
+            )
+    mine, theirs = (statistics.median(sides[k]) for k in ("this", "against"))
+    print(
+        f"median: {mine:.1f} against {theirs:.1f} ms per 1,000 contacts: "
+        f"this / against = {mine / theirs:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--contacts", type=int, default=100_000)
@@ -101,6 +135,13 @@ def main() -> None:
     parser.add_argument("--pull-only", action="store_true")
     parser.add_argument("--burst", type=int, default=BURST)
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument(
+        "--against",
+        metavar="PY",
+        help="another install's python (e.g. the code before a change): pulls by both, "
+        "alternating, and the ratio of their CPU per contact",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="pulls per side with --against")
     args = parser.parse_args()
     burst = args.burst
 
@@ -116,6 +157,9 @@ def main() -> None:
             CONFIG.format(base_url=served.base_url, burst=burst, chunk=args.list_chunk)
         )
         rate = burst / WINDOW  # requests per second the limit allows
+        if args.against:
+            compare_pulls(folder, args.python, args.against, args.rounds)
+            return
 
         report, wall, rss, cpu = segsync(folder, "pull", python=args.python)
         pulled = sum(s["records"] for s in report["sources"] if s["stream"] == "contacts")

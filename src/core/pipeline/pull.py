@@ -337,6 +337,13 @@ def _encode_batch(
 ) -> list[tuple[Any, ...]]:
     """A page given as columns, staged; a value of the wrong type named (the record, the
     field) rather than failing inside the encoder."""
+    answers = [a for column in records.consent.values() for a in column]
+    if any(a is not None and not isinstance(a, bool) for a in answers) or any(
+        c is not None and not isinstance(c, str) for c in records.country or ()
+    ):  # values the columns would read as none: the record path refuses them
+        broken = first_broken(instance, records)
+        if broken is not None:
+            raise broken
     try:
         return batches.encode(records, first_seq)
     except (AttributeError, TypeError, ValueError):

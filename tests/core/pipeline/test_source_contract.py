@@ -215,6 +215,30 @@ def test_a_page_of_columns_of_the_wrong_types_names_the_record(tmp_path: Path) -
     )
 
 
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        (
+            {"consent": {Purpose.EMAIL_MARKETING: [True, "yes"]}},
+            "shop: contact C2: consent[email_marketing] is a str, expected True, False or None",
+        ),
+        ({"country": ["FR", 33]}, "shop: contact C2: country is an int, expected a country code"),
+    ],
+)
+def test_a_page_of_columns_refuses_what_its_records_would(
+    tmp_path: Path, columns: dict[str, Any], expected: str
+) -> None:
+    """Values a page of columns would read as none (a consent of "yes", a numeric country)
+    fail the source as the same contacts given one by one do."""
+    batch = ContactBatch(source_id=["C1", "C2"], **columns)
+    staged = _stage(tmp_path, _Source(Page(batch)))
+    (stream,) = staged.streams
+    assert stream.summary.error is not None and stream.summary.error.startswith(expected)
+    (tmp_path / "records").mkdir()
+    one_by_one = _stage(tmp_path / "records", _Source(Page(list(batch))))
+    assert one_by_one.streams[0].summary.error == stream.summary.error
+
+
 def test_records_of_the_right_types_stage(tmp_path: Path) -> None:
     """What the contract allows: an int id or amount, naive or aware times, no consent."""
     from decimal import Decimal

@@ -7,6 +7,12 @@ list has a bug; without these checks it surfaced as an internal error about an a
 silently lost (a consent answer of ``"yes"`` read as no answer). The error names the
 instance, the stream, the record and the field, and says what was expected; the value itself
 is never shown (it may be personal data).
+
+Records given one by one are checked as they are encoded (:func:`check_contact`,
+:func:`check_event`: a few ``isinstance`` calls, the record named only on failure); a page
+given as columns (:func:`encode_batch`) is checked where its columns would read a wrong value
+as none, and explained when its encoder fails; :func:`write_row` names a property JSON cannot
+hold.
 """
 
 from __future__ import annotations
@@ -14,13 +20,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from segsync.connector import Contact, Event
+from segsync.connector import Contact, ContactBatch, Event
 from segsync.errors import InputError
 from segsync.model.identity import shown_id
 
-__all__ = ["check_contact", "check_event", "first_broken"]
+if TYPE_CHECKING:
+    from segsync.pipeline.batches import BatchEncoder
+    from segsync.pipeline.staging import StagingWriter
+
+__all__ = ["check_contact", "check_event", "encode_batch", "first_broken", "write_row"]
 
 _BUG = "(a bug in the connector plugin)"
 
@@ -97,3 +107,40 @@ def first_broken(instance: str, records: Iterable[Contact]) -> InputError | None
         except InputError as exc:
             return exc
     return None
+
+
+def encode_batch(
+    batches: BatchEncoder, records: ContactBatch, first_seq: int, instance: str
+) -> list[tuple[Any, ...]]:
+    """A page given as columns, staged; a value of the wrong type named (the record, the
+    field) rather than failing inside the encoder."""
+    answers = [a for column in records.consent.values() for a in column]
+    if any(a is not None and not isinstance(a, bool) for a in answers) or any(
+        c is not None and not isinstance(c, str) for c in records.country or ()
+    ):  # values the columns would read as none: the record path refuses them
+        broken = first_broken(instance, records)
+        if broken is not None:
+            raise broken
+    try:
+        return batches.encode(records, first_seq)
+    except (AttributeError, TypeError, ValueError):
+        broken = first_broken(instance, records)
+        if broken is not None:
+            raise broken from None
+        raise
+
+
+def write_row(writer: StagingWriter, row: dict[str, Any], instance: str, record: Any) -> None:
+    """A staged row written; a property JSON cannot hold named, with its record."""
+    try:
+        writer.write(row)
+    except TypeError as exc:
+        where = (
+            f"event {shown_id(record.event_id)}: properties"
+            if isinstance(record, Event)
+            else f"contact {shown_id(record.source_id)}: attributes"
+        )
+        raise InputError(
+            f"{instance}: {where}: {exc}; expected JSON values (str, int, float, bool, None, "
+            "list, dict, Decimal, date, datetime) (a bug in the connector plugin)"
+        ) from None

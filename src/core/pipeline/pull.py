@@ -28,22 +28,13 @@ from typing import Any
 from sqlglot import exp
 
 from segsync.config import Config
-from segsync.connector import (
-    BulkSource,
-    Connector,
-    ContactBatch,
-    Event,
-    Page,
-    Source,
-    SourceSettings,
-)
+from segsync.connector import BulkSource, Connector, ContactBatch, Page, Source, SourceSettings
 from segsync.engine import Engine, ReadError, parse
 from segsync.errors import ConnectorError, InputError, QuotaError, RetryableError, SegsyncError
-from segsync.model.identity import shown_id
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.batches import BatchEncoder
 from segsync.pipeline.bulk import BulkTables, drop_tables, stage_files
-from segsync.pipeline.contract import first_broken
+from segsync.pipeline.contract import encode_batch, write_row
 from segsync.pipeline.staging import (
     CONSENT_AT,
     CONTACT_COLUMNS,
@@ -312,7 +303,7 @@ async def _stage_stream(
                     and isinstance(records, ContactBatch)
                     and batches.plain(records)
                 ):
-                    writer.write_rows(_encode_batch(batches, records, seq + 1, instance))
+                    writer.write_rows(encode_batch(batches, records, seq + 1, instance))
                     seq += len(records)
                     summary.records += len(records)
                     records = ()
@@ -320,7 +311,7 @@ async def _stage_stream(
                     seq += 1
                     row = encode(record, seq)
                     if row is not None:
-                        _write(writer, row, instance, record)
+                        write_row(writer, row, instance, record)
                         summary.records += 1
                 if page.cursor is not None:
                     item.cursor = page.cursor
@@ -330,43 +321,6 @@ async def _stage_stream(
         rejects.close()
         _tally_up(summary, tally)
     _say_rejected(summary, rejects, instance, stream)
-
-
-def _encode_batch(
-    batches: BatchEncoder, records: ContactBatch, first_seq: int, instance: str
-) -> list[tuple[Any, ...]]:
-    """A page given as columns, staged; a value of the wrong type named (the record, the
-    field) rather than failing inside the encoder."""
-    answers = [a for column in records.consent.values() for a in column]
-    if any(a is not None and not isinstance(a, bool) for a in answers) or any(
-        c is not None and not isinstance(c, str) for c in records.country or ()
-    ):  # values the columns would read as none: the record path refuses them
-        broken = first_broken(instance, records)
-        if broken is not None:
-            raise broken
-    try:
-        return batches.encode(records, first_seq)
-    except (AttributeError, TypeError, ValueError):
-        broken = first_broken(instance, records)
-        if broken is not None:
-            raise broken from None
-        raise
-
-
-def _write(writer: StagingWriter, row: dict[str, Any], instance: str, record: Any) -> None:
-    """A staged row written; a property JSON cannot hold named, with its record."""
-    try:
-        writer.write(row)
-    except TypeError as exc:
-        where = (
-            f"event {shown_id(record.event_id)}: properties"
-            if isinstance(record, Event)
-            else f"contact {shown_id(record.source_id)}: attributes"
-        )
-        raise InputError(
-            f"{instance}: {where}: {exc}; expected JSON values (str, int, float, bool, None, "
-            "list, dict, Decimal, date, datetime) (a bug in the connector plugin)"
-        ) from None
 
 
 async def _guarded(

@@ -8,7 +8,9 @@ file's cells made per column. Warnings are gathered with their row and added to 
 the order the record-by-record encoder adds them, so the report's examples are the same.
 
 A batch with a record the columns do not cover plainly (an empty id, a purpose segsync does
-not know) is encoded record by record.
+not know, a value of a type the columns do not read: a time as text, a consent answer of
+``"yes"``) is encoded record by record — where the record's own checks
+(:mod:`segsync.pipeline.contract`) name what is wrong.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ def _value(value: Any) -> str:
     return _string(value) if type(value) is str else _json(value)
 
 
+def _all_of(column: Iterable[Any] | None, kind: type) -> bool:
+    """Whether every value of ``column`` (None: a column left out) is None or a ``kind``."""
+    return column is None or all(v is None or isinstance(v, kind) for v in column)
+
+
 def _text(values: Iterable[str | None]) -> list[str]:
     """A text column's cells (see :class:`~segsync.pipeline.staging.StagingWriter`)."""
     return [NULL if v is None else "\\" + v if v[:1] == "\\" else v for v in values]
@@ -85,8 +92,16 @@ class BatchEncoder:
         self.purposes = frozenset(Purpose)
 
     def plain(self, batch: ContactBatch) -> bool:
-        """Whether the columns cover every record (else encode it record by record)."""
-        return all(batch.source_id) and set(batch.consent) <= self.purposes
+        """Whether the columns cover every record (else encode it record by record): every
+        id set, every purpose known, every value of the type its column reads."""
+        return (
+            all(batch.source_id)
+            and set(batch.consent) <= self.purposes
+            and all(_all_of(column, bool) for column in batch.consent.values())
+            and all(_all_of(column, dt.datetime) for column in batch.consent_at.values())
+            and _all_of(batch.updated_at, dt.datetime)
+            and _all_of(batch.country, str)
+        )
 
     def encode(self, batch: ContactBatch, first_seq: int) -> list[tuple[Any, ...]]:
         """The staging rows of a :meth:`plain` batch whose first record is ``first_seq``."""

@@ -8,29 +8,26 @@ silently lost (a consent answer of ``"yes"`` read as no answer). The error names
 instance, the stream, the record and the field, and says what was expected; the value itself
 is never shown (it may be personal data).
 
-Records given one by one are checked as they are encoded (:func:`check_contact`,
-:func:`check_event`: a few ``isinstance`` calls, the record named only on failure); a page
-given as columns (:func:`encode_batch`) is checked where its columns would read a wrong value
-as none, and explained when its encoder fails; :func:`write_row` names a property JSON cannot
-hold.
+Records are checked as they are encoded (:func:`check_contact`, :func:`check_event`: a few
+``isinstance`` calls, the record named only on failure); a page given as columns whose values
+its columns do not read is encoded record by record (``BatchEncoder.plain``), so the same
+checks name it; :func:`write_row` names a property JSON cannot hold.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from segsync.connector import Contact, ContactBatch, Event
+from segsync.connector import Contact, Event
 from segsync.errors import InputError
 from segsync.model.identity import shown_id
 
 if TYPE_CHECKING:
-    from segsync.pipeline.batches import BatchEncoder
     from segsync.pipeline.staging import StagingWriter
 
-__all__ = ["check_contact", "check_event", "encode_batch", "first_broken", "write_row"]
+__all__ = ["check_contact", "check_event", "write_row"]
 
 _BUG = "(a bug in the connector plugin)"
 
@@ -42,11 +39,11 @@ def _kind(value: Any) -> str:
 
 
 def _broken(
-    instance: str, where: Contact | Event, field: str, value: Any, expected: str
+    instance: str, record: Contact | Event, field: str, value: Any, expected: str
 ) -> InputError:
     """The error; the record is named only now (the checks run on every record)."""
     return InputError(
-        f"{instance}: {_named(where)}: {field} is {_kind(value)}, expected {expected} {_BUG}"
+        f"{instance}: {_named(record)}: {field} is {_kind(value)}, expected {expected} {_BUG}"
     )
 
 
@@ -58,76 +55,42 @@ def _named(record: Contact | Event) -> str:
 
 def check_contact(instance: str, record: Contact) -> None:
     """Raise :class:`InputError` for the first field of ``record`` of the wrong type."""
-    where = record
     if not isinstance(record.attributes, dict):
-        raise _broken(instance, where, "attributes", record.attributes, "a dict")
+        raise _broken(instance, record, "attributes", record.attributes, "a dict")
     if not isinstance(record.consent, dict):
-        raise _broken(instance, where, "consent", record.consent, "a dict of purposes")
+        raise _broken(instance, record, "consent", record.consent, "a dict of purposes")
     for purpose, answer in record.consent.items():
         if answer is not None and not isinstance(answer, bool):
-            raise _broken(instance, where, f"consent[{purpose!s}]", answer, "True, False or None")
+            raise _broken(instance, record, f"consent[{purpose!s}]", answer, "True, False or None")
     if not isinstance(record.consent_at, dict):
-        raise _broken(instance, where, "consent_at", record.consent_at, "a dict of purposes")
+        raise _broken(instance, record, "consent_at", record.consent_at, "a dict of purposes")
     for purpose, moment in record.consent_at.items():
         if moment is not None and not isinstance(moment, dt.datetime):
-            raise _broken(instance, where, f"consent_at[{purpose!s}]", moment, "a datetime")
+            raise _broken(instance, record, f"consent_at[{purpose!s}]", moment, "a datetime")
     if record.updated_at is not None and not isinstance(record.updated_at, dt.datetime):
-        raise _broken(instance, where, "updated_at", record.updated_at, "a datetime or None")
+        raise _broken(instance, record, "updated_at", record.updated_at, "a datetime or None")
     if record.country is not None and not isinstance(record.country, str):
-        raise _broken(instance, where, "country", record.country, "a country code (str)")
+        raise _broken(instance, record, "country", record.country, "a country code (str)")
 
 
 def check_event(instance: str, record: Event) -> None:
     """Raise :class:`InputError` for the first field of ``record`` of the wrong type."""
-    where = record
     if not isinstance(record.type, str) or not record.type:
         kind = record.type
         shown = repr(kind) if kind is None or isinstance(kind, str) else _kind(kind)
         raise InputError(
-            f"{instance}: {_named(where)}: type is {shown}, expected a non-empty str {_BUG}"
+            f"{instance}: {_named(record)}: type is {shown}, expected a non-empty str {_BUG}"
         )
     if not isinstance(record.occurred_at, dt.datetime):
-        raise _broken(instance, where, "occurred_at", record.occurred_at, "a datetime")
+        raise _broken(instance, record, "occurred_at", record.occurred_at, "a datetime")
     value = record.value
     if value is not None and (isinstance(value, bool) or not isinstance(value, Decimal | int)):
         hint = " (Decimal(str(x)) for a float)" if isinstance(value, float) else ""
-        raise _broken(instance, where, "value", value, f"a Decimal, an int or None{hint}")
+        raise _broken(instance, record, "value", value, f"a Decimal, an int or None{hint}")
     if record.currency is not None and not isinstance(record.currency, str):
-        raise _broken(instance, where, "currency", record.currency, "a currency code (str)")
+        raise _broken(instance, record, "currency", record.currency, "a currency code (str)")
     if not isinstance(record.properties, dict):
-        raise _broken(instance, where, "properties", record.properties, "a dict")
-
-
-def first_broken(instance: str, records: Iterable[Contact]) -> InputError | None:
-    """The error of the first contact of ``records`` of the wrong type (a page given as
-    columns failed to stage: which record, which field)."""
-    for record in records:
-        try:
-            check_contact(instance, record)
-        except InputError as exc:
-            return exc
-    return None
-
-
-def encode_batch(
-    batches: BatchEncoder, records: ContactBatch, first_seq: int, instance: str
-) -> list[tuple[Any, ...]]:
-    """A page given as columns, staged; a value of the wrong type named (the record, the
-    field) rather than failing inside the encoder."""
-    answers = [a for column in records.consent.values() for a in column]
-    if any(a is not None and not isinstance(a, bool) for a in answers) or any(
-        c is not None and not isinstance(c, str) for c in records.country or ()
-    ):  # values the columns would read as none: the record path refuses them
-        broken = first_broken(instance, records)
-        if broken is not None:
-            raise broken
-    try:
-        return batches.encode(records, first_seq)
-    except (AttributeError, TypeError, ValueError):
-        broken = first_broken(instance, records)
-        if broken is not None:
-            raise broken from None
-        raise
+        raise _broken(instance, record, "properties", record.properties, "a dict")
 
 
 def write_row(writer: StagingWriter, row: dict[str, Any], instance: str, record: Any) -> None:
@@ -135,12 +98,8 @@ def write_row(writer: StagingWriter, row: dict[str, Any], instance: str, record:
     try:
         writer.write(row)
     except TypeError as exc:
-        where = (
-            f"event {shown_id(record.event_id)}: properties"
-            if isinstance(record, Event)
-            else f"contact {shown_id(record.source_id)}: attributes"
-        )
+        field = "properties" if isinstance(record, Event) else "attributes"
         raise InputError(
-            f"{instance}: {where}: {exc}; expected JSON values (str, int, float, bool, None, "
-            "list, dict, Decimal, date, datetime) (a bug in the connector plugin)"
+            f"{instance}: {_named(record)}: {field}: {exc}; expected JSON values (str, int, "
+            f"float, bool, None, list, dict, Decimal, date, datetime) {_BUG}"
         ) from None

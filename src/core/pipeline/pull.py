@@ -34,7 +34,7 @@ from segsync.errors import ConnectorError, InputError, QuotaError, RetryableErro
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.batches import BatchEncoder
 from segsync.pipeline.bulk import BulkTables, drop_tables, stage_files
-from segsync.pipeline.contract import encode_batch, write_row
+from segsync.pipeline.contract import write_row
 from segsync.pipeline.staging import (
     CONSENT_AT,
     CONTACT_COLUMNS,
@@ -303,7 +303,7 @@ async def _stage_stream(
                     and isinstance(records, ContactBatch)
                     and batches.plain(records)
                 ):
-                    writer.write_rows(encode_batch(batches, records, seq + 1, instance))
+                    writer.write_rows(batches.encode(records, seq + 1))
                     seq += len(records)
                     summary.records += len(records)
                     records = ()

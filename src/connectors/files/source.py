@@ -16,7 +16,6 @@ source, or with ``on_bad_row = "skip"`` is reported as a :class:`~segsync.connec
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import functools
 import glob as globmod
@@ -215,13 +214,17 @@ class FilesSource:
 
     @staticmethod
     def _contact(source: ContactsSource, path: Path, line: int, row: dict[str, Any]) -> Contact:
-        with _shaped(row):
+        try:
             return contact_record(source, str(path), line, row)
+        except InputError as exc:
+            raise _shaped(exc, row) from None
 
     @staticmethod
     def _event(source: EventsSource, path: Path, line: int, row: dict[str, Any]) -> Event:
-        with _shaped(row):
+        try:
             return event_record(source, str(path), line, row)
+        except InputError as exc:
+            raise _shaped(exc, row) from None
 
     async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
         async for page in self._snapshot(self.settings.contact_sources(), cursor, self._contact):
@@ -377,12 +380,9 @@ class CsvRow(dict[str, Any]):
     shape: str = ""
 
 
-@contextlib.contextmanager
-def _shaped(row: dict[str, Any]) -> Iterator[None]:
-    """A record's error, with what its CSV row's shape suggests (see :class:`CsvRow`)."""
-    try:
-        yield
-    except InputError as exc:
-        if isinstance(row, CsvRow) and row.shape:
-            raise InputError(f"{exc} ({row.shape})") from None
-        raise
+def _shaped(error: InputError, row: dict[str, Any]) -> InputError:
+    """A record's error, with what its CSV row's shape suggests (see :class:`CsvRow`): only
+    a failing record pays for it (a row is read per record, millions of times)."""
+    if isinstance(row, CsvRow) and row.shape:
+        return InputError(f"{error} ({row.shape})")
+    return error

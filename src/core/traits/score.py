@@ -209,8 +209,8 @@ class Score(TraitKind[ScoreSettings]):
             columns[f"r{i}"] = exp.Mul(this=points, expression=agg)
         if not columns:
             return None
-        newest = dict(watch(settings, ctx) for settings in self._event_types())
-        return EventSummary(where=exp.or_(*filters), columns=columns, newest=tuple(newest.items()))
+        newest = tuple(watch(settings, ctx) for settings in self._event_types())
+        return EventSummary(where=exp.or_(*filters), columns=columns, newest=newest)
 
     def _event_types(self) -> list[EventSettings]:
         """The event types (and property filters) the event rules read, each once."""

@@ -122,11 +122,11 @@ async def stage_source(
     """Stage every stream of one source. Failures are caught into the summaries: a source
     that fails stages nothing more (``transient`` says whether a later run may succeed).
 
-    A stream the source hands over as files (:class:`~segsync.connector.BulkSource`) is read
-    by ``engine``, each stream on a scratch engine of its own (:meth:`Engine.scratch`), all
-    of a source's streams at once and beside other sources' (a stream whose files the
-    engine's reader refuses is then paged); the streams of other sources are paged one after
-    the other."""
+    A source that hands over files (:class:`~segsync.connector.BulkSource`) has its streams
+    read by ``engine`` all at once, each on a scratch engine of its own
+    (:meth:`Engine.scratch`), beside other sources' (a stream whose files the engine's reader
+    refuses is paged instead). A source that pages has its streams staged one after the
+    other, stopping at the first that fails."""
     instance = connector.context.instance
     staged = StagedSource(instance=instance, settings=source_settings(connector))
     source = connector.source

@@ -365,6 +365,21 @@ def test_a_bad_row_far_into_a_large_file_is_named_by_its_own_line(
     assert got["error"] and "e.jsonl:40000:" in got["error"], got["error"]
 
 
+def _write_lines(path: Path, rows: list[dict[str, Any]]) -> None:
+    """``rows`` as JSON Lines, nothing odd in them (see :func:`_write_jsonl` for that)."""
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+
+
+def _keyed_by_email(tmp_path: Path, rows: list[dict[str, Any]], more: str = "") -> str:
+    """A sign-up form's export (``mail``, ``at``): its contacts written to ``n.jsonl``, keyed
+    by their email, and the source's settings (``more`` added to them)."""
+    _write_lines(tmp_path / "n.jsonl", rows)
+    return (
+        '\n[connectors.src.contacts]\npath = "n.jsonl"\nid = "mail"\nemail = "mail"\n'
+        f'{more}updated_at = "at"\n'
+    )
+
+
 def test_warning_examples_mask_a_contact_id_that_is_an_email(tmp_path: Path) -> None:
     """A source keyed by email (a sign-up form's export) names its rows in warnings by a
     masked id, in both ways of staging: the examples are kept in run reports."""
@@ -372,16 +387,7 @@ def test_warning_examples_mask_a_contact_id_that_is_an_email(tmp_path: Path) -> 
         {"mail": "jonas.meyer@example.org", "at": "2099-01-01T00:00:00Z", "tel": "12"},
         {"mail": "ann@example.org", "at": "2026-01-02T00:00:00Z", "tel": "06 12 34 56 78"},
     ]
-    (tmp_path / "n.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    source = """
-[connectors.src.contacts]
-path = "n.jsonl"
-id = "mail"
-email = "mail"
-phone = "tel"
-updated_at = "at"
-"""
-    got = _same(tmp_path, source)["contacts"]
+    got = _same(tmp_path, _keyed_by_email(tmp_path, rows, 'phone = "tel"\n'))["contacts"]
     samples = " ".join(str(s) for s in got["samples"])
     assert got["warnings"] >= 2 and "jonas.meyer@example.org" not in samples, samples
     assert "contact j***@example.org" in samples, samples
@@ -398,16 +404,9 @@ def test_a_repeated_id_is_named_in_the_warning(tmp_path: Path) -> None:
         {"mail": "zoe@example.org", "at": "2026-01-04T00:00:00Z"},
         {"mail": "ann@example.org", "at": "2026-01-05T00:00:00Z"},
     ]
-    (tmp_path / "n.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     events = [{"oid": f"O{i}", "at": "2026-01-01", "cid": "C1"} for i in (1, 2, 1, 3, 2, 4)]
-    (tmp_path / "e.jsonl").write_text("\n".join(json.dumps(r) for r in events) + "\n")
-    source = """
-[connectors.src.contacts]
-path = "n.jsonl"
-id = "mail"
-email = "mail"
-updated_at = "at"
-""" + EVENTS.format(path="e.jsonl", currency="", kind="")
+    _write_lines(tmp_path / "e.jsonl", events)
+    source = _keyed_by_email(tmp_path, rows) + EVENTS.format(path="e.jsonl", currency="", kind="")
     got = _same(tmp_path, source)
     assert got["contacts"]["samples"] == [
         "src contacts: 3 × a record repeated an id; the last one won; e.g. contact "

@@ -404,7 +404,7 @@ class SparkEngine:
         """A table as it stands, as a view (see :func:`segsync.engine.spark_read.read_table`)."""
         return spark_read.read_table(self, view, table, keys, rest_without=rest_without)
 
-    def position(self) -> exp.Expr:
+    def create_numbered(self, table: str, query: exp.Expr, view: str, *, first: int) -> None:
         """Not on this engine: Spark tables have no insertion order."""
         raise EngineError("row positions are not on the Spark engine (see docs/scaling.md)")
 

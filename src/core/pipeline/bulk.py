@@ -264,20 +264,7 @@ def _read_file(engine: Engine, plan: q.FilePlan, index: int, rows: str, where: s
             rest_without=plan.rest_without,
             with_keys=plan.with_keys,
         )
-    engine.create_table(f"{rows}_read", plan.rows_query(view), temporary=True)
-    position = engine.position()
-    engine.create_view(
-        rows,
-        exp.select(
-            exp.alias_(position, "_row"),
-            exp.alias_(
-                exp.Add(this=exp.Literal.number(index * _FILE_SHIFT), expression=position.copy()),
-                "seq",
-            ),
-            exp.Star(),
-        ).from_(f"{rows}_read"),
-        temporary=True,
-    )
+    engine.create_numbered(f"{rows}_read", plan.rows_query(view), rows, first=index * _FILE_SHIFT)
 
 
 def _check_columns(file: BulkFile, has: list[str], where: str) -> None:

@@ -304,11 +304,15 @@ class Engine(Protocol):
         same, every time it is queried. Returns the table's columns, in order; a table the
         engine cannot find or read raises :class:`ReadError`."""
 
-    def create_numbered(self, table: str, query: exp.Expr, view: str, *, first: int) -> None:
-        """Read ``query`` (the rows of a :meth:`read_csv` or :meth:`read_jsonl` view) once into
-        the temporary table ``table``, and make the temporary view ``view`` of it: ``_row``,
-        the row's number in the file (a CSV record's number, a line's number), ``seq``
-        (``first`` + ``_row``: its place in the stream), then the query's columns."""
+    def create_numbered(
+        self, table: str, query: exp.Expr, view: str, *, first: int, numbered: bool = False
+    ) -> None:
+        """Read ``query`` once into the temporary table ``table``, and make the temporary view
+        ``view`` of it: ``_row``, the row's number, ``seq`` (``first`` + ``_row``: its place
+        in the stream), then the query's columns. The rows of a :meth:`read_csv` or
+        :meth:`read_jsonl` view are numbered in the query's order (a CSV record's number, a
+        line's number); with ``numbered``, the query has its rows' ``_row`` already (a
+        :meth:`read_table` view's)."""
 
     def line_up(self, into: str, parts: Sequence[tuple[str, Sequence[str]]]) -> None:
         """Make ``into`` from tables that hold one row per profile in the same order

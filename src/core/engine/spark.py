@@ -404,9 +404,18 @@ class SparkEngine:
         """A table as it stands, as a view (see :func:`segsync.engine.spark_read.read_table`)."""
         return spark_read.read_table(self, view, table, keys, rest_without=rest_without)
 
-    def create_numbered(self, table: str, query: exp.Expr, view: str, *, first: int) -> None:
-        """Not on this engine: Spark tables have no insertion order."""
-        raise EngineError("row positions are not on the Spark engine (see docs/scaling.md)")
+    def create_numbered(
+        self, table: str, query: exp.Expr, view: str, *, first: int, numbered: bool = False
+    ) -> None:
+        """Only ``numbered`` rows (a table's, numbered by :meth:`read_table`): Spark tables
+        have no insertion order to number the rows of a file by."""
+        if not numbered:
+            raise EngineError("row positions are not on the Spark engine (see docs/scaling.md)")
+        self.create_table(table, query, temporary=True)
+        seq = exp.Add(this=exp.column("_row"), expression=exp.Literal.number(int(first)))
+        self.create_view(
+            view, exp.select(exp.alias_(seq, "seq"), exp.Star()).from_(table), temporary=True
+        )
 
     def line_up(self, into: str, parts: Sequence[tuple[str, Sequence[str]]]) -> None:
         """Parts joined to the spine on ``profile_key``, ``_LINE_UP_STEP`` parts a step: each

@@ -23,8 +23,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlglot import exp
-
 from segsync.config import Config
 from segsync.connector import BulkFile, BulkRead, Reject
 from segsync.engine import REPEATED_EXAMPLES, Engine, parse
@@ -246,12 +244,8 @@ def _read_file(engine: Engine, plan: q.FilePlan, index: int, rows: str, where: s
     if file.table is not None:
         has = engine.read_table(view, file.table, plan.view_keys, rest_without=plan.rest_without)
         _check_columns(file, has, where)
-        engine.create_table(f"{rows}_read", plan.rows_query(view), temporary=True)
-        seq = exp.Add(this=exp.Literal.number(index * _FILE_SHIFT), expression=exp.column("_row"))
-        engine.create_view(
-            rows,
-            exp.select(exp.alias_(seq, "seq"), exp.Star()).from_(f"{rows}_read"),
-            temporary=True,
+        engine.create_numbered(
+            f"{rows}_read", plan.rows_query(view), rows, first=index * _FILE_SHIFT, numbered=True
         )
         return
     if file.format == "csv":

@@ -116,7 +116,15 @@ def test_bad_rows_fail_the_source_or_are_skipped_and_counted(
     code, out, err = cli(config, "pull")
     assert code == 2, out + err
     assert "empty time (column 'ordered_at')" in out + err
-    assert f"{bad}:" in out + err  # where: the table, and the row
+    # where: the table, and the row — numbered as the rows come in the file
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    (first,) = con.execute(
+        f"SELECT min(n) FROM (SELECT row_number() OVER () AS n, ordered_at "
+        f"FROM read_parquet('{bad}/orders.parquet')) WHERE ordered_at IS NULL"
+    ).fetchone()  # type: ignore[misc]
+    con.close()
+    assert f"{bad}:{first}:" in out + err
 
     config.write_text(
         text.replace('type = "table"', 'type = "table"\non_bad_row = "skip"'), encoding="utf-8"

@@ -90,3 +90,30 @@ def test_traits_feed_segments_through_the_cli(project: Project) -> None:
     # the second run changes nothing
     code, again = project.json("segments")
     assert [s["entered"] + s["left"] for s in again["segments"]] == [0] * len(again["segments"])
+
+
+def test_a_trait_without_events_says_when_their_source_failed(project: Project) -> None:
+    """The rfm trait finds no order: the warning says first that the orders failed to pull
+    (a bad amount), rather than only that the trait's event may be misspelt."""
+    project.orders = [
+        order("O1", "C00001", "2026-02-01T02:00:00+02:00", "10.00"),
+        order("O2", "C00003", "2026-02-05T10:00:00Z", "ten"),
+    ]
+    project.extra_config = TRAITS
+    project.write()
+    code, out = project.json("run")
+    assert code == 2  # a source failed
+    (events,) = [s for s in out["sources"] if s["stream"] == "events"]
+    assert events["error"] and "orders.jsonl:2" in events["error"]
+    (rfm,) = [w for w in out["warnings"] if w["trait"] == "rfm"]
+    assert rfm["code"] == "no_events"
+    assert rfm["message"].startswith(
+        "traits.rfm: the events of shop failed to pull in this run (see its error), so the "
+        "store holds only what earlier runs pulled; no 'order' event before "
+    )
+
+    project.orders[1]["amount"] = "10.00"  # fixed: the orders pull, and the warning goes
+    project.write()
+    code, out = project.json("run")
+    assert code == 0
+    assert "no_events" not in {w["code"] for w in out["warnings"] if w["trait"] == "rfm"}

@@ -52,7 +52,6 @@ from segsync.state.lock import run_lock
 from segsync.state.retention import apply_retention
 from segsync.state.store import Store
 from segsync.state.workspace import RunStatus, StorePaths, os_error
-from segsync.traits.notes import TraitWarning
 from segsync.values import to_utc, utcnow
 
 __all__ = [
@@ -292,28 +291,6 @@ def bulk_memory_limit(config: Config, sources: Iterable[Source | None]) -> str |
     return auto_memory_limit(bulk=True)
 
 
-def _with_failed_events(
-    warnings: list[TraitWarning], sources: Iterable[SourceSummary]
-) -> list[TraitWarning]:
-    """The traits' warnings about missing or old events, saying first which sources' events
-    failed to pull in this run: the likelier cause than the trait's settings or the as-of."""
-    failed = sorted({s.instance for s in sources if s.stream == "events" and s.error})
-    if not failed:
-        return warnings
-    note = (
-        f"the events of {', '.join(failed)} failed to pull in this run (see its error), "
-        "so the store holds only what earlier runs pulled; "
-    )
-    marked = []
-    for warning in warnings:
-        if warning.code == "no_events" or warning.code.startswith("stale"):
-            head = f"traits.{warning.trait}: "
-            text = warning.message.removeprefix(head)
-            warning = warning.model_copy(update={"message": head + note + text})
-        marked.append(warning)
-    return marked
-
-
 class _Run:
     """One run's stages over an open store."""
 
@@ -526,9 +503,15 @@ class _Run:
         report.profiles = ProfileSummary(**vars(resolved))
         self.phase("traits", traits=len(config.traits))
         as_of = to_utc(report.as_of or report.started_at)
-        traits = compute_traits(self.engine, config.traits, as_of=as_of, location=str(config.path))
-        report.warnings = _with_failed_events(list(traits.warnings), report.sources)
-        report.models = traits.models
+        failed = sorted({s.instance for s in report.sources if s.stream == "events" and s.error})
+        traits = compute_traits(
+            self.engine,
+            config.traits,
+            as_of=as_of,
+            location=str(config.path),
+            failed_events=failed,
+        )
+        report.warnings, report.models = list(traits.warnings), traits.models
         mixed = mixed_currencies(resolved.order_currencies)
         if mixed is not None:
             report.warnings.insert(0, mixed)

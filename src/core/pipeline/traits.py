@@ -74,22 +74,31 @@ def compute_traits(
     as_of: dt.datetime | None = None,
     location: str = "",
     one_scan: bool = True,
+    failed_events: Sequence[str] = (),
 ) -> TraitResults:
     """Materialise ``profile_traits`` and the ``segment_profiles`` view; return the number
-    of traits, their warnings and models. ``as_of`` is the run's as-of (naive or aware;
-    default now), used by traits that set none. ``location`` prefixes messages (the config
-    file). The latest fit of each model is kept in ``trait_models``.
+        of traits, their warnings and models. ``as_of`` is the run's as-of (naive or aware;
+        default now), used by traits that set none. ``location`` prefixes messages (the config
+        file). The latest fit of each model is kept in ``trait_models``.
 
-    The event summaries the traits declare are computed in one scan of the events
-    (:mod:`segsync.pipeline.scan`), and the traits whose values are expressions over their
-    summary side by side in one statement; ``one_scan=False`` has each trait compute its own
-    summary and values (the same values, one scan of the events each).
+        The event summaries the traits declare are computed in one scan of the events
+        (:mod:`segsync.pipeline.scan`), and the traits whose values are expressions over their
+        summary side by side in one statement; ``one_scan=False`` has each trait compute its own
+        summary and values (the same values, one scan of the events each). ``failed_events``: the
+    sources whose events failed to pull in this run (warnings about missing or old events name
+    them).
 
-    Raises :class:`~segsync.errors.PluginError` when a kind's query does not return exactly
-    one row per profile (the contract every kind must keep), and
-    :class:`~segsync.errors.ConfigError` when a trait fails on the stored data."""
+        Raises :class:`~segsync.errors.PluginError` when a kind's query does not return exactly
+        one row per profile (the contract every kind must keep), and
+        :class:`~segsync.errors.ConfigError` when a trait fails on the stored data."""
     run_at = to_utc(as_of) if as_of is not None else utcnow()
-    run = _Run(engine, list(traits.values()), run_at, f"{location}: " if location else "")
+    run = _Run(
+        engine,
+        list(traits.values()),
+        run_at,
+        f"{location}: " if location else "",
+        failed_events=tuple(failed_events),
+    )
     with engine.transaction():
         engine.create_table(_SPINE, _keys(), temporary=True)
         scan = run.scan() if one_scan else None
@@ -124,6 +133,7 @@ class _Run:
     specs: list[TraitSpec]
     run_at: dt.datetime
     where: str
+    failed_events: tuple[str, ...] = ()
     memo: dict[object, object] = field(default_factory=dict)
     tables: dict[int, str] = field(default_factory=dict)
     """The table holding each computed trait's values."""
@@ -140,7 +150,7 @@ class _Run:
     ) -> TraitContext:
         spec = self.specs[i - 1]
         ctx = spec.context(self.run_at, self.engine.dialect, profiles, self.memo, summary)
-        return replace(ctx, values=values)
+        return replace(ctx, values=values, failed_events=self.failed_events)
 
     def deps(self, i: int) -> list[int]:
         """The traits whose columns trait ``i`` reads."""

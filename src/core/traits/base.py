@@ -194,6 +194,9 @@ class TraitContext:
     """The rows of the trait's :meth:`TraitKind.events` summary as the pipeline's one scan of
     the events computed them (None: the trait computes its own); read through
     :meth:`TraitKind.event_rows`."""
+    failed_events: tuple[str, ...] = ()
+    """The sources whose events failed to pull in this run: a warning about missing or old
+    events (:func:`~segsync.traits.notes.staleness`) names them first, the likelier cause."""
 
 
 @dataclass(frozen=True)

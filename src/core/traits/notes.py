@@ -175,6 +175,7 @@ def staleness(
     misspelt), or the newest one older than the first of ``limits`` it fails."""
     stop = end or ctx.as_of
     newest = newest_event(engine, settings, ctx, end=stop)
+    head = f"traits.{trait}: {_failed(ctx.failed_events)}"
     if newest is None:
         filters = f" matching {_filters(settings.where)}" if settings.where else ""
         return [
@@ -182,7 +183,7 @@ def staleness(
                 trait=trait,
                 code="no_events",
                 message=(
-                    f"traits.{trait}: no {settings.event!r} event{filters} before "
+                    f"{head}no {settings.event!r} event{filters} before "
                     f"{stop.isoformat(sep=' ')}; check the trait's event (and where), and the "
                     f"as-of ({_HINT})"
                 ),
@@ -195,12 +196,23 @@ def staleness(
                     trait=trait,
                     code=limit.code,
                     message=(
-                        f"traits.{trait}: the newest {settings.event!r} event is from "
+                        f"{head}the newest {settings.event!r} event is from "
                         f"{describe_age(newest, ctx.as_of)}, so {limit.what}; {_HINT}"
                     ),
                 )
             ]
     return []
+
+
+def _failed(sources: Sequence[str]) -> str:
+    """What a warning about missing or old events says first when sources' events failed to
+    pull in this run (nothing when none did)."""
+    if not sources:
+        return ""
+    return (
+        f"the events of {', '.join(sources)} failed to pull in this run (see its error), so "
+        "the store holds only what earlier runs pulled; "
+    )
 
 
 def _filters(where: Mapping[str, Any]) -> str:

@@ -45,12 +45,14 @@ TRAITS: dict[str, dict[str, Any]] = {
 }
 
 
-def warnings_at(db: TraitDb, as_of: dt.datetime) -> dict[str, TraitWarning]:
+def warnings_at(
+    db: TraitDb, as_of: dt.datetime, failed_events: tuple[str, ...] = ()
+) -> dict[str, TraitWarning]:
     specs = {}
     for name, raw in TRAITS.items():
         values = dict(raw)
         specs[name] = build_trait(name, db.kinds[values.pop("kind")], values)
-    results = compute_traits(db.store.engine, specs, as_of=as_of)
+    results = compute_traits(db.store.engine, specs, as_of=as_of, failed_events=failed_events)
     found = {w.trait: w for w in results.warnings}
     assert len(found) == len(results.warnings), "one warning per trait at most"
     return found
@@ -80,6 +82,22 @@ def test_historical_data_read_as_of_today_warns_per_trait(db: TraitDb) -> None:
     )
     assert found["visits"].message.startswith(
         "traits.visits: no 'visit' event before 2026-03-01 00:00:00; check the trait's event"
+    )
+
+
+def test_a_failed_events_source_is_named_first_in_every_such_warning(db: TraitDb) -> None:
+    found = warnings_at(db, TODAY, failed_events=("shop", "web"))
+    lead = (
+        "the events of shop, web failed to pull in this run (see its error), so the store "
+        "holds only what earlier runs pulled; "
+    )
+    assert set(found) == {"rfm", "orders_90d", "stage", "visits"}
+    for name, warning in found.items():
+        assert warning.message.startswith(f"traits.{name}: {lead}"), warning.message
+    assert found["visits"].message == (
+        f"traits.visits: {lead}no 'visit' event before 2026-03-01 00:00:00; check the trait's "
+        "event (and where), and the as-of (if the data is historical, pin the run's as-of to "
+        "its end: segsync run --as-of DATE, or [segments] as_of = DATE)"
     )
 
 

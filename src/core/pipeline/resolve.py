@@ -282,11 +282,22 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                 ORDER BY p.profile_key"""
             ),
         )
-        events, orphans = engine.rows(
+        # per currency, in one scan: the events, those without a profile, and the orders
+        # summed into revenue (those with a value)
+        by_currency = engine.rows(
             parse(
-                "SELECT count(*), count(*) FILTER (WHERE profile_key IS NULL) FROM _event_profiles"
+                """SELECT currency, count(*), count(*) FILTER (WHERE profile_key IS NULL),
+                       count(*) FILTER (WHERE type = 'order' AND profile_key IS NOT NULL
+                                          AND value IS NOT NULL)
+                FROM _event_profiles GROUP BY currency"""
             )
-        )[0]
+        )
+        events = sum(int(r[1]) for r in by_currency)
+        orphans = sum(int(r[2]) for r in by_currency)
+        currencies = sorted(
+            ((str(c), int(n)) for c, _, _, n in by_currency if c is not None and n),
+            key=lambda pair: (-pair[1], pair[0]),
+        )
         _in_passes(
             engine,
             "profile_events",
@@ -298,7 +309,7 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                       AND profile_key NOT IN (SELECT profile_key FROM _objected)
                     ORDER BY profile_key, type, occurred_at, event_id"""
                 ),
-                _key_ranges(int(events) - int(orphans), SORTED_ROWS_PER_PASS),
+                _key_ranges(events - orphans, SORTED_ROWS_PER_PASS),
             ),
         )
         records, kept = engine.rows(
@@ -309,21 +320,13 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         )[0]
         profiles = int(engine.scalar(parse("SELECT count(*) FROM profiles")))
         objected = int(engine.scalar(parse("SELECT count(*) FROM _objected")))
-        currencies = engine.rows(
-            parse(
-                """SELECT currency, count(*) FROM _event_profiles
-                WHERE type = 'order' AND profile_key IS NOT NULL AND value IS NOT NULL
-                  AND currency IS NOT NULL
-                GROUP BY currency ORDER BY count(*) DESC, currency"""
-            )
-        )
     engine.drop("_records", "_event_profiles", "_people", "_objected")
     return ResolveResult(
         records=int(records),
         profiles=profiles,
         merged_records=int(kept) - profiles,
-        events=int(events),
-        orphan_events=int(orphans),
+        events=events,
+        orphan_events=orphans,
         objected=objected,
-        order_currencies={str(c): int(n) for c, n in currencies},
+        order_currencies=dict(currencies),
     )

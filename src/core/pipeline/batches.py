@@ -25,6 +25,7 @@ from segsync.connector import ContactBatch, Purpose, SourceSettings
 from segsync.model.identity import normalize_email, shown_id
 from segsync.model.phones import PhoneBook
 from segsync.model.profile import CONSENT_COLUMNS
+from segsync.pipeline.contract import columns_typed
 from segsync.pipeline.staging import (
     CONTACT_COLUMNS,
     FUTURE_TOLERANCE,
@@ -60,11 +61,6 @@ def _value(value: Any) -> str:
     return _string(value) if type(value) is str else _json(value)
 
 
-def _all_of(column: Iterable[Any] | None, kind: type) -> bool:
-    """Whether every value of ``column`` (None: a column left out) is None or a ``kind``."""
-    return column is None or all(v is None or isinstance(v, kind) for v in column)
-
-
 def _text(values: Iterable[str | None]) -> list[str]:
     """A text column's cells (see :class:`~segsync.pipeline.staging.StagingWriter`)."""
     return [NULL if v is None else "\\" + v if v[:1] == "\\" else v for v in values]
@@ -94,14 +90,7 @@ class BatchEncoder:
     def plain(self, batch: ContactBatch) -> bool:
         """Whether the columns cover every record (else encode it record by record): every
         id set, every purpose known, every value of the type its column reads."""
-        return (
-            all(batch.source_id)
-            and set(batch.consent) <= self.purposes
-            and all(_all_of(column, bool) for column in batch.consent.values())
-            and all(_all_of(column, dt.datetime) for column in batch.consent_at.values())
-            and _all_of(batch.updated_at, dt.datetime)
-            and _all_of(batch.country, str)
-        )
+        return all(batch.source_id) and set(batch.consent) <= self.purposes and columns_typed(batch)
 
     def encode(self, batch: ContactBatch, first_seq: int) -> list[tuple[Any, ...]]:
         """The staging rows of a :meth:`plain` batch whose first record is ``first_seq``."""

@@ -11,23 +11,25 @@ is never shown (it may be personal data).
 Records are checked as they are encoded (:func:`check_contact`, :func:`check_event`: a few
 ``isinstance`` calls, the record named only on failure); a page given as columns whose values
 its columns do not read is encoded record by record (``BatchEncoder.plain``), so the same
-checks name it; :func:`write_row` names a property JSON cannot hold.
+checks name it (:func:`columns_typed`, beside the record checks it mirrors);
+:func:`write_row` names a property JSON cannot hold.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from segsync.connector import Contact, Event
+from segsync.connector import Contact, ContactBatch, Event
 from segsync.errors import InputError
 from segsync.model.identity import shown_id
 
 if TYPE_CHECKING:
     from segsync.pipeline.staging import StagingWriter
 
-__all__ = ["check_contact", "check_event", "write_row"]
+__all__ = ["check_contact", "check_event", "columns_typed", "write_row"]
 
 _BUG = "(a bug in the connector plugin)"
 
@@ -71,6 +73,22 @@ def check_contact(instance: str, record: Contact) -> None:
         raise _broken(instance, record, "updated_at", record.updated_at, "a datetime or None")
     if record.country is not None and not isinstance(record.country, str):
         raise _broken(instance, record, "country", record.country, "a country code (str)")
+
+
+def columns_typed(batch: ContactBatch) -> bool:
+    """Whether every value of a page of columns has the type :func:`check_contact` asks of
+    the same field (a column left out: None); else the page is encoded record by record,
+    where :func:`check_contact` names the value."""
+    return (
+        all(_all_of(column, bool) for column in batch.consent.values())
+        and all(_all_of(column, dt.datetime) for column in batch.consent_at.values())
+        and _all_of(batch.updated_at, dt.datetime)
+        and _all_of(batch.country, str)
+    )
+
+
+def _all_of(column: Iterable[Any] | None, kind: type) -> bool:
+    return column is None or all(v is None or isinstance(v, kind) for v in column)
 
 
 def check_event(instance: str, record: Event) -> None:

@@ -180,6 +180,11 @@ def write_json(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=_json_value) + "\n")
 
 
+def utc_text(moment: dt.datetime) -> str:
+    """A stored time (naive UTC) as tables show it: ``2026-11-28 09:52:06 UTC``."""
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         utc = value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)

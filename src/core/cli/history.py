@@ -33,6 +33,7 @@ from .app import (
     errors,
     load_config_,
     out,
+    utc_text,
     write_json,
 )
 
@@ -150,7 +151,7 @@ def runs(
         table.add_row(
             r["run_id"],
             r["command"],
-            f"{r['started']:%Y-%m-%d %H:%M:%S} UTC",
+            utc_text(r["started"]),
             took,
             f"[{style.get(r['status'], 'yellow')}]{escape(shown)}[/]",
             "-" if r["exit_code"] is None else str(r["exit_code"]),
@@ -199,7 +200,7 @@ def runs_show(
         out.print(
             f"[red]run {row['run_id']} (segsync {row['command']}) was killed[/] during its "
             f"[bold]{escape(str(row['phase'] or 'first'))}[/] phase; started "
-            f"{row['started_at']:%Y-%m-%d %H:%M:%S} UTC. The run after it took over; what its "
+            f"{utc_text(row['started_at'])}. The run after it took over; what its "
             "batches had recorded stayed recorded."
         )
         return

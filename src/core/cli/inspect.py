@@ -21,7 +21,17 @@ from segsync.state.store import Store
 from segsync.state.workspace import StorePaths, read_status
 from segsync.traits.base import parse_duration
 
-from .app import Format, FormatOpt, app, errors, load_config_, loaded_plugins, out, write_json
+from .app import (
+    Format,
+    FormatOpt,
+    app,
+    errors,
+    load_config_,
+    loaded_plugins,
+    out,
+    utc_text,
+    write_json,
+)
 
 
 @app.command()
@@ -129,10 +139,7 @@ def status(
                 f"{last.get('status')} (exit {last.get('exit_code')})"
             )
         raise typer.Exit(0 if fresh in (None, True) else 1)
-    runs = [
-        {**run, "started": f"{run['started']:%Y-%m-%d %H:%M:%S} UTC"}
-        for run in payload.get("runs", [])
-    ]
+    runs = [{**run, "started": utc_text(run["started"])} for run in payload.get("runs", [])]
     out.print(table_from_rows("Recent runs", runs))
     out.print(table_from_rows("Syncs", payload.get("syncs", [])))
     raise typer.Exit(0 if fresh in (None, True) else 1)

@@ -76,15 +76,16 @@ def _latest(value: exp.Expr, rank: str) -> exp.Expr:
     )
 
 
-def _attribute_column(name: str, type_name: AttributeType) -> exp.Expr:
-    """``TRY_CAST(<latest non-empty value> AS <type>) AS "name"``: the attribute name is
-    always a quoted identifier and its JSON path a literal."""
+def _attribute_column(name: str, type_name: AttributeType, *, alone: bool = False) -> exp.Expr:
+    """``TRY_CAST(<latest non-empty value> AS <type>) AS "name"`` (``alone``: the value of a
+    profile's only record): the attribute name is always a quoted identifier and its JSON
+    path a literal."""
     value = exp.JSONExtractScalar(
         this=exp.column("attributes"),
         expression=exp.JSONPath(expressions=[exp.JSONPathRoot(), exp.JSONPathKey(this=name)]),
     )
     cast = exp.TryCast(
-        this=_latest(value, "recency"),
+        this=value if alone else _latest(value, "recency"),
         to=exp.DataType.build(ATTRIBUTE_SQL_TYPES[type_name], dialect="duckdb"),
     )
     return exp.alias_(cast, exp.to_identifier(name, quoted=True))
@@ -105,7 +106,7 @@ def _records() -> exp.Expr:
 
 
 def _ranked(where: exp.Expr | None) -> exp.Select:
-    """The records (of the profiles ``where`` picks) with their recency among their profile's
+    """The records of the profiles with more than one (of those ``where`` picks) with their recency among their profile's
     records (most recently updated first) and, per consent purpose, the rank of its answer
     (most recent answer first, a denial before a grant at equal times — an objection before
     its withdrawal)."""
@@ -120,16 +121,17 @@ def _ranked(where: exp.Expr | None) -> exp.Select:
                                ORDER BY updated_at DESC NULLS LAST, instance, source_id)
                 AS recency,
             {ranks}
-        FROM _records"""
+        FROM _records
+        WHERE profile_key IN (SELECT profile_key FROM _sizes WHERE n > 1)"""
     )
     assert isinstance(ranked, exp.Select)
     return ranked if where is None else ranked.where(where)
 
 
 def _people(attributes: Mapping[str, AttributeType], where: exp.Expr | None = None) -> exp.Select:
-    """One row per profile (of those ``where`` picks): identifiers, counts, consent and
-    attributes. The records are ranked within the same profiles, so each pass sorts only its
-    own records."""
+    """One row per profile of more than one record (of those ``where`` picks): identifiers,
+    counts, consent and attributes. The records are ranked within the same profiles, so each
+    pass sorts only its own records."""
     consent = [
         exp.alias_(_latest(exp.column(col), f"{col}_rank"), col) for col in CONSENT_COLUMNS.values()
     ]
@@ -145,6 +147,26 @@ def _people(attributes: Mapping[str, AttributeType], where: exp.Expr | None = No
         )
         .from_(exp.alias_(exp.Subquery(this=_ranked(where)), "r", table=True))
         .group_by("profile_key")
+    )
+
+
+def _alone(attributes: Mapping[str, AttributeType]) -> exp.Select:
+    """One row per profile of one record, the columns of :func:`_people`: that record's
+    values, with no ranking (most profiles, and every one of a store fed by one source)."""
+    return (
+        exp.select(
+            "profile_key",
+            "email",
+            "phone",
+            exp.alias_(
+                exp.cast(exp.Literal.number(1), exp.DataType.build("BIGINT")), "source_count"
+            ),
+            "updated_at",
+            *CONSENT_COLUMNS.values(),
+            *(_attribute_column(name, type_, alone=True) for name, type_ in attributes.items()),
+        )
+        .from_("_records")
+        .where(parse("profile_key IN (SELECT profile_key FROM _sizes WHERE n = 1)"))
     )
 
 
@@ -215,12 +237,26 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
     declared = "".join(f', p."{name}"' for name in attributes)
     with engine.transaction():
         engine.create_table("_records", _records(), temporary=True)
-        records = int(engine.scalar(parse("SELECT count(*) FROM _records")))
+        # a profile of one record takes its values as they are: only the others are ranked
+        engine.create_table(
+            "_sizes",
+            parse("SELECT profile_key, count(*) AS n FROM _records GROUP BY profile_key"),
+            temporary=True,
+        )
+        records, shared = engine.rows(
+            parse(
+                "SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE n > 1), 0) FROM _sizes"
+            )
+        )[0]
+        records = int(records)
         picked = 1 + len(CONSENT_COLUMNS) + len(attributes)
         _in_passes(
             engine,
             "_people",
-            (_people(attributes, where) for where in _passes(records, picked)),
+            [
+                _alone(attributes),
+                *(_people(attributes, where) for where in _passes(int(shared), picked)),
+            ],
             temporary=True,
         )
         # objection to profiling (issue 15): such people get no profile, no identifiers and
@@ -320,7 +356,7 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         )[0]
         profiles = int(engine.scalar(parse("SELECT count(*) FROM profiles")))
         objected = int(engine.scalar(parse("SELECT count(*) FROM _objected")))
-    engine.drop("_records", "_event_profiles", "_people", "_objected")
+    engine.drop("_records", "_sizes", "_event_profiles", "_people", "_objected")
     return ResolveResult(
         records=int(records),
         profiles=profiles,

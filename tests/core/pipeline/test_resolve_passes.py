@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from segsync.engine import parse
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline import resolve
 from segsync.pipeline.resolve import _key_ranges, _passes, resolve_profiles
@@ -130,3 +131,31 @@ def test_orders_in_several_currencies_are_counted_and_warned_about() -> None:
     )
     assert mixed_currencies({"EUR": 5}) is None and mixed_currencies({}) is None
     store.close()
+
+
+def test_profiles_of_one_record_resolve_as_if_ranked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A profile of one record takes its values unranked: the same tables as when every
+    profile's records are ranked."""
+    split = _seeded_store()
+    ranked = _seeded_store()
+    try:
+        fast = resolve_profiles(split.engine, ATTRIBUTES)
+        sizes = split.rows(
+            "SELECT count(*) FILTER (WHERE n = 1), count(*) FILTER (WHERE n > 1) FROM ("
+            "SELECT count(*) AS n FROM source_contacts GROUP BY coalesce(email, phone, source_id))"
+        )[0]
+        assert all(sizes)  # both kinds of profile are there
+        create_table = ranked.engine.create_table
+
+        def every_profile_ranked(name: str, query: Any, **kwargs: Any) -> None:
+            if name == "_sizes":  # every profile as if it had several records
+                query = parse("SELECT profile_key, 2 AS n FROM _records GROUP BY profile_key")
+            create_table(name, query, **kwargs)
+
+        monkeypatch.setattr(ranked.engine, "create_table", every_profile_ranked)
+        slow = resolve_profiles(ranked.engine, ATTRIBUTES)
+        assert fast == slow
+        assert _tables(split) == _tables(ranked)
+    finally:
+        split.close()
+        ranked.close()

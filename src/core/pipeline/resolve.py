@@ -106,8 +106,9 @@ def _records() -> exp.Expr:
 
 
 def _ranked(where: exp.Expr | None) -> exp.Select:
-    """The records of the profiles with more than one (of those ``where`` picks) with their recency among their profile's
-    records (most recently updated first) and, per consent purpose, the rank of its answer
+    """The records of the profiles of several records (of those ``where`` picks) with their
+    recency among their profile's records (most recently updated first) and, per consent
+    purpose, the rank of its answer
     (most recent answer first, a denial before a grant at equal times — an objection before
     its withdrawal)."""
     ranks = ", ".join(
@@ -121,11 +122,20 @@ def _ranked(where: exp.Expr | None) -> exp.Select:
                                ORDER BY updated_at DESC NULLS LAST, instance, source_id)
                 AS recency,
             {ranks}
-        FROM _records
-        WHERE profile_key IN (SELECT profile_key FROM _sizes WHERE n > 1)"""
+        FROM _records"""
     )
     assert isinstance(ranked, exp.Select)
-    return ranked if where is None else ranked.where(where)
+    return ranked.where(_sized(several=True, where=where))
+
+
+def _sized(*, several: bool, where: exp.Expr | None) -> exp.Expr:
+    """The records of the profiles of several records (or of one) among those ``where``
+    picks; the pass's condition applies to both sides, so the join holds only its keys."""
+    sizes = exp.select("profile_key").from_("_sizes").where(f"n {'>' if several else '='} 1")
+    condition = exp.column("profile_key").isin(
+        query=sizes if where is None else sizes.where(where.copy())
+    )
+    return condition if where is None else exp.and_(where.copy(), condition)
 
 
 def _people(attributes: Mapping[str, AttributeType], where: exp.Expr | None = None) -> exp.Select:
@@ -150,9 +160,10 @@ def _people(attributes: Mapping[str, AttributeType], where: exp.Expr | None = No
     )
 
 
-def _alone(attributes: Mapping[str, AttributeType]) -> exp.Select:
-    """One row per profile of one record, the columns of :func:`_people`: that record's
-    values, with no ranking (most profiles, and every one of a store fed by one source)."""
+def _alone(attributes: Mapping[str, AttributeType], where: exp.Expr | None = None) -> exp.Select:
+    """One row per profile of one record (of those ``where`` picks), the columns of
+    :func:`_people`: that record's values, with no ranking (most profiles, and every one of a
+    store fed by one source)."""
     return (
         exp.select(
             "profile_key",
@@ -166,7 +177,7 @@ def _alone(attributes: Mapping[str, AttributeType]) -> exp.Select:
             *(_attribute_column(name, type_, alone=True) for name, type_ in attributes.items()),
         )
         .from_("_records")
-        .where(parse("profile_key IN (SELECT profile_key FROM _sizes WHERE n = 1)"))
+        .where(_sized(several=False, where=where))
     )
 
 
@@ -248,17 +259,19 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                 "SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE n > 1), 0) FROM _sizes"
             )
         )[0]
-        records = int(records)
+        records, shared = int(records), int(shared)
         picked = 1 + len(CONSENT_COLUMNS) + len(attributes)
-        _in_passes(
-            engine,
-            "_people",
-            [
-                _alone(attributes),
-                *(_people(attributes, where) for where in _passes(int(shared), picked)),
-            ],
-            temporary=True,
-        )
+        # the profiles of one record in passes sized by their keys (a pass's keys are held
+        # to pick its records), the others by the values their ranking holds
+        parts: list[exp.Expr] = [
+            _alone(attributes, where)
+            for where in (
+                _key_ranges(records - shared, SORTED_ROWS_PER_PASS) if shared < records else []
+            )
+        ]
+        if shared:
+            parts += [_people(attributes, where) for where in _passes(shared, picked)]
+        _in_passes(engine, "_people", parts or [_alone(attributes)], temporary=True)
         # objection to profiling (issue 15): such people get no profile, no identifiers and
         # no events; everything after resolve only sees profiles
         engine.create_table(

@@ -106,11 +106,10 @@ def _records() -> exp.Expr:
 
 
 def _ranked(where: exp.Expr | None) -> exp.Select:
-    """The records of the profiles of several records (of those ``where`` picks) with their
-    recency among their profile's records (most recently updated first) and, per consent
-    purpose, the rank of its answer
-    (most recent answer first, a denial before a grant at equal times — an objection before
-    its withdrawal)."""
+    """The records of the profiles of several records (``_shared``; of those ``where`` picks)
+    with their recency among their profile's records (most recently updated first) and, per
+    consent purpose, the rank of its answer (most recent answer first, a denial before a grant
+    at equal times — an objection before its withdrawal)."""
     ranks = ", ".join(
         f"row_number() OVER (PARTITION BY profile_key ORDER BY {col}_at DESC NULLS LAST, "
         f"{col} {'DESC' if col == _OBJECTION else 'ASC'}, instance, source_id) AS {col}_rank"
@@ -122,16 +121,16 @@ def _ranked(where: exp.Expr | None) -> exp.Select:
                                ORDER BY updated_at DESC NULLS LAST, instance, source_id)
                 AS recency,
             {ranks}
-        FROM _records"""
+        FROM _shared"""
     )
     assert isinstance(ranked, exp.Select)
-    return ranked.where(_sized(several=True, where=where))
+    return ranked if where is None else ranked.where(where)
 
 
-def _sized(*, several: bool, where: exp.Expr | None) -> exp.Expr:
-    """The records of the profiles of several records (or of one) among those ``where``
-    picks; the pass's condition applies to both sides, so the join holds only its keys."""
-    sizes = exp.select("profile_key").from_("_sizes").where(f"n {'>' if several else '='} 1")
+def _single(where: exp.Expr | None) -> exp.Expr:
+    """The records of the profiles of one record among those ``where`` picks; the pass's
+    condition applies to both sides, so the join holds only its keys."""
+    sizes = exp.select("profile_key").from_("_sizes").where("n = 1")
     condition = exp.column("profile_key").isin(
         query=sizes if where is None else sizes.where(where.copy())
     )
@@ -177,7 +176,7 @@ def _alone(attributes: Mapping[str, AttributeType], where: exp.Expr | None = Non
             *(_attribute_column(name, type_, alone=True) for name, type_ in attributes.items()),
         )
         .from_("_records")
-        .where(_sized(several=False, where=where))
+        .where(_single(where))
     )
 
 
@@ -260,6 +259,15 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
             )
         )[0]
         records, shared = int(records), int(shared)
+        if shared:  # apart, so that each pass of the ranking reads only these
+            engine.create_table(
+                "_shared",
+                parse(
+                    """SELECT r.* FROM _records r
+                    JOIN _sizes s ON s.profile_key = r.profile_key AND s.n > 1"""
+                ),
+                temporary=True,
+            )
         picked = 1 + len(CONSENT_COLUMNS) + len(attributes)
         # the profiles of one record in passes sized by their keys (a pass's keys are held
         # to pick its records), the others by the values their ranking holds
@@ -369,7 +377,7 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         )[0]
         profiles = int(engine.scalar(parse("SELECT count(*) FROM profiles")))
         objected = int(engine.scalar(parse("SELECT count(*) FROM _objected")))
-    engine.drop("_records", "_sizes", "_event_profiles", "_people", "_objected")
+    engine.drop("_records", "_sizes", "_shared", "_event_profiles", "_people", "_objected")
     return ResolveResult(
         records=int(records),
         profiles=profiles,

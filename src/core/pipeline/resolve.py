@@ -188,9 +188,22 @@ passes of 170,000 records ran out of memory there)."""
 
 
 SORTED_ROWS_PER_PASS = 500_000
-"""About how many rows one pass of a sorted table (``profile_events``,
-``profile_identifiers``) sorts (see :func:`_key_ranges`): a sort of 6,000,000 events in one
-statement ran out of memory within a 128 MiB ``memory_limit``."""
+"""About how many rows one pass of ``profile_identifiers``' sort holds, and how many profiles
+of one record one pass picks (see :func:`_key_ranges`): within a 128 MiB ``memory_limit``."""
+
+SORTED_BYTES_PER_PASS = 128 << 20
+"""About how many bytes of events one pass of ``profile_events``' sort holds (see
+:func:`_key_ranges`; a power of two of passes, so 64-128 MiB a pass): within a 128 MiB
+``memory_limit``. Sized by bytes, not rows, because the events' properties can be long: 375,000
+events of 1 KB properties a pass ran out of memory at 128 MiB, where 6,000,000 events of about
+130 bytes sort in 8 passes (16 by the row count)."""
+
+_EVENT_BYTES = (
+    "length(profile_key) + length(event_id) + length(type) + length(instance) + "
+    "coalesce(length(CAST(properties AS VARCHAR)), 0) + 24"
+)
+"""An event's size in a sort, about: its texts' characters, and 24 bytes for its time and
+value."""
 
 
 def _passes(records: int, picked: int = 16) -> list[exp.Expr | None]:
@@ -341,18 +354,21 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         )
         # per currency, in one scan: the events, those without a profile, and the orders
         # summed into revenue (those with a value)
+        # and the size of the events kept, which sets how many go in a pass of their sort
         by_currency = engine.rows(
             parse(
-                """SELECT currency, count(*), count(*) FILTER (WHERE profile_key IS NULL),
+                f"""SELECT currency, count(*), count(*) FILTER (WHERE profile_key IS NULL),
                        count(*) FILTER (WHERE type = 'order' AND profile_key IS NOT NULL
-                                          AND value IS NOT NULL)
+                                          AND value IS NOT NULL),
+                       coalesce(sum({_EVENT_BYTES}) FILTER (WHERE profile_key IS NOT NULL), 0)
                 FROM _event_profiles GROUP BY currency"""
             )
         )
         events = sum(int(r[1]) for r in by_currency)
         orphans = sum(int(r[2]) for r in by_currency)
+        kept_bytes = sum(int(r[4]) for r in by_currency)
         currencies = sorted(
-            ((str(c), int(n)) for c, _, _, n in by_currency if c is not None and n),
+            ((str(c), int(n)) for c, _, _, n, _ in by_currency if c is not None and n),
             key=lambda pair: (-pair[1], pair[0]),
         )
         _in_passes(
@@ -366,7 +382,7 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                       AND profile_key NOT IN (SELECT profile_key FROM _objected)
                     ORDER BY profile_key, type, occurred_at, event_id"""
                 ),
-                _key_ranges(events - orphans, SORTED_ROWS_PER_PASS),
+                _key_ranges(kept_bytes, SORTED_BYTES_PER_PASS),
             ),
         )
         records, kept = engine.rows(

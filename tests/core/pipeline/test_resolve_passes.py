@@ -89,8 +89,9 @@ def test_several_passes_resolve_the_same_profiles_as_one(
         whole = resolve_profiles(one.engine, ATTRIBUTES)
         monkeypatch.setattr(resolve, "STATES_PER_PASS", per_pass)
         monkeypatch.setattr(resolve, "SORTED_ROWS_PER_PASS", per_pass)
+        monkeypatch.setattr(resolve, "SORTED_BYTES_PER_PASS", per_pass * 10)
         assert len(_passes(3000, 1 + len(CONSENT_COLUMNS) + len(ATTRIBUTES))) > 1
-        assert len(_key_ranges(8000, per_pass)) > 1  # the events are sorted in passes too
+        assert len(_key_ranges(8000 * 50, per_pass * 10)) > 1  # the events (~50 bytes) too
         parts = resolve_profiles(several.engine, ATTRIBUTES)
         assert parts == whole
         assert whole.objected and whole.merged_records and whole.orphan_events
@@ -159,3 +160,32 @@ def test_profiles_of_one_record_resolve_as_if_ranked(monkeypatch: pytest.MonkeyP
     finally:
         split.close()
         ranked.close()
+
+
+def test_the_events_sort_is_split_by_their_size_not_their_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Events with long properties sort in more passes than as many short ones: 375,000 events
+    of 1 KB a pass ran out of memory at 128 MiB, where 750,000 of 130 bytes did not."""
+    sizes: dict[str, int] = {}
+    for label, width in (("short", 10), ("long", 1000)):
+        store = _seeded_store()
+        store.con.execute(
+            "UPDATE events SET properties = json_object('note', repeat('x', ?))", [width]
+        )
+        calls: list[tuple[int, int]] = []
+
+        def spy(rows: int, per_pass: int, calls: list[tuple[int, int]] = calls) -> Any:
+            calls.append((rows, per_pass))
+            return _key_ranges(rows, per_pass)
+
+        monkeypatch.setattr(resolve, "_key_ranges", spy)
+        try:
+            result = resolve_profiles(store.engine, ATTRIBUTES)
+        finally:
+            store.close()
+        kept = result.events - result.orphan_events
+        (events_size,) = [rows for rows, per in calls if per == resolve.SORTED_BYTES_PER_PASS]
+        assert events_size >= kept * width
+        sizes[label] = events_size
+    assert sizes["long"] > 10 * sizes["short"]

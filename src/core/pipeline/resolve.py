@@ -352,9 +352,9 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                 ORDER BY p.profile_key"""
             ),
         )
-        # per currency, in one scan: the events, those without a profile, and the orders
-        # summed into revenue (those with a value)
-        # and the size of the events kept, which sets how many go in a pass of their sort
+        # per currency, in one scan: the events, those without a profile, the orders summed
+        # into revenue (those with a value), and the size of the events kept (which sets how
+        # many go in a pass of their sort)
         by_currency = engine.rows(
             parse(
                 f"""SELECT currency, count(*), count(*) FILTER (WHERE profile_key IS NULL),

@@ -127,12 +127,18 @@ def _ranked(where: exp.Expr | None) -> exp.Select:
     return ranked if where is None else ranked.where(where)
 
 
-def _single(where: exp.Expr | None) -> exp.Expr:
-    """The records of the profiles of one record among those ``where`` picks; the pass's
-    condition applies to both sides, so the join holds only its keys."""
-    sizes = exp.select("profile_key").from_("_sizes").where("n = 1")
-    condition = exp.column("profile_key").isin(
-        query=sizes if where is None else sizes.where(where.copy())
+def _single(where: exp.Expr | None, *, shared: bool) -> exp.Expr | None:
+    """The records of the profiles of one record among those ``where`` picks: those not of a
+    profile of several (``shared``: there are some). The pass's condition applies to both
+    sides, so the join holds only its keys — of the profiles of several records, fewer than
+    the others in most stores."""
+    if not shared:
+        return where
+    several = exp.select("profile_key").from_("_sizes").where("n > 1")
+    condition = exp.not_(
+        exp.column("profile_key").isin(
+            query=several if where is None else several.where(where.copy())
+        )
     )
     return condition if where is None else exp.and_(where.copy(), condition)
 
@@ -159,25 +165,23 @@ def _people(attributes: Mapping[str, AttributeType], where: exp.Expr | None = No
     )
 
 
-def _alone(attributes: Mapping[str, AttributeType], where: exp.Expr | None = None) -> exp.Select:
-    """One row per profile of one record (of those ``where`` picks), the columns of
-    :func:`_people`: that record's values, with no ranking (most profiles, and every one of a
-    store fed by one source)."""
-    return (
-        exp.select(
-            "profile_key",
-            "email",
-            "phone",
-            exp.alias_(
-                exp.cast(exp.Literal.number(1), exp.DataType.build("BIGINT")), "source_count"
-            ),
-            "updated_at",
-            *CONSENT_COLUMNS.values(),
-            *(_attribute_column(name, type_, alone=True) for name, type_ in attributes.items()),
-        )
-        .from_("_records")
-        .where(_single(where))
-    )
+def _alone(
+    attributes: Mapping[str, AttributeType], where: exp.Expr | None = None, *, shared: bool = True
+) -> exp.Select:
+    """One row per profile of one record (of those ``where`` picks; ``shared``: some profiles
+    have several), the columns of :func:`_people`: that record's values, with no ranking (most
+    profiles, and every one of a store fed by one source)."""
+    query = exp.select(
+        "profile_key",
+        "email",
+        "phone",
+        exp.alias_(exp.cast(exp.Literal.number(1), exp.DataType.build("BIGINT")), "source_count"),
+        "updated_at",
+        *CONSENT_COLUMNS.values(),
+        *(_attribute_column(name, type_, alone=True) for name, type_ in attributes.items()),
+    ).from_("_records")
+    condition = _single(where, shared=shared)
+    return query if condition is None else query.where(condition)
 
 
 STATES_PER_PASS = 1_000_000
@@ -188,8 +192,9 @@ passes of 170,000 records ran out of memory there)."""
 
 
 SORTED_ROWS_PER_PASS = 500_000
-"""About how many rows one pass of ``profile_identifiers``' sort holds, and how many profiles
-of one record one pass picks (see :func:`_key_ranges`): within a 128 MiB ``memory_limit``."""
+"""About how many rows one pass of the sort of ``profile_identifiers`` or of ``profiles``
+holds, and how many keys of profiles of several records one pass of those of one record holds
+(see :func:`_key_ranges`): within a 128 MiB ``memory_limit``."""
 
 SORTED_BYTES_PER_PASS = 128 << 20
 """About how many bytes of events one pass of ``profile_events``' sort holds (see
@@ -266,12 +271,14 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
             parse("SELECT profile_key, count(*) AS n FROM _records GROUP BY profile_key"),
             temporary=True,
         )
-        records, shared = engine.rows(
+        records, shared, several = engine.rows(
             parse(
-                "SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE n > 1), 0) FROM _sizes"
+                """SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE n > 1), 0),
+                       count(*) FILTER (WHERE n > 1)
+                FROM _sizes"""
             )
         )[0]
-        records, shared = int(records), int(shared)
+        records, shared, several = int(records), int(shared), int(several)
         if shared:  # apart, so that each pass of the ranking reads only these
             engine.create_table(
                 "_shared",
@@ -282,13 +289,11 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                 temporary=True,
             )
         picked = 1 + len(CONSENT_COLUMNS) + len(attributes)
-        # the profiles of one record in passes sized by their keys (a pass's keys are held
-        # to pick its records), the others by the values their ranking holds
+        # the profiles of one record in passes sized by the keys of the others (a pass holds
+        # them to leave their records out), the others by the values their ranking holds
         parts: list[exp.Expr] = [
-            _alone(attributes, where)
-            for where in (
-                _key_ranges(records - shared, SORTED_ROWS_PER_PASS) if shared < records else []
-            )
+            _alone(attributes, where, shared=bool(shared))
+            for where in (_key_ranges(several, SORTED_ROWS_PER_PASS) if shared < records else [])
         ]
         if shared:
             parts += [_people(attributes, where) for where in _passes(shared, picked)]
@@ -333,23 +338,37 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
             temporary=True,
         )
         engine.create_table(
-            "profiles",
+            "_orders",
             parse(
-                f"""WITH orders AS (
-                    SELECT profile_key, count(*) AS orders_count,
-                           CAST(sum(value) AS DECIMAL(38,4)) AS revenue,
-                           min(occurred_at) AS first_order_at, max(occurred_at) AS last_order_at
-                    FROM _event_profiles
-                    WHERE type = 'order' AND profile_key IS NOT NULL
-                    GROUP BY profile_key)
-                SELECT p.profile_key, p.email, p.phone,
-                       nullif(split_part(p.email, '@', 2), '') AS email_domain,
-                       p.source_count, p.updated_at, {consent},
-                       CAST(coalesce(o.orders_count, 0) AS BIGINT) AS orders_count,
-                       CAST(coalesce(o.revenue, 0) AS DECIMAL(38,4)) AS revenue,
-                       o.first_order_at, o.last_order_at{declared}
-                FROM _people p LEFT JOIN orders o ON o.profile_key = p.profile_key
-                ORDER BY p.profile_key"""
+                """SELECT profile_key, count(*) AS orders_count,
+                       CAST(sum(value) AS DECIMAL(38,4)) AS revenue,
+                       min(occurred_at) AS first_order_at, max(occurred_at) AS last_order_at
+                FROM _event_profiles
+                WHERE type = 'order' AND profile_key IS NOT NULL
+                GROUP BY profile_key"""
+            ),
+            temporary=True,
+        )
+        # sorted in passes too: one sort of a million profiles' wide rows (their attributes)
+        # ran out of memory at 128 MiB now and then
+        people = int(engine.scalar(parse("SELECT count(*) FROM _people")))
+        _in_passes(
+            engine,
+            "profiles",
+            _each_pass(
+                parse(
+                    f"""SELECT * FROM (
+                        SELECT p.profile_key, p.email, p.phone,
+                               nullif(split_part(p.email, '@', 2), '') AS email_domain,
+                               p.source_count, p.updated_at, {consent},
+                               CAST(coalesce(o.orders_count, 0) AS BIGINT) AS orders_count,
+                               CAST(coalesce(o.revenue, 0) AS DECIMAL(38,4)) AS revenue,
+                               o.first_order_at, o.last_order_at{declared}
+                        FROM _people p LEFT JOIN _orders o ON o.profile_key = p.profile_key
+                    ) AS j
+                    ORDER BY profile_key"""
+                ),
+                _key_ranges(people, SORTED_ROWS_PER_PASS),
             ),
         )
         # per currency, in one scan: the events, those without a profile, the orders summed
@@ -393,7 +412,9 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         )[0]
         profiles = int(engine.scalar(parse("SELECT count(*) FROM profiles")))
         objected = int(engine.scalar(parse("SELECT count(*) FROM _objected")))
-    engine.drop("_records", "_sizes", "_shared", "_event_profiles", "_people", "_objected")
+    engine.drop(
+        "_records", "_sizes", "_shared", "_event_profiles", "_orders", "_people", "_objected"
+    )
     return ResolveResult(
         records=int(records),
         profiles=profiles,

@@ -166,7 +166,7 @@ def _people(attributes: Mapping[str, AttributeType], where: exp.Expr | None = No
 
 
 def _alone(
-    attributes: Mapping[str, AttributeType], where: exp.Expr | None = None, *, shared: bool = True
+    attributes: Mapping[str, AttributeType], where: exp.Expr | None = None, *, shared: bool
 ) -> exp.Select:
     """One row per profile of one record (of those ``where`` picks; ``shared``: some profiles
     have several), the columns of :func:`_people`: that record's values, with no ranking (most
@@ -271,14 +271,17 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
             parse("SELECT profile_key, count(*) AS n FROM _records GROUP BY profile_key"),
             temporary=True,
         )
-        records, shared, several = engine.rows(
-            parse(
-                """SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE n > 1), 0),
-                       count(*) FILTER (WHERE n > 1)
-                FROM _sizes"""
-            )
-        )[0]
-        records, shared, several = int(records), int(shared), int(several)
+        # the records and the profiles, and those of profiles of several records
+        records, found, shared, several = (
+            int(v)
+            for v in engine.rows(
+                parse(
+                    """SELECT coalesce(sum(n), 0), count(*),
+                           coalesce(sum(n) FILTER (WHERE n > 1), 0), count(*) FILTER (WHERE n > 1)
+                    FROM _sizes"""
+                )
+            )[0]
+        )
         if shared:  # apart, so that each pass of the ranking reads only these
             engine.create_table(
                 "_shared",
@@ -291,13 +294,11 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         picked = 1 + len(CONSENT_COLUMNS) + len(attributes)
         # the profiles of one record in passes sized by the keys of the others (a pass holds
         # them to leave their records out), the others by the values their ranking holds
-        parts: list[exp.Expr] = [
-            _alone(attributes, where, shared=bool(shared))
-            for where in (_key_ranges(several, SORTED_ROWS_PER_PASS) if shared < records else [])
-        ]
+        alone = _key_ranges(several, SORTED_ROWS_PER_PASS) if shared < records else []
+        parts: list[exp.Expr] = [_alone(attributes, where, shared=bool(shared)) for where in alone]
         if shared:
             parts += [_people(attributes, where) for where in _passes(shared, picked)]
-        _in_passes(engine, "_people", parts or [_alone(attributes)], temporary=True)
+        _in_passes(engine, "_people", parts or [_alone(attributes, shared=False)], temporary=True)
         # objection to profiling (issue 15): such people get no profile, no identifiers and
         # no events; everything after resolve only sees profiles
         engine.create_table(
@@ -308,6 +309,16 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         engine.execute(
             parse("DELETE FROM _people WHERE profile_key IN (SELECT profile_key FROM _objected)")
         )
+        objected, unused = (
+            int(v)
+            for v in engine.rows(
+                parse(
+                    """SELECT count(*), coalesce(sum(s.n), 0)
+                    FROM _objected o JOIN _sizes s ON s.profile_key = o.profile_key"""
+                )
+            )[0]
+        )
+        profiles = found - objected
         # the sorted tables are sorted in passes too: one sort of millions of rows (with their
         # strings) runs out of memory where many small ones do not
         _in_passes(
@@ -351,7 +362,6 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         )
         # sorted in passes too: one sort of a million profiles' wide rows (their attributes)
         # ran out of memory at 128 MiB now and then
-        people = int(engine.scalar(parse("SELECT count(*) FROM _people")))
         _in_passes(
             engine,
             "profiles",
@@ -368,7 +378,7 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                     ) AS j
                     ORDER BY profile_key"""
                 ),
-                _key_ranges(people, SORTED_ROWS_PER_PASS),
+                _key_ranges(profiles, SORTED_ROWS_PER_PASS),
             ),
         )
         # per currency, in one scan: the events, those without a profile, the orders summed
@@ -404,21 +414,13 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                 _key_ranges(kept_bytes, SORTED_BYTES_PER_PASS),
             ),
         )
-        records, kept = engine.rows(
-            parse(
-                "SELECT count(*), count(*) FILTER (WHERE profile_key NOT IN "
-                "(SELECT profile_key FROM _objected)) FROM _records"
-            )
-        )[0]
-        profiles = int(engine.scalar(parse("SELECT count(*) FROM profiles")))
-        objected = int(engine.scalar(parse("SELECT count(*) FROM _objected")))
     engine.drop(
         "_records", "_sizes", "_shared", "_event_profiles", "_orders", "_people", "_objected"
     )
     return ResolveResult(
-        records=int(records),
+        records=records,
         profiles=profiles,
-        merged_records=int(kept) - profiles,
+        merged_records=records - unused - profiles,
         events=events,
         orphan_events=orphans,
         objected=objected,

@@ -146,14 +146,15 @@ def test_profiles_of_one_record_resolve_as_if_ranked(monkeypatch: pytest.MonkeyP
             "SELECT count(*) AS n FROM source_contacts GROUP BY coalesce(email, phone, source_id))"
         )[0]
         assert all(sizes)  # both kinds of profile are there
-        create_table = ranked.engine.create_table
+        create_table, alone = ranked.engine.create_table, resolve._alone
 
         def every_profile_ranked(name: str, query: Any, **kwargs: Any) -> None:
-            if name == "_sizes":  # every profile as if it had several records
-                query = parse("SELECT profile_key, 2 AS n FROM _records GROUP BY profile_key")
+            if name == "_shared":  # every record ranked, as if of a profile of several
+                query = parse("SELECT * FROM _records")
             create_table(name, query, **kwargs)
 
         monkeypatch.setattr(ranked.engine, "create_table", every_profile_ranked)
+        monkeypatch.setattr(resolve, "_alone", lambda *a, **k: alone(*a, **k).where("FALSE"))
         slow = resolve_profiles(ranked.engine, ATTRIBUTES)
         assert fast == slow
         assert _tables(split) == _tables(ranked)

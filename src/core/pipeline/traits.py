@@ -77,20 +77,20 @@ def compute_traits(
     failed_events: Sequence[str] = (),
 ) -> TraitResults:
     """Materialise ``profile_traits`` and the ``segment_profiles`` view; return the number
-        of traits, their warnings and models. ``as_of`` is the run's as-of (naive or aware;
-        default now), used by traits that set none. ``location`` prefixes messages (the config
-        file). The latest fit of each model is kept in ``trait_models``.
+    of traits, their warnings and models. ``as_of`` is the run's as-of (naive or aware;
+    default now), used by traits that set none. ``location`` prefixes messages (the config
+    file). ``failed_events``: the sources whose events failed to pull in this run (warnings
+    about missing or old events name them). The latest fit of each model is kept in
+    ``trait_models``.
 
-        The event summaries the traits declare are computed in one scan of the events
-        (:mod:`segsync.pipeline.scan`), and the traits whose values are expressions over their
-        summary side by side in one statement; ``one_scan=False`` has each trait compute its own
-        summary and values (the same values, one scan of the events each). ``failed_events``: the
-    sources whose events failed to pull in this run (warnings about missing or old events name
-    them).
+    The event summaries the traits declare are computed in one scan of the events
+    (:mod:`segsync.pipeline.scan`), and the traits whose values are expressions over their
+    summary side by side in one statement; ``one_scan=False`` has each trait compute its own
+    summary and values (the same values, one scan of the events each).
 
-        Raises :class:`~segsync.errors.PluginError` when a kind's query does not return exactly
-        one row per profile (the contract every kind must keep), and
-        :class:`~segsync.errors.ConfigError` when a trait fails on the stored data."""
+    Raises :class:`~segsync.errors.PluginError` when a kind's query does not return exactly
+    one row per profile (the contract every kind must keep), and
+    :class:`~segsync.errors.ConfigError` when a trait fails on the stored data."""
     run_at = to_utc(as_of) if as_of is not None else utcnow()
     run = _Run(
         engine,

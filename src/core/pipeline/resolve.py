@@ -192,16 +192,17 @@ passes of 170,000 records ran out of memory there)."""
 
 
 SORTED_ROWS_PER_PASS = 500_000
-"""About how many rows one pass of the sort of ``profile_identifiers`` or of ``profiles``
-holds, and how many keys of profiles of several records one pass of those of one record holds
-(see :func:`_key_ranges`): within a 128 MiB ``memory_limit``."""
+"""About how many rows one pass of the sort of ``profile_identifiers`` holds, and how many
+keys of profiles of several records one pass of those of one record holds (see
+:func:`_key_ranges`): within a 128 MiB ``memory_limit``."""
 
 SORTED_BYTES_PER_PASS = 128 << 20
-"""About how many bytes of events one pass of ``profile_events``' sort holds (see
+"""About how many bytes one pass of the sort of ``profiles`` or ``profile_events`` holds (see
 :func:`_key_ranges`; a power of two of passes, so 64-128 MiB a pass): within a 128 MiB
-``memory_limit``. Sized by bytes, not rows, because the events' properties can be long: 375,000
-events of 1 KB properties a pass ran out of memory at 128 MiB, where 6,000,000 events of about
-130 bytes sort in 8 passes (16 by the row count)."""
+``memory_limit``. Sized by bytes, not rows, because attributes and events' properties can be
+long: 375,000 events of 1 KB properties a pass ran out of memory at 128 MiB, where 6,000,000
+events of about 130 bytes sort in 8 passes (16 by the row count); one sort of a million
+profiles with 9 attributes ran out of memory now and then."""
 
 _EVENT_BYTES = (
     "length(profile_key) + length(event_id) + length(type) + length(instance) + "
@@ -209,6 +210,13 @@ _EVENT_BYTES = (
 )
 """An event's size in a sort, about: its texts' characters, and 24 bytes for its time and
 value."""
+
+_RECORD_BYTES = (
+    "length(profile_key) + coalesce(length(email), 0) + coalesce(length(phone), 0) + "
+    "coalesce(length(CAST(attributes AS VARCHAR)), 0) + 48"
+)
+"""A record's size in its profile's row, about: its texts' characters, and 48 bytes for its
+times, answers and counts."""
 
 
 def _passes(records: int, picked: int = 16) -> list[exp.Expr | None]:
@@ -268,15 +276,18 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         # a profile of one record takes its values as they are: only the others are ranked
         engine.create_table(
             "_sizes",
-            parse("SELECT profile_key, count(*) AS n FROM _records GROUP BY profile_key"),
+            parse(
+                f"""SELECT profile_key, count(*) AS n, sum({_RECORD_BYTES}) AS size
+                FROM _records GROUP BY profile_key"""
+            ),
             temporary=True,
         )
-        # the records and the profiles, and those of profiles of several records
-        records, found, shared, several = (
+        # the records, their size and their profiles, and those of profiles of several records
+        records, size, found, shared, several = (
             int(v)
             for v in engine.rows(
                 parse(
-                    """SELECT coalesce(sum(n), 0), count(*),
+                    """SELECT coalesce(sum(n), 0), coalesce(sum(size), 0), count(*),
                            coalesce(sum(n) FILTER (WHERE n > 1), 0), count(*) FILTER (WHERE n > 1)
                     FROM _sizes"""
                 )
@@ -360,8 +371,9 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
             ),
             temporary=True,
         )
-        # sorted in passes too: one sort of a million profiles' wide rows (their attributes)
-        # ran out of memory at 128 MiB now and then
+        # sorted in passes too, sized by their records' bytes (the most a profile's row
+        # holds): one sort of a million profiles' wide rows ran out of memory at 128 MiB now
+        # and then
         _in_passes(
             engine,
             "profiles",
@@ -378,7 +390,7 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                     ) AS j
                     ORDER BY profile_key"""
                 ),
-                _key_ranges(profiles, SORTED_ROWS_PER_PASS),
+                _key_ranges(size, SORTED_BYTES_PER_PASS),
             ),
         )
         # per currency, in one scan: the events, those without a profile, the orders summed

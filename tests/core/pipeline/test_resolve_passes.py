@@ -186,7 +186,8 @@ def test_the_events_sort_is_split_by_their_size_not_their_count(
         finally:
             store.close()
         kept = result.events - result.orphan_events
-        (events_size,) = [rows for rows, per in calls if per == resolve.SORTED_BYTES_PER_PASS]
+        # sized by bytes: the profiles, then the events
+        _, events_size = [rows for rows, per in calls if per == resolve.SORTED_BYTES_PER_PASS]
         assert events_size >= kept * width
         sizes[label] = events_size
     assert sizes["long"] > 10 * sizes["short"]

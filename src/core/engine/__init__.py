@@ -274,8 +274,10 @@ class Engine(Protocol):
         mark is skipped), read as it is queried, one row per line in the file's order:
         ``_kind``
         (``'blank'`` for a line of white space only, ``'object'`` for a JSON object as
-        Python's ``json.loads`` reads one — but for a key named twice, which the engine may
-        read first where Python reads it last — ``'other'`` for anything else) and, for a JSON
+        Python's ``json.loads`` reads one, ``'other'`` for anything else — and for an object
+        that names a key twice, whose last value Python keeps where the engine's lookups may
+        find the first: with ``with_keys`` any key; else any of ``rest_without``, while a
+        key named twice among the others stays twice in ``_rest``) and, for a JSON
         object, per key ``keys[i]`` (top level): ``t{i}``, the kind of its value (one of
         :data:`JSON_KINDS`, NULL when the key is absent) and ``v{i}``, the value as text (a
         string's own text; ``true``/``false``; a number as JSON writes it; an array or

@@ -356,20 +356,15 @@ class DuckDBEngine:
         rest_without: Sequence[str] | None = None,
         with_keys: bool = False,
     ) -> None:
-        paths = "[" + ", ".join(_text("$." + _json_key(k)) for k in keys) + "]"
+        # the paths looked up: the keys read, then any key left out of _rest not among them
+        looked = [*keys, *(k for k in rest_without or () if k not in keys)]
+        paths = "[" + ", ".join(_text("$." + _json_key(k)) for k in looked) + "]"
         wanted = "[" + ", ".join(_text(k) for k in keys) + "]"
         fields = "".join(
             f", CASE WHEN _kind = 'object' THEN {_JSON_KIND.format(v=f'_ty[{i + 1}]')} END "
             f"AS t{i}, CASE WHEN _kind = 'object' THEN _st[{i + 1}] END AS v{i}"
             for i in range(len(keys))
         )
-        rest = ""
-        if rest_without is not None:
-            patch = "{" + ", ".join(f"{_json_key(k)}: null" for k in rest_without) + "}"
-            rest = (
-                f", CASE WHEN _kind = 'object' THEN json_merge_patch(_line, {_text(patch)}) "
-                "END AS _rest"
-            )
         read = (
             f"read_csv({_text(str(path))}, header = false, columns = {{'_line': 'VARCHAR'}}, "
             "delim = '\\x01', quote = '', escape = '', auto_detect = false, strict_mode = true, "
@@ -384,23 +379,51 @@ class DuckDBEngine:
             "WHEN json_valid(_line) AND (left(_line, 1) = '{' OR json_type(_line) = 'OBJECT') "
             f"AND NOT regexp_matches(_line, '{_LAX_JSON}') THEN 'object' ELSE 'other' END"
         )
-        keyed = (
-            f"CASE WHEN _kind = 'object' THEN array_to_string(list_transform(list_filter("
-            f"json_keys(_line), lambda k: list_contains({wanted}, k)), "
-            f"lambda k: list_position({wanted}, k) - 1), ',') END"
-            if with_keys
-            else "CAST(NULL AS VARCHAR)"
-        )
+        # A key named twice: Python keeps its last value, the engine's lookups the first, so
+        # such an object is 'other'. With with_keys every key is listed, and a list without
+        # repeats is checked; else (a list costs as much as a parse) the keys are counted:
+        # _rest drops every copy of the keys it leaves out, so a key of rest_without named
+        # twice leaves the object with more keys than _rest and the ones found
+        extra = ""
+        if with_keys:
+            listed = "CASE WHEN _kind = 'object' THEN json_keys(_line) END"
+            keyed = (
+                f"array_to_string(list_transform(list_filter(_listed, lambda k: "
+                f"list_contains({wanted}, k)), lambda k: list_position({wanted}, k) - 1), ',')"
+            )
+            twice = "len(_listed) <> list_unique(_listed)"
+        else:
+            listed = "CAST(NULL AS VARCHAR[])"
+            keyed = "CAST(NULL AS VARCHAR)"
+            twice = "FALSE"
+        rest = ""
+        if rest_without is not None:
+            patch = "{" + ", ".join(f"{_json_key(k)}: null" for k in rest_without) + "}"
+            rest = (
+                f", CASE WHEN _kind = 'object' THEN json_merge_patch(_line, {_text(patch)}) "
+                "END AS _rest"
+            )
+            if not with_keys:
+                extra = ", CASE WHEN _kind = 'object' THEN len(json_keys(_line)) END AS _many"
+                found = " + ".join(
+                    f"(_ty[{looked.index(k) + 1}] IS NOT NULL)::INT" for k in rest_without
+                )
+                twice = f"_many <> len(json_keys(_rest)) + {found or '0'}"
         parsed = (
-            f"SELECT _kind, {keyed} AS _keys, "
+            f"SELECT _kind, _listed, {keyed} AS _keys, "
             f"CASE WHEN _kind = 'object' THEN json_type(_line, {paths}) END AS _ty, "
             f"CASE WHEN _kind = 'object' THEN json_extract_string(_line, {paths}) END AS _st"
-            f"{rest} FROM (SELECT _line, {kind} AS _kind FROM {read})"
+            f"{rest}{extra} FROM (SELECT _line, _kind, {listed} AS _listed FROM "
+            f"(SELECT _line, {kind} AS _kind FROM {read}))"
+        )
+        checked = (
+            f"SELECT CASE WHEN _kind = 'object' AND {twice} THEN 'other' ELSE _kind END AS _kind, "
+            f"* EXCLUDE (_kind) FROM ({parsed})"
         )
         more = ", _rest" if rest_without is not None else ""
         self._run(
             f"CREATE OR REPLACE TEMP VIEW {_name(view)} AS SELECT _kind, _keys{fields}"
-            f"{more} FROM ({parsed})"
+            f"{more} FROM ({checked})"
         )
 
     def read_table(

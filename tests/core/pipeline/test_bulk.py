@@ -416,3 +416,33 @@ def test_a_repeated_id_is_named_in_the_warning(tmp_path: Path) -> None:
     assert got["events"]["samples"] == [
         "src events: 2 × a record repeated an id; the last one won; e.g. event O1, event O2"
     ]
+
+
+def test_a_key_named_twice_keeps_its_last_value_as_the_pages_do(tmp_path: Path) -> None:
+    """A JSON object that names a key twice is read as Python reads it (the last value wins),
+    not as the engine's lookups would (the first): any key of a contact, and a key an event's
+    field is read from. (A key named twice among an event's other keys stays twice in its
+    properties: docs/user-guide.md.)"""
+    contacts = [
+        '{"id": "C1", "email": "first@x.org", "email": "last@x.org", "fname": "Ann"}',
+        '{"id": "C2", "email": "c@x.org", "opt": "yes", "opt": "no"}',
+        '{"id": "C3", "email": "d@x.org", "fname": "Bo", "extra": 1, "extra": 2}',
+        '{"id": "C4", "email": "e@x.org", "fname": "Cy"}',
+    ]
+    events = [
+        '{"oid": "O1", "at": "2026-01-02", "cid": "C1", "amount": "5", "amount": "7"}',
+        '{"oid": "O2", "at": "2026-01-02", "cid": "C1", "mail": null, "mail": "q@x.org"}',
+        '{"oid": "O3", "oid": "O4", "at": "2026-01-02", "cid": "C2", "channel": "web"}',
+        '{"oid": "O5", "at": "2026-01-02", "cid": "C2", "amount": "1", "channel": "app"}',
+    ]
+    (tmp_path / "c.jsonl").write_text("\n".join(contacts) + "\n", encoding="utf-8")
+    (tmp_path / "e.jsonl").write_text("\n".join(events) + "\n", encoding="utf-8")
+    source = CONTACTS.format(path="c.jsonl", given="") + EVENTS.format(
+        path="e.jsonl", currency='default_currency = "EUR"', kind=""
+    )
+    got = _same(tmp_path, source)
+    contacts_rows = {r[0]: r for r in got["contacts"]["rows"]}
+    assert contacts_rows["C1"][1] == "last@x.org"
+    events_rows = {r[0]: r for r in got["events"]["rows"]}
+    assert sorted(events_rows) == ["O1", "O2", "O4", "O5"]
+    assert events_rows["O1"][5] == "7.0000" and events_rows["O2"][4] == "q@x.org"

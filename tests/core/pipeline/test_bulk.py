@@ -155,7 +155,8 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], *, bom: bool = False) -> 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]], rng: random.Random) -> None:
     lines = [json.dumps(r, ensure_ascii=rng.random() < 0.5) for r in rows]
-    odd = ["", "   ", "not json", "[1, 2]", '"text"', '{"oid": "X1",}', '{"oid": NaN}', "\t"]
+    odd = ["", "   ", "not json", "[1, 2]", '"text"', '{"oid": "X1",}', '{"oid": NaN}', "\t",
+           '{"oid": "X2", "v": nan}', '{"oid": "X3", "v": [1, -INF]}', '{"id": "X4", "v": Infinity}']
     for extra in odd:
         lines.insert(rng.randrange(len(lines)), extra)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -446,3 +447,31 @@ def test_a_key_named_twice_keeps_its_last_value_as_the_pages_do(tmp_path: Path) 
     events_rows = {r[0]: r for r in got["events"]["rows"]}
     assert sorted(events_rows) == ["O1", "O2", "O4", "O5"]
     assert events_rows["O1"][5] == "7.0000" and events_rows["O2"][4] == "q@x.org"
+
+
+def test_a_number_json_loads_refuses_is_refused_as_the_pages_do(tmp_path: Path) -> None:
+    """DuckDB's JSON takes inf, nan and infinity in any case; json.loads takes only NaN,
+    Infinity and -Infinity. A line holding one of the others is rejected as unreadable, as
+    the pages reject it, wherever it stands (a key read or not, in a list)."""
+    contacts = [
+        '{"id": "C1", "email": "a@x.org", "extra": nan}',
+        '{"id": "C2", "email": "b@x.org", "extra": [1, -INF]}',
+        '{"id": "C3", "email": "c@x.org", "extra": {"n": [Infinity, NaN]}}',
+        '{"id": "C4", "email": "d@x.org", "fname": "info: nan"}',
+    ]
+    events = [
+        '{"oid": "O1", "at": "2026-01-02", "cid": "C1", "x": inf}',
+        '{"oid": "O2", "at": "2026-01-02", "cid": "C1", "x": NaN}',
+        '{"oid": "O3", "at": "2026-01-02", "cid": "C1", "amount": -Infinity}',
+        '{"oid": "O4", "at": "2026-01-02", "cid": "C1", "x": [iNf]}',
+    ]
+    (tmp_path / "c.jsonl").write_text("\n".join(contacts) + "\n", encoding="utf-8")
+    (tmp_path / "e.jsonl").write_text("\n".join(events) + "\n", encoding="utf-8")
+    source = (
+        'on_bad_row = "skip"\nmax_bad_rows = 10\n'
+        + CONTACTS.format(path="c.jsonl", given="")
+        + EVENTS.format(path="e.jsonl", currency='default_currency = "EUR"', kind="")
+    )
+    got = _same(tmp_path, source)
+    assert got["contacts"]["records"] == 2 and got["contacts"]["rejected"] == 2
+    assert got["events"]["records"] == 1 and got["events"]["rejected"] == 3

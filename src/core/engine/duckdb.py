@@ -379,16 +379,16 @@ class DuckDBEngine:
             "delim = '\\x01', quote = '', escape = '', auto_detect = false, strict_mode = true, "
             f"encoding = 'utf-8', {_CSV_BUFFER})"
         )
+        # blank: white space only; then the kinds of the keys' values, NULL when the line is
+        # not JSON (json_valid would parse it once more)
         blank = (
             f"_line IS NULL OR (left(_line, 1) <> '{{' AND regexp_full_match(_line, '{_WHITE}*'))"
         )
-        # the kinds of the keys' values, NULL when the line is not JSON (json_valid would
-        # parse it once more)
         typed = (
-            f"SELECT _line, {blank} AS _blank, CASE WHEN NOT ({blank}) THEN "
-            f"try(json_type(_line, {paths})) END AS _ty FROM {read}"
+            f"SELECT _line, _blank, CASE WHEN NOT _blank THEN try(json_type(_line, {paths})) "
+            f"END AS _ty FROM (SELECT _line, {blank} AS _blank FROM {read})"
         )
-        # blank: white space only; an object: what json.loads takes
+        # an object: what json.loads takes
         lax = " AND ".join(f"NOT regexp_matches(_line, {_text(p)})" for p in _LAX_JSON)
         kind = (
             "CASE WHEN _blank THEN 'blank' "

@@ -155,8 +155,19 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], *, bom: bool = False) -> 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]], rng: random.Random) -> None:
     lines = [json.dumps(r, ensure_ascii=rng.random() < 0.5) for r in rows]
-    odd = ["", "   ", "not json", "[1, 2]", '"text"', '{"oid": "X1",}', '{"oid": NaN}', "\t",
-           '{"oid": "X2", "v": nan}', '{"oid": "X3", "v": [1, -INF]}', '{"id": "X4", "v": Infinity}']
+    odd = [
+        "",
+        "   ",
+        "not json",
+        "[1, 2]",
+        '"text"',
+        '{"oid": "X1",}',
+        '{"oid": NaN}',
+        "\t",
+        '{"oid": "X2", "v": nan}',
+        '{"oid": "X3", "v": [1, -INF]}',
+        '{"id": "X4", "v": Infinity}',
+    ]
     for extra in odd:
         lines.insert(rng.randrange(len(lines)), extra)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -475,3 +486,23 @@ def test_a_number_json_loads_refuses_is_refused_as_the_pages_do(tmp_path: Path) 
     got = _same(tmp_path, source)
     assert got["contacts"]["records"] == 2 and got["contacts"]["rejected"] == 2
     assert got["events"]["records"] == 1 and got["events"]["rejected"] == 3
+
+
+def test_the_strip_in_sql_is_pythons_for_every_white_space_character() -> None:
+    """``bulk_sql.strip`` trims what ``str.strip`` trims: its set is every character of
+    ``str.isspace``, and its shortcut (an end from ``!`` to U+0084 is left as it is) holds
+    none of them; texts with each at either end, or inside, come out as Python's."""
+    import sys
+
+    import duckdb
+
+    from segsync.pipeline import bulk_sql
+
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    assert sorted(bulk_sql.WHITESPACE) == spaces
+    assert not [s for s in spaces if 33 <= ord(s) <= 132]
+    texts = ["", "a", "~", "\x84", "é", "a b", "ab", "\x85"]
+    texts += [t for s in spaces for t in (f"{s}a", f"a{s}", f"{s}a{s}{s}", s, f"é{s}", f"a{s}b")]
+    con = duckdb.connect()
+    got = con.execute(f"SELECT {bulk_sql.strip('t')} FROM unnest(?) AS u(t)", [texts]).fetchall()
+    assert [g for (g,) in got] == [t.strip() for t in texts]

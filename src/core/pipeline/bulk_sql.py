@@ -76,15 +76,15 @@ _WHITE = lit(WHITESPACE)
 def strip(text: str) -> str:
     """``text.strip()``: trimmed only when it may start or end with white space (rare, and
     trimming a set of characters is slow). Every white space character is below ``!`` or
-    above ``~`` + 6 (U+0085 is the lowest above), so an end between the two is not white
-    space, and the others are trimmed: ``trim`` leaves a text that does not start or end
-    with one as it is. (Looking both ends up in the set by ``strpos`` cost 1 more CPU-s on
-    6,000,000 orders; an ``IN`` list of the 29 characters more again. A test of both ends
-    made the read run on one thread at 128 MiB under DuckDB 1.x, before the read's columns
-    were packed in one: see ``Engine.create_numbered``.)"""
+    above U+0084, so an end whose code point (``ascii``, in DuckDB and Spark alike) lies
+    between the two is not white space, and the others are trimmed: ``trim`` leaves a text
+    that does not start or end with one as it is. (Looking both ends up in the set by
+    ``strpos`` cost 1 more CPU-s on 6,000,000 orders; an ``IN`` list of the 29 characters
+    more again. A test of both ends made the read run on one thread at 128 MiB under DuckDB
+    1.x, before the read's columns were packed in one: see ``Engine.create_numbered``.)"""
     return (
-        f"CASE WHEN {text} <> '' AND (ord({text}) NOT BETWEEN 33 AND 132 "
-        f"OR ord(right({text}, 1)) NOT BETWEEN 33 AND 132) "
+        f"CASE WHEN {text} <> '' AND (ascii({text}) NOT BETWEEN 33 AND 132 "
+        f"OR ascii(right({text}, 1)) NOT BETWEEN 33 AND 132) "
         f"THEN trim({text}, {_WHITE}) ELSE {text} END"
     )
 

@@ -430,6 +430,20 @@ def test_a_repeated_id_is_named_in_the_warning(tmp_path: Path) -> None:
     ]
 
 
+def _lines_both_ways(
+    tmp_path: Path, contacts: list[str], events: list[str], settings: str = ""
+) -> dict[str, Any]:
+    """Contacts and events given as JSON lines, staged by pages and by the engine (equal)."""
+    (tmp_path / "c.jsonl").write_text("\n".join(contacts) + "\n", encoding="utf-8")
+    (tmp_path / "e.jsonl").write_text("\n".join(events) + "\n", encoding="utf-8")
+    source = (
+        settings
+        + CONTACTS.format(path="c.jsonl", given="")
+        + EVENTS.format(path="e.jsonl", currency='default_currency = "EUR"', kind="")
+    )
+    return _same(tmp_path, source)
+
+
 def test_a_key_named_twice_keeps_its_last_value_as_the_pages_do(tmp_path: Path) -> None:
     """A JSON object that names a key twice is read as Python reads it (the last value wins),
     not as the engine's lookups would (the first): any key of a contact, and a key an event's
@@ -447,12 +461,7 @@ def test_a_key_named_twice_keeps_its_last_value_as_the_pages_do(tmp_path: Path) 
         '{"oid": "O3", "oid": "O4", "at": "2026-01-02", "cid": "C2", "channel": "web"}',
         '{"oid": "O5", "at": "2026-01-02", "cid": "C2", "amount": "1", "channel": "app"}',
     ]
-    (tmp_path / "c.jsonl").write_text("\n".join(contacts) + "\n", encoding="utf-8")
-    (tmp_path / "e.jsonl").write_text("\n".join(events) + "\n", encoding="utf-8")
-    source = CONTACTS.format(path="c.jsonl", given="") + EVENTS.format(
-        path="e.jsonl", currency='default_currency = "EUR"', kind=""
-    )
-    got = _same(tmp_path, source)
+    got = _lines_both_ways(tmp_path, contacts, events)
     contacts_rows = {r[0]: r for r in got["contacts"]["rows"]}
     assert contacts_rows["C1"][1] == "last@x.org"
     events_rows = {r[0]: r for r in got["events"]["rows"]}
@@ -476,14 +485,7 @@ def test_a_number_json_loads_refuses_is_refused_as_the_pages_do(tmp_path: Path) 
         '{"oid": "O3", "at": "2026-01-02", "cid": "C1", "amount": -Infinity}',
         '{"oid": "O4", "at": "2026-01-02", "cid": "C1", "x": [iNf]}',
     ]
-    (tmp_path / "c.jsonl").write_text("\n".join(contacts) + "\n", encoding="utf-8")
-    (tmp_path / "e.jsonl").write_text("\n".join(events) + "\n", encoding="utf-8")
-    source = (
-        'on_bad_row = "skip"\nmax_bad_rows = 10\n'
-        + CONTACTS.format(path="c.jsonl", given="")
-        + EVENTS.format(path="e.jsonl", currency='default_currency = "EUR"', kind="")
-    )
-    got = _same(tmp_path, source)
+    got = _lines_both_ways(tmp_path, contacts, events, 'on_bad_row = "skip"\nmax_bad_rows = 10\n')
     assert got["contacts"]["records"] == 2 and got["contacts"]["rejected"] == 2
     assert got["events"]["records"] == 1 and got["events"]["rejected"] == 3
 

@@ -20,6 +20,7 @@ import csv
 import functools
 import glob as globmod
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Collection, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeVar
@@ -43,6 +44,9 @@ __all__ = ["FilesSource"]
 SourceT = TypeVar("SourceT", ContactsSource, EventsSource)
 RecordT = TypeVar("RecordT", Contact, Event)
 _UTF8 = frozenset({"utf-8", "utf8", "utf-8-sig"})
+# a JSON escape of half a UTF-16 surrogate pair: json.loads takes one alone, and no text
+# encoding can then write it
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class FilesSource:
@@ -210,6 +214,15 @@ class FilesSource:
             return InputError(
                 f"{path}:{number}: expected a JSON object, found {type(row).__name__}"
             )
+        if _SURROGATE.search(line):
+            try:
+                json.dumps(row, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError as exc:
+                half = f"\\u{ord(exc.object[exc.start]):04x}"
+                return InputError(
+                    f"{path}:{number}: not valid text: {half} is half of a UTF-16 pair "
+                    "without its other half, not a character"
+                )
         return row
 
     @staticmethod

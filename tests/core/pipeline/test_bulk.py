@@ -508,3 +508,28 @@ def test_the_strip_in_sql_is_pythons_for_every_white_space_character() -> None:
     con = duckdb.connect()
     got = con.execute(f"SELECT {bulk_sql.strip('t')} FROM unnest(?) AS u(t)", [texts]).fetchall()
     assert [g for (g,) in got] == [t.strip() for t in texts]
+
+
+def test_half_a_surrogate_pair_is_refused_by_name(tmp_path: Path) -> None:
+    """JSON may escape half of a UTF-16 pair alone ("\\ud800"): json.loads takes it, DuckDB's
+    JSON refuses it, and no encoding can write it. The line is rejected, naming the escape,
+    both ways; a whole pair (an emoji) is a character like any other."""
+    contacts = [
+        '{"id": "C1", "email": "a@x.org", "fname": "x\\ud800"}',
+        '{"id": "C2", "email": "b@x.org", "fname": "\\ud83d\\ude00 \\uDC00"}',
+        '{"id": "C3", "email": "c@x.org", "fname": "\\ud83d\\ude00"}',
+    ]
+    events = [
+        '{"oid": "O1", "at": "2026-01-02", "cid": "C1", "x": {"y": ["\\udfff"]}}',
+        '{"oid": "O2", "at": "2026-01-02", "cid": "C1", "x": "\\ud83d\\ude00"}',
+    ]
+    got = _lines_both_ways(tmp_path, contacts, events, 'on_bad_row = "skip"\n')
+    assert got["contacts"]["records"] == 1 and got["contacts"]["rejected"] == 2
+    assert got["events"]["records"] == 1 and got["events"]["rejected"] == 1
+    rejected = got["contacts"]["rejects"]
+    assert 'c.jsonl:2,"not valid text: \\udc00 is half of a UTF-16 pair' in rejected
+    got = _lines_both_ways(tmp_path, contacts[2:] + contacts[:1], events[1:])
+    assert got["contacts"]["error"].endswith(
+        "c.jsonl:2: not valid text: \\ud800 is half of a UTF-16 pair without its other half, "
+        "not a character"
+    )

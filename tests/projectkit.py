@@ -6,6 +6,7 @@ import contextlib
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -156,7 +157,10 @@ class Project:
             ) from None
 
     def spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-        """Start the real CLI in a subprocess."""
+        """Start the real CLI in a subprocess, taking Ctrl-C (SIGINT) as a terminal's
+        foreground command does even when the suite itself runs in the background (a shell
+        starts a background job with SIGINT ignored, which its children inherit, and Python
+        keeps a SIGINT ignored at start-up ignored)."""
         full_env = {**os.environ, **(env or {})}
         return subprocess.Popen(
             [sys.executable, "-m", "segsync", "-c", str(self.config), *args],
@@ -165,7 +169,12 @@ class Project:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_default_sigint,
         )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def uncomment(text: str, header: str) -> str:

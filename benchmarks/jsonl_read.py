@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 
 from segsync.connector import BulkFile, EventColumns
-from segsync.engine.duckdb import _CSV_BUFFER, _LAX_JSON, DuckDBEngine
+from segsync.engine.duckdb import _LAX_JSON, DuckDBEngine, lines
 from segsync.pipeline import bulk_sql as q
 from segsync.sandbox.synth import generate
 
@@ -84,15 +84,11 @@ def main() -> int:
         folder = Path(tempfile.mkdtemp(prefix="segsync-jsonl-"))
         generate(folder, seed=7, contacts=max(args.orders // 6, 1), orders=args.orders)
         path = folder / "orders.jsonl"
-    lines = sum(1 for _ in path.open("rb"))
-    print(f"{path}: {lines:,} lines, {path.stat().st_size / 2**20:,.0f} MiB")
+    counted = sum(1 for _ in path.open("rb"))
+    print(f"{path}: {counted:,} lines, {path.stat().st_size / 2**20:,.0f} MiB")
     con = duckdb.connect(config={"memory_limit": args.memory_limit})
     engine = DuckDBEngine(con)
-    read = (
-        f"read_csv('{path}', header = false, columns = {{'_line': 'VARCHAR'}}, "
-        "delim = '\\x01', quote = '', escape = '', auto_detect = false, strict_mode = true, "
-        f"encoding = 'utf-8', {_CSV_BUFFER})"
-    )
+    read = lines(path)  # the lines as Engine.read_jsonl reads them
     columns = EventColumns(
         id="order_id", occurred_at="ordered_at", contact_id="customer_id", value="amount",
         currency="currency", type="order",

@@ -28,7 +28,7 @@ from segsync.engine import (
 if TYPE_CHECKING:
     from segsync.connector import TableRef
 
-__all__ = ["SCRATCH", "DuckDBEngine", "translate"]
+__all__ = ["SCRATCH", "DuckDBEngine", "lines", "translate"]
 
 SCRATCH = "segsync_scratch"
 """The in-memory database :meth:`DuckDBEngine.scratch` engines make their temporary objects in."""
@@ -374,11 +374,6 @@ class DuckDBEngine:
             f"AS t{i}, CASE WHEN _kind = 'object' THEN _st[{i + 1}] END AS v{i}"
             for i in range(len(keys))
         )
-        read = (
-            f"read_csv({_text(str(path))}, header = false, columns = {{'_line': 'VARCHAR'}}, "
-            "delim = '\\x01', quote = '', escape = '', auto_detect = false, strict_mode = true, "
-            f"encoding = 'utf-8', {_CSV_BUFFER})"
-        )
         # blank: white space only; then the kinds of the keys' values, NULL when the line is
         # not JSON (json_valid would parse it once more)
         blank = (
@@ -386,7 +381,7 @@ class DuckDBEngine:
         )
         typed = (
             f"SELECT _line, _blank, CASE WHEN NOT _blank THEN try(json_type(_line, {paths})) "
-            f"END AS _ty FROM (SELECT _line, {blank} AS _blank FROM {read})"
+            f"END AS _ty FROM (SELECT _line, {blank} AS _blank FROM {lines(path)})"
         )
         # an object: what json.loads takes
         lax = " AND ".join(f"NOT regexp_matches(_line, {_text(p)})" for p in _LAX_JSON)
@@ -568,6 +563,17 @@ def _table_field(column: str, kind: TableKind) -> tuple[str, str]:
     if kind == "time":
         return "string", f"CAST(CAST({column} AS TIMESTAMP) AS VARCHAR)"
     return "string", f"CAST({column} AS VARCHAR)"
+
+
+def lines(path: Path) -> str:
+    """A text file's lines as a relation of one column, ``_line`` (NULL for an empty line),
+    in the file's order: DuckDB's CSV reader with a delimiter, quote and escape no line
+    holds (what :meth:`DuckDBEngine.read_jsonl` reads; a byte-order mark is skipped)."""
+    return (
+        f"read_csv({_text(str(path))}, header = false, columns = {{'_line': 'VARCHAR'}}, "
+        "delim = '\\x01', quote = '', escape = '', auto_detect = false, strict_mode = true, "
+        f"encoding = 'utf-8', {_CSV_BUFFER})"
+    )
 
 
 def _column(name: str) -> str:

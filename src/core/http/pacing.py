@@ -6,8 +6,13 @@ A :class:`Pacer` admits a request start when
 * fewer than ``requests`` requests happened in the last ``window`` seconds (a rolling log,
   with a small safety margin; a finished request counts from its *end*, so network delays
   cannot squeeze ``requests + 1`` arrivals into one server-side window), and
-* starts are *spread*: one every ``window · (1 + margin) / requests`` seconds on average, so
-  a burst never lands on the edge of the server's own window, and
+* starts keep to an even schedule, one every ``window · (1 + margin) / requests`` seconds on
+  average, so a burst of the whole budget never lands on the edge of the server's own
+  window — but they may run ahead of it by a short *run* (a tenth of the budget: 10 of
+  HubSpot's 100 per 10 s), and a pacer that has to wait waits until the schedule has caught
+  up, so the next run can go back to back. A sequential pager then sleeps once a run rather
+  than once a request: each wake-up costs a process about a millisecond of CPU (a HubSpot pull
+  of 100,000 contacts spent a fifth of its CPU waking up between pages), and
 * no platform signal says to hold off: :meth:`Pacer.observe` (rate-limit headers, which can
   only tighten the declared limits) and :meth:`Pacer.penalise` (after a 429).
 
@@ -75,8 +80,9 @@ class Pacer:
 
     ``requests``/``window``: at most ``requests`` starts in any ``window``-second span (None:
     no rate limit). ``concurrency``: at most this many requests in flight (None: no cap).
-    ``margin`` is the safety fraction taken off the rate (default 1 %). ``clock`` and ``sleep``
-    are injectable for tests.
+    ``margin`` is the safety fraction taken off the rate (default 1 %). ``run`` is the
+    fraction of ``requests`` that may start back to back ahead of the even schedule (default
+    a tenth; 0 spaces every start). ``clock`` and ``sleep`` are injectable for tests.
     """
 
     def __init__(
@@ -88,6 +94,7 @@ class Pacer:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         margin: float = 0.01,
+        run: float = 0.1,
     ) -> None:
         if requests is not None and requests < 1:
             raise ValueError("requests must be at least 1")
@@ -95,10 +102,13 @@ class Pacer:
             raise ValueError("window must be positive")
         if concurrency is not None and concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if not 0.0 <= run < 1.0:
+            raise ValueError("run must be at least 0 and below 1")
         self.requests = requests
         self.window = window
         self.concurrency = concurrency
         self.margin = margin
+        self.run = run
         self.clock = clock
         self.sleep = sleep
         self._slots = _Gate(concurrency)
@@ -129,13 +139,24 @@ class Pacer:
             return 0.0
         return self.window * (1.0 + self.margin) / self.requests
 
+    @property
+    def run_length(self) -> int:
+        """How many starts may come back to back, ahead of the even schedule."""
+        if self.requests is None:
+            return 1
+        return max(1, int(self.requests * self.run))
+
     def _earliest(self, now: float) -> float:
         """The earliest time a new request may start, given everything known at ``now``."""
         earliest = max(now, self._blocked_until)
         if self._next_start is not None:
-            # a start may come a little early, so that late wake-ups do not add up to drift
+            # a start may come a little early, so that late wake-ups do not add up to drift;
+            # within a run, up to run_length - 1 starts ahead of the schedule; past it, wait
+            # until the schedule catches up (the whole run is free again then)
             tolerance = min(0.25 * self.interval, _MAX_EARLY)
-            earliest = max(earliest, self._next_start - tolerance)
+            ahead = (self.run_length - 1) * self.interval
+            if self._next_start - ahead - tolerance > now + 1e-9:  # (float sums' rounding)
+                earliest = max(earliest, self._next_start - tolerance)
         if self.requests is not None:
             horizon = self.window * (1.0 + self.margin)
             # fewer entries than the budget, expired ones included, cannot fill it: the log is

@@ -36,11 +36,51 @@ async def test_rolling_window_never_exceeded_under_concurrent_load(clock: FakeCl
     assert 59 / span >= 0.97 * 10
 
 
-async def test_starts_are_spread_not_bursted(clock: FakeClock) -> None:
-    pacer = Pacer(100, 2.0, None, clock=clock, sleep=clock.sleep)
+async def test_starts_are_spread_not_bursted_with_no_run(clock: FakeClock) -> None:
+    pacer = Pacer(100, 2.0, None, clock=clock, sleep=clock.sleep, run=0.0)
     starts = sorted(await run_load(pacer, clock, 30))
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= 2.0 / 100 - 0.006  # even spacing, small tolerance for late wake-ups
+
+
+async def test_starts_come_in_short_runs_on_the_even_schedule(clock: FakeClock) -> None:
+    pacer = Pacer(100, 2.0, None, clock=clock, sleep=clock.sleep)  # runs of 10
+    assert pacer.run_length == 10
+    starts = sorted(await run_load(pacer, clock, 95))
+    interval = pacer.interval
+    # back to back within a run, then one wait for the schedule to catch up: 9 waits, not 94
+    assert len(clock.sleeps) == 9
+    runs = [len(list(group)) for _, group in itertools.groupby(starts)]
+    assert runs == [10] * 9 + [5]
+    # never more than a run ahead of the even schedule: any span holds at most
+    # span / interval + run_length starts (a wake-up may come 5 ms early)
+    for i, first in enumerate(starts):
+        for j in range(i, len(starts)):
+            assert j - i + 1 <= (starts[j] - first + 0.005) / interval + 10 + 1e-9
+    # and the average rate is the schedule's: 95 starts take 9 runs' worth of time
+    assert max(starts) - min(starts) == pytest.approx(90 * interval, abs=0.006 * 9)
+    assert max_in_window(starts, 2.0) <= 100
+
+
+async def test_slow_requests_keep_a_run_going_without_getting_ahead(clock: FakeClock) -> None:
+    pacer = Pacer(100, 2.0, 1, clock=clock, sleep=clock.sleep)  # one at a time, runs of 10
+    starts: list[float] = []
+    for _ in range(40):
+        async with pacer.slot():
+            starts.append(clock())
+            clock.now += 1.5 * pacer.interval  # slower than the schedule: it never waits
+    assert clock.sleeps == []
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(starts)}
+    assert gaps == {round(1.5 * pacer.interval, 9)}
+
+
+def test_run_is_a_fraction_of_the_budget() -> None:
+    assert Pacer(100, 10.0).run_length == 10
+    assert Pacer(5, 1.0).run_length == 1  # a small budget: every start spaced
+    assert Pacer(None).run_length == 1
+    assert Pacer(300, 60.0, run=0.05).run_length == 15
+    with pytest.raises(ValueError, match="run"):
+        Pacer(10, 1.0, run=1.0)
 
 
 async def test_a_request_counts_until_it_ends(clock: FakeClock) -> None:

@@ -27,9 +27,16 @@ from segsync.errors import InputError
 from segsync.model.identity import shown_id
 
 if TYPE_CHECKING:
-    from segsync.pipeline.staging import StagingWriter
+    from segsync.pipeline.staging import Rejects, StagingWriter
 
-__all__ = ["check_contact", "check_event", "columns_typed", "write_row"]
+__all__ = [
+    "HalfPair",
+    "check_contact",
+    "check_event",
+    "columns_typed",
+    "shown_text",
+    "write_row",
+]
 
 _BUG = "(a bug in the connector plugin)"
 
@@ -47,6 +54,24 @@ def _broken(
     return InputError(
         f"{instance}: {_named(record)}: {field} is {_kind(value)}, expected {expected} {_BUG}"
     )
+
+
+class HalfPair(ValueError):
+    """A text holding half of a UTF-16 surrogate pair without its other half (which
+    ``json.loads`` reads from an escape like ``"\\ud800"``): not a character, and no encoding
+    can write it. The record is bad input, rejected by name like any other."""
+
+    def __init__(self, column: str, code: int) -> None:
+        self.column, self.code = column, code
+        super().__init__(
+            f"{column}: not valid text: \\u{code:04x} is half of a UTF-16 pair without its "
+            "other half, not a character"
+        )
+
+
+def shown_text(text: str) -> str:
+    """``text`` as it can be written and shown: half a UTF-16 pair alone as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _named(record: Contact | Event) -> str:
@@ -111,10 +136,18 @@ def check_event(instance: str, record: Event) -> None:
         raise _broken(instance, record, "properties", record.properties, "a dict")
 
 
-def write_row(writer: StagingWriter, row: dict[str, Any], instance: str, record: Any) -> None:
-    """A staged row written; a property JSON cannot hold named, with its record."""
+def write_row(
+    writer: StagingWriter, row: dict[str, Any], instance: str, record: Any, rejects: Rejects
+) -> bool:
+    """A staged row written (True); a property JSON cannot hold named, with its record; a text
+    no encoding can write (:class:`~segsync.pipeline.staging.HalfPair`) a bad record (False
+    when it is skipped)."""
     try:
         writer.write(row)
+        return True
+    except HalfPair as exc:
+        rejects.bad(shown_text(f"{instance} {_named(record)}"), str(exc))
+        return False
     except TypeError as exc:
         field = "properties" if isinstance(record, Event) else "attributes"
         raise InputError(

@@ -31,10 +31,11 @@ from segsync.config import Config
 from segsync.connector import BulkSource, Connector, ContactBatch, Page, Source, SourceSettings
 from segsync.engine import Engine, ReadError, parse
 from segsync.errors import ConnectorError, InputError, QuotaError, RetryableError, SegsyncError
+from segsync.model.identity import shown_id
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.batches import BatchEncoder
 from segsync.pipeline.bulk import BulkTables, drop_tables, stage_files
-from segsync.pipeline.contract import write_row
+from segsync.pipeline.contract import shown_text, write_row
 from segsync.pipeline.staging import (
     CONSENT_AT,
     CONTACT_COLUMNS,
@@ -303,15 +304,17 @@ async def _stage_stream(
                     and isinstance(records, ContactBatch)
                     and batches.plain(records)
                 ):
-                    writer.write_rows(batches.encode(records, seq + 1))
+                    skipped = writer.write_rows(batches.encode(records, seq + 1))
+                    for i, problem in skipped:
+                        where = f"contact {shown_id(records.source_id[i])}"
+                        rejects.bad(shown_text(f"{instance} {where}"), str(problem))
                     seq += len(records)
-                    summary.records += len(records)
+                    summary.records += len(records) - len(skipped)
                     records = ()
                 for record in records:
                     seq += 1
                     row = encode(record, seq)
-                    if row is not None:
-                        write_row(writer, row, instance, record)
+                    if row is not None and write_row(writer, row, instance, record, rejects):
                         summary.records += 1
                 if page.cursor is not None:
                     item.cursor = page.cursor

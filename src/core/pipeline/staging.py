@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,7 +23,7 @@ from segsync.errors import InputError
 from segsync.model.identity import mask_identifier, normalize_email, shown_id
 from segsync.model.phones import PhoneBook
 from segsync.model.profile import CONSENT_COLUMNS
-from segsync.pipeline.contract import check_contact, check_event
+from segsync.pipeline.contract import HalfPair, check_contact, check_event
 from segsync.pipeline.tally import WarningTally
 from segsync.report import SourceSummary
 from segsync.values import AMOUNT_LIMIT, coerce, to_utc
@@ -119,12 +119,49 @@ class StagingWriter:
         self.columns = [(name, kind) for name, kind in columns.items()]
 
     def write(self, row: dict[str, Any]) -> None:
-        self.writer.writerow([_cell(row.get(name), kind) for name, kind in self.columns])
+        """One row; :class:`HalfPair` (nothing written) when a text in it cannot be."""
+        cells = [_cell(row.get(name), kind) for name, kind in self.columns]
+        try:
+            self.writer.writerow(cells)
+        except UnicodeEncodeError:
+            raise self._half_pair(cells) or ValueError("a staged row is not UTF-8") from None
 
-    def write_rows(self, rows: list[tuple[Any, ...]]) -> None:
+    def write_rows(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, HalfPair]]:
         """Rows already made of cells, in the columns' order (a page staged as columns:
-        :mod:`segsync.pipeline.batches`)."""
-        self.writer.writerows(rows)
+        :mod:`segsync.pipeline.batches`); returns the rows that could not be written (their
+        index and why), every other row written in order.
+
+        The csv module hands each row's line to the file in one call, which encodes it whole
+        before keeping any of it: a row with a text no encoding can write (half a UTF-16 pair
+        alone, as ``json.loads`` reads ``"\\ud800"``) is left out entire, and the rows before
+        it are written. The page is then written on from the row after it."""
+        skipped: list[tuple[int, HalfPair]] = []
+        start = 0
+        while start < len(rows):
+            try:
+                self.writer.writerows(rows[start:] if start else rows)
+                break
+            except UnicodeEncodeError:
+                for i in range(start, len(rows)):
+                    problem = self._half_pair(rows[i])
+                    if problem is not None:
+                        skipped.append((i, problem))
+                        start = i + 1
+                        break
+                else:
+                    raise
+        return skipped
+
+    def _half_pair(self, cells: Sequence[Any]) -> HalfPair | None:
+        """Why a row's cells cannot be written as UTF-8, naming the column (None: they can)."""
+        for (name, _), cell in zip(self.columns, cells, strict=True):
+            if type(cell) is not str:
+                continue
+            try:
+                cell.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return HalfPair(name, ord(cell[exc.start]))
+        return None
 
 
 def _cell(value: Any, kind: str) -> Any:

@@ -59,12 +59,12 @@ class _Broken(Connector):
     capabilities = Capabilities(contacts=True)
 
 
-def _stage(tmp_path: Path, source: _Source) -> StagedSource:
+def _stage(tmp_path: Path, source: _Source, settings: SourceSettings | None = None) -> StagedSource:
     """Stage instance ``shop`` of a connector whose source is ``source``."""
     (tmp_path / "segsync.toml").write_text(CONFIG, encoding="utf-8")
     config = load(tmp_path / "segsync.toml")
     context = ConnectorContext(instance="shop", base_dir=tmp_path, work_dir=tmp_path / "w")
-    connector = _Broken(SourceSettings(), context)
+    connector = _Broken(settings or SourceSettings(), context)
     connector.source = source
     return asyncio.run(
         stage_source(
@@ -253,3 +253,65 @@ def test_records_of_the_right_types_stage(tmp_path: Path) -> None:
     )  # fmt: skip
     (stream,) = staged.streams
     assert stream.summary.error is None and stream.summary.records == 2
+
+
+_HALF = "not valid text: \\ud800 is half of a UTF-16 pair without its other half, not a character"
+
+
+def _half_pair_pages() -> list[tuple[str, _Source]]:
+    """The same records three ways: a page of columns, a page of records, and events. JSON
+    escapes half a UTF-16 pair alone ("\\ud800"), which json.loads reads into a str."""
+    ids = ["C1", "C\ud800", "C3", "C4"]
+    emails = ["a@example.org", "b@example.org", "c\ud800@example.org", None]
+    batch = ContactBatch(source_id=ids, email=emails)
+    events = [
+        Event(event_id=f"E{i}", type="order", occurred_at=_AT, properties={"note": n})
+        for i, n in enumerate(["ok", "half \ud800 pair", "ok", "fine"], start=1)
+    ]
+    return [
+        ("columns", _Source(Page(batch))),
+        ("records", _Source(Page(list(batch)))),
+        ("events", _Events(Page(events))),
+    ]
+
+
+@pytest.mark.parametrize("way", ["columns", "records", "events"])
+def test_half_a_utf16_pair_fails_the_source_naming_the_record(tmp_path: Path, way: str) -> None:
+    """A text no encoding can write (a lone surrogate) fails its source as bad input naming
+    the record and the field — it stopped the pull with an internal UnicodeEncodeError."""
+    source = dict(_half_pair_pages())[way]
+    staged = _stage(tmp_path, source)
+    (stream,) = staged.streams
+    expected = {
+        "columns": f"shop contact C\\ud800: source_id: {_HALF}",
+        "records": f"shop contact C\\ud800: source_id: {_HALF}",
+        "events": f"shop event E2: properties: {_HALF}",
+    }[way]
+    assert stream.summary.error == expected
+    assert staged.failed and not stream.summary.transient
+
+
+@pytest.mark.parametrize("way", ["columns", "records", "events"])
+def test_half_a_utf16_pair_is_a_bad_row_to_skip(tmp_path: Path, way: str) -> None:
+    """With on_bad_row = "skip", the record is rejected by name and the others stage, in
+    order, as every other bad row is."""
+    source = dict(_half_pair_pages())[way]
+    staged = _stage(tmp_path, source, SourceSettings(on_bad_row="skip"))
+    (stream,) = staged.streams
+    summary = stream.summary
+    assert summary.error is None
+    assert summary.rejects_file is not None
+    rejected = Path(summary.rejects_file).read_text(encoding="utf-8").splitlines()
+    if way == "events":
+        assert summary.records == 3 and summary.rejected == 1
+        assert rejected[1:] == [f'shop event E2,"properties: {_HALF}"']
+        kept = ["E1", "E3", "E4"]
+    else:
+        assert summary.records == 2 and summary.rejected == 2
+        assert rejected[1:] == [
+            f'shop contact C\\ud800,"source_id: {_HALF}"',
+            f'shop contact C3,"email: {_HALF}"',
+        ]
+        kept = ["C1", "C4"]
+    staged_rows = stream.path.read_text(encoding="utf-8").splitlines()
+    assert [row.split(",")[1] for row in staged_rows] == kept

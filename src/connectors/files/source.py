@@ -210,6 +210,11 @@ class FilesSource:
         except json.JSONDecodeError as exc:
             why = exc.msg.removesuffix(" at")  # "Unterminated string starting at", …
             return InputError(f"{path}:{number}: not valid JSON ({why} at column {exc.colno})")
+        except RecursionError:  # Python's reader recurses once per level
+            return InputError(
+                f"{path}:{number}: JSON nested too deeply to read (arrays or objects inside "
+                "each other, about a thousand levels down)"
+            )
         if not isinstance(row, dict):
             return InputError(
                 f"{path}:{number}: expected a JSON object, found {type(row).__name__}"

@@ -74,6 +74,9 @@ _LAX_JSON = (
     f":[ \\t\\r\\n]*{_BARE}",
     f"\\[[ \\t\\r\\n]*{_BARE}",
 )
+DEEP_BRACKETS = 400
+"""A JSON line with this many opening brackets is read by Python (it may nest deeper than
+Python's JSON reader goes, which only Python can tell)."""
 _JSON_KIND = (
     "CASE {v} WHEN 'NULL' THEN 'null' WHEN 'VARCHAR' THEN 'string' WHEN 'BOOLEAN' THEN "
     "'boolean' WHEN 'UBIGINT' THEN 'integer' WHEN 'BIGINT' THEN 'integer' WHEN 'ARRAY' THEN "
@@ -385,6 +388,13 @@ class DuckDBEngine:
         )
         # an object: what json.loads takes
         lax = " AND ".join(f"NOT regexp_matches(_line, {_text(p)})" for p in _LAX_JSON)
+        # nested deeper than json.loads can go (its C reader recurses, within Python's limit
+        # of 1,000 frames): such a line holds at least DEEP_BRACKETS brackets, and is long;
+        # the few lines that do are read in Python, which reads them or names them
+        lax += (
+            f" AND NOT (strlen(_line) >= {2 * DEEP_BRACKETS} AND strlen(_line) - "
+            f"strlen(translate(_line, '[{{', '')) >= {DEEP_BRACKETS})"
+        )
         kind = (
             "CASE WHEN _blank THEN 'blank' "
             # JSON that opens with '{' is an object: json_type parses only the others

@@ -533,3 +533,34 @@ def test_half_a_surrogate_pair_is_refused_by_name(tmp_path: Path) -> None:
         "c.jsonl:2: not valid text: \\ud800 is half of a UTF-16 pair without its other half, "
         "not a character"
     )
+
+
+def test_json_nested_deeper_than_python_reads_is_refused_by_name(tmp_path: Path) -> None:
+    """json.loads recurses once per level and stops within Python's limit of 1,000 frames
+    (it stopped the pull with an internal RecursionError, both ways). Such a line is rejected
+    by name, both ways; a line with many brackets but little depth reads as any other, and
+    so does one nested a few hundred levels down."""
+    deep = "[" * 5000 + "]" * 5000
+    wide = "[" + ", ".join(["[1, 2]"] * 600) + "]"
+    fair = "[" * 300 + "]" * 300
+    contacts = [
+        f'{{"id": "C1", "email": "a@x.org", "fname": {deep}}}',
+        f'{{"id": "C2", "email": "b@x.org", "fname": "Bo", "extra": {wide}}}',
+        f'{{"id": "C3", "email": "c@x.org", "fname": "Cy", "extra": {{"n": {fair}}}}}',
+        f'{{"id": "C4", "email": "d@x.org", "fname": "Di", "extra": {"{" + deep[:1] + "]}"}}}',
+    ]
+    events = [
+        f'{{"oid": "O1", "at": "2026-01-02", "cid": "C2", "x": {deep}}}',
+        f'{{"oid": "O2", "at": "2026-01-02", "cid": "C2", "x": {wide}}}',
+        f'{{"oid": "O3", "at": "2026-01-02", "cid": "C3", "x": {fair}}}',
+    ]
+    got = _lines_both_ways(tmp_path, contacts, events, 'on_bad_row = "skip"\n')
+    assert got["contacts"]["records"] == 2 and got["contacts"]["rejected"] == 2
+    assert got["events"]["records"] == 2 and got["events"]["rejected"] == 1
+    assert 'c.jsonl:1,"JSON nested too deeply to read' in got["contacts"]["rejects"]
+    assert "c.jsonl:4,not valid JSON" in got["contacts"]["rejects"]
+    got = _lines_both_ways(tmp_path, contacts[1:3] + contacts[:1], events[1:])
+    assert got["contacts"]["error"].endswith(
+        "c.jsonl:3: JSON nested too deeply to read (arrays or objects inside each other, "
+        "about a thousand levels down)"
+    )

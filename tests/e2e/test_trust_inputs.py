@@ -268,6 +268,30 @@ def test_a_source_down_for_a_while_is_retried_and_other_syncs_push(project: Proj
     assert project.cli("run").code == 0
 
 
+def test_a_source_failing_before_it_ever_loaded_holds_every_sync(project: Project) -> None:
+    """On the first run nothing says whom a failing source feeds: pushing the others' people
+    alone would fill the lists short, and the next run's growth would then trip the add
+    guard. Every sync waits until the source has loaded once, and then pushes in full."""
+    (project.root / "plugins").mkdir(parents=True)
+    (project.root / "plugins" / "flaky.py").write_text(FLAKY_SOURCE)
+    project.extra_config = CRM
+    project.write()
+    (project.root / "data" / "crm.csv").write_text(
+        "id,email,updated_at\nK1,crm.only@example.org,2026-01-01T00:00:00Z\n"
+    )
+    result = project.cli("run", "--format", "json", env={"SEGSYNC_TEST_DOWN": "1"})
+    assert result.code == 1
+    syncs = {s["name"]: s for s in json.loads(result.out)["syncs"]}
+    assert {s["status"] for s in syncs.values()} == {"skipped"}
+    assert syncs["french_news"]["skipped_reason"] == (
+        "source crm failed (will retry) before it ever loaded (whom it feeds is not known)"
+    )
+    assert not (project.root / "out").exists() or not any((project.root / "out").iterdir())
+    assert project.cli("run").code == 0
+    assert "alice@example.org" in project.audience("French_newsletter")
+    assert "crm.only@example.org" in project.audience("everyone")
+
+
 def test_amounts_out_of_range_name_their_line_and_big_sums_do_not_overflow(
     project: Project,
 ) -> None:

@@ -30,7 +30,13 @@ from segsync.connector import AudienceSpec, BulkSource, Connector, ConnectorCont
 from segsync.engine import OutOfMemory, StorageError
 from segsync.errors import ConfigError, PluginError, SegsyncError, StoreError
 from segsync.pipeline.kpis import compute_kpis
-from segsync.pipeline.plan import Destination, Planner, SyncPlan, sources_feeding
+from segsync.pipeline.plan import (
+    Destination,
+    Planner,
+    SyncPlan,
+    sources_feeding,
+    sources_loaded,
+)
 from segsync.pipeline.pull import StagedSource, load_sources, stage_source
 from segsync.pipeline.push import AudienceRecreated, PushTarget, push_sync
 from segsync.pipeline.resolve import mixed_currencies, resolve_profiles
@@ -564,6 +570,8 @@ class _Run:
             now=to_utc(self.report.started_at),
         )
         self.planner = planner
+        # a stopped source with nothing stored may feed any sync: which ones is not known
+        unknown = {n for n in stopped if not sources_loaded(self.engine, n)}
         plans = []
         for name in selected:
             sync = self.config.syncs[name]
@@ -587,8 +595,17 @@ class _Run:
                 feeding = sources_feeding(
                     self.engine, membership, self.ledger, name, sync.segment, stopped
                 )
+                feeding = sorted({*feeding, *unknown})
                 if feeding:
-                    planned.skipped_reason = "; ".join(f"source {n} {stopped[n]}" for n in feeding)
+                    planned.skipped_reason = "; ".join(
+                        f"source {n} {stopped[n]}"
+                        + (
+                            " before it ever loaded (whom it feeds is not known)"
+                            if n in unknown
+                            else ""
+                        )
+                        for n in feeding
+                    )
                     planned.status = "skipped"
                     log.warning("%s: not pushed this run: %s", name, planned.skipped_reason)
             self.report.syncs.append(planned)

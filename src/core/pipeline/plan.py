@@ -38,7 +38,7 @@ from segsync.report import SkippedCounts, SyncPreview, SyncReport
 from segsync.state.ledger import Ledger
 from segsync.values import utcnow
 
-__all__ = ["Destination", "Planner", "SyncPlan", "sources_feeding"]
+__all__ = ["Destination", "Planner", "SyncPlan", "sources_feeding", "sources_loaded"]
 
 Op = Literal["add", "refresh", "remove"]
 """A planned change: ``refresh`` is an add of a member already confirmed, sent again before
@@ -397,6 +397,20 @@ def sources_feeding(
         )
     )
     return sorted(str(r[0]) for r in rows if r[0] in instances)
+
+
+def sources_loaded(engine: Engine, instance: str) -> bool:
+    """Whether the store holds any record or event of source ``instance``."""
+    for table in ("source_contacts", "events"):
+        query = (
+            exp.select("1")
+            .from_(table)
+            .where(exp.column("instance").eq(exp.Literal.string(instance)))
+            .limit(1)
+        )
+        if engine.rows(query):
+            return True
+    return False
 
 
 def _guard(report: SyncReport, sync: SyncConfig, settled: int | None) -> str | None:

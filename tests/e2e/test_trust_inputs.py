@@ -242,7 +242,9 @@ destination = "out"
 """
 
 
-def test_a_source_down_for_a_while_is_retried_and_other_syncs_push(project: Project) -> None:
+def _with_flaky_crm(project: Project) -> None:
+    """The project with source ``crm`` (down while SEGSYNC_TEST_DOWN is set) and a sync of
+    everyone."""
     (project.root / "plugins").mkdir(parents=True)
     (project.root / "plugins" / "flaky.py").write_text(FLAKY_SOURCE)
     project.extra_config = CRM
@@ -250,6 +252,10 @@ def test_a_source_down_for_a_while_is_retried_and_other_syncs_push(project: Proj
     (project.root / "data" / "crm.csv").write_text(
         "id,email,updated_at\nK1,crm.only@example.org,2026-01-01T00:00:00Z\n"
     )
+
+
+def test_a_source_down_for_a_while_is_retried_and_other_syncs_push(project: Project) -> None:
+    _with_flaky_crm(project)
     assert project.cli("run").code == 0
     project.contacts.append(contact(9))
     project.write()
@@ -272,13 +278,7 @@ def test_a_source_failing_before_it_ever_loaded_holds_every_sync(project: Projec
     """On the first run nothing says whom a failing source feeds: pushing the others' people
     alone would fill the lists short, and the next run's growth would then trip the add
     guard. Every sync waits until the source has loaded once, and then pushes in full."""
-    (project.root / "plugins").mkdir(parents=True)
-    (project.root / "plugins" / "flaky.py").write_text(FLAKY_SOURCE)
-    project.extra_config = CRM
-    project.write()
-    (project.root / "data" / "crm.csv").write_text(
-        "id,email,updated_at\nK1,crm.only@example.org,2026-01-01T00:00:00Z\n"
-    )
+    _with_flaky_crm(project)
     result = project.cli("run", "--format", "json", env={"SEGSYNC_TEST_DOWN": "1"})
     assert result.code == 1
     syncs = {s["name"]: s for s in json.loads(result.out)["syncs"]}

@@ -23,7 +23,7 @@ from segsync.errors import InputError
 from segsync.model.identity import mask_identifier, normalize_email, shown_id
 from segsync.model.phones import PhoneBook
 from segsync.model.profile import CONSENT_COLUMNS
-from segsync.pipeline.contract import HalfPair, check_contact, check_event
+from segsync.pipeline.contract import HalfPair, check_contact, check_event, shown_text
 from segsync.pipeline.tally import WarningTally
 from segsync.report import SourceSummary
 from segsync.values import AMOUNT_LIMIT, coerce, to_utc
@@ -153,15 +153,42 @@ class StagingWriter:
         return skipped
 
     def _half_pair(self, cells: Sequence[Any]) -> HalfPair | None:
-        """Why a row's cells cannot be written as UTF-8, naming the column (None: they can)."""
-        for (name, _), cell in zip(self.columns, cells, strict=True):
+        """Why a row's cells cannot be written as UTF-8, naming the column — and in a JSON
+        column the key, ``attributes.first_name`` (None: they can be written)."""
+        for (name, kind), cell in zip(self.columns, cells, strict=True):
             if type(cell) is not str:
                 continue
             try:
                 cell.encode("utf-8")
             except UnicodeEncodeError as exc:
-                return HalfPair(name, ord(cell[exc.start]))
+                where = name
+                if kind == "JSON":
+                    where += "".join(f".{key}" for key in _path_to_half(json.loads(cell)))
+                return HalfPair(where, ord(cell[exc.start]))
         return None
+
+
+def _path_to_half(value: Any) -> list[str]:
+    """The keys down to the first text in ``value`` holding half a UTF-16 pair alone."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if not _writable(key):
+                return [shown_text(key)]
+            if not _writable(json.dumps(inner, ensure_ascii=False)):
+                return [key, *_path_to_half(inner)]
+    elif isinstance(value, list):
+        for inner in value:
+            if not _writable(json.dumps(inner, ensure_ascii=False)):
+                return _path_to_half(inner)
+    return []
+
+
+def _writable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _cell(value: Any, kind: str) -> Any:

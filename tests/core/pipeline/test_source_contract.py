@@ -285,7 +285,7 @@ def test_half_a_utf16_pair_fails_the_source_naming_the_record(tmp_path: Path, wa
     expected = {
         "columns": f"shop contact C\\ud800: source_id: {_HALF}",
         "records": f"shop contact C\\ud800: source_id: {_HALF}",
-        "events": f"shop event E2: properties: {_HALF}",
+        "events": f"shop event E2: properties.note: {_HALF}",
     }[way]
     assert stream.summary.error == expected
     assert staged.failed and not stream.summary.transient
@@ -304,7 +304,7 @@ def test_half_a_utf16_pair_is_a_bad_row_to_skip(tmp_path: Path, way: str) -> Non
     rejected = Path(summary.rejects_file).read_text(encoding="utf-8").splitlines()
     if way == "events":
         assert summary.records == 3 and summary.rejected == 1
-        assert rejected[1:] == [f'shop event E2,"properties: {_HALF}"']
+        assert rejected[1:] == [f'shop event E2,"properties.note: {_HALF}"']
         kept = ["E1", "E3", "E4"]
     else:
         assert summary.records == 2 and summary.rejected == 2
@@ -315,3 +315,21 @@ def test_half_a_utf16_pair_is_a_bad_row_to_skip(tmp_path: Path, way: str) -> Non
         kept = ["C1", "C4"]
     staged_rows = stream.path.read_text(encoding="utf-8").splitlines()
     assert [row.split(",")[1] for row in staged_rows] == kept
+
+
+def test_half_a_pair_is_named_down_to_its_key() -> None:
+    """In attributes or properties, the message names the key the text sits under."""
+    import io
+
+    from segsync.pipeline.staging import EVENT_COLUMNS, StagingWriter
+
+    writer = StagingWriter(io.TextIOWrapper(io.BytesIO(), encoding="utf-8"), EVENT_COLUMNS)
+    cases = {
+        "properties.tags.x": {"tags": ["ok", {"y": 1, "x": "\ud800"}]},
+        "properties.k\\udc00": {"k\udc00": 1},
+        "properties.a.b": {"a": {"b": ["\udbff"]}},
+    }
+    for where, properties in cases.items():
+        with pytest.raises(ValueError) as caught:
+            writer.write({"seq": 1, "event_id": "E1", "properties": properties})
+        assert str(caught.value).startswith(f"{where}: not valid text: \\u"), caught.value

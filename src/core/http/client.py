@@ -25,7 +25,7 @@ from typing import Any, Self
 import httpx
 
 from segsync._version import __version__
-from segsync.errors import RetryableError
+from segsync.errors import FatalError, RetryableError
 
 from .classify import classify_response, redact_url
 from .pacing import Pacer, PacerChain
@@ -294,6 +294,13 @@ class HttpClient:
             if expect_json and status != 204:
                 try:
                     _keep_json(response)
+                except RecursionError:  # json.loads recurses once per level
+                    last_outcome[0] = f"{status} with JSON nested too deeply to read"
+                    raise FatalError(
+                        f"{method} {shown().split('?')[0]}: the response body is JSON nested "
+                        "too deeply to read (arrays or objects inside each other, about a "
+                        "thousand levels down)"
+                    ) from None
                 except ValueError:
                     self.stats.malformed += 1
                     last_outcome[0] = f"{status} with a body that is not valid JSON"

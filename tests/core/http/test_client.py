@@ -224,3 +224,23 @@ def test_a_request_goes_where_httpx_would_send_it(base: str) -> None:
         expected = plain.build_request("GET", url).url
         sent = plain.build_request("GET", client._absolute(url)).url
         assert (str(sent), sent.raw_path) == (str(expected), expected.raw_path), url
+
+
+async def test_json_nested_too_deeply_fails_without_retrying(clock: FakeClock) -> None:
+    """An answer nested deeper than Python's JSON reader goes is refused at once, by name (it
+    stopped the run with an internal RecursionError); retrying would read the same."""
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(200, content=b"[" * 5000 + b"]" * 5000)
+
+    async with HttpClient(
+        "https://api.test/", transport=httpx.MockTransport(handler), sleep=clock.sleep
+    ) as client:
+        with pytest.raises(
+            FatalError,
+            match=r"^GET deep: the response body is JSON nested too deeply",
+        ):
+            await client.json("GET", "deep", params={"token": "x"})
+    assert calls == [1]

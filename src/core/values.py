@@ -12,7 +12,10 @@ from typing import Any
 
 __all__ = [
     "AMOUNT_LIMIT",
+    "NESTED_TOO_DEEP",
     "coerce",
+    "half_pair",
+    "lone_surrogate",
     "parse_amount",
     "parse_bool",
     "parse_date",
@@ -25,6 +28,33 @@ __all__ = [
 AMOUNT_LIMIT = Decimal(10) ** 14
 """Event amounts are stored with 14 digits before the decimal point and 4 after
 (``DECIMAL(18,4)``); anything of this size or more is refused as out of range."""
+
+NESTED_TOO_DEEP = (
+    "JSON nested too deeply to read (arrays or objects inside each other, about a thousand "
+    "levels down)"
+)
+"""Why JSON ``json.loads`` cannot read is refused: it recurses once per level, within
+Python's limit of 1,000 frames (a file's line, an API's answer)."""
+
+
+def lone_surrogate(text: str) -> int | None:
+    """The code point of the first half of a UTF-16 pair standing alone in ``text`` — which
+    ``json.loads`` makes of an escape like ``"\\ud800"``, and no encoding can write — or None
+    when ``text`` can be written."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return ord(text[exc.start])
+    return None
+
+
+def half_pair(code: int) -> str:
+    """Why a text holding the lone half ``code`` (:func:`lone_surrogate`) is refused."""
+    return (
+        f"not valid text: \\u{code:04x} is half of a UTF-16 pair without its other half, "
+        "not a character"
+    )
+
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "granted", "on", "opt-in", "opted_in"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "denied", "off", "opt-out", "opted_out"})

@@ -35,6 +35,7 @@ from segsync.connector import (
     Reject,
 )
 from segsync.errors import InputError
+from segsync.values import NESTED_TOO_DEEP, half_pair, lone_surrogate
 
 from .records import contact_record, event_record, mapping_columns
 from .settings import ContactsSource, EventsSource, FileSource, FilesSettings
@@ -211,23 +212,15 @@ class FilesSource:
             why = exc.msg.removesuffix(" at")  # "Unterminated string starting at", …
             return InputError(f"{path}:{number}: not valid JSON ({why} at column {exc.colno})")
         except RecursionError:  # Python's reader recurses once per level
-            return InputError(
-                f"{path}:{number}: JSON nested too deeply to read (arrays or objects inside "
-                "each other, about a thousand levels down)"
-            )
+            return InputError(f"{path}:{number}: {NESTED_TOO_DEEP}")
         if not isinstance(row, dict):
             return InputError(
                 f"{path}:{number}: expected a JSON object, found {type(row).__name__}"
             )
         if _SURROGATE.search(line):
-            try:
-                json.dumps(row, ensure_ascii=False).encode("utf-8")
-            except UnicodeEncodeError as exc:
-                half = f"\\u{ord(exc.object[exc.start]):04x}"
-                return InputError(
-                    f"{path}:{number}: not valid text: {half} is half of a UTF-16 pair "
-                    "without its other half, not a character"
-                )
+            code = lone_surrogate(json.dumps(row, ensure_ascii=False))
+            if code is not None:
+                return InputError(f"{path}:{number}: {half_pair(code)}")
         return row
 
     @staticmethod

@@ -26,6 +26,7 @@ import httpx
 
 from segsync._version import __version__
 from segsync.errors import FatalError, RetryableError
+from segsync.values import NESTED_TOO_DEEP
 
 from .classify import classify_response, redact_url
 from .pacing import Pacer, PacerChain
@@ -297,9 +298,7 @@ class HttpClient:
                 except RecursionError:  # json.loads recurses once per level
                     last_outcome[0] = f"{status} with JSON nested too deeply to read"
                     raise FatalError(
-                        f"{method} {shown().split('?')[0]}: the response body is JSON nested "
-                        "too deeply to read (arrays or objects inside each other, about a "
-                        "thousand levels down)"
+                        f"{method} {shown().split('?')[0]}: the response body is {NESTED_TOO_DEEP}"
                     ) from None
                 except ValueError:
                     self.stats.malformed += 1

@@ -572,6 +572,11 @@ class _Run:
         self.planner = planner
         # a stopped source with nothing stored may feed any sync: which ones is not known
         unknown = {n for n in stopped if not sources_loaded(self.engine, n)}
+        why = {
+            n: f"source {n} {reason}"
+            + (" before it ever loaded (whom it feeds is not known)" if n in unknown else "")
+            for n, reason in stopped.items()
+        }
         plans = []
         for name in selected:
             sync = self.config.syncs[name]
@@ -597,15 +602,7 @@ class _Run:
                 )
                 feeding = sorted({*feeding, *unknown})
                 if feeding:
-                    planned.skipped_reason = "; ".join(
-                        f"source {n} {stopped[n]}"
-                        + (
-                            " before it ever loaded (whom it feeds is not known)"
-                            if n in unknown
-                            else ""
-                        )
-                        for n in feeding
-                    )
+                    planned.skipped_reason = "; ".join(why[n] for n in feeding)
                     planned.status = "skipped"
                     log.warning("%s: not pushed this run: %s", name, planned.skipped_reason)
             self.report.syncs.append(planned)

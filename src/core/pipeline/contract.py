@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from segsync.connector import Contact, ContactBatch, Event
 from segsync.errors import InputError
 from segsync.model.identity import shown_id
+from segsync.values import half_pair
 
 if TYPE_CHECKING:
     from segsync.pipeline.staging import Rejects, StagingWriter
@@ -63,10 +64,7 @@ class HalfPair(ValueError):
 
     def __init__(self, column: str, code: int) -> None:
         self.column, self.code = column, code
-        super().__init__(
-            f"{column}: not valid text: \\u{code:04x} is half of a UTF-16 pair without its "
-            "other half, not a character"
-        )
+        super().__init__(f"{column}: {half_pair(code)}")
 
 
 def shown_text(text: str) -> str:

@@ -26,7 +26,7 @@ from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.contract import HalfPair, check_contact, check_event, shown_text
 from segsync.pipeline.tally import WarningTally
 from segsync.report import SourceSummary
-from segsync.values import AMOUNT_LIMIT, coerce, to_utc
+from segsync.values import AMOUNT_LIMIT, coerce, lone_surrogate, to_utc
 
 __all__ = [
     "CONSENT_AT",
@@ -156,15 +156,12 @@ class StagingWriter:
         """Why a row's cells cannot be written as UTF-8, naming the column — and in a JSON
         column the key, ``attributes.first_name`` (None: they can be written)."""
         for (name, kind), cell in zip(self.columns, cells, strict=True):
-            if type(cell) is not str:
-                continue
-            try:
-                cell.encode("utf-8")
-            except UnicodeEncodeError as exc:
+            code = lone_surrogate(cell) if type(cell) is str else None
+            if code is not None:
                 where = name
                 if kind == "JSON":
                     where += "".join(f".{key}" for key in _path_to_half(json.loads(cell)))
-                return HalfPair(where, ord(cell[exc.start]))
+                return HalfPair(where, code)
         return None
 
 
@@ -172,23 +169,15 @@ def _path_to_half(value: Any) -> list[str]:
     """The keys down to the first text in ``value`` holding half a UTF-16 pair alone."""
     if isinstance(value, dict):
         for key, inner in value.items():
-            if not _writable(key):
+            if lone_surrogate(key) is not None:
                 return [shown_text(key)]
-            if not _writable(json.dumps(inner, ensure_ascii=False)):
+            if lone_surrogate(json.dumps(inner, ensure_ascii=False)) is not None:
                 return [key, *_path_to_half(inner)]
     elif isinstance(value, list):
         for inner in value:
-            if not _writable(json.dumps(inner, ensure_ascii=False)):
+            if lone_surrogate(json.dumps(inner, ensure_ascii=False)) is not None:
                 return _path_to_half(inner)
     return []
-
-
-def _writable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _cell(value: Any, kind: str) -> Any:

@@ -155,20 +155,19 @@ def moment(src: Src) -> str:
 
     Once the text has the shape, its suffix is told by its last characters: a ``Z``, or a
     ``±HH:MM`` (its sign where a date-only text has its second ``-``: so only past 16
-    characters); what precedes the suffix is the local time."""
+    characters). A text with a suffix is read as an instant (``TIMESTAMPTZ``) and taken to
+    UTC by its microseconds since the epoch — not through the session's time zone, and at a
+    third of the cost of shifting the local time by the suffix's minutes; a text without one
+    is the local time itself."""
     s = src.s
-    sign = f"substr({s}, length({s}) - 5, 1)"
-    minutes = (
-        f"(CAST(substr({s}, length({s}) - 4, 2) AS INTEGER) * 60 "
-        f"+ CAST(substr({s}, length({s}) - 1, 2) AS INTEGER))"
+    suffixed = (
+        f"right({s}, 1) = 'Z' OR (length({s}) > 16 AND substr({s}, length({s}) - 5, 1) "
+        "IN ('+', '-'))"
     )
-    local = f"TRY_CAST(left({s}, length({s}) - 6) AS TIMESTAMP)"
     shaped = f"({src.k} = 'string' AND regexp_matches({s}, {lit(_TIME)}))"
     return (
-        f"CASE WHEN {shaped} THEN CASE "
-        f"WHEN right({s}, 1) = 'Z' THEN TRY_CAST(left({s}, length({s}) - 1) AS TIMESTAMP) "
-        f"WHEN length({s}) > 16 AND {sign} = '+' THEN {local} - INTERVAL ({minutes}) MINUTE "
-        f"WHEN length({s}) > 16 AND {sign} = '-' THEN {local} + INTERVAL ({minutes}) MINUTE "
+        f"CASE WHEN {shaped} THEN CASE WHEN {suffixed} THEN "
+        f"make_timestamp(unix_micros(TRY_CAST({s} AS TIMESTAMPTZ))) "
         f"ELSE TRY_CAST({s} AS TIMESTAMP) END END"
     )
 

@@ -564,3 +564,54 @@ def test_json_nested_deeper_than_python_reads_is_refused_by_name(tmp_path: Path)
         "c.jsonl:3: JSON nested too deeply to read (arrays or objects inside each other, "
         "about a thousand levels down)"
     )
+
+
+def test_a_time_in_sql_is_pythons_under_any_session_time_zone() -> None:
+    """``bulk_sql.moment`` gives what ``parse_datetime`` gives for every text it reads (a
+    text SQL does not read is NULL, and goes to Python): seeded random times — dates near
+    the ends of months and years, with and without seconds, fractions and suffixes (``Z``,
+    ``±HH:MM`` up to ±23:59) — under a session time zone that is not UTC."""
+    import random
+
+    import duckdb
+
+    from segsync.engine import parse
+    from segsync.pipeline import bulk_sql
+    from segsync.values import parse_datetime
+
+    rnd = random.Random(18)
+    texts = ["9998-12-31T23:59:59.999999-23:59", "1000-01-01T00:00:00+23:59", "2026-01-02T03:04Z"]
+    for _ in range(3000):
+        year = rnd.choice([1000, 1970, 2024, 2026, 9998, rnd.randint(1000, 9998)])
+        text = f"{year}-{rnd.randint(1, 12):02d}-{rnd.choice([1, 28, 29, 30, 31]):02d}"
+        if rnd.random() < 0.85:
+            text += rnd.choice("T ") + f"{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}"
+            if rnd.random() < 0.8:
+                text += f":{rnd.randint(0, 59):02d}"
+                if rnd.random() < 0.3:
+                    text += "." + "".join(rnd.choices("0123456789", k=rnd.randint(1, 6)))
+            suffix = rnd.random()
+            if suffix < 0.3:
+                text += "Z"
+            elif suffix < 0.8:
+                text += rnd.choice("+-") + f"{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}"
+        texts.append(text)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'America/New_York'")
+
+    class _Src:  # the shape bulk_sql.moment reads: its kind and its stripped text
+        k, s = "k", "s"
+
+    query = parse(f"SELECT {bulk_sql.moment(_Src())} FROM (SELECT 'string' AS k, t AS s FROM u)")  # type: ignore[arg-type]
+    con.execute("CREATE TABLE u AS SELECT unnest(?) AS t", [texts])
+    got = con.execute(query.sql("duckdb"))
+    read = 0
+    for text, (value,) in zip(texts, got.fetchall(), strict=True):
+        try:
+            expected = parse_datetime(text)
+        except ValueError:
+            expected = None
+        if value is not None:
+            read += 1
+            assert value == expected, text
+    assert read > 2000  # most of them are read in SQL, not sent to Python

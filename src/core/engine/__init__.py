@@ -276,7 +276,7 @@ class Engine(Protocol):
         (``'blank'`` for a line of white space only, ``'object'`` for a JSON object as
         Python's ``json.loads`` reads one, ``'other'`` for anything else — and for an object
         that names a key twice, whose last value Python keeps where the engine's lookups may
-        find the first: with ``with_keys`` any key; else any of ``rest_without``, while a
+        find the first: with ``with_keys`` any of ``keys``; else any of ``rest_without``, while a
         key named twice among the others stays twice in ``_rest``) and, for a JSON
         object, per key ``keys[i]`` (top level): ``t{i}``, the kind of its value (one of
         :data:`JSON_KINDS`, NULL when the key is absent) and ``v{i}``, the value as text (a

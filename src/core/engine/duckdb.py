@@ -406,10 +406,11 @@ class DuckDBEngine:
             f"AND {lax} THEN 'object' ELSE 'other' END"
         )
         # A key named twice: Python keeps its last value, the engine's lookups the first, so
-        # such an object is 'other'. With with_keys every key is listed, and a list without
-        # repeats is checked; else (a list costs as much as a parse) the keys are counted:
-        # _rest drops every copy of the keys it leaves out, so a key of rest_without named
-        # twice leaves the object with more keys than _rest and the ones found
+        # such an object is 'other'. With with_keys every key is listed, and the keys read
+        # are checked for repeats (the others are not read); else (a list costs as much as
+        # a parse) the keys are counted: _rest drops every copy of the keys it leaves out,
+        # so a key of rest_without named twice leaves the object with more keys than _rest
+        # and the ones found
         extra = ""
         if with_keys:
             listed = "CASE WHEN _kind = 'object' THEN json_keys(_line) END"
@@ -417,7 +418,14 @@ class DuckDBEngine:
                 f"array_to_string(list_transform(list_filter(_listed, lambda k: "
                 f"list_contains({wanted}, k)), lambda k: list_position({wanted}, k) - 1), ',')"
             )
-            twice = "len(_listed) <> list_unique(_listed)"
+            # a key of keys named twice is listed twice in _keys: more entries than keys
+            # found (counting the commas of that short text; list_unique of every key, the
+            # check before, cost 0.5 s per 1,000,000 lines)
+            found = " + ".join(f"(_ty[{i + 1}] IS NOT NULL)::INT" for i in range(len(keys)))
+            twice = (
+                "CASE WHEN _keys = '' THEN 0 ELSE strlen(_keys) - strlen(replace(_keys, ',', '')) "
+                f"+ 1 END <> {found or '0'}"
+            )
         else:
             listed = "CAST(NULL AS VARCHAR[])"
             keyed = "CAST(NULL AS VARCHAR)"

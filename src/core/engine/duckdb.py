@@ -421,10 +421,9 @@ class DuckDBEngine:
             # a key of keys named twice is listed twice in _keys: more entries than keys
             # found (counting the commas of that short text; list_unique of every key, the
             # check before, cost 0.5 s per 1,000,000 lines)
-            found = " + ".join(f"(_ty[{i + 1}] IS NOT NULL)::INT" for i in range(len(keys)))
             twice = (
                 "CASE WHEN _keys = '' THEN 0 ELSE strlen(_keys) - strlen(replace(_keys, ',', '')) "
-                f"+ 1 END <> {found or '0'}"
+                f"+ 1 END <> {_found(range(len(keys)))}"
             )
         else:
             listed = "CAST(NULL AS VARCHAR[])"
@@ -439,10 +438,8 @@ class DuckDBEngine:
             )
             if not with_keys:
                 extra = ", CASE WHEN _kind = 'object' THEN len(json_keys(_line)) END AS _many"
-                found = " + ".join(
-                    f"(_ty[{looked.index(k) + 1}] IS NOT NULL)::INT" for k in rest_without
-                )
-                twice = f"_many <> len(json_keys(_rest)) + {found or '0'}"
+                found = _found(looked.index(k) for k in rest_without)
+                twice = f"_many <> len(json_keys(_rest)) + {found}"
         parsed = (
             f"SELECT _kind, _listed, {keyed} AS _keys, _ty, "
             f"CASE WHEN _kind = 'object' THEN json_extract_string(_line, {paths}) END AS _st"
@@ -601,6 +598,11 @@ def lines(path: Path) -> str:
 def _column(name: str) -> str:
     """A column (or table) name as DuckDB reads it, quoted."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def _found(indexes: Iterable[int]) -> str:
+    """How many of the keys looked up at ``indexes`` (of ``_ty``) the object holds."""
+    return " + ".join(f"(_ty[{i + 1}] IS NOT NULL)::INT" for i in indexes) or "0"
 
 
 def _text(value: str) -> str:

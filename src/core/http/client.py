@@ -262,6 +262,9 @@ class HttpClient:
         def shown() -> str:  # for errors and logs only: parsing a URL costs
             return redact_url(url, params)
 
+        def endpoint() -> str:  # what an error names: the URL without its query
+            return shown().split("?")[0]
+
         async def attempt() -> httpx.Response:
             async with self.pacer.slot() as waited:
                 self.stats.waited_seconds += waited
@@ -273,7 +276,7 @@ class HttpClient:
                 except httpx.TransportError as exc:
                     self.stats.network_errors += 1
                     last_outcome[0] = type(exc).__name__
-                    raise map_transport_error(exc, method, shown().split("?")[0]) from exc
+                    raise map_transport_error(exc, method, endpoint()) from exc
             status = response.status_code
             last_outcome[0] = str(status)
             self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
@@ -298,13 +301,13 @@ class HttpClient:
                 except RecursionError:  # json.loads recurses once per level
                     last_outcome[0] = f"{status} with JSON nested too deeply to read"
                     raise FatalError(
-                        f"{method} {shown().split('?')[0]}: the response body is {NESTED_TOO_DEEP}"
+                        f"{method} {endpoint()}: the response body is {NESTED_TOO_DEEP}"
                     ) from None
                 except ValueError:
                     self.stats.malformed += 1
                     last_outcome[0] = f"{status} with a body that is not valid JSON"
                     raise RetryableError(
-                        f"{method} {shown().split('?')[0]}: the response body is not valid JSON"
+                        f"{method} {endpoint()}: the response body is not valid JSON"
                     ) from None
             return response
 

@@ -22,10 +22,10 @@ from typing import Any
 
 from segsync.config import Config
 from segsync.connector import ContactBatch, Purpose, SourceSettings
-from segsync.model.identity import normalize_email, shown_id
+from segsync.model.identity import normalize_email
 from segsync.model.phones import PhoneBook
 from segsync.model.profile import CONSENT_COLUMNS
-from segsync.pipeline.contract import columns_typed
+from segsync.pipeline.contract import columns_typed, shown_contact
 from segsync.pipeline.staging import (
     CONTACT_COLUMNS,
     FUTURE_TOLERANCE,
@@ -53,7 +53,7 @@ class _Where:
         self.ids = ids
 
     def __getitem__(self, i: int) -> str:
-        return f"contact {shown_id(self.ids[i])}"
+        return shown_contact(self.ids[i])
 
 
 def _value(value: Any) -> str:

@@ -35,6 +35,8 @@ __all__ = [
     "check_contact",
     "check_event",
     "columns_typed",
+    "reject_text",
+    "shown_contact",
     "shown_text",
     "write_row",
 ]
@@ -72,10 +74,21 @@ def shown_text(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def shown_contact(source_id: object) -> str:
+    """How rejects and warnings name a contact: ``contact C0042`` (an email id masked)."""
+    return f"contact {shown_id(source_id)}"
+
+
 def _named(record: Contact | Event) -> str:
     if isinstance(record, Contact):
-        return f"contact {shown_id(record.source_id)}"
+        return shown_contact(record.source_id)
     return f"event {shown_id(record.event_id)}"
+
+
+def reject_text(rejects: Rejects, instance: str, named: str, problem: HalfPair) -> None:
+    """A record holding a text no encoding can write, rejected by name (its name shown with
+    the half pair escaped, so the rejects file can hold it)."""
+    rejects.bad(shown_text(f"{instance} {named}"), str(problem))
 
 
 def check_contact(instance: str, record: Contact) -> None:
@@ -138,13 +151,12 @@ def write_row(
     writer: StagingWriter, row: dict[str, Any], instance: str, record: Any, rejects: Rejects
 ) -> bool:
     """A staged row written (True); a property JSON cannot hold named, with its record; a text
-    no encoding can write (:class:`~segsync.pipeline.staging.HalfPair`) a bad record (False
-    when it is skipped)."""
+    no encoding can write (:class:`HalfPair`) a bad record (False when it is skipped)."""
     try:
         writer.write(row)
         return True
     except HalfPair as exc:
-        rejects.bad(shown_text(f"{instance} {_named(record)}"), str(exc))
+        reject_text(rejects, instance, _named(record), exc)
         return False
     except TypeError as exc:
         field = "properties" if isinstance(record, Event) else "attributes"

@@ -31,11 +31,10 @@ from segsync.config import Config
 from segsync.connector import BulkSource, Connector, ContactBatch, Page, Source, SourceSettings
 from segsync.engine import Engine, ReadError, parse
 from segsync.errors import ConnectorError, InputError, QuotaError, RetryableError, SegsyncError
-from segsync.model.identity import shown_id
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.batches import BatchEncoder
 from segsync.pipeline.bulk import BulkTables, drop_tables, stage_files
-from segsync.pipeline.contract import shown_text, write_row
+from segsync.pipeline.contract import reject_text, shown_contact, write_row
 from segsync.pipeline.staging import (
     CONSENT_AT,
     CONTACT_COLUMNS,
@@ -306,8 +305,7 @@ async def _stage_stream(
                 ):
                     skipped = writer.write_rows(batches.encode(records, seq + 1))
                     for i, problem in skipped:
-                        where = f"contact {shown_id(records.source_id[i])}"
-                        rejects.bad(shown_text(f"{instance} {where}"), str(problem))
+                        reject_text(rejects, instance, shown_contact(records.source_id[i]), problem)
                     seq += len(records)
                     summary.records += len(records) - len(skipped)
                     records = ()

@@ -20,10 +20,16 @@ from typing import Any, TextIO
 from segsync.config import Config
 from segsync.connector import Contact, Event, Purpose, Reject, SourceSettings
 from segsync.errors import InputError
-from segsync.model.identity import mask_identifier, normalize_email, shown_id
+from segsync.model.identity import mask_identifier, normalize_email
 from segsync.model.phones import PhoneBook
 from segsync.model.profile import CONSENT_COLUMNS
-from segsync.pipeline.contract import HalfPair, check_contact, check_event, shown_text
+from segsync.pipeline.contract import (
+    HalfPair,
+    check_contact,
+    check_event,
+    shown_contact,
+    shown_text,
+)
 from segsync.pipeline.tally import WarningTally
 from segsync.report import SourceSummary
 from segsync.values import AMOUNT_LIMIT, coerce, lone_surrogate, to_utc
@@ -257,7 +263,7 @@ def contact_encoder(
             rejects.bad(f"{instance} contact #{seq}", "empty source_id")
             return None
         check_contact(instance, record)
-        where = f"contact {shown_id(record.source_id)}"
+        where = shown_contact(record.source_id)
         unknown = set(record.consent) - purposes if record.consent else None
         if unknown:
             rejects.bad(

@@ -599,10 +599,8 @@ def test_a_time_in_sql_is_pythons_under_any_session_time_zone() -> None:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'America/New_York'")
 
-    class _Src:  # the shape bulk_sql.moment reads: its kind and its stripped text
-        k, s = "k", "s"
-
-    query = parse(f"SELECT {bulk_sql.moment(_Src())} FROM (SELECT 'string' AS k, t AS s FROM u)")  # type: ignore[arg-type]
+    field = bulk_sql.Src(0)  # its kind k_0 and its stripped text s_0
+    query = parse(f"SELECT {bulk_sql.moment(field)} FROM (SELECT 'string' AS k_0, t AS s_0 FROM u)")
     con.execute("CREATE TABLE u AS SELECT unnest(?) AS t", [texts])
     got = con.execute(query.sql("duckdb"))
     read = 0

@@ -380,7 +380,9 @@ class FilePlan:
         ]
         third += [
             "CASE WHEN mail_ascii THEN mail_norm END AS email",
-            "email_t",
+            # the text as read: for the lane and the warning only (kept where they need it)
+            "CASE WHEN mail_set AND NOT (mail_ascii AND mail_norm IS NOT NULL) THEN email_t END "
+            "AS email_t",
             "(mail_set AND NOT mail_ascii) AS email_lane",
             "(mail_ascii AND mail_norm IS NULL AND mail_set) AS warn_email",
         ]
@@ -431,7 +433,14 @@ class FilePlan:
                 f"{src.k} AS a{slot}_k",
                 f"{lane} AS a{slot}_lane",
             ]
-            third += [f"a{slot}_f", f"a{slot}_t", f"a{slot}_k", f"a{slot}_lane"]
+            # the raw text and kind serve only the lane (the join to Python's values): kept
+            # for the values it takes, so the text of every other one is not written twice
+            third += [
+                f"a{slot}_f",
+                f"CASE WHEN a{slot}_lane THEN a{slot}_t END AS a{slot}_t",
+                f"CASE WHEN a{slot}_lane THEN a{slot}_k END AS a{slot}_k",
+                f"a{slot}_lane",
+            ]
 
     def _clamp(self, value: str) -> str:
         return f"CASE WHEN {value} > {self.limit} THEN {self.pulled} ELSE {value} END"

@@ -572,7 +572,9 @@ class FilePlan:
                 p.phone AS phone, {attributes} AS attributes, {consent}, r.updated_at, r.late,
                 r.email_t, CASE WHEN r.email_lane THEN e.warn ELSE r.warn_email END
                     AS warn_email,
-                p.warn AS warn_phone, p.masked AS phone_masked, r.phone_t AS phone_raw
+                p.warn AS warn_phone,
+                CASE WHEN p.warn IS NOT NULL THEN p.masked END AS phone_masked,
+                CASE WHEN p.warn IS NOT NULL THEN r.phone_t END AS phone_raw
             FROM {rows} r {" ".join(joins)}"""
         )
 

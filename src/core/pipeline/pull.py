@@ -552,7 +552,7 @@ def _load(
     with engine.transaction():
         if item.contacts:
             staged = _keep_times(engine, instance, staged, pulled_at)
-            if item.bulk is None:
+            if item.bulk is None and staged != str(item.table):
                 engine.drop(str(item.table))
             item.table = staged
         this = exp.column("instance").eq(exp.Literal.string(instance))
@@ -586,7 +586,13 @@ def _keep_times(engine: Engine, instance: str, staged: str, pulled_at: dt.dateti
     An answer to a consent purpose that did not change since the last pull keeps the time it
     had; one that changed without the platform saying when is dated by this pull. A record
     whose identifiers, attributes and consent did not change keeps its ``updated_at``.
+    With no record of ``instance`` stored yet (a first pull), nothing changed from anything:
+    the staged table is the result as it is (copying a million contacts cost 0.7 CPU-s).
     """
+    if not engine.rows(
+        parse("SELECT 1 FROM source_contacts WHERE instance = :instance LIMIT 1", instance=instance)
+    ):
+        return staged
     same = " AND ".join(
         f"o.{c} IS NOT DISTINCT FROM s.{c}" for c in ("email", "phone", *CONSENT_COLUMNS.values())
     )

@@ -19,7 +19,7 @@ Generates a seeded synthetic audience (segsync.sandbox.synth) for the starter co
 Usage:
 
     .venv/bin/python benchmarks/full_run.py [--contacts 100000] [--orders 600000] [--rounds 2]
-        [--data DIR (generated files to reuse)] [--python PY (the segsync to measure)]
+        [--data DIR (generated files to reuse; filled when empty)] [--python PY (the segsync to measure)]
         [--memory-limit auto (DuckDB's, both sides)] [--skip-run]
 
 ``--memory-limit auto`` (the default) leaves ``[store] memory_limit`` unset, so segsync runs
@@ -199,7 +199,9 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=600_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--data", type=Path, help="a folder of generated files to reuse")
+    parser.add_argument(
+        "--data", type=Path, help="a folder of generated files to reuse (filled when empty)"
+    )
     parser.add_argument("--python", default=sys.executable, help="the segsync to measure")
     parser.add_argument("--skip-run", action="store_true", help="only the pull comparison")
     parser.add_argument("--memory-limit", default=MEMORY_LIMIT, help="[store] memory_limit")
@@ -224,6 +226,20 @@ def main() -> int:
         config.write_text(text, encoding="utf-8")
         t = time.perf_counter()
         if args.data:
+            present = [name for name in DATA_FILES if (args.data / name).is_file()]
+            if not present:  # a folder to fill once, then reuse
+                summary = generate(
+                    args.data, seed=args.seed, contacts=args.contacts, orders=args.orders
+                )
+                print(
+                    f"generated {summary.contacts:,} contacts, {summary.newsletter:,} "
+                    f"newsletter rows, {summary.orders:,} orders into {args.data} in "
+                    f"{time.perf_counter() - t:.1f}s"
+                )
+            elif len(present) < len(DATA_FILES):
+                missing = ", ".join(n for n in DATA_FILES if n not in present)
+                print(f"--data {args.data}: {missing} missing (generate into an empty folder)")
+                return 2
             (root / "data").mkdir()
             for name in DATA_FILES:
                 (root / "data" / name).symlink_to((args.data / name).resolve())

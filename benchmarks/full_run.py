@@ -224,34 +224,26 @@ def main() -> int:
         else:
             text = text.replace("[store]\n", f'[store]\nmemory_limit = "{limit}"\n', 1)
         config.write_text(text, encoding="utf-8")
-        t = time.perf_counter()
+        # --data: a folder filled once (when empty) and reused after; else one of this run's
+        folder = args.data or root / "data"
+        present = [name for name in DATA_FILES if (folder / name).is_file()]
+        if 0 < len(present) < len(DATA_FILES):
+            missing = ", ".join(n for n in DATA_FILES if n not in present)
+            print(f"--data {folder}: {missing} missing (generate into an empty folder)")
+            return 2
+        if present:
+            print(f"reusing the files in {folder}")
+        else:
+            t = time.perf_counter()
+            summary = generate(folder, seed=args.seed, contacts=args.contacts, orders=args.orders)
+            print(
+                f"generated {summary.contacts:,} contacts, {summary.newsletter:,} newsletter "
+                f"rows, {summary.orders:,} orders into {folder} in {time.perf_counter() - t:.1f}s"
+            )
         if args.data:
-            present = [name for name in DATA_FILES if (args.data / name).is_file()]
-            if not present:  # a folder to fill once, then reuse
-                summary = generate(
-                    args.data, seed=args.seed, contacts=args.contacts, orders=args.orders
-                )
-                print(
-                    f"generated {summary.contacts:,} contacts, {summary.newsletter:,} "
-                    f"newsletter rows, {summary.orders:,} orders into {args.data} in "
-                    f"{time.perf_counter() - t:.1f}s"
-                )
-            elif len(present) < len(DATA_FILES):
-                missing = ", ".join(n for n in DATA_FILES if n not in present)
-                print(f"--data {args.data}: {missing} missing (generate into an empty folder)")
-                return 2
             (root / "data").mkdir()
             for name in DATA_FILES:
                 (root / "data" / name).symlink_to((args.data / name).resolve())
-            print(f"reusing the files in {args.data}")
-        else:
-            summary = generate(
-                root / "data", seed=args.seed, contacts=args.contacts, orders=args.orders
-            )
-            print(
-                f"generated {summary.contacts:,} contacts, {summary.newsletter:,} newsletter "
-                f"rows, {summary.orders:,} orders in {time.perf_counter() - t:.1f}s"
-            )
         compare_pull(root, config, args.rounds, args.python, limit)
         if args.skip_run:
             return 0

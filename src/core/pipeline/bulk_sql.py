@@ -378,13 +378,16 @@ class FilePlan:
             f"{mail.s} <> '' AS mail_set",
             f"({mail.k} IS NULL OR {mail.k} IN ('null', 'string')) AS mail_ok",
         ]
+        lane, warn = (
+            "(mail_set AND NOT mail_ascii)",
+            "(mail_ascii AND mail_norm IS NULL AND mail_set)",
+        )
         third += [
             "CASE WHEN mail_ascii THEN mail_norm END AS email",
             # the text as read: for the lane and the warning only (kept where they need it)
-            "CASE WHEN mail_set AND NOT (mail_ascii AND mail_norm IS NOT NULL) THEN email_t END "
-            "AS email_t",
-            "(mail_set AND NOT mail_ascii) AS email_lane",
-            "(mail_ascii AND mail_norm IS NULL AND mail_set) AS warn_email",
+            f"CASE WHEN {lane} OR {warn} THEN email_t END AS email_t",
+            f"{lane} AS email_lane",
+            f"{warn} AS warn_email",
         ]
         checks.append("mail_ok")
         phone, country = self.src(cols.phone), self.src(cols.country)

@@ -399,9 +399,11 @@ def sources_feeding(
     return sorted(str(r[0]) for r in rows if r[0] in instances)
 
 
-def sources_loaded(engine: Engine, instance: str) -> bool:
-    """Whether the store holds any record or event of source ``instance``."""
-    for table in ("source_contacts", "events"):
+def sources_loaded(
+    engine: Engine, instance: str, tables: tuple[str, ...] = ("source_contacts", "events")
+) -> bool:
+    """Whether the store holds any record or event of source ``instance`` (in ``tables``)."""
+    for table in tables:
         query = (
             exp.select("1")
             .from_(table)

@@ -35,6 +35,7 @@ from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.batches import BatchEncoder
 from segsync.pipeline.bulk import BulkTables, drop_tables, stage_files
 from segsync.pipeline.contract import reject_text, shown_contact, write_row
+from segsync.pipeline.plan import sources_loaded
 from segsync.pipeline.staging import (
     CONSENT_AT,
     CONTACT_COLUMNS,
@@ -589,9 +590,7 @@ def _keep_times(engine: Engine, instance: str, staged: str, pulled_at: dt.dateti
     With no record of ``instance`` stored yet (a first pull), nothing changed from anything:
     the staged table is the result as it is (copying a million contacts cost 0.7 CPU-s).
     """
-    if not engine.rows(
-        parse("SELECT 1 FROM source_contacts WHERE instance = :instance LIMIT 1", instance=instance)
-    ):
+    if not sources_loaded(engine, instance, ("source_contacts",)):
         return staged
     same = " AND ".join(
         f"o.{c} IS NOT DISTINCT FROM s.{c}" for c in ("email", "phone", *CONSENT_COLUMNS.values())

@@ -7,8 +7,10 @@ read by its last value. DuckDB's own ``read_json`` reads the same file several t
 but without line numbers and by other rules (it takes ``nan``, a comma before a closing
 bracket, and a key named twice by its first value). This benchmark measures where the
 difference goes, on the demo generator's orders: each piece of segsync's read alone (its CPU
-seconds above reading the lines), the whole view and the typed rows ``segsync pull`` stages,
-and ``read_json`` typing the same 8 keys. Each is a ``CREATE TABLE … AS`` in one DuckDB
+seconds above reading the lines; a line of the file's shape — the first line's keys, in its
+order — takes the two pieces on the first line's keys and every key's value at once, any other
+line the lookups, the merge patch and the key count), the whole view and the typed rows
+``segsync pull`` stages, and ``read_json`` typing the same 8 keys. Each is a ``CREATE TABLE … AS`` in one DuckDB
 process, at ``--memory-limit`` (256 MiB: a bulk read's limit on a 2-core machine).
 
 Usage:
@@ -31,7 +33,8 @@ from typing import Any
 import duckdb
 
 from segsync.connector import BulkFile, EventColumns
-from segsync.engine.duckdb import _LAX_JSON, DuckDBEngine, lines
+from segsync.engine.duckdb import DuckDBEngine
+from segsync.engine.duckdb_jsonl import _LAX_JSON, lines
 from segsync.pipeline import bulk_sql as q
 from segsync.sandbox.synth import generate
 
@@ -39,6 +42,8 @@ KEYS = ["order_id", "ordered_at", "customer_id", "amount", "currency"]
 PATHS = "[" + ", ".join(f"'$.\"{k}\"'" for k in KEYS) + "]"
 PATCH = "'{" + ", ".join(f'"{k}": null' for k in sorted(KEYS)) + "}'"
 ALL = ["order_id", "customer_id", "ordered_at", "amount", "currency", "items", "channel", "status"]
+ALL_PATHS = "[" + ", ".join(f"'$.\"{k}\"'" for k in ALL) + "]"
+SHAPE = "[" + ", ".join(f"'{k}'" for k in ALL) + "]"
 
 # piece → the expression it adds over the bare lines
 PIECES = {
@@ -50,6 +55,8 @@ PIECES = {
     "a list of the keys (json_keys), checked for repeats": (
         "len(json_keys(_line)) = list_unique(json_keys(_line))"
     ),
+    "the keys against the shape (json_keys = a list)": f"json_keys(_line) = {SHAPE}",
+    "every key's value at once (json_extract of 8 paths)": f"json_extract(_line, {ALL_PATHS})",
     "what json.loads refuses (3 patterns)": " OR ".join(
         f"regexp_matches(_line, '{p}')" for p in _LAX_JSON
     ),

@@ -24,6 +24,7 @@ from segsync.engine import (
     column_types,
     table_kind,
 )
+from segsync.engine.duckdb_jsonl import CSV_BUFFER, first_keys, jsonl_view, lines
 
 if TYPE_CHECKING:
     from segsync.connector import TableRef
@@ -46,43 +47,9 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-# the CSV reader's buffer: DuckDB's default (16 × its 2 MB longest line) is 32 MB, and a
-# parallel read that keeps the file's order pins several at once — under a small memory_limit
-# the read ran out of memory (at 128 MiB, with 8 MB buffers, in 2 of 4 reads of 1,000,000
-# contacts); 4 MB still holds the longest line the reader takes (2 MB)
-_CSV_BUFFER = "buffer_size = 4194304"
+_CSV_BUFFER = CSV_BUFFER
 
 _READER_ERRORS = ("CSV Error", "CSV Parser", "Invalid unicode", "not utf-8")
-
-# what Python's str.strip() strips (the characters of str.isspace), as an RE2 class
-_WHITE = (
-    "["
-    "\\x{9}\\x{a}\\x{b}\\x{c}\\x{d}\\x{1c}\\x{1d}\\x{1e}"
-    "\\x{1f}\\x{20}\\x{85}\\x{a0}\\x{1680}\\x{2000}\\x{2001}\\x{2002}"
-    "\\x{2003}\\x{2004}\\x{2005}\\x{2006}\\x{2007}\\x{2008}\\x{2009}\\x{200a}"
-    "\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
-    "]"
-)
-# JSON text json.loads refuses that DuckDB's reader takes, in three patterns that each open
-# on one character (a pattern opening on a class of them reads 3 times slower): a comma
-# before a closing bracket; a number written inf, nan or infinity, in any case, after a comma,
-# a colon or an opening bracket (json.loads takes NaN, Infinity and -Infinity only: those are
-# read in Python too, as is a string that holds such a text)
-_BARE = "-?(?:[iI][nN][fF]|[nN][aA][nN])"
-_LAX_JSON = (
-    f",[ \\t\\r\\n]*(?:[}}\\]]|{_BARE})",
-    f":[ \\t\\r\\n]*{_BARE}",
-    f"\\[[ \\t\\r\\n]*{_BARE}",
-)
-DEEP_BRACKETS = 400
-"""A JSON line with this many opening brackets is read by Python (it may nest deeper than
-Python's JSON reader goes, which only Python can tell)."""
-_JSON_KIND = (
-    "CASE {v} WHEN 'NULL' THEN 'null' WHEN 'VARCHAR' THEN 'string' WHEN 'BOOLEAN' THEN "
-    "'boolean' WHEN 'UBIGINT' THEN 'integer' WHEN 'BIGINT' THEN 'integer' WHEN 'ARRAY' THEN "
-    "'array' WHEN 'OBJECT' THEN 'object' WHEN 'DOUBLE' THEN 'number' WHEN 'HUGEINT' THEN "
-    "'number' END"
-)
 
 
 def translate(exc: duckdb.Error) -> EngineError | None:
@@ -368,93 +335,12 @@ class DuckDBEngine:
         rest_without: Sequence[str] | None = None,
         with_keys: bool = False,
     ) -> None:
-        # the paths looked up: the keys read, then any key left out of _rest not among them
-        looked = [*keys, *(k for k in rest_without or () if k not in keys)]
-        paths = "[" + ", ".join(_text("$." + _json_key(k)) for k in looked) + "]"
-        wanted = "[" + ", ".join(_text(k) for k in keys) + "]"
-        fields = "".join(
-            f", CASE WHEN _kind = 'object' THEN {_JSON_KIND.format(v=f'_ty[{i + 1}]')} END "
-            f"AS t{i}, CASE WHEN _kind = 'object' THEN _st[{i + 1}] END AS v{i}"
-            for i in range(len(keys))
-        )
-        # blank: white space only; then the kinds of the keys' values, NULL when the line is
-        # not JSON (json_valid would parse it once more)
-        blank = (
-            f"CASE WHEN _line IS NULL THEN TRUE WHEN left(_line, 1) = '{{' THEN FALSE "
-            f"ELSE regexp_full_match(_line, '{_WHITE}*') END"
-        )
-        typed = (
-            f"SELECT _line, _blank, CASE WHEN NOT _blank THEN try(json_type(_line, {paths})) "
-            f"END AS _ty FROM (SELECT _line, {blank} AS _blank FROM {lines(path)})"
-        )
-        # an object: what json.loads takes
-        lax = " AND ".join(f"NOT regexp_matches(_line, {_text(p)})" for p in _LAX_JSON)
-        # nested deeper than json.loads can go (its C reader recurses, within Python's limit
-        # of 1,000 frames): such a line holds at least DEEP_BRACKETS brackets, and is long;
-        # the few lines that do are read in Python, which reads them or names them
-        # (in a CASE: DuckDB evaluates both sides of an AND on every row, and counting the
-        # brackets of every line cost 10 CPU-s on 6,000,000 orders; strlen is free)
-        lax += (
-            f" AND NOT CASE WHEN strlen(_line) >= {2 * DEEP_BRACKETS} THEN strlen(_line) - "
-            f"strlen(translate(_line, '[{{', '')) >= {DEEP_BRACKETS} ELSE FALSE END"
-        )
-        kind = (
-            "CASE WHEN _blank THEN 'blank' "
-            # JSON that opens with '{' is an object: json_type parses only the others
-            "WHEN _ty IS NOT NULL AND CASE WHEN left(_line, 1) = '{' THEN TRUE "
-            "ELSE json_type(_line) = 'OBJECT' END "
-            f"AND {lax} THEN 'object' ELSE 'other' END"
-        )
-        # A key named twice: Python keeps its last value, the engine's lookups the first, so
-        # such an object is 'other'. With with_keys every key is listed, and the keys read
-        # are checked for repeats (the others are not read); else (a list costs as much as
-        # a parse) the keys are counted: _rest drops every copy of the keys it leaves out,
-        # so a key of rest_without named twice leaves the object with more keys than _rest
-        # and the ones found
-        extra = ""
-        if with_keys:
-            listed = "CASE WHEN _kind = 'object' THEN json_keys(_line) END"
-            keyed = (
-                f"array_to_string(list_transform(list_filter(_listed, lambda k: "
-                f"list_contains({wanted}, k)), lambda k: list_position({wanted}, k) - 1), ',')"
-            )
-            # a key of keys named twice is listed twice in _keys: more entries than keys
-            # found (counting the commas of that short text; list_unique of every key, the
-            # check before, cost 0.5 s per 1,000,000 lines)
-            twice = (
-                "CASE WHEN _keys = '' THEN 0 ELSE strlen(_keys) - strlen(replace(_keys, ',', '')) "
-                f"+ 1 END <> {_found(range(len(keys)))}"
-            )
-        else:
-            listed = "CAST(NULL AS VARCHAR[])"
-            keyed = "CAST(NULL AS VARCHAR)"
-            twice = "FALSE"
-        rest = ""
-        if rest_without is not None:
-            patch = "{" + ", ".join(f"{_json_key(k)}: null" for k in rest_without) + "}"
-            rest = (
-                f", CASE WHEN _kind = 'object' THEN json_merge_patch(_line, {_text(patch)}) "
-                "END AS _rest"
-            )
-            if not with_keys:
-                extra = ", CASE WHEN _kind = 'object' THEN len(json_keys(_line)) END AS _many"
-                found = _found(looked.index(k) for k in rest_without)
-                twice = f"_many <> len(json_keys(_rest)) + {found}"
-        parsed = (
-            f"SELECT _kind, _listed, {keyed} AS _keys, _ty, "
-            f"CASE WHEN _kind = 'object' THEN json_extract_string(_line, {paths}) END AS _st"
-            f"{rest}{extra} FROM (SELECT _line, _kind, _ty, {listed} AS _listed FROM "
-            f"(SELECT _line, _ty, {kind} AS _kind FROM ({typed})))"
-        )
-        checked = (
-            f"SELECT CASE WHEN _kind = 'object' AND {twice} THEN 'other' ELSE _kind END AS _kind, "
-            f"* EXCLUDE (_kind) FROM ({parsed})"
-        )
-        more = ", _rest" if rest_without is not None else ""
         self._run(
-            f"CREATE OR REPLACE TEMP VIEW {_name(view)} AS SELECT _kind, _keys{fields}"
-            f"{more} FROM ({checked})"
-        )
+            jsonl_view(
+                _name(view), path, keys, rest_without=rest_without, with_keys=with_keys,
+                shape=first_keys(path),
+            )
+        )  # fmt: skip
 
     def read_table(
         self,
@@ -584,35 +470,14 @@ def _table_field(column: str, kind: TableKind) -> tuple[str, str]:
     return "string", f"CAST({column} AS VARCHAR)"
 
 
-def lines(path: Path) -> str:
-    """A text file's lines as a relation of one column, ``_line`` (NULL for an empty line),
-    in the file's order: DuckDB's CSV reader with a delimiter, quote and escape no line
-    holds (what :meth:`DuckDBEngine.read_jsonl` reads; a byte-order mark is skipped)."""
-    return (
-        f"read_csv({_text(str(path))}, header = false, columns = {{'_line': 'VARCHAR'}}, "
-        "delim = '\\x01', quote = '', escape = '', auto_detect = false, strict_mode = true, "
-        f"encoding = 'utf-8', {_CSV_BUFFER})"
-    )
-
-
 def _column(name: str) -> str:
     """A column (or table) name as DuckDB reads it, quoted."""
     return '"' + name.replace('"', '""') + '"'
 
 
-def _found(indexes: Iterable[int]) -> str:
-    """How many of the keys looked up at ``indexes`` (of ``_ty``) the object holds."""
-    return " + ".join(f"(_ty[{i + 1}] IS NOT NULL)::INT" for i in indexes) or "0"
-
-
 def _text(value: str) -> str:
     """A string literal as DuckDB reads it."""
     return "'" + value.replace("'", "''") + "'"
-
-
-def _json_key(key: str) -> str:
-    """A top-level key as a JSON path step: quoted, its quotes and backslashes escaped."""
-    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _name(name: str) -> str:

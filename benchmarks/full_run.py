@@ -11,7 +11,8 @@ Generates a seeded synthetic audience (segsync.sandbox.synth) for the starter co
    without what DuckDB cannot do (phone numbers, bad-row accounting, consent dating). Prints
    wall and CPU seconds and peak RSS of each, the medians, and the ratio of the walls; then
    the whole ``segsync pull`` command once (which also resolves profiles, computes traits,
-   segments and KPIs);
+   segments and KPIs); with ``--breakdown``, one more ingest and DuckDB alone with each SQL
+   statement timed: where the time goes, statement by statement, on both sides;
 2. unless ``--skip-run``, the real CLI three times against the starter config: a first run
    (pull, load, resolve, segments, push everything); a re-run with unchanged files (zero
    changes); a re-run after the files changed (regenerated with another seed).
@@ -20,7 +21,7 @@ Usage:
 
     .venv/bin/python benchmarks/full_run.py [--contacts 100000] [--orders 600000] [--rounds 2]
         [--data DIR (generated files to reuse; filled when empty)] [--python PY (the segsync to measure)]
-        [--memory-limit auto (DuckDB's, both sides)] [--skip-run]
+        [--memory-limit auto (DuckDB's, both sides)] [--breakdown] [--skip-run]
 
 ``--memory-limit auto`` (the default) leaves ``[store] memory_limit`` unset, so segsync runs
 with its default (``"auto"``: sized to this machine, :mod:`segsync.state.memory`), and DuckDB
@@ -31,6 +32,7 @@ it. Any other value is given to both (``--memory-limit 256MiB``: the two at equa
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import sys
@@ -131,16 +133,57 @@ with Store.open(config.store_path, options=config.store_options) as store, (
 """
 
 
-def duckdb_alone(data: Path, store: Path, memory_limit: str) -> None:
-    """(In a child process) load and normalise the three files with DuckDB alone."""
+# --breakdown: put before INGEST, it times each statement segsync's DuckDB engine runs (one
+# at a time, so each one's CPU seconds are its own) and writes them, as JSON, to the file
+# named by the ingest's second argument
+TIMED = """
+import atexit, json, resource, sys, threading, time
+import segsync.engine.duckdb as _engine
+
+_timed = []
+_one = threading.Lock()
+_run = _engine.DuckDBEngine._run
+
+def _cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+def _timed_run(self, sql, params=None):
+    with _one:
+        cpu, wall = _cpu(), time.perf_counter()
+        try:
+            return _run(self, sql, params)
+        finally:
+            _timed.append((time.perf_counter() - wall, _cpu() - cpu, " ".join(sql.split())))
+
+_engine.DuckDBEngine._run = _timed_run
+atexit.register(lambda: open(sys.argv[2], "w", encoding="utf-8").write(json.dumps(_timed)))
+"""
+
+
+def duckdb_alone(data: Path, store: Path, memory_limit: str, timed: Path | None = None) -> None:
+    """(In a child process) load and normalise the three files with DuckDB alone; with
+    ``timed``, statement by statement, their times written there (JSON)."""
     import duckdb
 
     settings: dict[str, str | bool | int | float | list[str]] = (
         {} if memory_limit == "default" else {"memory_limit": memory_limit}
     )
     con = duckdb.connect(str(store), config=settings)
-    con.execute(DUCKDB_ALONE.format(data=data))
-    con.close()
+    if timed is None:
+        con.execute(DUCKDB_ALONE.format(data=data))
+        con.close()
+        return
+    out: list[tuple[float, float, str]] = []
+    for statement in DUCKDB_ALONE.format(data=data).split(";\n"):
+        if statement.strip():
+            cpu, wall = time.process_time(), time.perf_counter()
+            con.execute(statement)
+            out.append((time.perf_counter() - wall, time.process_time() - cpu, statement))
+    cpu, wall = time.process_time(), time.perf_counter()
+    con.close()  # its checkpoint
+    out.append((time.perf_counter() - wall, time.process_time() - cpu, "(close: checkpoint)"))
+    timed.write_text(json.dumps(out), encoding="utf-8")
 
 
 def fresh(*paths: Path) -> None:
@@ -190,9 +233,44 @@ def compare_pull(root: Path, config: Path, rounds: int, python: str, memory_limi
     fresh(store, Path(f"{store}.wal"), Path(f"{store}.work"))
 
 
+def breakdown(root: Path, config: Path, python: str, memory_limit: str, top: int = 14) -> None:
+    """One ingest and one DuckDB alone, each SQL statement timed: the ``top`` statements of
+    each side by wall seconds, and the rest summed."""
+    store, alone = root / "segsync.duckdb", root / "alone.duckdb"
+    sides: list[tuple[str, Measured, list[tuple[float, float, str]]]] = []
+    for label in ("ingest", "DuckDB alone"):
+        timed = root / "timed.json"
+        if label == "ingest":
+            fresh(store, Path(f"{store}.wal"), Path(f"{store}.work"))
+            argv = [python, "-c", TIMED + INGEST, str(config), str(timed)]
+        else:
+            fresh(alone, Path(f"{alone}.wal"))
+            argv = [sys.executable, __file__, "--duckdb-alone", str(root / "data"), str(alone),
+                    memory_limit, str(timed)]  # fmt: skip
+        done = measured(argv, cwd=root)
+        if done.code != 0:
+            raise SystemExit(f"{label} failed:\n{done.err[-3000:]}")
+        sides.append((label, done, json.loads(timed.read_text(encoding="utf-8"))))
+        timed.unlink()
+    for label, done, statements in sides:
+        wall = sum(s[0] for s in statements)
+        print(f"{label}, statement by statement ({len(statements)} statements, {wall:.2f}s "
+              f"wall and {sum(s[1] for s in statements):.2f}s CPU of the process's "
+              f"{done.wall:.2f}s and {done.cpu:.2f}s):")  # fmt: skip
+        ranked = sorted(statements, key=lambda s: -s[0])
+        for seconds, cpu, text in ranked[:top]:
+            print(f"  {seconds:6.2f}s wall {cpu:6.2f}s CPU  {' '.join(text.split())[:96]}")
+        rest = ranked[top:]
+        if rest:
+            print(f"  {sum(s[0] for s in rest):6.2f}s wall {sum(s[1] for s in rest):6.2f}s CPU  "
+                  f"the other {len(rest)} statements")  # fmt: skip
+    fresh(store, Path(f"{store}.wal"), Path(f"{store}.work"), alone, Path(f"{alone}.wal"))
+
+
 def main() -> int:
     if sys.argv[1:2] == ["--duckdb-alone"]:
-        duckdb_alone(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])
+        timed = Path(sys.argv[5]) if len(sys.argv) > 5 else None
+        duckdb_alone(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], timed)
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
@@ -204,6 +282,9 @@ def main() -> int:
     )
     parser.add_argument("--python", default=sys.executable, help="the segsync to measure")
     parser.add_argument("--skip-run", action="store_true", help="only the pull comparison")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="then each SQL statement timed, both sides"
+    )
     parser.add_argument("--memory-limit", default=MEMORY_LIMIT, help="[store] memory_limit")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="segsync-bench-"))
@@ -245,6 +326,8 @@ def main() -> int:
             for name in DATA_FILES:
                 (root / "data" / name).symlink_to((args.data / name).resolve())
         compare_pull(root, config, args.rounds, args.python, limit)
+        if args.breakdown:
+            breakdown(root, config, args.python, limit)
         if args.skip_run:
             return 0
         for label, seed in (("first run", None), ("unchanged re-run", None),

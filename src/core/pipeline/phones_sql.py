@@ -191,8 +191,9 @@ def read_phones(
     engine.create_table(
         t_in,
         parse(
-            f"""SELECT row_number() OVER (ORDER BY phone_t, phone_k, country_t, country_k)
-                AS n, * FROM (
+            # n: a number for each, in no order (the rows come back to their phones by
+            # value; ordering them sorted every distinct phone, 0.36 of 0.6 s for 800,000)
+            f"""SELECT row_number() OVER (ORDER BY NULL) AS n, * FROM (
                 SELECT DISTINCT phone_t, phone_k, country_t, country_k FROM {source}
                 WHERE status = 'ok' AND phone_k IS NOT NULL) AS d"""
         ),

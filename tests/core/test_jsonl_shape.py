@@ -114,3 +114,8 @@ def test_the_shape_is_the_first_objects_keys_or_none(tmp_path: Path) -> None:
     assert shape(b'{"a": "\xff"}\n') is None  # not UTF-8
     assert shape(gzip.compress(b'{"a": 1}\n'), name="f.jsonl.gz") is None
     assert first_keys(tmp_path / "missing.jsonl") is None
+    long = '{"a": "' + "x" * 100 + '"}\n{"b": 1}\n'
+    assert shape(long) == ["a"]
+    assert first_keys(tmp_path / "f.jsonl", within=50) is None  # a first line longer than that
+    assert shape("\n" * 60 + '{"a": 1}\n') == ["a"]
+    assert first_keys(tmp_path / "f.jsonl", within=50) is None  # blank lines past it

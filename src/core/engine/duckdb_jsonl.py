@@ -83,23 +83,23 @@ def lines(path: Path) -> str:
     )
 
 
-def first_keys(path: Path, *, within: int = 1 << 20) -> list[str] | None:
+def first_keys(path: Path, *, within: int = 2 << 20) -> list[str] | None:
     """The keys of the file's first line that is not blank, in order, when that line is a JSON
-    object naming at least one key, none twice (within its first ``within`` bytes); else
-    None. A compressed file, or one this cannot read, has none (its lines are all read the
-    other way)."""
+    object naming at least one key, none twice; else None. Only the first ``within``
+    characters are looked at (the longest line the reader takes, 2 MB: a longer first line,
+    or blank lines past it, give none). A compressed file, or one this cannot read, has none
+    (its lines are all read the careful way)."""
     if path.suffix.lower() in (".gz", ".zst", ".zstd", ".bz2", ".xz"):
         return None
     try:
         with path.open(encoding="utf-8-sig", errors="strict") as handle:
-            for line in handle:
+            while True:
+                line = handle.readline(within + 1)
+                within -= len(line)
+                if not line or within < 0:
+                    return None
                 if line.strip():
                     break
-                within -= len(line)
-                if within <= 0:
-                    return None
-            else:
-                return None
     except (OSError, UnicodeDecodeError):
         return None
     objects: list[list[tuple[str, object]]] = []  # each object's pairs, the outermost last

@@ -6,7 +6,8 @@ are rendered in the ``spark`` dialect (:func:`for_spark`):
 * ``to_json(x)`` of a value that is not a struct, array or map (Spark's takes only those)
   becomes the JSON of a one-element array, its brackets cut off;
 * ``json_object(k, v, …)`` (Spark has none) becomes the object's text, concatenated: a value
-  already JSON (``json(x)``) as it is, any other as :func:`to_json` writes it (NULL: ``null``);
+  already JSON (``json(x)``, ``CAST(x AS JSON)``) as it is, any other as :func:`to_json` writes
+  it (NULL: ``null``);
 * ``INTERVAL (expr) MINUTE`` (Spark takes only a constant there) becomes
   ``INTERVAL '1' MINUTE * (expr)``.
 """
@@ -43,9 +44,12 @@ def _objects(node: exp.Expr) -> exp.Expr:
             return node
         parts.append(exp.Literal.string(("," if i else "") + json.dumps(name) + ":"))
         value = pair.expression
+        already = isinstance(value, exp.ParseJSON) or (
+            isinstance(value, exp.Cast) and value.to.is_type(exp.DataType.Type.JSON)
+        )
         text = (
             value.this.copy()
-            if isinstance(value, exp.ParseJSON)
+            if already
             else exp.Anonymous(this="to_json", expressions=[value.copy()])
         )
         parts.append(exp.Coalesce(this=text, expressions=[exp.Literal.string("null")]))

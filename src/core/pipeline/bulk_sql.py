@@ -561,8 +561,13 @@ class FilePlan:
                 f"AND l{slot}.k IS NOT DISTINCT FROM r.a{slot}_k"
             )
             failed.append(f"(r.a{slot}_lane AND l{slot}.json IS NULL)")
+            # a_f is JSON as the read wrote it; only a lane's text is read as JSON (json()
+            # of every value read each again: 0.9 rather than 0.5 s for 1,000,000 contacts).
+            # The cast to JSON, of what is JSON already, costs DuckDB nothing, and tells the
+            # Spark rewrite (spark_dialect) the value is JSON as it stands
             fragments.append(
-                f"json(CASE WHEN r.a{slot}_lane THEN l{slot}.json ELSE r.a{slot}_f END)"
+                f"CAST(CASE WHEN r.a{slot}_lane THEN json(l{slot}.json) ELSE r.a{slot}_f END "
+                "AS JSON)"
             )
         python = " OR ".join(failed) or "FALSE"
         attributes = self._attributes_json(patterns, fragments)

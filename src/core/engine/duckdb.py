@@ -25,6 +25,7 @@ from segsync.engine import (
     table_kind,
 )
 from segsync.engine.duckdb_jsonl import CSV_BUFFER, first_keys, jsonl_view, lines
+from segsync.engine.duckdb_jsonl import literal as _text
 
 if TYPE_CHECKING:
     from segsync.connector import TableRef
@@ -46,8 +47,6 @@ _DATA_ERRORS = (
 def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
-
-_CSV_BUFFER = CSV_BUFFER
 
 _READER_ERRORS = ("CSV Error", "CSV Parser", "Invalid unicode", "not utf-8")
 
@@ -288,7 +287,7 @@ class DuckDBEngine:
         read = (
             f"read_csv(?, header = false, columns = {spec}, nullstr = '\\N', quote = '\"', "
             "escape = '\"', delim = ',', auto_detect = false, strict_mode = true, "
-            f"encoding = 'utf-8', {_CSV_BUFFER})"
+            f"encoding = 'utf-8', {CSV_BUFFER})"
         )
         # A key is seldom repeated within a pull: read the file as it is, and only when a key
         # is repeated read it again keeping the last row of each (a window sorts every row:
@@ -323,7 +322,7 @@ class DuckDBEngine:
             f"CREATE OR REPLACE TEMP VIEW {_name(view)} AS SELECT {names} "
             f"FROM read_csv({_text(str(path))}, header = true, columns = {spec}, "
             f"delim = {_text(delimiter)}, quote = '\"', escape = '\"', auto_detect = false, "
-            f"strict_mode = true, encoding = 'utf-8', {_CSV_BUFFER})"
+            f"strict_mode = true, encoding = 'utf-8', {CSV_BUFFER})"
         )
 
     def read_jsonl(
@@ -473,11 +472,6 @@ def _table_field(column: str, kind: TableKind) -> tuple[str, str]:
 def _column(name: str) -> str:
     """A column (or table) name as DuckDB reads it, quoted."""
     return '"' + name.replace('"', '""') + '"'
-
-
-def _text(value: str) -> str:
-    """A string literal as DuckDB reads it."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _name(name: str) -> str:

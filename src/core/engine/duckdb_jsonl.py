@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["DEEP_BRACKETS", "first_keys", "jsonl_view", "lines"]
+__all__ = ["CSV_BUFFER", "DEEP_BRACKETS", "first_keys", "jsonl_view", "lines", "literal"]
 
 # the reader's buffer: a parallel read that keeps the file's order pins several at once —
 # under a small memory_limit the read ran out of memory (at 128 MiB, with 8 MB buffers, in 2
@@ -77,7 +77,7 @@ def lines(path: Path) -> str:
     in the file's order: DuckDB's CSV reader with a delimiter, quote and escape no line
     holds (a byte-order mark is skipped)."""
     return (
-        f"read_csv({_text(str(path))}, header = false, columns = {{'_line': 'VARCHAR'}}, "
+        f"read_csv({literal(str(path))}, header = false, columns = {{'_line': 'VARCHAR'}}, "
         "delim = '\\x01', quote = '', escape = '', auto_detect = false, strict_mode = true, "
         f"encoding = 'utf-8', {CSV_BUFFER})"
     )
@@ -152,13 +152,13 @@ def jsonl_view(
     listed_keys = "CASE WHEN NOT _blank THEN try(json_keys(_line)) END"
     same = f"coalesce(_kl = {_list(shape)}, FALSE)" if shape else "FALSE"
     typed = (
-        f"SELECT _line, _blank, _kl, _uni, CASE WHEN NOT _blank AND NOT _uni THEN "
-        f"try(json_type(_line, {paths})) END AS _ty FROM (SELECT *, {same} AS _uni FROM "
+        f"SELECT _line, _blank, _kl, _of_shape, CASE WHEN NOT _blank AND NOT _of_shape THEN "
+        f"try(json_type(_line, {paths})) END AS _ty FROM (SELECT *, {same} AS _of_shape FROM "
         f"(SELECT _line, _blank, {listed_keys} AS _kl FROM "
         f"(SELECT _line, {blank} AS _blank FROM {lines(path)})))"
     )
     # an object: what json.loads takes
-    lax = " AND ".join(f"NOT regexp_matches(_line, {_text(p)})" for p in _LAX_JSON)
+    lax = " AND ".join(f"NOT regexp_matches(_line, {literal(p)})" for p in _LAX_JSON)
     # nested deeper than json.loads can go (its C reader recurses, within Python's limit
     # of 1,000 frames): such a line holds at least DEEP_BRACKETS brackets, and is long;
     # the few lines that do are read in Python, which reads them or names them
@@ -172,7 +172,7 @@ def jsonl_view(
         "CASE WHEN _blank THEN 'blank' "
         # a line of the shape is an object (its keys are the shape's); else JSON that opens
         # with '{' is one: json_type parses only the others
-        "WHEN (_uni OR (_ty IS NOT NULL AND CASE WHEN left(_line, 1) = '{' THEN TRUE "
+        "WHEN (_of_shape OR (_ty IS NOT NULL AND CASE WHEN left(_line, 1) = '{' THEN TRUE "
         "ELSE json_type(_line) = 'OBJECT' END)) "
         f"AND {lax} THEN 'object' ELSE 'other' END"
     )
@@ -182,7 +182,7 @@ def jsonl_view(
     # (a list costs as much as a parse) the keys are counted: _rest drops every copy of the
     # keys it leaves out, so a key of rest_without named twice leaves the object with more
     # keys than _rest and the ones found
-    other = "_kind = 'object' AND NOT _uni"
+    other = "_kind = 'object' AND NOT _of_shape"
     extra = ""
     if with_keys:
         wanted = _list(keys)
@@ -192,13 +192,15 @@ def jsonl_view(
         )
         if shape:  # the shape's _keys, the same for all its lines
             order = ",".join(str(keys.index(k)) for k in shape if k in keys)
-            keyed = f"CASE WHEN _kind = 'object' AND _uni THEN {_text(order)} ELSE {keyed} END"
+            keyed = (
+                f"CASE WHEN _kind = 'object' AND _of_shape THEN {literal(order)} ELSE {keyed} END"
+            )
         listed = f"CASE WHEN {other} THEN _kl END"
         # a key of keys named twice is listed twice in _keys: more entries than keys
         # found (counting the commas of that short text; list_unique of every key, the
         # check before, cost 0.5 s per 1,000,000 lines)
         twice = (
-            "CASE WHEN _uni THEN FALSE ELSE CASE WHEN _keys = '' THEN 0 ELSE strlen(_keys) - "
+            "CASE WHEN _of_shape THEN FALSE ELSE CASE WHEN _keys = '' THEN 0 ELSE strlen(_keys) - "
             f"strlen(replace(_keys, ',', '')) + 1 END <> {_found(range(len(keys)))} END"
         )
     else:
@@ -208,22 +210,25 @@ def jsonl_view(
     rest = ""
     if rest_without is not None:
         patch = "{" + ", ".join(f"{_json_key(k)}: null" for k in rest_without) + "}"
-        rest = f", CASE WHEN {other} THEN json_merge_patch(_line, {_text(patch)}) END AS _rest"
+        rest = f", CASE WHEN {other} THEN json_merge_patch(_line, {literal(patch)}) END AS _rest"
         if not with_keys:
             extra = f", CASE WHEN {other} THEN len(_kl) END AS _many"
             found = _found(looked.index(k) for k in rest_without)
             # (in a CASE, which reads _rest's keys only on the lines it asks of)
-            twice = f"CASE WHEN _uni THEN FALSE ELSE _many <> len(json_keys(_rest)) + {found} END"
+            twice = (
+                f"CASE WHEN _of_shape THEN FALSE ELSE _many <> len(json_keys(_rest)) + {found} END"
+            )
     shaped = (
-        f", CASE WHEN _kind = 'object' AND _uni THEN json_extract(_line, {_paths(shape)}) END AS _x"
+        f", CASE WHEN _kind = 'object' AND _of_shape THEN json_extract(_line, {_paths(shape)}) "
+        "END AS _x"
         if shape
         else ""
     )
     parsed = (
-        f"SELECT _kind, _uni, _listed, {keyed} AS _keys, _ty{shaped}, "
+        f"SELECT _kind, _of_shape, _listed, {keyed} AS _keys, _ty{shaped}, "
         f"CASE WHEN _kind = 'object' THEN json_extract_string(_line, {paths}) END AS _st"
-        f"{rest}{extra} FROM (SELECT _line, _kl, _uni, _kind, _ty, {listed} AS _listed FROM "
-        f"(SELECT _line, _kl, _uni, _ty, {kind} AS _kind FROM ({typed})))"
+        f"{rest}{extra} FROM (SELECT _line, _kl, _of_shape, _kind, _ty, {listed} AS _listed FROM "
+        f"(SELECT _line, _kl, _of_shape, _ty, {kind} AS _kind FROM ({typed})))"
     )
     # each of the shape's values once, as a column of its own (a list's item is taken again
     # wherever it is named)
@@ -239,7 +244,7 @@ def jsonl_view(
         if shape:
             kept = [k for k in shape if k not in rest_without]
             built = f"CASE WHEN _kind = 'object' THEN {_object(kept, at)} END"
-            more = f", CASE WHEN _uni THEN {built} ELSE _rest END AS _rest"
+            more = f", CASE WHEN _of_shape THEN {built} ELSE _rest END AS _rest"
     return (
         f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT _kind, _keys{fields}{more} FROM ({checked})"
     )
@@ -248,7 +253,7 @@ def jsonl_view(
 def _either(shape: Sequence[str] | None, shaped: str, otherwise: str) -> str:
     """``shaped`` for a line of the shape, ``otherwise`` for any other (just ``otherwise``
     when no line is read the short way)."""
-    return f"CASE WHEN _uni THEN {shaped} ELSE {otherwise} END" if shape else otherwise
+    return f"CASE WHEN _of_shape THEN {shaped} ELSE {otherwise} END" if shape else otherwise
 
 
 def _shaped(place: int | None) -> str:
@@ -258,23 +263,16 @@ def _shaped(place: int | None) -> str:
 
 
 def _object(keys: Sequence[str], at: dict[str, int]) -> str:
-    """The JSON object of ``keys`` and their values (``_x{i}``, JSON), as DuckDB's JSON writes
-    one: ``json_object``, or, when every key is plain ASCII that JSON writes as it is, the
-    same text put together (``json_object`` reads each value again)."""
-    if not keys:
-        return "json_object()"
-    if not all(k.isascii() and k.isprintable() and not set(k) & set('"\\/') for k in keys):
-        return "json_object(" + ", ".join(f"{_text(k)}, _x{at[k]}" for k in keys) + ")"
-    parts = " || ',' || ".join(f"{_text(json.dumps(k) + ':')} || _x{at[k]}" for k in keys)
-    return f"CAST('{{' || {parts} || '}}' AS JSON)"
+    """The JSON object of ``keys`` and their values (``_x{i}``, JSON)."""
+    return "json_object(" + ", ".join(f"{literal(k)}, _x{at[k]}" for k in keys) + ")"
 
 
 def _paths(keys: Iterable[str]) -> str:
-    return "[" + ", ".join(_text("$." + _json_key(k)) for k in keys) + "]"
+    return "[" + ", ".join(literal("$." + _json_key(k)) for k in keys) + "]"
 
 
 def _list(values: Iterable[str]) -> str:
-    return "[" + ", ".join(_text(v) for v in values) + "]"
+    return "[" + ", ".join(literal(v) for v in values) + "]"
 
 
 def _found(indexes: Iterable[int]) -> str:
@@ -282,8 +280,8 @@ def _found(indexes: Iterable[int]) -> str:
     return " + ".join(f"(_ty[{i + 1}] IS NOT NULL)::INT" for i in indexes) or "0"
 
 
-def _text(value: str) -> str:
-    """A string literal as DuckDB reads it."""
+def literal(value: str) -> str:
+    """A string literal as DuckDB reads it (the DuckDB engine's too)."""
     return "'" + value.replace("'", "''") + "'"
 
 

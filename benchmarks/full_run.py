@@ -162,36 +162,39 @@ atexit.register(lambda: open(sys.argv[2], "w", encoding="utf-8").write(json.dump
 
 
 def duckdb_alone(data: Path, store: Path, memory_limit: str, timed: Path | None = None) -> None:
-    """(In a child process) load and normalise the three files with DuckDB alone; with
-    ``timed``, statement by statement, their times written there (JSON)."""
+    """(In a child process) load and normalise the three files with DuckDB alone, statement by
+    statement; with ``timed``, each one's wall and CPU seconds written there (JSON)."""
     import duckdb
 
     settings: dict[str, str | bool | int | float | list[str]] = (
         {} if memory_limit == "default" else {"memory_limit": memory_limit}
     )
     con = duckdb.connect(str(store), config=settings)
-    if timed is None:
-        con.execute(DUCKDB_ALONE.format(data=data))
-        con.close()
-        return
     out: list[tuple[float, float, str]] = []
-    for statement in DUCKDB_ALONE.format(data=data).split(";\n"):
-        if statement.strip():
-            cpu, wall = time.process_time(), time.perf_counter()
+    statements = [s for s in DUCKDB_ALONE.format(data=data).split(";\n") if s.strip()]
+    for statement in [*statements, "(close: checkpoint)"]:
+        cpu, wall = time.process_time(), time.perf_counter()
+        if statement.startswith("(close"):
+            con.close()
+        else:
             con.execute(statement)
-            out.append((time.perf_counter() - wall, time.process_time() - cpu, statement))
-    cpu, wall = time.process_time(), time.perf_counter()
-    con.close()  # its checkpoint
-    out.append((time.perf_counter() - wall, time.process_time() - cpu, "(close: checkpoint)"))
-    timed.write_text(json.dumps(out), encoding="utf-8")
+        out.append((time.perf_counter() - wall, time.process_time() - cpu, statement))
+    if timed is not None:
+        timed.write_text(json.dumps(out), encoding="utf-8")
 
 
 def fresh(*paths: Path) -> None:
+    """Remove each of ``paths``, a file or a folder, if it is there."""
     for path in paths:
         if path.is_dir():
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+
+
+def store_files(store: Path) -> tuple[Path, ...]:
+    """A DuckDB database's files: itself, its WAL and segsync's work folder beside it."""
+    return store, Path(f"{store}.wal"), Path(f"{store}.work")
 
 
 def line(label: str, done: Measured) -> str:
@@ -204,14 +207,14 @@ def compare_pull(root: Path, config: Path, rounds: int, python: str, memory_limi
     pulls: list[Measured] = []
     others: list[Measured] = []
     for n in range(1, rounds + 1):
-        fresh(store, Path(f"{store}.wal"), Path(f"{store}.work"))
+        fresh(*store_files(store))
         pull = measured([python, "-c", INGEST, str(config)], cwd=root)
         if pull.code != 0:
             raise SystemExit(f"ingest failed:\n{pull.err[-3000:]}")
         records = int(pull.out.split()[-1])
         pulls.append(pull)
         print(line(f"ingest #{n}", pull) + f"  {records:,} records, {records / pull.wall:,.0f}/s")
-        fresh(alone, Path(f"{alone}.wal"))
+        fresh(*store_files(alone))
         other = measured([sys.executable, __file__, "--duckdb-alone", str(root / "data"),
                           str(alone), memory_limit])  # fmt: skip
         if other.code != 0:
@@ -225,28 +228,27 @@ def compare_pull(root: Path, config: Path, rounds: int, python: str, memory_limi
         f"alone {alone_wall:.2f}s (peak RSS {max(o.rss for o in others)} MiB): "
         f"ingest / DuckDB alone = {pull_wall / alone_wall:.2f}"
     )
-    fresh(store, Path(f"{store}.wal"), Path(f"{store}.work"), alone, Path(f"{alone}.wal"))
+    fresh(*store_files(store), *store_files(alone))
     report, whole = run_cli_measured(config, "pull", python=python)
     records = sum(s["records"] for s in report["sources"])
     print(line("segsync pull", whole) + f"  {records:,} records, {records / whole.wall:,.0f}/s "
           "(ingest, then resolve, traits, segments, KPIs)")  # fmt: skip
-    fresh(store, Path(f"{store}.wal"), Path(f"{store}.work"))
+    fresh(*store_files(store))
 
 
 def breakdown(root: Path, config: Path, python: str, memory_limit: str, top: int = 14) -> None:
     """One ingest and one DuckDB alone, each SQL statement timed: the ``top`` statements of
     each side by wall seconds, and the rest summed."""
     store, alone = root / "segsync.duckdb", root / "alone.duckdb"
+    timed = root / "timed.json"
+    runs = [
+        ("ingest", store, [python, "-c", TIMED + INGEST, str(config), str(timed)]),
+        ("DuckDB alone", alone, [sys.executable, __file__, "--duckdb-alone", str(root / "data"),
+                                 str(alone), memory_limit, str(timed)]),
+    ]  # fmt: skip
     sides: list[tuple[str, Measured, list[tuple[float, float, str]]]] = []
-    for label in ("ingest", "DuckDB alone"):
-        timed = root / "timed.json"
-        if label == "ingest":
-            fresh(store, Path(f"{store}.wal"), Path(f"{store}.work"))
-            argv = [python, "-c", TIMED + INGEST, str(config), str(timed)]
-        else:
-            fresh(alone, Path(f"{alone}.wal"))
-            argv = [sys.executable, __file__, "--duckdb-alone", str(root / "data"), str(alone),
-                    memory_limit, str(timed)]  # fmt: skip
+    for label, database, argv in runs:
+        fresh(*store_files(database))
         done = measured(argv, cwd=root)
         if done.code != 0:
             raise SystemExit(f"{label} failed:\n{done.err[-3000:]}")
@@ -264,7 +266,7 @@ def breakdown(root: Path, config: Path, python: str, memory_limit: str, top: int
         if rest:
             print(f"  {sum(s[0] for s in rest):6.2f}s wall {sum(s[1] for s in rest):6.2f}s CPU  "
                   f"the other {len(rest)} statements")  # fmt: skip
-    fresh(store, Path(f"{store}.wal"), Path(f"{store}.work"), alone, Path(f"{alone}.wal"))
+    fresh(*store_files(store), *store_files(alone))
 
 
 def main() -> int:

@@ -121,9 +121,13 @@ def compare_pulls(folder: Path, python: str, against: str, rounds: int) -> None:
                 flush=True,
             )
     mine, theirs = (statistics.median(sides[k]) for k in ("this", "against"))
+    # each round's own ratio: its two pulls ran minutes apart, so the machine's drift over
+    # the series (a quarter within an hour here) moves them less than it moves the medians
+    ratios = [a / b for a, b in zip(sides["this"], sides["against"], strict=True)]
     print(
         f"median: {mine:.1f} against {theirs:.1f} ms per 1,000 contacts: "
-        f"this / against = {mine / theirs:.2f}"
+        f"this / against = {mine / theirs:.2f}; the rounds' own ratios "
+        f"{', '.join(f'{r:.2f}' for r in ratios)} (median {statistics.median(ratios):.2f})"
     )
 
 

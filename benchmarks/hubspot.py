@@ -19,8 +19,8 @@ limit bounds the wall time, not the work). ``--pull-only`` stops after the pull;
 would take an hour to pull); ``--python`` runs another install's segsync.
 ``--against PY`` pulls with this install and with another (the code before a change: a
 ``git worktree`` with its own virtualenv), alternating ``--rounds`` times, and prints the ratio
-of their CPU per contact (of the medians, and each round's own) — figures from different days differ by a third on a shared machine,
-a ratio from the same hour does not.
+of their CPU per contact (of the medians, and each round's own) — figures from different days
+differ by a third on a shared machine, a ratio from the same hour does not.
 
 The CLI runs are started by :mod:`measure`'s launcher, not by this process, which holds the
 seeded portal (about 2 GB at 1,000,000 contacts): a child's peak RSS would otherwise count it.

@@ -12,7 +12,10 @@ from typing import Any
 
 __all__ = [
     "AMOUNT_LIMIT",
+    "FALSE_WORDS",
     "NESTED_TOO_DEEP",
+    "TRUE_WORDS",
+    "WHITESPACE",
     "coerce",
     "half_pair",
     "lone_surrogate",
@@ -56,8 +59,18 @@ def half_pair(code: int) -> str:
     )
 
 
-_TRUE = frozenset({"true", "t", "yes", "y", "1", "granted", "on", "opt-in", "opted_in"})
-_FALSE = frozenset({"false", "f", "no", "n", "0", "denied", "off", "opt-out", "opted_out"})
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "granted", "on", "opt-in", "opted_in"})
+"""What :func:`parse_bool` reads as True (lower-cased, stripped)."""
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "denied", "off", "opt-out", "opted_out"})
+"""What :func:`parse_bool` reads as False (lower-cased, stripped)."""
+
+WHITESPACE = "".join(chr(c) for c in (
+    0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680, 0x2000, 0x2001,
+    0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200A, 0x2028, 0x2029,
+    0x202F, 0x205F, 0x3000))  # fmt: skip
+"""What Python's ``str.strip()`` strips: the characters of ``str.isspace`` (the rules the
+engine's SQL reads texts by, :mod:`segsync.pipeline.bulk_sql` and
+:mod:`segsync.engine.duckdb_jsonl`, restate it)."""
 
 
 def _blank(value: Any) -> bool:
@@ -73,9 +86,9 @@ def parse_bool(value: Any) -> bool | None:
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
     text = str(value).strip().lower()
-    if text in _TRUE:
+    if text in TRUE_WORDS:
         return True
-    if text in _FALSE:
+    if text in FALSE_WORDS:
         return False
     raise ValueError(f"expected yes/no, true/false or 1/0, found {value!r}")
 

@@ -27,6 +27,8 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from segsync.values import WHITESPACE
+
 __all__ = ["CSV_BUFFER", "DEEP_BRACKETS", "first_keys", "jsonl_view", "lines", "literal"]
 
 # the reader's buffer: a parallel read that keeps the file's order pins several at once —
@@ -35,14 +37,7 @@ __all__ = ["CSV_BUFFER", "DEEP_BRACKETS", "first_keys", "jsonl_view", "lines", "
 CSV_BUFFER = "buffer_size = 4194304"
 
 # what Python's str.strip() strips (the characters of str.isspace), as an RE2 class
-_WHITE = (
-    "["
-    "\\x{9}\\x{a}\\x{b}\\x{c}\\x{d}\\x{1c}\\x{1d}\\x{1e}"
-    "\\x{1f}\\x{20}\\x{85}\\x{a0}\\x{1680}\\x{2000}\\x{2001}\\x{2002}"
-    "\\x{2003}\\x{2004}\\x{2005}\\x{2006}\\x{2007}\\x{2008}\\x{2009}\\x{200a}"
-    "\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
-    "]"
-)
+_WHITE = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
 # JSON text json.loads refuses that DuckDB's reader takes, in three patterns that each open
 # on one character (a pattern opening on a class of them reads 3 times slower): a comma
 # before a closing bracket; a number written inf, nan or infinity, in any case, after a comma,

@@ -34,16 +34,10 @@ from segsync.engine import parse
 from segsync.model.identity import mask_identifier, shown_id
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.staging import CONSENT_AT, FUTURE_TOLERANCE
+from segsync.values import FALSE_WORDS, TRUE_WORDS, WHITESPACE
 
 __all__ = ["LANE_ATTR", "LANE_EMAIL", "LANE_PHONE", "FilePlan", "as_text", "from_text"]
 
-WHITESPACE = "".join(chr(c) for c in (
-    0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680, 0x2000, 0x2001,
-    0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200A, 0x2028, 0x2029,
-    0x202F, 0x205F, 0x3000))  # fmt: skip
-"""What Python's ``str.strip()`` strips: the characters of ``str.isspace``."""
-_TRUE = ("true", "t", "yes", "y", "1", "granted", "on", "opt-in", "opted_in")
-_FALSE = ("false", "f", "no", "n", "0", "denied", "off", "opt-out", "opted_out")
 _TIME = (
     "^(?:[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}"
     "(?:[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.][0-9]{1,6})?)?"
@@ -138,7 +132,7 @@ class Src:
 def boolean(src: Src) -> tuple[str, str]:
     """``parse_bool``: (value, ok)."""
     word = f"lower({src.s})"
-    trues, falses = ", ".join(map(lit, _TRUE)), ", ".join(map(lit, _FALSE))
+    trues, falses = (", ".join(map(lit, sorted(words))) for words in (TRUE_WORDS, FALSE_WORDS))
     value = (
         f"CASE WHEN {src.blank} THEN NULL WHEN {src.k} = 'boolean' THEN {src.t} = 'true' "
         f"WHEN {src.k} = 'integer' AND {src.t} IN ('0', '1') THEN {src.t} = '1' "

@@ -137,24 +137,21 @@ with Store.open(config.store_path, options=config.store_options) as store, (
 # at a time, so each one's CPU seconds are its own) and writes them, as JSON, to the file
 # named by the ingest's second argument
 TIMED = """
-import atexit, json, resource, sys, threading, time
+import atexit, json, sys, threading, time
 import segsync.engine.duckdb as _engine
 
 _timed = []
 _one = threading.Lock()
 _run = _engine.DuckDBEngine._run
 
-def _cpu():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
 def _timed_run(self, sql, params=None):
     with _one:
-        cpu, wall = _cpu(), time.perf_counter()
+        cpu, wall = time.process_time(), time.perf_counter()
         try:
             return _run(self, sql, params)
         finally:
-            _timed.append((time.perf_counter() - wall, _cpu() - cpu, " ".join(sql.split())))
+            _timed.append((time.perf_counter() - wall, time.process_time() - cpu,
+                           " ".join(sql.split())))
 
 _engine.DuckDBEngine._run = _timed_run
 atexit.register(lambda: open(sys.argv[2], "w", encoding="utf-8").write(json.dumps(_timed)))

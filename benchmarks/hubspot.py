@@ -82,6 +82,17 @@ audience = "everyone"
 """
 
 
+def seeded_portal(contacts: int, burst: int, daily: int = 10_000_000) -> HubSpotSimulator:
+    """The simulated portal: ``contacts`` contacts, ``burst`` requests per rolling
+    :data:`WINDOW` and ``daily`` a day for :data:`TOKEN`."""
+    sim = HubSpotSimulator(seed=1, burst=burst, window=WINDOW, daily=daily)
+    sim.add_credential(TOKEN)
+    sim.seed_contacts(
+        [{"email": f"bench{i}@example.org", "first_name": f"B{i}"} for i in range(contacts)]
+    )
+    return sim
+
+
 def segsync(folder: Path, *args: str, python: str) -> tuple[dict[str, Any], float, int, float]:
     """``segsync`` on the benchmark's config: its JSON report, wall seconds, peak RSS (MiB),
     CPU seconds."""
@@ -149,11 +160,7 @@ def main() -> None:
     args = parser.parse_args()
     burst = args.burst
 
-    sim = HubSpotSimulator(seed=1, burst=burst, window=WINDOW, daily=10_000_000)
-    sim.add_credential(TOKEN)
-    sim.seed_contacts(
-        [{"email": f"bench{i}@example.org", "first_name": f"B{i}"} for i in range(args.contacts)]
-    )
+    sim = seeded_portal(args.contacts, burst)
     results: dict[str, Any] = {"contacts": args.contacts, "limits": f"{burst}/{WINDOW:g}s"}
     with tempfile.TemporaryDirectory() as tmp, sim.serve() as served:
         folder = Path(tmp)

@@ -29,7 +29,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
-from segsync.connector import Contact, Event, Page, Purpose
+from segsync.connector import Contact, ContactBatch, Event, Page, Purpose
 from segsync.errors import FatalError
 from segsync.http import HttpClient
 from segsync.values import parse_datetime
@@ -45,11 +45,8 @@ _MEMBER_FIELDS = ("id", "email_address", "status", "merge_fields", "stats", "las
                   "timestamp_opt", "location.country_code")  # fmt: skip
 _ORDER_FIELDS = ("id", "customer.email_address", "order_total", "currency_code",
                  "processed_at_foreign", "financial_status")  # fmt: skip
-_CONSENT: dict[str, dict[Purpose, bool | None]] = {
-    "subscribed": {Purpose.EMAIL_MARKETING: True},
-    "unsubscribed": {Purpose.EMAIL_MARKETING: False},
-    "cleaned": {Purpose.EMAIL_MARKETING: False},
-}
+_ANSWER: dict[str, bool] = {"subscribed": True, "unsubscribed": False, "cleaned": False}
+"""A member's status as its email-marketing answer (another status says nothing)."""
 
 
 def parse_time(value: Any) -> dt.datetime | None:
@@ -145,34 +142,48 @@ class MemberReader:
         return self.orders()
 
     def contact(self, member: dict[str, Any]) -> Contact:
-        email = str(member.get("email_address") or "").strip()
-        merge: dict[str, Any] = member.get("merge_fields") or {}
-        stats: dict[str, Any] = member.get("stats") or {}
+        """A member as a contact."""
+        return self.batch([member])[0]
+
+    def batch(self, members: list[dict[str, Any]]) -> ContactBatch:
+        """A page of members as columns (staged a column at a time; see
+        :class:`~segsync.connector.ContactBatch`)."""
+        emails = [str(m.get("email_address") or "").strip() for m in members]
+        merges: list[dict[str, Any]] = [m.get("merge_fields") or {} for m in members]
+        stats: list[dict[str, Any]] = [m.get("stats") or {} for m in members]
         attributes = {
-            attr: _value(merge.get(tag)) for attr, tag in self.settings.merge_fields.items()
+            attr: [_value(merge.get(tag)) for merge in merges]
+            for attr, tag in self.settings.merge_fields.items()
         }
-        attributes.update({attr: stats.get(key) for attr, key in self.settings.stats.items()})
-        phone = merge.get("PHONE")
-        country = str((member.get("location") or {}).get("country_code") or "").strip()
-        consent = dict(_CONSENT.get(str(member.get("status")), {}))
-        changed = parse_time(member.get("last_changed"))
+        # a stats attribute named like a merge field takes its place (as dict.update would)
+        attributes.update(
+            {attr: [s.get(key) for s in stats] for attr, key in self.settings.stats.items()}
+        )
+        answers = [_ANSWER.get(str(m.get("status"))) for m in members]
+        changed = [parse_time(m.get("last_changed")) for m in members]
         # when the answer was given: the opt-in time of a subscription; for an unsubscribe or
         # a cleaned address Mailchimp keeps no time of its own, so the member's last change
         # (an unchanged status keeps the time segsync first saw it with)
-        given = (
-            parse_time(member.get("timestamp_opt"))
-            if consent.get(Purpose.EMAIL_MARKETING)
-            else None
-        )
-        return Contact(
-            source_id=str(member.get("id") or subscriber_hash(email)),
-            email=email or None,
-            phone=(phone.strip() or None) if isinstance(phone, str) else None,
+        given = [
+            None if answer is None else (answer and parse_time(m.get("timestamp_opt"))) or when
+            for m, answer, when in zip(members, answers, changed, strict=True)
+        ]
+        phones = [merge.get("PHONE") for merge in merges]
+        countries = [
+            str((m.get("location") or {}).get("country_code") or "").strip() for m in members
+        ]
+        return ContactBatch(
+            source_id=[
+                str(m.get("id") or subscriber_hash(email))
+                for m, email in zip(members, emails, strict=True)
+            ],
+            email=[email or None for email in emails],
+            phone=[(p.strip() or None) if isinstance(p, str) else None for p in phones],
             attributes=attributes,
-            consent=consent,
-            consent_at={p: when for p in consent if (when := given or changed) is not None},
+            consent={Purpose.EMAIL_MARKETING: answers},
+            consent_at={Purpose.EMAIL_MARKETING: given},
             updated_at=changed,
-            country=country.upper() if len(country) == 2 and country.isalpha() else None,
+            country=[c.upper() if len(c) == 2 and c.isalpha() else None for c in countries],
         )
 
     def _next_cursor(self, began: float, full_at: str) -> str:
@@ -212,7 +223,7 @@ class MemberReader:
                                          speculate=True):  # fmt: skip
             members = [m for m in answer.get("members") or [] if isinstance(m, dict)]
             yield Page(
-                [self.contact(m) for m in members],
+                self.batch(members),
                 cursor=next_cursor,
                 snapshot=snapshot,
                 total=_total(answer) or None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,7 @@ from segsync.connector import (
     Batch,
     ConnectorContext,
     Contact,
+    ContactBatch,
     Member,
     Purpose,
     RecordResult,
@@ -31,6 +33,7 @@ from segsync.connectors.mailchimp.connector import MailchimpConnector
 from segsync.connectors.mailchimp.destination import SKIPPED_NEW_MEMBER
 from segsync.connectors.mailchimp.settings import MailchimpSettings
 from segsync.connectors.mailchimp.simulator import MailchimpSimulator, subscriber_hash
+from segsync.connectors.mailchimp.source import parse_time
 from segsync.errors import AuthError, FatalError, RetryableError
 from segsync.http import RetryPolicy, reset_pacers
 from segsync.pipeline.push import apply_batch
@@ -128,6 +131,96 @@ def test_status_decides_email_marketing_consent(tmp_path: Path) -> None:
         "pending@example.org": {},  # not confirmed yet: says nothing
         "transactional@example.org": {},
     }  # archived members are not on the audience
+
+
+def _one_member(settings: MailchimpSettings, member: dict[str, Any]) -> Contact:
+    """What a member reads as, field by field, as the connector read members one at a time."""
+    email = str(member.get("email_address") or "").strip()
+    merge = member.get("merge_fields") or {}
+    stats = member.get("stats") or {}
+    attributes = {
+        a: None if merge.get(t) == "" else merge.get(t) for a, t in settings.merge_fields.items()
+    }
+    attributes.update({a: stats.get(k) for a, k in settings.stats.items()})
+    phone = merge.get("PHONE")
+    country = str((member.get("location") or {}).get("country_code") or "").strip()
+    answer = {"subscribed": True, "unsubscribed": False, "cleaned": False}.get(
+        str(member.get("status"))
+    )
+    changed = parse_time(member.get("last_changed"))
+    given = parse_time(member.get("timestamp_opt")) if answer else None
+    when = given or changed
+    return Contact(
+        source_id=str(member.get("id") or subscriber_hash(email)),
+        email=email or None,
+        phone=(phone.strip() or None) if isinstance(phone, str) else None,
+        attributes=attributes,
+        consent={} if answer is None else {EM: answer},
+        consent_at={EM: when} if answer is not None and when is not None else {},
+        updated_at=changed,
+        country=country.upper() if len(country) == 2 and country.isalpha() else None,
+    )
+
+
+def test_a_page_of_members_is_columns_that_read_as_each_member(tmp_path: Path) -> None:
+    """Members become a page of columns (ContactBatch, staged a column at a time); each of its
+    contacts is what that member reads as on its own — on members missing fields, with blank
+    ones, with values of other types, and a stats attribute named like a merge field."""
+    rng = random.Random(7)
+    settings = MailchimpSettings(
+        api_key=KEY, base_url=BASE, list_id="l1",
+        merge_fields={"first_name": "FNAME", "age": "AGE", "address": "ADDRESS"},
+        stats={"open_rate": "avg_open_rate", "age": "avg_click_rate"},
+    )  # fmt: skip
+    times = [None, "", "2025-06-01T10:00:00+00:00", "2025-06-01 10:00:00", "soon"]
+    values = [None, "", "Ann", " ", 42, 1.5, True, {"addr1": "1 rue"}, ["x"]]
+
+    def member() -> dict[str, Any]:
+        def maybe(key: str, value: Any) -> dict[str, Any]:
+            return {key: value} if rng.random() < 0.8 else {}
+
+        email = rng.choice(["ann@example.org", " Bob@Example.org ", "", "not an email"])
+        merge = {t: rng.choice(values) for t in ("FNAME", "AGE", "PHONE") if rng.random() < 0.7}
+        return {
+            **maybe("id", rng.choice(["", "a1b2", None])),
+            **maybe("email_address", email),
+            **maybe(
+                "status",
+                rng.choice(
+                    ["subscribed", "unsubscribed", "cleaned", "pending", "transactional", None]
+                ),
+            ),
+            **maybe("merge_fields", merge if rng.random() < 0.9 else None),
+            **maybe(
+                "stats",
+                {
+                    "avg_open_rate": rng.choice([0, 0.5, None]),
+                    "avg_click_rate": rng.choice([0.1, 1]),
+                },
+            ),
+            **maybe("last_changed", rng.choice(times)),
+            **maybe("timestamp_opt", rng.choice(times)),
+            **maybe("location", {"country_code": rng.choice(["FR", "fr ", "", "FRA", "1A"])}),
+        }
+
+    sim = sim_with()
+    connector = make(sim, tmp_path, list_id="l1", merge_fields=settings.merge_fields,
+                     stats=settings.stats)  # fmt: skip
+    reader = connector.source
+    members = [member() for _ in range(400)]
+    batch = reader.batch(members)
+    assert isinstance(batch, ContactBatch)
+    assert list(batch) == [_one_member(settings, m) for m in members]
+    assert reader.contact(members[0]) == _one_member(settings, members[0])
+    asyncio.run(connector.aclose())
+    # and a pull hands its pages over as columns
+    seed(sim, ["ann@example.org", "bob@example.org"], first_name="Ann")
+    pages = run(make(sim, tmp_path), lambda c: _pages(c))
+    assert pages and all(isinstance(p.records, ContactBatch) for p in pages)
+
+
+async def _pages(c: MailchimpConnector) -> list[Any]:
+    return [page async for page in c.source.contacts(None)]
 
 
 def test_incremental_pull_asks_for_changes_since_the_cursor(tmp_path: Path) -> None:

@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from segsync.connector import Contact, Event, Page, Purpose
+from segsync.connector import Contact, ContactBatch, Event, Page, Purpose
 from segsync.cursors import plan_pull
 from segsync.values import parse_amount, parse_bool, parse_date, parse_datetime
 
@@ -132,35 +132,36 @@ class SalesforceReader:
                         latest[str(rid)] = (when, _flag(row.get("NewValue")))
         return latest
 
-    def _consent(
-        self, row: Row, history: dict[str, tuple[dt.datetime, bool]]
-    ) -> tuple[dict[Purpose, bool | None], dict[Purpose, dt.datetime]]:
-        if not _flag(row.get(OPT_OUT)):
-            return {}, {}
-        denied: dict[Purpose, bool | None] = {Purpose.EMAIL_MARKETING: False}
-        if not self.settings.consent_history:
-            return denied, {}
-        change = history.get(str(row["Id"]))
-        when = change[0] if change is not None and change[1] else _time(row.get("CreatedDate"))
-        return denied, ({Purpose.EMAIL_MARKETING: when} if when else {})
-
-    def _person(
+    def batch(
         self,
-        row: Row,
+        rows: list[Row],
         fields: dict[str, str],
         country: str,
         history: dict[str, tuple[dt.datetime, bool]],
-    ) -> Contact:
-        consent, given = self._consent(row, history)
-        return Contact(
-            source_id=str(row["Id"]),
-            email=row.get("Email") or None,
-            phone=row.get("Phone") or row.get("MobilePhone") or None,
-            attributes={attr: row.get(name) for attr, name in fields.items()},
-            consent=consent,
-            consent_at=given,
-            updated_at=_time(row.get("LastModifiedDate")),
-            country=_country(row.get(country)),
+    ) -> ContactBatch:
+        """Contacts or unconverted Leads as a page of columns (staged a column at a time;
+        see :class:`~segsync.connector.ContactBatch`)."""
+        ids = [str(row["Id"]) for row in rows]
+        # HasOptedOutOfEmail = true denies email marketing; false says nothing
+        answers: list[bool | None] = [False if _flag(r.get(OPT_OUT)) else None for r in rows]
+        given: list[dt.datetime | None] = [None] * len(rows)
+        if self.settings.consent_history:
+            for i, (rid, row, answer) in enumerate(zip(ids, rows, answers, strict=True)):
+                if answer is None:
+                    continue
+                change = history.get(rid)
+                given[i] = (
+                    change[0] if change is not None and change[1] else _time(row.get("CreatedDate"))
+                )
+        return ContactBatch(
+            source_id=ids,
+            email=[r.get("Email") or None for r in rows],
+            phone=[r.get("Phone") or r.get("MobilePhone") or None for r in rows],
+            attributes={attr: [r.get(name) for r in rows] for attr, name in fields.items()},
+            consent={Purpose.EMAIL_MARKETING: answers},
+            consent_at={Purpose.EMAIL_MARKETING: given},
+            updated_at=[_time(r.get("LastModifiedDate")) for r in rows],
+            country=[_country(r.get(country)) for r in rows],
         )
 
     @staticmethod
@@ -174,7 +175,7 @@ class SalesforceReader:
 
     async def _people(
         self, where: str | None, history: dict[str, tuple[dt.datetime, bool]]
-    ) -> AsyncIterator[list[Contact]]:
+    ) -> AsyncIterator[Sequence[Contact]]:
         s = self.settings
         waiting: dict[str, list[Row]] = {}  # Contact id → Leads converted into it
         if s.leads:
@@ -186,16 +187,21 @@ class SalesforceReader:
                     if _flag(row.get("IsConverted")) and target:
                         waiting.setdefault(str(target), []).append(row)
                     else:
-                        people.append(self._person(row, s.lead_fields, "Country", history))
+                        people.append(row)
                 if people:
-                    yield people
+                    yield self.batch(people, s.lead_fields, "Country", history)
         fields = (*_CONTACT, *s.contact_fields.values())
         async for rows in self.api.rows("Contact", fields, where):
-            people = [self._person(r, s.contact_fields, "MailingCountry", history) for r in rows]
-            for row in rows:
-                people += [self._converted(lead, row.get("Email")) for lead in
-                           waiting.pop(str(row["Id"]), ())]  # fmt: skip
-            yield people
+            batch = self.batch(rows, s.contact_fields, "MailingCountry", history)
+            converted = [
+                self._converted(lead, row.get("Email"))
+                for row in rows
+                for lead in waiting.pop(str(row["Id"]), ())
+            ]
+            # a converted Lead says nothing but its email, which columns cannot say (their
+            # attributes would read as empty values): such a page is handed over record by
+            # record
+            yield [*batch, *converted] if converted else batch
         if waiting:  # converted into Contacts that did not change since the cursor
             async for people in self._converted_elsewhere(waiting):
                 yield people

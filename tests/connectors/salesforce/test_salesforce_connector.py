@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import random
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -17,13 +18,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 from sfkit import LOGIN, make, no_wait, run, sim_with
 
-from segsync.connector import Contact, Event, Purpose
+from segsync.connector import Contact, ContactBatch, Event, Purpose
 from segsync.connectors.salesforce import api
 from segsync.connectors.salesforce.connector import SalesforceConnector
 from segsync.connectors.salesforce.settings import SalesforceSettings
 from segsync.connectors.salesforce.simulator import SalesforceSimulator
 from segsync.errors import AuthError, FatalError, QuotaError
 from segsync.testing.simulator import Faults
+from segsync.values import parse_bool, parse_datetime
 
 HOUR = 3_600_000
 
@@ -268,6 +270,104 @@ def test_opt_out_is_a_denial_dated_by_the_field_history(tmp_path: Path) -> None:
     assert at(changed) == "2026-02-10T08:00:00+00:00"
     assert at(always) == "2025-03-01T00:00:00+00:00"  # no change recorded: since creation
     assert at(toggled) == "2026-01-03T00:00:00+00:00"  # the latest change, not the last write
+
+
+def _one_row(
+    row: dict[str, Any],
+    fields: dict[str, str],
+    country: str,
+    history: dict[str, tuple[dt.datetime, bool]],
+    dated: bool,
+) -> Contact:
+    """What a Contact or Lead row reads as, field by field, as the connector read them one
+    at a time."""
+
+    def moment(value: Any) -> dt.datetime | None:
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            return None
+        return None if parsed is None else parsed.replace(tzinfo=dt.UTC)
+
+    def flag(value: Any) -> bool:
+        try:
+            return parse_bool(value) is True
+        except ValueError:
+            return False
+
+    consent: dict[Purpose, bool | None] = {}
+    given: dict[Purpose, dt.datetime] = {}
+    if flag(row.get("HasOptedOutOfEmail")):
+        consent = {Purpose.EMAIL_MARKETING: False}
+        change = history.get(str(row["Id"]))
+        when = change[0] if change is not None and change[1] else moment(row.get("CreatedDate"))
+        if dated and when:
+            given = {Purpose.EMAIL_MARKETING: when}
+    text = str(row.get(country) or "").strip()
+    return Contact(
+        source_id=str(row["Id"]),
+        email=row.get("Email") or None,
+        phone=row.get("Phone") or row.get("MobilePhone") or None,
+        attributes={attr: row.get(name) for attr, name in fields.items()},
+        consent=consent,
+        consent_at=given,
+        updated_at=moment(row.get("LastModifiedDate")),
+        country=text.upper() if len(text) == 2 and text.isalpha() else None,
+    )
+
+
+@pytest.mark.parametrize("dated", [True, False])
+def test_a_page_of_people_is_columns_that_read_as_each_row(tmp_path: Path, dated: bool) -> None:
+    """Contacts and Leads become pages of columns (ContactBatch, staged a column at a time);
+    each of a page's contacts is what its row reads as on its own — on rows as REST (JSON
+    values) and Bulk API (CSV texts) give them, fields missing or blank, opt-outs with and
+    without a recorded change."""
+    rng = random.Random(11)
+    times = [None, "", "2025-03-01T00:00:00.000+0000", "2026-01-02T03:04:05Z", "soon"]
+    flags = [None, True, False, "true", "false", "", "maybe"]
+
+    def row(i: int) -> dict[str, Any]:
+        def maybe(key: str, values: list[Any]) -> dict[str, Any]:
+            return {key: rng.choice(values)} if rng.random() < 0.8 else {}
+
+        return {
+            "Id": f"003{i:012d}",
+            **maybe("Email", [None, "", "a@example.org", " B@Example.org "]),
+            **maybe("Phone", [None, "", "+33 6 12 34 56 78"]),
+            **maybe("MobilePhone", [None, "", "06 12 34 56 78"]),
+            **maybe("MailingCountry", [None, "", "fr", "France", "GB "]),
+            **maybe("HasOptedOutOfEmail", flags),
+            **maybe("CreatedDate", times),
+            **maybe("LastModifiedDate", times),
+            **maybe("Title", [None, "", "CEO", 3]),
+        }
+
+    rows = [row(i) for i in range(400)]
+    when = dt.datetime(2026, 2, 10, 8, tzinfo=dt.UTC)
+    history = {str(r["Id"]): (when, rng.random() < 0.5) for r in rows if rng.random() < 0.4}
+    fields = {"title": "Title", "email_again": "Email"}
+    connector = make(sim_with(), tmp_path, consent_history=dated)
+    batch = connector.source.batch(rows, fields, "MailingCountry", history)
+    assert isinstance(batch, ContactBatch)
+    assert list(batch) == [_one_row(r, fields, "MailingCountry", history, dated) for r in rows]
+    asyncio.run(connector.aclose())
+
+
+def test_pages_are_columns_unless_they_carry_converted_leads(tmp_path: Path) -> None:
+    sim = sim_with()
+    contact = sim.insert("Contact", LastName="A", Email="a@example.org")
+    sim.insert("Lead", LastName="B", Company="X", Email="b@example.org")
+    sim.insert("Lead", LastName="C", Company="X", Email="c@example.org",
+               IsConverted=True, ConvertedContactId=contact)  # fmt: skip
+
+    async def pages(c: SalesforceConnector) -> list[Any]:
+        return [page.records async for page in c.source.contacts(None)]
+
+    leads, contacts = run(make(sim, tmp_path), pages)
+    assert isinstance(leads, ContactBatch) and [c.email for c in leads] == ["b@example.org"]
+    # the converted Lead says only its Contact's email: that page goes record by record
+    assert isinstance(contacts, list) and [c.email for c in contacts] == ["a@example.org"] * 2
+    assert contacts[1].attributes == {} and contacts[1].consent == {}
 
 
 def test_without_field_history_answers_are_left_undated(tmp_path: Path) -> None:

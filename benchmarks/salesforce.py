@@ -50,13 +50,12 @@ import argparse
 import json
 import os
 import random
-import resource
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from measure import run_cli
+from measure import Measured, run_cli, run_cli_measured
 
 from segsync.connectors.salesforce.simulator import (
     DEFAULT_CLIENT_ID,
@@ -135,15 +134,13 @@ def seed(sim: SalesforceSimulator, people: int, opt_out: float) -> dict[str, int
     return counts
 
 
-def cpu_clocks() -> tuple[float, float]:
-    """CPU seconds so far: of the waited-for children (the CLI runs), of this process."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return children.ru_utime + children.ru_stime, time.process_time()
-
-
-def cpu_since(mark: tuple[float, float]) -> dict[str, float]:
-    cli, own = cpu_clocks()
-    return {"cli_cpu_s": round(cli - mark[0], 1), "simulator_cpu_s": round(own - mark[1], 1)}
+def cpu_of(done: Measured, since: float) -> dict[str, float]:
+    """CPU seconds of the CLI run ``done`` measured (its own, from ``wait4``) and of this
+    process (the simulator's server thread) since ``since`` (``time.process_time()``)."""
+    return {
+        "cli_cpu_s": round(done.cpu, 1),
+        "simulator_cpu_s": round(time.process_time() - since, 1),
+    }
 
 
 def calls_by_path(sim: SalesforceSimulator, mark: int) -> dict[str, int]:
@@ -210,8 +207,9 @@ def main() -> None:
         rest_config = rest / "segsync.toml"
 
         for label, where in (("pull_rest", rest), ("pull_bulk", bulk)):
-            mark, cpu = len(sim.requests), cpu_clocks()
-            report, wall, rss = run_cli(where / "segsync.toml", "pull", env=env)
+            mark, cpu = len(sim.requests), time.process_time()
+            report, done = run_cli_measured(where / "segsync.toml", "pull", env=env)
+            wall, rss = done.wall, done.rss
             pulled = sum(s["records"] for s in report["sources"] if s["stream"] == "contacts")
             calls = len(sim.requests) - mark
             by_path = calls_by_path(sim, mark)
@@ -229,14 +227,15 @@ def main() -> None:
                 "fraction_of_ceiling": round(fraction, 3),
                 "allocation_ceiling_per_s": round(ALLOCATION * REST_PAGE / DAY),
                 "peak_rss_mib": rss,
-                **cpu_since(cpu),
+                **cpu_of(done, cpu),
             }
 
         if args.skip_push:
             print(json.dumps(results, indent=2))
             return
-        mark, cpu = len(sim.requests), cpu_clocks()
-        report, wall, rss = run_cli(rest_config, "run", "--no-pull", "--sync", "bench", env=env)
+        mark, cpu = len(sim.requests), time.process_time()
+        report, done = run_cli_measured(rest_config, "run", "--no-pull", "--sync", "bench", env=env)
+        wall, rss = done.wall, done.rss
         (sync,) = report["syncs"]
         calls = len(sim.requests) - mark
         (campaign,) = sim.campaigns("segsync: bench")
@@ -252,7 +251,7 @@ def main() -> None:
             "fraction_of_ceiling": round(sync["applied_adds"] / (calls * COLLECTION), 3),
             "allocation_ceiling_per_s": round(ALLOCATION * COLLECTION / DAY),
             "peak_rss_mib": rss,
-            **cpu_since(cpu),
+            **cpu_of(done, cpu),
         }
         mark = len(sim.requests)
         report, _, _ = run_cli(rest_config, "run", "--no-pull", "--sync", "bench", env=env)

@@ -181,15 +181,15 @@ class SalesforceReader:
         if s.leads:
             fields = (*_LEAD, *s.lead_fields.values())
             async for rows in self.api.rows("Lead", fields, where):
-                people = []
+                unconverted: list[Row] = []
                 for row in rows:
                     target = row.get("ConvertedContactId")
                     if _flag(row.get("IsConverted")) and target:
                         waiting.setdefault(str(target), []).append(row)
                     else:
-                        people.append(row)
-                if people:
-                    yield self.batch(people, s.lead_fields, "Country", history)
+                        unconverted.append(row)
+                if unconverted:
+                    yield self.batch(unconverted, s.lead_fields, "Country", history)
         fields = (*_CONTACT, *s.contact_fields.values())
         async for rows in self.api.rows("Contact", fields, where):
             batch = self.batch(rows, s.contact_fields, "MailingCountry", history)
@@ -203,8 +203,8 @@ class SalesforceReader:
             # record
             yield [*batch, *converted] if converted else batch
         if waiting:  # converted into Contacts that did not change since the cursor
-            async for people in self._converted_elsewhere(waiting):
-                yield people
+            async for converted in self._converted_elsewhere(waiting):
+                yield converted
 
     async def _converted_elsewhere(
         self, waiting: dict[str, list[Row]]

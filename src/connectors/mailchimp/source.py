@@ -164,10 +164,10 @@ class MemberReader:
         # when the answer was given: the opt-in time of a subscription; for an unsubscribe or
         # a cleaned address Mailchimp keeps no time of its own, so the member's last change
         # (an unchanged status keeps the time segsync first saw it with)
-        given = [
-            None if answer is None else (answer and parse_time(m.get("timestamp_opt"))) or when
-            for m, answer, when in zip(members, answers, changed, strict=True)
-        ]
+        given: list[dt.datetime | None] = []
+        for member, answer, when in zip(members, answers, changed, strict=True):
+            opted_in = parse_time(member.get("timestamp_opt")) if answer else None
+            given.append(None if answer is None else opted_in or when)
         phones = [merge.get("PHONE") for merge in merges]
         countries = [
             str((m.get("location") or {}).get("country_code") or "").strip() for m in members

@@ -19,13 +19,12 @@ from pydantic import ValidationError
 from sfkit import LOGIN, make, no_wait, run, sim_with
 
 from segsync.connector import Contact, ContactBatch, Event, Purpose
-from segsync.connectors.salesforce import api
+from segsync.connectors.salesforce import api, source
 from segsync.connectors.salesforce.connector import SalesforceConnector
 from segsync.connectors.salesforce.settings import SalesforceSettings
 from segsync.connectors.salesforce.simulator import SalesforceSimulator
 from segsync.errors import AuthError, FatalError, QuotaError
 from segsync.testing.simulator import Faults
-from segsync.values import parse_bool, parse_datetime
 
 HOUR = 3_600_000
 
@@ -280,30 +279,18 @@ def _one_row(
     dated: bool,
 ) -> Contact:
     """What a Contact or Lead row reads as, field by field, as the connector read them one
-    at a time."""
-
-    def moment(value: Any) -> dt.datetime | None:
-        try:
-            parsed = parse_datetime(value)
-        except ValueError:
-            return None
-        return None if parsed is None else parsed.replace(tzinfo=dt.UTC)
-
-    def flag(value: Any) -> bool:
-        try:
-            return parse_bool(value) is True
-        except ValueError:
-            return False
-
+    at a time (each field by the module's own readers: what changed is only that a page is
+    put together as columns)."""
     consent: dict[Purpose, bool | None] = {}
     given: dict[Purpose, dt.datetime] = {}
-    if flag(row.get("HasOptedOutOfEmail")):
+    if source._flag(row.get("HasOptedOutOfEmail")):
         consent = {Purpose.EMAIL_MARKETING: False}
         change = history.get(str(row["Id"]))
-        when = change[0] if change is not None and change[1] else moment(row.get("CreatedDate"))
+        when = (
+            change[0] if change is not None and change[1] else source._time(row.get("CreatedDate"))
+        )
         if dated and when:
             given = {Purpose.EMAIL_MARKETING: when}
-    text = str(row.get(country) or "").strip()
     return Contact(
         source_id=str(row["Id"]),
         email=row.get("Email") or None,
@@ -311,8 +298,8 @@ def _one_row(
         attributes={attr: row.get(name) for attr, name in fields.items()},
         consent=consent,
         consent_at=given,
-        updated_at=moment(row.get("LastModifiedDate")),
-        country=text.upper() if len(text) == 2 and text.isalpha() else None,
+        updated_at=source._time(row.get("LastModifiedDate")),
+        country=source._country(row.get(country)),
     )
 
 

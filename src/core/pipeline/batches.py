@@ -31,7 +31,7 @@ from segsync.pipeline.staging import (
     FUTURE_TOLERANCE,
     NULL,
     example,
-    json_default,
+    json_text,
 )
 from segsync.pipeline.tally import WarningTally
 from segsync.values import coerce
@@ -39,11 +39,9 @@ from segsync.values import coerce
 __all__ = ["BatchEncoder"]
 
 _LATE = "time in the future, taken as the pull's time"
-_json = json.JSONEncoder(ensure_ascii=False, default=json_default).encode
-"""What ``json.dumps(value, ensure_ascii=False, default=json_default)`` writes, without making
-an encoder per call."""
 _string: Callable[[str], str] = json.encoder.encode_basestring
-"""A text as JSON, as :data:`_json` writes it (non-ASCII characters as they are)."""
+"""A text as JSON, as :data:`~segsync.pipeline.staging.json_text` writes it (non-ASCII
+characters as they are)."""
 
 
 class _Where:
@@ -57,8 +55,8 @@ class _Where:
 
 
 def _value(value: Any) -> str:
-    """``value`` as :data:`_json` writes it inside an object."""
-    return _string(value) if type(value) is str else _json(value)
+    """``value`` as :data:`~segsync.pipeline.staging.json_text` writes it inside an object."""
+    return _string(value) if type(value) is str else json_text(value)
 
 
 def _text(values: Iterable[str | None]) -> list[str]:
@@ -194,7 +192,7 @@ class BatchEncoder:
             return ["{}"] * size
         if all(all(present) for _, _, present in kept):
             # each value as JSON with its key, a column at a time; a row joins its values
-            keys = [_json(name) for name, _, _ in kept]
+            keys = [json_text(name) for name, _, _ in kept]
             parts = [
                 [f"{key}: {_value(v)}" for v in values]
                 for key, (_, values, _) in zip(keys, kept, strict=True)
@@ -203,7 +201,7 @@ class BatchEncoder:
                 return [f"{{{part}}}" for part in parts[0]]
             return ["{" + ", ".join(row) + "}" for row in zip(*parts, strict=True)]
         return [
-            _json({name: values[i] for name, values, present in kept if present[i]})
+            json_text({name: values[i] for name, values, present in kept if present[i]})
             for i in range(size)
         ]
 

@@ -68,9 +68,9 @@ WHITESPACE = "".join(chr(c) for c in (
     0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680, 0x2000, 0x2001,
     0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200A, 0x2028, 0x2029,
     0x202F, 0x205F, 0x3000))  # fmt: skip
-"""What Python's ``str.strip()`` strips: the characters of ``str.isspace`` (the rules the
-engine's SQL reads texts by, :mod:`segsync.pipeline.bulk_sql` and
-:mod:`segsync.engine.duckdb_jsonl`, restate it)."""
+"""What Python's ``str.strip()`` strips: the characters of ``str.isspace``. The engine's SQL
+rules (:mod:`segsync.pipeline.bulk_sql`) and the JSON Lines view's RE2 class
+(:mod:`segsync.engine.duckdb_jsonl`) are made from it."""
 
 
 def _blank(value: Any) -> bool:

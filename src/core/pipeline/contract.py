@@ -37,6 +37,7 @@ __all__ = [
     "columns_typed",
     "reject_text",
     "shown_contact",
+    "shown_event",
     "shown_text",
     "write_row",
 ]
@@ -79,10 +80,15 @@ def shown_contact(source_id: object) -> str:
     return f"contact {shown_id(source_id)}"
 
 
+def shown_event(event_id: object) -> str:
+    """How rejects name an event: ``event O0042`` (an email id masked)."""
+    return f"event {shown_id(event_id)}"
+
+
 def _named(record: Contact | Event) -> str:
     if isinstance(record, Contact):
         return shown_contact(record.source_id)
-    return f"event {shown_id(record.event_id)}"
+    return shown_event(record.event_id)
 
 
 def reject_text(rejects: Rejects, instance: str, named: str, problem: HalfPair) -> None:

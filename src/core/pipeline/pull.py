@@ -34,7 +34,8 @@ from segsync.errors import ConnectorError, InputError, QuotaError, RetryableErro
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.batches import BatchEncoder
 from segsync.pipeline.bulk import BulkTables, drop_tables, stage_files
-from segsync.pipeline.contract import reject_text, shown_contact, write_row
+from segsync.pipeline.contract import reject_text, shown_contact, shown_event, write_row
+from segsync.pipeline.event_pages import EventPages
 from segsync.pipeline.plan import sources_loaded
 from segsync.pipeline.staging import (
     CONSENT_AT,
@@ -276,6 +277,7 @@ async def _stage_stream(
     pages: AsyncIterator[Page[Any]]
     encode: Callable[[Any, int], dict[str, Any] | None]
     batches: BatchEncoder | None = None
+    events: EventPages | None = None
     if stream == "contacts":
         pages = _guarded(_source(connector).contacts(cursor), instance, stream)
         encode = contact_encoder(config, instance, settings, tally, rejects, pulled_at)
@@ -283,6 +285,7 @@ async def _stage_stream(
     else:
         pages = _guarded(_source(connector).events(cursor), instance, stream)
         encode = event_encoder(instance, tally, rejects, pulled_at)
+        events = EventPages(instance, tally, pulled_at)
     item.cursor = cursor
     seq = 0
     paths.staging.mkdir(parents=True, exist_ok=True)
@@ -310,6 +313,11 @@ async def _stage_stream(
                     seq += len(records)
                     summary.records += len(records) - len(skipped)
                     records = ()
+                elif events is not None and _staged_by_columns(
+                    events, records, seq, writer, rejects, summary
+                ):
+                    seq += len(records)
+                    records = ()
                 for record in records:
                     seq += 1
                     row = encode(record, seq)
@@ -323,6 +331,33 @@ async def _stage_stream(
         rejects.close()
         _tally_up(summary, tally)
     _say_rejected(summary, rejects, instance, stream)
+
+
+def _staged_by_columns(
+    events: EventPages,
+    records: Sequence[Any],
+    seq: int,
+    writer: StagingWriter,
+    rejects: Rejects,
+    summary: SourceSummary,
+) -> bool:
+    """Stage a page of events a column at a time, when the columns take it (False: the page
+    is to go record by record). A record that cannot be written is rejected where it stands,
+    its warnings and the rows before it counted first, as record by record."""
+    if not records or not events.plain(records):
+        return False
+    rows = events.encode(records, seq + 1)
+    if rows is None:
+        return False
+    done = 0
+    for i, problem in writer.write_rows(rows):
+        events.warn(through=i)
+        summary.records += i - done
+        done = i + 1
+        reject_text(rejects, summary.instance, shown_event(records[i].event_id), problem)
+    events.warn()
+    summary.records += len(records) - done
+    return True
 
 
 async def _guarded(

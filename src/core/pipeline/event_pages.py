@@ -1,0 +1,125 @@
+"""Staging a page of events a column at a time.
+
+A source hands its events over as :class:`~segsync.connector.Event` objects (there is no page
+of events as columns in the contract: an event's fields are few and fixed, and the objects
+cost little to make). What cost more was staging them one by one: a row dict per event, a
+cell per field through a dispatch on its type, a CSV line written per event. Here a page's
+events are read a field at a time — times taken to UTC (the usual UTC time's text cut from its
+ISO form), emails normalised, values and ids made text — and the page written in one call.
+
+The rows, warnings and rejects are those :func:`~segsync.pipeline.staging.event_encoder` gives
+for the same events one by one, byte for byte and in the same order
+(``tests/core/pipeline/test_event_pages.py``). A page with an event the columns do not take
+plainly — not an :class:`Event`, no id, a field of the wrong type, a value out of range,
+properties JSON cannot hold — is staged record by record, where the record's own checks name
+what is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from segsync.connector import Event
+from segsync.errors import InputError
+from segsync.model.identity import normalize_email
+from segsync.pipeline.contract import check_event
+from segsync.pipeline.staging import EVENT_COLUMNS, FUTURE_TOLERANCE, NULL, json_text
+from segsync.pipeline.tally import WarningTally
+from segsync.values import AMOUNT_LIMIT
+
+__all__ = ["EventPages"]
+
+_NO_CONTACT = "event names no contact (no contact_id or email)"
+_FUTURE = "event dated in the future"
+
+
+def _text(value: str | None) -> str:
+    """A text cell (see :class:`~segsync.pipeline.staging.StagingWriter`)."""
+    return NULL if value is None else "\\" + value if value[:1] == "\\" else value
+
+
+class EventPages:
+    """Encodes pages of :class:`Event` into staging rows (tuples of CSV cells, in
+    :data:`~segsync.pipeline.staging.EVENT_COLUMNS` order)."""
+
+    def __init__(self, instance: str, tally: WarningTally, pulled_at: dt.datetime) -> None:
+        self.instance = instance
+        self.tally = tally
+        self.limit = pulled_at + FUTURE_TOLERANCE
+        self.aware_limit = self.limit.replace(tzinfo=dt.UTC)
+        self._notes: list[tuple[int, int, str, str]] = []  # (row, order, kind, example)
+
+    def warn(self, through: int | None = None) -> None:
+        """Add the warnings of the last page encoded to the tally, in the records' order: those
+        of its rows up to ``through`` (that row included; None: all of them). The warnings of
+        a row come before anything about writing it, as they do record by record."""
+        notes = self._notes
+        cut = (
+            len(notes)
+            if through is None
+            else next((n for n, note in enumerate(notes) if note[0] > through), len(notes))
+        )
+        for _, _, kind, example in notes[:cut]:
+            self.tally.add(kind, example)
+        del notes[:cut]
+
+    def plain(self, events: Sequence[Any]) -> bool:
+        """Whether every record is an event the columns take as they are (else the page is
+        staged record by record): an :class:`Event` with an id, its fields of the types
+        :func:`check_event` asks, its value within the amounts segsync keeps."""
+        for event in events:
+            if not isinstance(event, Event) or not event.event_id:
+                return False
+            try:
+                check_event(self.instance, event)
+            except InputError:
+                return False
+            value = event.value
+            if value is not None and not (-AMOUNT_LIMIT < value < AMOUNT_LIMIT):
+                return False
+        return True
+
+    def encode(self, events: Sequence[Event], first_seq: int) -> list[tuple[Any, ...]] | None:
+        """The staging rows of a :meth:`plain` page whose first event is ``first_seq`` (its
+        warnings held for :meth:`warn`); None (nothing noted) when a property is not a value
+        JSON can hold — the page then goes record by record, which names it."""
+        try:
+            properties = [json_text(e.properties) for e in events]
+        except TypeError:
+            return None
+        notes: list[tuple[int, int, str, str]] = []
+        occurred: list[str] = []
+        utc, limit, aware_limit = dt.UTC, self.limit, self.aware_limit
+        for i, event in enumerate(events):
+            moment = event.occurred_at
+            if moment.tzinfo is utc:  # the usual case: its ISO text less "+00:00"
+                text = moment.isoformat()[:-6]
+                late = moment > aware_limit
+            else:
+                if moment.tzinfo is not None:
+                    moment = moment.astimezone(utc).replace(tzinfo=None)
+                text = moment.isoformat()
+                late = moment > limit
+            occurred.append(text)
+            if late:
+                notes.append((i, 1, _FUTURE, f"event {event.event_id} ({moment:%Y-%m-%d})"))
+            if event.contact_id is None and event.email is None:
+                notes.append((i, 0, _NO_CONTACT, f"event {event.event_id}"))
+        notes.sort(key=lambda n: (n[0], n[1]))
+        self._notes = notes
+        columns: dict[str, list[Any]] = {
+            "seq": list(range(first_seq, first_seq + len(events))),
+            "event_id": [_text(str(e.event_id)) for e in events],
+            "type": [_text(e.type) for e in events],
+            "occurred_at": occurred,
+            "contact_id": [
+                NULL if e.contact_id is None else _text(str(e.contact_id)) for e in events
+            ],
+            "email": [_text(normalize_email(e.email)) for e in events],
+            "value": [NULL if e.value is None else str(e.value) for e in events],
+            "currency": [_text(e.currency) for e in events],
+            "properties": properties,
+        }
+        return list(zip(*(columns[name] for name in EVENT_COLUMNS), strict=True))

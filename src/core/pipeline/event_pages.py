@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from segsync.connector import Event
@@ -68,7 +69,7 @@ class EventPages:
     def plain(self, events: Sequence[Any]) -> bool:
         """Whether every record is an event the columns take as they are (else the page is
         staged record by record): an :class:`Event` with an id, its fields of the types
-        :func:`check_event` asks, its value within the amounts segsync keeps."""
+        :func:`check_event` asks, its value a number within the amounts segsync keeps."""
         for event in events:
             if not isinstance(event, Event) or not event.event_id:
                 return False
@@ -77,17 +78,21 @@ class EventPages:
             except InputError:
                 return False
             value = event.value
-            if value is not None and not (-AMOUNT_LIMIT < value < AMOUNT_LIMIT):
+            if value is not None and (
+                (isinstance(value, Decimal) and value.is_nan())
+                or not (-AMOUNT_LIMIT < value < AMOUNT_LIMIT)
+            ):
                 return False
         return True
 
     def encode(self, events: Sequence[Event], first_seq: int) -> list[tuple[Any, ...]] | None:
         """The staging rows of a :meth:`plain` page whose first event is ``first_seq`` (its
-        warnings held for :meth:`warn`); None (nothing noted) when a property is not a value
-        JSON can hold — the page then goes record by record, which names it."""
+        warnings held for :meth:`warn`); None (nothing noted) when its properties are not
+        JSON — the page then goes record by record, which names the record or fails as it
+        always did."""
         try:
             properties = [json_text(e.properties) for e in events]
-        except TypeError:
+        except (TypeError, ValueError, RecursionError):  # not JSON, circular, too deep
             return None
         notes: list[tuple[int, int, str, str]] = []
         occurred: list[str] = []

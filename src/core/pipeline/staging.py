@@ -334,9 +334,13 @@ def event_encoder(
             return None
         check_event(instance, record)
         where = f"event {record.event_id}"
-        if record.value is not None and not (-AMOUNT_LIMIT < record.value < AMOUNT_LIMIT):
-            rejects.bad(f"{instance} {where}", f"amount out of range ({record.value:.3e})")
-            return None
+        if record.value is not None:
+            if isinstance(record.value, Decimal) and record.value.is_nan():
+                rejects.bad(f"{instance} {where}", f"amount is not a number ({record.value})")
+                return None
+            if not (-AMOUNT_LIMIT < record.value < AMOUNT_LIMIT):
+                rejects.bad(f"{instance} {where}", f"amount out of range ({record.value:.3e})")
+                return None
         if record.contact_id is None and record.email is None:
             tally.add("event names no contact (no contact_id or email)", where)
         occurred = to_utc(record.occurred_at)

@@ -144,12 +144,16 @@ def test_a_page_the_columns_cannot_take_goes_record_by_record() -> None:
         dataclasses.replace(good, value=-(Decimal(10) ** 15)),
         dataclasses.replace(good, currency=3),
         dataclasses.replace(good, properties=[1]),
+        dataclasses.replace(good, value=Decimal("NaN")),
     ):
         assert not pages.plain([good, bad]), bad  # type: ignore[list-item]
     # a property JSON cannot hold: no rows, nothing noted (the records name it)
     noted = WarningTally("x")
-    unheld = [Event(event_id="E1", type="order", occurred_at=PULLED, properties={"s": {1}})]
-    assert EventPages("src", noted, PULLED).encode(unheld, 1) is None and noted.total == 0
+    circular: dict[str, Any] = {}
+    circular["self"] = circular
+    for properties in ({"s": {1}}, circular):
+        unheld = [Event(event_id="E1", type="order", occurred_at=PULLED, properties=properties)]
+        assert EventPages("src", noted, PULLED).encode(unheld, 1) is None and noted.total == 0
 
 
 # -- through the pipeline: column by column against record by record ------------------------
@@ -276,3 +280,24 @@ def test_rows_that_cannot_be_written_are_rejected_where_they_stand(
         del by_columns["staged"], by_records["staged"]
     assert by_columns == by_records
     assert by_columns["summary"]["records"] == (6 if on_bad_row == "skip" else 2)
+
+
+@pytest.mark.parametrize("on_bad_row", ["fail", "skip"])
+def test_an_amount_that_is_not_a_number_is_a_bad_row(tmp_path: Path, on_bad_row: str) -> None:
+    """A Decimal NaN (what Decimal("NaN") makes of a platform's "NaN") is a bad record named
+    as one — it stopped the pull with decimal.InvalidOperation, an internal error."""
+    events = [
+        Event(event_id="E1", type="order", occurred_at=PULLED, value=Decimal("1.5")),
+        Event(event_id="E2", type="order", occurred_at=PULLED, value=Decimal("NaN")),
+        Event(event_id="E3", type="order", occurred_at=PULLED, value=Decimal("-sNaN")),
+    ]
+    staged = _stage(tmp_path / "s", [Page(events)], SourceSettings(on_bad_row=on_bad_row))
+    if on_bad_row == "fail":
+        assert staged["failed"]
+        assert staged["summary"]["error"] == "shop event E2: amount is not a number (NaN)"
+    else:
+        assert staged["summary"]["records"] == 1 and staged["summary"]["rejected"] == 2
+        assert staged["rejects"].splitlines()[1:] == [
+            "shop event E2,amount is not a number (NaN)",
+            "shop event E3,amount is not a number (-sNaN)",
+        ]

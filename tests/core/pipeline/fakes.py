@@ -1,22 +1,89 @@
 """A fake destination and a small in-memory store with profiles and a membership, for
-component tests of plan, push and the ledger (no connector, no CLI)."""
+component tests of plan, push and the ledger; a fake source, for tests of staging (no
+connector, no CLI)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from segsync.config import SegmentConfig, SyncConfig
-from segsync.connector import AudienceRef, AudienceSpec, AudienceStats, Batch, RecordResult
+from segsync.connector import (
+    AudienceRef,
+    AudienceSpec,
+    AudienceStats,
+    Batch,
+    Capabilities,
+    Connector,
+    ConnectorContext,
+    RecordResult,
+    SourceSettings,
+)
 from segsync.errors import AuthError, FatalError, QuotaError, RetryableError
 from segsync.model.segments import SegmentBook
+from segsync.pipeline import load
 from segsync.pipeline.plan import Destination, Planner, SyncPlan
+from segsync.pipeline.pull import StagedSource, stage_source
 from segsync.pipeline.segments import Membership, compute_segments
 from segsync.state.history import History
 from segsync.state.ledger import Ledger
 from segsync.state.store import Store
+from segsync.state.workspace import StorePaths
+
+
+@dataclass
+class FakeSource:
+    """A source whose one stream, ``contacts`` or ``events``, yields ``yielded`` in turn
+    (pages, or what a broken plugin yields instead)."""
+
+    stream: str
+    yielded: list[Any]
+
+    def streams(self) -> tuple[str, ...]:
+        return (self.stream,)
+
+    async def contacts(self, cursor: str | None) -> AsyncIterator[Any]:
+        for item in self.yielded if self.stream == "contacts" else ():
+            yield item
+
+    async def events(self, cursor: str | None) -> AsyncIterator[Any]:
+        for item in self.yielded if self.stream == "events" else ():
+            yield item
+
+
+class FakeConnector(Connector):
+    name = "fake"
+    Settings = SourceSettings
+    capabilities = Capabilities(contacts=True, events=True)
+
+
+PULLED = dt.datetime(2026, 6, 1, 12, 0)
+
+
+def stage(
+    tmp: Path,
+    source: FakeSource,
+    settings: SourceSettings | None = None,
+    *,
+    pulled_at: dt.datetime = PULLED,
+) -> StagedSource:
+    """Stage instance ``shop`` of a connector whose source is ``source``, as ``segsync pull``
+    does before it loads (its store and work files in ``tmp``)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "segsync.toml").write_text('[store]\npath = "store.duckdb"\n', encoding="utf-8")
+    config = load(tmp / "segsync.toml")
+    context = ConnectorContext(instance="shop", base_dir=tmp, work_dir=tmp / "w")
+    connector = FakeConnector(settings or SourceSettings(), context)
+    connector.source = source
+    paths = StorePaths(tmp / "store.duckdb")
+    return asyncio.run(
+        stage_source(config, connector, paths=paths, cursors={}, pulled_at=pulled_at)
+    )
+
 
 BOOK_COLUMNS = {"profile_key": "text", "email": "text", "country": "text"}
 

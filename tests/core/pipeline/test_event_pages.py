@@ -5,35 +5,28 @@ and on pages the columns hand back to the record-by-record way."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import io
 import random
 import zoneinfo
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import FakeSource, stage
 
 from segsync.connector import (
-    Capabilities,
-    Connector,
-    ConnectorContext,
     Contact,
     Event,
     Page,
     SourceSettings,
 )
-from segsync.pipeline import load
 from segsync.pipeline.event_pages import EventPages
-from segsync.pipeline.pull import stage_source
 from segsync.pipeline.staging import EVENT_COLUMNS, Rejects, StagingWriter, event_encoder
 from segsync.pipeline.tally import WarningTally
 from segsync.report import SourceSummary
-from segsync.state.workspace import StorePaths
 
 PULLED = dt.datetime(2026, 6, 1, 12, 0)
 PARIS = dt.timezone(dt.timedelta(hours=2))
@@ -158,48 +151,13 @@ def test_a_page_the_columns_cannot_take_goes_record_by_record() -> None:
 
 # -- through the pipeline: column by column against record by record ------------------------
 
-CONFIG = """
-[store]
-path = "store.duckdb"
-"""
 _HALF_ID = "E\ud800"
-
-
-class _Events:
-    def __init__(self, pages: list[Page[Event]]) -> None:
-        self.pages = pages
-
-    def streams(self) -> tuple[str, ...]:
-        return ("events",)
-
-    async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
-        return
-        yield
-
-    async def events(self, cursor: str | None) -> AsyncIterator[Page[Event]]:
-        for page in self.pages:
-            yield page
-
-
-class _Shop(Connector):
-    name = "shop"
-    Settings = SourceSettings
-    capabilities = Capabilities(events=True)
 
 
 def _stage(tmp: Path, pages: list[Page[Event]], settings: SourceSettings) -> dict[str, Any]:
     """Stage instance ``shop`` whose events come in ``pages``: what a person would see of it
     (the staging file, the summary, the rejects file)."""
-    tmp.mkdir()
-    (tmp / "segsync.toml").write_text(CONFIG, encoding="utf-8")
-    config = load(tmp / "segsync.toml")
-    connector = _Shop(settings, ConnectorContext(instance="shop", base_dir=tmp, work_dir=tmp))
-    connector.source = _Events(pages)
-    staged = asyncio.run(
-        stage_source(
-            config, connector, paths=StorePaths(tmp / "store.duckdb"), cursors={}, pulled_at=PULLED
-        )
-    )
+    staged = stage(tmp, FakeSource("events", pages), settings, pulled_at=PULLED)
     (stream,) = staged.streams
     summary = stream.summary
     return {

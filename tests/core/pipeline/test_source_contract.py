@@ -4,18 +4,15 @@ what it yielded — not an internal error about an attribute."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import FakeSource, stage
 
 from segsync.connector import (
-    Capabilities,
-    Connector,
-    ConnectorContext,
     Contact,
     ContactBatch,
     Event,
@@ -23,58 +20,6 @@ from segsync.connector import (
     Purpose,
     SourceSettings,
 )
-from segsync.pipeline import load
-from segsync.pipeline.pull import StagedSource, stage_source
-from segsync.state.workspace import StorePaths
-
-PULLED = dt.datetime(2026, 6, 1, 12, 0)
-CONFIG = """
-[store]
-path = "store.duckdb"
-
-[connectors.out]
-type = "files"
-output_dir = "out"
-"""
-
-
-class _Source:
-    def __init__(self, yielded: Any) -> None:
-        self.yielded = yielded
-
-    def streams(self) -> tuple[str, ...]:
-        return ("contacts",)
-
-    async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
-        yield self.yielded
-
-    async def events(self, cursor: str | None) -> AsyncIterator[Page[Event]]:
-        return
-        yield
-
-
-class _Broken(Connector):
-    name = "broken"
-    Settings = SourceSettings
-    capabilities = Capabilities(contacts=True)
-
-
-def _stage(tmp_path: Path, source: _Source, settings: SourceSettings | None = None) -> StagedSource:
-    """Stage instance ``shop`` of a connector whose source is ``source``."""
-    (tmp_path / "segsync.toml").write_text(CONFIG, encoding="utf-8")
-    config = load(tmp_path / "segsync.toml")
-    context = ConnectorContext(instance="shop", base_dir=tmp_path, work_dir=tmp_path / "w")
-    connector = _Broken(settings or SourceSettings(), context)
-    connector.source = source
-    return asyncio.run(
-        stage_source(
-            config,
-            connector,
-            paths=StorePaths(tmp_path / "store.duckdb"),
-            cursors={},
-            pulled_at=PULLED,
-        )
-    )
 
 
 @pytest.mark.parametrize(
@@ -88,18 +33,18 @@ def _stage(tmp_path: Path, source: _Source, settings: SourceSettings | None = No
 def test_a_source_breaking_the_page_contract_fails_naming_it(
     tmp_path: Path, yielded: Any, expected: str
 ) -> None:
-    staged = _stage(tmp_path, _Source(yielded))
+    staged = stage(tmp_path, FakeSource("contacts", [yielded]))
     (stream,) = staged.streams
     assert stream.summary.error is not None and expected in stream.summary.error
     assert staged.failed
 
 
-class _Raising(_Source):
-    """A source whose second page raises what a plugin's bug raises."""
+class _Raising(FakeSource):
+    """A source whose second page raises what a plugin's bug raises (``yielded[0]``)."""
 
     async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
         yield Page([Contact(source_id="1", email="a@example.com")])
-        raise self.yielded
+        raise self.yielded[0]
 
 
 @pytest.mark.parametrize("error", [ValueError("zzz"), KeyError("properties")])
@@ -108,24 +53,12 @@ def test_a_source_raising_a_plugin_bug_fails_that_source_naming_it(
 ) -> None:
     """Not an "internal error" that stops the run and blames segsync: the source fails, as
     one whose platform failed does, named, and not to be retried as if transient."""
-    staged = _stage(tmp_path, _Raising(error))
+    staged = stage(tmp_path, _Raising("contacts", [error]))
     (stream,) = staged.streams
     expected = f"shop: the contacts stream failed: {type(error).__name__}: {error} (a bug in"
     assert stream.summary.error is not None and expected in stream.summary.error
     assert not stream.summary.transient
     assert staged.failed
-
-
-class _Events(_Source):
-    def streams(self) -> tuple[str, ...]:
-        return ("events",)
-
-    async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
-        return
-        yield
-
-    async def events(self, cursor: str | None) -> AsyncIterator[Page[Event]]:
-        yield self.yielded
 
 
 _AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -193,8 +126,8 @@ def test_a_record_of_the_wrong_types_fails_its_source_naming_the_field(
     """A plugin's record whose field has the wrong type fails the source with the record and
     the field named — not an internal error about an attribute ('str' object has no attribute
     'tzinfo'), and not data silently lost — and shows no value (it may be personal data)."""
-    source = _Source(Page([record])) if isinstance(record, Contact) else _Events(Page([record]))
-    staged = _stage(tmp_path, source)
+    source = FakeSource("contacts" if isinstance(record, Contact) else "events", [Page([record])])
+    staged = stage(tmp_path, source)
     (stream,) = staged.streams
     error = stream.summary.error
     assert error is not None and expected in error and error.endswith(_BUG), error
@@ -208,7 +141,7 @@ def test_a_page_of_columns_of_the_wrong_types_names_the_record(tmp_path: Path) -
         source_id=["C1", "C2"],
         updated_at=[_AT, "yesterday"],  # type: ignore[list-item]
     )
-    staged = _stage(tmp_path, _Source(Page(batch)))
+    staged = stage(tmp_path, FakeSource("contacts", [Page(batch)]))
     (stream,) = staged.streams
     assert stream.summary.error == (
         "shop: contact C2: updated_at is a str, expected a datetime or None " + _BUG
@@ -231,25 +164,25 @@ def test_a_page_of_columns_refuses_what_its_records_would(
     """Values a page of columns would read as none (a consent of "yes", a numeric country)
     fail the source as the same contacts given one by one do."""
     batch = ContactBatch(source_id=["C1", "C2"], **columns)
-    staged = _stage(tmp_path, _Source(Page(batch)))
+    staged = stage(tmp_path, FakeSource("contacts", [Page(batch)]))
     (stream,) = staged.streams
     assert stream.summary.error is not None and stream.summary.error.startswith(expected)
     (tmp_path / "records").mkdir()
-    one_by_one = _stage(tmp_path / "records", _Source(Page(list(batch))))
+    one_by_one = stage(tmp_path / "records", FakeSource("contacts", [Page(list(batch))]))
     assert one_by_one.streams[0].summary.error == stream.summary.error
 
 
-def test_records_of_the_right_types_stage(tmp_path: Path) -> None:
+def test_records_of_the_right_typesstage(tmp_path: Path) -> None:
     """What the contract allows: an int id or amount, naive or aware times, no consent."""
     from decimal import Decimal
 
-    staged = _stage(
+    staged = stage(
         tmp_path,
-        _Events(Page([
+        FakeSource("events", [Page([
             Event(event_id=1, type="order", occurred_at=dt.datetime(2026, 1, 1), value=12),  # type: ignore[arg-type]
             Event(event_id="E2", type="order", occurred_at=_AT, value=Decimal("1.5"),
                   currency="EUR", properties={"at": _AT, "n": [1, None]}),
-        ])),
+        ])]),
     )  # fmt: skip
     (stream,) = staged.streams
     assert stream.summary.error is None and stream.summary.records == 2
@@ -258,7 +191,7 @@ def test_records_of_the_right_types_stage(tmp_path: Path) -> None:
 _HALF = "not valid text: \\ud800 is half of a UTF-16 pair without its other half, not a character"
 
 
-def _half_pair_pages() -> list[tuple[str, _Source]]:
+def _half_pair_pages() -> list[tuple[str, FakeSource]]:
     """The same records three ways: a page of columns, a page of records, and events. JSON
     escapes half a UTF-16 pair alone ("\\ud800"), which json.loads reads into a str."""
     ids = ["C1", "C\ud800", "C3", "C4"]
@@ -269,9 +202,9 @@ def _half_pair_pages() -> list[tuple[str, _Source]]:
         for i, n in enumerate(["ok", "half \ud800 pair", "ok", "fine"], start=1)
     ]
     return [
-        ("columns", _Source(Page(batch))),
-        ("records", _Source(Page(list(batch)))),
-        ("events", _Events(Page(events))),
+        ("columns", FakeSource("contacts", [Page(batch)])),
+        ("records", FakeSource("contacts", [Page(list(batch))])),
+        ("events", FakeSource("events", [Page(events)])),
     ]
 
 
@@ -280,7 +213,7 @@ def test_half_a_utf16_pair_fails_the_source_naming_the_record(tmp_path: Path, wa
     """A text no encoding can write (a lone surrogate) fails its source as bad input naming
     the record and the field — it stopped the pull with an internal UnicodeEncodeError."""
     source = dict(_half_pair_pages())[way]
-    staged = _stage(tmp_path, source)
+    staged = stage(tmp_path, source)
     (stream,) = staged.streams
     expected = {
         "columns": f"shop contact C\\ud800: source_id: {_HALF}",
@@ -296,7 +229,7 @@ def test_half_a_utf16_pair_is_a_bad_row_to_skip(tmp_path: Path, way: str) -> Non
     """With on_bad_row = "skip", the record is rejected by name and the others stage, in
     order, as every other bad row is."""
     source = dict(_half_pair_pages())[way]
-    staged = _stage(tmp_path, source, SourceSettings(on_bad_row="skip"))
+    staged = stage(tmp_path, source, SourceSettings(on_bad_row="skip"))
     (stream,) = staged.streams
     summary = stream.summary
     assert summary.error is None

@@ -4,8 +4,10 @@ The same rows, warnings and rejects as :func:`~segsync.pipeline.staging.contact_
 for the batch's contacts one by one — only column by column, without a :class:`Contact` or a
 row dict per record: identifiers normalised a column at a time, attributes coerced a column at
 a time (a text column of text values as it is), times clamped to the pull, and the staging
-file's cells made per column. Warnings are gathered with their row and added to the tally in
-the order the record-by-record encoder adds them, so the report's examples are the same.
+file's cells made per column. Warnings are gathered with their row and held
+(:class:`~segsync.pipeline.tally.HeldWarnings`) until the rows are written, then added to the
+tally in the order the record-by-record encoder adds them, so the report's examples are the
+same — and when writing a row stops the source, only those of the rows up to it.
 
 A batch with a record the columns do not cover plainly (an empty id, a purpose segsync does
 not know, a value of a type the columns do not read: a time as text, a consent answer of
@@ -33,7 +35,7 @@ from segsync.pipeline.staging import (
     example,
     json_text,
 )
-from segsync.pipeline.tally import WarningTally
+from segsync.pipeline.tally import HeldWarnings, WarningTally
 from segsync.values import coerce
 
 __all__ = ["BatchEncoder"]
@@ -84,6 +86,9 @@ class BatchEncoder:
         self.limit = pulled_at + FUTURE_TOLERANCE
         self.phones = phones or PhoneBook()
         self.purposes = frozenset(Purpose)
+        self.held = HeldWarnings(tally)
+        self.warn = self.held.warn
+        """Add the warnings of the batch last encoded (:meth:`HeldWarnings.warn`)."""
 
     def plain(self, batch: ContactBatch) -> bool:
         """Whether the columns cover every record (else encode it record by record): every
@@ -91,7 +96,8 @@ class BatchEncoder:
         return all(batch.source_id) and set(batch.consent) <= self.purposes and columns_typed(batch)
 
     def encode(self, batch: ContactBatch, first_seq: int) -> list[tuple[Any, ...]]:
-        """The staging rows of a :meth:`plain` batch whose first record is ``first_seq``."""
+        """The staging rows of a :meth:`plain` batch whose first record is ``first_seq`` (its
+        warnings held for :meth:`warn`)."""
         size = len(batch)
         blank: list[Any] = [None] * size
         notes: list[tuple[int, int, str, str]] = []  # (row, order, kind, example)
@@ -125,8 +131,7 @@ class BatchEncoder:
             ))  # fmt: skip
         for i, moment in late.items():
             notes.append((i, 3, _LATE, f"{where[i]} ({moment:%Y-%m-%d})"))
-        for _, _, kind, text in sorted(notes, key=lambda n: (n[0], n[1])):
-            self.tally.add(kind, text)
+        self.held.hold(notes)
 
         columns: dict[str, list[Any]] = {
             "seq": list(range(first_seq, first_seq + size)),

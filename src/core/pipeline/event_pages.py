@@ -27,7 +27,7 @@ from segsync.errors import InputError
 from segsync.model.identity import normalize_email
 from segsync.pipeline.contract import check_event
 from segsync.pipeline.staging import EVENT_COLUMNS, FUTURE_TOLERANCE, NULL, json_text
-from segsync.pipeline.tally import WarningTally
+from segsync.pipeline.tally import HeldWarnings, WarningTally
 from segsync.values import AMOUNT_LIMIT
 
 __all__ = ["EventPages"]
@@ -50,21 +50,9 @@ class EventPages:
         self.tally = tally
         self.limit = pulled_at + FUTURE_TOLERANCE
         self.aware_limit = self.limit.replace(tzinfo=dt.UTC)
-        self._notes: list[tuple[int, int, str, str]] = []  # (row, order, kind, example)
-
-    def warn(self, through: int | None = None) -> None:
-        """Add the warnings of the last page encoded to the tally, in the records' order: those
-        of its rows up to ``through`` (that row included; None: all of them). The warnings of
-        a row come before anything about writing it, as they do record by record."""
-        notes = self._notes
-        cut = (
-            len(notes)
-            if through is None
-            else next((n for n, note in enumerate(notes) if note[0] > through), len(notes))
-        )
-        for _, _, kind, example in notes[:cut]:
-            self.tally.add(kind, example)
-        del notes[:cut]
+        self.held = HeldWarnings(tally)
+        self.warn = self.held.warn
+        """Add the warnings of the page last encoded (:meth:`HeldWarnings.warn`)."""
 
     def plain(self, events: Sequence[Any]) -> bool:
         """Whether every record is an event the columns take as they are (else the page is
@@ -112,8 +100,7 @@ class EventPages:
                 notes.append((i, 1, _FUTURE, f"event {event.event_id} ({moment:%Y-%m-%d})"))
             if event.contact_id is None and event.email is None:
                 notes.append((i, 0, _NO_CONTACT, f"event {event.event_id}"))
-        notes.sort(key=lambda n: (n[0], n[1]))
-        self._notes = notes
+        self.held.hold(notes)
         columns: dict[str, list[Any]] = {
             "seq": list(range(first_seq, first_seq + len(events))),
             "event_id": [_text(str(e.event_id)) for e in events],

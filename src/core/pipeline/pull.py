@@ -307,11 +307,11 @@ async def _stage_stream(
                     and isinstance(records, ContactBatch)
                     and batches.plain(records)
                 ):
-                    skipped = writer.write_rows(batches.encode(records, seq + 1))
-                    for i, problem in skipped:
-                        reject_text(rejects, instance, shown_contact(records.source_id[i]), problem)
+                    _write_columns(
+                        batches.encode(records, seq + 1), batches.warn, writer, rejects, summary,
+                        shown_contact, records.source_id,
+                    )  # fmt: skip
                     seq += len(records)
-                    summary.records += len(records) - len(skipped)
                     records = ()
                 elif events is not None and _staged_by_columns(
                     events, records, seq, writer, rejects, summary
@@ -342,22 +342,38 @@ def _staged_by_columns(
     summary: SourceSummary,
 ) -> bool:
     """Stage a page of events a column at a time, when the columns take it (False: the page
-    is to go record by record). A record that cannot be written is rejected where it stands,
-    its warnings and the rows before it counted first, as record by record."""
+    is to go record by record)."""
     if not records or not events.plain(records):
         return False
     rows = events.encode(records, seq + 1)
     if rows is None:
         return False
+    ids = [event.event_id for event in records]
+    _write_columns(rows, events.warn, writer, rejects, summary, shown_event, ids)
+    return True
+
+
+def _write_columns(
+    rows: list[tuple[Any, ...]],
+    warn: Callable[..., None],
+    writer: StagingWriter,
+    rejects: Rejects,
+    summary: SourceSummary,
+    shown: Callable[[object], str],
+    ids: Sequence[object],
+) -> None:
+    """Write a page's rows made as columns, and count them. A row that cannot be written is
+    rejected where it stands (``shown(ids[i])`` names it), after the warnings of the rows up
+    to it (``warn(through=i)``) and the rows before it are counted, as record by record — so
+    a source that stops there reports what it would have."""
     done = 0
     for i, problem in writer.write_rows(rows):
-        events.warn(through=i)
+        warn(through=i)
         summary.records += i - done
         done = i + 1
-        reject_text(rejects, summary.instance, shown_event(records[i].event_id), problem)
-    events.warn()
-    summary.records += len(records) - done
-    return True
+        reject_text(rejects, summary.instance, shown(ids[i]), problem)
+    warn()
+    summary.records += len(rows) - done
 
 
 async def _guarded(

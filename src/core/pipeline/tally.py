@@ -20,7 +20,7 @@ from segsync.model.identity import shown_id
 if TYPE_CHECKING:
     from segsync.report import SourceSummary
 
-__all__ = ["WarningTally", "note_repeated_ids"]
+__all__ = ["HeldWarnings", "WarningTally", "note_repeated_ids"]
 
 SAMPLES = 3
 
@@ -60,6 +60,31 @@ class WarningTally:
     def log(self, logger: logging.Logger) -> None:
         for line in self.lines():
             logger.warning("%s", line)
+
+
+class HeldWarnings:
+    """The warnings of a page staged as columns, held until its rows are written and added to
+    the tally in the records' order — up to a row, when writing that row stops the source, so
+    the tally holds what it would record by record. A note is ``(row, order, kind, example)``:
+    ``order`` places a row's warnings as the record-by-record encoder adds them."""
+
+    def __init__(self, tally: WarningTally) -> None:
+        self.tally = tally
+        self._notes: list[tuple[int, int, str, str]] = []
+
+    def hold(self, notes: list[tuple[int, int, str, str]]) -> None:
+        """The notes of the page just encoded (those of an earlier page are dropped)."""
+        self._notes = sorted(notes, key=lambda n: (n[0], n[1]))
+
+    def warn(self, through: int | None = None) -> None:
+        """Add the held notes of the rows up to ``through`` (that row included; None: all)."""
+        notes = self._notes
+        cut = len(notes)
+        if through is not None:
+            cut = next((n for n, note in enumerate(notes) if note[0] > through), cut)
+        for _, _, kind, example in notes[:cut]:
+            self.tally.add(kind, example)
+        del notes[:cut]
 
 
 def note_repeated_ids(

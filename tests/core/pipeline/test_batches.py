@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import FakeSource, stage
 
-from segsync.connector import Contact, ContactBatch, Purpose, SourceSettings
+from segsync.connector import Contact, ContactBatch, Page, Purpose, SourceSettings
 from segsync.pipeline import load
 from segsync.pipeline.batches import BatchEncoder
 from segsync.pipeline.staging import CONTACT_COLUMNS, Rejects, StagingWriter, contact_encoder
@@ -105,6 +106,8 @@ def _by_columns(config: Any, settings: SourceSettings, batch: ContactBatch) -> A
     assert encoder.plain(batch)
     out = io.StringIO()
     StagingWriter(out, CONTACT_COLUMNS).write_rows(encoder.encode(batch, 7))
+    assert tally.total == 0  # the warnings wait for warn()
+    encoder.warn()
     return out.getvalue(), tally
 
 
@@ -164,3 +167,41 @@ def test_a_batch_with_a_record_columns_cannot_take_goes_record_by_record(tmp_pat
     assert not encoder.plain(ContactBatch(source_id=["1", ""]))
     assert not encoder.plain(ContactBatch(source_id=["1"], consent={"marketing": [True]}))  # type: ignore[dict-item]
     assert encoder.plain(ContactBatch(source_id=["1"], consent={Purpose.AD_USER_DATA: [True]}))
+
+
+@pytest.mark.parametrize("on_bad_row", ["fail", "skip"])
+def test_rows_that_cannot_be_written_are_rejected_where_they_stand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, on_bad_row: str
+) -> None:
+    """Two contacts of a batch that cannot be written (half a UTF-16 pair), among others with
+    warnings: the same rejects, counts and warnings as record by record, whether the first
+    stops the source or both are skipped."""
+    late = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
+    n = 8
+    batch = ContactBatch(
+        source_id=[f"c{i}" if i != 3 else "c\ud800" for i in range(n)],
+        email=[
+            "z\udc00@example.org" if i == 6 else "bad" if i % 2 else f"p{i}@example.org"
+            for i in range(n)
+        ],
+        phone=["12"] * n,
+        updated_at=[late] * n,
+    )
+    settings = SourceSettings(on_bad_row=on_bad_row)
+
+    def seen(staged: Any) -> dict[str, Any]:
+        (stream,) = staged.streams
+        summary = stream.summary
+        return {
+            "staged": None if staged.failed else stream.path.read_text(encoding="utf-8"),
+            "summary": summary.model_dump(exclude={"rejects_file", "started_at", "seconds"}),
+            "rejects": Path(summary.rejects_file).read_text(encoding="utf-8")
+            if summary.rejects_file
+            else None,
+        }
+
+    by_columns = seen(stage(tmp_path / "columns", FakeSource("contacts", [Page(batch)]), settings))
+    monkeypatch.setattr(BatchEncoder, "plain", lambda self, batch: False)
+    by_records = seen(stage(tmp_path / "records", FakeSource("contacts", [Page(batch)]), settings))
+    assert by_columns == by_records
+    assert by_columns["summary"]["records"] == (6 if on_bad_row == "skip" else 3)

@@ -45,8 +45,8 @@ __all__ = [
 
 log = logging.getLogger("segsync.cli")
 # Pipes and files get wide tables rather than rich's 80-column default.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 
 class Format(StrEnum):

@@ -196,7 +196,7 @@ def progress_display(
         yield None
         return
     if log_format == "text" and sys.stderr.isatty():
-        with RichProgress(Console(stderr=True)) as bars:
+        with RichProgress(Console(stderr=True, emoji=False)) as bars:
             yield bars
         return
     yield JsonLinesProgress(sys.stderr, milestones=log_format == "json" or verbose)

@@ -92,7 +92,7 @@ def by_columns(events: list[Event]) -> str:
         rows = pages.encode(page, start + 1) if pages.plain(page) else None
         assert rows is not None
         writer.write_rows(rows)
-        pages.warn()
+        pages.held.warn()
     return out.getvalue()
 
 

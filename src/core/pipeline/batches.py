@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from segsync.config import Config
@@ -33,10 +33,11 @@ from segsync.pipeline.staging import (
     FUTURE_TOLERANCE,
     NULL,
     example,
+    iso_utc,
     json_text,
 )
 from segsync.pipeline.tally import HeldWarnings, WarningTally
-from segsync.values import coerce
+from segsync.values import coerce, to_utc
 
 __all__ = ["BatchEncoder"]
 
@@ -80,24 +81,32 @@ class BatchEncoder:
     ) -> None:
         self.attribute_types = config.attributes
         self.region = settings.phone_region or config.settings.resolve.default_region
-        self.tally = tally
-        self.pulled_at = pulled_at
         self.pulled = pulled_at.isoformat()
         self.limit = pulled_at + FUTURE_TOLERANCE
         self.phones = phones or PhoneBook()
         self.purposes = frozenset(Purpose)
         self.held = HeldWarnings(tally)
-        self.warn = self.held.warn
-        """Add the warnings of the batch last encoded (:meth:`HeldWarnings.warn`)."""
+        """The warnings of the batch last encoded, until it is written."""
 
-    def plain(self, batch: ContactBatch) -> bool:
-        """Whether the columns cover every record (else encode it record by record): every
-        id set, every purpose known, every value of the type its column reads."""
-        return all(batch.source_id) and set(batch.consent) <= self.purposes and columns_typed(batch)
+    def plain(self, batch: Sequence[Any]) -> bool:
+        """Whether a page is a :class:`ContactBatch` its columns cover (else it is encoded
+        record by record): every id set, every purpose known, every value of the type its
+        column reads."""
+        return (
+            isinstance(batch, ContactBatch)
+            and all(batch.source_id)
+            and set(batch.consent) <= self.purposes
+            and columns_typed(batch)
+        )
+
+    @staticmethod
+    def named(batch: ContactBatch, i: int) -> str:
+        """How a reject names the ``i``-th contact of a batch."""
+        return shown_contact(batch.source_id[i])
 
     def encode(self, batch: ContactBatch, first_seq: int) -> list[tuple[Any, ...]]:
         """The staging rows of a :meth:`plain` batch whose first record is ``first_seq`` (its
-        warnings held for :meth:`warn`)."""
+        warnings in :attr:`held`)."""
         size = len(batch)
         blank: list[Any] = [None] * size
         notes: list[tuple[int, int, str, str]] = []  # (row, order, kind, example)
@@ -238,24 +247,15 @@ class BatchEncoder:
         """Times as the store keeps them (naive UTC ISO text), clamped to the pull; a time past
         the pull's is noted in ``late`` (the latest one of its row)."""
         out: list[str] = []
-        limit, utc = self.limit, dt.UTC
-        aware = limit.replace(tzinfo=utc)
+        limit = self.limit
+        aware = limit.replace(tzinfo=dt.UTC)
         for i, moment in enumerate(moments):
             if moment is None:
                 out.append(NULL)
-            elif moment.tzinfo is utc:  # the usual case: its ISO text less "+00:00"
-                if moment > aware:
-                    moment = moment.replace(tzinfo=None)
-                    late[i] = max(late.get(i, moment), moment)
-                    out.append(self.pulled)
-                else:
-                    out.append(moment.isoformat()[:-6])
+            elif moment > (limit if moment.tzinfo is None else aware):
+                naive = to_utc(moment)
+                late[i] = max(late.get(i, naive), naive)
+                out.append(self.pulled)
             else:
-                if moment.tzinfo is not None:
-                    moment = moment.astimezone(utc).replace(tzinfo=None)
-                if moment > limit:
-                    late[i] = max(late.get(i, moment), moment)
-                    out.append(self.pulled)
-                else:
-                    out.append(moment.isoformat())
+                out.append(iso_utc(moment))
         return out

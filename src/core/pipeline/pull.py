@@ -23,18 +23,18 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlglot import exp
 
 from segsync.config import Config
-from segsync.connector import BulkSource, Connector, ContactBatch, Page, Source, SourceSettings
+from segsync.connector import BulkSource, Connector, Page, Source, SourceSettings
 from segsync.engine import Engine, ReadError, parse
 from segsync.errors import ConnectorError, InputError, QuotaError, RetryableError, SegsyncError
 from segsync.model.profile import CONSENT_COLUMNS
 from segsync.pipeline.batches import BatchEncoder
 from segsync.pipeline.bulk import BulkTables, drop_tables, stage_files
-from segsync.pipeline.contract import reject_text, shown_contact, shown_event, write_row
+from segsync.pipeline.contract import reject_text, write_row
 from segsync.pipeline.event_pages import EventPages
 from segsync.pipeline.plan import sources_loaded
 from segsync.pipeline.staging import (
@@ -46,7 +46,7 @@ from segsync.pipeline.staging import (
     contact_encoder,
     event_encoder,
 )
-from segsync.pipeline.tally import WarningTally, note_repeated_ids
+from segsync.pipeline.tally import HeldWarnings, WarningTally, note_repeated_ids
 from segsync.progress import Progress
 from segsync.redaction import redact
 from segsync.report import SourceSummary
@@ -276,16 +276,15 @@ async def _stage_stream(
     rejects.path.unlink(missing_ok=True)
     pages: AsyncIterator[Page[Any]]
     encode: Callable[[Any, int], dict[str, Any] | None]
-    batches: BatchEncoder | None = None
-    events: EventPages | None = None
+    columns: _Columns  # a page a column at a time, when it can be
     if stream == "contacts":
         pages = _guarded(_source(connector).contacts(cursor), instance, stream)
         encode = contact_encoder(config, instance, settings, tally, rejects, pulled_at)
-        batches = BatchEncoder(config, settings, tally, pulled_at)
+        columns = BatchEncoder(config, settings, tally, pulled_at)
     else:
         pages = _guarded(_source(connector).events(cursor), instance, stream)
         encode = event_encoder(instance, tally, rejects, pulled_at)
-        events = EventPages(instance, tally, pulled_at)
+        columns = EventPages(instance, tally, pulled_at)
     item.cursor = cursor
     seq = 0
     paths.staging.mkdir(parents=True, exist_ok=True)
@@ -302,20 +301,7 @@ async def _stage_stream(
                 for reject in page.rejects:
                     rejects.add(reject)
                 records = page.records
-                if (
-                    batches is not None
-                    and isinstance(records, ContactBatch)
-                    and batches.plain(records)
-                ):
-                    _write_columns(
-                        batches.encode(records, seq + 1), batches.warn, writer, rejects, summary,
-                        shown_contact, records.source_id,
-                    )  # fmt: skip
-                    seq += len(records)
-                    records = ()
-                elif events is not None and _staged_by_columns(
-                    events, records, seq, writer, rejects, summary
-                ):
+                if _staged_by_columns(columns, records, seq, writer, rejects, summary):
                     seq += len(records)
                     records = ()
                 for record in records:
@@ -333,47 +319,43 @@ async def _stage_stream(
     _say_rejected(summary, rejects, instance, stream)
 
 
+class _Columns(Protocol):
+    """What stages a page a column at a time (:class:`BatchEncoder`, :class:`EventPages`):
+    :meth:`plain` says whether it takes a page, and then of what type the page is."""
+
+    held: HeldWarnings
+
+    def plain(self, records: Sequence[Any]) -> bool: ...
+    def encode(self, records: Any, first_seq: int) -> list[tuple[Any, ...]] | None: ...
+    def named(self, records: Any, i: int) -> str: ...
+
+
 def _staged_by_columns(
-    events: EventPages,
+    columns: _Columns,
     records: Sequence[Any],
     seq: int,
     writer: StagingWriter,
     rejects: Rejects,
     summary: SourceSummary,
 ) -> bool:
-    """Stage a page of events a column at a time, when the columns take it (False: the page
-    is to go record by record)."""
-    if not records or not events.plain(records):
+    """Stage a page a column at a time, when its columns take it (False: the page is to go
+    record by record), and count it. A row that cannot be written is rejected where it
+    stands, after the warnings of the rows up to it and the rows before it are counted, as
+    record by record — so a source that stops there reports what it would have."""
+    if not records or not columns.plain(records):
         return False
-    rows = events.encode(records, seq + 1)
+    rows = columns.encode(records, seq + 1)
     if rows is None:
         return False
-    ids = [event.event_id for event in records]
-    _write_columns(rows, events.warn, writer, rejects, summary, shown_event, ids)
-    return True
-
-
-def _write_columns(
-    rows: list[tuple[Any, ...]],
-    warn: Callable[..., None],
-    writer: StagingWriter,
-    rejects: Rejects,
-    summary: SourceSummary,
-    shown: Callable[[object], str],
-    ids: Sequence[object],
-) -> None:
-    """Write a page's rows made as columns, and count them. A row that cannot be written is
-    rejected where it stands (``shown(ids[i])`` names it), after the warnings of the rows up
-    to it (``warn(through=i)``) and the rows before it are counted, as record by record — so
-    a source that stops there reports what it would have."""
     done = 0
     for i, problem in writer.write_rows(rows):
-        warn(through=i)
+        columns.held.warn(through=i)
         summary.records += i - done
         done = i + 1
-        reject_text(rejects, summary.instance, shown(ids[i]), problem)
-    warn()
+        reject_text(rejects, summary.instance, columns.named(records, i), problem)
+    columns.held.warn()
     summary.records += len(rows) - done
+    return True
 
 
 async def _guarded(

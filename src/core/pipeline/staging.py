@@ -43,9 +43,11 @@ __all__ = [
     "Clock",
     "Rejects",
     "StagingWriter",
+    "amount_problem",
     "contact_encoder",
     "event_encoder",
     "example",
+    "iso_utc",
 ]
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
@@ -219,6 +221,25 @@ default=json_default)`` writes, without making an encoder per call (which cost e
 record with a JSON column about a microsecond)."""
 
 
+def iso_utc(moment: dt.datetime) -> str:
+    """``moment`` as the store keeps it, naive UTC ISO text (``to_utc(moment).isoformat()``):
+    a time in UTC, the usual case, has its text cut from its own ISO form, without a new
+    datetime."""
+    if moment.tzinfo is dt.UTC:
+        return moment.isoformat()[:-6]  # less "+00:00"
+    return to_utc(moment).isoformat()
+
+
+def amount_problem(value: Decimal | int) -> str | None:
+    """Why an event's amount cannot be kept (None: it can): not a number, or 10^14 or more in
+    size (:data:`~segsync.values.AMOUNT_LIMIT`)."""
+    if isinstance(value, Decimal) and value.is_nan():
+        return f"amount is not a number ({value})"
+    if not -AMOUNT_LIMIT < value < AMOUNT_LIMIT:
+        return f"amount out of range ({value:.3e})"
+    return None
+
+
 class Clock:
     """Clamps a record's times to the pull's: a time later than the pull (beyond clock skew)
     is taken as the pull's time, so it cannot outrank later answers; counted once a record."""
@@ -334,13 +355,9 @@ def event_encoder(
             return None
         check_event(instance, record)
         where = f"event {record.event_id}"
-        if record.value is not None:
-            if isinstance(record.value, Decimal) and record.value.is_nan():
-                rejects.bad(f"{instance} {where}", f"amount is not a number ({record.value})")
-                return None
-            if not (-AMOUNT_LIMIT < record.value < AMOUNT_LIMIT):
-                rejects.bad(f"{instance} {where}", f"amount out of range ({record.value:.3e})")
-                return None
+        if record.value is not None and (problem := amount_problem(record.value)):
+            rejects.bad(f"{instance} {where}", problem)
+            return None
         if record.contact_id is None and record.email is None:
             tally.add("event names no contact (no contact_id or email)", where)
         occurred = to_utc(record.occurred_at)

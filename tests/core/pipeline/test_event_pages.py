@@ -87,8 +87,8 @@ def _by_columns(events: list[Event]) -> tuple[str, WarningTally]:
     pages = EventPages("src", tally, PULLED)
     assert pages.plain(events)
     rows = pages.encode(events, 7)
-    assert rows is not None and tally.total == 0  # the warnings wait for warn()
-    pages.warn()
+    assert rows is not None and tally.total == 0  # the warnings wait in held
+    pages.held.warn()
     out = io.StringIO()
     StagingWriter(out, EVENT_COLUMNS).write_rows(rows)
     return out.getvalue(), tally

@@ -14,6 +14,7 @@ import pytest
 from alertkit import smtp_server, webhook_receiver
 from projectkit import Project
 from segsync.alerts import events_for, send_alerts, send_test_alert
+from segsync.alerts.message import alert_for
 from segsync.config.alerts import AlertsConfig
 from segsync.report import RunReport, SourceSummary, SyncReport
 
@@ -75,6 +76,35 @@ def test_events_for_each_outcome() -> None:
 
 def targets(**tables: dict[str, object]) -> AlertsConfig:
     return AlertsConfig.model_validate({"targets": tables})
+
+
+def test_slack_shows_what_a_run_says_as_written() -> None:
+    """A line naming a file and line (``orders.jsonl:100:``) or a file with underscores goes
+    to Slack as plain text with emoji codes off: in mrkdwn it would show 💯 and italics."""
+    failed = report()
+    failed.sources = [
+        SourceSummary(
+            instance="shop",
+            stream="events",
+            error="orders.jsonl:100: bad amount in _old_export_ *x* <y> & z",
+        )
+    ]
+    failed.finish()
+    alert = alert_for(failed, events_for(failed, None), None, report_url="https://r/?a=1&b=<2>")
+    message = alert.slack()
+    header, lines, link, context = message["blocks"]
+    assert [b["type"] for b in message["blocks"]] == ["header", "section", "section", "context"]
+    for text in (header["text"], lines["text"], *context["elements"]):
+        assert text["type"] == "plain_text" and text["emoji"] is False
+    assert lines["text"]["text"] == (
+        "• source shop events failed: orders.jsonl:100: bad amount in _old_export_ *x* <y> & z"
+    )
+    # the one mrkdwn text is segsync's own link, its URL escaped
+    assert link["text"] == {
+        "type": "mrkdwn",
+        "text": "<https://r/?a=1&amp;b=&lt;2&gt;|Open the report>",
+    }
+    assert message["text"].startswith(":red_circle: segsync run failed on ")
 
 
 def test_slack_webhook_email_and_apprise_each_get_their_shape() -> None:

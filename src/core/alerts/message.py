@@ -87,25 +87,29 @@ class Alert:
 
     def slack(self) -> dict[str, Any]:
         """A Slack incoming-webhook message: ``text`` (the notification's fallback) and
-        ``blocks`` (a header, the lines in mrkdwn, a context line)."""
-        title = f"{_EMOJI[self.event]} {self.title}"
-        body = "\n".join(f"• {_mrkdwn(line)}" for line in self.lines) or "_nothing to report_"
-        if self.report_url:
-            body += f"\n<{_mrkdwn(self.report_url)}|Open the report>"
+        ``blocks``: a header, the lines, a link to the report, a context line.
+
+        What a run says (the lines, the context) goes as ``plain_text`` with ``emoji`` off,
+        shown as written: in ``mrkdwn`` an error naming ``orders.jsonl:100:`` would show
+        ``orders.jsonl💯`` and a file named ``_old_export_.csv`` in italics, and mrkdwn has no
+        switch for either. Only the link, which segsync writes, is mrkdwn."""
+        body = "\n".join(f"• {line}" for line in self.lines) or "nothing to report"
         blocks: list[dict[str, Any]] = [
-            {"type": "header", "text": {"type": "plain_text", "text": _cut(self.title, 150)}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": _cut(body, 3000)}},
+            {"type": "header", "text": _plain(self.title, 150)},
+            {"type": "section", "text": _plain(body, 3000)},
         ]
+        if self.report_url:
+            link = f"<{_mrkdwn(self.report_url)}|Open the report>"
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": link}})
         if self.context:
-            blocks.append(
-                {
-                    "type": "context",
-                    "elements": [
-                        {"type": "mrkdwn", "text": _cut(_mrkdwn(" · ".join(self.context)), 3000)}
-                    ],
-                }
-            )
+            blocks.append({"type": "context", "elements": [_plain(" · ".join(self.context), 3000)]})
+        title = f"{_EMOJI[self.event]} {self.title}"
         return {"text": _cut(_mrkdwn(title), 3000), "blocks": blocks}
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    """A Slack ``plain_text`` object shown as written: no emoji codes read, no markup."""
+    return {"type": "plain_text", "text": _cut(text, limit), "emoji": False}
 
 
 def _mrkdwn(text: str) -> str:

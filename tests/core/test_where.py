@@ -255,6 +255,10 @@ ACCEPTED: list[tuple[str, Predicate]] = [
         lambda r: nn(r["last_order_at"]) and r["last_order_at"] < ts.now() - dt.timedelta(days=30),
     ),
     (
+        "last_order_at < now() - INTERVAL '1 day 12 hours'",
+        lambda r: nn(r["last_order_at"]) and r["last_order_at"] < ts.now() - dt.timedelta(hours=36),
+    ),
+    (
         "last_order_at >= current_timestamp - INTERVAL 400 DAY",
         lambda r: (
             nn(r["last_order_at"]) and r["last_order_at"] >= ts.now() - dt.timedelta(days=400)
@@ -367,9 +371,27 @@ REJECTED: list[tuple[str, str]] = [
     ("DELETE FROM profiles", 'starting with "DELETE"'),
     ("SELECT 1", 'starting with "SELECT"'),
     ("age > 1 UNION SELECT 1", "cannot parse the condition at line 1, column 13"),
-    ("(country = 'FR'", "cannot parse the condition"),
-    ("country = 'FR')", "cannot parse the condition"),
-    ("country = 'FR", "cannot read the condition"),
+    ("(country = 'FR'", 'cannot parse the condition at line 1, column 15: a "(" is not closed'),
+    ("country = 'FR')", 'cannot parse the condition at line 1, column 15: unexpected ")"'),
+    ("country = 'FR", "cannot read the condition (a quote is not closed; text values take"),
+    # sqlglot's words ("Required keyword: 'expression' missing for <class …And>") said plainly
+    ("age > 1 AND", '"AND" has nothing after it'),
+    ("OR age > 1", '"OR" has nothing before it'),
+    ("NOT", '"NOT" has nothing after it'),
+    ("age >=", '">=" has nothing after it'),
+    ("age BETWEEN 1", '"BETWEEN" needs both bounds: "x BETWEEN low AND high"'),
+    ("revenue >= 1,000", 'unexpected "," (a number takes no thousands separators'),
+    ("country IN 'FR', 'BE'", 'column 16: unexpected ","'),
+    # DuckDB reads these without an error, and not as meant: refused
+    ("country IN 'FR'", "\"IN\" takes a list in parentheses, such as \"IN ('FR', 'BE')\""),
+    ("country NOT IN email", '"country IN email" would ask whether the value is part of a text'),
+    (
+        "signup_date > current_date - INTERVAL 180",
+        """"INTERVAL '180'" names no unit, so it would count seconds: name one, such as """
+        '''"INTERVAL 180 DAY"''',
+    ),
+    ("last_order_at > now() - INTERVAL '30'", "names no unit"),
+    ("last_order_at > now() - INTERVAL '01:00:00'", 'such as "INTERVAL 90 DAY"'),
     ("age > 0x10", "cannot parse the condition"),
     ("", "expected a condition such as \"country = 'FR'\", found ''"),
     ("   \n\t", "expected a condition such as"),

@@ -24,7 +24,8 @@ statements, ``;``, comments, subqueries, ``EXISTS``, qualified names, ``*``, par
 aggregates, window functions, any other function, type or operator (``~``, ``IS DISTINCT
 FROM``, ``COLLATE``, ``->``…), conditions longer than :data:`MAX_LENGTH` characters or nested
 deeper than :data:`MAX_DEPTH` levels, and a condition that is plainly not true/false
-(``country``, ``1 + 2``).
+(``country``, ``1 + 2``). So are two forms DuckDB runs, but not as a reader means them:
+``x IN 'FR'`` (whether ``x`` is part of the text) and an ``INTERVAL`` with no unit (seconds).
 
 The expression returned has every column as a quoted lower-case name (``"country"``) and an
 operator that is the operand of another wrapped in parentheses, so the SQL generated from it
@@ -233,7 +234,11 @@ def _parse(text: str, location: str) -> exp.Expression:
     try:
         tokens = sqlglot.tokenize(text, read=_DIALECT)
     except TokenError as exc:
-        raise _fail(location, f"cannot read the condition ({_first_line(exc)})", text) from None
+        if text.count("'") % 2:
+            reason = "a quote is not closed; text values take single quotes, as in 'FR'"
+        else:
+            reason = _first_line(exc)
+        raise _fail(location, f"cannot read the condition ({reason})", text) from None
     if not tokens:  # only a comment
         raise ConfigError(
             f"{location}: expected a condition such as \"country = 'FR'\", found {text!r}"
@@ -262,7 +267,7 @@ def _parse(text: str, location: str) -> exp.Expression:
             ) from None
         error = exc.errors[0] if exc.errors else {}
         at = f" at line {error['line']}, column {error['col']}" if "line" in error else ""
-        reason = error.get("description") or _first_line(exc)
+        reason = _parse_problem(error) or _first_line(exc)
         raise _fail(location, f"cannot parse the condition{at}: {reason}", text) from None
     except RecursionError:
         raise _too_deep(location, text) from None
@@ -271,6 +276,42 @@ def _parse(text: str, location: str) -> exp.Expression:
     if not isinstance(tree, exp.Expression):  # sqlglot 30: parse_one is typed as the Expr base
         raise _fail(location, "expected a condition", text)
     return tree
+
+
+# sqlglot's "Required keyword: 'expression' missing for <class '…And'>": an operator without
+# one of its sides, said as the user wrote the operator
+_MISSING = re.compile(r"Required keyword: '(\w+)' missing for <class '[\w.]*?(\w+)'>")
+_WRITTEN = {
+    "And": "AND", "Or": "OR", "Not": "NOT", "EQ": "=", "NEQ": "<>", "GT": ">", "GTE": ">=",
+    "LT": "<", "LTE": "<=", "Like": "LIKE", "ILike": "ILIKE", "In": "IN", "Is": "IS",
+    "Between": "BETWEEN", "Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%",
+    "DPipe": "||", "Neg": "-", "Escape": "ESCAPE", "Cast": "CAST", "Interval": "INTERVAL",
+}  # fmt: skip
+
+
+def _parse_problem(error: dict[str, object]) -> str | None:
+    """What went wrong, in the condition's words rather than sqlglot's (None: its text as it
+    is)."""
+    description = str(error.get("description") or "")
+    highlight = str(error.get("highlight") or "").strip()
+    missing = _MISSING.fullmatch(description)
+    if missing:
+        part, name = missing.groups()
+        written = _WRITTEN.get(name, name.upper())
+        if name == "Between":
+            return '"BETWEEN" needs both bounds: "x BETWEEN low AND high"'
+        if part == "this" and name not in ("Not", "Neg"):
+            return f'"{written}" has nothing before it'
+        return f'"{written}" has nothing after it'
+    if description == "Invalid expression / Unexpected token" and highlight:
+        hint = ""
+        before, after = str(error.get("start_context") or ""), str(error.get("end_context") or "")
+        if highlight == "," and re.search(r"\d$", before) and re.match(r"\d{3}\b", after):
+            hint = " (a number takes no thousands separators: 1000, not 1,000)"
+        return f'unexpected "{highlight}"{hint}'
+    if description == "Expecting )":
+        return 'a "(" is not closed'
+    return description or None
 
 
 def _first_line(exc: Exception) -> str:
@@ -325,6 +366,21 @@ def _check_node(node: exp.Expression, text: str, columns: dict[str, str], locati
         raise _fail(location, f'unexpected name "{node.name}"', text)
     elif isinstance(node, exp.If) and not isinstance(node.parent, exp.Case):
         raise _unknown_function("if", text, location)
+    elif isinstance(node, exp.In) and node.args.get("field") is not None:
+        # DuckDB reads "x IN 'FR'" as "x is part of the text 'FR'": 'F' and '' are too
+        raise _fail(
+            location,
+            f"\"IN\" takes a list in parentheses, such as \"IN ('FR', 'BE')\": "
+            f'"{_snippet(node)}" would ask whether the value is part of a text',
+            text,
+        )
+    elif isinstance(node, exp.Interval) and not _has_unit(node):
+        raise _fail(
+            location,
+            f'"{_snippet(node)}" names no unit, so it would count seconds: name one, such as '
+            f'"INTERVAL {_amount(node)} DAY"',
+            text,
+        )
     elif isinstance(node, exp.Is) and not isinstance(node.expression, exp.Null | exp.Boolean):
         raise _fail(location, f'"IS" takes NULL, TRUE or FALSE: "{_snippet(node)}"', text)
     elif isinstance(node, exp.Escape) and not isinstance(node.this, exp.Like | exp.ILike):
@@ -335,6 +391,25 @@ def _check_node(node: exp.Expression, text: str, columns: dict[str, str], locati
         raise _fail(location, f'casting to "{_snippet(node)}" is not allowed', text)
     elif isinstance(node, exp.DataTypeParam) and not isinstance(node.parent, exp.DataType):
         raise _fail(location, f'"{_snippet(node)}" is not allowed in a condition', text)
+
+
+def _has_unit(node: exp.Interval) -> bool:
+    """An interval names its unit: ``INTERVAL 90 DAY``, ``INTERVAL '90 days'`` or ``INTERVAL
+    '1 day 2 hours'`` (not ``INTERVAL 90`` or ``INTERVAL '01:00:00'``, read as seconds and
+    as a time of day)."""
+    if node.args.get("unit") is not None:
+        return True
+    value = node.this
+    return (
+        isinstance(value, exp.Literal) and value.is_string and any(c.isalpha() for c in value.name)
+    )
+
+
+def _amount(node: exp.Interval) -> str:
+    """The number an interval counts, for an example (90 when it is not a plain number)."""
+    value = node.this
+    number = isinstance(value, exp.Literal) and value.name.strip()
+    return number if number and re.fullmatch(r"\d+", number) else "90"
 
 
 def _check_unit(node: exp.Expression, text: str, location: str) -> None:

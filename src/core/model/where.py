@@ -55,6 +55,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_LENGTH",
     "check_values",
+    "compared_texts",
     "compile_where",
     "pin_clock",
     "referenced_columns",
@@ -166,6 +167,29 @@ def pin_clock(tree: exp.Expression, as_of: dt.datetime) -> exp.Expression:
     return tree.copy().transform(swap)
 
 
+def compared_texts(tree: exp.Expression) -> list[tuple[str, str]]:
+    """``(column, text)`` for each text literal a column is compared with by ``=``, ``<>`` or
+    ``IN`` (the column's lower-case name), in the condition's order."""
+    pairs: list[tuple[str, str]] = []
+
+    def pair(column: exp.Expression, literal: exp.Expression) -> None:
+        if (
+            isinstance(column, exp.Column)
+            and isinstance(literal, exp.Literal)
+            and literal.is_string
+        ):
+            pairs.append((column.name.lower(), literal.this))
+
+    for node in tree.walk():
+        if isinstance(node, exp.EQ | exp.NEQ):
+            pair(_bare(node.this), _bare(node.expression))
+            pair(_bare(node.expression), _bare(node.this))
+        elif isinstance(node, exp.In):
+            for item in node.expressions:
+                pair(_bare(node.this), _bare(item))
+    return pairs
+
+
 def check_values(
     tree: exp.Expression, values: Mapping[str, ValueDomain], *, location: str
 ) -> list[str]:
@@ -173,28 +197,16 @@ def check_values(
     are known (a trait's cells, stages, tiers, bands): one line per unknown value, with the
     column's values, a close match, or what a renamed value is called now."""
     problems: list[str] = []
-
-    def check(column: exp.Expression, literal: exp.Expression) -> None:
-        if not (isinstance(column, exp.Column) and isinstance(literal, exp.Literal)):
-            return
-        domain = values.get(column.name.lower())
-        if domain is None or not literal.is_string or literal.this in domain.values:
-            return
-        value, name = literal.this, column.name.lower()
+    for name, value in compared_texts(tree):
+        domain = values.get(name)
+        if domain is None or value in domain.values:
+            continue
         renamed = domain.renamed.get(value)
         hint = f"; {value!r} is now called {renamed!r}" if renamed else _close(value, domain.values)
         problems.append(
             f"{location}: {name} never holds {value!r}{hint} (its values: "
             f"{', '.join(domain.values)})"
         )
-
-    for node in tree.walk():
-        if isinstance(node, exp.EQ | exp.NEQ):
-            check(_bare(node.this), _bare(node.expression))
-            check(_bare(node.expression), _bare(node.this))
-        elif isinstance(node, exp.In):
-            for item in node.expressions:
-                check(_bare(node.this), _bare(item))
     return problems
 
 

@@ -525,6 +525,9 @@ class _Run:
             log.warning("%s", warning.message)
         self.phase("segments", segments=len(config.segments))
         membership = compute_segments(self.engine, config.segment_book, self.history, as_of=as_of)
+        for warning in membership.warnings:
+            log.warning("%s", warning.message)
+        report.warnings.extend(membership.warnings)
         start, end = config.settings.kpis.bounds(as_of)
         compute_kpis(self.engine, membership, start=start, end=end)
         report.segments = [SegmentSummary(**vars(s)) for s in membership.results.values()]

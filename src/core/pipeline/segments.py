@@ -18,6 +18,8 @@ from segsync.engine import DataError, Engine
 from segsync.errors import ConfigError
 from segsync.model.segments import SegmentBook
 from segsync.state.history import History
+from segsync.traits import SEGMENT_PROFILES_VIEW
+from segsync.traits.notes import TraitWarning
 
 __all__ = ["Membership", "SegmentResult", "compute_segments"]
 
@@ -53,6 +55,9 @@ class Membership:
     engine: Engine
     results: dict[str, SegmentResult] = field(default_factory=dict)
     """Per segment and group, in the config's order: size, changes, KPIs."""
+    warnings: list[TraitWarning] = field(default_factory=list)
+    """Conditions that compare a column with a text no profile holds but in another case or
+    with other spaces (:func:`unheld_texts`)."""
 
     def of(self, *segments: str) -> exp.Select:
         """``SELECT profile_key`` of the members of any of ``segments``."""
@@ -107,7 +112,59 @@ def compute_segments(
             result.min_size = limit[0]
             result.too_small = result.size < limit[0]
         results[name] = result
-    return Membership(engine=engine, results=results)
+    return Membership(engine=engine, results=results, warnings=unheld_texts(engine, book))
+
+
+def unheld_texts(engine: Engine, book: SegmentBook) -> list[TraitWarning]:
+    """A warning for each text a condition compares a column with (``country = 'fr'``) that
+    no profile holds, where some profiles hold it in another case or with spaces around it
+    (``'FR'``): SQL compares texts exactly, so such a condition quietly selects nobody (or,
+    with ``<>``, everybody). A text no profile holds in any spelling says nothing: the value
+    may just be absent today. One scan of the profiles for every comparison; a second only
+    for the texts none holds."""
+    pairs = {name: book.compared_texts(name) for name in book.segments}
+    distinct = list(dict.fromkeys(p for found in pairs.values() for p in found))
+    if not distinct:
+        return []
+
+    exact = engine.rows(
+        exp.select(
+            *(
+                _filtered(exp.func("count", exp.Star()), _column(c).eq(_text(v)), f"n{i}")
+                for i, (c, v) in enumerate(distinct)
+            )
+        ).from_(SEGMENT_PROFILES_VIEW)
+    )[0]
+    unheld = [p for p, n in zip(distinct, exact, strict=True) if not n]
+    if not unheld:
+        return []
+    selects: list[exp.Expr] = []
+    for i, (column, value) in enumerate(unheld):
+        match = _folded(_column(column)).eq(_folded(_text(value)))
+        selects.append(_filtered(exp.func("count", exp.Star()), match, f"n{i}"))
+        selects.append(_filtered(exp.func("min", _column(column)), match, f"v{i}"))
+    row = engine.rows(exp.select(*selects).from_(SEGMENT_PROFILES_VIEW))[0]
+    held = {
+        pair: (int(row[2 * i]), str(row[2 * i + 1])) for i, pair in enumerate(unheld) if row[2 * i]
+    }
+    warnings: list[TraitWarning] = []
+    for name, found in pairs.items():
+        for column, value in found:
+            if (column, value) not in held:
+                continue
+            n, spelled = held[(column, value)]
+            warnings.append(
+                TraitWarning(
+                    trait=f"segments.{name}",
+                    code="text_not_held",
+                    message=(
+                        f"segments.{name}: {column} never holds {value!r}, but {n:,} "
+                        f"profile(s) hold {spelled!r}: texts compare exactly (case and spaces "
+                        f"count); write {spelled!r}, or compare lower({column})"
+                    ),
+                )
+            )
+    return warnings
 
 
 def _counts(engine: Engine, history: History) -> dict[str, tuple[int, int, int]]:
@@ -129,3 +186,21 @@ def _counts(engine: Engine, history: History) -> dict[str, tuple[int, int, int]]
         str(s): (int(sizes.get(s, 0)), int(entered.get(s, 0)), int(left.get(s, 0)))
         for s in {*sizes, *entered, *left}
     }
+
+
+def _column(name: str) -> exp.Column:
+    return exp.column(name, quoted=True)
+
+
+def _text(value: str) -> exp.Literal:
+    return exp.Literal.string(value)
+
+
+def _folded(value: exp.Expr) -> exp.Expr:
+    """A text without case or the spaces around it."""
+    return exp.func("lower", exp.func("trim", value))
+
+
+def _filtered(aggregate: exp.Expr, condition: exp.Expr, alias: str) -> exp.Expr:
+    """``aggregate FILTER (WHERE condition) AS alias``."""
+    return exp.alias_(exp.Filter(this=aggregate, expression=exp.Where(this=condition)), alias)

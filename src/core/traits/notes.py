@@ -50,7 +50,9 @@ class TraitWarning(BaseModel):
     trait: str
     code: str
     """What kind of problem: ``no_events``, ``stale_window``, ``stale_lifecycle``,
-    ``stale_recency``, ``stale_model``, ``ties_split``, ``model_refused``, ``model_failed``."""
+    ``stale_recency``, ``stale_model``, ``ties_split``, ``model_refused``, ``model_failed``;
+    ``mixed_currencies`` (the orders' amounts); ``text_not_held`` (a segment's condition
+    compares a column with a text no profile holds but in another case or with spaces)."""
     message: str
     """One line for people: what, with the numbers, and what to do."""
 

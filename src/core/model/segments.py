@@ -33,7 +33,13 @@ from segsync.config.messages import suggest
 from segsync.config.schema import HOLDOUT_GROUP, NAME_RE, SegmentConfig, basis_points
 from segsync.errors import ConfigError
 from segsync.model.profile import AttributeType
-from segsync.model.where import check_values, compared_texts, compile_where, pin_clock
+from segsync.model.where import (
+    Compared,
+    check_values,
+    compared_texts,
+    compile_where,
+    pin_clock,
+)
 from segsync.traits import SEGMENT_PROFILES_VIEW
 from segsync.traits.notes import ValueDomain
 
@@ -273,19 +279,19 @@ class SegmentBook:
             statements.append(_split_query(name, segment, members))
         return statements
 
-    def compared_texts(self, name: str) -> list[tuple[str, str]]:
-        """``(column, text)`` for each text a profile's text column is compared with in
-        segment ``name``'s condition (``country = 'FR'``, ``IN``, ``<>``), the columns
-        whose values are known (a trait's) left out: :meth:`check` has checked those."""
+    def compared_texts(self, name: str) -> list[Compared]:
+        """Each text a profile's text column is compared with in segment ``name``'s
+        condition (``country = 'FR'``, ``IN``, ``<>``, ``LIKE``), once; the columns whose
+        values are known (a trait's) left out: :meth:`check` has checked those."""
         where = self.segments[name].where
         if where is None:
             return []
         location = f"{self.location}: segments.{name}.where"
         tree = compile_where(where, self.columns, location=location)
         return [
-            (column, text)
-            for column, text in dict.fromkeys(compared_texts(tree))
-            if self.columns.get(column) == "text" and column not in self.values
+            found
+            for found in dict.fromkeys(compared_texts(tree))
+            if self.columns.get(found.column) == "text" and found.column not in self.values
         ]
 
     def query(self, name: str, members: str, *, as_of: dt.datetime | None = None) -> exp.Select:

@@ -38,7 +38,7 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import sqlglot
 from sqlglot import TokenType, exp
@@ -54,6 +54,7 @@ __all__ = [
     "ALLOWED_FUNCTIONS",
     "MAX_DEPTH",
     "MAX_LENGTH",
+    "Compared",
     "check_values",
     "compared_texts",
     "compile_where",
@@ -167,18 +168,28 @@ def pin_clock(tree: exp.Expression, as_of: dt.datetime) -> exp.Expression:
     return tree.copy().transform(swap)
 
 
-def compared_texts(tree: exp.Expression) -> list[tuple[str, str]]:
-    """``(column, text)`` for each text literal a column is compared with by ``=``, ``<>`` or
-    ``IN`` (the column's lower-case name), in the condition's order."""
-    pairs: list[tuple[str, str]] = []
+class Compared(NamedTuple):
+    """A profile column compared with a text: ``country = 'FR'`` (also ``<>`` and ``IN``), or
+    matched with a pattern, ``interests LIKE '%run%'`` (``like``)."""
 
-    def pair(column: exp.Expression, literal: exp.Expression) -> None:
+    column: str
+    """Its lower-case name."""
+    text: str
+    like: bool = False
+
+
+def compared_texts(tree: exp.Expression) -> list[Compared]:
+    """Each text literal a column is compared with by ``=``, ``<>``, ``IN`` or ``LIKE`` (not
+    ``ILIKE``, nor a ``LIKE`` with ``ESCAPE``), in the condition's order."""
+    found: list[Compared] = []
+
+    def pair(column: exp.Expression, literal: exp.Expression, like: bool = False) -> None:
         if (
             isinstance(column, exp.Column)
             and isinstance(literal, exp.Literal)
             and literal.is_string
         ):
-            pairs.append((column.name.lower(), literal.this))
+            found.append(Compared(column.name.lower(), literal.this, like))
 
     for node in tree.walk():
         if isinstance(node, exp.EQ | exp.NEQ):
@@ -187,7 +198,9 @@ def compared_texts(tree: exp.Expression) -> list[tuple[str, str]]:
         elif isinstance(node, exp.In):
             for item in node.expressions:
                 pair(_bare(node.this), _bare(item))
-    return pairs
+        elif isinstance(node, exp.Like) and not isinstance(node.parent, exp.Escape):
+            pair(_bare(node.this), _bare(node.expression), like=True)
+    return found
 
 
 def check_values(
@@ -197,8 +210,8 @@ def check_values(
     are known (a trait's cells, stages, tiers, bands): one line per unknown value, with the
     column's values, a close match, or what a renamed value is called now."""
     problems: list[str] = []
-    for name, value in compared_texts(tree):
-        domain = values.get(name)
+    for name, value, like in compared_texts(tree):
+        domain = None if like else values.get(name)
         if domain is None or value in domain.values:
             continue
         renamed = domain.renamed.get(value)

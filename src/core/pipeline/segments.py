@@ -17,6 +17,7 @@ from sqlglot import exp
 from segsync.engine import DataError, Engine
 from segsync.errors import ConfigError
 from segsync.model.segments import SegmentBook
+from segsync.model.where import Compared
 from segsync.state.history import History
 from segsync.traits import SEGMENT_PROFILES_VIEW
 from segsync.traits.notes import TraitWarning
@@ -118,53 +119,67 @@ def compute_segments(
 def unheld_texts(engine: Engine, book: SegmentBook) -> list[TraitWarning]:
     """A warning for each text a condition compares a column with (``country = 'fr'``) that
     no profile holds, where some profiles hold it in another case or with spaces around it
-    (``'FR'``): SQL compares texts exactly, so such a condition quietly selects nobody (or,
-    with ``<>``, everybody). A text no profile holds in any spelling says nothing: the value
-    may just be absent today. One scan of the profiles for every comparison; a second only
-    for the texts none holds."""
-    pairs = {name: book.compared_texts(name) for name in book.segments}
-    distinct = list(dict.fromkeys(p for found in pairs.values() for p in found))
+    (``'FR'``), and for each ``LIKE`` pattern no profile matches but some match in another
+    case: SQL compares texts exactly, so such a condition quietly selects nobody (or, negated,
+    everybody). A text held in no spelling says nothing: the value may just be absent today.
+    One scan of the profiles for every comparison; a second only for those nobody matched."""
+    per_segment = {name: book.compared_texts(name) for name in book.segments}
+    distinct = list(dict.fromkeys(c for found in per_segment.values() for c in found))
     if not distinct:
         return []
-
+    count = exp.func("count", exp.Star())
     exact = engine.rows(
-        exp.select(
-            *(
-                _filtered(exp.func("count", exp.Star()), _column(c).eq(_text(v)), f"n{i}")
-                for i, (c, v) in enumerate(distinct)
-            )
-        ).from_(SEGMENT_PROFILES_VIEW)
+        exp.select(*(_filtered(count, _matches(c), f"n{i}") for i, c in enumerate(distinct))).from_(
+            SEGMENT_PROFILES_VIEW
+        )
     )[0]
-    unheld = [p for p, n in zip(distinct, exact, strict=True) if not n]
+    unheld = [c for c, n in zip(distinct, exact, strict=True) if not n]
     if not unheld:
         return []
     selects: list[exp.Expr] = []
-    for i, (column, value) in enumerate(unheld):
-        match = _folded(_column(column)).eq(_folded(_text(value)))
-        selects.append(_filtered(exp.func("count", exp.Star()), match, f"n{i}"))
-        selects.append(_filtered(exp.func("min", _column(column)), match, f"v{i}"))
+    for i, compared in enumerate(unheld):
+        loose = _matches(compared, loosely=True)
+        selects.append(_filtered(count, loose, f"n{i}"))
+        selects.append(_filtered(exp.func("min", _column(compared.column)), loose, f"v{i}"))
     row = engine.rows(exp.select(*selects).from_(SEGMENT_PROFILES_VIEW))[0]
-    held = {
-        pair: (int(row[2 * i]), str(row[2 * i + 1])) for i, pair in enumerate(unheld) if row[2 * i]
-    }
+    held = {c: (int(row[2 * i]), str(row[2 * i + 1])) for i, c in enumerate(unheld) if row[2 * i]}
     warnings: list[TraitWarning] = []
-    for name, found in pairs.items():
-        for column, value in found:
-            if (column, value) not in held:
+    for name, found in per_segment.items():
+        for compared in found:
+            if compared not in held:
                 continue
-            n, spelled = held[(column, value)]
+            n, spelled = held[compared]
+            column, text = compared.column, compared.text
+            if compared.like:
+                what = (
+                    f"{column} LIKE {text!r} matches no profile, but {n:,} profile(s) match "
+                    f"it in another case (such as {spelled!r}): LIKE counts case; use ILIKE"
+                )
+            else:
+                what = (
+                    f"{column} never holds {text!r}, but {n:,} profile(s) hold {spelled!r}: "
+                    f"texts compare exactly (case and spaces count); write {spelled!r}, or "
+                    f"compare lower({column})"
+                )
             warnings.append(
                 TraitWarning(
                     trait=f"segments.{name}",
                     code="text_not_held",
-                    message=(
-                        f"segments.{name}: {column} never holds {value!r}, but {n:,} "
-                        f"profile(s) hold {spelled!r}: texts compare exactly (case and spaces "
-                        f"count); write {spelled!r}, or compare lower({column})"
-                    ),
+                    message=f"segments.{name}: {what}",
                 )
             )
     return warnings
+
+
+def _matches(compared: Compared, *, loosely: bool = False) -> exp.Expr:
+    """The profile's column equals (matches) the text; ``loosely``: without case (for a
+    text: nor the spaces around it)."""
+    column, text = _column(compared.column), exp.Literal.string(compared.text)
+    if compared.like:
+        return exp.ILike(this=column, expression=text) if loosely else column.like(text)
+    if loosely:
+        return _folded(column).eq(_folded(text))
+    return column.eq(text)
 
 
 def _counts(engine: Engine, history: History) -> dict[str, tuple[int, int, int]]:
@@ -190,10 +205,6 @@ def _counts(engine: Engine, history: History) -> dict[str, tuple[int, int, int]]
 
 def _column(name: str) -> exp.Column:
     return exp.column(name, quoted=True)
-
-
-def _text(value: str) -> exp.Literal:
-    return exp.Literal.string(value)
 
 
 def _folded(value: exp.Expr) -> exp.Expr:

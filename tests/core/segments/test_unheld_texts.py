@@ -50,3 +50,14 @@ def test_texts_held_as_written_say_nothing(tmp_path: Path) -> None:
     assert warnings_for(tmp_path, "country IN ('FR', 'BE')", ["FR", "BE"]) == ([], 2)
     assert warnings_for(tmp_path, "lower(country) = 'fr'", ["FR"]) == ([], 1)
     assert warnings_for(tmp_path, "revenue > 0 OR country IS NULL", ["FR"]) == ([], 0)
+
+
+def test_a_like_pattern_matched_only_in_another_case_says_use_ilike(tmp_path: Path) -> None:
+    found, size = warnings_for(tmp_path, "country LIKE 'F%' OR country LIKE 'b%'", ["FR", "BE"])
+    assert size == 1
+    assert found == [
+        "segments.s: country LIKE 'b%' matches no profile, but 1 profile(s) match it in another "
+        "case (such as 'BE'): LIKE counts case; use ILIKE"
+    ]
+    assert warnings_for(tmp_path, "country ILIKE 'b%'", ["BE"]) == ([], 1)
+    assert warnings_for(tmp_path, "country LIKE 'X%'", ["BE"]) == ([], 0)

@@ -91,6 +91,27 @@ def test_report_of_a_blocked_run_names_the_guard(project: Project) -> None:
     assert re.search(r"sync french_news</span> — segment &#39;french&#39; computed empty", html)
 
 
+def test_report_lists_the_warnings_about_the_data(project: Project) -> None:
+    """A warning the run gave about the data (here a condition comparing a column with a
+    text held only in another case) is among what needs attention, named by its key."""
+    project.write()
+    project.config.write_text(
+        project.config.read_text().replace(
+            "where = \"country = 'FR'\"", "where = \"country = 'fr'\""
+        )
+    )
+    out = project.root / "warned.html"
+    result = project.cli("run", "--report", str(out))
+    assert "segments.french: country never holds 'fr'" in result.err
+    html = out.read_text()
+    summary = html[html.index('id="summary"') : html.index('id="syncs"')]
+    assert re.search(
+        r"segments\.french</span> — country never holds &#39;fr&#39;, but \d+ profile\(s\) "
+        r"hold &#39;FR&#39;",
+        summary,
+    ), summary
+
+
 # -- in a real browser ----------------------------------------------------------------------
 
 

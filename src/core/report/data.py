@@ -300,6 +300,12 @@ def _attention(report: RunReport | None, run: dict[str, Any]) -> list[Attention]
                     f"{failure.count:,} × {failure.op} failed ({kind}): {failure.error}",
                 )
             )
+    for warning in report.warnings:  # about the data: mixed currencies, stale events, …
+        label, _, rest = warning.message.partition(": ")
+        if rest and " " not in label:  # the message opens with its key: "segments.vip: …"
+            items.append(Attention("warning", label, rest))
+        else:
+            items.append(Attention("warning", warning.trait, warning.message))
     items += [Attention("error", "run", e) for e in report.errors]
     return items
 

@@ -77,6 +77,53 @@ def _translated() -> Iterator[None]:
         raise mapped from exc
 
 
+def type_errors(
+    columns: Mapping[str, str], conditions: Mapping[str, exp.Expression]
+) -> dict[str, str]:
+    """Per condition (by its key) that cannot run on the columns' types, DuckDB's reason,
+    found without any data: a text compared with a number (``country > 5``), a text that is
+    no value of its column's type (``revenue > '1,000'``, ``signup_date > '2025-13-01'``).
+    Each is run over a table of one row of NULLs typed as ``columns`` (name → SQL type): a
+    NULL makes no function or cast fail, so only the types and the condition's own values
+    can."""
+    if not conditions:
+        return {}
+    row = ", ".join(f"CAST(NULL AS {t}) AS {_column(c)}" for c, t in columns.items())
+    found: dict[str, str] = {}
+    with duckdb.connect(":memory:") as con:
+        # a table, not a SELECT of constants: the optimiser would fold the NULLs away and
+        # never convert the condition's texts
+        con.execute(f"CREATE TABLE p AS SELECT {row}")
+        for key, condition in conditions.items():
+            # each operand of AND, OR and NOT on its own: the engine skips the rest of a
+            # conjunction once one part decides it (NULL AND … still runs; TRUE OR … not)
+            parts = ", ".join(f"({part.sql(dialect='duckdb')})" for part in _operands(condition))
+            try:
+                con.execute(f"SELECT {parts} FROM p").fetchall()
+            except (duckdb.BinderException, duckdb.ConversionException) as exc:
+                reason = _first_line(exc)
+                for prefix in ("Binder Error: ", "Conversion Error: "):
+                    reason = reason.removeprefix(prefix)
+                found[key] = reason
+    return found
+
+
+def _operands(condition: exp.Expression) -> list[exp.Expression]:
+    """The parts of a condition under its AND, OR, NOT and parentheses, left to right (a
+    loop: a chain of a thousand ANDs is a thousand levels deep)."""
+    parts: list[exp.Expression] = []
+    stack = [condition]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, exp.And | exp.Or):
+            stack += [node.expression, node.this]
+        elif isinstance(node, exp.Not | exp.Paren):
+            stack.append(node.this)
+        else:
+            parts.append(node)
+    return parts
+
+
 def _constant(column: Sequence[Any]) -> bool:
     """Whether a column holds one text, integer, boolean or NULL value throughout."""
     first = column[0]

@@ -32,13 +32,14 @@ from sqlglot import exp
 from segsync.config.messages import suggest
 from segsync.config.schema import HOLDOUT_GROUP, NAME_RE, SegmentConfig, basis_points
 from segsync.errors import ConfigError
-from segsync.model.profile import AttributeType
+from segsync.model.profile import ATTRIBUTE_SQL_TYPES, AttributeType
 from segsync.model.where import (
     Compared,
     check_values,
     compared_texts,
     compile_where,
     pin_clock,
+    referenced_columns,
 )
 from segsync.traits import SEGMENT_PROFILES_VIEW
 from segsync.traits.notes import ValueDomain
@@ -142,6 +143,7 @@ class SegmentBook:
         """Every problem with the segment definitions, one line each."""
         problems: list[str] = []
         path = self.location
+        conditions: dict[str, exp.Expression] = {}
         for name, segment in self.segments.items():
             key = f"segments.{name}"
             if not NAME_RE.match(name):
@@ -164,7 +166,10 @@ class SegmentBook:
                 except ConfigError as exc:
                     problems.append(str(exc))
                 else:
-                    problems.extend(check_values(tree, self.values, location=location))
+                    found = check_values(tree, self.values, location=location)
+                    problems.extend(found)
+                    if not found:
+                        conditions[location] = tree
             for field in ("include", "exclude"):
                 for other in getattr(segment, field):
                     if other == name:
@@ -183,11 +188,28 @@ class SegmentBook:
                     f"{path}: {key}.min_size_action: expected a 'min_size' beside it, found "
                     f"min_size_action = {segment.min_size_action!r} alone"
                 )
+        problems.extend(self._type_problems(conditions))
         try:
             self.order()
         except graphlib.CycleError as exc:
             cycle = " -> ".join(exc.args[1])
             problems.append(f"{path}: segments: include/exclude/priority form a cycle: {cycle}")
+        return problems
+
+    def _type_problems(self, conditions: dict[str, exp.Expression]) -> list[str]:
+        """The conditions that do not fit their columns' types (``country > 5``), found
+        before any data is read, rather than after a run has pulled every source."""
+        from segsync.engine.duckdb import type_errors
+
+        types = {c: ATTRIBUTE_SQL_TYPES[t] for c, t in self.columns.items()}
+        problems = []
+        for location, reason in type_errors(types, conditions).items():
+            used = sorted(referenced_columns(conditions[location]))
+            kinds = ", ".join(f"{c} is {self.columns[c]}" for c in used if c in self.columns)
+            problems.append(
+                f"{location}: the condition cannot run on its columns' types: {reason}"
+                + (f" ({kinds})" if kinds else "")
+            )
         return problems
 
     def _check_priority(self, name: str, segment: SegmentConfig) -> list[str]:

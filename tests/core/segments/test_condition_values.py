@@ -83,3 +83,31 @@ def test_every_clock_function_is_pinned(text: str) -> None:
     tree = compile_where(f"last_order_at < {text}", {"last_order_at": "timestamp"}, location="x")
     sql = pin_clock(tree, dt.datetime(2020, 7, 1)).sql("duckdb").upper()
     assert "CURRENT" not in sql and "NOW(" not in sql
+
+
+def test_a_condition_that_cannot_run_on_its_columns_types_is_refused_when_loaded(
+    tmp_path: Path,
+) -> None:
+    """Found with no data, before a run pulls anything (it used to fail after the pull)."""
+    assert problems(tmp_path, "country > 5") == [
+        "segments.s.where: the condition cannot run on its columns' types: Cannot compare "
+        "values of type VARCHAR and type INTEGER_LITERAL - an explicit cast is required "
+        "(country is text)"
+    ]
+    (problem,) = problems(tmp_path, "revenue > '1,000' AND orders_count > 0")
+    assert problem == (
+        "segments.s.where: the condition cannot run on its columns' types: Could not convert "
+        'string "1,000" to DECIMAL(38,4) (orders_count is integer, revenue is decimal)'
+    )
+    # however the condition would be cut short (TRUE OR …; a NULL row, FALSE AND …)
+    (problem,) = problems(tmp_path, "country IS NULL OR last_order_at > DATE '2026-02-30'")
+    assert 'date field value out of range: "2026-02-30"' in problem
+    # what runs on the types passes, whatever the data would hold
+    for fine in (
+        "orders_count > '5'",
+        "CAST(country AS INTEGER) > 5",
+        "revenue / orders_count > 10",
+        "rfm_r >= 4 AND last_order_at > current_date - INTERVAL 30 DAY",
+        " AND ".join(f"orders_count <> {i}" for i in range(400)),
+    ):
+        assert problems(tmp_path, fine) == [], fine

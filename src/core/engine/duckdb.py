@@ -4,6 +4,7 @@ DuckDB (its dialect, its readers, its driver's exceptions)."""
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -100,11 +101,8 @@ def type_errors(
             parts = ", ".join(f"({part.sql(dialect='duckdb')})" for part in _operands(condition))
             try:
                 con.execute(f"SELECT {parts} FROM p").fetchall()
-            except (duckdb.BinderException, duckdb.ConversionException) as exc:
-                reason = _first_line(exc)
-                for prefix in ("Binder Error: ", "Conversion Error: "):
-                    reason = reason.removeprefix(prefix)
-                found[key] = reason
+            except _DATA_ERRORS as exc:  # a type, a conversion, an overflow of constants
+                found[key] = re.sub(r"^[\w ]+ Error: ", "", _first_line(exc))
     return found
 
 

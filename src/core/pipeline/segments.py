@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from segsync.engine import DataError, Engine
 from segsync.errors import ConfigError
+from segsync.model.identity import mask_identifier
 from segsync.model.segments import SegmentBook
 from segsync.model.where import Compared
 from segsync.state.history import History
@@ -25,6 +26,7 @@ from segsync.traits.notes import TraitWarning
 __all__ = ["Membership", "SegmentResult", "compute_segments"]
 
 _TABLE = "_run_segment_members"
+_IDENTIFIERS = frozenset({"email", "phone", "profile_key"})
 
 
 @dataclass
@@ -127,10 +129,13 @@ def unheld_texts(engine: Engine, book: SegmentBook) -> list[TraitWarning]:
     distinct = list(dict.fromkeys(c for found in per_segment.values() for c in found))
     if not distinct:
         return []
+    # the profiles alone when they hold every column compared (the view joins the traits)
+    held_by = {c.lower() for c in engine.columns("profiles")}
+    source = "profiles" if {c.column for c in distinct} <= held_by else SEGMENT_PROFILES_VIEW
     count = exp.func("count", exp.Star())
     exact = engine.rows(
         exp.select(*(_filtered(count, _matches(c), f"n{i}") for i, c in enumerate(distinct))).from_(
-            SEGMENT_PROFILES_VIEW
+            source
         )
     )[0]
     unheld = [c for c, n in zip(distinct, exact, strict=True) if not n]
@@ -141,7 +146,7 @@ def unheld_texts(engine: Engine, book: SegmentBook) -> list[TraitWarning]:
         loose = _matches(compared, loosely=True)
         selects.append(_filtered(count, loose, f"n{i}"))
         selects.append(_filtered(exp.func("min", _column(compared.column)), loose, f"v{i}"))
-    row = engine.rows(exp.select(*selects).from_(SEGMENT_PROFILES_VIEW))[0]
+    row = engine.rows(exp.select(*selects).from_(source))[0]
     held = {c: (int(row[2 * i]), str(row[2 * i + 1])) for i, c in enumerate(unheld) if row[2 * i]}
     warnings: list[TraitWarning] = []
     for name, found in per_segment.items():
@@ -150,6 +155,8 @@ def unheld_texts(engine: Engine, book: SegmentBook) -> list[TraitWarning]:
                 continue
             n, spelled = held[compared]
             column, text = compared.column, compared.text
+            if column in _IDENTIFIERS:  # a person's address or number: never in a log
+                spelled = mask_identifier(spelled)
             if compared.like:
                 what = (
                     f"{column} LIKE {text!r} matches no profile, but {n:,} profile(s) match "

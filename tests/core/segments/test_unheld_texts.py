@@ -61,3 +61,20 @@ def test_a_like_pattern_matched_only_in_another_case_says_use_ilike(tmp_path: Pa
     ]
     assert warnings_for(tmp_path, "country ILIKE 'b%'", ["BE"]) == ([], 1)
     assert warnings_for(tmp_path, "country LIKE 'X%'", ["BE"]) == ([], 0)
+
+
+def test_a_persons_identifier_is_never_shown(tmp_path: Path) -> None:
+    """The spelling held, for ``email`` or ``phone``, is someone's address: masked."""
+    db = SegDb()
+    db.load([P("k1")])
+    db.store.con.execute("ALTER TABLE profiles ADD COLUMN email VARCHAR")
+    db.store.con.execute("UPDATE profiles SET email = 'jane.doe@gmail.com'")
+    config = make_config(tmp_path, "[segments.s]\nwhere = \"email LIKE '%@GMAIL.com'\"\n")
+    db.compute(config)
+    assert db.membership is not None
+    (found,) = [w.message for w in db.membership.warnings]
+    assert "jane.doe" not in found
+    assert found.startswith(
+        "segments.s: email LIKE '%@GMAIL.com' matches no profile, but 1 profile(s) match it in "
+        "another case (such as 'j"
+    )

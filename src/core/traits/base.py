@@ -52,6 +52,8 @@ __all__ = [
     "output",
     "parse_duration",
     "per_profile",
+    "property_equals",
+    "property_text",
     "property_value",
     "sql_type",
     "timestamp_literal",
@@ -399,7 +401,8 @@ def property_value(name: str) -> exp.Expr:
     return exp.TryCast(this=property_text(name), to=exp.DataType.build("DOUBLE"))
 
 
-def _property_equals(name: str, value: str | bool | int | float) -> exp.Expr:
+def property_equals(name: str, value: str | bool | int | float) -> exp.Expr:
+    """A property filter (``where = { channel = "web" }``): the property equals ``value``."""
     if isinstance(value, bool):
         return exp.EQ(
             this=property_text(name), expression=exp.Literal.string("true" if value else "false")
@@ -428,7 +431,7 @@ def event_conditions(
         conditions.append(
             exp.GTE(this=exp.column("occurred_at"), expression=timestamp_literal(start))
         )
-    conditions.extend(_property_equals(k, v) for k, v in settings.where.items())
+    conditions.extend(property_equals(k, v) for k, v in settings.where.items())
     return exp.and_(*conditions)
 
 

@@ -186,8 +186,8 @@ def staleness(
                 code="no_events",
                 message=(
                     f"{head}no {settings.event!r} event{filters} before "
-                    f"{stop.isoformat(sep=' ')}; check the trait's event (and where), and the "
-                    f"as-of ({_HINT})"
+                    f"{stop.isoformat(sep=' ')}{_spelled_otherwise(engine, settings, stop)}; "
+                    f"check the trait's event (and where), and the as-of ({_HINT})"
                 ),
             )
         ]
@@ -204,6 +204,39 @@ def staleness(
                 )
             ]
     return []
+
+
+def _spelled_otherwise(engine: Engine, settings: EventSettings, stop: dt.datetime) -> str:
+    """When no event matches the trait's type and filters as written, but some do in another
+    case or with spaces around the texts (``event = "Order"`` over ``'order'``, ``where = {
+    channel = "App" }`` over ``'app'``): how many, and the spellings held; else nothing."""
+    from .base import EVENTS_TABLE, property_equals, property_text, timestamp_literal
+
+    def folded(value: exp.Expr) -> exp.Expr:
+        return exp.func("lower", exp.func("trim", value))
+
+    # (what a person reads, the text read, the text wanted): the type, then each text filter
+    texts: list[tuple[str, exp.Expr, str]] = [("event", exp.column("type"), settings.event)]
+    texts += [(k, property_text(k), v) for k, v in settings.where.items() if isinstance(v, str)]
+    loose: list[exp.Expr] = [
+        folded(text).eq(folded(exp.Literal.string(value))) for _, text, value in texts
+    ]
+    # numbers and booleans as the trait reads them
+    loose += [property_equals(k, v) for k, v in settings.where.items() if not isinstance(v, str)]
+    before = exp.column("occurred_at") < timestamp_literal(stop.replace(tzinfo=None))
+    row = engine.rows(
+        exp.select(exp.func("count", exp.Star()), *(exp.func("min", t) for _, t, _ in texts))
+        .from_(EVENTS_TABLE)
+        .where(exp.and_(*loose, before))
+    )[0]
+    if not row[0]:
+        return ""
+    held = ", ".join(
+        f"{label} {str(got)!r}"
+        for (label, _, value), got in zip(texts, row[1:], strict=True)
+        if got != value
+    )
+    return f" (but {int(row[0]):,} match it in another case or with spaces: {held})"
 
 
 def _failed(sources: Sequence[str]) -> str:

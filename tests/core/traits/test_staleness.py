@@ -133,3 +133,44 @@ def test_a_score_rule_whose_event_type_has_no_event_warns(db: TraitDb, one_scan:
     first, second = (w.message for w in results.warnings)
     assert first.startswith("traits.lead: no 'vist' event before 2026-03-01 00:00:00")
     assert second.startswith("traits.lead: no 'order' event matching {channel = 'web'} before")
+
+
+def test_an_event_type_or_filter_held_in_another_case_is_named() -> None:
+    """``event = "Order"`` over ``'order'``, or ``channel = "App "`` over ``'app'``: the
+    warning says how many events match without case or spaces, and the spelling held."""
+    reset_plugins()
+    db = TraitDb()
+    at = DATA_END - DAY
+    db.load(
+        ["a", "b"],
+        [
+            Ev("a", "e1", at, Decimal(5), props={"channel": "app", "items": 2}),
+            Ev("b", "e2", at, Decimal(7), props={"channel": "web", "items": 2}),
+        ],
+    )
+    traits = {
+        "typo": {"kind": "aggregate", "event": "Order", "function": "count"},
+        "app": {
+            "kind": "aggregate",
+            "event": "order",
+            "function": "count",
+            "where": {"channel": "App ", "items": 2},
+        },
+        "none": {"kind": "aggregate", "event": "order", "function": "count",
+                 "where": {"channel": "store"}},
+    }  # fmt: skip
+    specs = {n: build_trait(n, db.kinds[v.pop("kind")], v) for n, v in traits.items()}
+    found = {
+        w.trait: w.message for w in compute_traits(db.store.engine, specs, as_of=DATA_END).warnings
+    }
+    assert found["typo"].startswith(
+        "traits.typo: no 'Order' event before 1998-07-01 00:00:00 (but 2 match it in another "
+        "case or with spaces: event 'order'); check the trait's event"
+    )
+    assert (
+        "no 'order' event matching {channel = 'App ', items = 2} before 1998-07-01 00:00:00 "
+        "(but 1 match it in another case or with spaces: channel 'app'); check"
+    ) in found["app"]
+    # a text held in no spelling: nothing more to say
+    assert "(but" not in found["none"]
+    reset_plugins()

@@ -95,4 +95,12 @@ class HubSpotConnector(Connector):
         daily = headers.get("x-hubspot-ratelimit-daily-remaining")
         if daily is not None:
             detail += f", {int(daily):,} left today"
+        problems = await self.source.property_problems()
+        if problems:
+            return CheckResult(ok=False, detail="; ".join([detail, *problems]))
+        if problems is None:
+            detail += (
+                "; the mapped properties are not checked (reading the portal's property "
+                "definitions needs the scope crm.schemas.contacts.read)"
+            )
         return CheckResult(ok=True, detail=detail)

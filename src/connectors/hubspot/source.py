@@ -22,6 +22,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal, InvalidOperation
@@ -29,12 +31,15 @@ from typing import Any
 
 from segsync.connector import Contact, ContactBatch, Event, Page, Purpose
 from segsync.cursors import plan_pull
+from segsync.errors import AuthError, FatalError
 from segsync.http import CursorPaginator, HttpClient, paginate
 from segsync.values import parse_datetime
 
 from .settings import HubSpotSettings
 
 __all__ = ["ContactReader", "contact_properties", "parse_time"]
+
+PROPERTIES = "/crm/v3/properties/contacts"
 
 CONTACTS = "/crm/v3/objects/contacts"
 BATCH_MAX = 100
@@ -45,6 +50,11 @@ _BUILTIN = ("email", "phone", "mobilephone", "country", "hs_email_optout", "hs_l
             "lastmodifieddate")  # fmt: skip
 _DEAL_PROPERTIES = ("amount", "closedate", "dealstage", "deal_currency_code", "pipeline",
                     "dealname")  # fmt: skip
+
+
+def _letters(text: str) -> str:
+    """A name or label without case, spaces or punctuation: ``First Name`` → ``firstname``."""
+    return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
 def contact_properties(settings: HubSpotSettings) -> list[str]:
@@ -201,6 +211,40 @@ class ContactReader:
                 out[str(result.get("id"))] = result
         return out
 
+    async def property_problems(self) -> list[str] | None:
+        """One line per mapped property (``properties``) that is no contact property of the
+        portal, with the one it may mean: a close name, or the one whose label it spells
+        (``first_name`` → ``firstname``, labelled "First Name"). HubSpot answers a request for
+        an unknown property as if it were empty, so a typo would empty the attribute for
+        everyone. None when the token cannot read the definitions (that needs the scope
+        ``crm.schemas.contacts.read``)."""
+        if not self.settings.properties:
+            return []
+        try:
+            answer = await self.http.json("GET", PROPERTIES)
+        except AuthError:
+            return None
+        labels = {
+            str(d["name"]): str(d.get("label") or "")
+            for d in (answer or {}).get("results") or []
+            if isinstance(d, dict) and d.get("name")
+        }
+        problems = []
+        for attribute, name in self.settings.properties.items():
+            if name in labels:
+                continue
+            spelled = [n for n, label in labels.items() if _letters(label) == _letters(name)]
+            close = spelled or difflib.get_close_matches(name, list(labels), n=1, cutoff=0.75)
+            hint = ""
+            if close:
+                label = f', labelled "{labels[close[0]]}"' if labels[close[0]] else ""
+                hint = f" (did you mean {close[0]!r}{label}?)"
+            problems.append(
+                f"properties.{attribute} = {name!r}: the portal has no contact property of that "
+                f"internal name{hint}"
+            )
+        return problems
+
     def streams(self) -> tuple[str, ...]:
         return ("contacts", "events") if self.settings.deals else ("contacts",)
 
@@ -210,6 +254,9 @@ class ContactReader:
 
     async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
         settings = self.settings
+        problems = await self.property_problems()
+        if problems:  # never pull an attribute empty for everyone
+            raise FatalError("; ".join(problems))
         read = plan_pull(
             cursor,
             began=self.clock(),

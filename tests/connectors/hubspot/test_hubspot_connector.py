@@ -474,3 +474,66 @@ def test_rolling_window_headers_pause_for_one_slot_not_the_whole_window() -> Non
     }
     assert read_limits(httpx.Response(200, headers=headers)) == (100, 0, 0.1)
     assert read_limits(httpx.Response(200)) is None  # search answers carry no burst headers
+
+
+# -- mapped properties ---------------------------------------------------------------------------
+
+
+def test_a_mapped_property_the_portal_lacks_is_named_with_what_it_may_mean(
+    tmp_path: Path,
+) -> None:
+    """HubSpot reads an unknown property as empty: a typo would empty an attribute for
+    everyone. ``check`` names it (with the property a close name or a label points to) and a
+    pull refuses to run on it."""
+    sim = sim_with()
+    sim.add_contact("a@example.org", firstname="Ann", city="Lyon")
+    mapping = {"first_name": "first_name", "town": "citty", "lang": "hs_language",
+               "odd": "favourite_colour"}  # fmt: skip
+
+    async def work(c: HubSpotConnector) -> Any:
+        checked = await c.check()
+        with pytest.raises(FatalError) as failed:
+            await all_contacts(c, None)
+        return checked, str(failed.value)
+
+    checked, failure = run(make(sim, tmp_path, properties=mapping), work)
+    problems = [
+        "properties.first_name = 'first_name': the portal has no contact property of that "
+        "internal name (did you mean 'firstname', labelled \"First Name\"?)",
+        "properties.town = 'citty': the portal has no contact property of that internal name "
+        "(did you mean 'city', labelled \"City\"?)",
+        "properties.odd = 'favourite_colour': the portal has no contact property of that "
+        "internal name",
+    ]
+    assert not checked.ok
+    assert checked.detail.split("; ")[2:] == problems  # after the token and the limits
+    assert failure == "; ".join(problems)
+    pages = [
+        r for r in sim.requests if r.path == "/crm/v3/objects/contacts" and "limit=100" in r.query
+    ]
+    assert pages == []  # refused before reading a contact
+
+    # mapped as the portal names them: checked, and pulled
+    good = {"first_name": "firstname", "town": "city", "lang": "hs_language"}
+    checked = run(make(sim, tmp_path, properties=good), lambda c: c.check())
+    assert checked.ok and "not checked" not in checked.detail
+    got = run(make(sim, tmp_path, properties=good), lambda c: all_contacts(c, None))
+    assert [x.attributes.get("first_name") for x in got] == ["Ann"]
+
+
+def test_without_the_schemas_scope_the_mapping_is_not_checked_and_the_pull_runs(
+    tmp_path: Path,
+) -> None:
+    sim = sim_with()
+    sim.add_credential("pat-na1-narrow-0000", scopes={"crm.objects.contacts.read"})
+    sim.add_contact("a@example.org", firstname="Ann")
+    connector = make(sim, tmp_path, token="pat-na1-narrow-0000", deals=False,
+                     properties={"first_name": "firstname"})  # fmt: skip
+    checked = run(connector, lambda c: c.check())
+    assert checked.ok
+    assert "the mapped properties are not checked" in checked.detail
+    assert "crm.schemas.contacts.read" in checked.detail
+    again = make(sim, tmp_path, token="pat-na1-narrow-0000", deals=False,
+                 properties={"first_name": "firstname"})  # fmt: skip
+    got = run(again, lambda c: all_contacts(c, None))
+    assert [x.attributes.get("first_name") for x in got] == ["Ann"]

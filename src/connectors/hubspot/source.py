@@ -22,8 +22,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-import re
 import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal, InvalidOperation
@@ -33,6 +31,7 @@ from segsync.connector import Contact, ContactBatch, Event, Page, Purpose
 from segsync.cursors import plan_pull
 from segsync.errors import AuthError, FatalError
 from segsync.http import CursorPaginator, HttpClient, paginate
+from segsync.mapping import unknown_fields
 from segsync.values import parse_datetime
 
 from .settings import HubSpotSettings
@@ -50,11 +49,6 @@ _BUILTIN = ("email", "phone", "mobilephone", "country", "hs_email_optout", "hs_l
             "lastmodifieddate")  # fmt: skip
 _DEAL_PROPERTIES = ("amount", "closedate", "dealstage", "deal_currency_code", "pipeline",
                     "dealname")  # fmt: skip
-
-
-def _letters(text: str) -> str:
-    """A name or label without case, spaces or punctuation: ``First Name`` → ``firstname``."""
-    return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
 def contact_properties(settings: HubSpotSettings) -> list[str]:
@@ -229,21 +223,9 @@ class ContactReader:
             for d in (answer or {}).get("results") or []
             if isinstance(d, dict) and d.get("name")
         }
-        problems = []
-        for attribute, name in self.settings.properties.items():
-            if name in labels:
-                continue
-            spelled = [n for n, label in labels.items() if _letters(label) == _letters(name)]
-            close = spelled or difflib.get_close_matches(name, list(labels), n=1, cutoff=0.75)
-            hint = ""
-            if close:
-                label = f', labelled "{labels[close[0]]}"' if labels[close[0]] else ""
-                hint = f" (did you mean {close[0]!r}{label}?)"
-            problems.append(
-                f"properties.{attribute} = {name!r}: the portal has no contact property of that "
-                f"internal name{hint}"
-            )
-        return problems
+        return unknown_fields(
+            self.settings.properties, labels, key="properties", what="contact property"
+        )
 
     def streams(self) -> tuple[str, ...]:
         return ("contacts", "events") if self.settings.deals else ("contacts",)

@@ -110,4 +110,6 @@ class MailchimpConnector(Connector):
         stats = answer.get("stats") if isinstance(answer, dict) else None
         count = stats.get("member_count") if isinstance(stats, dict) else None
         members = f"{count:,} subscribed members" if isinstance(count, int) else "members"
-        return CheckResult(ok=True, detail=f"API key accepted; audience {name!r} has {members}")
+        detail = f"API key accepted; audience {name!r} has {members}"
+        problems = await self.source.merge_field_problems()
+        return CheckResult(ok=not problems, detail="; ".join([detail, *problems]))

@@ -32,6 +32,7 @@ from urllib.parse import quote
 from segsync.connector import Contact, ContactBatch, Event, Page, Purpose
 from segsync.errors import FatalError
 from segsync.http import HttpClient
+from segsync.mapping import unknown_fields
 from segsync.values import parse_datetime
 
 from .api import subscriber_hash
@@ -134,6 +135,26 @@ class MemberReader:
 
     # -- members -----------------------------------------------------------------------------
 
+    async def merge_field_problems(self) -> list[str]:
+        """One line per mapped merge tag (``merge_fields``) the audience does not have, with
+        the one it may mean (``FIRSTNAME`` → ``FNAME``, "First Name"): a member's answer
+        simply lacks an unknown tag, so a typo would empty the attribute for everyone."""
+        if not self.settings.merge_fields:
+            return []
+        answer = await self.http.json(
+            "GET",
+            f"/lists/{quote(self.settings.list_id, safe='')}/merge-fields",
+            params={"count": MAX_COUNT, "fields": "merge_fields.tag,merge_fields.name"},
+        )
+        defined = {
+            str(f["tag"]): str(f.get("name") or "")
+            for f in (answer or {}).get("merge_fields") or []
+            if isinstance(f, dict) and f.get("tag")
+        }
+        return unknown_fields(
+            self.settings.merge_fields, defined, key="merge_fields", what="merge tag"
+        )
+
     def streams(self) -> tuple[str, ...]:
         return ("contacts", "events") if self.settings.orders else ("contacts",)
 
@@ -203,6 +224,9 @@ class MemberReader:
         return since, full_at
 
     async def contacts(self, cursor: str | None) -> AsyncIterator[Page[Contact]]:
+        problems = await self.merge_field_problems()
+        if problems:  # never pull an attribute empty for everyone
+            raise FatalError("; ".join(problems))
         began = self.clock()
         fields = [f"members.{f}" for f in _MEMBER_FIELDS] + ["total_items"]
         params: dict[str, Any] = {"fields": ",".join(fields)}

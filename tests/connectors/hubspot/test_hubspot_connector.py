@@ -498,12 +498,11 @@ def test_a_mapped_property_the_portal_lacks_is_named_with_what_it_may_mean(
 
     checked, failure = run(make(sim, tmp_path, properties=mapping), work)
     problems = [
-        "properties.first_name = 'first_name': the portal has no contact property of that "
-        "internal name (did you mean 'firstname', labelled \"First Name\"?)",
-        "properties.town = 'citty': the portal has no contact property of that internal name "
-        "(did you mean 'city', labelled \"City\"?)",
-        "properties.odd = 'favourite_colour': the portal has no contact property of that "
-        "internal name",
+        "properties.first_name = 'first_name': there is no contact property 'first_name' (did "
+        "you mean 'firstname', labelled \"First Name\"?)",
+        "properties.town = 'citty': there is no contact property 'citty' (did you mean 'city', "
+        'labelled "City"?)',
+        "properties.odd = 'favourite_colour': there is no contact property 'favourite_colour'",
     ]
     assert not checked.ok
     assert checked.detail.split("; ")[2:] == problems  # after the token and the limits

@@ -654,3 +654,41 @@ def test_settings_are_checked() -> None:
     with pytest.raises(ValidationError, match="not a member statistic"):
         MailchimpSettings(api_key=KEY, list_id="L", stats={"rating": "member_rating"})
     assert KEY not in repr(settings) + str(settings)
+
+
+# -- mapped merge fields ---------------------------------------------------------------------------
+
+
+def test_a_mapped_merge_tag_the_audience_lacks_is_named_with_what_it_may_mean(
+    tmp_path: Path,
+) -> None:
+    """A member's answer simply lacks an unknown merge tag: a typo would empty an attribute
+    for everyone. ``check`` names it, with the tag a name or a close tag points to, and a
+    pull refuses to run on it."""
+    sim = sim_with()
+    seed(sim, ["ann@example.org"], first_name="Ann")
+    mapping = {"first_name": "FIRSTNAME", "last_name": "LNAM", "odd": "SHOESIZE"}
+
+    async def work(c: MailchimpConnector) -> Any:
+        checked = await c.check()
+        with pytest.raises(FatalError) as failed:
+            await all_contacts(c, None)
+        return checked, str(failed.value)
+
+    checked, failure = run(make(sim, tmp_path, merge_fields=mapping), work)
+    problems = [
+        "merge_fields.first_name = 'FIRSTNAME': there is no merge tag 'FIRSTNAME' (did you "
+        "mean 'FNAME', labelled \"First Name\"?)",
+        "merge_fields.last_name = 'LNAM': there is no merge tag 'LNAM' (did you mean 'LNAME', "
+        'labelled "Last Name"?)',
+        "merge_fields.odd = 'SHOESIZE': there is no merge tag 'SHOESIZE'",
+    ]
+    assert not checked.ok
+    assert checked.detail.split("; ")[2:] == problems  # after the key and the audience
+    assert failure == "; ".join(problems)
+    assert queries(sim, "GET", "/members") == []  # refused before reading a member
+
+    good = {"first_name": "FNAME", "last_name": "LNAME"}
+    assert run(make(sim, tmp_path, merge_fields=good), lambda c: c.check()).ok
+    got = run(make(sim, tmp_path, merge_fields=good), lambda c: all_contacts(c, None))
+    assert [x.attributes.get("first_name") for x in got] == ["Ann"]

@@ -109,7 +109,11 @@ class MailchimpConnector(Connector):
         name = answer.get("name", list_id) if isinstance(answer, dict) else list_id
         stats = answer.get("stats") if isinstance(answer, dict) else None
         count = stats.get("member_count") if isinstance(stats, dict) else None
-        members = f"{count:,} subscribed members" if isinstance(count, int) else "members"
+        members = (
+            f"{count:,} subscribed member{'' if count == 1 else 's'}"
+            if isinstance(count, int)
+            else "members"
+        )
         detail = f"API key accepted; audience {name!r} has {members}"
         problems = await self.source.merge_field_problems()
         return CheckResult(ok=not problems, detail="; ".join([detail, *problems]))

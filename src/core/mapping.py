@@ -1,6 +1,6 @@
 """A connector's field mapping checked against the fields the platform defines.
 
-Platforms answer a request for a field they do not have as if it were empty (HubSpot's
+Platforms leave a field they do not define out of their answers, without an error (HubSpot's
 contact properties, Mailchimp's merge tags): a typo in ``properties = {first_name =
 "fristname"}`` would quietly empty the attribute for everyone. A connector that can list the
 platform's fields calls :func:`unknown_fields` in ``check()`` (not ok) and before a pull (a

@@ -208,10 +208,10 @@ class ContactReader:
     async def property_problems(self) -> list[str] | None:
         """One line per mapped property (``properties``) that is no contact property of the
         portal, with the one it may mean: a close name, or the one whose label it spells
-        (``first_name`` → ``firstname``, labelled "First Name"). HubSpot answers a request for
-        an unknown property as if it were empty, so a typo would empty the attribute for
-        everyone. None when the token cannot read the definitions (that needs the scope
-        ``crm.schemas.contacts.read``)."""
+        (``first_name`` → ``firstname``, labelled "First Name"). HubSpot leaves a requested
+        property it does not define out of its answer, without an error, so a typo would empty
+        the attribute for everyone. None when the token cannot read the definitions (that
+        needs the scope ``crm.schemas.contacts.read``)."""
         if not self.settings.properties:
             return []
         try:

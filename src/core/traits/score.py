@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlglot import exp
 
 from segsync.errors import ConfigError
-from segsync.model.profile import BUILTIN_COLUMNS, AttributeType
+from segsync.model.profile import ATTRIBUTE_SQL_TYPES, BUILTIN_COLUMNS, AttributeType
 from segsync.model.where import compile_where
 
 from .base import (
@@ -65,7 +65,7 @@ _DOUBLE = exp.DataType.build("DOUBLE")
 _EVENT_ONLY = ("per_event", "within", "half_life", "where")
 
 
-def compile_condition(text: str, columns: Mapping[str, AttributeType]) -> exp.Expr:
+def compile_condition(text: str, columns: Mapping[str, AttributeType]) -> exp.Expression:
     """``text`` compiled by :func:`segsync.model.where.compile_where`; ValueError with its
     message."""
     try:
@@ -166,14 +166,23 @@ class Score(TraitKind[ScoreSettings]):
     def check(self, columns: Mapping[str, AttributeType]) -> list[str]:
         """Problems with the ``when`` conditions against the profile columns (built-ins,
         attributes and other traits' columns), as ``traits.NAME.rules.I.when: …``."""
+        from segsync.engine.duckdb import type_errors
+
         problems = []
+        compiled: dict[str, exp.Expression] = {}
         for i, rule in enumerate(self.settings.rules):
             if rule.when is None:
                 continue
+            key = f"traits.{self.trait}.rules.{i}.when"
             try:
-                compile_condition(rule.when, columns)
+                compiled[key] = compile_condition(rule.when, columns)
             except ValueError as exc:
-                problems.append(f"traits.{self.trait}.rules.{i}.when: {exc}")
+                problems.append(f"{key}: {exc}")
+        # as a segment's: one that cannot run on its columns' types is named now, not after
+        # a run has pulled every source
+        types = {c: ATTRIBUTE_SQL_TYPES[t] for c, t in columns.items()}
+        for key, reason in type_errors(types, compiled).items():
+            problems.append(f"{key}: the condition cannot run on its columns' types: {reason}")
         return problems
 
     def _decay(self, rule: ScoreRule, ctx: TraitContext) -> exp.Expr:

@@ -165,3 +165,27 @@ def test_column_names_in_trait_settings_are_checked_when_the_config_loads(tmp_pa
     assert any(p.startswith("traits.km.lon_column:") for p in found)
     assert any("traits.persona.features: unknown profile column 'spend_90d'" in p for p in found)
     assert any("traits.persona.features: not numeric 'country'" in p for p in found)
+
+
+def test_a_score_rule_that_cannot_run_on_its_columns_types_is_refused_when_loaded(
+    tmp_path: Path,
+) -> None:
+    """As a segment's condition: named by `segsync check`, not after a run has pulled."""
+    found = problems(
+        tmp_path,
+        """
+        [traits.lead]
+        kind = "score"
+        rules = [
+          { when = "orders_count > 0", points = 5 },
+          { when = "country > 5", points = 10 },
+          { when = "revenue > '1,000'", points = 10 },
+        ]
+        """,
+    )
+    assert found == [
+        "traits.lead.rules.1.when: the condition cannot run on its columns' types: Cannot "
+        "compare values of type VARCHAR and type INTEGER_LITERAL - an explicit cast is required",
+        "traits.lead.rules.2.when: the condition cannot run on its columns' types: Could not "
+        'convert string "1,000" to DECIMAL(38,4)',
+    ]

@@ -35,6 +35,7 @@ from segsync.pipeline.staging import (
     example,
     iso_utc,
     json_text,
+    text_cells,
 )
 from segsync.pipeline.tally import HeldWarnings, WarningTally
 from segsync.values import coerce, to_utc
@@ -60,11 +61,6 @@ class _Where:
 def _value(value: Any) -> str:
     """``value`` as :data:`~segsync.pipeline.staging.json_text` writes it inside an object."""
     return _string(value) if type(value) is str else json_text(value)
-
-
-def _text(values: Iterable[str | None]) -> list[str]:
-    """A text column's cells (see :class:`~segsync.pipeline.staging.StagingWriter`)."""
-    return [NULL if v is None else "\\" + v if v[:1] == "\\" else v for v in values]
 
 
 class BatchEncoder:
@@ -144,9 +140,9 @@ class BatchEncoder:
 
         columns: dict[str, list[Any]] = {
             "seq": list(range(first_seq, first_seq + size)),
-            "source_id": _text(ids),
-            "email": _text(emails),
-            "phone": _text(phones),
+            "source_id": text_cells(ids),
+            "email": text_cells(emails),
+            "phone": text_cells(phones),
             "attributes": attributes,
             "updated_at": updated,
         }

@@ -33,6 +33,7 @@ from segsync.pipeline.staging import (
     amount_problem,
     iso_utc,
     json_text,
+    text_cells,
 )
 from segsync.pipeline.tally import HeldWarnings, WarningTally
 from segsync.values import to_utc
@@ -41,11 +42,6 @@ __all__ = ["EventPages"]
 
 _NO_CONTACT = "event names no contact (no contact_id or email)"
 _FUTURE = "event dated in the future"
-
-
-def _text(value: str | None) -> str:
-    """A text cell (see :class:`~segsync.pipeline.staging.StagingWriter`)."""
-    return NULL if value is None else "\\" + value if value[:1] == "\\" else value
 
 
 class EventPages:
@@ -99,15 +95,15 @@ class EventPages:
         self.held.hold(notes)
         columns: dict[str, list[Any]] = {
             "seq": list(range(first_seq, first_seq + len(events))),
-            "event_id": [_text(str(e.event_id)) for e in events],
-            "type": [_text(e.type) for e in events],
+            "event_id": text_cells(str(e.event_id) for e in events),
+            "type": text_cells(e.type for e in events),
             "occurred_at": [iso_utc(e.occurred_at) for e in events],
-            "contact_id": [
-                NULL if e.contact_id is None else _text(str(e.contact_id)) for e in events
-            ],
-            "email": [_text(normalize_email(e.email)) for e in events],
+            "contact_id": text_cells(
+                None if e.contact_id is None else str(e.contact_id) for e in events
+            ),
+            "email": text_cells(normalize_email(e.email) for e in events),
             "value": [NULL if e.value is None else str(e.value) for e in events],
-            "currency": [_text(e.currency) for e in events],
+            "currency": text_cells(e.currency for e in events),
             "properties": properties,
         }
         return list(zip(*(columns[name] for name in EVENT_COLUMNS), strict=True))

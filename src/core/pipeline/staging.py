@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -48,6 +48,7 @@ __all__ = [
     "event_encoder",
     "example",
     "iso_utc",
+    "text_cells",
 ]
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
@@ -198,8 +199,14 @@ def _cell(value: Any, kind: str) -> Any:
     if value is False:
         return "false"
     if isinstance(value, str):
-        return "\\" + value if value.startswith("\\") else value
+        return "\\" + value if value[:1] == "\\" else value
     return str(value)
+
+
+def text_cells(values: Iterable[str | None]) -> list[str]:
+    """A text column's cells, as :func:`_cell` writes each: NULL as ``\\N``, a leading
+    backslash doubled (so a text ``\\N`` is not read as NULL)."""
+    return [NULL if v is None else "\\" + v if v[:1] == "\\" else v for v in values]
 
 
 NULL = "\\N"

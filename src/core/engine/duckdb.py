@@ -4,6 +4,7 @@ DuckDB (its dialect, its readers, its driver's exceptions)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import threading
 import time
@@ -91,10 +92,12 @@ def type_errors(
         return {}
     row = ", ".join(f"CAST(NULL AS {t}) AS {_column(c)}" for c, t in columns.items())
     found: dict[str, str] = {}
-    with duckdb.connect(":memory:") as con:
+    # one in-memory database for the process (opening one costs ~15 ms, and a config load
+    # checks segments and score rules apart), a cursor of its own per call
+    with _checks().cursor() as con:
         # a table, not a SELECT of constants: the optimiser would fold the NULLs away and
         # never convert the condition's texts
-        con.execute(f"CREATE TABLE p AS SELECT {row}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE p AS SELECT {row}")
         for key, condition in conditions.items():
             # each operand of AND, OR and NOT on its own: the engine skips the rest of a
             # conjunction once one part decides it (NULL AND … still runs; TRUE OR … not)
@@ -104,6 +107,12 @@ def type_errors(
             except _DATA_ERRORS as exc:  # a type, a conversion, an overflow of constants
                 found[key] = re.sub(r"^[\w ]+ Error: ", "", _first_line(exc))
     return found
+
+
+@functools.cache
+def _checks() -> duckdb.DuckDBPyConnection:
+    """The in-memory database :func:`type_errors` binds conditions in."""
+    return duckdb.connect(":memory:")
 
 
 def _operands(condition: exp.Expression) -> list[exp.Expression]:

@@ -32,7 +32,7 @@ from sqlglot import exp
 from segsync.config.messages import suggest
 from segsync.config.schema import HOLDOUT_GROUP, NAME_RE, SegmentConfig, basis_points
 from segsync.errors import ConfigError
-from segsync.model.profile import ATTRIBUTE_SQL_TYPES, AttributeType
+from segsync.model.profile import AttributeType
 from segsync.model.where import (
     Compared,
     check_values,
@@ -40,6 +40,7 @@ from segsync.model.where import (
     compile_where,
     pin_clock,
     referenced_columns,
+    type_problems,
 )
 from segsync.traits import SEGMENT_PROFILES_VIEW
 from segsync.traits.notes import ValueDomain
@@ -160,9 +161,9 @@ class SegmentBook:
                     )
                 problems.extend(self._check_split(name, segment))
             if segment.where is not None:
-                location = f"{path}: {key}.where"
+                location = self._where_at(name)
                 try:
-                    tree = compile_where(segment.where, self.columns, location=location)
+                    tree = self._where(name)
                 except ConfigError as exc:
                     problems.append(str(exc))
                 else:
@@ -197,20 +198,25 @@ class SegmentBook:
         return problems
 
     def _type_problems(self, conditions: dict[str, exp.Expression]) -> list[str]:
-        """The conditions that do not fit their columns' types (``country > 5``), found
-        before any data is read, rather than after a run has pulled every source."""
-        from segsync.engine.duckdb import type_errors
-
-        types = {c: ATTRIBUTE_SQL_TYPES[t] for c, t in self.columns.items()}
+        """The conditions that cannot run on their columns' types (``country > 5``), each
+        with the types of the columns it reads."""
         problems = []
-        for location, reason in type_errors(types, conditions).items():
+        for location, problem in type_problems(conditions, self.columns).items():
             used = sorted(referenced_columns(conditions[location]))
             kinds = ", ".join(f"{c} is {self.columns[c]}" for c in used if c in self.columns)
-            problems.append(
-                f"{location}: the condition cannot run on its columns' types: {reason}"
-                + (f" ({kinds})" if kinds else "")
-            )
+            problems.append(f"{location}: {problem}" + (f" ({kinds})" if kinds else ""))
         return problems
+
+    def _where_at(self, name: str) -> str:
+        """Where segment ``name``'s condition is, as messages name it."""
+        return f"{self.location}: segments.{name}.where"
+
+    def _where(self, name: str) -> exp.Expression:
+        """Segment ``name``'s condition, compiled (a :class:`ConfigError` when it is not
+        one)."""
+        where = self.segments[name].where
+        assert where is not None
+        return compile_where(where, self.columns, location=self._where_at(name))
 
     def _check_priority(self, name: str, segment: SegmentConfig) -> list[str]:
         path, key = self.location, f"segments.{name}"
@@ -305,14 +311,11 @@ class SegmentBook:
         """Each text a profile's text column is compared with in segment ``name``'s
         condition (``country = 'FR'``, ``IN``, ``<>``, ``LIKE``), once; the columns whose
         values are known (a trait's) left out: :meth:`check` has checked those."""
-        where = self.segments[name].where
-        if where is None:
+        if self.segments[name].where is None:
             return []
-        location = f"{self.location}: segments.{name}.where"
-        tree = compile_where(where, self.columns, location=location)
         return [
             found
-            for found in dict.fromkeys(compared_texts(tree))
+            for found in dict.fromkeys(compared_texts(self._where(name)))
             if self.columns.get(found.column) == "text" and found.column not in self.values
         ]
 
@@ -326,8 +329,7 @@ class SegmentBook:
         segment = self.segments[name]
         conditions: list[exp.Expr] = []
         if segment.where is not None:
-            location = f"{self.location}: segments.{name}.where"
-            condition = compile_where(segment.where, self.columns, location=location)
+            condition = self._where(name)
             if as_of is not None:
                 condition = pin_clock(condition, as_of)
             conditions.append(exp.paren(condition))

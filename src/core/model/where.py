@@ -46,6 +46,7 @@ from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.errors import ParseError, TokenError
 
 from segsync.errors import ConfigError
+from segsync.model.profile import ATTRIBUTE_SQL_TYPES, AttributeType
 
 if TYPE_CHECKING:
     from segsync.traits.notes import ValueDomain
@@ -58,8 +59,10 @@ __all__ = [
     "check_values",
     "compared_texts",
     "compile_where",
+    "folded",
     "pin_clock",
     "referenced_columns",
+    "type_problems",
 ]
 
 MAX_LENGTH = 10_000
@@ -203,6 +206,12 @@ def compared_texts(tree: exp.Expression) -> list[Compared]:
     return found
 
 
+def folded(value: exp.Expr) -> exp.Expr:
+    """``lower(trim(value))``: a text compared without case or the spaces around it, to tell
+    a value spelled otherwise from one that is not there."""
+    return exp.func("lower", exp.func("trim", value))
+
+
 def check_values(
     tree: exp.Expression, values: Mapping[str, ValueDomain], *, location: str
 ) -> list[str]:
@@ -232,6 +241,22 @@ def _bare(node: exp.Expression) -> exp.Expression:
 def _close(value: str, choices: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def type_problems(
+    conditions: Mapping[str, exp.Expression], columns: Mapping[str, AttributeType]
+) -> dict[str, str]:
+    """Per condition (by its location) that cannot run on its columns' types — ``country >
+    5``, ``revenue > '1,000'`` — what to say, found with no data
+    (:func:`segsync.engine.duckdb.type_errors`): named when the config loads rather than
+    after a run has pulled every source."""
+    from segsync.engine.duckdb import type_errors
+
+    types = {c: ATTRIBUTE_SQL_TYPES[t] for c, t in columns.items()}
+    return {
+        location: f"the condition cannot run on its columns' types: {reason}"
+        for location, reason in type_errors(types, conditions).items()
+    }
 
 
 def referenced_columns(expr: exp.Expression) -> set[str]:

@@ -18,7 +18,7 @@ from segsync.engine import DataError, Engine
 from segsync.errors import ConfigError
 from segsync.model.identity import mask_identifier
 from segsync.model.segments import SegmentBook
-from segsync.model.where import Compared
+from segsync.model.where import Compared, folded
 from segsync.state.history import History
 from segsync.traits import SEGMENT_PROFILES_VIEW
 from segsync.traits.notes import TraitWarning
@@ -185,7 +185,7 @@ def _matches(compared: Compared, *, loosely: bool = False) -> exp.Expr:
     if compared.like:
         return exp.ILike(this=column, expression=text) if loosely else column.like(text)
     if loosely:
-        return _folded(column).eq(_folded(text))
+        return folded(column).eq(folded(text))
     return column.eq(text)
 
 
@@ -212,11 +212,6 @@ def _counts(engine: Engine, history: History) -> dict[str, tuple[int, int, int]]
 
 def _column(name: str) -> exp.Column:
     return exp.column(name, quoted=True)
-
-
-def _folded(value: exp.Expr) -> exp.Expr:
-    """A text without case or the spaces around it."""
-    return exp.func("lower", exp.func("trim", value))
 
 
 def _filtered(aggregate: exp.Expr, condition: exp.Expr, alias: str) -> exp.Expr:

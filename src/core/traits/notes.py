@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 from sqlglot import exp
 
+from segsync.model.where import folded
+
 if TYPE_CHECKING:
     from segsync.engine import Engine
 
@@ -54,7 +56,9 @@ class TraitWarning(BaseModel):
     ``mixed_currencies`` (the orders' amounts); ``text_not_held`` (a segment's condition
     compares a column with a text no profile holds but in another case or with spaces)."""
     message: str
-    """One line for people: what, with the numbers, and what to do."""
+    """One line for people: what, with the numbers, and what to do. It opens with the key it
+    is about and a colon (``traits.rfm: …``, ``segments.vip: …``, ``revenue: …``): the HTML
+    report shows that key apart."""
 
 
 class CalibrationBin(BaseModel):
@@ -211,9 +215,6 @@ def _spelled_otherwise(engine: Engine, settings: EventSettings, stop: dt.datetim
     case or with spaces around the texts (``event = "Order"`` over ``'order'``, ``where = {
     channel = "App" }`` over ``'app'``): how many, and the spellings held; else nothing."""
     from .base import EVENTS_TABLE, property_equals, property_text, timestamp_literal
-
-    def folded(value: exp.Expr) -> exp.Expr:
-        return exp.func("lower", exp.func("trim", value))
 
     # (what a person reads, the text read, the text wanted): the type, then each text filter
     texts: list[tuple[str, exp.Expr, str]] = [("event", exp.column("type"), settings.event)]

@@ -39,8 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlglot import exp
 
 from segsync.errors import ConfigError
-from segsync.model.profile import ATTRIBUTE_SQL_TYPES, BUILTIN_COLUMNS, AttributeType
-from segsync.model.where import compile_where
+from segsync.model.profile import BUILTIN_COLUMNS, AttributeType
+from segsync.model.where import compile_where, type_problems
 
 from .base import (
     EventSettings,
@@ -166,8 +166,6 @@ class Score(TraitKind[ScoreSettings]):
     def check(self, columns: Mapping[str, AttributeType]) -> list[str]:
         """Problems with the ``when`` conditions against the profile columns (built-ins,
         attributes and other traits' columns), as ``traits.NAME.rules.I.when: …``."""
-        from segsync.engine.duckdb import type_errors
-
         problems = []
         compiled: dict[str, exp.Expression] = {}
         for i, rule in enumerate(self.settings.rules):
@@ -180,9 +178,9 @@ class Score(TraitKind[ScoreSettings]):
                 problems.append(f"{key}: {exc}")
         # as a segment's: one that cannot run on its columns' types is named now, not after
         # a run has pulled every source
-        types = {c: ATTRIBUTE_SQL_TYPES[t] for c, t in columns.items()}
-        for key, reason in type_errors(types, compiled).items():
-            problems.append(f"{key}: the condition cannot run on its columns' types: {reason}")
+        problems += [
+            f"{key}: {problem}" for key, problem in type_problems(compiled, columns).items()
+        ]
         return problems
 
     def _decay(self, rule: ScoreRule, ctx: TraitContext) -> exp.Expr:

@@ -15,6 +15,7 @@ what Mailchimp means. Its errors are problem documents (``application/problem+js
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import quote
 
 import httpx
 
@@ -22,7 +23,12 @@ from segsync.errors import AuthError, RetryableError
 from segsync.http import classify_response
 from segsync.http.classify import describe
 
-__all__ = ["classify", "subscriber_hash"]
+__all__ = ["classify", "list_path", "subscriber_hash"]
+
+
+def list_path(list_id: str) -> str:
+    """The audience's resource, ``/lists/{list_id}`` (its id quoted)."""
+    return f"/lists/{quote(list_id, safe='')}"
 
 
 def subscriber_hash(email: str) -> str:

@@ -48,7 +48,7 @@ from segsync.connector import (
 from segsync.errors import AuthError, ConnectorError, FatalError, QuotaError, RetryableError
 from segsync.http import HttpClient
 
-from .api import subscriber_hash
+from .api import list_path, subscriber_hash
 from .settings import MailchimpSettings
 from .source import MAX_COUNT, offset_pages
 
@@ -79,7 +79,7 @@ class MailchimpWriter:
         self.settings = settings
         self.http = http
         self.max_in_flight = settings.concurrency
-        self.list_path = f"/lists/{quote(settings.list_id, safe='')}"
+        self.list_path = list_path(settings.list_id)
 
     def batch_limit(self, kind: str) -> int:
         """500: what one bulk call takes."""

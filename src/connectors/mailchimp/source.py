@@ -35,7 +35,7 @@ from segsync.http import HttpClient
 from segsync.mapping import unknown_fields
 from segsync.values import parse_datetime
 
-from .api import subscriber_hash
+from .api import list_path, subscriber_hash
 from .settings import MailchimpSettings
 
 __all__ = ["MAX_COUNT", "MemberReader", "offset_pages", "parse_time"]
@@ -131,7 +131,8 @@ class MemberReader:
         self.settings = settings
         self.http = http
         self.clock = clock
-        self.members_path = f"/lists/{quote(settings.list_id, safe='')}/members"
+        self.list_path = list_path(settings.list_id)
+        self.members_path = f"{self.list_path}/members"
 
     # -- members -----------------------------------------------------------------------------
 
@@ -143,7 +144,7 @@ class MemberReader:
             return []
         answer = await self.http.json(
             "GET",
-            f"/lists/{quote(self.settings.list_id, safe='')}/merge-fields",
+            f"{self.list_path}/merge-fields",
             params={"count": MAX_COUNT, "fields": "merge_fields.tag,merge_fields.name"},
         )
         defined = {

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable
+import io
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from segsync.pipeline import load
 from segsync.pipeline.plan import Destination, Planner, SyncPlan
 from segsync.pipeline.pull import StagedSource, stage_source
 from segsync.pipeline.segments import Membership, compute_segments
+from segsync.pipeline.staging import StagingWriter
 from segsync.state.history import History
 from segsync.state.ledger import Ledger
 from segsync.state.store import Store
@@ -83,6 +85,22 @@ def stage(
     return asyncio.run(
         stage_source(config, connector, paths=paths, cursors={}, pulled_at=pulled_at)
     )
+
+
+def staged_one_by_one(
+    encode: Callable[[Any, int], dict[str, Any] | None],
+    records: Iterable[Any],
+    columns: Mapping[str, str],
+) -> str:
+    """The staging file of ``records`` encoded one by one by ``encode`` (numbered from 7):
+    the reference the column paths are held to, byte for byte."""
+    out = io.StringIO()
+    writer = StagingWriter(out, columns)
+    for seq, record in enumerate(records, start=7):
+        row = encode(record, seq)
+        assert row is not None
+        writer.write(row)
+    return out.getvalue()
 
 
 BOOK_COLUMNS = {"profile_key": "text", "email": "text", "country": "text"}

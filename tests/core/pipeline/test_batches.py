@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeSource, stage
+from fakes import FakeSource, stage, staged_one_by_one
 
 from segsync.connector import Contact, ContactBatch, Page, Purpose, SourceSettings
 from segsync.pipeline import load
@@ -91,13 +91,7 @@ def _by_records(config: Any, settings: SourceSettings, batch: ContactBatch, tmp:
     encode = contact_encoder(
         config, "src", settings, tally, Rejects(tmp / "r.csv", settings, summary), PULLED
     )
-    out = io.StringIO()
-    writer = StagingWriter(out, CONTACT_COLUMNS)
-    for seq, record in enumerate(batch, start=7):
-        row = encode(record, seq)
-        assert row is not None
-        writer.write(row)
-    return out.getvalue(), tally
+    return staged_one_by_one(encode, batch, CONTACT_COLUMNS), tally
 
 
 def _by_columns(config: Any, settings: SourceSettings, batch: ContactBatch) -> Any:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeSource, stage
+from fakes import FakeSource, stage, staged_one_by_one
 
 from segsync.connector import (
     Contact,
@@ -73,13 +73,7 @@ def _by_records(events: list[Event], tmp: Path) -> tuple[str, WarningTally]:
     tally = WarningTally("src events")
     summary = SourceSummary(instance="src", stream="events")
     encode = event_encoder("src", tally, Rejects(tmp / "r.csv", SourceSettings(), summary), PULLED)
-    out = io.StringIO()
-    writer = StagingWriter(out, EVENT_COLUMNS)
-    for seq, record in enumerate(events, start=7):
-        row = encode(record, seq)
-        assert row is not None
-        writer.write(row)
-    return out.getvalue(), tally
+    return staged_one_by_one(encode, events, EVENT_COLUMNS), tally
 
 
 def _by_columns(events: list[Event]) -> tuple[str, WarningTally]:

@@ -111,6 +111,21 @@ def test_dry_run_lists_what_would_go_and_changes_nothing(delivered: Project) -> 
     assert rows(project, "SELECT count(*) FROM erasures") == [(0,)]
     assert rows(project, "SELECT count(*) FROM suppressions") == [(0,)]
     assert ALICE in project.audience("buyers")
+    # no erasure yet, so no salt: the dry run matched with a throwaway hash, and shows none
+    # (the real erasure's would differ)
+    assert would["hash_prefix"] is None
+    assert (
+        "no hash yet: the first erasure makes the salt"
+        in project.cli("forget", "--dry-run", ALICE).out
+    )
+    assert rows(project, "SELECT count(*) FROM segsync_meta WHERE key LIKE '%salt%'") == [(0,)]
+    # once a salt exists, a dry run shows the hash the erasure then records
+    forget(project, "nobody@example.org")
+    code, receipt = forget(project, "--dry-run", ALICE)
+    shown = receipt["requests"][0]["hash_prefix"]
+    assert code == 0 and shown is not None and len(shown) == 12
+    code, done = forget(project, ALICE)
+    assert code == 0 and done["requests"][0]["hash_prefix"] == shown
 
 
 def test_unknown_identifiers_are_reported_and_malformed_ones_stop_everything(

@@ -113,7 +113,7 @@ def erasures_command(fmt: FormatOpt = Format.text) -> None:
             r.request_id,
             f"{r.requested_at:%Y-%m-%d %H:%M} UTC" if r.requested_at else "-",
             r.kind,
-            r.hash_prefix,
+            r.hash_prefix or "-",
             r.status.replace("_", " "),
             f"{found.get('profiles', 0)} profiles, {found.get('records', 0)} records",
             escape(summary or "-"),

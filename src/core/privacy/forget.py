@@ -237,7 +237,8 @@ def _dry_run(
 ) -> ForgetReceipt:
     """What a forget of ``identifiers`` would erase where; writes nothing (a store without a
     salt yet is matched with a throwaway one)."""
-    salt = store_salt(engine, create=False) or secrets.token_hex(32)
+    stored = store_salt(engine, create=False)
+    salt = stored or secrets.token_hex(32)
     requests = [
         Request(f"dry-run-{n}", i.kind, i.digest(salt), i.value)
         for n, i in enumerate(identifiers, start=1)
@@ -245,7 +246,9 @@ def _dry_run(
     erasures = Erasures(engine)
     resolution = erasures.resolve(requests, salt)
     try:
-        receipt.requests = _would(resolution, identifiers, connectors, destinations)
+        receipt.requests = _would(
+            resolution, identifiers, connectors, destinations, hashed=stored is not None
+        )
     finally:
         erasures.close()
     receipt.finish()
@@ -257,7 +260,11 @@ def _would(
     identifiers: list[Identifier],
     connectors: Mapping[str, Connector],
     destinations: Mapping[str, str],
+    *,
+    hashed: bool,
 ) -> list[RequestReceipt]:
+    """The dry run's receipts; ``hashed``: the store has its salt (else the hashes the dry
+    run matched with are throwaway ones, not shown: the real erasure's would differ)."""
     erasers = _eraser_types(connectors)
     out = []
     for request, identifier in zip(resolution.requests, identifiers, strict=True):
@@ -278,7 +285,7 @@ def _would(
                 request_id=request.request_id,
                 identifier=identifier.masked(),
                 kind=identifier.kind,
-                hash_prefix=request.hash[:12],
+                hash_prefix=request.hash[:12] if hashed else None,
                 status="dry_run" if found.anything else "not_found",
                 found={
                     "records": found.records,

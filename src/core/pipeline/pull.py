@@ -609,7 +609,7 @@ def _load(
         # issue 15: suppressed people (segsync forget, [privacy] suppression_file) never load
         from segsync.privacy.suppression import keep_contacts, keep_events
 
-        keep = (keep_contacts if item.contacts else keep_events)(engine, instance)
+        keep = (keep_contacts if item.contacts else keep_events)(engine, instance, staged)
         if keep is not None:
             rows = rows.where(keep)
         engine.insert(target, rows, columns=["instance", *names, "run_id"])

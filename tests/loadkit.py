@@ -8,8 +8,8 @@ test_orphan_guard.py``, ``tests/core/privacy/test_privacy_keep.py``, ``tests/spa
   included, names no one.
 - :func:`check_keep`: at load, a staged contact is kept out when any one of its email, phone or
   record id is suppressed, and an event when its contact id (as a record of its instance) or
-  its email is; a value suppressed as another kind, or as another instance's record, keeps
-  no one out.
+  its email is, or when it names by id a contact of the same pull that is kept out; a value
+  suppressed as another kind, or as another instance's record, keeps no one out.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ CONTACTS = [
 EVENTS = [
     ("E1", "C1", None), ("E2", "C3", None), ("E3", None, "ann@example.org"), ("E4", "C4", None),
     ("E5", "C9", "dan@example.org"), ("E6", None, None), ("E7", "C3", "eve@example.org"),
-    ("E8", "C5", None),
+    ("E8", "C5", None), ("E9", "C2", None),
 ]  # fmt: skip
 SUPPRESSED = [
     ("email", "ann@example.org"),  # C1 and C6, E3
@@ -121,4 +121,8 @@ def check_keep(engine: Engine) -> None:
     )
     assert _kept(engine, "sc", "source_id", keep_contacts(engine, "shop", "sc")) == {"C4", "C5"}
     kept = _kept(engine, "se", "event_id", keep_events(engine, "shop", "se"))
-    assert kept == {"E1", "E4", "E5", "E6", "E8"}
+    assert kept == {"E1", "E4", "E5", "E6", "E8", "E9"}
+    # with the contacts staged in the same pull: also those naming, by id alone, a contact
+    # whose email (C1) or phone (C2) is suppressed
+    kept = _kept(engine, "se", "event_id", keep_events(engine, "shop", "se", contacts="sc"))
+    assert kept == {"E4", "E5", "E6", "E8"}

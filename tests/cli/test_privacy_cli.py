@@ -258,6 +258,9 @@ def test_the_suppression_file_purges_and_keeps_out_what_platform_exports_list(
     delivered: Project,
 ) -> None:
     project = delivered
+    # an order naming person4 by id alone: a suppression of her email keeps it out too
+    project.orders.append({"order_id": "O4", "customer_id": "C00004",
+                           "ordered_at": "2026-03-01T10:00:00Z", "amount": "5"})  # fmt: skip
     export = project.root / "unsubscribed.csv"
     export.write_text(
         'Email Address,First Name,MEMBER_RATING\n"person4@example.org",P,2\nnot-an-email,x,1\n',
@@ -277,6 +280,10 @@ def test_the_suppression_file_purges_and_keeps_out_what_platform_exports_list(
     assert rows(project, "SELECT reason FROM change_log WHERE member_key = 'person4@example.org' "
                 "AND op = 'remove'") == [("no longer in any source (or objected to profiling, "
                                           "or suppressed)",)]  # fmt: skip
+    # the files are read again whole at the next run: neither her record nor her order loads
+    assert project.json("run")[0] == 0
+    for table, column in (("source_contacts", "source_id"), ("events", "contact_id")):
+        assert rows(project, f"SELECT count(*) FROM {table} WHERE {column} = 'C00004'") == [(0,)]
     # emptied: the person may come back with the next full read
     export.write_text("Email Address\n", encoding="utf-8")
     project.write()
@@ -359,3 +366,27 @@ def test_contact_helper_phone_is_stored_e164(project: Project) -> None:
     project.cli("run")
     code, receipt = forget(project, "+33611223344")
     assert code == 0 and receipt["requests"][0]["found"]["records"] == 1
+
+
+def test_a_suppressed_buyer_s_orders_stay_out_with_two_contact_sources(tmp_path: Path) -> None:
+    """The starter project (shop's contacts and orders, then the newsletter's contacts): a
+    buyer suppressed by email in the suppression file, whose order names her by id alone, has
+    neither her record nor her order loaded by the next full reads. (Each source's contacts
+    were dated in one shared table, which the newsletter's replaced before shop's orders were
+    filtered.)"""
+    project = Project(root=tmp_path)
+    assert project.cli("init", str(tmp_path), "--sample-data", "--force").code == 0
+    text = (tmp_path / "data" / "orders.jsonl").read_text(encoding="utf-8")
+    orders = [json.loads(line) for line in text.splitlines()]
+    assert [o["order_id"] for o in orders if o["customer_id"] == "C000002"] == ["O0006287"]
+    (tmp_path / "unsub.csv").write_text("OLIVER_TAYLOR@yahoo.co.uk\n", encoding="utf-8")
+    with (tmp_path / "segsync.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[privacy]\nsuppression_file = "unsub.csv"\n')
+    for _ in range(3):  # the first purges nothing stored yet; then full reads, twice
+        code, report = project.json("pull", "--full")
+        assert code == 0, report
+        assert rows(project, "SELECT count(*) FROM events WHERE contact_id = 'C000002'") == [(0,)]
+        assert rows(
+            project, "SELECT count(*) FROM source_contacts WHERE source_id = 'C000002'"
+        ) == [(0,)]
+    assert rows(project, "SELECT count(*) FROM events") == [(len(orders) - 1,)]

@@ -445,9 +445,17 @@ def load_sources(
         loading = [s for s in live if not s.failed]
         for contacts in (True, False):
             for source in loading:
+                # the source's contacts of this pull, loaded first (the suppression filter
+                # keeps out events naming one of them that it kept out)
+                staged_contacts = next(
+                    (i.table for i in source.streams if i.contacts and i.summary.loaded), None
+                )
                 for item in source.streams:
                     if item.contacts == contacts and item.table is not None:
-                        _load(engine, history, source.instance, item, run_id, pulled_at)
+                        _load(
+                            engine, history, source.instance, item, run_id, pulled_at,
+                            contacts=None if contacts else staged_contacts,
+                        )  # fmt: skip
     finally:
         for source in sources:
             for item in source.streams:
@@ -580,7 +588,11 @@ def _load(
     item: StagedStream,
     run_id: str,
     pulled_at: dt.datetime,
+    *,
+    contacts: str | None = None,
 ) -> None:
+    """Load one staged stream in a transaction of its own; ``contacts``: for events, the
+    table of the contacts of the same source staged and loaded in this pull, if any."""
     columns = CONTACT_COLUMNS if item.contacts else EVENT_COLUMNS
     target = "source_contacts" if item.contacts else "events"
     key = "source_id" if item.contacts else "event_id"
@@ -609,7 +621,11 @@ def _load(
         # issue 15: suppressed people (segsync forget, [privacy] suppression_file) never load
         from segsync.privacy.suppression import keep_contacts, keep_events
 
-        keep = (keep_contacts if item.contacts else keep_events)(engine, instance, staged)
+        keep = (
+            keep_contacts(engine, instance, staged)
+            if item.contacts
+            else keep_events(engine, instance, staged, contacts=contacts)
+        )
         if keep is not None:
             rows = rows.where(keep)
         engine.insert(target, rows, columns=["instance", *names, "run_id"])
@@ -645,8 +661,9 @@ def _keep_times(engine: Engine, instance: str, staged: str, pulled_at: dt.dateti
                 ELSE coalesce(s.{at}, :pulled) END AS {at}"""
         )
     kept = [c for c in CONTACT_COLUMNS if c not in ("seq", "updated_at", *CONSENT_AT.values())]
+    dated = f"{staged}_dated"  # one per stream: the events' suppression filter reads it
     engine.create_table(
-        "_staged_dated",
+        dated,
         parse(
             f"""SELECT {", ".join(f"s.{c}" for c in kept)}, {", ".join(times)}
             FROM {staged} s LEFT JOIN source_contacts o
@@ -656,4 +673,4 @@ def _keep_times(engine: Engine, instance: str, staged: str, pulled_at: dt.dateti
         ),
         temporary=True,
     )
-    return "_staged_dated"
+    return dated

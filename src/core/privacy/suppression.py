@@ -5,8 +5,9 @@
 suppression_file``, re-read at every run). What it does:
 
 * **at load** (:func:`keep_contacts`, :func:`keep_events`): a staged contact whose email,
-  phone or record id is suppressed is not loaded, nor an event naming such a contact (by id
-  or email) — a source that still holds the person never brings them back;
+  phone or record id is suppressed is not loaded, nor an event naming such a contact (by
+  email, by a suppressed record id, or by the id of a contact of the same pull whose email or
+  phone is suppressed) — a source that still holds the person never brings them back;
 * **once, for new file entries** (:meth:`Suppressions.purge_unapplied`): stored records and
   events matching them are deleted, so the next resolve has no profile for them and the
   next push removes them from the audiences they were in (the normal way, with the guards).
@@ -99,19 +100,30 @@ def keep_contacts(engine: Engine, instance: str, staged: str) -> exp.Expr | None
     )
 
 
-def keep_events(engine: Engine, instance: str, staged: str) -> exp.Expr | None:
+def keep_events(
+    engine: Engine, instance: str, staged: str, *, contacts: str | None = None
+) -> exp.Expr | None:
     """A condition on the events of ``instance`` staged in ``staged`` (``contact_id``,
     ``email``) that keeps only those naming no suppressed contact; None when nothing is
-    suppressed."""
+    suppressed. ``contacts``: the contacts of ``instance`` staged in the same pull, if any —
+    an event naming one of them by id is kept out when that contact's email or phone is
+    suppressed (a suppression file lists emails and phones, not record ids: without this, an
+    order naming its buyer only by id would be stored although the buyer is not)."""
     salt = _any_suppressions(engine)
     if salt is None:
         return None
-    return exp.not_(
-        exp.or_(
-            _named(salt, "email", "email", staged),
-            _named(salt, "record", "contact_id", staged, instance),
+    named = [
+        _named(salt, "email", "email", staged),
+        _named(salt, "record", "contact_id", staged, instance),
+    ]
+    if contacts is not None:
+        held = parse(
+            f"SELECT source_id FROM {contacts} WHERE :email OR :phone",
+            email=_named(salt, "email", "email", contacts),
+            phone=_named(salt, "phone", "phone", contacts),
         )
-    )
+        named.append(parse("coalesce(contact_id IN (:held), FALSE)", held=held))
+    return exp.not_(exp.or_(*named))
 
 
 @dataclass(frozen=True)

@@ -445,17 +445,9 @@ def load_sources(
         loading = [s for s in live if not s.failed]
         for contacts in (True, False):
             for source in loading:
-                # the source's contacts of this pull, loaded first (the suppression filter
-                # keeps out events naming one of them that it kept out)
-                staged_contacts = next(
-                    (i.table for i in source.streams if i.contacts and i.summary.loaded), None
-                )
                 for item in source.streams:
                     if item.contacts == contacts and item.table is not None:
-                        _load(
-                            engine, history, source.instance, item, run_id, pulled_at,
-                            contacts=None if contacts else staged_contacts,
-                        )  # fmt: skip
+                        _load(engine, history, source, item, run_id, pulled_at)
     finally:
         for source in sources:
             for item in source.streams:
@@ -584,15 +576,14 @@ def _check_orphans(engine: Engine, sources: list[StagedSource]) -> None:
 def _load(
     engine: Engine,
     history: History,
-    instance: str,
+    source: StagedSource,
     item: StagedStream,
     run_id: str,
     pulled_at: dt.datetime,
-    *,
-    contacts: str | None = None,
 ) -> None:
-    """Load one staged stream in a transaction of its own; ``contacts``: for events, the
-    table of the contacts of the same source staged and loaded in this pull, if any."""
+    """Load one staged stream of ``source`` in a transaction of its own (a source's events
+    after its contacts)."""
+    instance = source.instance
     columns = CONTACT_COLUMNS if item.contacts else EVENT_COLUMNS
     target = "source_contacts" if item.contacts else "events"
     key = "source_id" if item.contacts else "event_id"
@@ -621,11 +612,11 @@ def _load(
         # issue 15: suppressed people (segsync forget, [privacy] suppression_file) never load
         from segsync.privacy.suppression import keep_contacts, keep_events
 
-        keep = (
-            keep_contacts(engine, instance, staged)
-            if item.contacts
-            else keep_events(engine, instance, staged, contacts=contacts)
-        )
+        if item.contacts:
+            keep = keep_contacts(engine, instance, staged)
+        else:  # also out: events naming a contact of this pull that was kept out
+            loaded = [i.table for i in source.streams if i.contacts and i.summary.loaded]
+            keep = keep_events(engine, instance, staged, contacts=next(iter(loaded), None))
         if keep is not None:
             rows = rows.where(keep)
         engine.insert(target, rows, columns=["instance", *names, "run_id"])

@@ -84,6 +84,16 @@ def _any_suppressions(engine: Engine) -> str | None:
     return store_salt(engine, create=False)
 
 
+def _suppressed_contact(salt: str, instance: str, staged: str) -> exp.Expr:
+    """A contact of ``instance`` staged in ``staged`` is suppressed: its email, phone or record
+    id."""
+    return exp.or_(
+        _named(salt, "email", "email", staged),
+        _named(salt, "phone", "phone", staged),
+        _named(salt, "record", "source_id", staged, instance),
+    )
+
+
 def keep_contacts(engine: Engine, instance: str, staged: str) -> exp.Expr | None:
     """A condition on the contacts of ``instance`` staged in ``staged`` (``email``, ``phone``,
     ``source_id``) that keeps only those no suppression names; None when nothing is
@@ -91,13 +101,7 @@ def keep_contacts(engine: Engine, instance: str, staged: str) -> exp.Expr | None
     salt = _any_suppressions(engine)
     if salt is None:
         return None
-    return exp.not_(
-        exp.or_(
-            _named(salt, "email", "email", staged),
-            _named(salt, "phone", "phone", staged),
-            _named(salt, "record", "source_id", staged, instance),
-        )
-    )
+    return exp.not_(_suppressed_contact(salt, instance, staged))
 
 
 def keep_events(
@@ -106,8 +110,8 @@ def keep_events(
     """A condition on the events of ``instance`` staged in ``staged`` (``contact_id``,
     ``email``) that keeps only those naming no suppressed contact; None when nothing is
     suppressed. ``contacts``: the contacts of ``instance`` staged in the same pull, if any —
-    an event naming one of them by id is kept out when that contact's email or phone is
-    suppressed (a suppression file lists emails and phones, not record ids: without this, an
+    an event naming one of them by id is kept out when :func:`keep_contacts` keeps that
+    contact out (a suppression file lists emails and phones, not record ids: without this, an
     order naming its buyer only by id would be stored although the buyer is not)."""
     salt = _any_suppressions(engine)
     if salt is None:
@@ -117,11 +121,8 @@ def keep_events(
         _named(salt, "record", "contact_id", staged, instance),
     ]
     if contacts is not None:
-        held = parse(
-            f"SELECT source_id FROM {contacts} WHERE :email OR :phone",
-            email=_named(salt, "email", "email", contacts),
-            phone=_named(salt, "phone", "phone", contacts),
-        )
+        held = exp.select("source_id").from_(contacts)
+        held = held.where(_suppressed_contact(salt, instance, contacts))
         named.append(parse("coalesce(contact_id IN (:held), FALSE)", held=held))
     return exp.not_(exp.or_(*named))
 

@@ -22,8 +22,11 @@ from segsync.errors import AuthError, QuotaError, RetryableError
 from segsync.http import classify_response, parse_retry_after
 from segsync.http.classify import describe
 
-__all__ = ["classify", "read_limits"]
+__all__ = ["PROPERTIES", "classify", "read_limits"]
 
+PROPERTIES = "/crm/v3/properties/contacts"
+"""The contact property definitions: read by the source's mapping check, written by the
+destination's property audiences."""
 LOCKED_PAUSE = 2.0
 """Seconds to wait after a 423 (HubSpot: "wait at least 2 seconds")."""
 MIGRATION_PAUSE = 5.0

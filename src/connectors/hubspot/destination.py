@@ -29,13 +29,13 @@ from segsync.connector import (
 from segsync.errors import FatalError
 from segsync.http import HttpClient, chunks
 
+from .api import PROPERTIES
 from .settings import HubSpotSettings
 
 __all__ = ["HubSpotWriter", "option_value"]
 
 LISTS = "/crm/v3/lists"
 BATCH = "/crm/v3/objects/contacts/batch"
-PROPERTIES = "/crm/v3/properties/contacts"
 CONTACTS_TYPE = "0-1"
 BATCH_MAX = 100
 """Inputs per batch read/update/upsert call."""

@@ -34,11 +34,10 @@ from segsync.http import CursorPaginator, HttpClient, paginate
 from segsync.mapping import unknown_fields
 from segsync.values import parse_datetime
 
-from .destination import PROPERTIES
+from .api import PROPERTIES
 from .settings import HubSpotSettings
 
 __all__ = ["ContactReader", "contact_properties", "parse_time"]
-
 
 CONTACTS = "/crm/v3/objects/contacts"
 BATCH_MAX = 100

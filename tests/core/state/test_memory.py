@@ -118,3 +118,36 @@ def test_a_files_pull_reads_in_bulk_at_the_bulk_limit_and_then_returns_to_the_st
         with store.engine.memory_limit("256MiB"):
             assert store.scalar("SELECT current_setting('memory_limit')") == "256.0 MiB"
         assert store.scalar("SELECT current_setting('memory_limit')") == "128.0 MiB"
+
+
+def test_a_files_pull_keeps_the_bulk_limit_through_its_recompute_not_its_plans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import segsync.pipeline as pipeline
+    from segsync.engine import parse
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 24 * GIB)
+    (tmp_path / "c.csv").write_text("id,email\n1,a@example.org\n", encoding="utf-8")
+    files = '[connectors.shop]\ntype = "files"\ncontacts = { path = "c.csv" }\n'
+    seen: dict[str, str] = {}
+
+    def watched(name: str, step: object) -> object:
+        def step_at_its_limit(self_or_engine: object, *args: object, **kwargs: object) -> object:
+            engine = getattr(self_or_engine, "engine", self_or_engine)
+            setting = parse("SELECT current_setting('memory_limit')")
+            seen[name] = engine.scalar(setting)  # type: ignore[attr-defined]
+            return step(self_or_engine, *args, **kwargs)  # type: ignore[operator]
+
+        return step_at_its_limit
+
+    monkeypatch.setattr(pipeline, "resolve_profiles", watched("resolve", pipeline.resolve_profiles))
+    monkeypatch.setattr(pipeline, "compute_kpis", watched("kpis", pipeline.compute_kpis))
+    monkeypatch.setattr(pipeline._Run, "_plan", watched("plan", pipeline._Run._plan))
+    report = pipeline.run(load(_config(tmp_path, files)))
+    assert report.profiles is not None and report.profiles.profiles == 1
+    # resolve, traits, segments and KPIs at the read's limit; plans and pushes at the store's
+    assert seen == {"resolve": "256.0 MiB", "kpis": "256.0 MiB", "plan": "128.0 MiB"}
+
+    seen.clear()  # a limit the configuration sets holds for every step
+    pipeline.run(load(_config(tmp_path, 'memory_limit = "100MB"\n' + files)))
+    assert set(seen.values()) == {"95.3 MiB"}

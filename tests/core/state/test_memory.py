@@ -100,14 +100,19 @@ def test_a_bulk_read_of_files_gets_a_higher_cap(available: int, limit: str) -> N
     assert auto_memory_limit(available, bulk=True) == limit
 
 
+@pytest.fixture
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A large host's memory, and the settings of a files source of one contact."""
+    monkeypatch.setattr(memory, "available_memory", lambda: 24 * GIB)
+    (tmp_path / "c.csv").write_text("id,email\n1,a@example.org\n", encoding="utf-8")
+    return '[connectors.shop]\ntype = "files"\ncontacts = { path = "c.csv" }\n'
+
+
 def test_a_files_pull_reads_in_bulk_at_the_bulk_limit_and_then_returns_to_the_stores(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, files: str
 ) -> None:
     from segsync.pipeline import bulk_memory_limit, open_connectors
 
-    monkeypatch.setattr(memory, "available_memory", lambda: 24 * GIB)
-    (tmp_path / "c.csv").write_text("id,email\n1,a@example.org\n", encoding="utf-8")
-    files = '[connectors.shop]\ntype = "files"\ncontacts = { path = "c.csv" }\n'
     config = load(_config(tmp_path, files))
     sources = [c.source for c in open_connectors(config, ["shop"]).values()]
     assert bulk_memory_limit(config, sources) == "256MiB"
@@ -121,14 +126,11 @@ def test_a_files_pull_reads_in_bulk_at_the_bulk_limit_and_then_returns_to_the_st
 
 
 def test_a_files_pull_keeps_the_bulk_limit_through_its_recompute_not_its_plans(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, files: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import segsync.pipeline as pipeline
     from segsync.engine import parse
 
-    monkeypatch.setattr(memory, "available_memory", lambda: 24 * GIB)
-    (tmp_path / "c.csv").write_text("id,email\n1,a@example.org\n", encoding="utf-8")
-    files = '[connectors.shop]\ntype = "files"\ncontacts = { path = "c.csv" }\n'
     seen: dict[str, str] = {}
 
     def watched(name: str, step: object) -> object:

@@ -48,7 +48,7 @@ disk (a million contacts with 6,000,000 orders took 26 % longer to ingest at 128
 256 MiB, at a peak of 304 against 478 MiB). The same pull's recompute (resolve, traits,
 segments, KPIs) keeps it: the read has set the run's peak already, and ``segsync pull`` of those
 files took 39.3-40.2 s against 45.1 s with the recompute at :data:`AUTO_CAP`, at the same peak
-(480-501 MiB). Pulls that page an API, and the plans and pushes after, stay at
+(470-489 MiB). Pulls that page an API, and the plans and pushes after, stay at
 :data:`AUTO_CAP`."""
 
 _CGROUP_LIMITS = (

@@ -199,6 +199,10 @@ class Engine(Protocol):
         """The engine may use ``limit`` (``"256MiB"``) of memory for the block, and what it
         had again after it (an engine that sets no limit of its own ignores it)."""
 
+    def memory_bytes(self) -> int | None:
+        """The memory the engine may use now, in bytes (:meth:`memory_limit`'s, or the
+        store's setting); None when it sets no limit of its own."""
+
     def create_table(self, name: str, query: exp.Expr, *, temporary: bool = False) -> None:
         """``name`` (replaced if it exists) holding the rows of ``query``."""
 

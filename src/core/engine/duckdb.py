@@ -46,6 +46,24 @@ _DATA_ERRORS = (
 )
 
 
+_SIZE = re.compile(r"([0-9]+(?:[.][0-9]+)?) ?(bytes|KiB|MiB|GiB|TiB|PiB)")
+_UNITS = {
+    "bytes": 1,
+    "KiB": 1 << 10,
+    "MiB": 1 << 20,
+    "GiB": 1 << 30,
+    "TiB": 1 << 40,
+    "PiB": 1 << 50,
+}
+
+
+def memory_size(setting: str) -> int | None:
+    """Bytes of a memory setting as DuckDB shows it (``"256.0 MiB"``, ``"3.7 GiB"``); None
+    for a text of another shape."""
+    found = _SIZE.fullmatch(setting.strip())
+    return None if found is None else int(float(found[1]) * _UNITS[found[2]])
+
+
 def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
@@ -255,6 +273,10 @@ class DuckDBEngine:
             yield
         finally:
             self._run(f"SET memory_limit = {_text(str(before))}")
+
+    def memory_bytes(self) -> int | None:
+        setting = self._run("SELECT current_setting('memory_limit')").fetchone()[0]  # type: ignore[index]
+        return memory_size(str(setting))
 
     def create_table(self, name: str, query: exp.Expr, *, temporary: bool = False) -> None:
         temp = self._temp if temporary else ""

@@ -189,6 +189,9 @@ class SparkEngine:
         """Spark's memory is the cluster's (``spark.executor.memory``): left as it is."""
         yield
 
+    def memory_bytes(self) -> int | None:
+        return None  # the cluster's, per executor: not one limit of this engine's
+
     # -- tables -------------------------------------------------------------------------
 
     def _using(self) -> str:

@@ -204,6 +204,13 @@ long: 375,000 events of 1 KB properties a pass ran out of memory at 128 MiB, whe
 events of about 130 bytes sort in 8 passes (16 by the row count); one sort of a million
 profiles with 9 attributes ran out of memory now and then."""
 
+PASS_LIMIT = 128 << 20
+"""The ``memory_limit`` the pass sizes above are set for. Under a larger one (a bulk read's
+256 MiB, or a ``memory_limit`` set higher) every pass grows in proportion, so a pass holds the
+same share of the limit (:func:`_scale`): a million contacts with 6,000,000 orders resolved in
+15.4 s rather than 16.9-17.7 s at 256 MiB, at the same peak; under a smaller limit, and on an
+engine that sets none of its own (Spark), the passes stay as they are."""
+
 _EVENT_BYTES = (
     "length(profile_key) + length(event_id) + length(type) + length(instance) + "
     "coalesce(length(CAST(properties AS VARCHAR)), 0) + 24"
@@ -219,12 +226,19 @@ _RECORD_BYTES = (
 times, answers and counts."""
 
 
-def _passes(records: int, picked: int = 16) -> list[exp.Expr | None]:
+def _scale(engine: Engine) -> float:
+    """How many times :data:`PASS_LIMIT` the engine may use now (at least 1)."""
+    limit = engine.memory_bytes()
+    return 1.0 if limit is None else max(1.0, limit / PASS_LIMIT)
+
+
+def _passes(records: int, picked: int = 16, scale: float = 1.0) -> list[exp.Expr | None]:
     """Conditions splitting the profiles into passes of about :data:`STATES_PER_PASS`
-    ``picked`` values (:func:`_key_ranges`). The aggregate keeps a state per profile for each
-    attribute, consent purpose and the phone — strings, which DuckDB does not spill to disk —,
-    so one pass over a million profiles would hold them all in memory at once."""
-    return _key_ranges(records, max(1, STATES_PER_PASS // max(1, picked)))
+    ``picked`` values, times ``scale`` (:func:`_key_ranges`). The aggregate keeps a state per
+    profile for each attribute, consent purpose and the phone — strings, which DuckDB does not
+    spill to disk —, so one pass over a million profiles would hold them all in memory at
+    once."""
+    return _key_ranges(records, max(1, int(STATES_PER_PASS * scale) // max(1, picked)))
 
 
 def _key_ranges(rows: int, per_pass: int) -> list[exp.Expr | None]:
@@ -271,6 +285,9 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
     records and events; ``attributes`` are the declared profile attributes."""
     consent = ", ".join(f"p.{c}" for c in CONSENT_COLUMNS.values())
     declared = "".join(f', p."{name}"' for name in attributes)
+    scale = _scale(engine)  # passes grow with the memory limit
+    rows_per_pass = int(SORTED_ROWS_PER_PASS * scale)
+    bytes_per_pass = int(SORTED_BYTES_PER_PASS * scale)
     with engine.transaction():
         engine.create_table("_records", _records(), temporary=True)
         # a profile of one record takes its values as they are: only the others are ranked
@@ -305,10 +322,10 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
         picked = 1 + len(CONSENT_COLUMNS) + len(attributes)
         # the profiles of one record in passes sized by the keys of the others (a pass holds
         # them to leave their records out), the others by the values their ranking holds
-        alone = _key_ranges(several, SORTED_ROWS_PER_PASS) if shared < records else []
+        alone = _key_ranges(several, rows_per_pass) if shared < records else []
         parts: list[exp.Expr] = [_alone(attributes, where, shared=bool(shared)) for where in alone]
         if shared:
-            parts += [_people(attributes, where) for where in _passes(shared, picked)]
+            parts += [_people(attributes, where) for where in _passes(shared, picked, scale)]
         _in_passes(engine, "_people", parts or [_alone(attributes, shared=False)], temporary=True)
         # objection to profiling (issue 15): such people get no profile, no identifiers and
         # no events; everything after resolve only sees profiles
@@ -341,7 +358,7 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                     "WHERE profile_key NOT IN (SELECT profile_key FROM _objected) "
                     "ORDER BY profile_key, instance, source_id"
                 ),
-                _key_ranges(records, SORTED_ROWS_PER_PASS),
+                _key_ranges(records, rows_per_pass),
             ),
         )
         engine.create_table(
@@ -390,7 +407,7 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                     ) AS j
                     ORDER BY profile_key"""
                 ),
-                _key_ranges(size, SORTED_BYTES_PER_PASS),
+                _key_ranges(size, bytes_per_pass),
             ),
         )
         # per currency, in one scan: the events, those without a profile, the orders summed
@@ -423,7 +440,7 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                       AND profile_key NOT IN (SELECT profile_key FROM _objected)
                     ORDER BY profile_key, type, occurred_at, event_id"""
                 ),
-                _key_ranges(kept_bytes, SORTED_BYTES_PER_PASS),
+                _key_ranges(kept_bytes, bytes_per_pass),
             ),
         )
     engine.drop(

@@ -16,11 +16,12 @@ from segsync.state.store import Store
 ATTRIBUTES: dict[str, Any] = {"first_name": "text", "age": "integer", "vip": "boolean"}
 
 
-def _seeded_store() -> Store:
+def _seeded_store(memory_limit: str = "128MiB") -> Store:
     """3,000 records of ~1,200 people across two sources (shared emails and phones, some
     without either, attributes and consent answers missing at random, ties in time) and their
-    orders, by contact id and by email."""
-    store = Store.memory()
+    orders, by contact id and by email; at ``memory_limit`` (the one the pass sizes are set
+    for, by default: a larger one makes the passes larger)."""
+    store = Store.memory(options={"memory_limit": memory_limit})
     store.con.execute("SELECT setseed(0.18)")
     store.con.execute(
         """INSERT INTO source_contacts (instance, source_id, email, phone, attributes,
@@ -191,3 +192,42 @@ def test_the_events_sort_is_split_by_their_size_not_their_count(
         assert events_size >= kept * width
         sizes[label] = events_size
     assert sizes["long"] > 10 * sizes["short"]
+
+
+@pytest.mark.parametrize(
+    ("memory_limit", "scale"), [("64MiB", 1), ("128MiB", 1), ("256MiB", 2), ("1GiB", 8)]
+)
+def test_the_passes_grow_with_the_memory_limit_and_resolve_the_same(
+    memory_limit: str, scale: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each pass holds the same share of the limit: twice the limit, passes twice as large
+    (never smaller than those set for 128 MiB); the profiles are the same however many."""
+    monkeypatch.setattr(resolve, "STATES_PER_PASS", 2_000)
+    monkeypatch.setattr(resolve, "SORTED_ROWS_PER_PASS", 200)
+    monkeypatch.setattr(resolve, "SORTED_BYTES_PER_PASS", 8_000)
+    per_pass: list[int] = []
+
+    def spy(rows: int, size: int) -> Any:
+        per_pass.append(size)
+        return _key_ranges(rows, size)
+
+    monkeypatch.setattr(resolve, "_key_ranges", spy)
+    reference, store = _seeded_store(), _seeded_store(memory_limit)
+    try:
+        whole = resolve_profiles(reference.engine, ATTRIBUTES)
+        at_128 = list(per_pass)
+        per_pass.clear()
+        assert resolve_profiles(store.engine, ATTRIBUTES) == whole
+        assert per_pass == [size * scale for size in at_128]
+        assert _tables(store) == _tables(reference)
+    finally:
+        reference.close()
+        store.close()
+
+
+def test_an_engine_without_a_memory_limit_keeps_the_passes_as_set() -> None:
+    class Unbounded:
+        def memory_bytes(self) -> int | None:
+            return None
+
+    assert resolve._scale(Unbounded()) == 1.0  # type: ignore[arg-type]

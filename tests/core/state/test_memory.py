@@ -153,3 +153,15 @@ def test_a_files_pull_keeps_the_bulk_limit_through_its_recompute_not_its_plans(
     seen.clear()  # a limit the configuration sets holds for every step
     pipeline.run(load(_config(tmp_path, 'memory_limit = "100MB"\n' + files)))
     assert set(seen.values()) == {"95.3 MiB"}
+
+
+def test_the_engine_tells_the_memory_it_may_use_now() -> None:
+    from segsync.engine.duckdb import memory_size
+
+    assert memory_size("256.0 MiB") == 256 * MIB
+    assert memory_size("3.7 GiB") == int(3.7 * GIB)
+    assert memory_size("unlimited") is None
+    with Store.memory(options={"memory_limit": "100MB"}) as store:
+        assert store.engine.memory_bytes() == int(95.3 * MIB)  # DuckDB shows 95.3 MiB
+        with store.engine.memory_limit("256MiB"):
+            assert store.engine.memory_bytes() == 256 * MIB

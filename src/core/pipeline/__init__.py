@@ -284,8 +284,9 @@ def environment_error(config: Config, exc: BaseException) -> SegsyncError | None
 
 
 def bulk_memory_limit(config: Config, sources: Iterable[Source | None]) -> str | None:
-    """The engine's memory limit while ``sources`` are staged and loaded, when it differs from
-    the store's: with ``memory_limit = "auto"``, a pull reading files (or tables) in bulk
+    """The engine's memory limit while ``sources`` are staged and loaded, and profiles, traits,
+    segments and KPIs computed from them, when it differs from the store's: with
+    ``memory_limit = "auto"``, a pull reading files (or tables) in bulk
     (:class:`~segsync.connector.BulkSource`) gets :data:`~segsync.state.memory.BULK_CAP`
     rather than the usual cap; a limit the configuration sets is kept as it is."""
     if config.settings.store.memory_limit != "auto" or not any(
@@ -386,14 +387,17 @@ class _Run:
         try:
             if command in ("run", "pull"):  # issue 15: suppressions, pending erasures
                 await self._privacy(connectors, erasures=command == "run")
-            with contextlib.ExitStack() as bulk:
-                # a pull that reads files in bulk keeps their memory limit through the
-                # recompute after it: the read has set the run's peak already, and resolve
-                # spills less (a million contacts and 6,000,000 orders: `segsync pull` in
-                # 39-40 s rather than 45 s, at the same peak RSS)
-                stopped = (
-                    await self._pull(connectors, candidates, force, full, bulk) if pull else {}
-                )
+            sources = {
+                n: connectors[n].source
+                for n in (candidates if pull else [])
+                if (s := connectors[n].source) and s.streams()
+            }
+            # a pull that reads files in bulk keeps their memory limit through the recompute
+            # after it: the read has set the run's peak already, and resolve spills less (a
+            # million contacts and 6,000,000 orders: `segsync pull` in 39-40 s rather than
+            # 45 s, at the same peak RSS)
+            with self._bulk_memory(sources.values()):
+                stopped = await self._pull(connectors, sources, force, full) if pull else {}
                 membership = self._compute()
             plans = self._plan(selected, membership, stopped, command, force, preview)
             if command != "run":
@@ -445,24 +449,16 @@ class _Run:
     async def _pull(
         self,
         connectors: dict[str, Connector],
-        candidates: list[str],
+        sources: dict[str, Source | None],
         force: bool,
         full: bool,
-        bulk: contextlib.ExitStack,
     ) -> dict[str, str]:
-        """Stage and load every source; the sources that brought nothing, and why. A bulk
-        read's memory limit (:func:`bulk_memory_limit`) is entered on ``bulk``: it holds until
-        the caller closes it."""
-        sources = {
-            n: connectors[n].source
-            for n in candidates
-            if (s := connectors[n].source) and s.streams()
-        }
+        """Stage and load every one of ``sources`` (by instance); the sources that brought
+        nothing, and why."""
         self.phase("pull", sources=len(sources))
         paths = StorePaths(self.config.store_path)
         paths.clear_staging()
         pulled_at = utcnow()
-        bulk.enter_context(self._bulk_memory(sources.values()))
         staged = await self._stage(connectors, sources, paths, pulled_at, full, force)
         paths.clear_staging()
         self.report.sources = [summary for source in staged for summary in source.summaries]

@@ -4,8 +4,8 @@ Generates a seeded synthetic audience (segsync.sandbox.synth) for the starter co
 
 1. **pull, beside DuckDB alone** (``--rounds`` times, alternating): segsync's ingest — every
    source staged, checked by the source guards and loaded into a fresh store, as ``segsync
-   pull`` does before it resolves profiles — and a DuckDB process loading and normalising the same three files into a
-   fresh database file by hand-written SQL (typed columns, emails trimmed and lower-cased,
+   pull`` does before it resolves profiles — and a DuckDB process loading and normalising the
+   same three files into a fresh database file by hand-written SQL (typed columns, emails trimmed and lower-cased,
    times with offsets to UTC, yes/no to booleans, amounts as DECIMAL(18,4), attributes and
    properties as JSON, the last row of a repeated id kept) — what a DuckDB user would write,
    without what DuckDB cannot do (phone numbers, bad-row accounting, consent dating). Prints

@@ -615,8 +615,10 @@ def _load(
         if item.contacts:
             keep = keep_contacts(engine, instance, staged)
         else:  # also out: events naming a contact of this pull that was kept out
-            loaded = [i.table for i in source.streams if i.contacts and i.summary.loaded]
-            keep = keep_events(engine, instance, staged, contacts=next(iter(loaded), None))
+            loaded = next(
+                (i.table for i in source.streams if i.contacts and i.summary.loaded), None
+            )
+            keep = keep_events(engine, instance, staged, contacts=loaded)
         if keep is not None:
             rows = rows.where(keep)
         engine.insert(target, rows, columns=["instance", *names, "run_id"])

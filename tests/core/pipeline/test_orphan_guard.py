@@ -8,8 +8,5 @@ from segsync.state.store import Store
 
 
 def test_the_orphan_count_names_each_way_an_event_can_name_someone() -> None:
-    store = Store.memory()
-    try:
+    with Store.memory() as store:
         check_orphans(store.engine)
-    finally:
-        store.close()

@@ -8,8 +8,5 @@ from segsync.state.store import Store
 
 
 def test_each_suppressed_identifier_keeps_its_rows_out_at_load() -> None:
-    store = Store.memory()
-    try:
+    with Store.memory() as store:
         check_keep(store.engine)
-    finally:
-        store.close()

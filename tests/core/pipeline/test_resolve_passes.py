@@ -231,3 +231,44 @@ def test_an_engine_without_a_memory_limit_keeps_the_passes_as_set() -> None:
             return None
 
     assert resolve._scale(Unbounded()) == 1.0  # type: ignore[arg-type]
+
+
+def test_an_event_finds_its_profile_by_contact_id_else_by_email_only_without_one() -> None:
+    """An event naming a contact id belongs to that record's profile, or to none when no
+    record of its instance has that id — its email is not asked then, even when it names
+    another person; an event with no contact id belongs to the profile of its email."""
+    store = Store.memory()
+    try:
+        store.con.execute(
+            """INSERT INTO source_contacts (instance, source_id, email) VALUES
+               ('shop', 'c1', 'a@example.com'), ('shop', 'c2', 'b@example.com'),
+               ('crm', 'c1', 'c@example.com')"""
+        )
+        store.con.execute(
+            """INSERT INTO events (instance, event_id, type, occurred_at, contact_id, email)
+            VALUES ('shop', 'e1', 'order', TIMESTAMP '2026-01-01', 'c1', NULL),
+                   ('shop', 'e2', 'order', TIMESTAMP '2026-01-02', 'c1', 'b@example.com'),
+                   ('shop', 'e3', 'order', TIMESTAMP '2026-01-03', NULL, 'b@example.com'),
+                   ('shop', 'e4', 'order', TIMESTAMP '2026-01-04', 'gone', 'a@example.com'),
+                   ('shop', 'e5', 'order', TIMESTAMP '2026-01-05', NULL, 'who@example.com'),
+                   ('shop', 'e6', 'order', TIMESTAMP '2026-01-06', NULL, NULL),
+                   ('crm', 'e7', 'visit', TIMESTAMP '2026-01-07', 'c1', NULL),
+                   ('crm', 'e8', 'visit', TIMESTAMP '2026-01-08', NULL, 'c@example.com')"""
+        )
+        result = resolve_profiles(store.engine, {})
+        owner = dict(
+            store.rows(
+                """SELECT e.event_id, p.email FROM profile_events e
+                JOIN profiles p USING (profile_key) ORDER BY e.event_id"""
+            )
+        )
+        assert owner == {
+            "e1": "a@example.com",
+            "e2": "a@example.com",
+            "e3": "b@example.com",
+            "e7": "c@example.com",
+            "e8": "c@example.com",
+        }
+        assert (result.events, result.orphan_events) == (8, 3)
+    finally:
+        store.close()

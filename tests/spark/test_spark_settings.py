@@ -110,3 +110,55 @@ def test_json_objects_to_json_and_computed_intervals_are_rewritten_for_spark() -
         f"SUBSTRING({listed_s}, 2, LENGTH({listed_s}) - 2), "
         "t - INTERVAL '1' MINUTE * (o), t - INTERVAL '3' MINUTE FROM v"
     )
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # nothing listens once it is closed
+
+
+def test_an_unreachable_spark_connect_server_is_a_clear_error_at_once(tmp_path: Path) -> None:
+    """pyspark's client retries a server that is not there for minutes, silently: a run
+    says at once that nothing answers there, naming the host and port but not the token."""
+    from typer.testing import CliRunner
+
+    from segsync.cli import app
+
+    port = _closed_port()
+    path = tmp_path / "segsync.toml"
+    path.write_text(
+        BASE.format(store=f'engine = "spark"\n[store.spark]\nremote = "sc://127.0.0.1:{port}/'
+                    ';token=s3cr3t"\n'),
+        encoding="utf-8",
+    )  # fmt: skip
+    reset_plugins()
+    result = CliRunner().invoke(app, ["-c", str(path), "run"])
+    assert result.exit_code == 2, result.output
+    assert f"no Spark Connect server answers at 127.0.0.1:{port}" in result.stderr
+    assert "Nothing was run" in result.stderr
+    assert "s3cr3t" not in result.output + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_spark_connect_url_is_checked_and_its_client_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    from segsync.engine.spark_session import remote_problem
+
+    for url in ("http://host:15002", "sc://", "sc://host:port"):
+        assert remote_problem(url) == (
+            "[store.spark] remote: not a Spark Connect URL (expected sc://host:port)"
+        )
+    found = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "pyarrow" else found(name)
+    )
+    assert remote_problem("sc://127.0.0.1:15002") == (
+        "[store.spark] remote needs pyspark's Spark Connect client (pyarrow not installed): "
+        "pip install 'segsync[spark-connect]'"
+    )

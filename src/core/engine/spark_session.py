@@ -19,7 +19,12 @@ from segsync.engine import DataError, EngineError, OutOfMemory, StorageError
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["SparkOptions", "spark_type", "translate"]
+__all__ = ["CONNECT_TIMEOUT", "SparkOptions", "remote_problem", "spark_type", "translate"]
+
+CONNECT_TIMEOUT = 10.0
+"""Seconds a Spark Connect server has to accept a connection before a run gives up on it
+(pyspark's own client retries an unreachable server for minutes, without a word)."""
+_CONNECT_CLIENT = ("grpc", "google.protobuf", "pandas", "pyarrow")
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 # settings that make Spark read segsync's statements as DuckDB does: times are UTC wall
@@ -32,6 +37,8 @@ _DEFAULTS = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.adaptive.enabled": "true",
 }
+_SERVER_ONLY = frozenset({"spark.ui.showConsoleProgress"})
+"""Of :data:`_DEFAULTS`, those a Spark Connect client cannot set (the server's own)."""
 # types DuckDB has and Spark has not, as Spark keeps them
 _TYPES = {
     exp.DataType.Type.JSON: "STRING",
@@ -91,18 +98,56 @@ def spark_type(type_: str | exp.DataType) -> str:
     return built.sql(dialect="spark")
 
 
+def remote_problem(url: str, timeout: float = CONNECT_TIMEOUT) -> str | None:
+    """Why a Spark Connect session to ``url`` cannot start (its client is not installed, or
+    nothing accepts a connection at its host and port within ``timeout``), or None. The
+    answer names the host and port only: the URL may carry a token."""
+    import importlib.util
+    import socket
+    from urllib.parse import urlsplit
+
+    missing = [m for m in _CONNECT_CLIENT if importlib.util.find_spec(m.split(".")[0]) is None]
+    if missing:
+        return (
+            f"[store.spark] remote needs pyspark's Spark Connect client ({', '.join(missing)} "
+            "not installed): pip install 'segsync[spark-connect]'"
+        )
+    bad = "[store.spark] remote: not a Spark Connect URL (expected sc://host:port)"
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or 15002
+    except ValueError:
+        return bad
+    if parts.scheme != "sc" or not host:
+        return bad
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        return (
+            f"[store.spark] remote: no Spark Connect server answers at {host}:{port} ({why}, "
+            f"within {timeout:g} s); is it running, and reachable from here? Nothing was run"
+        )
+
+
 def _session(options: SparkOptions) -> SparkSession:
-    """The process's SparkSession: the active one when there is one (a notebook, a Databricks
-    job, a test), else one built from ``options``."""
+    """The process's SparkSession: with ``remote``, a Spark Connect session to that server
+    (never a local session that happens to be running: the work would run in the wrong
+    place); else the active one when there is one (a notebook, a Databricks job, a test), or
+    one built from ``options``."""
     from pyspark.sql import SparkSession
 
-    active = SparkSession.getActiveSession()
+    active = None if options.remote else SparkSession.getActiveSession()
     if active is not None:
         session: SparkSession = active
     else:
         builder: Any = SparkSession.builder.appName(options.app_name)
+        defaults = _DEFAULTS
         if options.remote:
             builder = builder.remote(options.remote)
+            # the server's own settings: a client may not change them (pyspark warns)
+            defaults = {k: v for k, v in _DEFAULTS.items() if k not in _SERVER_ONLY}
         else:
             builder = builder.master(options.master)
             if options.local:
@@ -121,7 +166,7 @@ def _session(options: SparkOptions) -> SparkSession:
             elif options.warehouse:
                 builder = builder.config("spark.sql.warehouse.dir", options.warehouse)
             builder = builder.enableHiveSupport()
-        for key, value in {**_DEFAULTS, **options.conf, **_SEMANTICS}.items():
+        for key, value in {**defaults, **options.conf, **_SEMANTICS}.items():
             builder = builder.config(key, value)
         session = builder.getOrCreate()
     for key, value in _SEMANTICS.items():

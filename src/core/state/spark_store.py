@@ -22,6 +22,7 @@ from sqlglot import exp
 
 from segsync.engine import parse
 from segsync.engine.spark import SparkEngine, SparkOptions
+from segsync.engine.spark_session import remote_problem
 from segsync.errors import StoreError
 from segsync.state.store import SCHEMA_VERSION, Store
 
@@ -53,6 +54,8 @@ class SparkStore(Store):
                 "[store] engine = 'spark' needs pyspark: pip install 'segsync[spark]' "
                 "(and Java 17 or later)"
             ) from None
+        if options.remote and (problem := remote_problem(options.remote)):
+            raise StoreError(problem)
         engine = SparkEngine.open(options)
         store = cls(path, engine)
         try:

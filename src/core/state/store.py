@@ -333,7 +333,13 @@ class Store:
                     "('written_by', ?)",
                     [str(version), __version__],
                 )
-            log.info("store %s migrated to schema version %d", self.path, version)
+            # (a store in memory is made for a moment, e.g. to describe the schema: not news)
+            log.log(
+                logging.DEBUG if str(self.path) == ":memory:" else logging.INFO,
+                "store %s migrated to schema version %d",
+                self.path,
+                version,
+            )
 
     # -- compaction ---------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from test_spark_runs import audiences, cli, project
 
+from segsync.engine.spark_session import _PROXIES
 from segsync.sandbox.synth import generate
 
 pytestmark = [
@@ -105,7 +106,7 @@ def _run(config: Path, url: str) -> tuple[dict[str, Any], str]:
     """``segsync run`` on the Spark Connect server, in a child process: its report and
     stderr."""
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k not in _PROXIES},  # loopback, directly
         "SEGSYNC_STORE__ENGINE": "spark",
         "SEGSYNC_STORE__SPARK__REMOTE": url,
         "SEGSYNC_STORE__SPARK__DATABASE": "connect_rfm",

@@ -120,12 +120,18 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])  # nothing listens once it is closed
 
 
-def test_an_unreachable_spark_connect_server_is_a_clear_error_at_once(tmp_path: Path) -> None:
+def test_an_unreachable_spark_connect_server_is_a_clear_error_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """pyspark's client retries a server that is not there for minutes, silently: a run
     says at once that nothing answers there, naming the host and port but not the token."""
     from typer.testing import CliRunner
 
     from segsync.cli import app
+    from segsync.engine.spark_session import _PROXIES
+
+    for name in _PROXIES:  # (behind a proxy the host is not tried)
+        monkeypatch.delenv(name, raising=False)
 
     port = _closed_port()
     path = tmp_path / "segsync.toml"
@@ -154,6 +160,10 @@ def test_a_spark_connect_url_is_checked_and_its_client_asked_for(
         assert remote_problem(url) == (
             "[store.spark] remote: not a Spark Connect URL (expected sc://host:port)"
         )
+    port = _closed_port()
+    assert remote_problem(f"sc://127.0.0.1:{port}") is not None
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")  # gRPC's way out
+    assert remote_problem(f"sc://127.0.0.1:{port}") is None
     found = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name: None if name == "pyarrow" else found(name)

@@ -25,6 +25,7 @@ CONNECT_TIMEOUT = 10.0
 """Seconds a Spark Connect server has to accept a connection before a run gives up on it
 (pyspark's own client retries an unreachable server for minutes, without a word)."""
 _CONNECT_CLIENT = ("grpc", "google.protobuf", "pandas", "pyarrow")
+_PROXIES = ("grpc_proxy", "https_proxy", "http_proxy", "GRPC_PROXY", "HTTPS_PROXY", "HTTP_PROXY")
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 # settings that make Spark read segsync's statements as DuckDB does: times are UTC wall
@@ -101,8 +102,11 @@ def spark_type(type_: str | exp.DataType) -> str:
 def remote_problem(url: str, timeout: float = CONNECT_TIMEOUT) -> str | None:
     """Why a Spark Connect session to ``url`` cannot start (its client is not installed, or
     nothing accepts a connection at its host and port within ``timeout``), or None. The
-    answer names the host and port only: the URL may carry a token."""
+    answer names the host and port only: the URL may carry a token. Behind a proxy (gRPC
+    goes through ``grpc_proxy``, ``https_proxy`` or ``http_proxy``) the host is not tried:
+    it may only be reachable through the proxy."""
     import importlib.util
+    import os
     import socket
     from urllib.parse import urlsplit
 
@@ -120,6 +124,8 @@ def remote_problem(url: str, timeout: float = CONNECT_TIMEOUT) -> str | None:
         return bad
     if parts.scheme != "sc" or not host:
         return bad
+    if any(os.environ.get(v) for v in _PROXIES):
+        return None
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return None

@@ -1,4 +1,5 @@
-"""Tests that run a real Spark (local mode, Java 17+: those using ``spark_session``) take
+"""Tests that run a real Spark (a cluster on this machine, Java 17+: those using
+``spark_session``; and ``test_spark_connect.py``, through a Spark Connect server) take
 minutes: they run when asked for (``SEGSYNC_SPARK_TESTS=1``, as ``.ci/run`` does) and are
 skipped otherwise, so a plain ``make test`` stays within its time. They are marked ``spark``
 (``-m spark`` selects them, ``-m "not spark"`` leaves them out)."""
@@ -25,14 +26,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One local Spark for the whole session (a JVM takes seconds to start): every store
-    opened in the tests uses it, each in its own database."""
+    """One Spark for the whole session (its JVMs take seconds to start): every store opened
+    in the tests uses it, each in its own database."""
     pytest.importorskip("pyspark")
     if shutil.which("java") is None:
         pytest.skip("Spark needs Java 17+")
     from segsync.engine.spark import SparkEngine, SparkOptions
 
-    master = os.environ.get("SEGSYNC_SPARK_MASTER", "local[2]")
+    # a real cluster on this machine: a driver and two executors, each its own JVM (1 core,
+    # 1 GB), so every statement's data crosses processes as on a cluster (the whole Spark
+    # suite: 310 s, against about 250 s in local[2] threads)
+    master = os.environ.get("SEGSYNC_SPARK_MASTER", "local-cluster[2,1,1024]")
     options = SparkOptions(
         home=tmp_path_factory.mktemp("spark"),
         master=master,

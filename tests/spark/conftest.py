@@ -37,11 +37,18 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     # 1 GB), so every statement's data crosses processes as on a cluster (the whole Spark
     # suite: 310 s, against about 250 s in local[2] threads)
     master = os.environ.get("SEGSYNC_SPARK_MASTER", "local-cluster[2,1,1024]")
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # what the executors bind
     options = SparkOptions(
         home=tmp_path_factory.mktemp("spark"),
         master=master,
         database="segsync_tests",
-        conf={"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false"},
+        conf={
+            "spark.sql.shuffle.partitions": "4",
+            "spark.ui.enabled": "false",
+            # only loopback: the driver's and the executors' ports
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.bindAddress": "127.0.0.1",
+        },
     )
     engine = SparkEngine.open(options)
     yield engine.session

@@ -179,6 +179,12 @@ def phase(args: argparse.Namespace, name: str, folder: Path, *extra: str) -> Any
     return json.loads(out.strip().splitlines()[-1]), wall, rss
 
 
+def split_masters(text: str) -> list[str]:
+    """``--masters``: Spark masters separated by commas, a comma inside brackets being part
+    of its master (``local-cluster[2,1,2048],local[2]`` is two)."""
+    return [m.strip() for m in re.split(r",(?![^\[]*\])", text) if m.strip()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profiles", type=int, default=1_000_000)
@@ -208,7 +214,7 @@ def main() -> None:
         duck = root / "duckdb"
         write_config(duck)
         _, gen_wall, _ = phase(args, "generate", duck)
-        masters = [m.strip() for m in args.masters.split(",") if m.strip()]
+        masters = split_masters(args.masters)
         spark = root / "spark"
         write_config(spark, SPARK.format(master=masters[0], partitions=8))
         loaded, load_wall, _ = phase(args, "spark-load", spark, "--parquet", str(duck))

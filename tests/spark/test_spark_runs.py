@@ -103,3 +103,49 @@ def test_an_example_on_spark_gives_duckdbs_members(
     again = json.loads(out)
     assert all(s["adds"] == s["removes"] == 0 for s in again["syncs"]), again["syncs"]
     assert {k: v[0] for k, v in sizes(again).items()} == {k: v[0] for k, v in sizes(got).items()}
+
+
+def test_the_commands_that_read_the_store_and_forget_work_on_spark(
+    spark_session: Any, demo: Path
+) -> None:
+    """status, changes, runs, report, export-person and forget on a Spark store. They took
+    the missing DuckDB file (a Spark store never has one) for "no store yet": status showed
+    nothing (and --max-age called every run stale), the others refused, and forget and
+    export-person opened the DuckDB file whatever the engine."""
+    config = project(demo, "rfm", "spark_ops")
+    env = {"SEGSYNC_STORE__ENGINE": "spark", "SEGSYNC_STORE__SPARK__DATABASE": "ex_ops"}
+    code, out, err = cli(config, "run", "--format", "json", "--as-of", "2026-06-30", env=env)
+    assert code == 0, err
+    run_id = json.loads(out)["run_id"]
+    assert not (config.parent / "segsync.duckdb").exists()
+
+    code, out, err = cli(config, "status", "--format", "json", "--max-age", "1h", env=env)
+    assert code == 0, err
+    status = json.loads(out)
+    assert [(r["run_id"], r["status"]) for r in status["runs"]] == [(run_id, "ok")]
+    members = {s["sync"]: s["members"] for s in status["syncs"]}
+    assert members and all(members.values()), members
+    assert status["freshness"]["fresh"]
+
+    code, out, err = cli(config, "runs", env=env)
+    assert code == 0 and run_id in out, err
+    sync = sorted(members)[0]
+    code, out, err = cli(config, "changes", sync, "--reveal", "--format", "json", env=env)
+    assert code == 0, err
+    added = [c["who"] for c in json.loads(out)["changes"] if c["change"] == "added"]
+    assert len(added) == members[sync]
+    code, _, err = cli(config, "report", "-o", str(config.parent / "r.html"), env=env)
+    assert code == 0 and (config.parent / "r.html").stat().st_size > 0, err
+
+    person = added[0]
+    code, out, err = cli(config, "export-person", person, env=env)
+    assert code == 0 and json.loads(out)["found"], err
+    code, out, err = cli(config, "forget", person, env=env)
+    assert code == 0, err
+    assert "complete" in out and "removed" in out, out
+    code, out, err = cli(config, "export-person", person, env=env)
+    assert code == 0, err
+    after = json.loads(out)
+    assert not after["found"] and after["suppressed"]
+    code, out, err = cli(config, "status", "--format", "json", env=env)
+    assert {s["sync"]: s["members"] for s in json.loads(out)["syncs"]}[sync] == members[sync] - 1

@@ -56,7 +56,7 @@ app.add_typer(state_app, name="state")
 def open_store(config: Config, command: str) -> Iterator[Store]:
     """The store, under the run lock as ``command`` (a run waits for a read-only command;
     a run in progress makes this exit 4, naming it)."""
-    if not config.store_path.exists():
+    if config.no_store_yet:
         raise ConfigError(
             f"{config.store_path}: no store yet; run 'segsync run' first (the store path is "
             "[store] path in the config)"
@@ -312,7 +312,7 @@ def state_reset(
     destination. Use it after the audience was emptied or edited by hand."""
     with errors():
         config = load_config_()
-        if not config.store_path.exists():
+        if config.no_store_yet:
             raise ConfigError(f"{config.store_path}: no store yet; nothing to reset")
         with open_store(config, "state") as store:
             ledger = Ledger(store.engine)
@@ -357,7 +357,7 @@ def state_reset_cursor(
                 f"unknown connector instance {source!r}; defined: "
                 f"{', '.join(config.connectors) or '(none)'}"
             )
-        if not config.store_path.exists():
+        if config.no_store_yet:
             raise ConfigError(f"{config.store_path}: no store yet; nothing to reset")
         what = f"{source} {stream}" if stream else source
         with open_store(config, "state") as store:

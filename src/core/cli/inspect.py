@@ -184,7 +184,7 @@ def _print_freshness(info: dict[str, Any]) -> None:
 
 
 def _status(config: Config, limit: int) -> dict[str, Any]:
-    if not config.store_path.exists():
+    if config.no_store_yet:
         return {"runs": [], "syncs": [], "last_success": None}
     with Store.open(
         config.store_path, options=config.store_options, spark=config.spark_options

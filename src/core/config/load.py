@@ -111,6 +111,12 @@ class Config:
     def store_path(self) -> Path:
         return _resolve(self.base_dir, self.settings.store.path)
 
+    @property
+    def no_store_yet(self) -> bool:
+        """Nothing has made the store: its DuckDB file is not there. A Spark store's tables
+        are in Spark, not in that file (which never exists): opening it tells."""
+        return self.settings.store.engine != "spark" and not self.store_path.exists()
+
     def privacy_path(self, path: Path) -> Path:
         """A path of ``[privacy]`` resolved against the config file's folder."""
         return _resolve(self.base_dir, path)

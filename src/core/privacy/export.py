@@ -35,12 +35,12 @@ def export_person(config: Config, text: str) -> dict[str, Any]:
     region = config.settings.resolve.default_region
     (identifier,) = parse_identifiers([text], instances=list(config.connectors), region=region)
     path = config.store_path
-    if not path.exists():
+    if config.no_store_yet:
         raise ConfigError(f"{path}: no store yet, so segsync holds nothing about anyone")
     wait = config.settings.store.lock_wait_seconds
     with (
         run_lock(path, command="export-person", run_id=new_run_id(), wait=wait),
-        Store.open(path, options=config.store_options) as store,
+        Store.open(path, options=config.store_options, spark=config.spark_options) as store,
     ):
         engine = store.engine
         stored_salt = store_salt(engine, create=False)

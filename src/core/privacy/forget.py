@@ -185,7 +185,7 @@ async def forget(config: Config, texts: Sequence[str], *, dry_run: bool = False)
     region = config.settings.resolve.default_region
     identifiers = parse_identifiers(texts, instances=list(config.connectors), region=region)
     path = config.store_path
-    if not path.exists():
+    if config.no_store_yet:
         raise ConfigError(
             f"{path}: no store yet, so segsync holds nothing about anyone (the store path is "
             "[store] path in the config)"
@@ -197,7 +197,7 @@ async def forget(config: Config, texts: Sequence[str], *, dry_run: bool = False)
         run_lock(
             path, command="forget-dry-run" if dry_run else "forget", run_id=batch_id, wait=wait
         ),  # fmt: skip
-        Store.open(path, options=config.store_options) as store,
+        Store.open(path, options=config.store_options, spark=config.spark_options) as store,
     ):
         engine = store.engine
         erasures = Erasures(engine)

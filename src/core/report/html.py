@@ -278,7 +278,7 @@ def _pick(history: History, run_id: str | None) -> dict[str, Any]:
 def write_report(config: Config, path: Path, *, run_id: str | None = None) -> Written:
     """Write the report of ``run_id`` (a prefix will do; default: the latest ``run``) to
     ``path``, atomically. Holds the store's lock as a short read-only command."""
-    if not config.store_path.exists():
+    if config.no_store_yet:
         raise ConfigError(f"{config.store_path}: no store yet; run 'segsync run' first")
     if path.is_dir():
         raise ConfigError(_cannot_write(path, "it is a folder"))

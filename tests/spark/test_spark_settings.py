@@ -144,7 +144,7 @@ def test_an_unreachable_spark_connect_server_is_a_clear_error_at_once(
     result = CliRunner().invoke(app, ["-c", str(path), "run"])
     assert result.exit_code == 2, result.output
     assert f"no Spark Connect server answers at 127.0.0.1:{port}" in result.stderr
-    assert "Nothing was run" in result.stderr
+    assert "reachable from here? — nothing was run" in " ".join(result.stderr.split())
     assert "s3cr3t" not in result.output + result.stderr
     assert "Traceback" not in result.stderr
 
@@ -172,3 +172,48 @@ def test_a_spark_connect_url_is_checked_and_its_client_asked_for(
         "[store.spark] remote needs pyspark's Spark Connect client (pyarrow not installed): "
         "pip install 'segsync[spark-connect]'"
     )
+
+
+def test_check_says_whether_the_spark_store_can_be_reached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`segsync check` asks a Spark Connect server for a connection (naming its host and
+    port, never the token), and a Spark started here for pyspark and Java."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from segsync.cli import app
+    from segsync.engine.spark_session import _PROXIES
+
+    for name in _PROXIES:
+        monkeypatch.delenv(name, raising=False)
+
+    def check(store: str) -> tuple[int, str]:
+        path = tmp_path / "segsync.toml"
+        path.write_text(BASE.format(store=store), encoding="utf-8")
+        reset_plugins()
+        result = CliRunner().invoke(app, ["-c", str(path), "check"])
+        return result.exit_code, result.output
+
+    code, out = check("")
+    assert code == 0 and "store (" not in out  # DuckDB: nothing to reach
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        remote = (
+            f'engine = "spark"\n[store.spark]\nremote = "sc://127.0.0.1:{port}/;token=s3cr3t"\n'
+        )
+        code, out = check(remote)
+        assert code == 0, out
+        assert f"ok store (Spark Connect at 127.0.0.1:{port}): the server accepts" in out
+    code, out = check(remote)  # the server is gone
+    assert code == 2
+    assert f"FAILED store (Spark Connect at 127.0.0.1:{port}): " in out
+    assert f"no Spark Connect server answers at 127.0.0.1:{port}" in " ".join(out.split())
+    assert "s3cr3t" not in out
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    code, out = check('engine = "spark"\n[store.spark]\nmaster = "local[2]"\n')
+    assert code == 2
+    assert "FAILED store (Spark, master local[2]): needs Java 17 or later" in " ".join(out.split())

@@ -26,8 +26,8 @@ def check(
         typer.Option("--test-alert", help="Also send a test alert to every [alerts] target"),
     ] = False,
 ) -> None:
-    """Validate the config and check that each connector can reach its data (and, with
-    --test-alert, that every alert target can be reached)."""
+    """Validate the config and check that each connector can reach its data, and a Spark
+    store its Spark (and, with --test-alert, that every alert target can be reached)."""
     with errors():
         config = load_config_()
         config.require_work()
@@ -35,7 +35,7 @@ def check(
             f"[green]config ok[/]: {config.path} — {len(config.connectors)} connector(s), "
             f"{len(config.segments)} segment(s), {len(config.syncs)} sync(s)"
         )
-        failed = 0
+        failed = _check_spark(config)
         connectors = open_connectors(config, list(config.connectors))
 
         async def probe() -> list[tuple[str, bool, str]]:
@@ -57,6 +57,42 @@ def check(
         if test_alert:
             failed += _test_alerts(config)
     raise typer.Exit(2 if failed else 0)
+
+
+def _check_spark(config: Config) -> int:
+    """A Spark store (``[store] engine = "spark"``): its Spark Connect server accepts a
+    connection, or pyspark and Java are there for a Spark started here (the JVM is not
+    started: that takes seconds). 1 when not, else 0 (a DuckDB store has nothing to reach)."""
+    import shutil
+    from importlib.util import find_spec
+    from urllib.parse import urlsplit
+
+    options = config.spark_options
+    if options is None:
+        return 0
+    if options.remote:
+        from segsync.engine.spark_session import remote_problem
+
+        problem = remote_problem(options.remote)
+        try:
+            parts = urlsplit(options.remote)
+            where = f"Spark Connect at {parts.hostname}:{parts.port or 15002}"
+        except ValueError:
+            where = "Spark Connect"
+        done = "the server accepts connections"
+    else:
+        problem = None
+        if find_spec("pyspark") is None:
+            problem = "needs pyspark: pip install 'segsync[spark]'"
+        elif shutil.which("java") is None:
+            problem = "needs Java 17 or later on this machine (no 'java' on the PATH)"
+        where = f"Spark, master {options.master}"
+        done = "pyspark and Java are installed (Spark starts at the first run)"
+    if problem is None:
+        out.print(f"[green]ok[/] store ({escape(where)}): {done}")
+        return 0
+    out.print(f"[red]FAILED[/] store ({escape(where)}): {escape(problem)}")
+    return 1
 
 
 def _test_alerts(config: Config) -> int:

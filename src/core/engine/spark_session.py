@@ -133,7 +133,7 @@ def remote_problem(url: str, timeout: float = CONNECT_TIMEOUT) -> str | None:
         why = exc.strerror or type(exc).__name__
         return (
             f"[store.spark] remote: no Spark Connect server answers at {host}:{port} ({why}, "
-            f"within {timeout:g} s); is it running, and reachable from here? Nothing was run"
+            f"within {timeout:g} s); is it running, and reachable from here?"
         )
 
 

@@ -55,7 +55,7 @@ class SparkStore(Store):
                 "(and Java 17 or later)"
             ) from None
         if options.remote and (problem := remote_problem(options.remote)):
-            raise StoreError(problem)
+            raise StoreError(f"{problem} — nothing was run")
         engine = SparkEngine.open(options)
         store = cls(path, engine)
         try:

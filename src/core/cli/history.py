@@ -63,9 +63,7 @@ def open_store(config: Config, command: str) -> Iterator[Store]:
         )
     with (
         run_lock(config.store_path, command=command, run_id=new_run_id()),
-        Store.open(
-            config.store_path, options=config.store_options, spark=config.spark_options
-        ) as store,
+        Store.of(config) as store,
     ):
         yield store
 

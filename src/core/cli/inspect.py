@@ -186,9 +186,7 @@ def _print_freshness(info: dict[str, Any]) -> None:
 def _status(config: Config, limit: int) -> dict[str, Any]:
     if config.no_store_yet:
         return {"runs": [], "syncs": [], "last_success": None}
-    with Store.open(
-        config.store_path, options=config.store_options, spark=config.spark_options
-    ) as store:
+    with Store.of(config) as store:
         history = History(store.engine)
         runs = history.recent_runs(limit)
         last_success = history.last("run", status="ok")

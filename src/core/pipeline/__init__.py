@@ -177,9 +177,7 @@ async def execute(
     try:
         with (
             run_lock(config.store_path, command=command, run_id=run_id, wait=wait),
-            Store.open(
-                config.store_path, options=config.store_options, spark=config.spark_options
-            ) as store,
+            Store.of(config) as store,
         ):
             status = RunStatus(paths, run_id=run_id, command=command)
             observers = [StatusFileProgress(status), *([progress] if progress else [])]

@@ -40,7 +40,7 @@ def export_person(config: Config, text: str) -> dict[str, Any]:
     wait = config.settings.store.lock_wait_seconds
     with (
         run_lock(path, command="export-person", run_id=new_run_id(), wait=wait),
-        Store.open(path, options=config.store_options, spark=config.spark_options) as store,
+        Store.of(config) as store,
     ):
         engine = store.engine
         stored_salt = store_salt(engine, create=False)

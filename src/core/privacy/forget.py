@@ -197,7 +197,7 @@ async def forget(config: Config, texts: Sequence[str], *, dry_run: bool = False)
         run_lock(
             path, command="forget-dry-run" if dry_run else "forget", run_id=batch_id, wait=wait
         ),  # fmt: skip
-        Store.open(path, options=config.store_options, spark=config.spark_options) as store,
+        Store.of(config) as store,
     ):
         engine = store.engine
         erasures = Erasures(engine)

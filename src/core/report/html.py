@@ -285,9 +285,7 @@ def write_report(config: Config, path: Path, *, run_id: str | None = None) -> Wr
     wait = config.settings.store.lock_wait_seconds
     with (
         run_lock(config.store_path, command="report", run_id=f"report-{os.getpid()}", wait=wait),
-        Store.open(
-            config.store_path, options=config.store_options, spark=config.spark_options
-        ) as store,
+        Store.of(config) as store,
     ):
         row = _pick(History(store.engine), run_id)
         data = gather(store.engine, row, config.traits)

@@ -55,6 +55,7 @@ from segsync.state.workspace import StorePaths
 from segsync.values import utcnow
 
 if TYPE_CHECKING:
+    from segsync.config import Config
     from segsync.engine.spark import SparkOptions
 
 __all__ = ["SCHEMA_VERSION", "Store", "utcnow"]
@@ -203,6 +204,12 @@ class Store:
         store = cls(Path(":memory:"), con, options)
         store._migrate(read_only=False)
         return store
+
+    @classmethod
+    def of(cls, config: Config) -> Store:
+        """The store ``config`` names: ``[store] path`` with its DuckDB settings, or the
+        tables of its Spark (``[store] engine = "spark"``) — see :meth:`open`."""
+        return cls.open(config.store_path, options=config.store_options, spark=config.spark_options)
 
     @classmethod
     def open(

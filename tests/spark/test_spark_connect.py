@@ -37,7 +37,8 @@ pytestmark = [
 STARTUP_SECONDS = 180
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (until someone binds it)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -59,7 +60,7 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("Spark needs Java 17+")
     home = Path(pyspark.__file__).parent
     work = tmp_path_factory.mktemp("spark_connect")
-    port = _free_port()
+    port = free_port()
     command = [
         str(home / "bin" / "spark-submit"),
         "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_spark_connect import free_port
 
 import segsync.config
 from segsync.config import load_config
@@ -112,14 +113,6 @@ def test_json_objects_to_json_and_computed_intervals_are_rewritten_for_spark() -
     )
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])  # nothing listens once it is closed
-
-
 def test_an_unreachable_spark_connect_server_is_a_clear_error_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,7 +126,7 @@ def test_an_unreachable_spark_connect_server_is_a_clear_error_at_once(
     for name in _PROXIES:  # (behind a proxy the host is not tried)
         monkeypatch.delenv(name, raising=False)
 
-    port = _closed_port()
+    port = free_port()  # nothing listens on it
     path = tmp_path / "segsync.toml"
     path.write_text(
         BASE.format(store=f'engine = "spark"\n[store.spark]\nremote = "sc://127.0.0.1:{port}/'
@@ -154,13 +147,20 @@ def test_a_spark_connect_url_is_checked_and_its_client_asked_for(
 ) -> None:
     import importlib.util
 
-    from segsync.engine.spark_session import remote_problem
+    from segsync.engine.spark import SparkOptions
+    from segsync.engine.spark_session import _PROXIES, spark_problem
+
+    def remote_problem(url: str) -> str | None:
+        return spark_problem(SparkOptions(home=Path("."), remote=url))
+
+    for name in _PROXIES:  # (behind a proxy the host is not tried)
+        monkeypatch.delenv(name, raising=False)
 
     for url in ("http://host:15002", "sc://", "sc://host:port"):
         assert remote_problem(url) == (
             "[store.spark] remote: not a Spark Connect URL (expected sc://host:port)"
         )
-    port = _closed_port()
+    port = free_port()  # nothing listens on it
     assert remote_problem(f"sc://127.0.0.1:{port}") is not None
     monkeypatch.setenv("https_proxy", "http://proxy.example:3128")  # gRPC's way out
     assert remote_problem(f"sc://127.0.0.1:{port}") is None
@@ -214,6 +214,7 @@ def test_check_says_whether_the_spark_store_can_be_reached(
     assert f"no Spark Connect server answers at 127.0.0.1:{port}" in " ".join(out.split())
     assert "s3cr3t" not in out
     monkeypatch.setattr("shutil.which", lambda name: None)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
     code, out = check('engine = "spark"\n[store.spark]\nmaster = "local[2]"\n')
     assert code == 2
     assert "FAILED store (Spark, master local[2]): needs Java 17 or later" in " ".join(out.split())

@@ -60,38 +60,24 @@ def check(
 
 
 def _check_spark(config: Config) -> int:
-    """A Spark store (``[store] engine = "spark"``): its Spark Connect server accepts a
-    connection, or pyspark and Java are there for a Spark started here (the JVM is not
-    started: that takes seconds). 1 when not, else 0 (a DuckDB store has nothing to reach)."""
-    import shutil
-    from importlib.util import find_spec
-    from urllib.parse import urlsplit
-
+    """A Spark store (``[store] engine = "spark"``) can reach its Spark
+    (:func:`~segsync.engine.spark_session.spark_problem`; a Spark started here is not: that
+    takes seconds). 1 when not, else 0 (a DuckDB store has nothing to reach)."""
     options = config.spark_options
     if options is None:
         return 0
-    if options.remote:
-        from segsync.engine.spark_session import remote_problem
+    from segsync.engine.spark_session import spark_place, spark_problem
 
-        problem = remote_problem(options.remote)
-        try:
-            parts = urlsplit(options.remote)
-            where = f"Spark Connect at {parts.hostname}:{parts.port or 15002}"
-        except ValueError:
-            where = "Spark Connect"
-        done = "the server accepts connections"
-    else:
-        problem = None
-        if find_spec("pyspark") is None:
-            problem = "needs pyspark: pip install 'segsync[spark]'"
-        elif shutil.which("java") is None:
-            problem = "needs Java 17 or later on this machine (no 'java' on the PATH)"
-        where = f"Spark, master {options.master}"
-        done = "pyspark and Java are installed (Spark starts at the first run)"
+    problem = spark_problem(options, java=True)
     if problem is None:
-        out.print(f"[green]ok[/] store ({escape(where)}): {done}")
+        done = (
+            "the server accepts connections"
+            if options.remote
+            else "pyspark and Java are installed (Spark starts at the first run)"
+        )
+        out.print(f"[green]ok[/] store ({escape(spark_place(options))}): {done}")
         return 0
-    out.print(f"[red]FAILED[/] store ({escape(where)}): {escape(problem)}")
+    out.print(f"[red]FAILED[/] store ({escape(spark_place(options))}): {escape(problem)}")
     return 1
 
 

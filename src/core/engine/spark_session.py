@@ -19,7 +19,15 @@ from segsync.engine import DataError, EngineError, OutOfMemory, StorageError
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["CONNECT_TIMEOUT", "SparkOptions", "remote_problem", "spark_type", "translate"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "SparkOptions",
+    "remote_address",
+    "spark_place",
+    "spark_problem",
+    "spark_type",
+    "translate",
+]
 
 CONNECT_TIMEOUT = 10.0
 """Seconds a Spark Connect server has to accept a connection before a run gives up on it
@@ -99,42 +107,85 @@ def spark_type(type_: str | exp.DataType) -> str:
     return built.sql(dialect="spark")
 
 
-def remote_problem(url: str, timeout: float = CONNECT_TIMEOUT) -> str | None:
-    """Why a Spark Connect session to ``url`` cannot start (its client is not installed, or
-    nothing accepts a connection at its host and port within ``timeout``), or None. The
-    answer names the host and port only: the URL may carry a token. Behind a proxy (gRPC
-    goes through ``grpc_proxy``, ``https_proxy`` or ``http_proxy``) the host is not tried:
-    it may only be reachable through the proxy."""
-    import importlib.util
-    import os
-    import socket
+def remote_address(url: str) -> tuple[str, int] | None:
+    """The host and port of a Spark Connect URL (``sc://host:port/;token=…``; port 15002 by
+    default), or None for a text that is not one."""
     from urllib.parse import urlsplit
 
-    missing = [m for m in _CONNECT_CLIENT if importlib.util.find_spec(m.split(".")[0]) is None]
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or 15002
+    except ValueError:
+        return None
+    return (host, port) if parts.scheme == "sc" and host else None
+
+
+def spark_place(options: SparkOptions) -> str:
+    """Where the store's Spark runs, for a message (never the URL: it may carry a token)."""
+    if options.remote:
+        address = remote_address(options.remote)
+        return "Spark Connect" + (f" at {address[0]}:{address[1]}" if address else "")
+    return f"Spark, master {options.master}"
+
+
+def spark_problem(options: SparkOptions, *, java: bool = False) -> str | None:
+    """Why the store's Spark cannot be reached from here, or None: pyspark is not installed;
+    with ``remote``, its Spark Connect client is not, the URL is not one, or nothing accepts a
+    connection at its host and port within :data:`CONNECT_TIMEOUT`; with ``java``, a Spark
+    started here finds no Java (``JAVA_HOME``, or ``java`` on the PATH). Behind a proxy (gRPC
+    goes through ``grpc_proxy``, ``https_proxy`` or ``http_proxy``) the host is not tried:
+    it may only be reachable through the proxy."""
+    import os
+    import socket
+
+    if not _installed("pyspark"):
+        return "[store] engine = 'spark' needs pyspark: pip install 'segsync[spark]'"
+    if not options.remote:
+        if java and not _has_java():
+            return "needs Java 17 or later here (no JAVA_HOME, no 'java' on the PATH)"
+        return None
+    missing = [m for m in _CONNECT_CLIENT if not _installed(m)]
     if missing:
         return (
             f"[store.spark] remote needs pyspark's Spark Connect client ({', '.join(missing)} "
             "not installed): pip install 'segsync[spark-connect]'"
         )
-    bad = "[store.spark] remote: not a Spark Connect URL (expected sc://host:port)"
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname, parts.port or 15002
-    except ValueError:
-        return bad
-    if parts.scheme != "sc" or not host:
-        return bad
+    address = remote_address(options.remote)
+    if address is None:
+        return "[store.spark] remote: not a Spark Connect URL (expected sc://host:port)"
     if any(os.environ.get(v) for v in _PROXIES):
         return None
+    host, port = address
     try:
-        with socket.create_connection((host, port), timeout=timeout):
+        with socket.create_connection(address, timeout=CONNECT_TIMEOUT):
             return None
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
         return (
             f"[store.spark] remote: no Spark Connect server answers at {host}:{port} ({why}, "
-            f"within {timeout:g} s); is it running, and reachable from here?"
+            f"within {CONNECT_TIMEOUT:g} s); is it running, and reachable from here?"
         )
+
+
+def _has_java() -> bool:
+    """A Java to start Spark with: ``$JAVA_HOME/bin/java``, or ``java`` on the PATH."""
+    import os
+    import shutil
+
+    home = os.environ.get("JAVA_HOME")
+    return bool(
+        shutil.which("java") or (home and os.path.isfile(os.path.join(home, "bin", "java")))
+    )
+
+
+def _installed(module: str) -> bool:
+    """``module`` (dotted: its parents too) can be imported."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent is missing
+        return False
 
 
 def _session(options: SparkOptions) -> SparkSession:

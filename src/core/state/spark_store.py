@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from segsync.engine import parse
 from segsync.engine.spark import SparkEngine, SparkOptions
-from segsync.engine.spark_session import remote_problem
+from segsync.engine.spark_session import spark_problem
 from segsync.errors import StoreError
 from segsync.state.store import SCHEMA_VERSION, Store
 
@@ -47,14 +47,9 @@ class SparkStore(Store):
         cls, path: Path, options: SparkOptions, *, read_only: bool = False
     ) -> SparkStore:
         """Connect to Spark and to the store's database, creating its tables when new."""
-        try:
-            import pyspark  # noqa: F401
-        except ImportError:
-            raise StoreError(
-                "[store] engine = 'spark' needs pyspark: pip install 'segsync[spark]' "
-                "(and Java 17 or later)"
-            ) from None
-        if options.remote and (problem := remote_problem(options.remote)):
+        # (Java is not asked for: a process may have its Spark session already, and
+        # pyspark says itself when it cannot start one)
+        if problem := spark_problem(options):
             raise StoreError(f"{problem} — nothing was run")
         engine = SparkEngine.open(options)
         store = cls(path, engine)

@@ -37,7 +37,6 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     # 1 GB), so every statement's data crosses processes as on a cluster (the whole Spark
     # suite: 310 s, against about 250 s in local[2] threads)
     master = os.environ.get("SEGSYNC_SPARK_MASTER", "local-cluster[2,1,1024]")
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # what the executors bind
     options = SparkOptions(
         home=tmp_path_factory.mktemp("spark"),
         master=master,
@@ -50,6 +49,9 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             "spark.driver.bindAddress": "127.0.0.1",
         },
     )
-    engine = SparkEngine.open(options)
-    yield engine.session
-    engine.session.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        # what the executors bind, for the session (unless the caller chose)
+        patch.setenv("SPARK_LOCAL_IP", os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"))
+        engine = SparkEngine.open(options)
+        yield engine.session
+        engine.session.stop()

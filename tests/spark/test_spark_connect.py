@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_spark_runs import audiences, cli, project
+from test_spark_runs import audiences, cli, project, sizes
 
 from segsync.engine.spark_session import _PROXIES
 from segsync.sandbox.synth import generate
@@ -132,9 +132,6 @@ def test_an_example_through_spark_connect_gives_duckdbs_segments_and_audiences(
 
     remote = project(tmp_path, "rfm", "connect")
     got, stderr = _run(remote, connect_url)
-
-    def sizes(report: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
-        return {s["name"]: (s["size"], s["entered"], s["left"]) for s in report["segments"]}
 
     assert sizes(got) == sizes(expected)
     assert any(size for size, _, _ in sizes(got).values())

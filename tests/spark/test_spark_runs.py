@@ -58,6 +58,11 @@ def project(demo: Path, name: str, engine: str) -> Path:
     return folder / "segsync.toml"
 
 
+def sizes(report: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
+    """Each segment's size, entered and left, in a run's JSON report."""
+    return {s["name"]: (s["size"], s["entered"], s["left"]) for s in report["segments"]}
+
+
 def members(store: Any) -> list[tuple[str, str]]:
     return sorted(
         (str(s), str(k)) for s, k in store.rows("SELECT segment, profile_key FROM segment_members")
@@ -79,9 +84,6 @@ def test_an_example_on_spark_gives_duckdbs_members(
     code, out, err = cli(spark, "run", "--format", "json", *as_of, env=env)
     assert code == 0, err
     got = json.loads(out)
-
-    def sizes(report: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
-        return {s["name"]: (s["size"], s["entered"], s["left"]) for s in report["segments"]}
 
     assert sizes(got) == sizes(expected)
     assert any(size for size, _, _ in sizes(got).values())
